@@ -1,0 +1,78 @@
+import { createRequire } from 'node:module';
+import pino, { type Logger, type LevelWithSilent, type DestinationStream } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Paths pino censors wherever they appear. Children inherit this list because no child gets a
+ * `redact` of its own (a child's own list would replace the parent's).
+ */
+export const REDACT_PATHS = [
+  'apiKey',
+  '*.apiKey',
+  'headers["x-api-key"]',
+  'headers.authorization',
+  '*.headers["x-api-key"]',
+  '*.headers.authorization',
+  'config.api.key',
+];
+
+export interface LoggerOptions {
+  level?: LevelWithSilent;
+  /** Where JSON lines go; stdout when omitted. */
+  destination?: DestinationStream;
+  /** Pretty output; default: only when stdout is a TTY and pino-pretty is installed. */
+  pretty?: boolean;
+  /** Any secret strings to scrub from messages as a last line of defence. */
+  secrets?: string[];
+}
+
+function prettyAvailable(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates the root logger: JSON lines on stdout (journald-friendly), secrets redacted. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const secrets = (options.secrets ?? []).filter((s) => s.length >= 8);
+  const wantPretty = options.pretty ?? (process.stdout.isTTY === true && options.destination === undefined);
+  const base: pino.LoggerOptions = {
+    level: options.level ?? 'info',
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    hooks: {
+      // Scrub any secret that slipped into a message string (e.g. an error echoing a header).
+      logMethod(args, method) {
+        if (secrets.length > 0) {
+          for (let i = 0; i < args.length; i++) {
+            const a = args[i];
+            if (typeof a === 'string') args[i] = scrub(a, secrets);
+          }
+        }
+        method.apply(this, args as Parameters<typeof method>);
+      },
+    },
+  };
+  if (wantPretty && prettyAvailable()) {
+    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true } } });
+  }
+  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: false }));
+}
+
+/** Replaces every occurrence of each secret in `text` with a marker. */
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s) out = out.split(s).join('[redacted]');
+  return out;
+}
+
+/** A logger that discards everything (tests, library use). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
