@@ -1,0 +1,275 @@
+import { describe, expect, it } from 'vitest';
+import { countOps, needsHash, planSync, type PlanInput, type SyncOp } from '../../src/sync/plan.js';
+import { guardDeletes } from '../../src/sync/safety.js';
+import type { LocalEntry, ManifestEntry, PendingUpload, RemoteFile } from '../../src/types.js';
+
+const T0 = '2026-11-01T00:00:00.000Z';
+const LISTED = new Date('2026-11-02T00:00:00.000Z');
+
+function local(path: string, sha: string | undefined, over: Partial<LocalEntry> = {}): LocalEntry {
+  const e: LocalEntry = { path, size: 10, mtimeMs: 1000, ino: 1, ...over };
+  if (sha !== undefined) e.sha256 = sha;
+  return e;
+}
+function entry(fileId: string, sha: string, over: Partial<ManifestEntry> = {}): ManifestEntry {
+  return { fileId, sha256: sha, size: 10, mtimeMs: 1000, ino: 1, remoteName: 'x', mimeType: 'text/plain', uploadedAt: T0, ...over };
+}
+function remoteFile(id: string, filename = 'x', over: Partial<RemoteFile> = {}): RemoteFile {
+  return { id, filename, mimeType: 'text/plain', sizeBytes: 10, createdAt: T0, downloadable: false, ...over };
+}
+function input(parts: {
+  local?: LocalEntry[];
+  entries?: Record<string, ManifestEntry>;
+  remote?: RemoteFile[];
+  intents?: PendingUpload[];
+  extra?: Partial<PlanInput>;
+}): PlanInput {
+  const i: PlanInput = {
+    local: new Map((parts.local ?? []).map((l) => [l.path, l])),
+    manifest: {
+      entries: new Map(Object.entries(parts.entries ?? {})),
+      pendingUploads: parts.intents ?? [],
+      pendingDeletes: [],
+    },
+    ...parts.extra,
+  };
+  if (parts.remote) i.remote = { files: new Map(parts.remote.map((f) => [f.id, f])), startedAt: LISTED };
+  return i;
+}
+const kinds = (ops: SyncOp[]) => ops.map((o) => o.kind).sort();
+
+describe('planSync rules', () => {
+  const table: Array<{ name: string; in: PlanInput; expect: Array<Partial<SyncOp>>; unchanged?: number }> = [
+    { name: 'new file -> upload', in: input({ local: [local('a.txt', 'h1')] }), expect: [{ kind: 'upload', path: 'a.txt' }] },
+    {
+      name: 'unchanged stat -> nothing, no hash needed',
+      in: input({ local: [local('a.txt', undefined)], entries: { 'a.txt': entry('f1', 'h1') } }),
+      expect: [],
+      unchanged: 1,
+    },
+    {
+      name: 'content changed -> replace with old id',
+      in: input({ local: [local('a.txt', 'h2', { mtimeMs: 2000 })], entries: { 'a.txt': entry('f1', 'h1') } }),
+      expect: [{ kind: 'replace', path: 'a.txt', oldFileId: 'f1' }],
+    },
+    {
+      name: 'stat changed, same hash -> refresh only',
+      in: input({ local: [local('a.txt', 'h1', { mtimeMs: 2000 })], entries: { 'a.txt': entry('f1', 'h1') } }),
+      expect: [{ kind: 'refresh', path: 'a.txt' }],
+    },
+    {
+      name: 'removed locally -> delete its id',
+      in: input({ entries: { 'a.txt': entry('f1', 'h1') } }),
+      expect: [{ kind: 'delete', path: 'a.txt', fileId: 'f1' }],
+    },
+    {
+      name: 'same content + basename at new path -> move, no upload',
+      in: input({ local: [local('new/a.txt', 'h1', { ino: 9 })], entries: { 'old/a.txt': entry('f1', 'h1') } }),
+      expect: [{ kind: 'move', from: 'old/a.txt', to: 'new/a.txt' }],
+    },
+    {
+      name: 'same content, other basename -> upload + delete (remote filename must match)',
+      in: input({ local: [local('b.txt', 'h1')], entries: { 'a.txt': entry('f1', 'h1') } }),
+      expect: [{ kind: 'upload', path: 'b.txt' }, { kind: 'delete', path: 'a.txt' }],
+    },
+    {
+      name: 'stat changed but not hashed -> skipped as needs-hash (never guessed)',
+      in: input({ local: [local('a.txt', undefined, { size: 11 })], entries: { 'a.txt': entry('f1', 'h1') } }),
+      expect: [],
+    },
+    {
+      name: 'file over 500 MB -> skipped, old copy kept',
+      in: input({ local: [local('big.bin', 'h9', { size: 600 * 1024 * 1024 })], entries: { 'big.bin': entry('f1', 'h1') } }),
+      expect: [],
+    },
+    {
+      name: 'remote copy vanished, local unchanged -> reupload',
+      in: input({ local: [local('a.txt', undefined)], entries: { 'a.txt': entry('f1', 'h1') }, remote: [] }),
+      expect: [{ kind: 'reupload', path: 'a.txt', vanishedFileId: 'f1' }],
+    },
+    {
+      name: 'remote copy vanished and local removed -> forget (no delete request)',
+      in: input({ entries: { 'a.txt': entry('f1', 'h1') }, remote: [] }),
+      expect: [{ kind: 'forget', path: 'a.txt', fileId: 'f1' }],
+    },
+    {
+      name: 'entry uploaded after the listing began is not judged vanished',
+      in: input({ local: [local('a.txt', undefined)], entries: { 'a.txt': entry('f1', 'h1', { uploadedAt: '2026-11-03T00:00:00.000Z' }) }, remote: [] }),
+      expect: [],
+      unchanged: 1,
+    },
+    {
+      name: 'unreadable file is never deleted',
+      in: input({ entries: { 'a.txt': entry('f1', 'h1') }, extra: { unreadable: new Set(['a.txt']) } }),
+      expect: [],
+    },
+    {
+      name: 'files under an unreadable directory are never deleted',
+      in: input({ entries: { 'd/a.txt': entry('f1', 'h1'), 'dx.txt': entry('f2', 'h2') }, extra: { unreadableDirs: ['d'] } }),
+      expect: [{ kind: 'delete', path: 'dx.txt' }],
+    },
+    {
+      name: 'paths in flight are left alone',
+      in: input({ local: [local('a.txt', 'h1')], extra: { inFlight: new Set(['a.txt']) } }),
+      expect: [],
+    },
+    {
+      name: 'scope limits the plan to the given paths',
+      in: input({ local: [local('a.txt', 'h1'), local('b.txt', 'h2')], extra: { scope: ['b.txt'] } }),
+      expect: [{ kind: 'upload', path: 'b.txt' }],
+    },
+    {
+      name: 'scoped plan treats an absent in-scope path as removed',
+      in: input({ entries: { 'a.txt': entry('f1', 'h1'), 'b.txt': entry('f2', 'h2') }, extra: { scope: ['a.txt'] } }),
+      expect: [{ kind: 'delete', path: 'a.txt', fileId: 'f1' }],
+    },
+  ];
+  for (const row of table) {
+    it(row.name, () => {
+      const plan = planSync(row.in);
+      expect(plan.ops.map((o) => o.kind).sort()).toEqual(row.expect.map((o) => o.kind).sort());
+      for (const want of row.expect) expect(plan.ops).toContainEqual(expect.objectContaining(want));
+      if (row.unchanged !== undefined) expect(plan.unchanged).toBe(row.unchanged);
+    });
+  }
+
+  it('reports why it skipped', () => {
+    const plan = planSync(
+      input({
+        local: [local('big.bin', 'h', { size: 600 * 1024 * 1024 }), local('a.txt', undefined, { size: 3 })],
+        entries: { 'a.txt': entry('f1', 'h1') },
+      }),
+    );
+    expect(plan.skipped).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'big.bin', reason: 'too-large' }),
+        expect.objectContaining({ path: 'a.txt', reason: 'needs-hash' }),
+      ]),
+    );
+  });
+
+  it('counts remote files it does not manage and never plans anything for them', () => {
+    const plan = planSync(
+      input({ local: [local('a.txt', undefined)], entries: { 'a.txt': entry('f1', 'h1') }, remote: [remoteFile('f1'), remoteFile('other1'), remoteFile('other2', 'a.txt')] }),
+    );
+    expect(plan.ops).toEqual([]);
+    expect(plan.unmanagedRemote).toBe(2);
+  });
+
+  it('pairs several moves of identical content deterministically', () => {
+    const plan = planSync(
+      input({
+        local: [local('x/r.md', 'h'), local('y/r.md', 'h')],
+        entries: { 'a/r.md': entry('f1', 'h'), 'b/r.md': entry('f2', 'h') },
+      }),
+    );
+    expect(countOps(plan.ops)).toMatchObject({ move: 2, upload: 0, delete: 0 });
+  });
+});
+
+describe('pending upload intents (crash recovery)', () => {
+  const intent: PendingUpload = { path: 'a.txt', sha256: 'h1', size: 10, remoteName: 'a.txt', startedAt: '2026-11-01T12:00:00.000Z' };
+  const created = (id: string, at = '2026-11-01T12:00:01.000Z') => remoteFile(id, 'a.txt', { createdAt: at });
+
+  it('adopts the remote file an interrupted upload created instead of uploading again', () => {
+    const plan = planSync(input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f9')] }));
+    expect(plan.ops).toEqual([expect.objectContaining({ kind: 'adopt', path: 'a.txt', remote: expect.objectContaining({ id: 'f9' }) })]);
+    expect(plan.unmanagedRemote).toBe(0);
+  });
+
+  it('adopts the oldest and discards duplicates', () => {
+    const plan = planSync(
+      input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f8', '2026-11-01T12:00:05.000Z'), created('f7')] }),
+    );
+    expect(kinds(plan.ops)).toEqual(['adopt', 'discard']);
+    expect(plan.ops).toContainEqual(expect.objectContaining({ kind: 'adopt', remote: expect.objectContaining({ id: 'f7' }) }));
+    expect(plan.ops).toContainEqual({ kind: 'discard', path: 'a.txt', fileId: 'f8' });
+  });
+
+  it('drops an intent that left nothing behind and uploads normally', () => {
+    const plan = planSync(input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [] }));
+    expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
+  });
+
+  it('discards what the intent created when the file changed since, and uploads the new content', () => {
+    const plan = planSync(input({ local: [local('a.txt', 'h2')], intents: [intent], remote: [created('f9')] }));
+    expect(kinds(plan.ops)).toEqual(['discard', 'drop-intent', 'upload']);
+  });
+
+  it('discards what the intent created when the file is gone', () => {
+    const plan = planSync(input({ intents: [intent], remote: [created('f9')] }));
+    expect(kinds(plan.ops)).toEqual(['discard', 'drop-intent']);
+  });
+
+  it('ignores remote files with the same name created long before the intent (not ours)', () => {
+    const plan = planSync(input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('old', '2026-10-01T00:00:00.000Z')] }));
+    expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
+    expect(plan.unmanagedRemote).toBe(1);
+  });
+
+  it('never claims a file another entry already owns', () => {
+    const plan = planSync(
+      input({ local: [local('a.txt', 'h1'), local('b/a.txt', undefined)], entries: { 'b/a.txt': entry('f9', 'h1') }, intents: [intent], remote: [created('f9')] }),
+    );
+    expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
+  });
+
+  it('adopting a replacement queues the old id for delete', () => {
+    const plan = planSync(
+      input({ local: [local('a.txt', 'h1', { mtimeMs: 5 })], entries: { 'a.txt': entry('f1', 'h0', { remoteName: 'a.txt' }) }, intents: [intent], remote: [remoteFile('f1', 'a.txt'), created('f9')] }),
+    );
+    expect(plan.ops).toEqual([expect.objectContaining({ kind: 'adopt', oldFileId: 'f1' })]);
+  });
+
+  it('without a listing, a path with an intent is deferred, never uploaded twice', () => {
+    const plan = planSync(input({ local: [local('a.txt', 'h1')], intents: [intent] }));
+    expect(plan.ops).toEqual([]);
+    expect(plan.skipped).toEqual([expect.objectContaining({ path: 'a.txt', reason: 'pending-intent' })]);
+  });
+
+  it('leaves an intent that began after the listing alone (its upload may be in flight)', () => {
+    const late = { ...intent, startedAt: '2026-11-03T00:00:00.000Z' };
+    const plan = planSync(input({ local: [local('a.txt', 'h1')], intents: [late], remote: [] }));
+    expect(plan.ops).toEqual([]);
+  });
+
+  it('marks pending deletes whose file is already gone as done', () => {
+    const i = input({ remote: [] });
+    const plan = planSync({ ...i, manifest: { ...i.manifest, pendingDeletes: [{ fileId: 'f5', path: 'z', reason: 'removed', queuedAt: T0 }] } });
+    expect(plan.ops).toEqual([{ kind: 'delete-done', fileId: 'f5' }]);
+  });
+});
+
+describe('needsHash', () => {
+  it('hashes new files and stat changes only', () => {
+    expect(needsHash(local('a', undefined), undefined)).toBe(true);
+    expect(needsHash(local('a', undefined), entry('f', 'h'))).toBe(false);
+    expect(needsHash(local('a', undefined, { mtimeMs: 3 }), entry('f', 'h'))).toBe(true);
+    expect(needsHash(local('a', undefined, { ino: 3 }), entry('f', 'h'))).toBe(true);
+    expect(needsHash(local('a', undefined, { size: 600 * 1024 * 1024 }), undefined)).toBe(false);
+  });
+});
+
+describe('guardDeletes', () => {
+  const del = (n: number): SyncOp[] => Array.from({ length: n }, (_, i) => ({ kind: 'delete', path: `p${i}`, fileId: `f${i}` }));
+  const up: SyncOp = { kind: 'upload', path: 'u', local: { path: 'u', size: 1, mtimeMs: 1, ino: 1, sha256: 'h' } };
+  const limits = { maxDeletes: 100, maxDeletePercent: 25 };
+  const rows: Array<{ name: string; ops: SyncOp[]; tracked: number; localCount?: number; allow?: boolean; held: number; reason?: RegExp }> = [
+    { name: 'a few deletes pass', ops: del(3), tracked: 5, localCount: 2, held: 0 },
+    { name: 'emptied folder holds every delete', ops: del(3), tracked: 3, localCount: 0, held: 3, reason: /folder is empty/ },
+    { name: 'over maxDeletes holds', ops: del(101), tracked: 10_000, localCount: 9_899, held: 101, reason: /maxDeletes \(100\)/ },
+    { name: 'over maxDeletePercent holds', ops: del(30), tracked: 100, localCount: 70, held: 30, reason: /30\.0% of 100/ },
+    { name: 'percent rule ignores tiny counts', ops: del(9), tracked: 12, localCount: 3, held: 0 },
+    { name: '--allow-mass-delete releases', ops: del(101), tracked: 101, localCount: 0, allow: true, held: 0 },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      const v = guardDeletes({ ops: [...r.ops, up], trackedCount: r.tracked, ...(r.localCount !== undefined ? { localCount: r.localCount } : {}), limits, allowMassDelete: r.allow ?? false });
+      expect(v.held).toHaveLength(r.held);
+      expect(v.allowed).toContainEqual(up);
+      expect(v.allowed.length + v.held.length).toBe(r.ops.length + 1);
+      if (r.reason) expect(v.reason).toMatch(r.reason);
+      if (r.held > 0) expect(v.reason).toMatch(/--allow-mass-delete/);
+    });
+  }
+});
