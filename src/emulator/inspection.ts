@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { ApiErrorResponse, invalidRequest } from './errors.js';
+import { parseFaultOptions } from './faults.js';
+import { readJsonBody, sendJson } from './http.js';
+import type { AddFileInput, EmulatorFile, EmulatorStats, FaultOptions } from './types.js';
+
+/** What the inspection routes read and change. */
+export interface InspectableEmulator {
+  files(): EmulatorFile[];
+  stats(): EmulatorStats;
+  faults(): FaultOptions;
+  setFaults(f: FaultOptions): void;
+  addFile(meta: AddFileInput): EmulatorFile;
+  reset(): Promise<void>;
+  settings(): { requestsPerMinute: number; maxUploadBytes: number; dataDir: string | null };
+}
+
+const addFileSchema = z.strictObject({
+  id: z.string().min(1).optional(),
+  filename: z.string().min(1),
+  sizeBytes: z.number().int().min(0),
+  mimeType: z.string().min(1).optional(),
+  createdAt: z.string().optional(),
+  sha256: z.string().optional(),
+  downloadable: z.boolean().optional(),
+});
+
+function validated<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof z.ZodError) throw invalidRequest(z.prettifyError(err));
+    throw err;
+  }
+}
+
+function withoutUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * Unauthenticated routes that let a test in another process look inside and steer the emulator:
+ * GET state, GET files, POST files (seed), POST faults, POST reset. Never faulted or counted.
+ */
+export async function handleInspection(
+  emu: InspectableEmulator,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  method: string,
+): Promise<void> {
+  const route = `${method} ${url.pathname.replace(/\/$/, '')}`;
+  switch (route) {
+    case 'GET /_emulator/state':
+      sendJson(res, 200, { files: emu.files().length, stats: emu.stats(), faults: emu.faults(), ...emu.settings() });
+      return;
+    case 'GET /_emulator/files':
+      sendJson(res, 200, { data: emu.files() });
+      return;
+    case 'POST /_emulator/files': {
+      const body = await readJsonBody(req);
+      const meta = validated(() => withoutUndefined(addFileSchema.parse(body)) as AddFileInput);
+      try {
+        sendJson(res, 200, emu.addFile(meta));
+      } catch (err) {
+        throw invalidRequest(err instanceof Error ? err.message : String(err));
+      }
+      return;
+    }
+    case 'POST /_emulator/faults': {
+      const body = await readJsonBody(req);
+      const faults = validated(() => parseFaultOptions(body));
+      emu.setFaults(faults);
+      sendJson(res, 200, { faults: emu.faults() });
+      return;
+    }
+    case 'POST /_emulator/reset':
+      await emu.reset();
+      sendJson(res, 200, { ok: true });
+      return;
+    default:
+      throw new ApiErrorResponse(404, 'not_found_error', `Not found: ${route}`);
+  }
+}

@@ -1,0 +1,327 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import mime from 'mime-types';
+import type { Logger } from 'pino';
+import { checkApiHeaders } from './auth.js';
+import { generatedContentSha256 } from './content.js';
+import { DataDirectory } from './disk.js';
+import { ApiErrorResponse, EmulatorError, notFound } from './errors.js';
+import { FAULT_COUNTER_KEYS, FaultInjector, type FaultKind } from './faults.js';
+import { afterBodyDrained, sendApiError, sendJson } from './http.js';
+import { newFileId, newRequestId } from './ids.js';
+import { handleInspection } from './inspection.js';
+import { SlidingWindowLimiter } from './rate-limit.js';
+import { apiFile, deleteFile, fileContent, listFiles, matchRoute, methodNotAllowed, retrieveFile, type RouteResult } from './routes.js';
+import { FileStore, type StoredFile } from './store.js';
+import type { AddFileInput, EmulatorFile, EmulatorOptions, EmulatorStats, FaultOptions, RunningEmulator } from './types.js';
+import { ClientAbortedError, receiveUpload } from './upload.js';
+
+const DEFAULT_MAX_UPLOAD_BYTES = 500 * 1024 * 1024;
+// Multipart framing around the file part; a declared body bigger than max + this is refused unread.
+const MULTIPART_OVERHEAD_SLACK = 1024 * 1024;
+
+const INJECTED_ERRORS: Record<'rate429' | 'rate500' | 'rate529', { status: number; type: string; message: string }> = {
+  rate429: { status: 429, type: 'rate_limit_error', message: 'Rate limited (injected fault)' },
+  rate500: { status: 500, type: 'api_error', message: 'Internal server error (injected fault)' },
+  rate529: { status: 529, type: 'overloaded_error', message: 'Overloaded (injected fault)' },
+};
+
+function emptyStats(): EmulatorStats {
+  return {
+    requests: 0,
+    byRoute: {},
+    faultsInjected: Object.fromEntries(FAULT_COUNTER_KEYS.map((k) => [k, 0])),
+    uploadsCreated: 0,
+    deletes: 0,
+  };
+}
+
+function retryAfterHeaders(ms: number): Record<string, string> {
+  return { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))), 'retry-after-ms': String(Math.ceil(ms)) };
+}
+
+/** The emulator without a listening socket: state plus a node:http request handler. */
+export interface EmulatorCore {
+  handler(req: IncomingMessage, res: ServerResponse): void;
+  files(): EmulatorFile[];
+  stats(): EmulatorStats;
+  setFaults(f: FaultOptions): void;
+  faults(): FaultOptions;
+  addFile(meta: AddFileInput): EmulatorFile;
+  /** Forgets every file and counter (and wipes the data directory); keeps the fault config. */
+  reset(): Promise<void>;
+  /** Releases the data directory's journal. */
+  dispose(): void;
+}
+
+class Emulator implements EmulatorCore {
+  private readonly store = new FileStore();
+  private readonly faultInjector: FaultInjector;
+  private readonly limiter: SlidingWindowLimiter;
+  private counters = emptyStats();
+  private readonly maxUploadBytes: number;
+
+  constructor(
+    private readonly options: EmulatorOptions,
+    private readonly disk: DataDirectory | null,
+    private readonly log: Logger | undefined,
+  ) {
+    this.faultInjector = new FaultInjector(options.faults ?? {});
+    this.limiter = new SlidingWindowLimiter(options.requestsPerMinute ?? 0);
+    this.maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+    if (disk) this.replay(disk);
+    this.handler = this.handler.bind(this);
+  }
+
+  private replay(disk: DataDirectory): void {
+    for (const record of disk.readJournal()) {
+      if (record.op === 'add') {
+        if (!this.store.get(record.file.id)) this.store.insert(record.file);
+      } else {
+        this.store.delete(record.id);
+      }
+    }
+  }
+
+  handler(req: IncomingMessage, res: ServerResponse): void {
+    const requestId = newRequestId();
+    res.setHeader('request-id', requestId);
+    const started = Date.now();
+    const url = new URL(req.url ?? '/', 'http://emulator.invalid');
+    const method = req.method ?? 'GET';
+    res.once('finish', () => {
+      this.log?.debug({ requestId, method, path: url.pathname, status: res.statusCode, ms: Date.now() - started }, 'emulator request');
+    });
+    const work =
+      url.pathname === '/_emulator' || url.pathname.startsWith('/_emulator/')
+        ? handleInspection(this, req, res, url, method)
+        : this.handleApi(req, res, url, method, requestId);
+    work.catch((err: unknown) => {
+      if (err instanceof ClientAbortedError) return;
+      let apiError: ApiErrorResponse;
+      if (err instanceof ApiErrorResponse) {
+        apiError = err;
+      } else {
+        this.log?.error({ err, requestId }, 'emulator internal error');
+        apiError = new ApiErrorResponse(500, 'api_error', 'Internal emulator error');
+      }
+      this.respondError(req, res, apiError, requestId);
+    });
+  }
+
+  private respondError(req: IncomingMessage, res: ServerResponse, err: ApiErrorResponse, requestId: string): void {
+    if (err.status === 413) {
+      // Do not read the rest of an oversized body: answer now and drop the connection after.
+      sendApiError(res, err, requestId, { connection: 'close' });
+      return;
+    }
+    afterBodyDrained(req, () => sendApiError(res, err, requestId));
+  }
+
+  private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, method: string, requestId: string): Promise<void> {
+    const c = this.counters;
+    c.requests++;
+    const match = matchRoute(method, url.pathname);
+    c.byRoute[match.name] = (c.byRoute[match.name] ?? 0) + 1;
+    if (!url.pathname.startsWith('/v1/')) throw notFound(`Not found: ${method} ${url.pathname}`);
+
+    const slot = this.limiter.tryAcquire();
+    if (!slot.ok) {
+      this.countFault('rpmLimit');
+      throw new ApiErrorResponse(429, 'rate_limit_error', 'Number of requests has exceeded your per-minute rate limit', {}, retryAfterHeaders(slot.retryAfterMs));
+    }
+    const isUpload = match.kind === 'found' && match.name === 'POST /v1/files';
+    const fault = this.faultInjector.pick(isUpload);
+    if (fault === 'rateReset') {
+      this.countFault(fault);
+      req.socket.destroy();
+      return;
+    }
+    const latency = this.faultInjector.latencyMs;
+    if (latency > 0) await delay(latency);
+    if (fault === 'rate429' || fault === 'rate500' || fault === 'rate529') {
+      this.countFault(fault);
+      const e = INJECTED_ERRORS[fault];
+      const headers = fault === 'rate429' ? retryAfterHeaders(this.faultInjector.retryAfterMs) : {};
+      throw new ApiErrorResponse(e.status, e.type, e.message, {}, headers);
+    }
+
+    const authError = checkApiHeaders(req.headers, this.options.apiKey);
+    if (authError) throw authError;
+    if (match.kind === 'not-found') throw notFound(`Not found: ${method} ${url.pathname}`);
+    if (match.kind === 'method-not-allowed') throw methodNotAllowed(match.allow);
+
+    const deps = { store: this.store, disk: this.disk };
+    const fileId = match.fileId ?? '';
+    switch (match.name) {
+      case 'POST /v1/files':
+        await this.upload(req, res, fault === 'rateCreatedThenReset');
+        return;
+      case 'GET /v1/files':
+        return send(res, listFiles(deps, url.searchParams));
+      case 'GET /v1/files/{id}':
+        return send(res, retrieveFile(deps, fileId));
+      case 'GET /v1/files/{id}/content':
+        return send(res, fileContent(deps, fileId));
+      case 'DELETE /v1/files/{id}': {
+        const result = await deleteFile(deps, fileId);
+        c.deletes++;
+        return send(res, result);
+      }
+    }
+  }
+
+  private async upload(req: IncomingMessage, res: ServerResponse, resetAfterCreate: boolean): Promise<void> {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.maxUploadBytes + MULTIPART_OVERHEAD_SLACK) {
+      throw new ApiErrorResponse(413, 'request_too_large', `request exceeds the maximum size of ${this.maxUploadBytes} bytes`);
+    }
+    const received = await receiveUpload(req, { maxUploadBytes: this.maxUploadBytes, disk: this.disk, newId: newFileId });
+    const file = this.store.insert({ ...received, createdAt: new Date().toISOString(), downloadable: false });
+    this.disk?.append({ op: 'add', file });
+    this.counters.uploadsCreated++;
+    if (resetAfterCreate) {
+      this.countFault('rateCreatedThenReset');
+      req.socket.destroy();
+      return;
+    }
+    send(res, { status: 200, json: apiFile(file) });
+  }
+
+  private countFault(kind: FaultKind | 'rpmLimit'): void {
+    this.counters.faultsInjected[kind] = (this.counters.faultsInjected[kind] ?? 0) + 1;
+  }
+
+  files(): EmulatorFile[] {
+    return this.store.all().map(toEmulatorFile);
+  }
+
+  stats(): EmulatorStats {
+    const c = this.counters;
+    return { ...c, byRoute: { ...c.byRoute }, faultsInjected: { ...c.faultsInjected } };
+  }
+
+  setFaults(f: FaultOptions): void {
+    this.faultInjector.configure(f);
+  }
+
+  faults(): FaultOptions {
+    return this.faultInjector.config;
+  }
+
+  addFile(meta: AddFileInput): EmulatorFile {
+    const createdAt = meta.createdAt ?? new Date().toISOString();
+    if (Number.isNaN(Date.parse(createdAt))) throw new EmulatorError('addFile: createdAt is not a date', { createdAt });
+    if (!Number.isInteger(meta.sizeBytes) || meta.sizeBytes < 0) {
+      throw new EmulatorError('addFile: sizeBytes must be a non-negative integer', { sizeBytes: meta.sizeBytes });
+    }
+    const file: StoredFile = {
+      id: meta.id ?? newFileId(),
+      filename: meta.filename,
+      mimeType: meta.mimeType ?? (mime.lookup(meta.filename) || 'application/octet-stream'),
+      sizeBytes: meta.sizeBytes,
+      createdAt,
+      sha256: meta.sha256 ?? null,
+      downloadable: meta.downloadable ?? false,
+    };
+    this.store.insert(file);
+    this.disk?.append({ op: 'add', file });
+    return toEmulatorFile(file);
+  }
+
+  async reset(): Promise<void> {
+    this.store.clear();
+    this.counters = emptyStats();
+    this.limiter.clear();
+    await this.disk?.wipe();
+  }
+
+  dispose(): void {
+    this.disk?.closeJournal();
+  }
+
+  // Stats and limits shown by GET /_emulator/state.
+  settings(): { requestsPerMinute: number; maxUploadBytes: number; dataDir: string | null } {
+    return { requestsPerMinute: this.options.requestsPerMinute ?? 0, maxUploadBytes: this.maxUploadBytes, dataDir: this.disk?.dir ?? null };
+  }
+}
+
+function toEmulatorFile(f: StoredFile): EmulatorFile {
+  // Seeded files get the hash of their generated content only when someone asks for it.
+  if (f.sha256 === null) f.sha256 = generatedContentSha256(f.sizeBytes);
+  return {
+    id: f.id,
+    filename: f.filename,
+    mimeType: f.mimeType,
+    sizeBytes: f.sizeBytes,
+    createdAt: f.createdAt,
+    sha256: f.sha256,
+    downloadable: f.downloadable,
+  };
+}
+
+function send(res: ServerResponse, result: RouteResult): void {
+  if ('json' in result) {
+    sendJson(res, result.status, result.json);
+    return;
+  }
+  res.writeHead(result.status, result.headers);
+  pipeline(result.stream, res).catch(() => {
+    // The client went away mid-download; nothing to answer.
+  });
+}
+
+/** Creates the emulator's state and request handler without listening (for embedding). */
+export async function createEmulatorHandler(options: EmulatorOptions = {}): Promise<EmulatorCore & { settings(): ReturnType<Emulator['settings']> }> {
+  const disk = options.dataDir ? await DataDirectory.open(options.dataDir) : null;
+  return new Emulator(options, disk, options.logger);
+}
+
+/** Starts a local Files API emulator on 127.0.0.1 (random port by default). */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const core = await createEmulatorHandler(options);
+  const server: Server = createServer(core.handler);
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    core.dispose();
+    throw err;
+  }
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${urlHost}:${port}`;
+  options.logger?.info({ url }, 'files api emulator listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    files: () => core.files(),
+    stats: () => core.stats(),
+    setFaults: (f) => core.setFaults(f),
+    addFile: (meta) => core.addFile(meta),
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        for (const s of sockets) s.destroy();
+      }).then(() => core.dispose());
+      return closing;
+    },
+  };
+}
