@@ -1,0 +1,141 @@
+import path from 'node:path';
+import picomatch from 'picomatch';
+import { FilesSyncError } from '../errors.js';
+
+/** Decides which relative paths of a folder are synced, and which directories need not be walked. */
+export interface PathFilter {
+  /** True when the file at this relative POSIX path is synced. */
+  matchesFile(relPath: string): boolean;
+  /** False only when no file under this relative directory can be synced (so a walk may prune it). */
+  mayContain(relDir: string): boolean;
+}
+
+export interface PathFilterOptions {
+  /** Globs matched against the whole relative path; empty or absent = every file. */
+  include?: string[];
+  /** Globs matched against the whole relative path of files and directories; exclude wins over include. */
+  exclude?: string[];
+  /** Absolute folder root; with `stateDir`, lets the filter exclude a state directory inside the folder. */
+  root?: string;
+  /** Absolute state directory; excluded (literally, not as a glob) when it sits inside `root`. */
+  stateDir?: string;
+}
+
+/** The filter options are unusable (for example the state directory is the folder itself). */
+export class InvalidFilterError extends FilesSyncError {}
+
+/**
+ * Always excluded, in addition to the user's patterns. Deliberately short: a file we wrongly skip
+ * is a file the user believes is backed up, so only names that are transient by construction
+ * (editor swap/lock/auto-save files, OS metadata) are listed. Notably absent: `*.tmp`, `*.bak`,
+ * `*.part` and `Thumbs.db`, because people keep real data under those names.
+ */
+export const DEFAULT_EXCLUDES: readonly string[] = [
+  // Vim swap files: ".name.swp", then ".swo", ".swx" when the previous name is taken.
+  '**/.*.swp',
+  '**/.*.swo',
+  '**/.*.swx',
+  // Backup copies written by Emacs, gedit, vim (backupext) and many others: "name~".
+  '**/*~',
+  // Emacs lock files (dangling symlinks) ".#name" and auto-save files "#name#".
+  '**/.#*',
+  '**/#*#',
+  // Kate swap files.
+  '**/.*.kate-swp',
+  // GNOME (gedit, GIO) atomic-save temp files, renamed over the target when complete.
+  '**/.goutputstream-*',
+  // LibreOffice lock files ".~lock.name#" and Microsoft Office owner files "~$name".
+  '**/.~lock.*#',
+  '**/~$*',
+  // macOS Finder metadata.
+  '**/.DS_Store',
+];
+
+const PICOMATCH_OPTIONS = { dot: true } as const;
+/** Bounds the per-filter cache of directory verdicts (a folder has far fewer dirs than files). */
+const DIR_CACHE_LIMIT = 50_000;
+
+type Matcher = (p: string) => boolean;
+
+/** Builds the include/exclude filter of one folder (picomatch globs, `dot: true`, plus DEFAULT_EXCLUDES). */
+export function createPathFilter(options: PathFilterOptions = {}): PathFilter {
+  const include = options.include ?? [];
+  const excludeMatchers = [...DEFAULT_EXCLUDES, ...(options.exclude ?? [])].map(compile);
+  const includeMatchers = include.map(compile);
+  // Where each include pattern can possibly match: the literal directory prefix before its first glob.
+  const includeBases = include.map(literalBase);
+  const stateDirRel = stateDirInside(options.root, options.stateDir);
+
+  const excludedDirCache = new Map<string, boolean>();
+
+  const matchesExclude = (p: string): boolean => {
+    if (stateDirRel !== undefined && (p === stateDirRel || p.startsWith(stateDirRel + '/'))) return true;
+    return excludeMatchers.some((m) => m(p));
+  };
+
+  // A directory excluded by a pattern (".git", "node_modules/**") hides everything beneath it.
+  const isDirExcluded = (dir: string): boolean => {
+    const cached = excludedDirCache.get(dir);
+    if (cached !== undefined) return cached;
+    const parent = parentOf(dir);
+    const verdict = (parent !== '' && isDirExcluded(parent)) || matchesExclude(dir);
+    if (excludedDirCache.size >= DIR_CACHE_LIMIT) excludedDirCache.clear();
+    excludedDirCache.set(dir, verdict);
+    return verdict;
+  };
+
+  // An include pattern that names a directory ("docs") includes what is under it, as in most sync tools.
+  const isIncluded = (file: string): boolean => {
+    if (includeMatchers.length === 0) return true;
+    for (let p: string = file; p !== ''; p = parentOf(p)) {
+      if (includeMatchers.some((m) => m(p))) return true;
+    }
+    return false;
+  };
+
+  return {
+    matchesFile(relPath: string): boolean {
+      if (matchesExclude(relPath)) return false;
+      const parent = parentOf(relPath);
+      if (parent !== '' && isDirExcluded(parent)) return false;
+      return isIncluded(relPath);
+    },
+    mayContain(relDir: string): boolean {
+      if (relDir === '') return true;
+      if (isDirExcluded(relDir)) return false;
+      if (includeMatchers.length === 0) return true;
+      return includeBases.some(
+        (base) => base === '' || base === relDir || base.startsWith(relDir + '/') || relDir.startsWith(base + '/'),
+      );
+    },
+  };
+}
+
+function compile(pattern: string): Matcher {
+  return picomatch(pattern, PICOMATCH_OPTIONS);
+}
+
+/**
+ * The directory part of a pattern that contains no glob syntax. Unknown (anything may match) for
+ * negated patterns and escapes, where a literal comparison would wrongly prune.
+ */
+function literalBase(pattern: string): string {
+  const scanned = picomatch.scan(pattern);
+  if (scanned.negated || scanned.base.includes('\\')) return '';
+  return scanned.base.replace(/^\.\//, '').replace(/\/+$/, '');
+}
+
+function parentOf(relPath: string): string {
+  const i = relPath.lastIndexOf('/');
+  return i < 0 ? '' : relPath.slice(0, i);
+}
+
+function stateDirInside(root: string | undefined, stateDir: string | undefined): string | undefined {
+  if (root === undefined || stateDir === undefined) return undefined;
+  const rel = path.relative(path.resolve(root), path.resolve(stateDir));
+  if (rel === '') {
+    throw new InvalidFilterError('the state directory must not be the synced folder itself', { root, stateDir });
+  }
+  if (rel === '..' || rel.startsWith('..' + path.sep) || path.isAbsolute(rel)) return undefined;
+  return rel.split(path.sep).join('/');
+}

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { createPathFilter, DEFAULT_EXCLUDES, InvalidFilterError } from '../../src/local/filter.js';
+
+describe('createPathFilter: files', () => {
+  const cases: Array<{ name: string; include?: string[]; exclude?: string[]; yes: string[]; no: string[] }> = [
+    {
+      name: 'no patterns: everything, dotfiles included',
+      yes: ['a.txt', 'deep/nested/file.pdf', '.env', 'dir/.hidden', '.config/x'],
+      no: [],
+    },
+    {
+      name: 'include by extension anywhere',
+      include: ['**/*.pdf'],
+      yes: ['a.pdf', 'x/y/z.pdf', '.hidden/q.pdf'],
+      no: ['a.txt', 'x/y.pdfx', 'pdf'],
+    },
+    {
+      name: 'patterns match the whole path, not the basename',
+      include: ['*.pdf'],
+      yes: ['top.pdf'],
+      no: ['sub/nested.pdf'],
+    },
+    {
+      name: 'include naming a directory includes what is under it',
+      include: ['docs'],
+      yes: ['docs/a.txt', 'docs/deep/b.md'],
+      no: ['other/a.txt', 'docs2/a.txt', 'readme.md'],
+    },
+    {
+      name: 'exclude wins over include',
+      include: ['**/*.txt'],
+      exclude: ['secret/**', '**/draft-*'],
+      yes: ['a.txt', 'public/b.txt'],
+      no: ['secret/a.txt', 'x/draft-1.txt', 'a.md'],
+    },
+    {
+      name: 'an excluded directory hides everything beneath it',
+      exclude: ['**/.git', 'node_modules/**', 'build'],
+      yes: ['src/a.ts', 'git/x', 'sub/node_modules/x.js', 'builder/x'],
+      no: ['.git/config', 'pkg/.git/objects/ab/cd', 'node_modules/x/index.js', 'build/out.js'],
+    },
+    {
+      name: 'default excludes: editor temp files and OS metadata',
+      yes: ['notes.swp', 'a.tmp', 'report.bak', 'x.part', 'Thumbs.db', 'tilde~in/name.txt', 'a#b'],
+      no: [
+        '.notes.txt.swp',
+        'd/.notes.txt.swo',
+        'd/.x.swx',
+        'notes.txt~',
+        'd/.#notes.txt',
+        '#notes.txt#',
+        'd/.a.txt.kate-swp',
+        'd/.goutputstream-ABC123',
+        '.~lock.report.odt#',
+        'd/~$report.docx',
+        '.DS_Store',
+        'photos/.DS_Store',
+      ],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const filter = createPathFilter({
+        ...(c.include ? { include: c.include } : {}),
+        ...(c.exclude ? { exclude: c.exclude } : {}),
+      });
+      for (const p of c.yes) expect(filter.matchesFile(p), p).toBe(true);
+      for (const p of c.no) expect(filter.matchesFile(p), p).toBe(false);
+    });
+  }
+
+  it('default excludes cannot be removed by an empty exclude list', () => {
+    expect(DEFAULT_EXCLUDES.length).toBeGreaterThan(0);
+    expect(createPathFilter({ exclude: [] }).matchesFile('.DS_Store')).toBe(false);
+  });
+});
+
+describe('createPathFilter: directory pruning', () => {
+  it('prunes directories an exclude pattern names', () => {
+    const f = createPathFilter({ exclude: ['**/.git', 'node_modules/**', 'cache'] });
+    for (const d of ['.git', 'a/b/.git', 'node_modules', 'node_modules/pkg', 'cache', '.git/objects']) {
+      expect(f.mayContain(d), d).toBe(false);
+    }
+    for (const d of ['', 'src', 'a/node_modules', 'git', 'caches']) expect(f.mayContain(d), d).toBe(true);
+  });
+
+  it('does not prune a directory that only some files under it are excluded from', () => {
+    const f = createPathFilter({ exclude: ['build/**/*.js'] });
+    expect(f.mayContain('build')).toBe(true);
+    expect(f.mayContain('build/sub')).toBe(true);
+    expect(f.matchesFile('build/sub/a.js')).toBe(false);
+    expect(f.matchesFile('build/sub/a.css')).toBe(true);
+  });
+
+  it('prunes directories no include pattern can reach', () => {
+    const f = createPathFilter({ include: ['docs/**/*.pdf', 'notes/today.md'] });
+    for (const d of ['docs', 'docs/2026', 'notes']) expect(f.mayContain(d), d).toBe(true);
+    for (const d of ['src', 'doc', 'notes/old', 'docsx']) expect(f.mayContain(d), d).toBe(false);
+  });
+
+  it('keeps every directory when an include pattern starts with a glob', () => {
+    const f = createPathFilter({ include: ['**/*.pdf'] });
+    expect(f.mayContain('anything/at/all')).toBe(true);
+  });
+
+  it('keeps every directory for negated or escaped include patterns rather than pruning wrongly', () => {
+    expect(createPathFilter({ include: ['!x/**'] }).mayContain('y')).toBe(true);
+    expect(createPathFilter({ include: ['a\\*b/**'] }).mayContain('zzz')).toBe(true);
+  });
+});
+
+describe('createPathFilter: state directory', () => {
+  it('excludes a state directory inside the folder literally, even with glob characters in its name', () => {
+    const f = createPathFilter({ root: '/data/folder', stateDir: '/data/folder/.state[1]' });
+    expect(f.mayContain('.state[1]')).toBe(false);
+    expect(f.matchesFile('.state[1]/docs.manifest.json')).toBe(false);
+    expect(f.matchesFile('.state1/x')).toBe(true);
+    expect(f.matchesFile('.state[1]x')).toBe(true);
+  });
+
+  it('ignores a state directory outside the folder', () => {
+    const f = createPathFilter({ root: '/data/folder', stateDir: '/data/state' });
+    expect(f.matchesFile('state/x')).toBe(true);
+    expect(f.matchesFile('..state/x')).toBe(true);
+  });
+
+  it('keeps a sibling whose name merely starts with two dots', () => {
+    const f = createPathFilter({ root: '/data/folder', stateDir: '/data/folder/..state' });
+    expect(f.mayContain('..state')).toBe(false);
+  });
+
+  it('refuses a state directory that is the folder itself', () => {
+    expect(() => createPathFilter({ root: '/data/folder', stateDir: '/data/folder/' })).toThrow(InvalidFilterError);
+  });
+});
