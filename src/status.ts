@@ -1,0 +1,31 @@
+/** The daemon's status as shown by `files-sync status` and GET /status. */
+
+export interface FolderStatus {
+  name: string;
+  root: string;
+  /** 'watching' | 'reconcile-only' (watcher failed, e.g. inotify limit) | 'unavailable' | 'starting' | 'stopped' */
+  mode: 'starting' | 'watching' | 'reconcile-only' | 'unavailable' | 'stopped';
+  filesTracked: number;
+  pendingUploads: number;
+  pendingDeletes: number;
+  heldDeletes: number;
+  heldReason?: string;
+  queueDepth: number;
+  lastReconcile?: { at: string; result: string; durationMs: number; uploaded: number; replaced: number; deleted: number; failed: number };
+  lastError?: { at: string; message: string; path?: string };
+  watchedPaths?: number;
+}
+
+export interface DaemonStatus {
+  pid: number;
+  startedAt: string;
+  uptimeSeconds: number;
+  version: string;
+  configPath: string;
+  /** When this snapshot was written. */
+  updatedAt: string;
+  folders: FolderStatus[];
+}
+
+/** File name of the status snapshot the daemon keeps in its state directory. */
+export const STATUS_FILE = 'status.json';
