@@ -1,0 +1,59 @@
+import { homedir } from 'node:os';
+import path from 'node:path';
+import type { ConfigIssue } from './errors.js';
+
+/** Expands a leading "~" to the home directory (HOME from `env`, else the OS's). */
+export function expandHome(p: string, env: NodeJS.ProcessEnv): string {
+  if (p !== '~' && !p.startsWith('~/')) return p;
+  const home = env.HOME && env.HOME !== '' ? env.HOME : homedir();
+  return path.join(home, p.slice(1));
+}
+
+/** Makes a path absolute: "~" expanded, relative paths resolved against `baseDir`. */
+export function resolveAgainst(p: string, baseDir: string, env: NodeJS.ProcessEnv): string {
+  return path.resolve(baseDir, expandHome(p, env));
+}
+
+/**
+ * The state directory used when neither the file, env nor flags name one: systemd's
+ * $STATE_DIRECTORY (first entry if it lists several), else $XDG_STATE_HOME/files-sync, else
+ * ~/.local/state/files-sync.
+ */
+export function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  const systemd = env.STATE_DIRECTORY?.split(':')[0];
+  if (systemd) return path.resolve(systemd);
+  if (env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME)) return path.join(env.XDG_STATE_HOME, 'files-sync');
+  return path.join(expandHome('~', env), '.local', 'state', 'files-sync');
+}
+
+/** True when `inner` is `outer` or lies below it (both absolute, normalised). */
+export function isSameOrInside(outer: string, inner: string): boolean {
+  const rel = path.relative(outer, inner);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** Finds folders that share a path or sit inside another configured folder (pure; paths absolute). */
+export function checkFolderLayout(folders: readonly { name: string; path: string }[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  folders.forEach((folder, i) => {
+    for (let j = 0; j < i; j++) {
+      const other = folders[j];
+      if (!other) continue;
+      if (folder.path === other.path) {
+        issues.push({
+          path: `folders[${i}].path`,
+          message: `same folder as folders[${j}] ("${other.name}"): ${folder.path}`,
+          fix: 'list each folder once (use include/exclude to pick files)',
+        });
+      } else if (isSameOrInside(other.path, folder.path) || isSameOrInside(folder.path, other.path)) {
+        const [outer, inner] = isSameOrInside(other.path, folder.path) ? [other, folder] : [folder, other];
+        issues.push({
+          path: `folders[${i}].path`,
+          message: `folder "${inner.name}" (${inner.path}) is inside folder "${outer.name}" (${outer.path}); a file would be synced twice`,
+          fix: `remove one of them (use include/exclude in "${outer.name}" to pick files), or use folders that do not contain each other`,
+        });
+      }
+    }
+  });
+  return issues;
+}

@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import { checkGlob } from './globs.js';
+import { checkListenAddress } from './listen.js';
+
+/** Log levels accepted by `log.level` (pino's, plus `silent`). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Watcher backends the daemon knows; kept as an enum so another one can be measured later. */
+export const WATCH_BACKENDS = ['chokidar'] as const;
+
+/** Folder names become manifest file names and log fields: keep them to a safe, short alphabet. */
+export const FOLDER_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** Below this a full reconciliation (one listing of every remote file) would run too often. */
+export const MIN_RECONCILE_INTERVAL_MS = 10_000;
+
+export const DEFAULT_BASE_URL = 'https://api.anthropic.com';
+
+function int(min: number, max: number, fallback: number, description: string) {
+  return z.int().min(min).max(max).default(fallback).describe(description);
+}
+
+const globList = (which: 'include' | 'exclude') =>
+  z
+    .array(
+      z.string().superRefine((pattern, ctx) => {
+        const problem = checkGlob(pattern);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem.message, params: { fix: problem.fix } });
+      }),
+    )
+    .default([])
+    .describe(
+      which === 'include'
+        ? 'Glob patterns (picomatch, relative to the folder, POSIX separators) of files to sync; empty means every file.'
+        : 'Glob patterns of files and directories to leave out; exclude wins over include.',
+    );
+
+const apiSchema = z
+  .strictObject({
+    baseUrl: z
+      .url({ protocol: /^https?$/ })
+      .default(DEFAULT_BASE_URL)
+      .describe('Files API base URL. ANTHROPIC_BASE_URL overrides it.'),
+    keyFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Path of a file holding the API key (e.g. a systemd credential). ANTHROPIC_API_KEY wins when set. The key itself never goes in this file.',
+      ),
+    concurrency: int(1, 64, 4, 'Uploads and deletes in flight at once. FILES_SYNC_CONCURRENCY overrides it.'),
+    timeoutMs: int(1_000, 3_600_000, 60_000, 'Timeout of one non-upload request, in ms.'),
+    uploadTimeoutMs: int(1_000, 86_400_000, 600_000, 'Timeout of one upload request, in ms.'),
+    connectTimeoutMs: int(100, 300_000, 10_000, 'TCP/TLS connect timeout, in ms.'),
+    maxRetries: int(0, 100, 6, 'Retries of one request after a retryable failure (429, 5xx, connection error).'),
+    maxRetryTimeMs: int(0, 86_400_000, 300_000, 'Upper bound on the time spent retrying one request, in ms.'),
+    maxConnections: int(1, 256, 8, 'HTTP connections kept to the API.'),
+  })
+  .describe('How files-sync talks to the Files API.');
+
+const folderSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(FOLDER_NAME_PATTERN)
+      .describe('Unique short name: lowercase letters, digits, ".", "_" or "-" (names the manifest file).'),
+    path: z
+      .string()
+      .min(1)
+      .describe('Local folder to mirror: absolute, "~/..." or relative to this config file\'s directory.'),
+    include: globList('include'),
+    exclude: globList('exclude'),
+    followSymlinks: z.boolean().default(false).describe('Follow symbolic links (loops are detected).'),
+  })
+  .describe('One local folder mirrored into the Files API.');
+
+const foldersSchema = z
+  .array(folderSchema)
+  .min(1)
+  .superRefine((folders, ctx) => {
+    const firstIndexByName = new Map<string, number>();
+    folders.forEach((folder, index) => {
+      const first = firstIndexByName.get(folder.name);
+      if (first === undefined) {
+        firstIndexByName.set(folder.name, index);
+        return;
+      }
+      ctx.addIssue({
+        code: 'custom',
+        path: [index, 'name'],
+        message: `duplicate folder name "${folder.name}" (also folders[${first}].name)`,
+        params: { fix: 'give each folder a unique name' },
+      });
+    });
+  })
+  .describe('The folders to mirror; at least one. Paths must be unique and not nested in each other.');
+
+const watchSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Watch folders for changes; false means periodic reconciliation only.'),
+    debounceMs: int(0, 60_000, 1_000, 'Quiet period after the last change of a path before it is synced, in ms.'),
+    backend: z.enum(WATCH_BACKENDS).default('chokidar').describe('File watcher implementation.'),
+  })
+  .describe('Live change detection.');
+
+const reconcileSchema = z
+  .strictObject({
+    intervalMs: z
+      .int()
+      .min(0)
+      .max(604_800_000)
+      .superRefine((value, ctx) => {
+        if (value > 0 && value < MIN_RECONCILE_INTERVAL_MS) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be 0 (off) or at least ${MIN_RECONCILE_INTERVAL_MS} (got ${value})`,
+            params: { fix: `use 0 to turn periodic reconciliation off, or a value of at least ${MIN_RECONCILE_INTERVAL_MS}` },
+          });
+        }
+      })
+      .default(900_000)
+      .describe(`Full reconciliation period in ms; 0 turns it off, otherwise at least ${MIN_RECONCILE_INTERVAL_MS}.`),
+    onStart: z.boolean().default(true).describe('Run a full reconciliation when the daemon starts.'),
+  })
+  .describe('Periodic full comparison of local folders, manifest and remote listing.');
+
+const safetySchema = z
+  .strictObject({
+    maxDeletes: int(0, 100_000_000, 500, 'Hold deletes when one pass would delete more remote files than this.'),
+    maxDeletePercent: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(25)
+      .describe('Hold deletes when one pass would delete more than this percentage of tracked files.'),
+  })
+  .describe('Delete guards.');
+
+const logSchema = z
+  .strictObject({
+    level: z.enum(LOG_LEVELS).default('info').describe('Log level. FILES_SYNC_LOG_LEVEL overrides it.'),
+  })
+  .describe('Logging.');
+
+const httpSchema = z
+  .strictObject({
+    listen: z
+      .string()
+      .superRefine((address, ctx) => {
+        const problem = checkListenAddress(address);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem.message, params: { fix: problem.fix } });
+      })
+      .nullable()
+      .default(null)
+      .describe('Address of the local status/metrics endpoint, e.g. "127.0.0.1:9464"; loopback only; null turns it off.'),
+  })
+  .describe('Local HTTP endpoint.');
+
+/** The schema of `sync.config.json` as a user writes it (defaults applied, paths not yet resolved). */
+export const configFileSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('JSON Schema reference for editors; ignored.'),
+    api: apiSchema.prefault({}),
+    stateDir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Where manifests and the lock live. Default: $STATE_DIRECTORY, else $XDG_STATE_HOME/files-sync, else ~/.local/state/files-sync. Relative to this file\'s directory. FILES_SYNC_STATE_DIR overrides it.',
+      ),
+    folders: foldersSchema,
+    watch: watchSchema.prefault({}),
+    reconcile: reconcileSchema.prefault({}),
+    safety: safetySchema.prefault({}),
+    log: logSchema.prefault({}),
+    http: httpSchema.prefault({}),
+  })
+  .describe(
+    'Configuration of files-sync (sync.config.json). The API key never goes here: set ANTHROPIC_API_KEY or api.keyFile.',
+  );
+
+/** What the user may write (every field with a default is optional). */
+export type ConfigFileInput = z.input<typeof configFileSchema>;
+type ParsedConfigFile = z.output<typeof configFileSchema>;
+
+/** The effective configuration: every default applied, every path absolute. */
+export type Config = Omit<ParsedConfigFile, '$schema' | 'stateDir'> & { stateDir: string };
+export type FolderConfig = Config['folders'][number];
+
+/** The JSON Schema of the config file (input side: fields with defaults are optional). */
+export function configJsonSchema(): Record<string, unknown> {
+  const generated = z.toJSONSchema(configFileSchema, { io: 'input', target: 'draft-2020-12' });
+  return { ...generated, title: 'files-sync configuration' };
+}
+
+/** The exact text committed as sync.config.schema.json. */
+export function renderConfigJsonSchema(): string {
+  return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
+}
