@@ -187,7 +187,8 @@ export function parseHeaderParams(header: string): HeaderWithParams {
     if (header[j] === '"') {
       j++;
       while (j < header.length && header[j] !== '"') {
-        if (header[j] === '\\' && j + 1 < header.length) j++;
+        // WHATWG FormData never escapes backslashes (Windows paths arrive raw), only quotes.
+        if (header[j] === '\\' && header[j + 1] === '"') j++;
         val += header[j];
         j++;
       }

@@ -179,6 +179,10 @@ describe('header helpers', () => {
     expect(Object.fromEntries(p.params)).toEqual({ name: 'fi;le', filename: 'a "b".txt', x: 'plain' });
   });
 
+  it('keeps backslashes that do not escape a quote (raw Windows paths)', () => {
+    expect(parseHeaderParams('form-data; filename="C:\\tmp\\a.txt"').params.get('filename')).toBe('C:\\tmp\\a.txt');
+  });
+
   it('finds the boundary of a multipart/form-data content type only', () => {
     expect(multipartBoundary('multipart/form-data; boundary=abc')).toBe('abc');
     expect(multipartBoundary('multipart/form-data; boundary="a b:c"')).toBe('a b:c');
