@@ -1,0 +1,351 @@
+import { promises as nodeFs } from 'node:fs';
+import path from 'node:path';
+import { FilesSyncError } from '../errors.js';
+import type { LocalEntry } from '../types.js';
+import type { PathFilter } from './filter.js';
+
+/** The part of a stat result the scanner reads (node:fs and memfs both provide it). */
+export interface StatsLike {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  dev: number;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isBlockDevice(): boolean;
+  isCharacterDevice(): boolean;
+}
+
+/** The part of a directory entry the scanner reads. */
+export interface DirentLike {
+  name: string;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isBlockDevice(): boolean;
+  isCharacterDevice(): boolean;
+}
+
+/** The subset of the node:fs promises API the scanner uses, so tests can pass memfs. */
+export interface FsLike {
+  lstat(path: string): Promise<StatsLike>;
+  stat(path: string): Promise<StatsLike>;
+  readdir(path: string, options: { withFileTypes: true }): Promise<DirentLike[]>;
+}
+
+export interface ScanOptions {
+  filter: PathFilter;
+  /** Follow symbolic links (with loop detection); default false: they are reported as skipped. */
+  followSymlinks?: boolean;
+  /** How many readdir/lstat calls may be in flight; default 16. */
+  concurrency?: number;
+  /** node:fs promises by default. */
+  fs?: FsLike;
+  signal?: AbortSignal;
+}
+
+/** Options of a single-path check; the filter is the caller's business there. */
+export type StatEntryOptions = Pick<ScanOptions, 'followSymlinks' | 'fs'>;
+
+export type SkipReason = 'symlink' | 'special' | 'unreadable' | 'too-large' | 'symlink-loop' | 'vanished';
+
+/** A path the scanner saw but did not report as a file, and why. */
+export interface SkippedPath {
+  path: string;
+  reason: SkipReason;
+  detail?: string;
+}
+
+export interface ScanResult {
+  /** Regular files that pass the filter, keyed by relative POSIX path. */
+  entries: Map<string, LocalEntry>;
+  skipped: SkippedPath[];
+  /** Directories listed. */
+  dirs: number;
+  /**
+   * Relative paths (directories, or a file whose stat was refused) whose content could not be
+   * read. Absence of a path equal to or under one of these means "unknown", not "deleted".
+   */
+  unreadableDirs: string[];
+}
+
+/** The folder root is missing, not a directory, or unreadable; deletes must be held. */
+export class FolderUnavailableError extends FilesSyncError {}
+
+const DEFAULT_CONCURRENCY = 16;
+
+/** Walks a folder and returns every regular file the filter accepts, plus what it skipped and why. */
+export async function scanFolder(root: string, options: ScanOptions): Promise<ScanResult> {
+  const fs: FsLike = options.fs ?? nodeFs;
+  const { filter, signal } = options;
+  const follow = options.followSymlinks ?? false;
+  signal?.throwIfAborted();
+  await checkRoot(fs, root);
+
+  const result: ScanResult = { entries: new Map(), skipped: [], dirs: 0, unreadableDirs: [] };
+  const pool = new TaskPool(Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY), signal);
+  const abs = (rel: string): string => (rel === '' ? root : path.join(root, rel));
+  const skip = (p: string, reason: SkipReason, detail?: string): void => {
+    result.skipped.push(detail === undefined ? { path: p, reason } : { path: p, reason, detail });
+  };
+  const unreadable = (p: string, err: unknown): void => {
+    skip(p, 'unreadable', errorCode(err));
+    result.unreadableDirs.push(p);
+  };
+
+  // `chain` holds the identities of the directories above this one; only needed (and only
+  // filled) when following links, since without links a walk cannot revisit a directory.
+  const enterDir = async (rel: string, chain: DirChain | undefined, known?: StatsLike): Promise<void> => {
+    let nextChain = chain;
+    if (follow) {
+      let st = known;
+      if (st === undefined) {
+        try {
+          st = await fs.stat(abs(rel));
+        } catch (err) {
+          if (isGone(err)) skip(rel, 'vanished', errorCode(err));
+          else unreadable(rel, err);
+          return;
+        }
+      }
+      const id = `${st.dev}:${st.ino}`;
+      if (chainHas(chain, id)) {
+        skip(rel, 'symlink-loop', `leads back to an ancestor directory`);
+        return;
+      }
+      nextChain = { id, parent: chain };
+    }
+    let dirents: DirentLike[];
+    try {
+      dirents = await fs.readdir(abs(rel), { withFileTypes: true });
+    } catch (err) {
+      if (rel === '') throw unavailable(root, err);
+      if (isGone(err)) skip(rel, 'vanished', errorCode(err));
+      else unreadable(rel, err);
+      return;
+    }
+    result.dirs++;
+    for (const d of dirents) {
+      const child = rel === '' ? d.name : `${rel}/${d.name}`;
+      if (d.isDirectory()) {
+        if (filter.mayContain(child)) pool.add(() => enterDir(child, nextChain));
+      } else if (d.isFile()) {
+        if (filter.matchesFile(child)) pool.add(() => visitFile(child, nextChain));
+      } else if (d.isSymbolicLink()) {
+        if (filter.matchesFile(child) || filter.mayContain(child)) pool.add(() => visitSymlink(child, nextChain));
+      } else if (filter.matchesFile(child)) {
+        skip(child, 'special', specialKind(d));
+      }
+    }
+  };
+
+  const visitFile = async (rel: string, chain: DirChain | undefined): Promise<void> => {
+    let st: StatsLike;
+    try {
+      st = await fs.lstat(abs(rel));
+    } catch (err) {
+      if (isGone(err)) skip(rel, 'vanished', errorCode(err));
+      else unreadable(rel, err);
+      return;
+    }
+    // The path may have changed type between readdir and lstat.
+    if (st.isFile()) result.entries.set(rel, toEntry(rel, st));
+    else if (st.isDirectory()) {
+      if (filter.mayContain(rel)) await enterDir(rel, chain);
+    } else if (st.isSymbolicLink()) await visitSymlink(rel, chain);
+    else skip(rel, 'special', specialKind(st));
+  };
+
+  const visitSymlink = async (rel: string, chain: DirChain | undefined): Promise<void> => {
+    if (!follow) {
+      skip(rel, 'symlink');
+      return;
+    }
+    let target: StatsLike;
+    try {
+      target = await fs.stat(abs(rel));
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'ELOOP') skip(rel, 'symlink-loop', code);
+      else if (isGone(err)) skip(rel, 'symlink', `dangling (${code ?? 'unknown'})`);
+      else unreadable(rel, err);
+      return;
+    }
+    if (target.isFile()) {
+      if (filter.matchesFile(rel)) result.entries.set(rel, toEntry(rel, target));
+    } else if (target.isDirectory()) {
+      if (filter.mayContain(rel)) await enterDir(rel, chain, target);
+    } else if (filter.matchesFile(rel)) {
+      skip(rel, 'special', specialKind(target));
+    }
+  };
+
+  pool.add(() => enterDir('', undefined));
+  await pool.drain();
+  return result;
+}
+
+/**
+ * Checks one path for the watcher: its entry, why it is skipped, or null when no regular file
+ * is there (missing, or a directory). Throws FolderUnavailableError when the root itself is gone,
+ * so a vanished mount never reads as "every file deleted".
+ */
+export async function statEntry(
+  root: string,
+  relPath: string,
+  options: StatEntryOptions = {},
+): Promise<LocalEntry | SkippedPath | null> {
+  const fs: FsLike = options.fs ?? nodeFs;
+  const abs = path.join(root, relPath);
+  let st: StatsLike;
+  try {
+    st = await fs.lstat(abs);
+  } catch (err) {
+    if (isGone(err)) {
+      await checkRoot(fs, root);
+      return null;
+    }
+    return { path: relPath, reason: 'unreadable', ...detailOf(errorCode(err)) };
+  }
+  if (st.isSymbolicLink()) {
+    if (options.followSymlinks !== true) return { path: relPath, reason: 'symlink' };
+    try {
+      st = await fs.stat(abs);
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'ELOOP') return { path: relPath, reason: 'symlink-loop', detail: code };
+      if (isGone(err)) return { path: relPath, reason: 'symlink', detail: `dangling (${code ?? 'unknown'})` };
+      return { path: relPath, reason: 'unreadable', ...detailOf(code) };
+    }
+  }
+  if (st.isFile()) return toEntry(relPath, st);
+  if (st.isDirectory()) return null;
+  return { path: relPath, reason: 'special', detail: specialKind(st) };
+}
+
+/** True when a statEntry result is a skipped path rather than a file entry. */
+export function isSkippedPath(value: LocalEntry | SkippedPath): value is SkippedPath {
+  return 'reason' in value;
+}
+
+async function checkRoot(fs: FsLike, root: string): Promise<void> {
+  let st: StatsLike;
+  try {
+    st = await fs.stat(root);
+  } catch (err) {
+    throw unavailable(root, err);
+  }
+  if (!st.isDirectory()) {
+    throw new FolderUnavailableError(`folder root is not a directory: ${root}`, { root, reason: 'not-a-directory' });
+  }
+}
+
+function unavailable(root: string, err: unknown): FolderUnavailableError {
+  const code = errorCode(err);
+  const reason = code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable';
+  return new FolderUnavailableError(`folder root is ${reason}: ${root}`, { root, reason, code }, { cause: err });
+}
+
+function toEntry(rel: string, st: StatsLike): LocalEntry {
+  return { path: rel, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+}
+
+function specialKind(s: Omit<DirentLike, 'name'>): string {
+  if (s.isFIFO()) return 'fifo';
+  if (s.isSocket()) return 'socket';
+  if (s.isBlockDevice()) return 'block-device';
+  if (s.isCharacterDevice()) return 'character-device';
+  return 'unknown';
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function detailOf(code: string | undefined): { detail?: string } {
+  return code === undefined ? {} : { detail: code };
+}
+
+/** ENOENT/ENOTDIR mean the path went away (or a parent became a file) while we looked. */
+function isGone(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+interface DirChain {
+  id: string;
+  parent: DirChain | undefined;
+}
+
+function chainHas(chain: DirChain | undefined, id: string): boolean {
+  for (let c = chain; c !== undefined; c = c.parent) if (c.id === id) return true;
+  return false;
+}
+
+/**
+ * Runs async tasks with at most `limit` in flight; tasks may add more tasks. Last in, first out,
+ * so the walk goes depth-first and the queue stays about as long as one directory listing.
+ */
+class TaskPool {
+  private readonly queue: Array<() => Promise<void>> = [];
+  private active = 0;
+  private failure: { error: unknown } | undefined;
+  private settle: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+
+  constructor(
+    private readonly limit: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  add(task: () => Promise<void>): void {
+    this.queue.push(task);
+    this.pump();
+  }
+
+  drain(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.failure !== undefined) {
+        reject(this.failure.error);
+        return;
+      }
+      this.settle = { resolve, reject };
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.failure !== undefined) return;
+    while (this.active < this.limit && this.queue.length > 0) {
+      if (this.signal?.aborted) {
+        this.fail(this.signal.reason);
+        return;
+      }
+      const task = this.queue.pop()!;
+      this.active++;
+      task().then(
+        () => {
+          this.active--;
+          this.pump();
+        },
+        (error: unknown) => {
+          this.active--;
+          this.fail(error);
+        },
+      );
+    }
+    if (this.active === 0 && this.queue.length === 0) this.settle?.resolve();
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = { error };
+    this.queue.length = 0;
+    this.settle?.reject(error);
+  }
+}
