@@ -42,6 +42,21 @@ describe('request headers and errors', () => {
     }
   });
 
+  it('accepts the key as an Authorization bearer token (as the official SDK sends it)', async () => {
+    const keyed = await startEmulator({ apiKey: 'sk-bearer-key' });
+    try {
+      const noKey = { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' };
+      const ok = await call(keyed, 'GET', '/v1/files', { noDefaultHeaders: true, headers: { ...noKey, authorization: 'Bearer sk-bearer-key' } });
+      expect(ok.status).toBe(200);
+      const bad = await call(keyed, 'GET', '/v1/files', { noDefaultHeaders: true, headers: { ...noKey, authorization: 'Bearer sk-other' } });
+      expect(bad.status).toBe(401);
+      const basic = await call(keyed, 'GET', '/v1/files', { noDefaultHeaders: true, headers: { ...noKey, authorization: 'Basic abc' } });
+      expect(basic.status).toBe(401);
+    } finally {
+      await keyed.close();
+    }
+  });
+
   it('answers 400 without anthropic-version', async () => {
     const r = await call(emu, 'GET', '/v1/files', { noDefaultHeaders: true, headers: { 'x-api-key': 'k', 'anthropic-beta': 'files-api-2025-04-14' } });
     expect(r.status).toBe(400);
