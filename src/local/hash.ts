@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import { promises as nodeFs } from 'node:fs';
+import { FilesSyncError } from '../errors.js';
+
+/** The stat fields that identify one version of a file. */
+export interface FileVersion {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+/** A content hash together with the version of the file it belongs to. */
+export interface FileHash extends FileVersion {
+  sha256: string;
+}
+
+interface HashStats extends FileVersion {
+  isFile(): boolean;
+}
+
+/** An open file as hashFile uses it (node:fs FileHandle or memfs). */
+export interface HashFileHandle {
+  read(buffer: Uint8Array, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }>;
+  stat(): Promise<HashStats>;
+  close(): Promise<void>;
+}
+
+/** The subset of the node:fs promises API hashFile uses, so tests can pass memfs. */
+export interface HashFs {
+  open(path: string, flags: 'r'): Promise<HashFileHandle>;
+  stat(path: string): Promise<HashStats>;
+}
+
+export interface HashOptions {
+  fs?: HashFs;
+  signal?: AbortSignal;
+  /** The version the caller believes it is hashing (from a scan); any difference throws FileChangedError. */
+  expected?: FileVersion;
+  /** Called once per completed hash (tests and benchmarks count hashes with it). */
+  onHash?: (absPath: string, result: FileHash) => void;
+  /** Called after each chunk is read, with the bytes read so far (tests change the file from here). */
+  onProgress?: (bytesRead: number) => void | Promise<void>;
+}
+
+/** The file changed while (or before) it was hashed; its hash would be stale, so none is returned. */
+export class FileChangedError extends FilesSyncError {}
+
+/** Counts every hash computed in this process (benchmarks read it; reset with resetHashCounter). */
+export const hashCounter = { files: 0, bytes: 0 };
+
+/** Zeroes hashCounter. */
+export function resetHashCounter(): void {
+  hashCounter.files = 0;
+  hashCounter.bytes = 0;
+}
+
+/** 1 MiB reads: measured about 2x faster than the default 64 KiB on this kind of machine. */
+export const HASH_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Streams a file through SHA-256 and returns the hash with the file's version. Throws
+ * FileChangedError if size, mtime or inode moved during the read (checked on the open file and on
+ * the path, which catches an atomic-rename save) or differ from `expected`. Errors opening the
+ * file (ENOENT, EACCES) propagate unchanged.
+ */
+export async function hashFile(absPath: string, options: HashOptions = {}): Promise<FileHash> {
+  const fs: HashFs = options.fs ?? nodeFs;
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const handle = await fs.open(absPath, 'r');
+  let before: HashStats;
+  let after: HashStats;
+  let total = 0;
+  const hash = createHash('sha256');
+  try {
+    before = await handle.stat();
+    if (!before.isFile()) throw new FileChangedError(`not a regular file: ${absPath}`, { path: absPath });
+    if (options.expected !== undefined) assertSameVersion(absPath, options.expected, before, 'expected');
+    const buffer = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      total += bytesRead;
+      await options.onProgress?.(total);
+    }
+    after = await handle.stat();
+  } catch (err) {
+    // Some file systems (network mounts, memfs) fail reads on an unlinked file instead of serving the old inode.
+    if ((err as { code?: unknown } | null)?.code === 'ENOENT') {
+      throw new FileChangedError(`file vanished while hashing: ${absPath}`, { path: absPath }, { cause: err });
+    }
+    throw err;
+  } finally {
+    await handle.close();
+  }
+  assertSameVersion(absPath, before, after, 'open file');
+  if (total !== after.size) {
+    throw new FileChangedError(`file changed while hashing: ${absPath}`, {
+      path: absPath,
+      bytesRead: total,
+      size: after.size,
+    });
+  }
+  // A save by rename leaves our descriptor on the old inode: the path must still name what we read.
+  let current: HashStats;
+  try {
+    current = await fs.stat(absPath);
+  } catch (err) {
+    throw new FileChangedError(`file vanished while hashing: ${absPath}`, { path: absPath }, { cause: err });
+  }
+  assertSameVersion(absPath, after, current, 'path');
+
+  const result: FileHash = { sha256: hash.digest('hex'), size: after.size, mtimeMs: after.mtimeMs, ino: after.ino };
+  hashCounter.files++;
+  hashCounter.bytes += total;
+  options.onHash?.(absPath, result);
+  return result;
+}
+
+function assertSameVersion(absPath: string, was: FileVersion, now: FileVersion, against: string): void {
+  if (was.size === now.size && was.mtimeMs === now.mtimeMs && was.ino === now.ino) return;
+  const when = against === 'expected' ? 'since it was last seen' : 'while hashing';
+  throw new FileChangedError(`file changed ${when}: ${absPath}`, {
+    path: absPath,
+    against,
+    before: pickVersion(was),
+    after: pickVersion(now),
+  });
+}
+
+function pickVersion(v: FileVersion): FileVersion {
+  return { size: v.size, mtimeMs: v.mtimeMs, ino: v.ino };
+}
