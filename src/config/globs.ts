@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import { echoString } from './echo.js';
 
 /** A problem with one include/exclude pattern, phrased for a person. */
 export interface GlobProblem {
@@ -12,14 +13,14 @@ export function checkGlob(pattern: string): GlobProblem | null {
   if (pattern.startsWith('/')) {
     return {
       message: 'glob patterns are relative to the folder root and must not start with "/"',
-      fix: `drop the leading "/" (e.g. "${pattern.replace(/^\/+/, '') || '**'}")`,
+      fix: `drop the leading "/" (e.g. ${echoString(pattern.replace(/^\/+/, '') || '**')})`,
     };
   }
   if (pattern.startsWith('!')) {
     // Negation inside a list is easy to get backwards; the include/exclude split says it plainly.
     return {
       message: 'negated glob patterns ("!...") are not supported',
-      fix: `put "${pattern.slice(1)}" in the other list (exclude wins over include)`,
+      fix: `put ${echoString(pattern.slice(1))} in the other list (exclude wins over include)`,
     };
   }
   if (pattern.split('/').includes('..')) {

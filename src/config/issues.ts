@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import type { ConfigIssue } from './errors.js';
 import { FOLDER_NAME_PATTERN } from './schema.js';
+
+import { echoString, looksSecret } from './echo.js';
 import { closestMatch } from './suggest.js';
 
 /** Where a value that overrides the file came from (an env var or a CLI flag) and its raw text. */
@@ -26,16 +28,6 @@ export function formatConfigPath(path: readonly Segment[]): string {
     }
   }
   return out || '(root)';
-}
-
-// Strings that look like credentials are never echoed back, whatever field they sit in.
-const SECRET_LIKE = /sk-ant-|^[A-Za-z0-9_\-+/=]{32,}$/i;
-
-/** Quotes a user-supplied string for a message: shortened, and hidden if it looks like a secret. */
-export function echoString(value: string): string {
-  if (SECRET_LIKE.test(value)) return '(a value that looks like a secret; not shown)';
-  const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
-  return JSON.stringify(shown);
 }
 
 /** Describes a value by kind (and by value only when that is safe and short). */
@@ -155,6 +147,7 @@ const TYPE_NAMES: Record<string, string> = {
 
 /** Turns a folder name someone wrote into one that matches FOLDER_NAME_PATTERN. */
 export function suggestFolderName(name: string): string {
+  if (looksSecret(name)) return 'docs';
   const cleaned = name
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, '-')

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { echoString } from './echo.js';
 
 /** A parsed `http.listen` address. */
 export interface ListenAddress {
@@ -40,7 +41,7 @@ export function checkListenAddress(address: string): ListenProblem | null {
   }
   if (!isLoopbackHost(parsed.host)) {
     return {
-      message: `only loopback hosts are allowed (the endpoint has no authentication); got host "${parsed.host}"`,
+      message: `only loopback hosts are allowed (the endpoint has no authentication); got host ${echoString(parsed.host)}`,
       fix: `use "127.0.0.1:${parsed.port}", "[::1]:${parsed.port}" or "localhost:${parsed.port}"`,
     };
   }

@@ -29,7 +29,7 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
 /** True when `inner` is `outer` or lies below it (both absolute, normalised). */
 export function isSameOrInside(outer: string, inner: string): boolean {
   const rel = path.relative(outer, inner);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 /** Finds folders that share a path or sit inside another configured folder (pure; paths absolute). */
