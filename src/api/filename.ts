@@ -2,7 +2,6 @@
 export const MAX_REMOTE_NAME_LENGTH = 255;
 
 // The API refuses these characters and every control character in a filename.
-// eslint-disable-next-line no-control-regex
 const FORBIDDEN = /[<>:"|?*\\/\u0000-\u001f\u007f]/g;
 
 /**
