@@ -1,0 +1,154 @@
+/** Shared plumbing of the CLI commands: config loading, exit codes, client and folder set-up. */
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import { ConfigError, EXIT_CONFIG, formatConfigError } from '../config/errors.js';
+import type { Config, FolderConfig } from '../config/schema.js';
+import { FilesClient } from '../api/client.js';
+import { createLogger } from '../log.js';
+import { FilesSyncError } from '../errors.js';
+
+/** Exit codes (sysexits.h where one fits). */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 64,
+  unavailable: 69,
+  tempfail: 75,
+  config: EXIT_CONFIG,
+} as const;
+
+/** An error that ends a command with a given exit code and a message for the user. */
+export class CliExit extends FilesSyncError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message, { exitCode });
+  }
+}
+
+export interface CommonOptions {
+  config?: string;
+  folder?: string[] | string;
+  stateDir?: string;
+  logLevel?: string;
+  baseUrl?: string;
+  concurrency?: string | number;
+}
+
+/** Loads the configuration for a command, turning config mistakes into exit 78 with the field and the fix. */
+export async function loadCliConfig(opts: CommonOptions, extra: { checkPaths?: boolean } = {}): Promise<{ config: Config; configPath: string }> {
+  const overrides: ConfigOverrides = {};
+  if (opts.stateDir !== undefined) overrides.stateDir = opts.stateDir;
+  if (opts.logLevel !== undefined) overrides.logLevel = opts.logLevel;
+  if (opts.baseUrl !== undefined) overrides.baseUrl = opts.baseUrl;
+  if (opts.concurrency !== undefined) overrides.concurrency = Number(opts.concurrency);
+  if (opts.folder !== undefined) overrides.folders = Array.isArray(opts.folder) ? opts.folder : [opts.folder];
+  try {
+    const loaded = await loadConfig({
+      ...(opts.config !== undefined ? { configPath: opts.config } : {}),
+      env: process.env,
+      overrides,
+      ...(extra.checkPaths !== undefined ? { checkPaths: extra.checkPaths } : {}),
+    });
+    return { config: loaded.config, configPath: loaded.configPath };
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new CliExit(`files-sync: configuration error\n${formatConfigError(err)}`, EXIT.config);
+    }
+    throw err;
+  }
+}
+
+/** Reads the API key: ANTHROPIC_API_KEY, else the file named by api.keyFile. */
+export function readApiKey(config: Config, env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.ANTHROPIC_API_KEY?.trim();
+  if (fromEnv) return fromEnv;
+  const keyFile = (config.api as { keyFile?: string }).keyFile;
+  if (keyFile) {
+    try {
+      const key = fs.readFileSync(keyFile, 'utf8').trim();
+      if (key) return key;
+    } catch (err) {
+      throw new CliExit(
+        `files-sync: configuration error\napi.keyFile: cannot read ${keyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'}). Fix: point api.keyFile at a readable file holding only the key`,
+        EXIT.config,
+      );
+    }
+  }
+  throw new CliExit(
+    'files-sync: configuration error\nANTHROPIC_API_KEY: not set. Fix: export ANTHROPIC_API_KEY=<your key> (or set api.keyFile); for the local emulator any non-empty value works',
+    EXIT.config,
+  );
+}
+
+/** Builds the Files API client from the config and the key. */
+export function createClient(config: Config, logger: Logger, onRetry?: ConstructorParameters<typeof FilesClient>[0]['onRetry']): FilesClient {
+  const api = config.api;
+  return new FilesClient({
+    apiKey: readApiKey(config),
+    baseUrl: api.baseUrl,
+    maxConnections: api.maxConnections,
+    timeoutMs: api.timeoutMs,
+    uploadTimeoutMs: api.uploadTimeoutMs,
+    connectTimeoutMs: api.connectTimeoutMs,
+    maxRetries: api.maxRetries,
+    maxRetryTimeMs: api.maxRetryTimeMs,
+    logger,
+    ...(onRetry ? { onRetry } : {}),
+  });
+}
+
+/** The command logger: JSON to stderr for one-shot commands so stdout stays clean for results. */
+export function commandLogger(config: Config | undefined, opts: { json?: boolean; quiet?: boolean } = {}): Logger {
+  const level = opts.quiet ? 'warn' : (config?.log.level ?? 'info');
+  return createLogger({
+    level: level === 'info' && !opts.json ? 'warn' : level,
+    destination: process.stderr as unknown as import('pino').DestinationStream,
+    pretty: false,
+    secrets: process.env.ANTHROPIC_API_KEY ? [process.env.ANTHROPIC_API_KEY] : [],
+  });
+}
+
+/** The folders a command works on (all, or those named by --folder, already filtered by loadConfig). */
+export function selectedFolders(config: Config): FolderConfig[] {
+  return config.folders;
+}
+
+/** Runs a command body and turns errors into exit codes and one clear message. */
+export async function runCommand(body: () => Promise<number | void>): Promise<void> {
+  try {
+    const code = await body();
+    process.exitCode = code ?? 0;
+  } catch (err) {
+    if (err instanceof CliExit) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const e = err as Error;
+    if (e?.name === 'StateLockedError') {
+      process.stderr.write(`files-sync: ${e.message}\n`);
+      process.exitCode = EXIT.tempfail;
+      return;
+    }
+    const key = process.env.ANTHROPIC_API_KEY;
+    let msg = e instanceof Error ? `${e.name}: ${e.message}` : String(err);
+    if (key) msg = msg.split(key).join('[redacted]');
+    process.stderr.write(`files-sync: ${msg}\n`);
+    process.exitCode = EXIT.failed;
+  }
+}
+
+/** Formats bytes for humans. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,70 @@
+/** `files-sync run`: the daemon in the foreground (systemd runs this). */
+import type { Command } from 'commander';
+import { createLogger } from '../log.js';
+import { Daemon } from '../daemon.js';
+import { createClient, loadCliConfig, runCommand, EXIT, type CommonOptions } from './common.js';
+
+interface RunOptions extends CommonOptions {
+  http?: string;
+  allowMassDelete?: boolean;
+}
+
+/** Registers `run`. */
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('Run the daemon: watch every folder, sync changes, reconcile periodically (JSON logs on stdout)')
+    .option('-c, --config <file>', 'config file (default: ./sync.config.json, $FILES_SYNC_CONFIG, ...)')
+    .option('--folder <name...>', 'only these folders')
+    .option('--http <host:port>', 'serve /healthz, /status and /metrics on a loopback address (overrides http.listen)')
+    .option('--allow-mass-delete', 'release deletes held by the safety guards')
+    .option('--state-dir <dir>', 'override stateDir')
+    .option('--log-level <level>', 'override log.level')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ files-sync run
+  $ files-sync run -c /etc/files-sync/config.json --http 127.0.0.1:9464
+
+Signals: SIGTERM/SIGINT drain in-flight requests, flush the manifest and exit 0;
+SIGHUP reloads the config (a bad config keeps the running one and logs why).
+Exit codes: 0 clean stop, 75 another process holds the state directory, 78 configuration error.`,
+    )
+    .action((opts: RunOptions) =>
+      runCommand(async () => {
+        const { config, configPath } = await loadCliConfig(opts);
+        const logger = createLogger({
+          level: config.log.level,
+          secrets: process.env.ANTHROPIC_API_KEY ? [process.env.ANTHROPIC_API_KEY] : [],
+        });
+        const client = createClient(config, logger, (info) => logger.debug(info, 'retrying request'));
+        const daemon = new Daemon({
+          config,
+          configPath,
+          client,
+          logger,
+          loadConfig: async () => (await loadCliConfig({ ...opts, config: configPath })).config,
+          ...(opts.http !== undefined ? { httpListen: opts.http } : {}),
+          allowMassDelete: opts.allowMassDelete === true,
+        });
+        await daemon.start();
+        await new Promise<void>((resolve) => {
+          let stopping = false;
+          const stop = (signal: string) => {
+            if (stopping) return;
+            stopping = true;
+            logger.info({ signal }, 'stopping');
+            void daemon.stop().finally(resolve);
+          };
+          process.on('SIGTERM', () => stop('SIGTERM'));
+          process.on('SIGINT', () => stop('SIGINT'));
+          process.on('SIGHUP', () => {
+            logger.info('SIGHUP: reloading configuration');
+            void daemon.reload();
+          });
+        });
+        return EXIT.ok;
+      }),
+    );
+}

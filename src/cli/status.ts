@@ -1,0 +1,74 @@
+/** `files-sync status`: what the daemon is doing, from the snapshot it keeps in the state directory. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { STATUS_FILE, type DaemonStatus } from '../status.js';
+import { openManifest } from '../state/manifest.js';
+import { EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
+
+interface StatusOptions extends CommonOptions {
+  json?: boolean;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Registers `status`. */
+export function registerStatusCommand(program: Command): void {
+  program
+    .command('status')
+    .description('Show per folder: files tracked, pending uploads/deletes, held deletes, last reconciliation, last error, daemon pid/uptime')
+    .option('-c, --config <file>', 'config file')
+    .option('--json', 'JSON on stdout')
+    .option('--state-dir <dir>', 'override stateDir')
+    .addHelpText('after', '\nExamples:\n  $ files-sync status\n  $ files-sync status --json | jq \'.folders[] | {name, pendingUploads}\'\n\nExit codes: 0 daemon running, 3 not running (the manifest figures are still shown).')
+    .action((opts: StatusOptions) =>
+      runCommand(async () => {
+        const { config } = await loadCliConfig(opts, { checkPaths: false });
+        let snap: DaemonStatus | undefined;
+        try {
+          snap = JSON.parse(await fs.readFile(path.join(config.stateDir, STATUS_FILE), 'utf8')) as DaemonStatus;
+        } catch {
+          snap = undefined;
+        }
+        const running = snap !== undefined && alive(snap.pid) && !snap.folders.every((f) => f.mode === 'stopped');
+        const folders = [];
+        for (const f of config.folders) {
+          const live = running ? snap?.folders.find((s) => s.name === f.name) : undefined;
+          if (live) {
+            folders.push(live);
+            continue;
+          }
+          const m = await openManifest(config.stateDir, f.name).catch(() => undefined);
+          folders.push({
+            name: f.name,
+            root: f.path,
+            mode: 'stopped' as const,
+            filesTracked: m ? [...m.entries()].length : 0,
+            pendingUploads: m?.pendingUploads().length ?? 0,
+            pendingDeletes: m?.pendingDeletes().length ?? 0,
+            heldDeletes: 0,
+            queueDepth: 0,
+          });
+        }
+        const out = { running, pid: running ? snap!.pid : null, startedAt: running ? snap!.startedAt : null, uptimeSeconds: running ? snap!.uptimeSeconds : null, updatedAt: snap?.updatedAt ?? null, folders };
+        if (opts.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        else {
+          process.stdout.write(running ? `daemon running: pid ${snap!.pid}, up ${snap!.uptimeSeconds} s (snapshot ${snap!.updatedAt})\n` : 'daemon not running\n');
+          for (const f of folders) {
+            process.stdout.write(`${f.name} (${f.root}): ${f.mode}, ${f.filesTracked} tracked, ${f.pendingUploads} pending uploads, ${f.pendingDeletes} pending deletes, ${f.heldDeletes} held deletes, queue ${f.queueDepth}\n`);
+            if ('lastReconcile' in f && f.lastReconcile) process.stdout.write(`  last reconciliation ${f.lastReconcile.at}: ${f.lastReconcile.result} (${f.lastReconcile.uploaded} up, ${f.lastReconcile.deleted} del, ${f.lastReconcile.failed} failed, ${f.lastReconcile.durationMs} ms)\n`);
+            if ('heldReason' in f && f.heldReason) process.stdout.write(`  held: ${f.heldReason}\n`);
+            if ('lastError' in f && f.lastError) process.stdout.write(`  last error ${f.lastError.at}: ${f.lastError.path ? `${f.lastError.path}: ` : ''}${f.lastError.message}\n`);
+          }
+        }
+        return running ? EXIT.ok : 3;
+      }),
+    );
+}

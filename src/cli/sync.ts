@@ -1,0 +1,108 @@
+/** `files-sync sync`: one full reconciliation of every (or the named) folder, then exit. */
+import type { Command } from 'commander';
+import { acquireLock } from '../state/lock.js';
+import { openFolderSession, reconcileSession } from '../sync/session.js';
+import type { ReconcileReport } from '../sync/reconcile.js';
+import { commandLogger, createClient, EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
+import { ProgressLine } from './progress.js';
+
+interface SyncOptions extends CommonOptions {
+  dryRun?: boolean;
+  json?: boolean;
+  allowMassDelete?: boolean;
+}
+
+/** Human summary of one folder's pass. */
+export function formatReport(r: ReconcileReport, dryRun: boolean): string {
+  const c = r.counts;
+  const lines: string[] = [];
+  if (r.status === 'unavailable') return `${r.folder}: folder unavailable, nothing changed (${r.error ?? 'unknown error'})`;
+  if (dryRun) {
+    lines.push(
+      `${r.folder}: would upload ${c.upload + c.reupload}, replace ${c.replace}, delete ${c.delete}, move ${c.move}, refresh ${c.refresh}; ${r.unchanged} unchanged, ${r.hashed} hashed`,
+    );
+  } else {
+    lines.push(
+      `${r.folder}: uploaded ${r.uploaded}, replaced ${r.replaced}, deleted ${r.deleted}, moved ${r.moved}, skipped ${r.skipped.length}, failed ${r.failed.length}; ${r.unchanged} unchanged, ${r.hashed} hashed, ${r.localFiles} local files (${(r.durationMs / 1000).toFixed(1)} s)`,
+    );
+  }
+  if (r.heldDeletes > 0) lines.push(`  held ${r.heldDeletes} deletes: ${r.heldReason ?? ''}`);
+  if (r.unmanagedRemote > 0) lines.push(`  ${r.unmanagedRemote} remote files are not managed by this folder (left untouched)`);
+  for (const s of r.skipped.slice(0, 20)) lines.push(`  skipped ${s.path}: ${s.reason}${'detail' in s && s.detail ? ` (${s.detail})` : ''}`);
+  if (r.skipped.length > 20) lines.push(`  ... and ${r.skipped.length - 20} more skipped`);
+  for (const f of r.failed.slice(0, 20)) lines.push(`  FAILED ${f.kind} ${f.path}: ${f.error}`);
+  if (r.failed.length > 20) lines.push(`  ... and ${r.failed.length - 20} more failed`);
+  if (dryRun) {
+    for (const op of r.ops.slice(0, 50)) {
+      const where = op.kind === 'move' ? `${op.from} -> ${op.to}` : op.kind === 'delete-done' ? op.fileId : op.path;
+      lines.push(`  ${op.kind} ${where}`);
+    }
+    if (r.ops.length > 50) lines.push(`  ... and ${r.ops.length - 50} more`);
+  }
+  return lines.join('\n');
+}
+
+/** Registers `sync`. */
+export function registerSyncCommand(program: Command): void {
+  program
+    .command('sync')
+    .description('Run one full reconciliation (scan, hash changes, list remote, upload/replace/delete) and exit')
+    .option('-c, --config <file>', 'config file (default: ./sync.config.json, $FILES_SYNC_CONFIG, ...)')
+    .option('--folder <name...>', 'only these folders (by name)')
+    .option('--dry-run', 'show what would change; change nothing')
+    .option('--json', 'print a JSON report on stdout')
+    .option('--allow-mass-delete', 'release deletes held by the safety guards')
+    .option('--state-dir <dir>', 'override stateDir')
+    .option('--concurrency <n>', 'override api.concurrency')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ files-sync sync                       # every folder in ./sync.config.json
+  $ files-sync sync --folder docs --dry-run
+  $ files-sync sync --json | jq '.[].uploaded'
+
+Exit codes: 0 in sync, 1 something failed (see the summary), 75 another process holds the state
+directory, 78 configuration error.`,
+    )
+    .action((opts: SyncOptions) =>
+      runCommand(async () => {
+        const { config } = await loadCliConfig(opts);
+        const logger = commandLogger(config, { json: opts.json === true });
+        const client = createClient(config, logger);
+        const lock = await acquireLock(config.stateDir);
+        const reports: ReconcileReport[] = [];
+        const progress = new ProgressLine();
+        try {
+          for (const folder of config.folders) {
+            const session = await openFolderSession(config, folder, client, logger, {
+              onEvent: (e) => {
+                if (e.type === 'op-end') progress.tick();
+              },
+            });
+            try {
+              const report = await reconcileSession(session, config, client, {
+                dryRun: opts.dryRun === true,
+                allowMassDelete: opts.allowMassDelete === true,
+                onPlan: (plan) => progress.start(folder.name, plan.ops.length),
+              });
+              progress.finish();
+              reports.push(report);
+              if (!opts.json) process.stdout.write(`${formatReport(report, opts.dryRun === true)}\n`);
+            } finally {
+              await session.close();
+            }
+          }
+        } finally {
+          progress.finish();
+          await lock.release();
+          await client.close();
+        }
+        if (opts.json) {
+          const out = reports.map(({ ops, ...r }) => ({ ...r, ...(opts.dryRun ? { ops } : {}) }));
+          process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        }
+        return reports.some((r) => r.status !== 'ok') ? EXIT.failed : EXIT.ok;
+      }),
+    );
+}

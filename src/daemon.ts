@@ -1,0 +1,160 @@
+/**
+ * The long-running service: one FolderSync per configured folder, a status snapshot in the state
+ * directory, optional loopback HTTP endpoint, config reload on demand, orderly shutdown.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import type { Config, FolderConfig } from './config/schema.js';
+import { acquireLock, type StateLock } from './state/lock.js';
+import { FolderSync } from './sync/folder.js';
+import { createMetrics, type SyncMetrics } from './metrics.js';
+import { startStatusServer, type StatusServer } from './http.js';
+import { STATUS_FILE, type DaemonStatus } from './status.js';
+import type { FilesClient } from './api/client.js';
+import type { OpOutcome } from './sync/execute.js';
+
+const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+
+export interface DaemonOptions {
+  config: Config;
+  configPath: string;
+  client: FilesClient;
+  logger: Logger;
+  /** Re-reads the configuration (for SIGHUP); throws ConfigError on a bad file. */
+  loadConfig?: () => Promise<Config>;
+  /** Overrides config.http.listen. */
+  httpListen?: string | null;
+  allowMassDelete?: boolean;
+  /** How long shutdown waits for in-flight requests. */
+  drainMs?: number;
+  statusIntervalMs?: number;
+  onOutcome?: (folder: string, outcome: OpOutcome) => void;
+}
+
+function folderKey(f: FolderConfig): string {
+  return JSON.stringify([f.path, f.include, f.exclude, f.followSymlinks]);
+}
+
+/** A running daemon. */
+export class Daemon {
+  readonly folders = new Map<string, FolderSync>();
+  readonly metrics: SyncMetrics;
+  private config: Config;
+  private lock: StateLock | undefined;
+  private http: StatusServer | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt = new Date();
+  private stopped = false;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.config = opts.config;
+    this.metrics = createMetrics();
+  }
+
+  /** The loopback endpoint's URL, when one is running. */
+  get httpUrl(): string | undefined {
+    return this.http?.url;
+  }
+
+  /** Takes the state-dir lock, starts every folder, the status snapshot and the HTTP endpoint. */
+  async start(): Promise<void> {
+    this.lock = await acquireLock(this.config.stateDir);
+    const listen = this.opts.httpListen !== undefined ? this.opts.httpListen : this.config.http.listen;
+    if (listen) {
+      this.http = await startStatusServer(listen, () => this.status(), this.metrics.registry);
+      this.opts.logger.info({ url: this.http.url }, 'status endpoint listening');
+    }
+    await Promise.all(this.config.folders.map((f) => this.startFolder(f)));
+    this.statusTimer = setInterval(() => void this.writeStatus(), this.opts.statusIntervalMs ?? 2_000);
+    this.statusTimer.unref();
+    await this.writeStatus();
+    this.opts.logger.info({ folders: this.config.folders.map((f) => f.name), pid: process.pid }, 'files-sync daemon started');
+  }
+
+  private async startFolder(folder: FolderConfig): Promise<void> {
+    const fsync = new FolderSync({
+      config: this.config,
+      folder,
+      client: this.opts.client,
+      logger: this.opts.logger,
+      metrics: this.metrics,
+      allowMassDelete: this.opts.allowMassDelete ?? false,
+      ...(this.opts.onOutcome ? { onOutcome: this.opts.onOutcome } : {}),
+    });
+    this.folders.set(folder.name, fsync);
+    await fsync.start();
+  }
+
+  /** Re-reads the configuration; folders added, removed or changed are started/stopped. A bad config keeps the old one. */
+  async reload(): Promise<boolean> {
+    if (!this.opts.loadConfig) return false;
+    let next: Config;
+    try {
+      next = await this.opts.loadConfig();
+    } catch (err) {
+      this.opts.logger.error({ err: (err as Error).message }, 'config reload failed; keeping the running configuration');
+      return false;
+    }
+    if (next.stateDir !== this.config.stateDir) {
+      this.opts.logger.warn({ from: this.config.stateDir, to: next.stateDir }, 'stateDir changes need a restart; keeping the old one');
+      next = { ...next, stateDir: this.config.stateDir };
+    }
+    const old = new Map(this.config.folders.map((f) => [f.name, f]));
+    const fresh = new Map(next.folders.map((f) => [f.name, f]));
+    const toStop = [...old.values()].filter((f) => !fresh.has(f.name) || folderKey(fresh.get(f.name)!) !== folderKey(f));
+    const toStart = [...fresh.values()].filter((f) => !old.has(f.name) || folderKey(old.get(f.name)!) !== folderKey(f));
+    this.config = next;
+    for (const f of toStop) {
+      await this.folders.get(f.name)?.stop(this.opts.drainMs ?? 10_000);
+      this.folders.delete(f.name);
+    }
+    for (const f of toStart) await this.startFolder(f);
+    this.opts.logger.info({ stopped: toStop.map((f) => f.name), started: toStart.map((f) => f.name) }, 'configuration reloaded');
+    await this.writeStatus();
+    return true;
+  }
+
+  /** The current status of the daemon and every folder. */
+  status(): DaemonStatus {
+    return {
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      version: pkg.version,
+      configPath: this.opts.configPath,
+      updatedAt: new Date().toISOString(),
+      folders: [...this.folders.values()].map((f) => f.status()),
+    };
+  }
+
+  private async writeStatus(): Promise<void> {
+    const file = path.join(this.config.stateDir, STATUS_FILE);
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      await fs.writeFile(tmp, `${JSON.stringify(this.status(), null, 2)}\n`, { mode: 0o600 });
+      await fs.rename(tmp, file);
+    } catch (err) {
+      this.opts.logger.debug({ err: (err as Error).message }, 'could not write status snapshot');
+    }
+  }
+
+  /** Waits until every folder has no queued work (tests). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.folders.values()].map((f) => f.idle()));
+  }
+
+  /** Stops watching, drains in-flight work (bounded), flushes manifests, releases the lock. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    await Promise.all([...this.folders.values()].map((f) => f.stop(this.opts.drainMs ?? 10_000)));
+    await this.writeStatus();
+    await this.http?.close();
+    await this.opts.client.close();
+    await this.lock?.release();
+    this.opts.logger.info('files-sync daemon stopped');
+  }
+}

@@ -1,0 +1,372 @@
+/**
+ * The executor: runs planned operations against the Files API and records their outcome in the
+ * manifest. Operations on one path run one after another; across paths up to `concurrency` run
+ * at once. It never deletes a file ID that the plan did not take from the manifest or an intent.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from '../types.js';
+import type { HashedEntry, SyncOp } from './plan.js';
+import { sameStat } from './plan.js';
+import { mimeTypeFor } from '../api/mime.js';
+import { remoteNameFor } from '../api/filename.js';
+
+/** The part of the manifest the executor writes through. */
+export interface ExecutorManifest {
+  get(path: string): ManifestEntry | undefined;
+  set(path: string, entry: ManifestEntry): void;
+  remove(path: string): void;
+  rename(from: string, to: string): void;
+  pendingUploads(): PendingUpload[];
+  addPendingUpload(p: PendingUpload): unknown;
+  removePendingUpload(path: string): void;
+  pendingDeletes(): PendingDelete[];
+  addPendingDelete(d: PendingDelete): unknown;
+  removePendingDelete(fileId: string): void;
+  flush(): Promise<void>;
+}
+
+/** The part of the Files API client the executor calls. */
+export interface ExecutorClient {
+  upload(source: string, opts: { filename: string; mimeType?: string; signal?: AbortSignal }): Promise<RemoteFile>;
+  delete(id: string, opts?: { signal?: AbortSignal }): Promise<{ id: string; alreadyGone: boolean }>;
+}
+
+export type OutcomeStatus = 'done' | 'failed' | 'changed' | 'refused' | 'ambiguous';
+
+export interface OpOutcome {
+  op: SyncOp;
+  status: OutcomeStatus;
+  fileId?: string;
+  error?: string;
+  httpStatus?: number;
+}
+
+export interface ExecutorEvent {
+  type: 'op-start' | 'op-end';
+  op: SyncOp;
+  outcome?: OpOutcome;
+}
+
+export interface ExecutorOptions {
+  root: string;
+  client: ExecutorClient;
+  manifest: ExecutorManifest;
+  concurrency: number;
+  logger: Logger;
+  signal?: AbortSignal;
+  onEvent?: (event: ExecutorEvent) => void;
+  /** Injected clock, for tests. */
+  now?: () => Date;
+}
+
+export interface ExecResult {
+  outcomes: OpOutcome[];
+  /** Paths to look at again later (changed while uploading, ambiguous outcome, transient failure). */
+  retryLater: string[];
+}
+
+/** A counting semaphore: at most `limit` holders at once, FIFO. */
+class Semaphore {
+  private active = 0;
+  private readonly waiters: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+  async acquire(): Promise<void> {
+    if (this.active < this.limit) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.active--;
+  }
+}
+
+/** Paths an operation touches; they are serialised per path. */
+export function opPaths(op: SyncOp): string[] {
+  switch (op.kind) {
+    case 'move':
+      return [op.from, op.to];
+    case 'delete-done':
+      return [];
+    default:
+      return [op.path];
+  }
+}
+
+function errorInfo(err: unknown): { message: string; status?: number; name: string } {
+  const e = err as { message?: unknown; status?: unknown; name?: unknown };
+  const out: { message: string; status?: number; name: string } = {
+    message: typeof e?.message === 'string' ? e.message : String(err),
+    name: typeof e?.name === 'string' ? e.name : 'Error',
+  };
+  if (typeof e?.status === 'number') out.status = e.status;
+  return out;
+}
+
+/** Errors that mean the local file moved under us: look again later rather than fail. */
+function isLocalChange(err: unknown): boolean {
+  const e = err as { name?: string; code?: string };
+  return (
+    e?.name === 'SourceChangedError' || e?.name === 'FileChangedError' || e?.name === 'NotReadableError' ||
+    e?.code === 'ENOENT' || e?.code === 'ESTALE'
+  );
+}
+
+/** Runs operations with per-path ordering and a global concurrency bound. */
+export class Executor {
+  private readonly sem: Semaphore;
+  private readonly tails = new Map<string, Promise<void>>();
+  private readonly running = new Set<string>();
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: ExecutorOptions) {
+    this.sem = new Semaphore(Math.max(1, opts.concurrency));
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Paths with an operation queued or running. */
+  inFlight(): Set<string> {
+    return new Set(this.running);
+  }
+
+  /** Runs the operations; resolves when all have an outcome (never rejects for one bad file). */
+  async run(ops: readonly SyncOp[]): Promise<ExecResult> {
+    const { manifest } = this.opts;
+    // Intents go to disk in one write before any upload starts: a crash after this point leaves a
+    // record of every request that may have created a remote file.
+    const startedAt = this.now().toISOString();
+    let wroteIntent = false;
+    for (const op of ops) {
+      if (op.kind === 'upload' || op.kind === 'replace' || op.kind === 'reupload') {
+        manifest.addPendingUpload({
+          path: op.path,
+          sha256: op.local.sha256,
+          size: op.local.size,
+          remoteName: remoteNameFor(op.path),
+          startedAt,
+        });
+        wroteIntent = true;
+      }
+    }
+    if (wroteIntent) await manifest.flush();
+
+    const outcomes = await Promise.all(ops.map((op) => this.schedule(op)));
+    const retryLater = new Set<string>();
+    for (const o of outcomes) {
+      if (o.status === 'changed' || o.status === 'ambiguous' || o.status === 'failed') for (const p of opPaths(o.op)) retryLater.add(p);
+    }
+    return { outcomes, retryLater: [...retryLater] };
+  }
+
+  private schedule(op: SyncOp): Promise<OpOutcome> {
+    const paths = opPaths(op);
+    for (const p of paths) this.running.add(p);
+    const previous = Promise.all(paths.map((p) => this.tails.get(p) ?? Promise.resolve()));
+    const result = previous.then(async () => {
+      await this.sem.acquire();
+      try {
+        this.opts.onEvent?.({ type: 'op-start', op });
+        const outcome = await this.execute(op);
+        this.opts.onEvent?.({ type: 'op-end', op, outcome });
+        return outcome;
+      } finally {
+        this.sem.release();
+      }
+    });
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    for (const p of paths) this.tails.set(p, tail);
+    void tail.then(() => {
+      for (const p of paths) {
+        if (this.tails.get(p) === tail) {
+          this.tails.delete(p);
+          this.running.delete(p);
+        }
+      }
+    });
+    return result;
+  }
+
+  private async execute(op: SyncOp): Promise<OpOutcome> {
+    const { manifest, logger } = this.opts;
+    try {
+      switch (op.kind) {
+        case 'upload':
+        case 'reupload':
+          return await this.upload(op, op.path, op.local, undefined);
+        case 'replace':
+          return await this.upload(op, op.path, op.local, op.oldFileId);
+        case 'delete':
+          manifest.remove(op.path);
+          return await this.deleteRemote(op, { fileId: op.fileId, path: op.path, reason: 'removed', queuedAt: this.now().toISOString() });
+        case 'discard':
+          return await this.deleteRemote(op, { fileId: op.fileId, path: op.path, reason: 'stray', queuedAt: this.now().toISOString() });
+        case 'move': {
+          manifest.rename(op.from, op.to);
+          const e = manifest.get(op.to);
+          if (e) manifest.set(op.to, { ...e, size: op.local.size, mtimeMs: op.local.mtimeMs, ino: op.local.ino });
+          return { op, status: 'done' };
+        }
+        case 'refresh': {
+          const e = manifest.get(op.path);
+          if (e) manifest.set(op.path, { ...e, size: op.local.size, mtimeMs: op.local.mtimeMs, ino: op.local.ino });
+          return { op, status: 'done' };
+        }
+        case 'forget':
+          manifest.remove(op.path);
+          return { op, status: 'done' };
+        case 'adopt': {
+          manifest.set(op.path, this.entryFor(op.path, op.local, op.remote));
+          manifest.removePendingUpload(op.path);
+          if (op.oldFileId) {
+            return await this.deleteRemote(op, { fileId: op.oldFileId, path: op.path, reason: 'replaced', queuedAt: this.now().toISOString() }, op.remote.id);
+          }
+          return { op, status: 'done', fileId: op.remote.id };
+        }
+        case 'drop-intent':
+          manifest.removePendingUpload(op.path);
+          return { op, status: 'done' };
+        case 'delete-done':
+          manifest.removePendingDelete(op.fileId);
+          return { op, status: 'done' };
+      }
+    } catch (err) {
+      const info = errorInfo(err);
+      logger.error({ op: describeOp(op), err: info }, 'operation failed');
+      const out: OpOutcome = { op, status: 'failed', error: info.message };
+      if (info.status !== undefined) out.httpStatus = info.status;
+      return out;
+    }
+  }
+
+  private entryFor(relPath: string, local: HashedEntry, remote: RemoteFile): ManifestEntry {
+    return {
+      fileId: remote.id,
+      sha256: local.sha256,
+      size: local.size,
+      mtimeMs: local.mtimeMs,
+      ino: local.ino,
+      remoteName: remote.filename,
+      mimeType: remote.mimeType,
+      uploadedAt: this.now().toISOString(),
+    };
+  }
+
+  private async upload(op: SyncOp, relPath: string, local: HashedEntry, oldFileId: string | undefined): Promise<OpOutcome> {
+    const { client, manifest, logger, root, signal } = this.opts;
+    const abs = path.join(root, ...relPath.split('/'));
+    const filename = remoteNameFor(relPath);
+    let remote: RemoteFile;
+    try {
+      const uploadOpts: { filename: string; mimeType: string; signal?: AbortSignal } = { filename, mimeType: mimeTypeFor(relPath) };
+      if (signal) uploadOpts.signal = signal;
+      remote = await client.upload(abs, uploadOpts);
+    } catch (err) {
+      const info = errorInfo(err);
+      if (isLocalChange(err)) {
+        manifest.removePendingUpload(relPath);
+        logger.info({ path: relPath }, 'file changed or vanished while uploading; will look again');
+        return { op, status: 'changed', error: info.message };
+      }
+      if (info.name === 'UploadOutcomeUnknownError') {
+        // Keep the intent: reconciliation will find (adopt or discard) whatever the request created.
+        logger.warn({ path: relPath, err: info }, 'upload outcome unknown; kept as a pending intent');
+        return { op, status: 'ambiguous', error: info.message };
+      }
+      if (info.status !== undefined && info.status >= 400 && info.status < 500 && info.status !== 408 && info.status !== 409 && info.status !== 429) {
+        // A definitive refusal (bad name, empty file, too large): nothing was created.
+        manifest.removePendingUpload(relPath);
+        logger.warn({ path: relPath, status: info.status, err: info.message }, 'the API refused this file; skipped');
+        return { op, status: 'refused', error: info.message, httpStatus: info.status };
+      }
+      throw err;
+    }
+
+    // The upload read the file after we hashed it: if the file changed meanwhile, what went up may
+    // not match the hash. Discard that copy rather than record a stale hash.
+    const after = await fs.lstat(abs).catch(() => undefined);
+    if (!after || !sameStat({ ...local, size: after.size, mtimeMs: after.mtimeMs, ino: after.ino }, local)) {
+      manifest.removePendingUpload(relPath);
+      await this.deleteRemote(op, { fileId: remote.id, path: relPath, reason: 'stray', queuedAt: this.now().toISOString() });
+      logger.info({ path: relPath }, 'file changed during upload; discarded that copy and will upload again');
+      return { op, status: 'changed' };
+    }
+
+    manifest.set(relPath, this.entryFor(relPath, local, remote));
+    manifest.removePendingUpload(relPath);
+    if (oldFileId && oldFileId !== remote.id) {
+      const del = await this.deleteRemote(op, { fileId: oldFileId, path: relPath, reason: 'replaced', queuedAt: this.now().toISOString() });
+      return { ...del, fileId: remote.id, op };
+    }
+    return { op, status: 'done', fileId: remote.id };
+  }
+
+  /** Records a pending delete, sends it, and clears it once the API confirms (404 counts as done). */
+  private async deleteRemote(op: SyncOp, pending: PendingDelete, fileId?: string): Promise<OpOutcome> {
+    const { client, manifest, logger, signal } = this.opts;
+    manifest.addPendingDelete(pending);
+    try {
+      await client.delete(pending.fileId, signal ? { signal } : {});
+      manifest.removePendingDelete(pending.fileId);
+      const out: OpOutcome = { op, status: 'done' };
+      if (fileId !== undefined) out.fileId = fileId;
+      return out;
+    } catch (err) {
+      const info = errorInfo(err);
+      // The pending delete stays recorded and is retried by the next pass.
+      logger.warn({ fileId: pending.fileId, path: pending.path, err: info }, 'delete failed; will retry');
+      const out: OpOutcome = { op, status: 'failed', error: info.message };
+      if (info.status !== undefined) out.httpStatus = info.status;
+      if (fileId !== undefined) out.fileId = fileId;
+      return out;
+    }
+  }
+
+  /** Retries every recorded pending delete; returns how many are still pending. */
+  async drainPendingDeletes(): Promise<{ done: number; failed: number }> {
+    const { client, manifest, logger, signal } = this.opts;
+    let done = 0;
+    let failed = 0;
+    await Promise.all(
+      manifest.pendingDeletes().map(async (d) => {
+        await this.sem.acquire();
+        try {
+          await client.delete(d.fileId, signal ? { signal } : {});
+          manifest.removePendingDelete(d.fileId);
+          done++;
+        } catch (err) {
+          failed++;
+          logger.warn({ fileId: d.fileId, path: d.path, err: errorInfo(err) }, 'pending delete failed; will retry');
+        } finally {
+          this.sem.release();
+        }
+      }),
+    );
+    return { done, failed };
+  }
+}
+
+/** A short, log-friendly description of an operation (no file contents, no secrets). */
+export function describeOp(op: SyncOp): Record<string, unknown> {
+  switch (op.kind) {
+    case 'move':
+      return { kind: op.kind, from: op.from, to: op.to };
+    case 'delete-done':
+      return { kind: op.kind, fileId: op.fileId };
+    case 'delete':
+    case 'forget':
+    case 'discard':
+      return { kind: op.kind, path: op.path, fileId: op.fileId };
+    case 'replace':
+      return { kind: op.kind, path: op.path, oldFileId: op.oldFileId };
+    default:
+      return { kind: op.kind, path: op.path };
+  }
+}

@@ -1,0 +1,87 @@
+/** One folder's working set for a process: its manifest, filter and executor, opened together. */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config, FolderConfig } from '../config/schema.js';
+import { Manifest } from '../state/manifest.js';
+import { createPathFilter, type PathFilter } from '../local/filter.js';
+import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
+import { reconcileFolder, type ReconcileReport, type RemoteLister } from './reconcile.js';
+
+export interface FolderSession {
+  folder: FolderConfig;
+  manifest: Manifest;
+  filter: PathFilter;
+  executor: Executor;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  onEvent?: (event: ExecutorEvent) => void;
+  signal?: AbortSignal;
+  writeDelayMs?: number;
+}
+
+/** Excludes the state directory when it sits inside the synced folder, so we never sync our own manifest. */
+export function folderExcludes(config: Config, folder: FolderConfig): string[] {
+  const rel = path.relative(folder.path, config.stateDir);
+  const inside = rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  const own = inside ? [rel.split(path.sep).join('/'), `${rel.split(path.sep).join('/')}/**`] : [];
+  return [...folder.exclude, ...own];
+}
+
+/** Opens the manifest and builds the filter and executor of one folder. The caller holds the state-dir lock. */
+export async function openFolderSession(
+  config: Config,
+  folder: FolderConfig,
+  client: ExecutorClient,
+  logger: Logger,
+  options: SessionOptions = {},
+): Promise<FolderSession> {
+  const manifest = await Manifest.open(config.stateDir, { name: folder.name, root: folder.path }, options.writeDelayMs !== undefined ? { writeDelayMs: options.writeDelayMs } : {});
+  const filter = createPathFilter({ include: folder.include, exclude: folderExcludes(config, folder) });
+  const folderLogger = logger.child({ folder: folder.name });
+  const executor = new Executor({
+    root: folder.path,
+    client,
+    manifest,
+    concurrency: config.api.concurrency,
+    logger: folderLogger,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
+  return {
+    folder,
+    manifest,
+    filter,
+    executor,
+    logger: folderLogger,
+    close: () => manifest.close(),
+  };
+}
+
+/** Runs one full reconciliation of a session's folder with the config's limits. */
+export function reconcileSession(
+  session: FolderSession,
+  config: Config,
+  client: RemoteLister,
+  opts: { dryRun?: boolean; allowMassDelete?: boolean; signal?: AbortSignal; listRemote?: boolean; onPlan?: Parameters<typeof reconcileFolder>[0]['onPlan']; onHash?: (p: string) => void },
+): Promise<ReconcileReport> {
+  return reconcileFolder({
+    folderName: session.folder.name,
+    root: session.folder.path,
+    filter: session.filter,
+    followSymlinks: session.folder.followSymlinks,
+    manifest: session.manifest,
+    executor: session.executor,
+    client,
+    limits: config.safety,
+    allowMassDelete: opts.allowMassDelete ?? false,
+    dryRun: opts.dryRun ?? false,
+    logger: session.logger,
+    ...(opts.listRemote !== undefined ? { listRemote: opts.listRemote } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onPlan ? { onPlan: opts.onPlan } : {}),
+    ...(opts.onHash ? { onHash: opts.onHash } : {}),
+  });
+}
