@@ -4,16 +4,24 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 // 62 * 4 = 248: bytes at or above it are rejected so every character is equally likely.
 const REJECT_FROM = 248;
 
+// Random bytes are drawn in blocks: one randomBytes call per ID dominated seeding 100k files.
+let pool = Buffer.alloc(0);
+let poolPos = 0;
+
+function nextRandomByte(): number {
+  if (poolPos >= pool.length) {
+    pool = randomBytes(4096);
+    poolPos = 0;
+  }
+  return pool[poolPos++] as number;
+}
+
 /** Random base62 string of `length` characters (crypto-strength, unbiased). */
 export function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
-    const bytes = randomBytes(length * 2);
-    for (const b of bytes) {
-      if (b >= REJECT_FROM) continue;
-      out += BASE62[b % 62];
-      if (out.length === length) break;
-    }
+    const b = nextRandomByte();
+    if (b < REJECT_FROM) out += BASE62[b % 62];
   }
   return out;
 }

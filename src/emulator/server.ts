@@ -249,17 +249,25 @@ class Emulator implements EmulatorCore {
 }
 
 function toEmulatorFile(f: StoredFile): EmulatorFile {
-  // Seeded files get the hash of their generated content only when someone asks for it.
-  if (f.sha256 === null) f.sha256 = generatedContentSha256(f.sizeBytes);
-  return {
+  const out = {
     id: f.id,
     filename: f.filename,
     mimeType: f.mimeType,
     sizeBytes: f.sizeBytes,
     createdAt: f.createdAt,
-    sha256: f.sha256,
+    sha256: f.sha256 ?? '',
     downloadable: f.downloadable,
   };
+  if (f.sha256 === null) {
+    // Seeded files get the hash of their generated content only when someone reads it: seeding
+    // 100k big files must not hash terabytes of zeros.
+    Object.defineProperty(out, 'sha256', {
+      enumerable: true,
+      configurable: true,
+      get: () => (f.sha256 ??= generatedContentSha256(f.sizeBytes)),
+    });
+  }
+  return out;
 }
 
 function send(res: ServerResponse, result: RouteResult): void {
