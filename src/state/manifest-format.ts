@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import type { ManifestEntry, PendingDelete, PendingUpload } from '../types.js';
+import { ManifestCorruptError, ManifestVersionError } from './errors.js';
+
+/** The manifest format this code reads and writes. */
+export const MANIFEST_VERSION = 1;
+
+/** Free-form status the daemon records for `status` to show. */
+export interface ManifestStats {
+  lastReconcileAt?: string;
+  lastReconcileResult?: string;
+  lastError?: string;
+  [key: string]: unknown;
+}
+
+/** The whole content of one folder's manifest file. */
+export interface ManifestData {
+  version: 1;
+  folder: { name: string; root: string };
+  /** Key: relative path. */
+  entries: Record<string, ManifestEntry>;
+  /** Key: relative path. */
+  pendingUploads: Record<string, PendingUpload>;
+  /** Key: file ID. */
+  pendingDeletes: Record<string, PendingDelete>;
+  stats?: ManifestStats;
+}
+
+const manifestEntrySchema = z.object({
+  fileId: z.string().min(1),
+  sha256: z.string(),
+  size: z.number().nonnegative(),
+  mtimeMs: z.number(),
+  ino: z.number(),
+  remoteName: z.string(),
+  mimeType: z.string(),
+  uploadedAt: z.string(),
+});
+
+const pendingUploadSchema = z.object({
+  path: z.string().min(1),
+  sha256: z.string(),
+  size: z.number().nonnegative(),
+  remoteName: z.string(),
+  startedAt: z.string(),
+});
+
+const pendingDeleteSchema = z.object({
+  fileId: z.string().min(1),
+  path: z.string(),
+  reason: z.enum(['removed', 'replaced', 'stray']),
+  queuedAt: z.string(),
+});
+
+const folderSchema = z.object({ name: z.string(), root: z.string() });
+
+/**
+ * A record whose keys are data (paths, file IDs). Null prototype, so a file literally named
+ * "__proto__" or "constructor" is an ordinary key rather than a trap.
+ */
+export function emptyRecord<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/** A fresh manifest for a folder. */
+export function emptyManifest(folder: { name: string; root: string }): ManifestData {
+  return {
+    version: MANIFEST_VERSION,
+    folder: { name: folder.name, root: folder.root },
+    entries: emptyRecord(),
+    pendingUploads: emptyRecord(),
+    pendingDeletes: emptyRecord(),
+  };
+}
+
+export interface MigrateOptions {
+  /** Named in errors. */
+  file?: string;
+  /** Used when an old manifest did not record its folder. */
+  folder?: { name: string; root: string };
+}
+
+/**
+ * Turns parsed JSON of any known version into current ManifestData, validating every record.
+ * v0 (no `version`): the same records, possibly without pending sections or folder.
+ * A newer version throws ManifestVersionError; anything malformed throws ManifestCorruptError.
+ */
+export function migrate(raw: unknown, options: MigrateOptions = {}): ManifestData {
+  const file = options.file;
+  const named = file === undefined ? 'manifest' : `manifest ${file}`;
+  const corrupt = (reason: string): ManifestCorruptError =>
+    new ManifestCorruptError(`${named} is corrupt: ${reason}`, { file, reason });
+
+  if (!isPlainObject(raw)) throw corrupt('not a JSON object');
+  const version = raw['version'] ?? 0;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) {
+    throw corrupt(`invalid version ${JSON.stringify(version)}`);
+  }
+  if (version > MANIFEST_VERSION) {
+    throw new ManifestVersionError(
+      `${named} has version ${version}, newer than this files-sync understands (${MANIFEST_VERSION}); upgrade files-sync`,
+      { file, version, supported: MANIFEST_VERSION },
+    );
+  }
+  const source = version === 0 ? upgradeV0(raw, options.folder) : raw;
+
+  const folder = folderSchema.safeParse(source['folder']);
+  if (!folder.success) throw corrupt('folder is missing or malformed');
+  const data: ManifestData = {
+    version: MANIFEST_VERSION,
+    folder: { name: folder.data.name, root: folder.data.root },
+    entries: validRecord(source['entries'], manifestEntrySchema, 'entries', corrupt) as Record<string, ManifestEntry>,
+    pendingUploads: validRecord(source['pendingUploads'], pendingUploadSchema, 'pendingUploads', corrupt),
+    pendingDeletes: validRecord(source['pendingDeletes'], pendingDeleteSchema, 'pendingDeletes', corrupt),
+  };
+  for (const [key, p] of Object.entries(data.pendingUploads)) {
+    if (p.path !== key) throw corrupt(`pendingUploads[${JSON.stringify(key)}] names path ${JSON.stringify(p.path)}`);
+  }
+  for (const [key, d] of Object.entries(data.pendingDeletes)) {
+    if (d.fileId !== key) throw corrupt(`pendingDeletes[${JSON.stringify(key)}] names file ${JSON.stringify(d.fileId)}`);
+  }
+  const stats = source['stats'];
+  if (stats !== undefined) {
+    if (!isPlainObject(stats)) throw corrupt('stats is not an object');
+    data.stats = { ...stats };
+  }
+  return data;
+}
+
+function upgradeV0(raw: Record<string, unknown>, folder: { name: string; root: string } | undefined): Record<string, unknown> {
+  return {
+    ...raw,
+    folder: raw['folder'] ?? folder ?? { name: '', root: '' },
+    pendingUploads: raw['pendingUploads'] ?? {},
+    pendingDeletes: raw['pendingDeletes'] ?? {},
+  };
+}
+
+function validRecord<S extends z.ZodType>(
+  value: unknown,
+  schema: S,
+  section: string,
+  corrupt: (reason: string) => Error,
+): Record<string, z.output<S>> {
+  if (!isPlainObject(value)) throw corrupt(`${section} is missing or not an object`);
+  const out = emptyRecord<z.output<S>>();
+  for (const [key, item] of Object.entries(value)) {
+    const parsed = schema.safeParse(item);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? `.${issue.path.join('.')}` : '';
+      throw corrupt(`${section}[${JSON.stringify(key)}]${where}: ${issue?.message ?? 'invalid'}`);
+    }
+    out[key] = parsed.data;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

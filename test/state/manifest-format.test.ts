@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ManifestCorruptError, ManifestVersionError } from '../../src/state/errors.js';
+import { MANIFEST_VERSION, migrate } from '../../src/state/manifest.js';
+
+const folder = { name: 'docs', root: '/srv/docs' };
+const entry = {
+  fileId: 'file_1',
+  sha256: 'c'.repeat(64),
+  size: 1,
+  mtimeMs: 1,
+  ino: 1,
+  remoteName: 'a.txt',
+  mimeType: 'text/plain',
+  uploadedAt: '2026-01-01T00:00:00Z',
+};
+
+describe('migrate', () => {
+  it('accepts the current version and drops unknown fields of records', () => {
+    const data = migrate({
+      version: MANIFEST_VERSION,
+      folder,
+      entries: { 'a.txt': { ...entry, extra: 1 } },
+      pendingUploads: {},
+      pendingDeletes: {},
+      stats: { lastError: 'x', custom: 3 },
+    });
+    expect(data.entries['a.txt']).toEqual(entry);
+    expect(data.stats).toEqual({ lastError: 'x', custom: 3 });
+    expect(Object.getPrototypeOf(data.entries)).toBeNull();
+  });
+
+  it('upgrades v0 (no version) using the folder it is given', () => {
+    const data = migrate({ entries: { 'a.txt': entry } }, { folder });
+    expect(data).toMatchObject({ version: 1, folder, pendingUploads: {}, pendingDeletes: {} });
+  });
+
+  it('rejects newer versions and malformed data with typed errors naming the file', () => {
+    expect(() => migrate({ version: 7 }, { file: '/s/x.manifest.json' })).toThrow(ManifestVersionError);
+    expect(() => migrate({ version: 7 }, { file: '/s/x.manifest.json' })).toThrow('/s/x.manifest.json');
+    for (const raw of [null, 'text', 3, [], { version: 'one' }, { version: 1.5 }, { version: 1, folder }]) {
+      expect(() => migrate(raw, { file: '/s/x.manifest.json' }), JSON.stringify(raw)).toThrow(ManifestCorruptError);
+    }
+  });
+
+  it('says which record is malformed', () => {
+    const bad = { version: 1, folder, entries: { 'a.txt': { ...entry, size: -1 } }, pendingUploads: {}, pendingDeletes: {} };
+    expect(() => migrate(bad)).toThrow(/entries\["a\.txt"\]\.size/);
+  });
+});
