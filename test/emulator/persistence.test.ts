@@ -43,6 +43,20 @@ describe('dataDir persistence', () => {
     }
   });
 
+  it('writes a multi-megabyte upload to disk byte for byte', async () => {
+    const emu = await startEmulator({ dataDir: dir });
+    try {
+      const content = Buffer.alloc(6 * 1024 * 1024 + 3);
+      for (let i = 0; i < content.length; i++) content[i] = (i * 7 + 1) & 0xff;
+      const created = (await upload(emu, 'big.bin', content)).json;
+      expect(created.size_bytes).toBe(content.length);
+      expect((await readFile(join(dir, 'content', created.id))).equals(content)).toBe(true);
+      expect(emu.files()[0]?.sha256).toBe(createHash('sha256').update(content).digest('hex'));
+    } finally {
+      await emu.close();
+    }
+  });
+
   it('serves stored content of a downloadable file when the data dir has it', async () => {
     const emu = await startEmulator({ dataDir: dir });
     try {
