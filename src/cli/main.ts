@@ -3,6 +3,14 @@
 import { CommanderError } from 'commander';
 import { buildProgram } from './program.js';
 
+// `files-sync ls | head` closes the pipe early: that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 /** Runs the CLI with process.argv. */
 export async function main(argv: string[] = process.argv): Promise<void> {
   const program = buildProgram();

@@ -28,8 +28,13 @@ export function formatReport(r: ReconcileReport, dryRun: boolean): string {
   }
   if (r.heldDeletes > 0) lines.push(`  held ${r.heldDeletes} deletes: ${r.heldReason ?? ''}`);
   if (r.unmanagedRemote > 0) lines.push(`  ${r.unmanagedRemote} remote files are not managed by this folder (left untouched)`);
-  for (const s of r.skipped.slice(0, 20)) lines.push(`  skipped ${s.path}: ${s.reason}${'detail' in s && s.detail ? ` (${s.detail})` : ''}`);
-  if (r.skipped.length > 20) lines.push(`  ... and ${r.skipped.length - 20} more skipped`);
+  // Symlinks are skipped by design (followSymlinks is off): count them, list only the surprising skips.
+  const byReason = new Map<string, number>();
+  for (const s of r.skipped) byReason.set(s.reason, (byReason.get(s.reason) ?? 0) + 1);
+  if (byReason.size > 0) lines.push(`  skipped: ${[...byReason].map(([reason, n]) => `${n} ${reason}`).join(', ')}`);
+  const notable = r.skipped.filter((s) => s.reason !== 'symlink');
+  for (const s of notable.slice(0, 20)) lines.push(`  skipped ${s.path}: ${s.reason}${'detail' in s && s.detail ? ` (${s.detail})` : ''}`);
+  if (notable.length > 20) lines.push(`  ... and ${notable.length - 20} more skipped`);
   for (const f of r.failed.slice(0, 20)) lines.push(`  FAILED ${f.kind} ${f.path}: ${f.error}`);
   if (r.failed.length > 20) lines.push(`  ... and ${r.failed.length - 20} more failed`);
   if (dryRun) {
