@@ -1,0 +1,197 @@
+import { appendFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
+import { cleanupAll, tempDir, watchFolder, type WatchedFolder } from './watch-harness.js';
+
+afterEach(cleanupAll);
+
+/** Waits until the watcher reported `p` with this event type. */
+function reported(w: WatchedFolder, type: 'change' | 'unlink' | 'dir' | 'unlink-dir', p: string): Promise<void> {
+  return waitFor(() => w.paths(type).has(p), {
+    message: () => `a '${type}' event for ${p}; seen: ${JSON.stringify(w.events)}`,
+  });
+}
+
+describe('chokidar watcher (real temp folders)', () => {
+  it('ready() resolves after the initial crawl and watchedCount covers existing paths', async () => {
+    const root = await tempDir();
+    await mkdir(path.join(root, 'sub'));
+    await writeFile(path.join(root, 'a.txt'), 'a');
+    await writeFile(path.join(root, 'sub', 'b.txt'), 'b');
+    const w = watchFolder(root);
+    await w.watcher.ready();
+    // a.txt, sub and sub/b.txt at least (chokidar may also count the root in its parent).
+    expect(w.watcher.watchedCount()).toBeGreaterThanOrEqual(3);
+    // ignoreInitial: existing files are the reconciliation's business, not events.
+    expect(w.events).toEqual([]);
+    expect(w.errors).toEqual([]);
+  });
+
+  it('reports creating, modifying and deleting a file', async () => {
+    const root = await tempDir();
+    // Modified and deleted files exist beforehand: chokidar drops a 'change' within 50 ms of the
+    // previous one of the same path, which a create-then-modify sequence could run into.
+    await writeFile(path.join(root, 'existing.md'), 'one');
+    await writeFile(path.join(root, 'doomed.md'), 'x');
+    const w = watchFolder(root);
+    await w.watcher.ready();
+
+    await writeFile(path.join(root, 'created.md'), 'new');
+    await appendFile(path.join(root, 'existing.md'), ' two');
+    await rm(path.join(root, 'doomed.md'));
+
+    await reported(w, 'change', 'created.md');
+    await reported(w, 'change', 'existing.md');
+    await reported(w, 'unlink', 'doomed.md');
+    expect(w.paths('unlink').has('existing.md')).toBe(false);
+    expect(w.errors).toEqual([]);
+  });
+
+  it('finds files created right after their directory, through the dir event and listDir', async () => {
+    const root = await tempDir();
+    const w = watchFolder(root);
+    await w.watcher.ready();
+
+    const expected: string[] = [];
+    await mkdir(path.join(root, 'new', 'deeper'), { recursive: true });
+    for (let i = 0; i < 20; i++) {
+      await writeFile(path.join(root, 'new', `f${i}.txt`), String(i));
+      expected.push(`new/f${i}.txt`);
+    }
+    await writeFile(path.join(root, 'new', 'deeper', 'z.bin'), 'z');
+    expected.push('new/deeper/z.bin');
+
+    await reported(w, 'dir', 'new');
+    await waitFor(() => expected.every((p) => w.found.has(p)), {
+      message: () => `all of ${expected.length} files found; found: ${JSON.stringify([...w.found])}`,
+    });
+  });
+
+  it('reports both paths of a rename, in any order', async () => {
+    const root = await tempDir();
+    await writeFile(path.join(root, 'old name.txt'), 'content');
+    const w = watchFolder(root);
+    await w.watcher.ready();
+
+    await rename(path.join(root, 'old name.txt'), path.join(root, 'new name.txt'));
+    await reported(w, 'unlink', 'old name.txt');
+    await reported(w, 'change', 'new name.txt');
+  });
+
+  it('reports an editor-style save (write a temp file, rename it over the target) as a change of the target', async () => {
+    const root = await tempDir();
+    await writeFile(path.join(root, 'doc.txt'), 'v1');
+    const w = watchFolder(root);
+    await w.watcher.ready();
+
+    // gedit/GIO style: the temp name is in DEFAULT_EXCLUDES, so only the target is reported.
+    const temp = path.join(root, '.goutputstream-ABC123');
+    await writeFile(temp, 'v2');
+    await rename(temp, path.join(root, 'doc.txt'));
+    await reported(w, 'change', 'doc.txt');
+    expect(w.events.some((e) => e.path.startsWith('.goutputstream'))).toBe(false);
+  });
+
+  it('reports deleting a whole directory as unlink-dir', async () => {
+    const root = await tempDir();
+    await mkdir(path.join(root, 'tree', 'branch'), { recursive: true });
+    await writeFile(path.join(root, 'tree', 'a.txt'), 'a');
+    await writeFile(path.join(root, 'tree', 'branch', 'b.txt'), 'b');
+    await writeFile(path.join(root, 'keep.txt'), 'k');
+    const w = watchFolder(root);
+    await w.watcher.ready();
+
+    await rm(path.join(root, 'tree'), { recursive: true });
+    await reported(w, 'unlink-dir', 'tree');
+    expect(w.paths('unlink').has('keep.txt')).toBe(false);
+  });
+
+  it('produces no events for excluded files and directories', async () => {
+    const root = await tempDir();
+    await mkdir(path.join(root, 'build'));
+    const w = watchFolder(root, { filter: { exclude: ['build/**', '**/*.log', 'cache'] } });
+    await w.watcher.ready();
+
+    await writeFile(path.join(root, 'build', 'out.js'), 'x');
+    await writeFile(path.join(root, 'debug.log'), 'x');
+    await mkdir(path.join(root, 'cache'));
+    await writeFile(path.join(root, 'cache', 'blob'), 'x');
+    await writeFile(path.join(root, '.notes.md.swp'), 'x'); // a default exclude
+    await mkdir(path.join(root, 'src'));
+    await writeFile(path.join(root, 'src', 'trace.log'), 'x');
+    // Events are not ordered, but a later included write is a fair barrier for earlier ones.
+    await writeFile(path.join(root, 'sentinel.txt'), 'x');
+    await reported(w, 'change', 'sentinel.txt');
+    await appendFile(path.join(root, 'sentinel.txt'), 'y');
+    await waitFor(() => w.events.filter((e) => e.path === 'sentinel.txt').length >= 2, {
+      message: () => `a second sentinel event; seen: ${JSON.stringify(w.events)}`,
+    });
+
+    const excluded = ['build', 'cache', 'debug.log', '.notes.md.swp', 'src/trace.log'];
+    const leaked = w.events.filter((e) => excluded.some((x) => e.path === x || e.path.startsWith(x + '/')));
+    expect(leaked).toEqual([]);
+  });
+
+  it('does not follow a symlink to a directory outside the folder (by default)', async () => {
+    const root = await tempDir();
+    const outside = await tempDir('files-sync-outside-');
+    await writeFile(path.join(outside, 'secret.txt'), 'a');
+    await symlink(outside, path.join(root, 'link'));
+    const w = watchFolder(root);
+    await w.watcher.ready();
+
+    await writeFile(path.join(outside, 'secret.txt'), 'b');
+    await writeFile(path.join(outside, 'new.txt'), 'c');
+    await writeFile(path.join(root, 'sentinel.txt'), 'x');
+    await reported(w, 'change', 'sentinel.txt');
+
+    expect(w.events.filter((e) => e.path.startsWith('link/'))).toEqual([]);
+  });
+
+  it('follows a symlinked directory when followSymlinks is on', async () => {
+    const root = await tempDir();
+    const outside = await tempDir('files-sync-outside-');
+    await symlink(outside, path.join(root, 'link'));
+    const w = watchFolder(root, { followSymlinks: true });
+    await w.watcher.ready();
+
+    await writeFile(path.join(outside, 'new.txt'), 'c');
+    await reported(w, 'change', 'link/new.txt');
+  });
+
+  it('watches through a symlinked root and reports paths relative to it', async () => {
+    const real = await tempDir();
+    const parent = await tempDir();
+    const root = path.join(parent, 'folder-link');
+    await symlink(real, root);
+    const w = watchFolder(root);
+    await w.watcher.ready();
+
+    await mkdir(path.join(root, 'd'));
+    await writeFile(path.join(real, 'd', 'x.txt'), 'x');
+    await waitFor(() => w.found.has('d/x.txt'), { message: () => `d/x.txt; seen: ${JSON.stringify(w.events)}` });
+  });
+
+  it('delivers no events after close()', async () => {
+    const root = await tempDir();
+    const closed = watchFolder(root);
+    const witness = watchFolder(root);
+    await Promise.all([closed.watcher.ready(), witness.watcher.ready()]);
+
+    await writeFile(path.join(root, 'before.txt'), 'x');
+    await reported(closed, 'change', 'before.txt');
+    await closed.watcher.close();
+    const seenAtClose = closed.events.length;
+    expect(closed.watcher.watchedCount()).toBe(0);
+
+    await writeFile(path.join(root, 'after.txt'), 'x');
+    await rm(path.join(root, 'before.txt'));
+    await reported(witness, 'change', 'after.txt');
+    await reported(witness, 'unlink', 'before.txt');
+    expect(closed.events.length).toBe(seenAtClose);
+    // close() is idempotent and ready() stays resolved.
+    await closed.watcher.close();
+    await closed.watcher.ready();
+  });
+});
