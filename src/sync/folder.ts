@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
 import type { FolderStatus } from '../status.js';
-import type { LocalEntry } from '../types.js';
+import type { LocalEntry, ManifestEntry } from '../types.js';
 import type { SyncMetrics } from '../metrics.js';
 import { statEntry } from '../local/scan.js';
 import { hashFile } from '../local/hash.js';
@@ -25,6 +25,10 @@ const INTENT_RECONCILE_DELAY_MS = 2_000;
 /** Retry backoff for a path whose operation failed: 2 s doubling to 5 min. */
 const RETRY_BASE_MS = 2_000;
 const RETRY_MAX_MS = 5 * 60_000;
+/** Paths stat'ed and hashed at once by a watcher batch: a burst of 100k events must not open 100k files. */
+const CHECK_CONCURRENCY = 16;
+/** Skip reasons worth a warning: the user expects these files to sync and they do not. */
+const REPORTED_SKIPS = new Set(['special', 'unreadable', 'too-large', 'symlink-loop', 'refused-by-api', 'changed-or-unreadable']);
 
 export interface FolderSyncOptions {
   config: Config;
@@ -37,6 +41,36 @@ export interface FolderSyncOptions {
   onStatus?: () => void;
   /** Called with every finished operation (the demo narrates them). */
   onOutcome?: (folder: string, outcome: OpOutcome) => void;
+}
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * Tracked paths outside `scope` that a new local path may have been renamed from: same content
+ * and same basename (what the planner needs for a move). Only new paths (not in the manifest) count.
+ */
+export function moveSources(
+  local: ReadonlyMap<string, LocalEntry>,
+  manifest: Iterable<[string, ManifestEntry]>,
+  scope: ReadonlySet<string>,
+  isTracked: (p: string) => boolean = () => false,
+): string[] {
+  const wanted = new Set<string>();
+  for (const l of local.values()) {
+    if (l.sha256 !== undefined && !isTracked(l.path)) wanted.add(`${l.sha256}\0${path.posix.basename(l.path)}`);
+  }
+  if (wanted.size === 0) return [];
+  const out: string[] = [];
+  for (const [p, e] of manifest) {
+    if (!scope.has(p) && wanted.has(`${e.sha256}\0${path.posix.basename(p)}`)) out.push(p);
+  }
+  return out;
 }
 
 function isWithin(p: string, dir: string): boolean {
@@ -58,6 +92,7 @@ export class FolderSync {
   private readonly abort = new AbortController();
   private readonly firstSeen = new Map<string, number>();
   private readonly failures = new Map<string, number>();
+  private readonly reportedSkips = new Map<string, string>();
   private mode: FolderStatus['mode'] = 'starting';
   private held = 0;
   private heldReason: string | undefined;
@@ -223,6 +258,7 @@ export class FolderSync {
       if (this.opts.config.watch.enabled && !this.watcher) await this.startWatcher();
     }
     for (const f of report.failed) this.recordError(f.error, f.path);
+    for (const s of report.skipped) this.reportSkipped(s.path, s.reason, s.detail);
     this.opts.metrics?.reconcileSeconds.observe({ folder: this.name }, (Date.now() - started) / 1000);
     this.opts.metrics?.heldDeletes.set({ folder: this.name }, this.held);
     this.log.info(
@@ -256,30 +292,14 @@ export class FolderSync {
 
     const local = new Map<string, LocalEntry>();
     const unreadable = new Set<string>();
-    await Promise.all(
-      paths.map(async (p) => {
-        if (!session.filter.matchesFile(p)) return;
-        try {
-          const st = await statEntry(root, p, { followSymlinks: this.opts.folder.followSymlinks });
-          if (st === null) return; // gone
-          if (!('mtimeMs' in st)) {
-            unreadable.add(p); // symlink, special file, unreadable: never treated as removed
-            return;
-          }
-          const entry = session.manifest.get(p);
-          if (needsHash(st, entry)) {
-            const h = await hashFile(path.join(root, ...p.split('/')), { expected: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
-            local.set(p, { ...st, sha256: h.sha256 });
-          } else {
-            local.set(p, st);
-          }
-        } catch (err) {
-          unreadable.add(p);
-          this.log.debug({ path: p, err: (err as Error).message }, 'changed while checking; will look again');
-          this.retryLater(p);
-        }
-      }),
-    );
+    const scope = paths.filter((p) => session.filter.matchesFile(p));
+    await mapLimit(scope, CHECK_CONCURRENCY, (p) => this.checkPath(p, local, unreadable));
+    // A rename shows up as two events that may fall into different batches; when a new path has
+    // the content and basename of a tracked path, look at that path too so the plan can pair
+    // them into a move (no upload) if it is gone.
+    const sources = moveSources(local, session.manifest.entries(), new Set(scope), (p) => session.manifest.has(p));
+    await mapLimit(sources, CHECK_CONCURRENCY, (p) => this.checkPath(p, local, unreadable));
+    scope.push(...sources);
 
     const plan = planSync({
       local,
@@ -288,7 +308,7 @@ export class FolderSync {
         pendingUploads: session.manifest.pendingUploads(),
         pendingDeletes: session.manifest.pendingDeletes(),
       },
-      scope: paths.filter((p) => session.filter.matchesFile(p)),
+      scope,
       unreadable,
       inFlight: session.executor.inFlight(),
     });
@@ -315,6 +335,41 @@ export class FolderSync {
     const result = await session.executor.run(verdict.allowed);
     for (const o of result.outcomes) this.afterOutcome(o);
     for (const p of result.retryLater) this.retryLater(p);
+  }
+
+  /** Stats one path (hashing it when its stat differs from the manifest) into `local`, or marks it unreadable. */
+  private async checkPath(p: string, local: Map<string, LocalEntry>, unreadable: Set<string>): Promise<void> {
+    const session = this.session!;
+    const root = this.opts.folder.path;
+    try {
+      const st = await statEntry(root, p, { followSymlinks: this.opts.folder.followSymlinks });
+      if (st === null) return; // gone
+      if (!('mtimeMs' in st)) {
+        unreadable.add(p); // symlink, special file, unreadable: never treated as removed
+        this.reportSkipped(p, st.reason, st.detail);
+        return;
+      }
+      const entry = session.manifest.get(p);
+      if (needsHash(st, entry)) {
+        const h = await hashFile(path.join(root, ...p.split('/')), { expected: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
+        local.set(p, { ...st, sha256: h.sha256 });
+      } else {
+        local.set(p, st);
+      }
+      this.reportedSkips.delete(p);
+    } catch (err) {
+      unreadable.add(p);
+      this.log.debug({ path: p, err: (err as Error).message }, 'changed while checking; will look again');
+      this.retryLater(p);
+    }
+  }
+
+  /** Warns once about a file that cannot be synced (until its reason changes), so it is never silently missing. */
+  private reportSkipped(p: string, reason: string, detail?: string): void {
+    if (!REPORTED_SKIPS.has(reason) || this.reportedSkips.get(p) === reason) return;
+    this.reportedSkips.set(p, reason);
+    this.log.warn({ path: p, reason, ...(detail !== undefined ? { detail } : {}) }, 'file not synced');
+    this.recordError(`not synced (${reason}${detail !== undefined ? `: ${detail}` : ''})`, p);
   }
 
   private afterOutcome(o: OpOutcome): void {

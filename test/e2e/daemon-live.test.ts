@@ -1,0 +1,80 @@
+/**
+ * The daemon as users run it (`files-sync run` in a child process) keeps the emulator equal to
+ * the folder through every kind of local change, and `ls` agrees.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeProject, runCli, type Project } from '../helpers/project.js';
+import { killDaemon, startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
+import { openManifest } from '../../src/state/manifest.js';
+
+let project: Project | undefined;
+let daemon: DaemonProcess | undefined;
+
+afterEach(async () => {
+  await killDaemon(daemon);
+  daemon = undefined;
+  await project?.cleanup();
+  project = undefined;
+});
+
+describe('files-sync run keeps remote == local', () => {
+  it('through creates, edits, editor saves, renames and deletes of files and directories', async () => {
+    const p = (project = await makeProject({ files: { 'a.txt': 'alpha\n', 'docs/b.md': '# bee\n', 'docs/deep/c.csv': '1,2,3\n' } }));
+    daemon = await startDaemon(p);
+    await waitForSync(p, { what: 'startup reconciliation' });
+    const abs = (rel: string) => path.join(p.folder, rel);
+
+    // Create a file, and a directory with files written right after it (chokidar misses those).
+    await p.write('new.txt', 'brand new\n');
+    await fs.mkdir(abs('fresh/sub'), { recursive: true });
+    await fs.writeFile(abs('fresh/sub/one.txt'), 'one\n');
+    await fs.writeFile(abs('fresh/two.txt'), 'two\n');
+    await waitForSync(p, { what: 'new files and a new directory' });
+
+    // Edit in place; the old remote version must go (no orphans).
+    const before = (await openManifest(p.stateDir, 'docs')).get('a.txt')!.fileId;
+    await fs.appendFile(abs('a.txt'), 'more alpha\n');
+    await waitForSync(p, { what: 'an in-place edit' });
+    expect((await openManifest(p.stateDir, 'docs')).get('a.txt')!.fileId).not.toBe(before);
+
+    // Editor-style save: write a swap/temp file, then rename it over the original.
+    await fs.writeFile(abs('docs/.b.md.swp'), 'swap junk');
+    await fs.writeFile(abs('docs/b.md.tmp123'), '# bee, edited by an editor\n');
+    await fs.rename(abs('docs/b.md.tmp123'), abs('docs/b.md'));
+    await fs.rm(abs('docs/.b.md.swp'));
+    await waitForSync(p, { what: 'save-by-rename' });
+
+    // Rename a file (same basename in another directory: a move, no upload) and one with a new name.
+    const uploadsBefore = p.emulator.stats().uploadsCreated;
+    const movedId = (await openManifest(p.stateDir, 'docs')).get('new.txt')!.fileId;
+    await fs.mkdir(abs('archive'), { recursive: true });
+    await fs.rename(abs('new.txt'), abs('archive/new.txt'));
+    await fs.rename(abs('docs/deep/c.csv'), abs('docs/deep/renamed.csv'));
+    await waitForSync(p, { what: 'renames' });
+    const m = await openManifest(p.stateDir, 'docs');
+    expect(m.get('archive/new.txt')?.fileId).toBe(movedId);
+    // The basename change needs one upload (the API keeps the filename); the move needs none.
+    expect(p.emulator.stats().uploadsCreated - uploadsBefore).toBe(1);
+
+    // Rename a whole directory, then delete a file and a whole directory.
+    await fs.rename(abs('fresh'), abs('renamed-dir'));
+    await waitForSync(p, { what: 'a renamed directory' });
+    await fs.rm(abs('a.txt'));
+    await fs.rm(abs('docs'), { recursive: true });
+    await waitForSync(p, { what: 'deleted file and directory' });
+
+    // `ls` shows exactly the local files with the IDs the emulator holds.
+    const ls = await runCli(['ls', '--json', '-c', p.configPath], { env: p.env });
+    expect(ls.code).toBe(0);
+    const rows = JSON.parse(ls.stdout) as Array<{ path: string; fileId: string }>;
+    expect(rows.map((r) => r.path).sort()).toEqual(['archive/new.txt', 'renamed-dir/sub/one.txt', 'renamed-dir/two.txt']);
+    const live = new Set(p.emulator.files().map((f) => f.id));
+    for (const r of rows) expect(live.has(r.fileId)).toBe(true);
+    expect(live.size).toBe(rows.length);
+
+    const exit = await daemon.stop('SIGTERM');
+    expect(exit.code).toBe(0);
+  });
+});
