@@ -17,6 +17,7 @@ export function formatReport(r: ReconcileReport, dryRun: boolean): string {
   const c = r.counts;
   const lines: string[] = [];
   if (r.status === 'unavailable') return `${r.folder}: folder unavailable, nothing changed (${r.error ?? 'unknown error'})`;
+  if (r.error !== undefined) return `${r.folder}: FAILED, nothing changed: ${r.error}`;
   if (dryRun) {
     lines.push(
       `${r.folder}: would upload ${c.upload + c.reupload}, replace ${c.replace}, delete ${c.delete}, move ${c.move}, refresh ${c.refresh}; ${r.unchanged} unchanged, ${r.hashed} hashed`,

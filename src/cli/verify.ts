@@ -1,8 +1,7 @@
 /** `files-sync verify`: manifest vs local hashes vs remote listing; non-zero exit on any drift. */
 import type { Command } from 'commander';
 import { openManifest } from '../state/manifest.js';
-import { createPathFilter } from '../local/filter.js';
-import { folderExcludes } from '../sync/session.js';
+import { folderFilter } from '../sync/session.js';
 import { verifyFolder, type VerifyReport } from '../sync/verify.js';
 import type { RemoteFile } from '../types.js';
 import { commandLogger, createClient, EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
@@ -42,7 +41,7 @@ export function registerVerifyCommand(program: Command): void {
           const m = await openManifest(config.stateDir, folder.name);
           const report = await verifyFolder({
             root: folder.path,
-            filter: createPathFilter({ include: folder.include, exclude: folderExcludes(config, folder) }),
+            filter: folderFilter(config, folder),
             followSymlinks: folder.followSymlinks,
             entries: new Map(m.entries()),
             pendingUploads: m.pendingUploads(),

@@ -17,7 +17,8 @@ export interface ExecutorManifest {
   get(path: string): ManifestEntry | undefined;
   set(path: string, entry: ManifestEntry): void;
   remove(path: string): void;
-  rename(from: string, to: string): void;
+  /** Returns the entry the target path had before, if any. */
+  rename(from: string, to: string): ManifestEntry | undefined;
   pendingUploads(): PendingUpload[];
   addPendingUpload(p: PendingUpload): unknown;
   removePendingUpload(path: string): void;
@@ -108,6 +109,14 @@ function errorInfo(err: unknown): { message: string; status?: number; name: stri
   return out;
 }
 
+/** Answers that refuse this one file (bad name, empty, too large) while the API works for others. */
+const REFUSED_STATUSES = new Set([400, 413, 415, 422]);
+
+/** Answers that will fail every request the same way (bad key, no billing, no permission): stop early. */
+export function isFatalStatus(status: number | undefined): boolean {
+  return status === 401 || status === 402 || status === 403;
+}
+
 /** Errors that mean the local file moved under us: look again later rather than fail. */
 function isLocalChange(err: unknown): boolean {
   const e = err as { name?: string; code?: string };
@@ -123,6 +132,8 @@ export class Executor {
   private readonly tails = new Map<string, Promise<void>>();
   private readonly running = new Set<string>();
   private readonly now: () => Date;
+  /** Set by an authentication/permission failure; cleared at the start of each run. */
+  private fatal: { error: string; status?: number } | undefined;
 
   constructor(private readonly opts: ExecutorOptions) {
     this.sem = new Semaphore(Math.max(1, opts.concurrency));
@@ -137,6 +148,7 @@ export class Executor {
   /** Runs the operations; resolves when all have an outcome (never rejects for one bad file). */
   async run(ops: readonly SyncOp[]): Promise<ExecResult> {
     const { manifest } = this.opts;
+    this.fatal = undefined;
     // Intents go to disk in one write before any upload starts: a crash after this point leaves a
     // record of every request that may have created a remote file.
     const startedAt = this.now().toISOString();
@@ -170,8 +182,18 @@ export class Executor {
     const result = previous.then(async () => {
       await this.sem.acquire();
       try {
+        if (this.fatal !== undefined) {
+          // The key or account is refused: every further request would fail the same way.
+          const skipped: OpOutcome = { op, status: 'failed', error: `not attempted: ${this.fatal.error}` };
+          if (this.fatal.status !== undefined) skipped.httpStatus = this.fatal.status;
+          this.opts.onEvent?.({ type: 'op-end', op, outcome: skipped });
+          return skipped;
+        }
         this.opts.onEvent?.({ type: 'op-start', op });
         const outcome = await this.execute(op);
+        if (outcome.status === 'failed' && isFatalStatus(outcome.httpStatus) && this.fatal === undefined) {
+          this.fatal = { error: outcome.error ?? 'refused', ...(outcome.httpStatus !== undefined ? { status: outcome.httpStatus } : {}) };
+        }
         this.opts.onEvent?.({ type: 'op-end', op, outcome });
         return outcome;
       } finally {
@@ -209,9 +231,13 @@ export class Executor {
         case 'discard':
           return await this.deleteRemote(op, { fileId: op.fileId, path: op.path, reason: 'stray', queuedAt: this.now().toISOString() });
         case 'move': {
-          manifest.rename(op.from, op.to);
+          const displaced = manifest.rename(op.from, op.to);
           const e = manifest.get(op.to);
           if (e) manifest.set(op.to, { ...e, size: op.local.size, mtimeMs: op.local.mtimeMs, ino: op.local.ino });
+          if (displaced && displaced.fileId !== e?.fileId) {
+            // The target path had its own remote copy: it is replaced, so it must go.
+            return await this.deleteRemote(op, { fileId: displaced.fileId, path: op.to, reason: 'replaced', queuedAt: this.now().toISOString() });
+          }
           return { op, status: 'done' };
         }
         case 'refresh': {
@@ -280,7 +306,7 @@ export class Executor {
         logger.warn({ path: relPath, err: info }, 'upload outcome unknown; kept as a pending intent');
         return { op, status: 'ambiguous', error: info.message };
       }
-      if (info.status !== undefined && info.status >= 400 && info.status < 500 && info.status !== 408 && info.status !== 409 && info.status !== 429) {
+      if (info.status !== undefined && REFUSED_STATUSES.has(info.status)) {
         // A definitive refusal (bad name, empty file, too large): nothing was created.
         manifest.removePendingUpload(relPath);
         logger.warn({ path: relPath, status: info.status, err: info.message }, 'the API refused this file; skipped');

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { LocalEntry, ManifestEntry, RemoteFile } from '../types.js';
 import { countOps, MAX_UPLOAD_BYTES, needsHash, planSync, type Plan, type PlanSkip, type SyncOp } from './plan.js';
 import { guardDeletes, type SafetyLimits } from './safety.js';
-import type { Executor, ExecutorManifest, OpOutcome } from './execute.js';
+import { isFatalStatus, type Executor, type ExecutorManifest, type OpOutcome } from './execute.js';
 import { scanFolder, type SkippedPath } from '../local/scan.js';
 import { hashFile } from '../local/hash.js';
 import type { PathFilter } from '../local/filter.js';
@@ -140,6 +140,14 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
       for await (const f of opts.client.listAll({ pageSize: 1000, ...(opts.signal ? { signal: opts.signal } : {}) })) files.set(f.id, f);
       remote = { files, startedAt };
     } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (isFatalStatus(status)) {
+        // A refused key fails every request: say so once instead of failing each file.
+        const message = (err as Error).message;
+        logger.error({ status, err: message }, 'the Files API refused our credentials');
+        manifest.updateStats({ lastReconcileAt: new Date().toISOString(), lastReconcileResult: 'failed', lastError: message });
+        return { ...base, status: 'failed', error: message, localFiles: scan.entries.size, hashed, durationMs: Date.now() - started };
+      }
       // Without a complete listing we cannot resolve intents or spot vanished copies; the rest is safe.
       logger.warn({ err: (err as Error).message }, 'remote listing failed; reconciling local changes only');
     }

@@ -1,5 +1,4 @@
 /** One folder's working set for a process: its manifest, filter and executor, opened together. */
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
 import { Manifest } from '../state/manifest.js';
@@ -22,12 +21,9 @@ export interface SessionOptions {
   writeDelayMs?: number;
 }
 
-/** Excludes the state directory when it sits inside the synced folder, so we never sync our own manifest. */
-export function folderExcludes(config: Config, folder: FolderConfig): string[] {
-  const rel = path.relative(folder.path, config.stateDir);
-  const inside = rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-  const own = inside ? [rel.split(path.sep).join('/'), `${rel.split(path.sep).join('/')}/**`] : [];
-  return [...folder.exclude, ...own];
+/** The folder's include/exclude filter; the state directory is excluded by its literal path when it sits inside. */
+export function folderFilter(config: Config, folder: FolderConfig): PathFilter {
+  return createPathFilter({ include: folder.include, exclude: folder.exclude, root: folder.path, stateDir: config.stateDir });
 }
 
 /** Opens the manifest and builds the filter and executor of one folder. The caller holds the state-dir lock. */
@@ -39,7 +35,7 @@ export async function openFolderSession(
   options: SessionOptions = {},
 ): Promise<FolderSession> {
   const manifest = await Manifest.open(config.stateDir, { name: folder.name, root: folder.path }, options.writeDelayMs !== undefined ? { writeDelayMs: options.writeDelayMs } : {});
-  const filter = createPathFilter({ include: folder.include, exclude: folderExcludes(config, folder) });
+  const filter = folderFilter(config, folder);
   const folderLogger = logger.child({ folder: folder.name });
   const executor = new Executor({
     root: folder.path,
