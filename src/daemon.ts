@@ -47,6 +47,8 @@ export class Daemon {
   private statusTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = new Date();
   private stopped = false;
+  private starting: Promise<void> | undefined;
+  private reloads: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -59,7 +61,12 @@ export class Daemon {
   }
 
   /** Takes the state-dir lock, starts every folder, the status snapshot and the HTTP endpoint. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.startOnce();
+    return this.starting;
+  }
+
+  private async startOnce(): Promise<void> {
     this.lock = await acquireLock(this.config.stateDir);
     const listen = this.opts.httpListen !== undefined ? this.opts.httpListen : this.config.http.listen;
     if (listen) {
@@ -70,7 +77,7 @@ export class Daemon {
     this.statusTimer = setInterval(() => void this.writeStatus(), this.opts.statusIntervalMs ?? 2_000);
     this.statusTimer.unref();
     await this.writeStatus();
-    this.opts.logger.info({ folders: this.config.folders.map((f) => f.name), pid: process.pid }, 'files-sync daemon started');
+    this.opts.logger.info({ folders: this.config.folders.map((f) => f.name) }, 'files-sync daemon started');
   }
 
   private async startFolder(folder: FolderConfig): Promise<void> {
@@ -87,9 +94,18 @@ export class Daemon {
     await fsync.start();
   }
 
-  /** Re-reads the configuration; folders added, removed or changed are started/stopped. A bad config keeps the old one. */
-  async reload(): Promise<boolean> {
-    if (!this.opts.loadConfig) return false;
+  /**
+   * Re-reads the configuration; folders added, removed or changed are started/stopped. A bad
+   * config keeps the old one. Reloads run one at a time (two quick SIGHUPs must not start a folder twice).
+   */
+  reload(): Promise<boolean> {
+    const next = this.reloads.then(() => this.reloadOnce());
+    this.reloads = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadOnce(): Promise<boolean> {
+    if (!this.opts.loadConfig || this.stopped) return false;
     let next: Config;
     try {
       next = await this.opts.loadConfig();
@@ -110,8 +126,21 @@ export class Daemon {
       await this.folders.get(f.name)?.stop(this.opts.drainMs ?? 10_000);
       this.folders.delete(f.name);
     }
-    for (const f of toStart) await this.startFolder(f);
-    this.opts.logger.info({ stopped: toStop.map((f) => f.name), started: toStart.map((f) => f.name) }, 'configuration reloaded');
+    const failed: string[] = [];
+    for (const f of toStart) {
+      try {
+        await this.startFolder(f);
+      } catch (err) {
+        // One folder that cannot start (corrupt manifest, ...) must not take the others down.
+        failed.push(f.name);
+        this.folders.delete(f.name);
+        this.opts.logger.error({ folder: f.name, err: (err as Error).message }, 'folder could not be started after reload');
+      }
+    }
+    this.opts.logger.info(
+      { stopped: toStop.map((f) => f.name), started: toStart.map((f) => f.name).filter((n) => !failed.includes(n)), ...(failed.length > 0 ? { failed } : {}) },
+      'configuration reloaded',
+    );
     await this.writeStatus();
     return true;
   }
@@ -149,6 +178,9 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // A stop during start waits for it, so that nothing started afterwards is left running.
+    await this.starting?.catch(() => undefined);
+    await this.reloads;
     if (this.statusTimer) clearInterval(this.statusTimer);
     await Promise.all([...this.folders.values()].map((f) => f.stop(this.opts.drainMs ?? 10_000)));
     await this.writeStatus();

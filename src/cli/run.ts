@@ -38,8 +38,10 @@ Exit codes: 0 clean stop, 75 another process holds the state directory, 78 confi
           level: config.log.level,
           secrets: process.env.ANTHROPIC_API_KEY ? [process.env.ANTHROPIC_API_KEY] : [],
         });
-        const client = createClient(config, logger, (info) => logger.debug(info, 'retrying request'));
-        const daemon = new Daemon({
+        // Counted on the daemon's metrics; the client itself already logs every retry.
+        let daemon: Daemon | undefined;
+        const client = createClient(config, logger, (info) => daemon?.metrics.retries.inc({ method: info.method, reason: info.reason }));
+        daemon = new Daemon({
           config,
           configPath,
           client,
@@ -48,22 +50,31 @@ Exit codes: 0 clean stop, 75 another process holds the state directory, 78 confi
           ...(opts.http !== undefined ? { httpListen: opts.http } : {}),
           allowMassDelete: opts.allowMassDelete === true,
         });
-        await daemon.start();
-        await new Promise<void>((resolve) => {
+        const running = daemon;
+        // Handlers go in before start(): starting can take long (first crawl of a big folder), and a
+        // SIGHUP or SIGTERM in that window must not kill the process with the default action.
+        let started = false;
+        let reloadWanted = false;
+        const stopped = new Promise<void>((resolve) => {
           let stopping = false;
           const stop = (signal: string) => {
             if (stopping) return;
             stopping = true;
             logger.info({ signal }, 'stopping');
-            void daemon.stop().finally(resolve);
+            void running.stop().finally(resolve);
           };
           process.on('SIGTERM', () => stop('SIGTERM'));
           process.on('SIGINT', () => stop('SIGINT'));
           process.on('SIGHUP', () => {
             logger.info('SIGHUP: reloading configuration');
-            void daemon.reload();
+            if (started) void running.reload();
+            else reloadWanted = true;
           });
         });
+        await running.start();
+        started = true;
+        if (reloadWanted) void running.reload();
+        await stopped;
         return EXIT.ok;
       }),
     );
