@@ -99,7 +99,8 @@ const foldersSchema = z
 const watchSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Watch folders for changes; false means periodic reconciliation only.'),
-    debounceMs: int(0, 60_000, 1_000, 'Quiet period after the last change of a path before it is synced, in ms.'),
+    // At least 100 ms: chokidar drops a second change of one path within 50 ms of the first.
+    debounceMs: int(100, 60_000, 1_000, 'Quiet period after the last change of a path before it is synced, in ms (100 or more).'),
     backend: z.enum(WATCH_BACKENDS).default('chokidar').describe('File watcher implementation.'),
   })
   .describe('Live change detection.');

@@ -44,8 +44,8 @@ const rows: MistakeRow[] = [
   // out of range
   { name: 'concurrency too low', input: withBase({ api: { concurrency: 0 } }), path: 'api.concurrency', message: 'between 1 and 64, got 0', fix: 'from 1 to 64' },
   { name: 'concurrency too high', input: withBase({ api: { concurrency: 65 } }), path: 'api.concurrency', message: 'between 1 and 64, got 65', fix: 'from 1 to 64' },
-  { name: 'debounce too long', input: withBase({ watch: { debounceMs: 60_001 } }), path: 'watch.debounceMs', message: 'between 0 and 60000', fix: 'from 0 to 60000' },
-  { name: 'debounce negative', input: withBase({ watch: { debounceMs: -1 } }), path: 'watch.debounceMs', message: 'between 0 and 60000, got -1', fix: 'from 0 to 60000' },
+  { name: 'debounce too long', input: withBase({ watch: { debounceMs: 60_001 } }), path: 'watch.debounceMs', message: 'between 100 and 60000', fix: 'from 100 to 60000' },
+  { name: 'debounce too short', input: withBase({ watch: { debounceMs: 20 } }), path: 'watch.debounceMs', message: 'between 100 and 60000, got 20', fix: 'from 100 to 60000' },
   { name: 'not a whole number', input: withBase({ api: { maxRetries: 2.5 } }), path: 'api.maxRetries', message: 'must be a whole number, got 2.5', fix: 'use 3' },
   { name: 'delete percent over 100', input: withBase({ safety: { maxDeletePercent: 150 } }), path: 'safety.maxDeletePercent', message: 'between 0 and 100, got 150', fix: 'from 0 to 100' },
   { name: 'negative delete count', input: withBase({ safety: { maxDeletes: -5 } }), path: 'safety.maxDeletes', message: 'got -5', fix: 'from 0 to' },
