@@ -1,0 +1,180 @@
+/**
+ * Edits under a running daemon: a seeded tree, the daemon started on it, then `edits` distinct
+ * files rewritten at a fixed pace. Measures, per edit, the time from the end of the write to the
+ * moment the emulator answered the upload of exactly that new content's size, and counts the
+ * manifest rewrites (atomic renames onto the manifest file) while the edits are handled.
+ * The latency and manifest scenarios share one run per parameter set.
+ */
+import { watch, promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileContent } from '../corpus.js';
+import { isDaemonStarted, isReconcileDone, startDaemon } from './daemon.js';
+import { startBenchEmulator, type UploadedFile } from './emulator.js';
+import { BenchError } from './errors.js';
+import { measureManifestWriteCost, type ManifestWriteCost } from './manifest-cost.js';
+import { absPath, FOLDER_NAME, productEnv, writeProductConfig } from './product.js';
+import { createPrng, logUniformSize, shuffled } from './prng.js';
+import { readCpuMs, readMemoryMB } from './procfs.js';
+import { prepareSyncedTree } from './synced-tree.js';
+import { makeWorkDir, removeWorkDir } from './workdir.js';
+
+export interface EditRunOptions {
+  seed: number;
+  treeFiles: number;
+  edits: number;
+  /** Time between the starts of two edits. */
+  intervalMs: number;
+  /** watch.debounceMs given to the daemon. */
+  debounceMs: number;
+}
+
+export interface EditRunResult extends EditRunOptions {
+  /** Write-to-visible per edit that became visible, in edit order. */
+  latenciesMs: number[];
+  /** Edits never seen uploaded before the deadline. */
+  missing: number;
+  /** Edits whose final remote content is not the written content. */
+  wrongContent: number;
+  /** From the first edit to the last one becoming visible. */
+  editWindowMs: number;
+  daemonReadyMs: number;
+  /** Daemon CPU over its whole life (start-up, reconciliation and watcher crawl included). */
+  daemonCpuMs: number | null;
+  /** Daemon CPU from the first edit until the last manifest write was awaited. */
+  daemonEditCpuMs: number | null;
+  daemonPeakRssMB: number | null;
+  /** Resident memory sampled once the edits were handled. */
+  daemonRssAfterMB: number | null;
+  uploads: number;
+  deletes: number;
+  /** Manifest rewrites between the first edit and 6 s after the last became visible (max write delay is 5 s). */
+  manifestWrites: number;
+  manifestCost: ManifestWriteCost;
+}
+
+const memo = new Map<string, Promise<EditRunResult>>();
+
+/** Runs (or reuses, for identical options within this process) one edits-under-the-daemon run. */
+export function runEditsUnderDaemon(options: EditRunOptions, log: (m: string) => void): Promise<EditRunResult> {
+  const key = JSON.stringify(options);
+  let run = memo.get(key);
+  if (!run) {
+    run = execute(options, log);
+    memo.set(key, run);
+    run.catch(() => memo.delete(key));
+  } else {
+    log('reusing the edits-under-the-daemon run made earlier in this benchmark run');
+  }
+  return run;
+}
+
+interface PendingEdit {
+  index: number;
+  size: number;
+  sha256: string;
+  writtenAt?: number;
+  seenAt?: number;
+}
+
+async function execute(o: EditRunOptions, log: (m: string) => void): Promise<EditRunResult> {
+  const dir = await makeWorkDir('edits');
+  const byName = new Map<string, PendingEdit>();
+  const onUpload = (file: UploadedFile, at: number) => {
+    const edit = byName.get(file.filename);
+    // Only the upload of the finished write counts (same size); an early partial read would differ.
+    if (edit && edit.writtenAt !== undefined && edit.seenAt === undefined && file.size_bytes === edit.size) edit.seenAt = at;
+  };
+  const emulator = await startBenchEmulator({ onUpload });
+  try {
+    log(`writing and seeding ${o.treeFiles} files`);
+    const tree = await prepareSyncedTree(dir, { seed: o.seed, files: o.treeFiles, emulator: emulator.core });
+    const config = await writeProductConfig(dir, {
+      baseUrl: emulator.url,
+      folderPath: tree.root,
+      stateDir: tree.stateDir,
+      concurrency: 4,
+      debounceMs: o.debounceMs,
+      reconcileIntervalMs: 0,
+    });
+
+    const daemon = startDaemon(config, productEnv(emulator.url));
+    let stopped = false;
+    try {
+      await daemon.waitForLog(isReconcileDone, 20 * 60_000, 'reconciliation done');
+      const ready = await daemon.waitForLog(isDaemonStarted, 20 * 60_000, 'daemon started');
+      const daemonReadyMs = ready.at - daemon.startedAt;
+      log(`daemon ready after ${(daemonReadyMs / 1000).toFixed(1)} s; making ${o.edits} edits every ${o.intervalMs} ms`);
+
+      const manifestName = path.basename(`${FOLDER_NAME}.manifest.json`);
+      let counting = false;
+      let manifestWrites = 0;
+      const watcher = watch(tree.stateDir, (event, name) => {
+        if (counting && event === 'rename' && name === manifestName) manifestWrites++;
+      });
+      const uploadsBefore = emulator.core.stats().uploadsCreated;
+      const deletesBefore = emulator.core.stats().deletes;
+
+      const next = createPrng(o.seed ^ 0x1ed17);
+      const targets = shuffled(tree.corpus.files, next).slice(0, o.edits);
+      if (targets.length < o.edits) throw new BenchError(`only ${targets.length} files to edit`, { wanted: o.edits });
+      const edits: PendingEdit[] = [];
+      const cpuBefore = await readCpuMs(daemon.pid);
+      counting = true;
+      const firstAt = performance.now();
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[i]!;
+        const due = firstAt + i * o.intervalMs;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        let size = logUniformSize(next, 200, 8 * 1024);
+        if (size === target.size) size++;
+        const content = fileContent(o.seed, target.index, size, i + 1);
+        const edit: PendingEdit = { index: i, size, sha256: createHash('sha256').update(content).digest('hex') };
+        byName.set(path.posix.basename(target.path), edit);
+        edits.push(edit);
+        await fs.writeFile(absPath(tree.root, target.path), content);
+        edit.writtenAt = performance.now();
+      }
+      const deadline = performance.now() + Math.max(60_000, o.debounceMs * 20);
+      while (edits.some((e) => e.seenAt === undefined) && performance.now() < deadline) await sleep(50);
+      const lastSeen = Math.max(firstAt, ...edits.map((e) => e.seenAt ?? 0));
+      log(`${edits.filter((e) => e.seenAt !== undefined).length}/${edits.length} edits visible; waiting for the last manifest write`);
+      const settle = lastSeen + 6_000 - performance.now();
+      if (settle > 0) await sleep(settle);
+      counting = false;
+      watcher.close();
+      const memory = await readMemoryMB(daemon.pid);
+      const cpuAfter = await readCpuMs(daemon.pid);
+
+      const remote = new Set(emulator.core.files().map((f) => f.sha256));
+      const stats = emulator.core.stats();
+      const run = await daemon.stop();
+      stopped = true;
+      log('measuring the cost of one manifest write at this size');
+      const manifestCost = await measureManifestWriteCost(tree.stateDir, { name: FOLDER_NAME, root: tree.root });
+      return {
+        ...o,
+        latenciesMs: edits.filter((e) => e.seenAt !== undefined).map((e) => e.seenAt! - e.writtenAt!),
+        missing: edits.filter((e) => e.seenAt === undefined).length,
+        wrongContent: edits.filter((e) => !remote.has(e.sha256)).length,
+        editWindowMs: lastSeen - firstAt,
+        daemonReadyMs,
+        daemonCpuMs: run.cpuMs,
+        daemonEditCpuMs: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null,
+        daemonPeakRssMB: run.maxRssMB,
+        daemonRssAfterMB: memory?.rssMB ?? null,
+        uploads: stats.uploadsCreated - uploadsBefore,
+        deletes: stats.deletes - deletesBefore,
+        manifestWrites,
+        manifestCost,
+      };
+    } finally {
+      if (!stopped) await daemon.stop();
+    }
+  } finally {
+    await emulator.close();
+    await removeWorkDir(dir);
+  }
+}

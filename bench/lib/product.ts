@@ -1,0 +1,91 @@
+/** files-sync as benchmarks drive it: a config file, the CLI entry, and a state seeded in-process. */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { mimeTypeFor } from '../../src/api/mime.js';
+import { remoteNameFor } from '../../src/api/filename.js';
+import type { EmulatorCore } from '../../src/emulator/index.js';
+import { Manifest } from '../../src/state/manifest.js';
+import { REPO_ROOT } from './child.js';
+import { BENCH_API_KEY } from './emulator.js';
+import { BenchError } from './errors.js';
+
+/** The CLI entry point (run through tsx, exactly as `npm start` does). */
+export const CLI_ENTRY = path.join(REPO_ROOT, 'src', 'cli', 'main.ts');
+/** The folder name every benchmark config uses (names the manifest file). */
+export const FOLDER_NAME = 'bench';
+
+export interface ProductConfigOptions {
+  baseUrl: string;
+  folderPath: string;
+  stateDir: string;
+  concurrency: number;
+  debounceMs?: number;
+  /** 0 = no periodic reconciliation (benchmarks want only the one at start). */
+  reconcileIntervalMs?: number;
+  watch?: boolean;
+  logLevel?: 'info' | 'warn' | 'debug';
+}
+
+/** Writes `<dir>/sync.config.json` for one folder and returns its path. */
+export async function writeProductConfig(dir: string, o: ProductConfigOptions): Promise<string> {
+  const config = {
+    api: { baseUrl: o.baseUrl, concurrency: o.concurrency },
+    stateDir: o.stateDir,
+    folders: [{ name: FOLDER_NAME, path: o.folderPath }],
+    watch: { enabled: o.watch ?? true, debounceMs: o.debounceMs ?? 1000 },
+    reconcile: { intervalMs: o.reconcileIntervalMs ?? 0, onStart: true },
+    // Benchmarks change (and seed) many files at once; the guards are not what is measured.
+    safety: { maxDeletes: 100_000_000, maxDeletePercent: 100 },
+    log: { level: o.logLevel ?? 'info' },
+  };
+  const file = path.join(dir, 'sync.config.json');
+  await fs.writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
+  return file;
+}
+
+/** The environment for the CLI: the emulator's URL and a throwaway key (never a real one). */
+export function productEnv(baseUrl: string): NodeJS.ProcessEnv {
+  return { ANTHROPIC_API_KEY: BENCH_API_KEY, ANTHROPIC_BASE_URL: baseUrl };
+}
+
+/** Relative paths in the manifest use '/', the disk uses the platform separator. */
+export function absPath(root: string, relPath: string): string {
+  return path.join(root, ...relPath.split('/'));
+}
+
+/**
+ * Puts a tree into the "already synced" state without uploading it: each file is added to the
+ * emulator (as if uploaded earlier) and recorded through Manifest, the engine's own write path,
+ * with the stat the scanner will see. Uploading 100k files through the CLI first would measure
+ * the initial sync again and cost minutes.
+ */
+export async function seedSyncedState(options: {
+  root: string;
+  stateDir: string;
+  files: ReadonlyArray<{ path: string; size: number }>;
+  sha256: ReadonlyMap<string, string>;
+  emulator: EmulatorCore;
+}): Promise<{ entries: number; manifestBytes: number }> {
+  const manifest = await Manifest.open(options.stateDir, { name: FOLDER_NAME, root: options.root });
+  const uploadedAt = new Date(Date.now() - 60_000).toISOString();
+  try {
+    const batch = 64;
+    for (let i = 0; i < options.files.length; i += batch) {
+      const slice = options.files.slice(i, i + batch);
+      const stats = await Promise.all(slice.map((f) => fs.lstat(absPath(options.root, f.path))));
+      slice.forEach((f, k) => {
+        const st = stats[k]!;
+        const sha256 = options.sha256.get(f.path);
+        if (sha256 === undefined) throw new BenchError(`no hash recorded for ${f.path}`, { path: f.path });
+        const remoteName = remoteNameFor(f.path);
+        const mimeType = mimeTypeFor(f.path);
+        const remote = options.emulator.addFile({ filename: remoteName, sizeBytes: st.size, mimeType, sha256, createdAt: uploadedAt });
+        manifest.set(f.path, { fileId: remote.id, sha256, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, remoteName, mimeType, uploadedAt });
+      });
+    }
+  } finally {
+    await manifest.close();
+  }
+  const manifestBytes = (await fs.stat(manifest.file)).size;
+  return { entries: options.files.length, manifestBytes };
+}
