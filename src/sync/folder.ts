@@ -25,6 +25,14 @@ const INTENT_RECONCILE_DELAY_MS = 2_000;
 /** Retry backoff for a path whose operation failed: 2 s doubling to 5 min. */
 const RETRY_BASE_MS = 2_000;
 const RETRY_MAX_MS = 5 * 60_000;
+/**
+ * How long a watcher job waits for more paths before it starts. The debouncer releases paths one
+ * quiet period at a time, so a burst arrives as many small flushes; each job writes the manifest
+ * at least once (its upload intents), so gathering them keeps writes batched.
+ */
+const GATHER_MS = 100;
+/** Reconciliation period of a folder whose watcher failed while periodic reconciliation is off. */
+const FALLBACK_RECONCILE_MS = 5 * 60_000;
 /** Paths stat'ed and hashed at once by a watcher batch: a burst of 100k events must not open 100k files. */
 const CHECK_CONCURRENCY = 16;
 /** Skip reasons worth a warning: the user expects these files to sync and they do not. */
@@ -41,6 +49,10 @@ export interface FolderSyncOptions {
   onStatus?: () => void;
   /** Called with every finished operation (the demo narrates them). */
   onOutcome?: (folder: string, outcome: OpOutcome) => void;
+  /** The watcher factory; tests inject failing watchers. */
+  createWatcher?: typeof createWatcher;
+  /** Reconciliation period once the watcher failed and `reconcile.intervalMs` is 0; default 5 min. */
+  fallbackReconcileMs?: number;
 }
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -133,7 +145,7 @@ export class FolderSync {
       onFlush: (paths) => this.enqueuePaths(paths),
     });
     try {
-      this.watcher = createWatcher(config.watch.backend, {
+      this.watcher = (this.opts.createWatcher ?? createWatcher)(config.watch.backend, {
         root: folder.path,
         filter: this.session!.filter,
         followSymlinks: folder.followSymlinks,
@@ -156,6 +168,17 @@ export class FolderSync {
         this.recordError(err.message);
         void this.watcher?.close().catch(() => undefined);
         this.watcher = undefined;
+        this.debouncer?.flushNow();
+        // Events may have been lost before the watcher died, and with periodic reconciliation off
+        // nothing would ever look at this folder again: reconcile now and on a fallback timer.
+        if (!this.stopping) {
+          this.requestReconcile('watcher failed');
+          if (this.reconcileTimer === undefined && this.opts.config.reconcile.intervalMs === 0) {
+            const every = this.opts.fallbackReconcileMs ?? FALLBACK_RECONCILE_MS;
+            this.reconcileTimer = setInterval(() => this.requestReconcile('timer (watcher failed)'), every);
+            this.reconcileTimer.unref();
+          }
+        }
       }
       return;
     }
@@ -193,7 +216,13 @@ export class FolderSync {
     if (this.stopping) return;
     const wasEmpty = this.queuedPaths.size === 0;
     for (const p of paths) this.queuedPaths.add(p);
-    if (wasEmpty && this.queuedPaths.size > 0) this.schedule(() => this.processQueuedPaths());
+    if (wasEmpty && this.queuedPaths.size > 0) {
+      const gather = Math.min(GATHER_MS, this.opts.config.watch.debounceMs);
+      this.schedule(async () => {
+        if (gather > 0) await new Promise((resolve) => setTimeout(resolve, gather));
+        if (!this.stopping) await this.processQueuedPaths();
+      });
+    }
     this.updateQueueGauge();
   }
 
@@ -482,6 +511,11 @@ export class FolderSync {
   async reconcileNow(): Promise<void> {
     this.requestReconcile('requested');
     await this.idle();
+  }
+
+  /** Completed manifest writes since this folder started (tests check that writes are batched). */
+  get manifestWrites(): number {
+    return this.session?.manifest.writeCount ?? 0;
   }
 
   /** Operations waiting or running (for tests). */

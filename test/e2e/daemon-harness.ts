@@ -12,7 +12,7 @@ import type { RunningEmulator } from '../../src/emulator/index.js';
 import { spawnCli, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 
-export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
+export type LogLine = Record<string, unknown> & { msg?: string; level?: string | number };
 
 /** A `files-sync run` child process with its output captured. */
 export interface DaemonProcess {
