@@ -2,10 +2,11 @@
  * `npm run bench [-- [--quick] [--seed N] [scenario ...]]`: runs the benchmark scenarios against
  * the emulator on loopback and writes bench/results/. See bench/README.md.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './lib/child.js';
 import { machineInfo, writeResults, type BenchRun } from './lib/report.js';
-import type { Scenario, ScenarioResult } from './lib/results.js';
+import { round, type Scenario, type ScenarioResult } from './lib/results.js';
 import { makeWorkDir, removeWorkDir } from './lib/workdir.js';
 import { initialSyncScenario } from './scenarios/initial-sync.js';
 import { noopRestartScenario } from './scenarios/noop-restart.js';
@@ -98,7 +99,13 @@ async function main(): Promise<number> {
         workDir,
         log: (m) => log(`${scenario.id}: ${m}`),
       });
-      const result: ScenarioResult = { id: scenario.id, title: scenario.title, ...found, durationMs: performance.now() - started };
+      const result: ScenarioResult = {
+        id: scenario.id,
+        title: scenario.title,
+        ...found,
+        durationMs: performance.now() - started,
+        loadAvgAfter: os.loadavg().map(round),
+      };
       results.push(result);
       const failed = result.checks.filter((c) => !c.ok);
       log(`== ${scenario.id} done in ${(result.durationMs / 1000).toFixed(1)} s${failed.length ? `; FAILED checks: ${failed.map((c) => c.name).join('; ')}` : ''}`);

@@ -71,7 +71,7 @@ function ratioText(value: number | null, better: 'lower' | 'higher'): string {
 
 function scenarioMarkdown(s: ScenarioResult): string {
   const lines: string[] = [`## ${s.title} (\`${s.id}\`)`, ''];
-  lines.push(`Sizes: ${Object.entries(s.sizes).map(([k, v]) => `${k}=${fmt(v)}`).join(', ')}. Took ${round(s.durationMs / 1000)} s.`, '');
+  lines.push(`Sizes: ${Object.entries(s.sizes).map(([k, v]) => `${k}=${fmt(v)}`).join(', ')}. Took ${round(s.durationMs / 1000)} s; load average after: ${s.loadAvgAfter.join(' / ')}.`, '');
   const metricNames = [...new Set(s.measurements.flatMap((m) => Object.keys(m.metrics)))];
   if (s.measurements.length > 0) {
     lines.push(`| contender | role | ${metricNames.join(' | ')} |`);

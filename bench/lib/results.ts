@@ -36,13 +36,15 @@ export interface ScenarioResult {
   checks: Check[];
   notes: string[];
   durationMs: number;
+  /** os.loadavg() when the scenario ended: other work on the machine skews every figure. */
+  loadAvgAfter: number[];
 }
 
 /** A scenario: an id (CLI name), a title, and the function that runs it. */
 export interface Scenario {
   id: string;
   title: string;
-  run(ctx: ScenarioContext): Promise<Omit<ScenarioResult, 'id' | 'title' | 'durationMs'>>;
+  run(ctx: ScenarioContext): Promise<Omit<ScenarioResult, 'id' | 'title' | 'durationMs' | 'loadAvgAfter'>>;
 }
 
 /** What a scenario gets from the runner. */
