@@ -7,7 +7,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Watcher backends the daemon knows; kept as an enum so another one can be measured later. */
-export const WATCH_BACKENDS = ['chokidar'] as const;
+/** parcel (native, one inotify watch per directory) is the default: at 100k files it needs a fraction of chokidar's memory. */
+export const WATCH_BACKENDS = ['parcel', 'chokidar'] as const;
 
 /** Folder names become manifest file names and log fields: keep them to a safe, short alphabet. */
 export const FOLDER_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -101,7 +102,7 @@ const watchSchema = z
     enabled: z.boolean().default(true).describe('Watch folders for changes; false means periodic reconciliation only.'),
     // At least 100 ms: chokidar drops a second change of one path within 50 ms of the first.
     debounceMs: int(100, 60_000, 1_000, 'Quiet period after the last change of a path before it is synced, in ms (100 or more).'),
-    backend: z.enum(WATCH_BACKENDS).default('chokidar').describe('File watcher implementation.'),
+    backend: z.enum(WATCH_BACKENDS).default('parcel').describe('File watcher: "parcel" (@parcel/watcher, light on large trees; default) or "chokidar". A folder with followSymlinks always uses chokidar.'),
   })
   .describe('Live change detection.');
 

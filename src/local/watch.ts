@@ -4,6 +4,7 @@ import { watch as chokidarWatch, type ChokidarOptions, type FSWatcher } from 'ch
 import type { Logger } from 'pino';
 import { FilesSyncError } from '../errors.js';
 import type { PathFilter } from './filter.js';
+import { createParcelWatcher } from './watch-parcel.js';
 
 /**
  * One raw file-system change, relative to the folder root (POSIX separators). The consumer stats
@@ -47,7 +48,8 @@ export interface WatchOptions {
   logger: Logger;
 }
 
-export type WatchBackend = 'chokidar';
+/** 'parcel' (@parcel/watcher: one inotify watch per directory, native, light) or 'chokidar'. */
+export type WatchBackend = 'parcel' | 'chokidar';
 
 /** A watcher error, with the folder root, the OS error code and the path involved as context. */
 export class WatchError extends FilesSyncError {
@@ -72,12 +74,25 @@ const INOTIFY_WATCHES_PROC = '/proc/sys/fs/inotify/max_user_watches';
 /** The chokidar entry point; injectable so tests can drive the error path of a real FSWatcher. */
 export type ChokidarWatchFn = (paths: string, options: ChokidarOptions) => FSWatcher;
 
-/** Starts watching `options.root` with the given backend. */
+/**
+ * Starts watching `options.root` with the given backend. The parcel backend does not follow
+ * symlinked directories, so a folder with followSymlinks uses chokidar.
+ */
 export function createWatcher(backend: WatchBackend, options: WatchOptions): FolderWatcher {
-  switch (backend) {
-    case 'chokidar':
-      return createChokidarWatcher(options);
-  }
+  if (backend === 'parcel' && options.followSymlinks !== true) return createParcelWatcher(options);
+  return createChokidarWatcher(options);
+}
+
+/** The message and error for an exhausted inotify watch limit, shared by every backend. */
+export async function watchLimitError(root: string, context: Record<string, unknown>, cause: unknown): Promise<WatchLimitError> {
+  const limit = await readInotifyLimit();
+  const current = limit === undefined ? '' : ` (currently ${limit})`;
+  const message =
+    `inotify watch limit reached while watching ${root}${current}; live watching stopped for this ` +
+    `folder, which is now kept in sync by periodic reconciliation only. Raise ${INOTIFY_WATCHES_SYSCTL}, e.g. ` +
+    `\`sudo sysctl ${INOTIFY_WATCHES_SYSCTL}=524288\`, persist it with ` +
+    `\`echo ${INOTIFY_WATCHES_SYSCTL}=524288 | sudo tee /etc/sysctl.d/90-files-sync.conf\`, then restart files-sync.`;
+  return new WatchLimitError(message, { ...context, ...(limit === undefined ? {} : { maxUserWatches: limit }) }, { cause });
 }
 
 /** Starts a chokidar watcher behind the FolderWatcher interface (see createWatcher). */
@@ -224,15 +239,8 @@ export function createChokidarWatcher(options: WatchOptions, watchFn: ChokidarWa
     // Halt first so that the burst of ENOSPC errors that follows the first one is not reported;
     // close after onError so that ready() never resolves before the caller has heard why.
     halt();
-    const limit = await readInotifyLimit();
-    const current = limit === undefined ? '' : ` (currently ${limit})`;
-    const message =
-      `inotify watch limit reached while watching ${options.root}${current}; live watching stopped for this ` +
-      `folder, which is now kept in sync by periodic reconciliation only. Raise ${INOTIFY_WATCHES_SYSCTL}, e.g. ` +
-      `\`sudo sysctl ${INOTIFY_WATCHES_SYSCTL}=524288\`, persist it with ` +
-      `\`echo ${INOTIFY_WATCHES_SYSCTL}=524288 | sudo tee /etc/sysctl.d/90-files-sync.conf\`, then restart files-sync.`;
-    const err = new WatchLimitError(message, { ...context, ...(limit === undefined ? {} : { maxUserWatches: limit }) }, { cause });
-    logger.warn({ code: 'ENOSPC', maxUserWatches: limit }, 'inotify watch limit reached; watcher stopped');
+    const err = await watchLimitError(options.root, context, cause);
+    logger.warn({ code: 'ENOSPC', maxUserWatches: err.context.maxUserWatches }, 'inotify watch limit reached; watcher stopped');
     try {
       onError(err);
     } finally {
@@ -332,7 +340,8 @@ async function readInotifyLimit(): Promise<number | undefined> {
   }
 }
 
-function errorCode(err: unknown): string | undefined {
+/** The `code` of an error-like value, if it has a string one. */
+export function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }

@@ -33,7 +33,7 @@ describe('defaults', () => {
       },
       stateDir: path.join(dir, '.local', 'state', 'files-sync'),
       folders: [{ name: 'docs', path: path.join(dir, 'docs'), include: [], exclude: [], followSymlinks: false }],
-      watch: { enabled: true, debounceMs: 1000, backend: 'chokidar' },
+      watch: { enabled: true, debounceMs: 1000, backend: 'parcel' },
       reconcile: { intervalMs: 900_000, onStart: true },
       safety: { maxDeletes: 500, maxDeletePercent: 25 },
       log: { level: 'info' },

@@ -77,7 +77,7 @@ const rows: MistakeRow[] = [
   // enums, URL, listen address
   { name: 'log level typo', input: withBase({ log: { level: 'debgu' } }), path: 'log.level', message: 'must be one of fatal, error, warn, info, debug, trace, silent', fix: 'use "debug"' },
   { name: 'log level unknown word', input: withBase({ log: { level: 'verbose' } }), path: 'log.level', message: 'got the string "verbose"', fix: 'use one of "fatal"' },
-  { name: 'unknown watch backend', input: withBase({ watch: { backend: 'inotify' } }), path: 'watch.backend', message: 'must be one of chokidar', fix: 'use "chokidar"' },
+  { name: 'unknown watch backend', input: withBase({ watch: { backend: 'inotify' } }), path: 'watch.backend', message: 'must be one of parcel, chokidar', fix: 'use one of "parcel", "chokidar"' },
   { name: 'base URL not http', input: withBase({ api: { baseUrl: 'ftp://files.example' } }), path: 'api.baseUrl', message: 'http:// or https:// URL', fix: 'https://api.anthropic.com' },
   { name: 'base URL not a URL', input: withBase({ api: { baseUrl: 'api.anthropic.com' } }), path: 'api.baseUrl', message: 'http:// or https:// URL', fix: 'https://api.anthropic.com' },
   { name: 'listen on all interfaces', input: withBase({ http: { listen: '0.0.0.0:9464' } }), path: 'http.listen', message: 'only loopback hosts are allowed', fix: '"127.0.0.1:9464"' },

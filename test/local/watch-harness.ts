@@ -10,6 +10,7 @@ import {
   type FolderWatcher,
   type WatchEvent,
   type WatchFilter,
+  type WatchBackend,
 } from '../../src/local/watch.js';
 import { silentLogger } from '../../src/log.js';
 
@@ -38,7 +39,7 @@ export async function tempDir(prefix = 'files-sync-watch-'): Promise<string> {
 /** Starts a watcher on `root` that records its events the way the folder loop consumes them. */
 export function watchFolder(
   root: string,
-  options: { filter?: PathFilterOptions; followSymlinks?: boolean; watchFn?: ChokidarWatchFn } = {},
+  options: { filter?: PathFilterOptions; followSymlinks?: boolean; watchFn?: ChokidarWatchFn; backend?: WatchBackend } = {},
 ): WatchedFolder {
   const filter = createPathFilter(options.filter ?? {});
   const events: WatchEvent[] = [];
@@ -66,7 +67,7 @@ export function watchFolder(
   };
   const watcher =
     options.watchFn === undefined
-      ? createWatcher('chokidar', watchOptions)
+      ? createWatcher(options.backend ?? 'chokidar', watchOptions)
       : createChokidarWatcher(watchOptions, options.watchFn);
   cleanups.push(() => watcher.close());
   return {
