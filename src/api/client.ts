@@ -66,12 +66,17 @@ export interface UploadOptions {
   filename: string;
   mimeType?: string;
   signal?: AbortSignal;
+  /**
+   * File IDs the caller already owns (e.g. recorded by an earlier process); never adopted after an
+   * unanswered attempt, since this client's own memory only covers IDs it handed out itself.
+   */
+  isOwned?: (id: string) => boolean;
 }
 
 export interface FindRecentUploadOptions {
   signal?: AbortSignal;
   /** IDs never to return (default: the IDs this client already handed out). */
-  exclude?: ReadonlySet<string>;
+  exclude?: { has(id: string): boolean };
   /** Clock slack between us and the server (default 60 s). */
   slackMs?: number;
 }
@@ -187,7 +192,7 @@ export class FilesClient {
         }
         if (err instanceof ConnectionError && !certainlyNotSent(err)) {
           const size = sizeBytes ?? streamBytes;
-          const adopted = await this.resolveAmbiguousUpload(filename, size, startedAt, err, signal);
+          const adopted = await this.resolveAmbiguousUpload(filename, size, startedAt, err, signal, opts.isOwned);
           if (adopted) return adopted;
         }
         if (!isPath && streamTouched && shouldRetry(err, 1)) {
@@ -327,12 +332,15 @@ export class FilesClient {
     startedAt: Date,
     original: ConnectionError,
     signal: AbortSignal | undefined,
+    isOwned: ((id: string) => boolean) | undefined,
   ): Promise<RemoteFile | null> {
     const key = UploadTracker.keyOf(filename, sizeBytes);
+    const claimed = this.tracker.claimed;
+    const exclude = isOwned ? { has: (id: string) => claimed.has(id) || isOwned(id) } : claimed;
     return this.tracker.resolveExclusively(key, async () => {
       let found: RemoteFile | null;
       try {
-        found = await this.findRecentUpload(filename, sizeBytes, startedAt, signal ? { signal } : {});
+        found = await this.findRecentUpload(filename, sizeBytes, startedAt, { exclude, ...(signal ? { signal } : {}) });
       } catch (lookupError) {
         if (isAbortError(lookupError) || signal?.aborted) throw lookupError;
         throw new UploadOutcomeUnknownError(

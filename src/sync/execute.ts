@@ -19,6 +19,8 @@ export interface ExecutorManifest {
   remove(path: string): void;
   /** Returns the entry the target path had before, if any. */
   rename(from: string, to: string): ManifestEntry | undefined;
+  /** The path recorded for a file ID. */
+  findByFileId(fileId: string): string | undefined;
   pendingUploads(): PendingUpload[];
   addPendingUpload(p: PendingUpload): unknown;
   removePendingUpload(path: string): void;
@@ -30,7 +32,7 @@ export interface ExecutorManifest {
 
 /** The part of the Files API client the executor calls. */
 export interface ExecutorClient {
-  upload(source: string, opts: { filename: string; mimeType?: string; signal?: AbortSignal }): Promise<RemoteFile>;
+  upload(source: string, opts: { filename: string; mimeType?: string; signal?: AbortSignal; isOwned?: (id: string) => boolean }): Promise<RemoteFile>;
   delete(id: string, opts?: { signal?: AbortSignal }): Promise<{ id: string; alreadyGone: boolean }>;
 }
 
@@ -132,6 +134,8 @@ export class Executor {
   private readonly tails = new Map<string, Promise<void>>();
   private readonly running = new Set<string>();
   private readonly now: () => Date;
+  /** Tail of the uploads per (remote name, size): see `upload`. */
+  private readonly uploadKeys = new Map<string, Promise<unknown>>();
   /** Set by an authentication/permission failure; cleared at the start of each run. */
   private fatal: { error: string; status?: number } | undefined;
 
@@ -285,13 +289,41 @@ export class Executor {
     };
   }
 
-  private async upload(op: SyncOp, relPath: string, local: HashedEntry, oldFileId: string | undefined): Promise<OpOutcome> {
+  /**
+   * Uploads of the same remote name and size run one at a time: the API keeps no path or hash, so
+   * after an unanswered attempt two concurrent ones could each adopt the other's file (swapped
+   * contents). One at a time, the only unclaimed match is the attempt's own.
+   */
+  private upload(op: SyncOp, relPath: string, local: HashedEntry, oldFileId: string | undefined): Promise<OpOutcome> {
+    const key = `${local.size}\0${remoteNameFor(relPath)}`;
+    const previous = this.uploadKeys.get(key) ?? Promise.resolve();
+    const run = previous.then(() => this.uploadNow(op, relPath, local, oldFileId));
+    const tail = run.catch(() => undefined);
+    this.uploadKeys.set(key, tail);
+    void tail.then(() => {
+      if (this.uploadKeys.get(key) === tail) this.uploadKeys.delete(key);
+    });
+    return run;
+  }
+
+  /** True for IDs this folder already owns: recorded for a path or waiting to be deleted. */
+  private owns(id: string): boolean {
+    const { manifest } = this.opts;
+    return manifest.findByFileId(id) !== undefined || manifest.pendingDeletes().some((d) => d.fileId === id);
+  }
+
+  private async uploadNow(op: SyncOp, relPath: string, local: HashedEntry, oldFileId: string | undefined): Promise<OpOutcome> {
     const { client, manifest, logger, root, signal } = this.opts;
     const abs = path.join(root, ...relPath.split('/'));
     const filename = remoteNameFor(relPath);
     let remote: RemoteFile;
     try {
-      const uploadOpts: { filename: string; mimeType: string; signal?: AbortSignal } = { filename, mimeType: mimeTypeFor(relPath) };
+      const uploadOpts: { filename: string; mimeType: string; signal?: AbortSignal; isOwned: (id: string) => boolean } = {
+        filename,
+        mimeType: mimeTypeFor(relPath),
+        // An earlier run's file of the same name and size is ours already, not this attempt's.
+        isOwned: (id) => this.owns(id),
+      };
       if (signal) uploadOpts.signal = signal;
       remote = await client.upload(abs, uploadOpts);
     } catch (err) {

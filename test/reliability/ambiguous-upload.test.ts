@@ -1,0 +1,51 @@
+/**
+ * An upload whose connection resets before any answer is looked for among the newest remote files
+ * with the same name and size. Files this folder already owns (from an earlier run, so unknown to
+ * the new process's client) must never be taken for it: that would point two paths at one file ID.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPrng } from '../../src/emulator/faults.js';
+import { openManifest } from '../../src/index.js';
+import { makeProject, type Project } from '../helpers/project.js';
+import { expectMirrored } from '../helpers/mirror.js';
+import { syncJson } from './support.js';
+
+let project: Project | undefined;
+afterEach(async () => {
+  await project?.cleanup();
+  project = undefined;
+});
+
+/**
+ * The first seed whose fault draws (rateReset = 0.5, one draw per request) are `pattern`:
+ * true = this request is reset. Makes "the third request is reset, the others pass" exact.
+ */
+function seedFor(pattern: readonly boolean[]): number {
+  for (let seed = 1; seed < 100_000; seed++) {
+    const next = createPrng(seed);
+    if (pattern.every((reset) => next() < 0.5 === reset)) return seed;
+  }
+  throw new Error('no seed found');
+}
+
+describe('ambiguous upload recovery', () => {
+  it('never adopts a file another path of the folder already owns (same name and size, earlier run)', async () => {
+    project = await makeProject({ files: { 'a/index.md': 'AAAA' }, config: { api: { concurrency: 1 } } });
+    expect((await syncJson(project)).code).toBe(0);
+    const aId = (await openManifest(project.stateDir, 'docs')).get('a/index.md')!.fileId;
+
+    await project.write('b/index.md', 'BBBB');
+    // Requests of the next run: list (passes), POST b/index.md (reset, nothing created), the
+    // lookup list (passes), then the retried POST and anything after it (pass).
+    project.emulator.setFaults({ rateReset: 0.5, seed: seedFor([false, true, false, false, false, false]) });
+    const run = await syncJson(project);
+    project.emulator.setFaults({});
+    expect(project.emulator.stats().faultsInjected.rateReset).toBe(1);
+    expect(run.code).toBe(0);
+
+    const m = await openManifest(project.stateDir, 'docs');
+    expect(m.get('a/index.md')!.fileId).toBe(aId);
+    expect(m.get('b/index.md')!.fileId).not.toBe(aId);
+    await expectMirrored(project);
+  });
+});

@@ -1,0 +1,113 @@
+/** Shared pieces of the reliability and soak tests: JSON sync runs, converging loops, seeded file trees. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createPrng } from '../../src/emulator/faults.js';
+import { runCli, type Project } from '../helpers/project.js';
+
+/** The parts of one folder's `sync --json` report these tests read. */
+export interface SyncReport {
+  folder: string;
+  status: string;
+  uploaded: number;
+  replaced: number;
+  deleted: number;
+  moved: number;
+  hashed: number;
+  unchanged: number;
+  heldDeletes: number;
+  heldReason?: string;
+  unmanagedRemote: number;
+  localFiles: number;
+  skipped: Array<{ path: string; reason: string; detail?: string }>;
+  failed: Array<{ path: string; kind: string; error: string; httpStatus?: number }>;
+  error?: string;
+}
+
+export interface SyncRun {
+  code: number | null;
+  reports: SyncReport[];
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `files-sync sync --json` to completion and parses its report. */
+export async function syncJson(p: Pick<Project, 'configPath' | 'env'>, args: string[] = [], timeoutMs = 300_000): Promise<SyncRun> {
+  const r = await runCli(['sync', '-c', p.configPath, '--json', ...args], { env: p.env, timeoutMs });
+  let reports: SyncReport[];
+  try {
+    reports = JSON.parse(r.stdout) as SyncReport[];
+  } catch {
+    throw new Error(`sync did not print JSON (exit ${r.code})\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(-4000)}`);
+  }
+  return { code: r.code, reports, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Runs `sync` until one exits 0 (a pass may end with failures once retries are exhausted), at
+ * most `maxRuns` times; returns every run so a failure can show what happened.
+ */
+export async function syncUntilClean(p: Pick<Project, 'configPath' | 'env'>, maxRuns: number, timeoutMs?: number): Promise<SyncRun[]> {
+  const runs: SyncRun[] = [];
+  for (let i = 0; i < maxRuns; i++) {
+    const run = await syncJson(p, [], timeoutMs);
+    runs.push(run);
+    if (run.code === 0) return runs;
+    if (run.code !== 1) throw new Error(`sync exited ${run.code}, not 0 or 1\n${run.stderr.slice(-4000)}`);
+  }
+  const last = runs.at(-1)!;
+  throw new Error(`sync did not converge in ${maxRuns} runs; last failures: ${JSON.stringify(last.reports.map((r) => r.failed.slice(0, 5)))}`);
+}
+
+/** A deterministic random source for a test: floats, ints and picks from one seed. */
+export interface Rng {
+  next(): number;
+  int(maxExclusive: number): number;
+  pick<T>(items: readonly T[]): T;
+}
+
+/** Seeded random numbers (mulberry32, the emulator's PRNG) so a failing round can be replayed. */
+export function seededRng(seed: number): Rng {
+  const next = createPrng(seed);
+  return {
+    next,
+    int: (max) => Math.floor(next() * max),
+    pick: (items) => items[Math.floor(next() * items.length)]!,
+  };
+}
+
+/**
+ * Writes `count` small files in a tree of `dirs` directories. Every directory has an `index.md`
+ * of one fixed size with different content, so basename + size (all the API lets us match an
+ * unanswered upload on) is ambiguous across directories on purpose.
+ */
+export async function writeTree(root: string, count: number, opts: { dirs?: number; seed?: number } = {}): Promise<string[]> {
+  const dirs = opts.dirs ?? 40;
+  const rng = seededRng(opts.seed ?? 1);
+  const written: string[] = [];
+  const jobs: Array<() => Promise<void>> = [];
+  for (let i = 0; i < count; i++) {
+    const dir = `d${String(i % dirs).padStart(3, '0')}`;
+    const isIndex = i < dirs;
+    const rel = isIndex ? `${dir}/index.md` : `${dir}/f${String(i).padStart(6, '0')}.txt`;
+    // index.md: same length everywhere (ambiguous by name and size), different bytes.
+    const body = isIndex ? `index of ${dir}\n` : `file ${i} ${'x'.repeat(rng.int(200))}\n`;
+    written.push(rel);
+    jobs.push(async () => {
+      const abs = path.join(root, dir);
+      await fs.mkdir(abs, { recursive: true });
+      await fs.writeFile(path.join(root, rel), body);
+    });
+  }
+  await runLimited(jobs, 32);
+  return written;
+}
+
+/** Runs async jobs at most `limit` at a time. */
+export async function runLimited(jobs: ReadonlyArray<() => Promise<void>>, limit: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, jobs.length) }, async () => {
+      while (next < jobs.length) await jobs[next++]!();
+    }),
+  );
+}
