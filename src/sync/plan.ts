@@ -136,34 +136,51 @@ export function planSync(input: PlanInput): Plan {
   if (remote) {
     const intents = [...intentsByPath.values()]
       .filter((i) => scopeSet.has(i.path) && !inFlight.has(i.path) && Date.parse(i.startedAt) < remote.startedAt.getTime())
-      .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+      .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.path.localeCompare(b.path));
+    // The API keeps no path or hash: name and size are all that tie a remote file to an intent.
+    const keyOf = (i: PendingUpload) => `${i.size}\0${i.remoteName}`;
+    const inFlightKeys = new Set(input.manifest.pendingUploads.filter((i) => inFlight.has(i.path)).map(keyOf));
+    const groups = new Map<string, PendingUpload[]>();
     for (const intent of intents) {
-      resolvedIntentPaths.add(intent.path);
-      const since = Date.parse(intent.startedAt) - INTENT_CLOCK_SLACK_MS;
+      // An upload of the same name and size is running: its file may be listed already, and
+      // taking it for this intent would adopt or delete someone else's fresh upload. Wait.
+      if (inFlightKeys.has(keyOf(intent))) continue;
+      groups.set(keyOf(intent), [...(groups.get(keyOf(intent)) ?? []), intent]);
+    }
+    for (const group of groups.values()) {
+      const first = group[0]!;
+      for (const intent of group) resolvedIntentPaths.add(intent.path);
+      const since = Date.parse(first.startedAt) - INTENT_CLOCK_SLACK_MS;
       const candidates = [...remote.files.values()]
         .filter(
           (f) =>
             !claimedRemote.has(f.id) &&
-            f.filename === intent.remoteName &&
-            f.sizeBytes === intent.size &&
+            f.filename === first.remoteName &&
+            f.sizeBytes === first.size &&
             Date.parse(f.createdAt) >= since,
         )
         .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
       for (const c of candidates) claimedRemote.add(c.id);
-      const local = input.local.get(intent.path);
-      const stillWanted =
-        local !== undefined && local.sha256 === intent.sha256 && entries.get(intent.path)?.sha256 !== intent.sha256;
-      const keep = stillWanted ? candidates[0] : undefined;
-      if (keep && local?.sha256 !== undefined) {
-        const old = entries.get(intent.path);
-        const op: SyncOp = { kind: 'adopt', path: intent.path, intent, remote: keep, local: local as HashedEntry };
-        if (old && old.fileId !== keep.id) op.oldFileId = old.fileId;
-        ops.push(op);
-        adopted.set(intent.path, keep);
-      } else {
-        ops.push({ kind: 'drop-intent', path: intent.path });
+      // Several intents with different contents: which file holds which content cannot be known,
+      // so none is adopted; every candidate goes and each path is uploaded again.
+      const interchangeable = new Set(group.map((i) => i.sha256)).size === 1;
+      const unused = [...candidates];
+      for (const intent of group) {
+        const local = input.local.get(intent.path);
+        const stillWanted =
+          local !== undefined && local.sha256 === intent.sha256 && entries.get(intent.path)?.sha256 !== intent.sha256;
+        const keep = stillWanted && interchangeable ? unused.shift() : undefined;
+        if (keep && local?.sha256 !== undefined) {
+          const old = entries.get(intent.path);
+          const op: SyncOp = { kind: 'adopt', path: intent.path, intent, remote: keep, local: local as HashedEntry };
+          if (old && old.fileId !== keep.id) op.oldFileId = old.fileId;
+          ops.push(op);
+          adopted.set(intent.path, keep);
+        } else {
+          ops.push({ kind: 'drop-intent', path: intent.path });
+        }
       }
-      for (const c of candidates) if (c !== keep) ops.push({ kind: 'discard', path: intent.path, fileId: c.id });
+      for (const c of unused) ops.push({ kind: 'discard', path: first.path, fileId: c.id });
     }
     for (const id of pendingDeleteIds) if (!remote.files.has(id)) ops.push({ kind: 'delete-done', fileId: id });
   }
