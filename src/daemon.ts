@@ -49,6 +49,8 @@ export class Daemon {
   private stopped = false;
   private starting: Promise<void> | undefined;
   private reloads: Promise<unknown> = Promise.resolve();
+  private statusSoon: NodeJS.Timeout | undefined;
+  private statusWrites: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -88,6 +90,7 @@ export class Daemon {
       logger: this.opts.logger,
       metrics: this.metrics,
       allowMassDelete: this.opts.allowMassDelete ?? false,
+      onStatus: () => this.writeStatusSoon(),
       ...(this.opts.onOutcome ? { onOutcome: this.opts.onOutcome } : {}),
     });
     this.folders.set(folder.name, fsync);
@@ -158,7 +161,23 @@ export class Daemon {
     };
   }
 
-  private async writeStatus(): Promise<void> {
+  /** Writes the snapshot shortly after a folder's status changed (at most every 250 ms), so `status` is not a period behind. */
+  private writeStatusSoon(): void {
+    if (this.statusSoon !== undefined || this.stopped) return;
+    this.statusSoon = setTimeout(() => {
+      this.statusSoon = undefined;
+      void this.writeStatus();
+    }, 250);
+    this.statusSoon.unref();
+  }
+
+  // Writes share one temp file, so they run one after another; the status is taken when each starts.
+  private writeStatus(): Promise<void> {
+    this.statusWrites = this.statusWrites.then(() => this.writeStatusOnce());
+    return this.statusWrites;
+  }
+
+  private async writeStatusOnce(): Promise<void> {
     const file = path.join(this.config.stateDir, STATUS_FILE);
     const tmp = `${file}.${process.pid}.tmp`;
     try {
@@ -182,6 +201,7 @@ export class Daemon {
     await this.starting?.catch(() => undefined);
     await this.reloads;
     if (this.statusTimer) clearInterval(this.statusTimer);
+    if (this.statusSoon) clearTimeout(this.statusSoon);
     await Promise.all([...this.folders.values()].map((f) => f.stop(this.opts.drainMs ?? 10_000)));
     await this.writeStatus();
     await this.http?.close();
