@@ -157,8 +157,10 @@ export class Executor {
     // record of every request that may have created a remote file.
     const startedAt = this.now().toISOString();
     let wroteIntent = false;
+    const freshIntents = new Set<string>();
     for (const op of ops) {
       if (op.kind === 'upload' || op.kind === 'replace' || op.kind === 'reupload') {
+        freshIntents.add(op.path);
         manifest.addPendingUpload({
           path: op.path,
           sha256: op.local.sha256,
@@ -171,7 +173,7 @@ export class Executor {
     }
     if (wroteIntent) await manifest.flush();
 
-    const outcomes = await Promise.all(ops.map((op) => this.schedule(op)));
+    const outcomes = await Promise.all(ops.map((op) => this.schedule(op, freshIntents)));
     const retryLater = new Set<string>();
     for (const o of outcomes) {
       if (o.status === 'changed' || o.status === 'ambiguous' || o.status === 'failed') for (const p of opPaths(o.op)) retryLater.add(p);
@@ -179,7 +181,8 @@ export class Executor {
     return { outcomes, retryLater: [...retryLater] };
   }
 
-  private schedule(op: SyncOp): Promise<OpOutcome> {
+  /** `freshIntents`: paths whose intent this batch (re)wrote; a drop-intent in it means the older one. */
+  private schedule(op: SyncOp, freshIntents: ReadonlySet<string>): Promise<OpOutcome> {
     const paths = opPaths(op);
     for (const p of paths) this.running.add(p);
     const previous = Promise.all(paths.map((p) => this.tails.get(p) ?? Promise.resolve()));
@@ -194,7 +197,7 @@ export class Executor {
           return skipped;
         }
         this.opts.onEvent?.({ type: 'op-start', op });
-        const outcome = await this.execute(op);
+        const outcome = await this.execute(op, freshIntents);
         if (outcome.status === 'failed' && isFatalStatus(outcome.httpStatus) && this.fatal === undefined) {
           this.fatal = { error: outcome.error ?? 'refused', ...(outcome.httpStatus !== undefined ? { status: outcome.httpStatus } : {}) };
         }
@@ -220,7 +223,7 @@ export class Executor {
     return result;
   }
 
-  private async execute(op: SyncOp): Promise<OpOutcome> {
+  private async execute(op: SyncOp, freshIntents: ReadonlySet<string>): Promise<OpOutcome> {
     const { manifest, logger } = this.opts;
     try {
       switch (op.kind) {
@@ -261,7 +264,9 @@ export class Executor {
           return { op, status: 'done', fileId: op.remote.id };
         }
         case 'drop-intent':
-          manifest.removePendingUpload(op.path);
+          // The plan dropped the stale intent of a path this batch uploads again; the intent on
+          // record now is the new upload's, written above, and must stay until its answer is.
+          if (!freshIntents.has(op.path)) manifest.removePendingUpload(op.path);
           return { op, status: 'done' };
         case 'delete-done':
           manifest.removePendingDelete(op.fileId);

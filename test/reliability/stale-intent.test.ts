@@ -1,0 +1,46 @@
+/**
+ * A killed run leaves intents for uploads it never started. The next run drops each such intent
+ * and uploads the path again in one batch; the new upload's own intent must stay on disk until
+ * its answer is recorded, or a second kill mid-upload leaves an orphan nobody can find.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { Manifest } from '../../src/state/manifest.js';
+import { remoteNameFor } from '../../src/api/filename.js';
+import { hashFile } from '../../src/local/hash.js';
+import { makeProject, spawnCli, type Project } from '../helpers/project.js';
+import { waitFor } from '../helpers/wait.js';
+import { expectMirrored } from '../helpers/mirror.js';
+import { syncUntilClean } from './support.js';
+
+let project: Project | undefined;
+afterEach(async () => {
+  await project?.cleanup();
+  project = undefined;
+});
+
+describe('an intent left by a killed run', () => {
+  it('is replaced, not erased, by the next run that uploads the same path; a kill mid-upload leaves no orphan', async () => {
+    project = await makeProject({ files: { 'a.txt': 'alpha' }, emulator: { faults: { latencyMs: 1500 } } });
+    const p = project;
+    // What a run killed before it started this upload leaves behind: an intent, nothing remote.
+    const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
+    const h = await hashFile(path.join(p.folder, 'a.txt'));
+    await m.addPendingUpload({ path: 'a.txt', sha256: h.sha256, size: h.size, remoteName: remoteNameFor('a.txt'), startedAt: new Date(Date.now() - 1000).toISOString() }, { durable: true });
+    await m.close();
+
+    const child = spawnCli(['sync', '-c', p.configPath, '--json'], { env: p.env });
+    child.stdout!.resume();
+    child.stderr!.resume();
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    // Killed the moment the server has created the file, before the answer can be recorded.
+    await waitFor(() => p.emulator.files().length === 1, { timeoutMs: 60_000, intervalMs: 2, message: 'the upload to be created' });
+    child.kill('SIGKILL');
+    await exited;
+
+    p.emulator.setFaults({});
+    await syncUntilClean(p, 2);
+    expect(p.emulator.stats().uploadsCreated).toBe(1);
+    await expectMirrored(p);
+  });
+});
