@@ -157,23 +157,33 @@ export class Executor {
     // record of every request that may have created a remote file.
     const startedAt = this.now().toISOString();
     let wroteIntent = false;
-    const freshIntents = new Set<string>();
+    // Intents are keyed by path: a path whose older intent this batch still resolves (discards
+    // what it created, then drops it) must not have that record overwritten before then, or a
+    // crash loses the only trace of those remote files. Its new intent is written just before
+    // its upload instead.
+    const resolving = new Set<string>();
+    for (const op of ops) if (op.kind === 'drop-intent' || op.kind === 'discard' || op.kind === 'adopt') resolving.add(op.path);
+    const deferredIntents = new Map<string, PendingUpload>();
     for (const op of ops) {
       if (op.kind === 'upload' || op.kind === 'replace' || op.kind === 'reupload') {
-        freshIntents.add(op.path);
-        manifest.addPendingUpload({
+        const intent: PendingUpload = {
           path: op.path,
           sha256: op.local.sha256,
           size: op.local.size,
           remoteName: remoteNameFor(op.path),
           startedAt,
-        });
-        wroteIntent = true;
+        };
+        if (resolving.has(op.path)) {
+          deferredIntents.set(op.path, intent);
+        } else {
+          manifest.addPendingUpload(intent);
+          wroteIntent = true;
+        }
       }
     }
     if (wroteIntent) await manifest.flush();
 
-    const outcomes = await Promise.all(ops.map((op) => this.schedule(op, freshIntents)));
+    const outcomes = await Promise.all(ops.map((op) => this.schedule(op, deferredIntents)));
     const retryLater = new Set<string>();
     for (const o of outcomes) {
       if (o.status === 'changed' || o.status === 'ambiguous' || o.status === 'failed') for (const p of opPaths(o.op)) retryLater.add(p);
@@ -181,8 +191,8 @@ export class Executor {
     return { outcomes, retryLater: [...retryLater] };
   }
 
-  /** `freshIntents`: paths whose intent this batch (re)wrote; a drop-intent in it means the older one. */
-  private schedule(op: SyncOp, freshIntents: ReadonlySet<string>): Promise<OpOutcome> {
+  /** `deferredIntents`: intents of this batch to write (durably) right before their upload. */
+  private schedule(op: SyncOp, deferredIntents: ReadonlyMap<string, PendingUpload>): Promise<OpOutcome> {
     const paths = opPaths(op);
     for (const p of paths) this.running.add(p);
     const previous = Promise.all(paths.map((p) => this.tails.get(p) ?? Promise.resolve()));
@@ -197,7 +207,7 @@ export class Executor {
           return skipped;
         }
         this.opts.onEvent?.({ type: 'op-start', op });
-        const outcome = await this.execute(op, freshIntents);
+        const outcome = await this.execute(op, deferredIntents);
         if (outcome.status === 'failed' && isFatalStatus(outcome.httpStatus) && this.fatal === undefined) {
           this.fatal = { error: outcome.error ?? 'refused', ...(outcome.httpStatus !== undefined ? { status: outcome.httpStatus } : {}) };
         }
@@ -223,15 +233,15 @@ export class Executor {
     return result;
   }
 
-  private async execute(op: SyncOp, freshIntents: ReadonlySet<string>): Promise<OpOutcome> {
+  private async execute(op: SyncOp, deferredIntents: ReadonlyMap<string, PendingUpload>): Promise<OpOutcome> {
     const { manifest, logger } = this.opts;
     try {
       switch (op.kind) {
         case 'upload':
         case 'reupload':
-          return await this.upload(op, op.path, op.local, undefined);
+          return await this.upload(op, op.path, op.local, undefined, deferredIntents.get(op.path));
         case 'replace':
-          return await this.upload(op, op.path, op.local, op.oldFileId);
+          return await this.upload(op, op.path, op.local, op.oldFileId, deferredIntents.get(op.path));
         case 'delete':
           manifest.remove(op.path);
           return await this.deleteRemote(op, { fileId: op.fileId, path: op.path, reason: 'removed', queuedAt: this.now().toISOString() });
@@ -264,9 +274,7 @@ export class Executor {
           return { op, status: 'done', fileId: op.remote.id };
         }
         case 'drop-intent':
-          // The plan dropped the stale intent of a path this batch uploads again; the intent on
-          // record now is the new upload's, written above, and must stay until its answer is.
-          if (!freshIntents.has(op.path)) manifest.removePendingUpload(op.path);
+          manifest.removePendingUpload(op.path);
           return { op, status: 'done' };
         case 'delete-done':
           manifest.removePendingDelete(op.fileId);
@@ -299,10 +307,16 @@ export class Executor {
    * after an unanswered attempt two concurrent ones could each adopt the other's file (swapped
    * contents). One at a time, the only unclaimed match is the attempt's own.
    */
-  private upload(op: SyncOp, relPath: string, local: HashedEntry, oldFileId: string | undefined): Promise<OpOutcome> {
+  private upload(op: SyncOp, relPath: string, local: HashedEntry, oldFileId: string | undefined, intent: PendingUpload | undefined): Promise<OpOutcome> {
     const key = `${local.size}\0${remoteNameFor(relPath)}`;
     const previous = this.uploadKeys.get(key) ?? Promise.resolve();
-    const run = previous.then(() => this.uploadNow(op, relPath, local, oldFileId));
+    const run = previous.then(async () => {
+      if (intent) {
+        this.opts.manifest.addPendingUpload(intent);
+        await this.opts.manifest.flush();
+      }
+      return this.uploadNow(op, relPath, local, oldFileId);
+    });
     const tail = run.catch(() => undefined);
     this.uploadKeys.set(key, tail);
     void tail.then(() => {

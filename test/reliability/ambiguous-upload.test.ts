@@ -4,29 +4,16 @@
  * the new process's client) must never be taken for it: that would point two paths at one file ID.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPrng } from '../../src/emulator/faults.js';
 import { openManifest } from '../../src/index.js';
 import { makeProject, type Project } from '../helpers/project.js';
 import { expectMirrored } from '../helpers/mirror.js';
-import { syncJson } from './support.js';
+import { seedFor, syncJson } from './support.js';
 
 let project: Project | undefined;
 afterEach(async () => {
   await project?.cleanup();
   project = undefined;
 });
-
-/**
- * The first seed whose fault draws (rateReset = 0.5, one draw per request) are `pattern`:
- * true = this request is reset. Makes "the third request is reset, the others pass" exact.
- */
-function seedFor(pattern: readonly boolean[]): number {
-  for (let seed = 1; seed < 100_000; seed++) {
-    const next = createPrng(seed);
-    if (pattern.every((reset) => next() < 0.5 === reset)) return seed;
-  }
-  throw new Error('no seed found');
-}
 
 describe('ambiguous upload recovery', () => {
   it('never adopts a file another path of the folder already owns (same name and size, earlier run)', async () => {

@@ -11,7 +11,7 @@ import { hashFile } from '../../src/local/hash.js';
 import { makeProject, spawnCli, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 import { expectMirrored } from '../helpers/mirror.js';
-import { syncUntilClean } from './support.js';
+import { seedFor, syncUntilClean } from './support.js';
 
 let project: Project | undefined;
 afterEach(async () => {
@@ -41,6 +41,31 @@ describe('an intent left by a killed run', () => {
     p.emulator.setFaults({});
     await syncUntilClean(p, 2);
     expect(p.emulator.stats().uploadsCreated).toBe(1);
+    await expectMirrored(p);
+  });
+
+  it('keeps the old intent until what it created is discarded, when the file changed since (kill mid-discard)', async () => {
+    project = await makeProject({ files: { 'a.txt': 'alpha, edited since: longer' } });
+    const p = project;
+    // The killed run uploaded the old 5-byte content and never recorded it.
+    const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
+    await m.addPendingUpload({ path: 'a.txt', sha256: 'old'.padEnd(64, '0'), size: 5, remoteName: 'a.txt', startedAt: new Date(Date.now() - 1000).toISOString() }, { durable: true });
+    await m.close();
+    p.emulator.addFile({ filename: 'a.txt', sizeBytes: 5 });
+
+    // Request 1 lists; request 2, the delete of the stray copy, gets its connection reset; the
+    // process is killed before its retry.
+    p.emulator.setFaults({ rateReset: 0.5, seed: seedFor([false, true]) });
+    const child = spawnCli(['sync', '-c', p.configPath, '--json'], { env: p.env });
+    child.stdout!.resume();
+    child.stderr!.resume();
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await waitFor(() => (p.emulator.stats().faultsInjected.rateReset ?? 0) >= 1, { timeoutMs: 60_000, intervalMs: 2, message: 'the discard to be reset' });
+    child.kill('SIGKILL');
+    await exited;
+
+    p.emulator.setFaults({});
+    await syncUntilClean(p, 2);
     await expectMirrored(p);
   });
 });

@@ -111,3 +111,15 @@ export async function runLimited(jobs: ReadonlyArray<() => Promise<void>>, limit
     }),
   );
 }
+
+/**
+ * The first seed whose emulator fault draws (a rate of 0.5, one draw per request) follow
+ * `pattern`: true = this request gets the fault. Makes "the second request is reset" exact.
+ */
+export function seedFor(pattern: readonly boolean[]): number {
+  for (let seed = 1; seed < 100_000; seed++) {
+    const next = createPrng(seed);
+    if (pattern.every((faulted) => next() < 0.5 === faulted)) return seed;
+  }
+  throw new Error('no seed found');
+}
