@@ -156,7 +156,7 @@ export class Executor {
     // Intents go to disk in one write before any upload starts: a crash after this point leaves a
     // record of every request that may have created a remote file.
     const startedAt = this.now().toISOString();
-    let wroteIntent = false;
+    let mustFlush = false;
     // Intents are keyed by path: a path whose older intent this batch still resolves (discards
     // what it created, then drops it) must not have that record overwritten before then, or a
     // crash loses the only trace of those remote files. Its new intent is written just before
@@ -165,6 +165,12 @@ export class Executor {
     for (const op of ops) if (op.kind === 'drop-intent' || op.kind === 'discard' || op.kind === 'adopt') resolving.add(op.path);
     const deferredIntents = new Map<string, PendingUpload>();
     for (const op of ops) {
+      if (op.kind === 'discard') {
+        // Recorded before any intent of this batch is dropped: once an intent goes, this record is
+        // the only trace of the stray copy (ops on other paths may drop theirs first).
+        manifest.addPendingDelete({ fileId: op.fileId, path: op.path, reason: 'stray', queuedAt: startedAt });
+        mustFlush = true;
+      }
       if (op.kind === 'upload' || op.kind === 'replace' || op.kind === 'reupload') {
         const intent: PendingUpload = {
           path: op.path,
@@ -177,11 +183,11 @@ export class Executor {
           deferredIntents.set(op.path, intent);
         } else {
           manifest.addPendingUpload(intent);
-          wroteIntent = true;
+          mustFlush = true;
         }
       }
     }
-    if (wroteIntent) await manifest.flush();
+    if (mustFlush) await manifest.flush();
 
     const outcomes = await Promise.all(ops.map((op) => this.schedule(op, deferredIntents)));
     const retryLater = new Set<string>();

@@ -68,4 +68,33 @@ describe('an intent left by a killed run', () => {
     await syncUntilClean(p, 2);
     await expectMirrored(p);
   });
+
+  it('records every copy it will discard before it drops any intent (kill with discards still queued)', async () => {
+    // Two crashed uploads of a/index.md and b/index.md: same name and size, different contents,
+    // so neither copy can be adopted: both are discarded and both paths uploaded again.
+    project = await makeProject({ files: { 'a/index.md': 'AAAA', 'b/index.md': 'BBBB' }, config: { api: { concurrency: 2 } } });
+    const p = project;
+    const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
+    for (const rel of ['a/index.md', 'b/index.md']) {
+      const h = await hashFile(path.join(p.folder, rel));
+      await m.addPendingUpload({ path: rel, sha256: h.sha256, size: 4, remoteName: 'index.md', startedAt: new Date(Date.now() - 1000).toISOString() }, { durable: true });
+      p.emulator.addFile({ filename: 'index.md', sizeBytes: 4 });
+    }
+    await m.close();
+
+    // The listing passes; every later request is reset, so the first discard keeps retrying, and
+    // the process is killed as soon as an upload (whose intent is written first) reaches the server.
+    p.emulator.setFaults({ rateReset: 0.5, seed: seedFor([false, ...Array<boolean>(12).fill(true)]) });
+    const child = spawnCli(['sync', '-c', p.configPath, '--json'], { env: p.env });
+    child.stdout!.resume();
+    child.stderr!.resume();
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await waitFor(() => (p.emulator.stats().byRoute['POST /v1/files'] ?? 0) >= 1, { timeoutMs: 60_000, intervalMs: 2, message: 'an upload to be sent' });
+    child.kill('SIGKILL');
+    await exited;
+
+    p.emulator.setFaults({});
+    await syncUntilClean(p, 2);
+    await expectMirrored(p);
+  });
 });
