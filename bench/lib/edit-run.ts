@@ -14,7 +14,7 @@ import { isDaemonStarted, isReconcileDone, startDaemon } from './daemon.js';
 import { startBenchEmulator, type UploadedFile } from './emulator.js';
 import { BenchError } from './errors.js';
 import { measureManifestWriteCost, type ManifestWriteCost } from './manifest-cost.js';
-import { absPath, FOLDER_NAME, productEnv, writeProductConfig } from './product.js';
+import { absPath, effectiveWatchBackend, FOLDER_NAME, productEnv, writeProductConfig } from './product.js';
 import { createPrng, logUniformSize, shuffled } from './prng.js';
 import { readCpuMs, readMemoryMB } from './procfs.js';
 import { prepareSyncedTree } from './synced-tree.js';
@@ -52,6 +52,8 @@ export interface EditRunResult extends EditRunOptions {
   /** Manifest rewrites between the first edit and 6 s after the last became visible (max write delay is 5 s). */
   manifestWrites: number;
   manifestCost: ManifestWriteCost;
+  /** The daemon's watcher backend (the product default). */
+  watchBackend: string;
 }
 
 const memo = new Map<string, Promise<EditRunResult>>();
@@ -99,6 +101,7 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
       reconcileIntervalMs: 0,
     });
 
+    const watchBackend = await effectiveWatchBackend(config);
     const daemon = startDaemon(config, productEnv(emulator.url));
     let stopped = false;
     try {
@@ -169,6 +172,7 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
         deletes: stats.deletes - deletesBefore,
         manifestWrites,
         manifestCost,
+        watchBackend,
       };
     } finally {
       if (!stopped) await daemon.stop();

@@ -5,6 +5,7 @@ import { mimeTypeFor } from '../../src/api/mime.js';
 import { remoteNameFor } from '../../src/api/filename.js';
 import type { EmulatorCore } from '../../src/emulator/index.js';
 import { Manifest } from '../../src/state/manifest.js';
+import { loadConfig } from '../../src/config/load.js';
 import { REPO_ROOT } from './child.js';
 import { BENCH_API_KEY } from './emulator.js';
 import { BenchError } from './errors.js';
@@ -23,6 +24,8 @@ export interface ProductConfigOptions {
   /** 0 = no periodic reconciliation (benchmarks want only the one at start). */
   reconcileIntervalMs?: number;
   watch?: boolean;
+  /** watch.backend; omitted = the product's default. */
+  watchBackend?: string;
   logLevel?: 'info' | 'warn' | 'debug';
 }
 
@@ -32,7 +35,7 @@ export async function writeProductConfig(dir: string, o: ProductConfigOptions): 
     api: { baseUrl: o.baseUrl, concurrency: o.concurrency },
     stateDir: o.stateDir,
     folders: [{ name: FOLDER_NAME, path: o.folderPath }],
-    watch: { enabled: o.watch ?? true, debounceMs: o.debounceMs ?? 1000 },
+    watch: { enabled: o.watch ?? true, debounceMs: o.debounceMs ?? 1000, ...(o.watchBackend !== undefined ? { backend: o.watchBackend } : {}) },
     reconcile: { intervalMs: o.reconcileIntervalMs ?? 0, onStart: true },
     // Benchmarks change (and seed) many files at once; the guards are not what is measured.
     safety: { maxDeletes: 100_000_000, maxDeletePercent: 100 },
@@ -41,6 +44,12 @@ export async function writeProductConfig(dir: string, o: ProductConfigOptions): 
   const file = path.join(dir, 'sync.config.json');
   await fs.writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
   return file;
+}
+
+/** The watcher backend a config file ends up with (its own, or the product's default). */
+export async function effectiveWatchBackend(configPath: string): Promise<string> {
+  const { config } = await loadConfig({ configPath, env: {} });
+  return config.watch.backend;
 }
 
 /** The environment for the CLI: the emulator's URL and a throwaway key (never a real one). */

@@ -124,7 +124,7 @@ export const initialSyncScenario: Scenario = {
       checks,
       notes: [
         'wall_s is spawn-to-exit of the contender process; cpu_s and peak_rss_mb are the client process only (the emulator runs in the benchmark process).',
-        'files-sync also hashes every file and writes its manifest (with a durable pending intent per upload); the SDK baselines do neither.',
+        'files-sync also hashes every file, records upload intents and keeps its manifest; the SDK baselines do neither.',
       ],
     };
   },

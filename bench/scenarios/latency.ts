@@ -68,7 +68,7 @@ export const latencyScenario: Scenario = {
           daemon_rss_after_mb: r.daemonRssAfterMB,
           manifest_writes: r.manifestWrites,
         },
-        note: `watch.debounceMs ${options.debounceMs}, api.concurrency 4, ${options.edits} distinct files rewritten every ${options.intervalMs} ms in a tree of ${options.treeFiles} synced files`,
+        note: `watcher ${r.watchBackend} (the default), watch.debounceMs ${options.debounceMs}, api.concurrency 4, ${options.edits} distinct files rewritten every ${options.intervalMs} ms in a tree of ${options.treeFiles} synced files`,
       },
       {
         contender: FLOOR,
