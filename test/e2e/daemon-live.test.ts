@@ -33,6 +33,15 @@ describe('files-sync run keeps remote == local', () => {
     await fs.writeFile(abs('fresh/two.txt'), 'two\n');
     await waitForSync(p, { what: 'new files and a new directory' });
 
+    // `mkdir -p` makes nested directories at once; files written into them later must still be seen
+    // (@parcel/watcher alone never watches the inner ones).
+    await fs.mkdir(abs('nest/a/b/c'), { recursive: true });
+    await p.write('marker.txt', 'lets the watcher see the new tree first\n');
+    await waitForSync(p, { what: 'a marker after mkdir -p' });
+    await fs.writeFile(abs('nest/a/b/c/late.txt'), 'written into a nested new directory later\n');
+    await fs.writeFile(abs('nest/a/late.txt'), 'and one level up\n');
+    await waitForSync(p, { what: 'files in directories made by mkdir -p' });
+
     // Edit in place; the old remote version must go (no orphans).
     const before = (await openManifest(p.stateDir, 'docs')).get('a.txt')!.fileId;
     await fs.appendFile(abs('a.txt'), 'more alpha\n');
@@ -69,7 +78,7 @@ describe('files-sync run keeps remote == local', () => {
     const ls = await runCli(['ls', '--json', '-c', p.configPath], { env: p.env });
     expect(ls.code).toBe(0);
     const rows = JSON.parse(ls.stdout) as Array<{ path: string; fileId: string }>;
-    expect(rows.map((r) => r.path).sort()).toEqual(['archive/new.txt', 'renamed-dir/sub/one.txt', 'renamed-dir/two.txt']);
+    expect(rows.map((r) => r.path).sort()).toEqual(['archive/new.txt', 'marker.txt', 'nest/a/b/c/late.txt', 'nest/a/late.txt', 'renamed-dir/sub/one.txt', 'renamed-dir/two.txt']);
     const live = new Set(p.emulator.files().map((f) => f.id));
     for (const r of rows) expect(live.has(r.fileId)).toBe(true);
     expect(live.size).toBe(rows.length);
