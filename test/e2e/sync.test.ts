@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeProject, runCli, TEST_KEY, type Project } from '../helpers/project.js';
+import { expectMirrored } from '../helpers/mirror.js';
 import { openManifest } from '../../src/index.js';
 
 let project: Project | undefined;
@@ -38,34 +39,6 @@ async function sync(p: Project, ...args: string[]): Promise<{ code: number | nul
     throw new Error(`sync did not print JSON (exit ${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   }
   return { code: r.code, reports, stderr: r.stderr };
-}
-
-/** Remote equals local: every local file has one live remote copy with its content, and nothing else is there. */
-async function expectMirrored(p: Project, opts: { unmanaged?: number } = {}): Promise<void> {
-  const m = await openManifest(p.stateDir, 'docs');
-  const remote = new Map(p.emulator.files().map((f) => [f.id, f]));
-  const entries = [...m.entries()];
-  const localFiles: string[] = [];
-  async function walk(dir: string, rel: string): Promise<void> {
-    for (const d of await fs.readdir(dir, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${d.name}` : d.name;
-      if (d.isDirectory()) await walk(path.join(dir, d.name), r);
-      else if (d.isFile()) localFiles.push(r);
-    }
-  }
-  await walk(p.folder, '');
-  expect(entries.map(([k]) => k).sort()).toEqual(localFiles.sort());
-  for (const [rel, e] of entries) {
-    const f = remote.get(e.fileId);
-    expect(f, `remote copy of ${rel}`).toBeDefined();
-    const { createHash } = await import('node:crypto');
-    const sha = createHash('sha256').update(await fs.readFile(path.join(p.folder, rel))).digest('hex');
-    expect(e.sha256).toBe(sha);
-    expect(f!.sha256).toBe(sha);
-  }
-  expect(remote.size).toBe(entries.length + (opts.unmanaged ?? 0));
-  expect(m.pendingUploads()).toEqual([]);
-  expect(m.pendingDeletes()).toEqual([]);
 }
 
 describe('files-sync sync', () => {
