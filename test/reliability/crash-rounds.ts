@@ -110,11 +110,17 @@ export async function runCrashRounds(p: Project, opts: CrashRoundOptions): Promi
     void done.then(() => (finishedFirst = true));
     // Edits while the process works: some land before its scan, some during uploads.
     const editsDuring = randomEdits(p.folder, rng, round + 1000, rng.int(15));
-    await waitFor(() => finishedFirst || p.emulator.stats().requests - before >= killAfterRequests, {
-      timeoutMs: 60_000,
-      intervalMs: 5,
-      message: `round ${round}: ${command} to make ${killAfterRequests} requests`,
-    }).catch(() => undefined); // an idle daemon that made fewer requests is killed all the same
+    // A daemon that went idle before the target is killed anyway: no new request for 3 s.
+    let seen = 0;
+    let lastChangeAt = Date.now();
+    await waitFor(
+      () => {
+        const made = p.emulator.stats().requests - before;
+        if (made !== seen) [seen, lastChangeAt] = [made, Date.now()];
+        return finishedFirst || made >= killAfterRequests || (made > 0 && Date.now() - lastChangeAt > 3000);
+      },
+      { timeoutMs: 60_000, intervalMs: 5, message: `round ${round}: ${command} to make ${killAfterRequests} requests` },
+    ).catch(() => undefined); // a process that never got going is killed all the same
     const exitedBeforeKill = finishedFirst;
     child.kill('SIGKILL');
     await done;
