@@ -1,6 +1,12 @@
 /**
  * The @parcel/watcher backend: native, one inotify watch per directory instead of chokidar's
  * per-file watchers, so it stays light on large trees (measured in bench: watch memory).
+ *
+ * On Linux, @parcel/watcher adds a watch to a directory it hears being created but not to the
+ * subdirectories that already exist inside it by then (`mkdir -p a/b`, `cp -r`, unzip; upstream
+ * parcel-bundler/watcher#97): nothing under a/b would ever be reported. So when a new directory
+ * has subdirectories, each of them gets a subscription of its own (whose initial crawl watches
+ * its whole subtree), dropped again when the directory goes.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -27,6 +33,9 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
   const { filter, onEvents, onError } = options;
   const logger = options.logger.child({ component: 'watch', backend: 'parcel', root: options.root });
   let subscription: AsyncSubscription | undefined;
+  let parcel: ParcelModule | undefined;
+  /** Extra subscriptions on subdirectories the main one missed, by relative path. */
+  const nested = new Map<string, Promise<AsyncSubscription | undefined>>();
   /** chokidar, when the native module cannot load on this platform. */
   let delegate: FolderWatcher | undefined;
   let stopped = false;
@@ -51,13 +60,17 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
         const rel = relative(e.path);
         if (rel === undefined) return;
         if (e.type === 'delete') {
+          dropNested(rel);
           if (filter.matchesFile(rel)) out.push({ type: 'unlink', path: rel });
           if (filter.mayContain(rel)) out.push({ type: 'unlink-dir', path: rel });
           return;
         }
         const st = await fs.lstat(e.path).catch(() => undefined);
         if (st?.isDirectory()) {
-          if (filter.mayContain(rel)) out.push({ type: 'dir', path: rel });
+          if (filter.mayContain(rel)) {
+            out.push({ type: 'dir', path: rel });
+            await coverSubdirectories(rel);
+          }
         } else if (filter.matchesFile(rel)) {
           // Gone again, a file, a symlink or a special file: the consumer's lstat decides.
           out.push({ type: 'change', path: rel });
@@ -65,6 +78,46 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
       }),
     );
     return out;
+  };
+
+  const onParcelEvents = (err: Error | null, events: ParcelEvent[]): void => {
+    if (stopped) return;
+    if (err) {
+      void fail(err);
+      return;
+    }
+    void translate(events).then((batch) => {
+      if (!stopped && batch.length > 0) onEvents(batch);
+    });
+  };
+
+  /** Subscribes to each existing subdirectory of a new directory (see the module comment). */
+  const coverSubdirectories = async (relDir: string): Promise<void> => {
+    if (parcel === undefined) return;
+    const dirents = await fs.readdir(path.join(root, relDir), { withFileTypes: true }).catch(() => []);
+    for (const d of dirents) {
+      const child = `${relDir}/${d.name}`;
+      if (!d.isDirectory() || !filter.mayContain(child) || nested.has(child) || stopped) continue;
+      const p = parcel.subscribe(path.join(root, child), onParcelEvents).catch((err: unknown) => {
+        nested.delete(child);
+        logger.debug({ dir: child, err: err instanceof Error ? err.message : String(err) }, 'could not watch a new subdirectory');
+        return undefined;
+      });
+      nested.set(child, p);
+      const sub = await p;
+      if (stopped) await sub?.unsubscribe().catch(() => undefined);
+    }
+    if (nested.size > 0) logger.debug({ dir: relDir, nested: nested.size }, 'watching subdirectories of a new directory');
+  };
+
+  /** Drops the extra subscriptions at or under a deleted path. */
+  const dropNested = (rel: string): void => {
+    for (const [dir, p] of nested) {
+      if (dir === rel || dir.startsWith(`${rel}/`)) {
+        nested.delete(dir);
+        void p.then((sub) => sub?.unsubscribe()).catch(() => undefined);
+      }
+    }
   };
 
   const stop = (): Promise<void> => {
@@ -76,7 +129,15 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
     }
     const sub = subscription;
     subscription = undefined;
-    closePromise = (sub === undefined ? Promise.resolve() : sub.unsubscribe()).catch(() => undefined).finally(markReady);
+    const extra = [...nested.values()];
+    nested.clear();
+    closePromise = Promise.all([
+      sub?.unsubscribe(),
+      ...extra.map((p) => p.then((s) => s?.unsubscribe())),
+    ])
+      .then(() => undefined)
+      .catch(() => undefined)
+      .finally(markReady);
     return closePromise;
   };
 
@@ -97,7 +158,6 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
 
   const start = async (): Promise<void> => {
     root = await fs.realpath(options.root);
-    let parcel: ParcelModule;
     try {
       parcel = await loadParcel();
     } catch (err) {
@@ -109,16 +169,7 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
       return;
     }
     if (stopped) return;
-    const sub = await parcel.subscribe(root, (err, events) => {
-      if (stopped) return;
-      if (err) {
-        void fail(err);
-        return;
-      }
-      void translate(events).then((batch) => {
-        if (!stopped && batch.length > 0) onEvents(batch);
-      });
-    });
+    const sub = await parcel.subscribe(root, onParcelEvents);
     if (stopped) {
       await sub.unsubscribe().catch(() => undefined);
       return;

@@ -31,15 +31,6 @@ const RETRY_MAX_MS = 5 * 60_000;
  * at least once (its upload intents), so gathering them keeps writes batched.
  */
 const GATHER_MS = 100;
-/**
- * @parcel/watcher on Linux adds an inotify watch only to a directory it hears being created, not to
- * subdirectories that already exist inside it (`mkdir -p a/b`, `cp -r`, unzip; upstream
- * parcel-bundler/watcher#97), so nothing under a/b would ever be reported. When a new directory
- * already has subdirectories, the watcher is restarted (the new one watches the whole tree) this
- * long after the first such directory, so that one restart covers a whole burst. Remove once the
- * parcel backend (src/local/watch-parcel.ts) handles this itself.
- */
-const NESTED_DIR_RESTART_DELAY_MS = 300;
 /** Reconciliation period of a folder whose watcher failed while periodic reconciliation is off. */
 const FALLBACK_RECONCILE_MS = 5 * 60_000;
 /** Paths stat'ed and hashed at once by a watcher batch: a burst of 100k events must not open 100k files. */
@@ -114,9 +105,6 @@ export class FolderSync {
   private readonly firstSeen = new Map<string, number>();
   private readonly failures = new Map<string, number>();
   private readonly reportedSkips = new Map<string, string>();
-  private readonly retiredWatchers = new Set<FolderWatcher>();
-  private readonly restartDirs = new Set<string>();
-  private restartScheduled = false;
   private mode: FolderStatus['mode'] = 'starting';
   private held = 0;
   private heldReason: string | undefined;
@@ -173,58 +161,9 @@ export class FolderSync {
       followSymlinks: folder.followSymlinks,
       logger: this.log,
       onEvents: (events) => this.onWatchEvents(events),
-      // A watcher replaced by a restart may still report while it closes; that is not news.
-      onError: (err) => {
-        if (!this.retiredWatchers.has(w)) this.onWatchError(err);
-      },
+      onError: (err) => this.onWatchError(err),
     });
     return w;
-  }
-
-  /** True when the backend misses subdirectories of new directories (see NESTED_DIR_RESTART_DELAY_MS). */
-  private missesNestedDirs(): boolean {
-    return this.opts.config.watch.backend === 'parcel' && !this.opts.folder.followSymlinks;
-  }
-
-  private async checkNestedDirs(relDir: string): Promise<void> {
-    const filter = this.session!.filter;
-    const dirents = await fs.readdir(path.join(this.opts.folder.path, ...relDir.split('/')), { withFileTypes: true }).catch(() => []);
-    if (!dirents.some((d) => d.isDirectory() && filter.mayContain(`${relDir}/${d.name}`))) return;
-    this.restartDirs.add(relDir);
-    if (this.restartScheduled) return;
-    this.restartScheduled = true;
-    this.scheduleSoon(() => void this.restartWatcher(), NESTED_DIR_RESTART_DELAY_MS);
-  }
-
-  /**
-   * Replaces the watcher with a fresh one, which watches the whole tree as it is now. @parcel/watcher
-   * shares one native watcher per root, so the old one must be closed first; what changed in that
-   * gap is found by re-listing the new directories and by a reconciliation.
-   */
-  private async restartWatcher(): Promise<void> {
-    const dirs = [...this.restartDirs];
-    this.restartDirs.clear();
-    try {
-      const old = this.watcher;
-      if (this.stopping || old === undefined) return;
-      this.retiredWatchers.add(old);
-      await old.close().catch(() => undefined);
-      this.retiredWatchers.delete(old);
-      if (this.stopping || this.watcher !== old) return;
-      const fresh = this.newWatcher();
-      this.watcher = fresh;
-      await fresh.ready();
-      if (this.stopping) return;
-      this.log.info({ dirs }, 'watcher restarted to cover subdirectories of new directories');
-      this.onWatchEvents(dirs.map((d) => ({ type: 'dir', path: d })), false);
-      this.requestReconcile('watcher restarted');
-    } finally {
-      this.restartScheduled = false;
-      if (this.restartDirs.size > 0 && !this.stopping) {
-        this.restartScheduled = true;
-        this.scheduleSoon(() => void this.restartWatcher(), NESTED_DIR_RESTART_DELAY_MS);
-      }
-    }
   }
 
   private onWatchError(err: Error & { code?: string }): void {
@@ -252,7 +191,7 @@ export class FolderSync {
     this.log.warn({ err: err.message, code: err.code }, 'watcher error');
   }
 
-  private onWatchEvents(events: WatchEvent[], checkNested = true): void {
+  private onWatchEvents(events: WatchEvent[]): void {
     if (this.stopping) return;
     const now = Date.now();
     for (const ev of events) {
@@ -263,7 +202,6 @@ export class FolderSync {
             for (const p of paths) this.touch(p, now);
           })
           .catch((err: Error) => this.log.debug({ dir: ev.path, err: err.message }, 'could not list new directory'));
-        if (checkNested && this.missesNestedDirs()) void this.checkNestedDirs(ev.path);
       } else if (ev.type === 'unlink-dir') {
         for (const p of this.session!.manifest.paths()) if (isWithin(p, ev.path)) this.touch(p, now);
       } else {

@@ -68,6 +68,32 @@ describe.each(['chokidar', 'parcel'] as const)('%s watcher (real temp folders)',
     });
   });
 
+  it('keeps watching nested directories made at once (mkdir -p), for files written into them later', async () => {
+    const root = await tempDir();
+    const w = watchFolder(root, { backend });
+    await w.watcher.ready();
+
+    // Several rounds: the race that loses nested watches does not strike every time.
+    for (let round = 0; round < 4; round++) {
+      await mkdir(path.join(root, `r${round}`, 'a', 'b', 'c'), { recursive: true });
+      await reported(w, 'dir', `r${round}`);
+    }
+    // The extra watches are set up asynchronously after the directory event, so a file written in
+    // that moment may go unheard: write until heard. Without nested watching, never heard: fails.
+    for (let round = 0; round < 4; round++) {
+      for (const rel of [`r${round}/a/b/c/late.txt`, `r${round}/a/b/late.txt`]) {
+        let n = 0;
+        await waitFor(
+          async () => {
+            await writeFile(path.join(root, rel), String(n++));
+            return w.paths('change').has(rel);
+          },
+          { intervalMs: 200, message: () => `a change of ${rel}; seen: ${JSON.stringify(w.events)}` },
+        );
+      }
+    }
+  });
+
   it('reports both paths of a rename, in any order', async () => {
     const root = await tempDir();
     await writeFile(path.join(root, 'old name.txt'), 'content');
