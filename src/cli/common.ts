@@ -1,8 +1,8 @@
 /** Shared plumbing of the CLI commands: config loading, exit codes, client and folder set-up. */
-import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { ConfigError, EXIT_CONFIG, formatConfigError } from '../config/errors.js';
+import { resolveApiKey } from '../config/api-key.js';
 import type { Config, FolderConfig } from '../config/schema.js';
 import { FilesClient } from '../api/client.js';
 import { createLogger } from '../log.js';
@@ -61,33 +61,18 @@ export async function loadCliConfig(opts: CommonOptions, extra: { checkPaths?: b
   }
 }
 
-/** Reads the API key: ANTHROPIC_API_KEY, else the file named by api.keyFile. */
-export function readApiKey(config: Config, env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env.ANTHROPIC_API_KEY?.trim();
-  if (fromEnv) return fromEnv;
-  const keyFile = (config.api as { keyFile?: string }).keyFile;
-  if (keyFile) {
-    try {
-      const key = fs.readFileSync(keyFile, 'utf8').trim();
-      if (key) return key;
-    } catch (err) {
-      throw new CliExit(
-        `files-sync: configuration error\napi.keyFile: cannot read ${keyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'}). Fix: point api.keyFile at a readable file holding only the key`,
-        EXIT.config,
-      );
-    }
-  }
-  throw new CliExit(
-    'files-sync: configuration error\nANTHROPIC_API_KEY: not set. Fix: export ANTHROPIC_API_KEY=<your key> (or set api.keyFile); for the local emulator any non-empty value works',
-    EXIT.config,
-  );
-}
-
-/** Builds the Files API client from the config and the key. */
-export function createClient(config: Config, logger: Logger, onRetry?: ConstructorParameters<typeof FilesClient>[0]['onRetry']): FilesClient {
+/** Builds the Files API client from the config and the key ($ANTHROPIC_API_KEY or api.keyFile; exit 78 when neither). */
+export async function createClient(config: Config, logger: Logger, onRetry?: ConstructorParameters<typeof FilesClient>[0]['onRetry']): Promise<FilesClient> {
   const api = config.api;
+  let apiKey: string;
+  try {
+    apiKey = await resolveApiKey(config);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliExit(`files-sync: configuration error\n${formatConfigError(err)}`, EXIT.config);
+    throw err;
+  }
   return new FilesClient({
-    apiKey: readApiKey(config),
+    apiKey,
     baseUrl: api.baseUrl,
     maxConnections: api.maxConnections,
     timeoutMs: api.timeoutMs,

@@ -40,7 +40,7 @@ Exit codes: 0 clean stop, 75 another process holds the state directory, 78 confi
         });
         // Counted on the daemon's metrics; the client itself already logs every retry.
         let daemon: Daemon | undefined;
-        const client = createClient(config, logger, (info) => daemon?.metrics.retries.inc({ method: info.method, reason: info.reason }));
+        const client = await createClient(config, logger, (info) => daemon?.metrics.retries.inc({ method: info.method, reason: info.reason }));
         daemon = new Daemon({
           config,
           configPath,

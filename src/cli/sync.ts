@@ -75,7 +75,7 @@ directory, 78 configuration error.`,
       runCommand(async () => {
         const { config } = await loadCliConfig(opts);
         const logger = commandLogger(config, { json: opts.json === true });
-        const client = createClient(config, logger);
+        const client = await createClient(config, logger);
         const lock = await acquireLock(config.stateDir);
         const reports: ReconcileReport[] = [];
         const progress = new ProgressLine();

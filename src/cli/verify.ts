@@ -28,7 +28,7 @@ export function registerVerifyCommand(program: Command): void {
         const logger = commandLogger(config, { json: opts.json === true });
         let remote: Map<string, RemoteFile> | undefined;
         if (!opts.local) {
-          const client = createClient(config, logger);
+          const client = await createClient(config, logger);
           try {
             remote = new Map();
             for await (const f of client.listAll({ pageSize: 1000 })) remote.set(f.id, f);
