@@ -67,20 +67,27 @@ export async function mirrorProblems(target: MirrorTarget, opts: MirrorOptions =
   for (const [rel, e] of entries) owners.set(e.fileId, [...(owners.get(e.fileId) ?? []), rel]);
   for (const [id, paths] of owners) if (paths.length > 1) problems.push(`file ID ${id} is recorded for ${paths.length} paths: ${paths.join(', ')}`);
 
-  for (const rel of local) {
+  // Hashed a few at a time: the load soak checks 100k files.
+  let next = 0;
+  const checkOne = async (rel: string): Promise<void> => {
     const e = entries.get(rel);
-    if (!e) continue;
+    if (!e) return;
     const f = remote.get(e.fileId);
     if (!f) {
       problems.push(`remote copy of ${rel} (${e.fileId}) is missing`);
-      continue;
+      return;
     }
     const abs = path.join(target.folder, ...rel.split('/'));
     const [sha, st] = await Promise.all([sha256Of(abs), fs.stat(abs)]);
     if (e.sha256 !== sha) problems.push(`manifest hash of ${rel} is stale`);
     if (f.sha256 !== sha) problems.push(`remote content of ${rel} (${e.fileId}) differs from the local file`);
     if (f.sizeBytes !== st.size || e.size !== st.size) problems.push(`size of ${rel}: local ${st.size}, manifest ${e.size}, remote ${f.sizeBytes}`);
-  }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(16, local.length) }, async () => {
+      while (next < local.length) await checkOne(local[next++]!);
+    }),
+  );
 
   const expectedRemote = owners.size + (opts.unmanaged ?? 0);
   if (remote.size !== expectedRemote) {
