@@ -71,10 +71,17 @@ Exit codes: 0 clean stop, 75 another process holds the state directory, 78 confi
             else reloadWanted = true;
           });
         });
-        await running.start();
-        started = true;
-        if (reloadWanted) void running.reload();
-        await stopped;
+        // The daemon's own timers are unref'd (they must not hold up a stop); this one keeps the
+        // process up until a signal arrives, even with watching off and nothing else pending.
+        const keepAlive = setInterval(() => undefined, 1 << 30);
+        try {
+          await running.start();
+          started = true;
+          if (reloadWanted) void running.reload();
+          await stopped;
+        } finally {
+          clearInterval(keepAlive);
+        }
         return EXIT.ok;
       }),
     );

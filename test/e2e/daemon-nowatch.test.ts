@@ -1,0 +1,30 @@
+/**
+ * `files-sync run` with watching off: the process must stay up on its reconciliation timer alone
+ * (the daemon's own timers are unref'd) and still stop cleanly on SIGTERM.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { makeProject, type Project } from '../helpers/project.js';
+import { killDaemon, startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
+
+let project: Project | undefined;
+let daemon: DaemonProcess | undefined;
+afterEach(async () => {
+  await killDaemon(daemon);
+  await project?.cleanup();
+  project = undefined;
+  daemon = undefined;
+});
+
+it('stays up with watch.enabled false, reconciles on its timer, and exits 0 on SIGTERM', async () => {
+  const p = (project = await makeProject({
+    files: { 'a.txt': 'a' },
+    config: { watch: { enabled: false }, reconcile: { intervalMs: 10_000 } },
+  }));
+  daemon = await startDaemon(p);
+  await waitForSync(p, { what: 'startup reconciliation' });
+  await p.write('b.txt', 'written while not watching');
+  // Only the 10 s timer can find this file: the process must still be alive by then.
+  await waitForSync(p, { what: 'timer reconciliation', timeoutMs: 45_000 });
+  expect(await Promise.race([daemon.exited.then(() => 'exited'), Promise.resolve('running')])).toBe('running');
+  expect(await daemon.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+});
