@@ -16,7 +16,7 @@ import { createWatcher, listDir, type FolderWatcher, type WatchEvent } from '../
 import { createPathDebouncer, type PathDebouncer } from '../local/debounce.js';
 import { needsHash, planSync, type SyncOp } from './plan.js';
 import { guardDeletes } from './safety.js';
-import { openFolderSession, reconcileSession, type FolderSession } from './session.js';
+import { manifestLookup, openFolderSession, reconcileSession, type FolderSession } from './session.js';
 import type { ExecutorClient, ExecutorEvent, OpOutcome } from './execute.js';
 import type { RemoteLister } from './reconcile.js';
 
@@ -339,7 +339,7 @@ export class FolderSync {
     const plan = planSync({
       local,
       manifest: {
-        entries: new Map(session.manifest.entries()),
+        entries: manifestLookup(session.manifest),
         pendingUploads: session.manifest.pendingUploads(),
         pendingDeletes: session.manifest.pendingDeletes(),
       },

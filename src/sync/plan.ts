@@ -46,8 +46,15 @@ export interface PlanSkip {
   detail?: string;
 }
 
+/** Read access to the manifest's entries; a live view is enough (scoped plans never walk it all). */
+export interface EntryLookup {
+  get(path: string): ManifestEntry | undefined;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<ManifestEntry>;
+}
+
 export interface ManifestView {
-  entries: ReadonlyMap<string, ManifestEntry>;
+  entries: EntryLookup;
   pendingUploads: readonly PendingUpload[];
   pendingDeletes: readonly PendingDelete[];
 }
@@ -130,10 +137,11 @@ export function planSync(input: PlanInput): Plan {
   // 1. Pending intents: only a full listing can tell what an interrupted upload left behind.
   const resolvedIntentPaths = new Set<string>();
   const claimedRemote = new Set<string>();
-  for (const e of entries.values()) claimedRemote.add(e.fileId);
-  for (const id of pendingDeleteIds) claimedRemote.add(id);
   const adopted = new Map<string, RemoteFile>();
   if (remote) {
+    // Only a listing needs to know every ID we own; a watcher batch must not walk 100k entries.
+    for (const e of entries.values()) claimedRemote.add(e.fileId);
+    for (const id of pendingDeleteIds) claimedRemote.add(id);
     const intents = [...intentsByPath.values()]
       .filter((i) => scopeSet.has(i.path) && !inFlight.has(i.path) && Date.parse(i.startedAt) < remote.startedAt.getTime())
       .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.path.localeCompare(b.path));

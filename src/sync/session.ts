@@ -5,6 +5,7 @@ import { Manifest } from '../state/manifest.js';
 import { createPathFilter, type PathFilter } from '../local/filter.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
 import { reconcileFolder, type ReconcileReport, type RemoteLister } from './reconcile.js';
+import type { EntryLookup } from './plan.js';
 
 export interface FolderSession {
   folder: FolderConfig;
@@ -24,6 +25,17 @@ export interface SessionOptions {
 /** The folder's include/exclude filter; the state directory is excluded by its literal path when it sits inside. */
 export function folderFilter(config: Config, folder: FolderConfig): PathFilter {
   return createPathFilter({ include: folder.include, exclude: folder.exclude, root: folder.path, stateDir: config.stateDir });
+}
+
+/** A live, copy-free view of a manifest's entries for the planner. */
+export function manifestLookup(manifest: Pick<Manifest, 'get' | 'paths' | 'entries'>): EntryLookup {
+  return {
+    get: (p) => manifest.get(p),
+    keys: () => manifest.paths(),
+    *values() {
+      for (const [, e] of manifest.entries()) yield e;
+    },
+  };
 }
 
 /** Opens the manifest and builds the filter and executor of one folder. The caller holds the state-dir lock. */
