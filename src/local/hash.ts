@@ -76,7 +76,9 @@ export async function hashFile(absPath: string, options: HashOptions = {}): Prom
     before = await handle.stat();
     if (!before.isFile()) throw new FileChangedError(`not a regular file: ${absPath}`, { path: absPath });
     if (options.expected !== undefined) assertSameVersion(absPath, options.expected, before, 'expected');
-    const buffer = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+    // A 1 MiB buffer per file would churn 1 MiB of off-heap memory for every tiny file (tens of
+    // GB over a large initial sync, which the allocator is slow to hand back): size it to the file.
+    const buffer = Buffer.allocUnsafe(Math.min(HASH_CHUNK_BYTES, Math.max(before.size, 16 * 1024)));
     for (;;) {
       signal?.throwIfAborted();
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
