@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { makeProject, runCli, TEST_KEY, type Project } from '../helpers/project.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { openManifest } from '../../src/index.js';
+import { syncJson } from '../helpers/sync-cli.js';
 
 let project: Project | undefined;
 afterEach(async () => {
@@ -15,30 +16,9 @@ afterEach(async () => {
   project = undefined;
 });
 
-interface Report {
-  folder: string;
-  status: string;
-  uploaded: number;
-  replaced: number;
-  deleted: number;
-  moved: number;
-  hashed: number;
-  unchanged: number;
-  heldDeletes: number;
-  unmanagedRemote: number;
-  skipped: Array<{ path: string; reason: string }>;
-  failed: unknown[];
-}
-
-async function sync(p: Project, ...args: string[]): Promise<{ code: number | null; reports: Report[]; stderr: string }> {
-  const r = await runCli(['sync', '-c', p.configPath, '--json', ...args], { env: p.env });
-  let reports: Report[] = [];
-  try {
-    reports = JSON.parse(r.stdout) as Report[];
-  } catch {
-    throw new Error(`sync did not print JSON (exit ${r.code})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  }
-  return { code: r.code, reports, stderr: r.stderr };
+/** Runs `sync --json` on the project (extra flags after it). */
+function sync(p: Project, ...args: string[]) {
+  return syncJson(p, args);
 }
 
 describe('files-sync sync', () => {
