@@ -5,27 +5,20 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeProject, type Project } from '../helpers/project.js';
-import { killDaemon, startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
+import { describe, expect, it } from 'vitest';
+import { makeProject } from '../helpers/project.js';
+import { startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
 
-let project: Project | undefined;
 let daemon: DaemonProcess | undefined;
 
-afterEach(async () => {
-  await killDaemon(daemon);
-  daemon = undefined;
-  await project?.cleanup();
-  project = undefined;
-});
 
 describe('bad files', () => {
   it('reports a FIFO and a file the API refuses, at startup and live, and syncs the rest', async () => {
-    const p = (project = await makeProject({
+    const p = await makeProject({
       files: { 'good.txt': 'good\n', 'too-big.bin': 'x'.repeat(5000) },
       // The emulator refuses uploads over 4 KB with 413, like the API over 500 MB.
       emulator: { maxUploadBytes: 4096 },
-    }));
+    });
     execFileSync('mkfifo', [path.join(p.folder, 'startup.fifo')]);
     await fs.symlink(path.join(p.dir, 'nowhere'), path.join(p.folder, 'dangling.txt'));
     const skip = ['too-big.bin', 'startup.fifo', 'dangling.txt', 'live.fifo', 'live-big.bin'];

@@ -11,6 +11,7 @@ import { createPathFilter } from '../../src/local/filter.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { spawnCli, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
+import { onCleanup } from '../helpers/cleanup.js';
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string | number };
 
@@ -85,6 +86,8 @@ export async function startDaemon(project: Project, args: string[] = [], env: No
       return daemon.exited;
     },
   };
+  // Killed after the test whatever happens (registered before the wait, which may throw).
+  onCleanup(() => killDaemon(daemon));
   await daemon.waitForLog((l) => l.msg === 'files-sync daemon started', 'daemon start');
   return daemon;
 }

@@ -5,27 +5,20 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeProject, type Project } from '../helpers/project.js';
+import { describe, expect, it } from 'vitest';
+import { makeProject } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 import { openManifest } from '../../src/state/manifest.js';
-import { killDaemon, projectFolder, startDaemon, syncDiff, waitForSync, type DaemonProcess } from './daemon-harness.js';
+import { projectFolder, startDaemon, syncDiff, waitForSync, type DaemonProcess } from './daemon-harness.js';
 
-let project: Project | undefined;
 let daemon: DaemonProcess | undefined;
 
-afterEach(async () => {
-  await killDaemon(daemon);
-  daemon = undefined;
-  await project?.cleanup();
-  project = undefined;
-});
 
 describe('files-sync run lifecycle', () => {
   it('SIGTERM exits 0 with the manifest flushed; changes made while stopped are repaired at the next start', async () => {
-    const p = (project = await makeProject({
+    const p = await makeProject({
       files: { 'keep.txt': 'keep\n', 'edit.txt': 'v1\n', 'gone.txt': 'bye\n', 'move/me.txt': 'moving\n', 'sub/x.txt': 'x\n' },
-    }));
+    });
     daemon = await startDaemon(p);
     await waitForSync(p, { what: 'first start' });
 
@@ -55,11 +48,11 @@ describe('files-sync run lifecycle', () => {
   });
 
   it('SIGKILL in the middle of a burst: after a restart, everything is synced with no orphan and no duplicate', async () => {
-    const p = (project = await makeProject({
+    const p = await makeProject({
       // Slow responses and a few uploads whose response is lost keep many requests in flight.
       emulator: { faults: { latencyMs: 40, rateCreatedThenReset: 0.05, seed: 7 } },
       config: { api: { concurrency: 8, maxRetryTimeMs: 60_000 } },
-    }));
+    });
     daemon = await startDaemon(p);
     const total = 400;
     for (let i = 0; i < total; i++) await p.write(`burst/d${i % 10}/file-${i}.txt`, `content of file ${i}\n`.repeat(1 + (i % 7)));

@@ -4,24 +4,17 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeProject, runCli, type Project } from '../helpers/project.js';
-import { killDaemon, startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
+import { describe, expect, it } from 'vitest';
+import { makeProject, runCli } from '../helpers/project.js';
+import { startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
 import { openManifest } from '../../src/state/manifest.js';
 
-let project: Project | undefined;
 let daemon: DaemonProcess | undefined;
 
-afterEach(async () => {
-  await killDaemon(daemon);
-  daemon = undefined;
-  await project?.cleanup();
-  project = undefined;
-});
 
 describe('files-sync run keeps remote == local', () => {
   it('through creates, edits, editor saves, renames and deletes of files and directories', async () => {
-    const p = (project = await makeProject({ files: { 'a.txt': 'alpha\n', 'docs/b.md': '# bee\n', 'docs/deep/c.csv': '1,2,3\n' } }));
+    const p = await makeProject({ files: { 'a.txt': 'alpha\n', 'docs/b.md': '# bee\n', 'docs/deep/c.csv': '1,2,3\n' } });
     daemon = await startDaemon(p);
     await waitForSync(p, { what: 'startup reconciliation' });
     const abs = (rel: string) => path.join(p.folder, rel);

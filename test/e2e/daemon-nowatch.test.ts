@@ -2,25 +2,17 @@
  * `files-sync run` with watching off: the process must stay up on its reconciliation timer alone
  * (the daemon's own timers are unref'd) and still stop cleanly on SIGTERM.
  */
-import { afterEach, expect, it } from 'vitest';
-import { makeProject, type Project } from '../helpers/project.js';
-import { killDaemon, startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
+import { expect, it } from 'vitest';
+import { makeProject } from '../helpers/project.js';
+import { startDaemon, waitForSync } from './daemon-harness.js';
 
-let project: Project | undefined;
-let daemon: DaemonProcess | undefined;
-afterEach(async () => {
-  await killDaemon(daemon);
-  await project?.cleanup();
-  project = undefined;
-  daemon = undefined;
-});
 
 it('stays up with watch.enabled false, reconciles on its timer, and exits 0 on SIGTERM', async () => {
-  const p = (project = await makeProject({
+  const p = await makeProject({
     files: { 'a.txt': 'a' },
     config: { watch: { enabled: false }, reconcile: { intervalMs: 10_000 } },
-  }));
-  daemon = await startDaemon(p);
+  });
+  const daemon = await startDaemon(p);
   await waitForSync(p, { what: 'startup reconciliation' });
   await p.write('b.txt', 'written while not watching');
   // Only the 10 s timer can find this file: the process must still be alive by then.

@@ -1,23 +1,16 @@
 /** SIGHUP makes `files-sync run` re-read its config: new folders start; a bad config keeps the old one running. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeProject, type Project } from '../helpers/project.js';
-import { killDaemon, projectFolder, readConfig, startDaemon, waitForSync, writeConfig, writeUnder, type DaemonProcess, type LogLine } from './daemon-harness.js';
+import { describe, expect, it } from 'vitest';
+import { makeProject } from '../helpers/project.js';
+import { projectFolder, readConfig, startDaemon, waitForSync, writeConfig, writeUnder, type DaemonProcess, type LogLine } from './daemon-harness.js';
 
-let project: Project | undefined;
 let daemon: DaemonProcess | undefined;
 
-afterEach(async () => {
-  await killDaemon(daemon);
-  daemon = undefined;
-  await project?.cleanup();
-  project = undefined;
-});
 
 describe('SIGHUP reload', () => {
   it('starts a folder added to the config without a restart, and keeps running on a broken config', async () => {
-    const p = (project = await makeProject({ files: { 'one.txt': 'one\n' } }));
+    const p = await makeProject({ files: { 'one.txt': 'one\n' } });
     const photos = path.join(p.dir, 'photos');
     await writeUnder(photos, 'cat.jpg', 'not really a jpeg\n');
     await writeUnder(photos, '2026/dog.jpg', 'not one either\n');

@@ -5,19 +5,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeProject, TEST_KEY, type Project } from '../helpers/project.js';
-import { killDaemon, parseLogLines, startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
+import { describe, expect, it } from 'vitest';
+import { makeProject, TEST_KEY } from '../helpers/project.js';
+import { parseLogLines, startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
 
-let project: Project | undefined;
 let daemon: DaemonProcess | undefined;
 
-afterEach(async () => {
-  await killDaemon(daemon);
-  daemon = undefined;
-  await project?.cleanup();
-  project = undefined;
-});
 
 const WRONG_KEY = 'sk-ant-wrong-key-0000-NOT-THE-RIGHT-ONE';
 
@@ -25,11 +18,11 @@ describe('daemon logging', () => {
   it('JSON lines on stdout; neither the key nor a wrong key ever appears, through retries and a 401', async () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 30; i++) files[`f${i}.txt`] = `file ${i}\n`;
-    const p = (project = await makeProject({
+    const p = await makeProject({
       files,
       emulator: { faults: { rate500: 0.2, rate429: 0.1, rateReset: 0.05, retryAfterMs: 20, seed: 42 } },
       config: { log: { level: 'debug' } },
-    }));
+    });
     const output: string[] = [];
 
     daemon = await startDaemon(p, ['--http', '127.0.0.1:0']);

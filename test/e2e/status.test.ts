@@ -2,20 +2,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeProject, runCli, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
-import { killDaemon, startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
+import { startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
 
-let project: Project | undefined;
 let daemon: DaemonProcess | undefined;
 
-afterEach(async () => {
-  await killDaemon(daemon);
-  daemon = undefined;
-  await project?.cleanup();
-  project = undefined;
-});
 
 interface StatusJson {
   running: boolean;
@@ -45,7 +38,7 @@ async function get(url: string): Promise<{ status: number; type: string; body: s
 
 describe('status of the daemon', () => {
   it('status --json and the HTTP endpoint while running; status after SIGTERM and after SIGKILL', async () => {
-    const p = (project = await makeProject({ files: { 'a.txt': 'a\n', 'b/c.txt': 'c\n', 'b/d.txt': 'd\n' } }));
+    const p = await makeProject({ files: { 'a.txt': 'a\n', 'b/c.txt': 'c\n', 'b/d.txt': 'd\n' } });
     daemon = await startDaemon(p, ['--http', '127.0.0.1:0']);
     await waitForSync(p);
 

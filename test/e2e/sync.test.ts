@@ -4,17 +4,12 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeProject, runCli, TEST_KEY, type Project } from '../helpers/project.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { openManifest } from '../../src/index.js';
 import { syncJson } from '../helpers/sync-cli.js';
 
-let project: Project | undefined;
-afterEach(async () => {
-  await project?.cleanup();
-  project = undefined;
-});
 
 /** Runs `sync --json` on the project (extra flags after it). */
 function sync(p: Project, ...args: string[]) {
@@ -23,7 +18,7 @@ function sync(p: Project, ...args: string[]) {
 
 describe('files-sync sync', () => {
   it('uploads a folder, then a second run uploads and hashes nothing', async () => {
-    project = await makeProject({
+    const project = await makeProject({
       files: { 'a.txt': 'alpha', 'docs/b.md': '# b', 'contracts/2026/acme.pdf': '%PDF-1.4 fake', 'with space/ünïcode name.txt': 'u' },
     });
     const first = await sync(project);
@@ -40,7 +35,7 @@ describe('files-sync sync', () => {
   });
 
   it('edits, removals and renames produce exactly those operations', async () => {
-    project = await makeProject({ files: { 'keep.txt': 'k', 'edit.txt': 'v1', 'gone.txt': 'g', 'old/name.txt': 'same content' } });
+    const project = await makeProject({ files: { 'keep.txt': 'k', 'edit.txt': 'v1', 'gone.txt': 'g', 'old/name.txt': 'same content' } });
     await sync(project);
     const before = await openManifest(project.stateDir, 'docs');
     const oldEditId = before.get('edit.txt')!.fileId;
@@ -67,7 +62,7 @@ describe('files-sync sync', () => {
   });
 
   it('`id` answers for every synced file, by absolute or cwd-relative path; exit 1 when not synced', async () => {
-    project = await makeProject({ files: { 'contracts/2026/acme.pdf': 'pdf', 'b.txt': 'b' } });
+    const project = await makeProject({ files: { 'contracts/2026/acme.pdf': 'pdf', 'b.txt': 'b' } });
     await sync(project);
     const m = await openManifest(project.stateDir, 'docs');
     const abs = await runCli(['id', '-c', project.configPath, path.join(project.folder, 'contracts/2026/acme.pdf')], { env: project.env });
@@ -88,7 +83,7 @@ describe('files-sync sync', () => {
   });
 
   it('holds deletes when the folder is emptied, and releases them with --allow-mass-delete', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' } });
+    const project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' } });
     await sync(project);
     for (const f of ['a.txt', 'b.txt', 'c.txt']) await project.remove(f);
     const held = await sync(project);
@@ -104,7 +99,7 @@ describe('files-sync sync', () => {
 
   it('holds deletes over safety.maxDeletes', async () => {
     const files = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`f${i}.txt`, `content ${i}`]));
-    project = await makeProject({ files, config: { safety: { maxDeletes: 2, maxDeletePercent: 100 } } });
+    const project = await makeProject({ files, config: { safety: { maxDeletes: 2, maxDeletePercent: 100 } } });
     await sync(project);
     for (let i = 0; i < 3; i++) await project.remove(`f${i}.txt`);
     const r = await sync(project);
@@ -113,7 +108,7 @@ describe('files-sync sync', () => {
   });
 
   it('a missing folder root deletes nothing and exits non-zero', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a' } });
+    const project = await makeProject({ files: { 'a.txt': 'a' } });
     await sync(project);
     await fs.rename(project.folder, `${project.folder}.away`);
     const r = await runCli(['sync', '-c', project.configPath, '--json'], { env: project.env });
@@ -124,7 +119,7 @@ describe('files-sync sync', () => {
   });
 
   it('counts remote files it does not manage and never touches them; re-uploads a copy someone deleted', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b' } });
+    const project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b' } });
     const foreign = project.emulator.addFile({ filename: 'a.txt', sizeBytes: 1 });
     await sync(project);
     const m = await openManifest(project.stateDir, 'docs');
@@ -140,7 +135,7 @@ describe('files-sync sync', () => {
   });
 
   it('reports and skips files the API refuses, and syncs the rest (exit 0)', async () => {
-    project = await makeProject({ files: { 'small.txt': 'ok', 'big.bin': 'x'.repeat(5000) }, emulator: { maxUploadBytes: 2000 } });
+    const project = await makeProject({ files: { 'small.txt': 'ok', 'big.bin': 'x'.repeat(5000) }, emulator: { maxUploadBytes: 2000 } });
     const r = await sync(project);
     expect(r.code).toBe(0);
     expect(r.reports[0]!.uploaded).toBe(1);
@@ -149,7 +144,7 @@ describe('files-sync sync', () => {
   });
 
   it('skips a file over 500 MB without reading it, and syncs the rest', async () => {
-    project = await makeProject({ files: { 'small.txt': 'ok' } });
+    const project = await makeProject({ files: { 'small.txt': 'ok' } });
     const fh = await fs.open(path.join(project.folder, 'huge.iso'), 'w');
     await fh.truncate(600 * 1024 * 1024); // sparse: no disk used
     await fh.close();
@@ -159,7 +154,7 @@ describe('files-sync sync', () => {
   });
 
   it('a configuration mistake exits 78 naming the field and the fix, before touching anything', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a' }, config: { api: { concurrency: 0 } } });
+    const project = await makeProject({ files: { 'a.txt': 'a' }, config: { api: { concurrency: 0 } } });
     const r = await runCli(['sync', '-c', project.configPath], { env: project.env });
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/api\.concurrency/);
@@ -169,7 +164,7 @@ describe('files-sync sync', () => {
   });
 
   it('a missing API key exits 78 and says which variable to set', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a' } });
+    const project = await makeProject({ files: { 'a.txt': 'a' } });
     const env = { ...project.env };
     delete env.ANTHROPIC_API_KEY;
     const r = await runCli(['sync', '-c', project.configPath], { env });
@@ -178,7 +173,7 @@ describe('files-sync sync', () => {
   });
 
   it('a wrong API key fails clearly and never prints the key', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a' } });
+    const project = await makeProject({ files: { 'a.txt': 'a' } });
     const wrong = 'sk-ant-wrong-key-that-must-not-leak-42';
     const r = await runCli(['sync', '-c', project.configPath], { env: { ...project.env, ANTHROPIC_API_KEY: wrong } });
     expect(r.code).not.toBe(0);
@@ -187,7 +182,7 @@ describe('files-sync sync', () => {
   });
 
   it('a second process on the same state dir is refused with the holder named', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a' } });
+    const project = await makeProject({ files: { 'a.txt': 'a' } });
     const { acquireLock } = await import('../../src/state/lock.js');
     const lock = await acquireLock(project.stateDir);
     try {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator/index.js';
+import { onCleanup } from './cleanup.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI_ENTRY = path.join(REPO_ROOT, 'src', 'cli', 'main.ts');
@@ -24,7 +25,7 @@ export interface Project {
   cleanup(): Promise<void>;
 }
 
-/** Makes a temp dir with a folder to sync, a state dir, a config file and a running emulator. */
+/** Makes a temp dir with a folder to sync, a state dir, a config file and a running emulator; all removed after the test. */
 export async function makeProject(opts: { config?: Record<string, unknown>; emulator?: EmulatorOptions; files?: Record<string, string> } = {}): Promise<Project> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'files-sync-e2e-'));
   const folder = path.join(dir, 'folder');
@@ -50,6 +51,14 @@ export async function makeProject(opts: { config?: Record<string, unknown>; emul
   for (const [rel, content] of Object.entries(opts.files ?? {})) await write(rel, content);
   const env: NodeJS.ProcessEnv = { ...process.env, ANTHROPIC_API_KEY: TEST_KEY, ANTHROPIC_BASE_URL: emulator.url, NO_COLOR: '1' };
   delete env.FILES_SYNC_CONFIG;
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    await emulator.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  };
+  onCleanup(cleanup);
   return {
     dir,
     folder,
@@ -59,10 +68,7 @@ export async function makeProject(opts: { config?: Record<string, unknown>; emul
     env,
     write,
     remove: (rel) => fs.rm(path.join(folder, rel), { recursive: true, force: true }),
-    cleanup: async () => {
-      await emulator.close();
-      await fs.rm(dir, { recursive: true, force: true });
-    },
+    cleanup,
   };
 }
 

@@ -3,21 +3,16 @@
  * with the same name and size. Files this folder already owns (from an earlier run, so unknown to
  * the new process's client) must never be taken for it: that would point two paths at one file ID.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openManifest } from '../../src/index.js';
-import { makeProject, type Project } from '../helpers/project.js';
+import { makeProject } from '../helpers/project.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { seedFor, syncJson } from './support.js';
 
-let project: Project | undefined;
-afterEach(async () => {
-  await project?.cleanup();
-  project = undefined;
-});
 
 describe('ambiguous upload recovery', () => {
   it('never adopts a file another path of the folder already owns (same name and size, earlier run)', async () => {
-    project = await makeProject({ files: { 'a/index.md': 'AAAA' }, config: { api: { concurrency: 1 } } });
+    const project = await makeProject({ files: { 'a/index.md': 'AAAA' }, config: { api: { concurrency: 1 } } });
     expect((await syncJson(project)).code).toBe(0);
     const aId = (await openManifest(project.stateDir, 'docs')).get('a/index.md')!.fileId;
 

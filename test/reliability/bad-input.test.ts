@@ -9,17 +9,12 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeProject, runCli, spawnCli, type Project } from '../helpers/project.js';
+import { describe, expect, it } from 'vitest';
+import { makeProject, runCli, spawnCli } from '../helpers/project.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { waitFor } from '../helpers/wait.js';
 import { runLimited, syncJson } from './support.js';
 
-let project: Project | undefined;
-afterEach(async () => {
-  await project?.cleanup();
-  project = undefined;
-});
 
 interface CliMistake {
   name: string;
@@ -51,7 +46,7 @@ const mistakes: CliMistake[] = [
 
 describe('configuration mistakes at the CLI', () => {
   it('each exits 78 naming the problem, with no request sent and no state dir created', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a' } });
+    const project = await makeProject({ files: { 'a.txt': 'a' } });
     const p = project;
     const valid = JSON.parse(await fs.readFile(p.configPath, 'utf8')) as Record<string, unknown>;
     // Each row gets its own config file and state dir, next to the one valid project.
@@ -82,7 +77,7 @@ describe('configuration mistakes at the CLI', () => {
   });
 
   it('a refused key (401) fails once, clearly, without the key, and creates nothing remote', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b' } });
+    const project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b' } });
     const wrong = 'sk-ant-wrong-0123456789-must-not-leak';
     const r = await runCli(['sync', '-c', project.configPath, '--json'], { env: { ...project.env, ANTHROPIC_API_KEY: wrong } });
     expect(r.code).toBe(1);
@@ -98,7 +93,7 @@ describe('configuration mistakes at the CLI', () => {
 
 describe('awkward local files', () => {
   it('FIFO, symlink loop, 600 MB sparse file and odd names: each reported, everything else syncs', async () => {
-    project = await makeProject({
+    const project = await makeProject({
       files: {
         'plain.txt': 'plain',
         'with space/ünïcödé ✓.txt': 'unicode',
@@ -141,7 +136,7 @@ describe('awkward local files', () => {
   });
 
   it('a file replaced by a directory: the old copy is deleted, the new files upload', async () => {
-    project = await makeProject({ files: { 'swap': 'was a file', 'keep.txt': 'k', 'other.txt': 'o', 'more.txt': 'm' } });
+    const project = await makeProject({ files: { 'swap': 'was a file', 'keep.txt': 'k', 'other.txt': 'o', 'more.txt': 'm' } });
     expect((await syncJson(project)).code).toBe(0);
     await fs.rm(path.join(project.folder, 'swap'));
     await project.write('swap/inner.txt', 'now a directory');
@@ -152,7 +147,7 @@ describe('awkward local files', () => {
   });
 
   it('a 400 MB file deleted while it uploads: reported as changed, no copy left, the rest syncs', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b' } });
+    const project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b' } });
     const p = project;
     const big = path.join(p.folder, 'big.bin');
     const fh = await fs.open(big, 'w');
@@ -175,7 +170,7 @@ describe('awkward local files', () => {
   });
 
   it('an emptied folder holds every delete, says how to release them, and loses nothing', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b', 'c/d.txt': 'd' } });
+    const project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b', 'c/d.txt': 'd' } });
     expect((await syncJson(project)).code).toBe(0);
     await fs.rm(path.join(project.folder, 'a.txt'));
     await fs.rm(path.join(project.folder, 'b.txt'));

@@ -3,17 +3,12 @@
  * with edits before and during each run. The manifest always parses, a fresh `sync` then
  * converges, and the remote side is an exact mirror: no duplicates, no orphans.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeProject, type Project } from '../helpers/project.js';
+import { describe, expect, it } from 'vitest';
+import { makeProject } from '../helpers/project.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { runCrashRounds } from './crash-rounds.js';
 import { syncJson, syncUntilClean, writeTree } from './support.js';
 
-let project: Project | undefined;
-afterEach(async () => {
-  await project?.cleanup();
-  project = undefined;
-});
 
 /** Config of a crash project: latency makes kills land mid-request; low debounce keeps the daemon busy. */
 export const CRASH_CONFIG = {
@@ -24,7 +19,7 @@ export const CRASH_CONFIG = {
 
 describe('crash recovery under SIGKILL', () => {
   it('3 seeded rounds of killed sync/run converge with no duplicates or orphans', async () => {
-    project = await makeProject({ emulator: { faults: { latencyMs: 25 } }, config: CRASH_CONFIG });
+    const project = await makeProject({ emulator: { faults: { latencyMs: 25 } }, config: CRASH_CONFIG });
     await writeTree(project.folder, 150, { dirs: 10, seed: 3 });
     const infos = await runCrashRounds(project, { rounds: 3, seed: 4242, maxRequestsBeforeKill: 80 });
     // With this seed both commands are killed at least once, mid-work.

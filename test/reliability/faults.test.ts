@@ -5,16 +5,11 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeProject, type Project } from '../helpers/project.js';
+import { describe, expect, it } from 'vitest';
+import { makeProject } from '../helpers/project.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { syncJson, syncUntilClean, writeTree } from './support.js';
 
-let project: Project | undefined;
-afterEach(async () => {
-  await project?.cleanup();
-  project = undefined;
-});
 
 /** 20% of requests faulted, spread over every kind the emulator has; every answer slowed. */
 export const MIXED_FAULTS = {
@@ -51,7 +46,7 @@ async function applyEdits(root: string, files: readonly string[]): Promise<strin
 
 describe('sync under 20% mixed faults', () => {
   it('2,000 files converge: remote == local, no duplicates, no orphans', async () => {
-    project = await makeProject({
+    const project = await makeProject({
       emulator: { faults: { ...MIXED_FAULTS, seed: 20260501 } },
       config: { api: { concurrency: 16, maxConnections: 16, maxRetries: 4, maxRetryTimeMs: 30_000, timeoutMs: 20_000 } },
     });

@@ -3,25 +3,20 @@
  * and uploads the path again in one batch; the new upload's own intent must stay on disk until
  * its answer is recorded, or a second kill mid-upload leaves an orphan nobody can find.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { Manifest } from '../../src/state/manifest.js';
 import { remoteNameFor } from '../../src/api/filename.js';
 import { hashFile } from '../../src/local/hash.js';
-import { makeProject, spawnCli, type Project } from '../helpers/project.js';
+import { makeProject, spawnCli } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { seedFor, syncUntilClean } from './support.js';
 
-let project: Project | undefined;
-afterEach(async () => {
-  await project?.cleanup();
-  project = undefined;
-});
 
 describe('an intent left by a killed run', () => {
   it('is replaced, not erased, by the next run that uploads the same path; a kill mid-upload leaves no orphan', async () => {
-    project = await makeProject({ files: { 'a.txt': 'alpha' }, emulator: { faults: { latencyMs: 1500 } } });
+    const project = await makeProject({ files: { 'a.txt': 'alpha' }, emulator: { faults: { latencyMs: 1500 } } });
     const p = project;
     // What a run killed before it started this upload leaves behind: an intent, nothing remote.
     const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
@@ -45,7 +40,7 @@ describe('an intent left by a killed run', () => {
   });
 
   it('keeps the old intent until what it created is discarded, when the file changed since (kill mid-discard)', async () => {
-    project = await makeProject({ files: { 'a.txt': 'alpha, edited since: longer' } });
+    const project = await makeProject({ files: { 'a.txt': 'alpha, edited since: longer' } });
     const p = project;
     // The killed run uploaded the old 5-byte content and never recorded it.
     const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
@@ -72,7 +67,7 @@ describe('an intent left by a killed run', () => {
   it('records every copy it will discard before it drops any intent (kill with discards still queued)', async () => {
     // Two crashed uploads of a/index.md and b/index.md: same name and size, different contents,
     // so neither copy can be adopted: both are discarded and both paths uploaded again.
-    project = await makeProject({ files: { 'a/index.md': 'AAAA', 'b/index.md': 'BBBB' }, config: { api: { concurrency: 2 } } });
+    const project = await makeProject({ files: { 'a/index.md': 'AAAA', 'b/index.md': 'BBBB' }, config: { api: { concurrency: 2 } } });
     const p = project;
     const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
     for (const rel of ['a/index.md', 'b/index.md']) {

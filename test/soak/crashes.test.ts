@@ -3,23 +3,18 @@
  * during each run; the manifest always parses; then one clean convergence and an exact mirror.
  * SOAK_SEED replays a failing run.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeProject, type Project } from '../helpers/project.js';
+import { describe, expect, it } from 'vitest';
+import { makeProject } from '../helpers/project.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { runCrashRounds } from '../reliability/crash-rounds.js';
 import { syncJson, syncUntilClean, writeTree } from '../reliability/support.js';
 
-let project: Project | undefined;
-afterEach(async () => {
-  await project?.cleanup();
-  project = undefined;
-});
 
 const SEED = Number(process.env.SOAK_SEED ?? Date.now() % 1_000_000);
 
 describe('soak: crash recovery', () => {
   it(`20 rounds of killed sync/run converge (seed ${SEED})`, async () => {
-    project = await makeProject({
+    const project = await makeProject({
       emulator: { faults: { latencyMs: 25 } },
       config: { api: { concurrency: 4, maxRetryTimeMs: 30_000 }, watch: { debounceMs: 100 }, safety: { maxDeletes: 5000, maxDeletePercent: 50 } },
     });

@@ -4,16 +4,11 @@
  * /proc/<pid>/status while it runs, since it is gone once the process exits). SOAK_FILES resizes.
  */
 import fs from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeProject, spawnCli, type Project } from '../helpers/project.js';
 import { mirrorProblems } from '../helpers/mirror.js';
 import { writeTree } from '../reliability/support.js';
 
-let project: Project | undefined;
-afterEach(async () => {
-  await project?.cleanup();
-  project = undefined;
-});
 
 const FILES = Number(process.env.SOAK_FILES ?? 100_000);
 
@@ -58,7 +53,7 @@ async function measuredSync(p: Project): Promise<MeasuredRun> {
 
 describe('soak: load', () => {
   it(`${FILES} files sync in one run; a second run changes nothing; peak RSS reported`, async () => {
-    project = await makeProject({ config: { api: { concurrency: 16, maxConnections: 16 }, log: { level: 'warn' } } });
+    const project = await makeProject({ config: { api: { concurrency: 16, maxConnections: 16 }, log: { level: 'warn' } } });
     const t0 = Date.now();
     await writeTree(project.folder, FILES, { dirs: 1000, seed: 11 });
     console.log(`wrote ${FILES} files in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
