@@ -97,7 +97,9 @@ describe('daemon in-process', () => {
     await folder.idle();
     await p.write('after.txt', 'after the watcher died\n');
     await waitForSync(p, { what: 'a file created after the watcher failed' });
-    expect(lines.some((l) => l.reason === 'timer (watcher failed)' && l.msg === 'reconciliation done')).toBe(true);
+    await waitFor(() => lines.some((l) => l.reason === 'timer (watcher failed)' && l.msg === 'reconciliation done'), {
+      message: 'a reconciliation by the fallback timer',
+    });
   });
 
   it('a watched path with an unresolved upload intent triggers a reconciliation that adopts the upload', async () => {
@@ -121,7 +123,10 @@ describe('daemon in-process', () => {
       timeoutMs: 20_000,
       message: 'x.txt adopted',
     });
-    expect(lines.some((l) => l.reason === 'pending intent' && l.msg === 'reconciliation done')).toBe(true);
+    // The manifest is written before the pass logs its end: wait for the line, do not race it.
+    await waitFor(() => lines.some((l) => l.reason === 'pending intent' && l.msg === 'reconciliation done'), {
+      message: 'a reconciliation caused by the pending intent',
+    });
     await waitForSync(p);
     expect(p.emulator.stats().uploadsCreated).toBe(0);
   });
