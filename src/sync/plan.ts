@@ -79,6 +79,11 @@ export interface PlanInput {
   unreadableDirs?: readonly string[];
   /** Paths with an operation in flight right now: left alone. */
   inFlight?: ReadonlySet<string>;
+  /**
+   * File IDs that other folders of this daemon own (they share the workspace): never adopted or
+   * discarded for an intent of this folder, and not counted as unmanaged.
+   */
+  foreignIds?: ReadonlySet<string>;
   maxUploadBytes?: number;
 }
 
@@ -142,6 +147,7 @@ export function planSync(input: PlanInput): Plan {
     // Only a listing needs to know every ID we own; a watcher batch must not walk 100k entries.
     for (const e of entries.values()) claimedRemote.add(e.fileId);
     for (const id of pendingDeleteIds) claimedRemote.add(id);
+    for (const id of input.foreignIds ?? []) claimedRemote.add(id);
     const intents = [...intentsByPath.values()]
       .filter((i) => scopeSet.has(i.path) && !inFlight.has(i.path) && Date.parse(i.startedAt) < remote.startedAt.getTime())
       .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.path.localeCompare(b.path));
@@ -153,20 +159,27 @@ export function planSync(input: PlanInput): Plan {
       // An upload of the same name and size is running: its file may be listed already, and
       // taking it for this intent would adopt or delete someone else's fresh upload. Wait.
       if (inFlightKeys.has(keyOf(intent))) continue;
-      groups.set(keyOf(intent), [...(groups.get(keyOf(intent)) ?? []), intent]);
+      const group = groups.get(keyOf(intent));
+      if (group) group.push(intent);
+      else groups.set(keyOf(intent), [intent]);
     }
-    for (const group of groups.values()) {
+    // Indexed once: after a crash in a large initial sync there can be an intent per file.
+    const remoteByKey = new Map<string, RemoteFile[]>();
+    if (groups.size > 0) {
+      for (const f of remote.files.values()) {
+        const key = `${f.sizeBytes}\0${f.filename}`;
+        if (!groups.has(key)) continue;
+        const list = remoteByKey.get(key);
+        if (list) list.push(f);
+        else remoteByKey.set(key, [f]);
+      }
+    }
+    for (const [key, group] of groups) {
       const first = group[0]!;
       for (const intent of group) resolvedIntentPaths.add(intent.path);
       const since = Date.parse(first.startedAt) - INTENT_CLOCK_SLACK_MS;
-      const candidates = [...remote.files.values()]
-        .filter(
-          (f) =>
-            !claimedRemote.has(f.id) &&
-            f.filename === first.remoteName &&
-            f.sizeBytes === first.size &&
-            Date.parse(f.createdAt) >= since,
-        )
+      const candidates = (remoteByKey.get(key) ?? [])
+        .filter((f) => !claimedRemote.has(f.id) && Date.parse(f.createdAt) >= since)
         .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
       for (const c of candidates) claimedRemote.add(c.id);
       // Several intents with different contents: which file holds which content cannot be known,

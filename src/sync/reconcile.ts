@@ -35,6 +35,8 @@ export interface ReconcileOptions {
   allowMassDelete: boolean;
   dryRun: boolean;
   logger: Logger;
+  /** File IDs other folders of this daemon own (same workspace): never adopted, discarded or counted as unmanaged here. */
+  foreignIds?: () => Promise<ReadonlySet<string>>;
   /** Skip the remote listing (watcher-triggered passes); a full pass lists. */
   listRemote?: boolean;
   hashConcurrency?: number;
@@ -161,7 +163,10 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
     unreadableDirs: scan.unreadableDirs ?? [],
     inFlight: opts.executor.inFlight(),
   };
-  if (remote) planInput.remote = remote;
+  if (remote) {
+    planInput.remote = remote;
+    if (opts.foreignIds) planInput.foreignIds = await opts.foreignIds();
+  }
   const plan = planSync(planInput);
   const verdict = guardDeletes({
     ops: plan.ops,

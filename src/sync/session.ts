@@ -1,7 +1,7 @@
 /** One folder's working set for a process: its manifest, filter and executor, opened together. */
 import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
-import { Manifest } from '../state/manifest.js';
+import { Manifest, openManifest } from '../state/manifest.js';
 import { createPathFilter, type PathFilter } from '../local/filter.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
 import { reconcileFolder, type ReconcileReport, type RemoteLister } from './reconcile.js';
@@ -68,6 +68,22 @@ export async function openFolderSession(
   };
 }
 
+/**
+ * IDs recorded by the other configured folders (read from their manifests on disk). All folders
+ * use one key, so they share a workspace: one folder's recovery must never take another's files.
+ */
+export async function otherFoldersIds(config: Config, folderName: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const f of config.folders) {
+    if (f.name === folderName) continue;
+    const m = await openManifest(config.stateDir, f.name).catch(() => undefined);
+    if (!m) continue;
+    for (const [, e] of m.entries()) ids.add(e.fileId);
+    for (const d of m.pendingDeletes()) ids.add(d.fileId);
+  }
+  return ids;
+}
+
 /** Runs one full reconciliation of a session's folder with the config's limits. */
 export function reconcileSession(
   session: FolderSession,
@@ -87,6 +103,7 @@ export function reconcileSession(
     allowMassDelete: opts.allowMassDelete ?? false,
     dryRun: opts.dryRun ?? false,
     logger: session.logger,
+    ...(config.folders.length > 1 ? { foreignIds: () => otherFoldersIds(config, session.folder.name) } : {}),
     ...(opts.listRemote !== undefined ? { listRemote: opts.listRemote } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onPlan ? { onPlan: opts.onPlan } : {}),

@@ -214,6 +214,12 @@ describe('pending upload intents (crash recovery)', () => {
     expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
   });
 
+  it("never adopts or discards a file another folder of this daemon owns", () => {
+    const plan = planSync({ ...input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f9')] }), foreignIds: new Set(['f9']) });
+    expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
+    expect(plan.unmanagedRemote).toBe(0);
+  });
+
   it('adopting a replacement queues the old id for delete', () => {
     const plan = planSync(
       input({ local: [local('a.txt', 'h1', { mtimeMs: 5 })], entries: { 'a.txt': entry('f1', 'h0', { remoteName: 'a.txt' }) }, intents: [intent], remote: [remoteFile('f1', 'a.txt'), created('f9')] }),
