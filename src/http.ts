@@ -3,22 +3,24 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { DaemonStatus } from './status.js';
+import { checkListenAddress, parseListenAddress } from './config/listen.js';
+import { FilesSyncError } from './errors.js';
+
+/** The status endpoint was asked to listen somewhere it must not (or on something that is no address). */
+export class StatusServerAddressError extends FilesSyncError {}
 
 export interface StatusServer {
   url: string;
   close(): Promise<void>;
 }
 
-/** Parses "127.0.0.1:9464" / "[::1]:9464" / "localhost:9464" into host and port. */
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(listen.trim());
-  if (!m) throw new Error(`invalid listen address "${listen}" (expected host:port, e.g. 127.0.0.1:9464)`);
-  return { host: m[1]!, port: Number(m[2]) };
-}
-
 /** Starts the status server on a loopback address. */
 export async function startStatusServer(listen: string, getStatus: () => DaemonStatus, registry: Registry): Promise<StatusServer> {
-  const { host, port } = parseListen(listen);
+  // The endpoint has no authentication and shows paths and errors: loopback only, whatever asked for it.
+  const problem = checkListenAddress(listen);
+  const address = parseListenAddress(listen);
+  if (problem || !address) throw new StatusServerAddressError(`--http/http.listen ${JSON.stringify(listen)}: ${problem?.message ?? 'not host:port'}. Fix: ${problem?.fix ?? 'use e.g. 127.0.0.1:9464'}`, { listen });
+  const { host, port } = address;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const send = (status: number, type: string, body: string) => {

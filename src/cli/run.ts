@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { Daemon } from '../daemon.js';
-import { createClient, loadCliConfig, runCommand, EXIT, type CommonOptions } from './common.js';
+import { CliExit, createClient, loadCliConfig, runCommand, EXIT, type CommonOptions } from './common.js';
+import { checkListenAddress } from '../config/listen.js';
 
 interface RunOptions extends CommonOptions {
   http?: string;
@@ -34,6 +35,10 @@ Exit codes: 0 clean stop, 75 another process holds the state directory, 78 confi
     .action((opts: RunOptions) =>
       runCommand(async () => {
         const { config, configPath } = await loadCliConfig(opts);
+        const listenProblem = opts.http !== undefined ? checkListenAddress(opts.http) : null;
+        if (listenProblem) {
+          throw new CliExit(`files-sync: configuration error\n--http: ${listenProblem.message}. Fix: ${listenProblem.fix}`, EXIT.config);
+        }
         const logger = createLogger({
           level: config.log.level,
           secrets: process.env.ANTHROPIC_API_KEY ? [process.env.ANTHROPIC_API_KEY] : [],
@@ -75,7 +80,13 @@ Exit codes: 0 clean stop, 75 another process holds the state directory, 78 confi
         // process up until a signal arrives, even with watching off and nothing else pending.
         const keepAlive = setInterval(() => undefined, 1 << 30);
         try {
-          await running.start();
+          try {
+            await running.start();
+          } catch (err) {
+            // One folder failing to start must not leave the others, the endpoint and the lock running.
+            await running.stop().catch(() => undefined);
+            throw err;
+          }
           started = true;
           if (reloadWanted) void running.reload();
           await stopped;
