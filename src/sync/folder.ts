@@ -322,6 +322,8 @@ export class FolderSync {
       this.mode = 'unavailable';
       this.recordError(`folder root ${root} is missing or not a directory`);
       this.log.error({ root }, 'folder root unavailable; holding all changes until it is back');
+      // Looked at again with backoff, so nothing is lost when the root comes back (even with no timer).
+      for (const p of paths) this.retryLater(p);
       return;
     }
 

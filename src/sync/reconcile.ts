@@ -103,7 +103,7 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
     // A missing or unreadable root must never look like "every file was deleted".
     const message = (err as Error).message;
     logger.error({ root: opts.root, err: message }, 'folder unavailable; nothing changed, no deletes');
-    manifest.updateStats({ lastReconcileAt: new Date().toISOString(), lastReconcileResult: 'unavailable', lastError: message });
+    if (!opts.dryRun) manifest.updateStats({ lastReconcileAt: new Date().toISOString(), lastReconcileResult: 'unavailable', lastError: message });
     return { ...base, status: 'unavailable', error: message, durationMs: Date.now() - started };
   }
 
@@ -147,7 +147,7 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
         // A refused key fails every request: say so once instead of failing each file.
         const message = (err as Error).message;
         logger.error({ status, err: message }, 'the Files API refused our credentials');
-        manifest.updateStats({ lastReconcileAt: new Date().toISOString(), lastReconcileResult: 'failed', lastError: message });
+        if (!opts.dryRun) manifest.updateStats({ lastReconcileAt: new Date().toISOString(), lastReconcileResult: 'failed', lastError: message });
         return { ...base, status: 'failed', error: message, localFiles: scan.entries.size, hashed, durationMs: Date.now() - started };
       }
       // Without a complete listing we cannot resolve intents or spot vanished copies; the rest is safe.
