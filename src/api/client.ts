@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { RemoteFile } from '../types.js';
 import {
+  ApiError,
   ConnectionError,
   MissingApiKeyError,
   NotFoundError,
@@ -190,7 +191,10 @@ export class FilesClient {
             filename,
           }, { cause: err });
         }
-        if (err instanceof ConnectionError && !certainlyNotSent(err)) {
+        // A 5xx other than 529 (overloaded: refused at the door) may come after the file was
+        // created; look for it before the retry re-POSTs, as for a lost connection.
+        const serverFailed = err instanceof ApiError && err.status >= 500 && err.status !== 529;
+        if ((err instanceof ConnectionError && !certainlyNotSent(err)) || serverFailed) {
           const size = sizeBytes ?? streamBytes;
           const adopted = await this.resolveAmbiguousUpload(filename, size, startedAt, err, signal, opts.isOwned);
           if (adopted) return adopted;
@@ -330,11 +334,12 @@ export class FilesClient {
     filename: string,
     sizeBytes: number,
     startedAt: Date,
-    original: ConnectionError,
+    original: ConnectionError | ApiError,
     signal: AbortSignal | undefined,
     isOwned: ((id: string) => boolean) | undefined,
   ): Promise<RemoteFile | null> {
     const key = UploadTracker.keyOf(filename, sizeBytes);
+    const code = original instanceof ConnectionError ? original.code : `HTTP ${original.status}`;
     const claimed = this.tracker.claimed;
     const exclude = isOwned ? { has: (id: string) => claimed.has(id) || isOwned(id) } : claimed;
     return this.tracker.resolveExclusively(key, async () => {
@@ -344,15 +349,15 @@ export class FilesClient {
       } catch (lookupError) {
         if (isAbortError(lookupError) || signal?.aborted) throw lookupError;
         throw new UploadOutcomeUnknownError(
-          `Upload of ${filename} got no answer (${original.code}) and the follow-up lookup failed: the file may exist`,
-          { filename, sizeBytes, startedAt: startedAt.toISOString(), route: FILES_PATH, code: original.code },
+          `Upload of ${filename} got no answer (${code}) and the follow-up lookup failed: the file may exist`,
+          { filename, sizeBytes, startedAt: startedAt.toISOString(), route: FILES_PATH, code },
           { cause: lookupError },
         );
       }
       if (found) {
         this.tracker.claim(found.id);
         this.opts.logger?.info(
-          { fileId: found.id, filename, code: original.code },
+          { fileId: found.id, filename, code },
           'adopted the file an unanswered upload created',
         );
       }

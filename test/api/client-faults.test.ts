@@ -160,7 +160,8 @@ describe('uploads whose outcome is unknown', () => {
   });
 
   it('will not resend a consumed stream', async () => {
-    emu.setFaults({ rate500: 1 });
+    // 529 is a definitive "not created" (a 500 would first look for the file: see the chaos test).
+    emu.setFaults({ rate529: 1 });
     const { client } = recordingClient({}, false);
     const stream = Readable.from([Buffer.from('once only')]);
     const err = await client.upload({ stream, size: 9 }, { filename: 's.txt' }).catch((e: unknown) => e);
