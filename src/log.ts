@@ -23,8 +23,11 @@ export interface LoggerOptions {
   destination?: DestinationStream;
   /** Pretty output; default: only when stdout is a TTY and pino-pretty is installed. */
   pretty?: boolean;
-  /** Any secret strings to scrub from messages as a last line of defence. */
-  secrets?: string[];
+  /**
+   * Secret strings to scrub from messages as a last line of defence. Read at each log call, so a
+   * key resolved after the logger was made (from a key file) is covered once pushed here.
+   */
+  secrets?: readonly string[];
 }
 
 function prettyAvailable(): boolean {
@@ -38,7 +41,7 @@ function prettyAvailable(): boolean {
 
 /** Creates the root logger: JSON lines on stdout (journald-friendly), secrets redacted. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const secrets = (options.secrets ?? []).filter((s) => s.length >= 8);
+  const secretList = options.secrets ?? [];
   const wantPretty = options.pretty ?? (process.stdout.isTTY === true && options.destination === undefined);
   const base: pino.LoggerOptions = {
     level: options.level ?? 'info',
@@ -49,6 +52,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     hooks: {
       // Scrub any secret that slipped into a message string (e.g. an error echoing a header).
       logMethod(args, method) {
+        const secrets = secretList.filter((x) => x.length >= 8);
         if (secrets.length > 0) {
           for (let i = 0; i < args.length; i++) {
             const a = args[i];

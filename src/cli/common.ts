@@ -5,7 +5,7 @@ import { ConfigError, EXIT_CONFIG, formatConfigError } from '../config/errors.js
 import { resolveApiKey } from '../config/api-key.js';
 import type { Config, FolderConfig } from '../config/schema.js';
 import { FilesClient } from '../api/client.js';
-import { createLogger } from '../log.js';
+import { createLogger, scrub } from '../log.js';
 import { FilesSyncError } from '../errors.js';
 
 /** Exit codes (sysexits.h where one fits). */
@@ -61,12 +61,19 @@ export async function loadCliConfig(opts: CommonOptions, extra: { checkPaths?: b
   }
 }
 
+/**
+ * Every API key this process knows (the environment's, and one read from api.keyFile once it is):
+ * loggers and the last-resort error printer scrub them.
+ */
+export const knownSecrets: string[] = process.env.ANTHROPIC_API_KEY?.trim() ? [process.env.ANTHROPIC_API_KEY.trim()] : [];
+
 /** Builds the Files API client from the config and the key ($ANTHROPIC_API_KEY or api.keyFile; exit 78 when neither). */
 export async function createClient(config: Config, logger: Logger, onRetry?: ConstructorParameters<typeof FilesClient>[0]['onRetry']): Promise<FilesClient> {
   const api = config.api;
   let apiKey: string;
   try {
     apiKey = await resolveApiKey(config);
+    if (!knownSecrets.includes(apiKey)) knownSecrets.push(apiKey);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliExit(`files-sync: configuration error\n${formatConfigError(err)}`, EXIT.config);
     throw err;
@@ -92,7 +99,7 @@ export function commandLogger(config: Config | undefined, opts: { json?: boolean
     level: level === 'info' && !opts.json ? 'warn' : level,
     destination: process.stderr as unknown as import('pino').DestinationStream,
     pretty: false,
-    secrets: process.env.ANTHROPIC_API_KEY ? [process.env.ANTHROPIC_API_KEY] : [],
+    secrets: knownSecrets,
   });
 }
 
@@ -118,9 +125,7 @@ export async function runCommand(body: () => Promise<number | void>): Promise<vo
       process.exitCode = EXIT.tempfail;
       return;
     }
-    const key = process.env.ANTHROPIC_API_KEY;
-    let msg = e instanceof Error ? `${e.name}: ${e.message}` : String(err);
-    if (key) msg = msg.split(key).join('[redacted]');
+    const msg = scrub(e instanceof Error ? `${e.name}: ${e.message}` : String(err), knownSecrets);
     process.stderr.write(`files-sync: ${msg}\n`);
     process.exitCode = EXIT.failed;
   }

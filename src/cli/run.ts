@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { Daemon } from '../daemon.js';
-import { CliExit, createClient, loadCliConfig, runCommand, EXIT, type CommonOptions } from './common.js';
+import { CliExit, createClient, knownSecrets, loadCliConfig, runCommand, EXIT, type CommonOptions } from './common.js';
 import { checkListenAddress } from '../config/listen.js';
 
 interface RunOptions extends CommonOptions {
@@ -41,7 +41,7 @@ Exit codes: 0 clean stop, 75 another process holds the state directory, 78 confi
         }
         const logger = createLogger({
           level: config.log.level,
-          secrets: process.env.ANTHROPIC_API_KEY ? [process.env.ANTHROPIC_API_KEY] : [],
+          secrets: knownSecrets,
         });
         // Counted on the daemon's metrics; the client itself already logs every retry.
         let daemon: Daemon | undefined;

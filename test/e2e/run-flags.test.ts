@@ -25,3 +25,20 @@ it('sync --dry-run leaves the manifest file untouched', async () => {
   expect(await fs.readFile(file, 'utf8')).toBe(before);
   expect(p.emulator.stats().uploadsCreated).toBe(2);
 });
+
+it('a key read from api.keyFile is refused with a clear error and never printed', async () => {
+  const p = await makeProject({ files: { 'a.txt': 'a' } });
+  const keyFile = path.join(p.dir, 'key');
+  const wrong = 'sk-ant-from-a-key-file-that-must-not-leak-77';
+  await fs.writeFile(keyFile, `${wrong}\n`, { mode: 0o600 });
+  const config = JSON.parse(await fs.readFile(p.configPath, 'utf8')) as { api: Record<string, unknown> };
+  config.api.keyFile = keyFile;
+  await fs.writeFile(p.configPath, JSON.stringify(config));
+  const env = { ...p.env };
+  delete env.ANTHROPIC_API_KEY;
+  const r = await runCli(['sync', '-c', p.configPath, '--json'], { env });
+  expect(r.code).toBe(1);
+  expect(r.stdout + r.stderr).toMatch(/401|authentication/i);
+  expect(r.stdout + r.stderr).not.toContain(wrong);
+  expect(await fs.readFile(path.join(p.stateDir, 'docs.manifest.json'), 'utf8').catch(() => '')).not.toContain(wrong);
+});
