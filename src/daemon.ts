@@ -33,6 +33,11 @@ export interface DaemonOptions {
   onOutcome?: (folder: string, outcome: OpOutcome) => void;
 }
 
+/** The settings every FolderSync reads from the shared config. */
+function sharedKey(c: Config): string {
+  return JSON.stringify([c.safety, c.watch, c.reconcile]);
+}
+
 function folderKey(f: FolderConfig): string {
   return JSON.stringify([f.path, f.include, f.exclude, f.followSymlinks]);
 }
@@ -120,10 +125,17 @@ export class Daemon {
       this.opts.logger.warn({ from: this.config.stateDir, to: next.stateDir }, 'stateDir changes need a restart; keeping the old one');
       next = { ...next, stateDir: this.config.stateDir };
     }
+    // The client and the endpoint were made at start-up: their settings need a restart.
+    for (const [name, a, b] of [['api', this.config.api, next.api], ['http', this.config.http, next.http]] as const) {
+      if (JSON.stringify(a) !== JSON.stringify(b)) this.opts.logger.warn({ section: name }, `${name}.* changes need a restart; the running values stay in force`);
+    }
+    // Every folder reads safety, watch and reconcile: a change there restarts them all with it.
+    const sharedChanged = sharedKey(next) !== sharedKey(this.config);
     const old = new Map(this.config.folders.map((f) => [f.name, f]));
     const fresh = new Map(next.folders.map((f) => [f.name, f]));
-    const toStop = [...old.values()].filter((f) => !fresh.has(f.name) || folderKey(fresh.get(f.name)!) !== folderKey(f));
-    const toStart = [...fresh.values()].filter((f) => !old.has(f.name) || folderKey(old.get(f.name)!) !== folderKey(f));
+    const changed = (f: FolderConfig, other: FolderConfig | undefined) => sharedChanged || other === undefined || folderKey(other) !== folderKey(f);
+    const toStop = [...old.values()].filter((f) => changed(f, fresh.get(f.name)));
+    const toStart = [...fresh.values()].filter((f) => changed(f, old.get(f.name)));
     this.config = next;
     for (const f of toStop) {
       await this.folders.get(f.name)?.stop(this.opts.drainMs ?? 10_000);
