@@ -31,6 +31,11 @@ export class DataDirectory {
     await mkdir(join(dir, CONTENT_DIR), { recursive: true });
     const d = new DataDirectory(dir);
     d.fd = openSync(join(dir, JOURNAL), 'a', 0o600);
+    // A crash mid-append leaves a torn last line without its newline; end it, or the next record
+    // would be glued onto it and lost on the next replay too.
+    const journal = join(dir, JOURNAL);
+    const text = existsSync(journal) ? readFileSync(journal, 'utf8') : '';
+    if (text.length > 0 && !text.endsWith('\n')) writeSync(d.fd, '\n');
     return d;
   }
 

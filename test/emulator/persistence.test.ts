@@ -96,10 +96,19 @@ describe('dataDir persistence', () => {
     await emu.close();
     await writeFile(join(dir, 'journal.jsonl'), `${await readFile(join(dir, 'journal.jsonl'), 'utf8')}{"op":"add","fi`);
     const again = await startEmulator({ dataDir: dir });
+    let after: string;
     try {
       expect(again.files().map((f) => f.id)).toEqual([kept.id]);
+      // The first record after the torn line must survive the next restart too.
+      after = (await upload(again, 'after.txt', 'a')).json.id as string;
     } finally {
       await again.close();
+    }
+    const third = await startEmulator({ dataDir: dir });
+    try {
+      expect(third.files().map((f) => f.id).sort()).toEqual([kept.id, after].sort());
+    } finally {
+      await third.close();
     }
   });
 });
