@@ -16,6 +16,7 @@ import { createWatcher, listDir, type FolderWatcher, type WatchEvent } from '../
 import { createPathDebouncer, type PathDebouncer } from '../local/debounce.js';
 import { needsHash, planSync, type SyncOp } from './plan.js';
 import { guardDeletes } from './safety.js';
+import { mapLimit } from './map-limit.js';
 import { manifestLookup, openFolderSession, reconcileSession, type FolderSession } from './session.js';
 import type { ExecutorClient, ExecutorEvent, OpOutcome } from './execute.js';
 import type { RemoteLister } from './reconcile.js';
@@ -53,14 +54,6 @@ export interface FolderSyncOptions {
   createWatcher?: typeof createWatcher;
   /** Reconciliation period once the watcher failed and `reconcile.intervalMs` is 0; default 5 min. */
   fallbackReconcileMs?: number;
-}
-
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { LocalEntry, ManifestEntry, RemoteFile } from '../types.js';
 import { countOps, MAX_UPLOAD_BYTES, needsHash, planSync, type Plan, type PlanSkip, type SyncOp } from './plan.js';
 import { guardDeletes, type SafetyLimits } from './safety.js';
+import { mapLimit } from './map-limit.js';
 import { isFatalStatus, type Executor, type ExecutorManifest, type OpOutcome } from './execute.js';
 import { scanFolder, type SkippedPath } from '../local/scan.js';
 import { hashFile } from '../local/hash.js';
@@ -67,17 +68,6 @@ export interface ReconcileReport {
   error?: string;
   /** Operations planned (dry run) or run. */
   ops: SyncOp[];
-}
-
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
 }
 
 /** Runs one full reconciliation pass of a folder and reports what it did. */

@@ -5,6 +5,7 @@ import type { PathFilter } from '../local/filter.js';
 import { scanFolder } from '../local/scan.js';
 import { hashFile } from '../local/hash.js';
 import { MAX_UPLOAD_BYTES } from './plan.js';
+import { mapLimit } from './map-limit.js';
 
 export interface Drift {
   path: string;
@@ -35,20 +36,15 @@ export async function verifyFolder(input: VerifyInput): Promise<VerifyReport> {
   const scan = await scanFolder(input.root, { filter: input.filter, followSymlinks: input.followSymlinks });
   const drift: Drift[] = [];
   const files = [...scan.entries.values()].filter((l) => l.size <= MAX_UPLOAD_BYTES);
-  let next = 0;
   const hashes = new Map<string, string>();
-  await Promise.all(
-    Array.from({ length: Math.min(input.hashConcurrency ?? 4, files.length) }, async () => {
-      while (next < files.length) {
-        const l = files[next++]!;
-        try {
-          hashes.set(l.path, (await hashFile(path.join(input.root, ...l.path.split('/')))).sha256);
-        } catch (err) {
-          drift.push({ path: l.path, kind: 'unreadable', detail: (err as Error).message });
-        }
-      }
-    }),
-  );
+  await mapLimit(files, input.hashConcurrency ?? 4, async (l) => {
+    try {
+      hashes.set(l.path, (await hashFile(path.join(input.root, ...l.path.split('/')))).sha256);
+    } catch (err) {
+      drift.push({ path: l.path, kind: 'unreadable', detail: (err as Error).message });
+    }
+  });
+
   for (const [p, e] of input.entries) {
     if (!scan.entries.has(p)) drift.push({ path: p, kind: 'missing-local', fileId: e.fileId });
     else {
