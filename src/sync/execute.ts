@@ -144,6 +144,11 @@ export class Executor {
     this.now = opts.now ?? (() => new Date());
   }
 
+  /** How many paths have an operation queued or running (no copy: read on every file event). */
+  inFlightCount(): number {
+    return this.running.size;
+  }
+
   /** Paths with an operation queued or running. */
   inFlight(): Set<string> {
     return new Set(this.running);

@@ -463,7 +463,7 @@ export class FolderSync {
   }
 
   private queueDepth(): number {
-    return (this.debouncer?.pending() ?? 0) + this.queuedPaths.size + (this.session?.executor.inFlight().size ?? 0);
+    return (this.debouncer?.pending() ?? 0) + this.queuedPaths.size + (this.session?.executor.inFlightCount() ?? 0);
   }
 
   /** A snapshot for `files-sync status` and /status. */
