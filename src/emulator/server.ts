@@ -126,6 +126,10 @@ class Emulator implements EmulatorCore {
     const match = matchRoute(method, url.pathname);
     c.byRoute[match.name] = (c.byRoute[match.name] ?? 0) + 1;
     if (!url.pathname.startsWith('/v1/')) throw notFound(`Not found: ${method} ${url.pathname}`);
+    // Like the real API: a request without valid credentials or headers is refused before it
+    // counts against the rate limit or meets any injected fault.
+    const authError = checkApiHeaders(req.headers, this.options.apiKey);
+    if (authError) throw authError;
 
     const slot = this.limiter.tryAcquire();
     if (!slot.ok) {
@@ -148,8 +152,6 @@ class Emulator implements EmulatorCore {
       throw new ApiErrorResponse(e.status, e.type, e.message, {}, headers);
     }
 
-    const authError = checkApiHeaders(req.headers, this.options.apiKey);
-    if (authError) throw authError;
     if (match.kind === 'not-found') throw notFound(`Not found: ${method} ${url.pathname}`);
     if (match.kind === 'method-not-allowed') throw methodNotAllowed(match.allow);
 

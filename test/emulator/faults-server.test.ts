@@ -30,6 +30,16 @@ function count<T>(xs: T[], x: T): number {
 }
 
 describe('fault injection', () => {
+  it('checks credentials before any fault or rate limit, like the real API', async () => {
+    const emu = await start({ apiKey: 'the-right-key', faults: { rate500: 1, seed: 1 }, requestsPerMinute: 1 });
+    for (let i = 0; i < 3; i++) {
+      const r = await call(emu, 'GET', '/v1/files', { headers: { 'x-api-key': 'a-wrong-key' } });
+      expect(r.status).toBe(401);
+    }
+    expect(emu.stats().faultsInjected['rate500'] ?? 0).toBe(0);
+    expect(emu.stats().faultsInjected['rpmLimit'] ?? 0).toBe(0);
+  });
+
   it('roughly honours the rates with a fixed seed, and stats count exactly what was injected', async () => {
     const emu = await start({ faults: { rate429: 0.1, rate500: 0.1, rate529: 0.1, rateReset: 0.05, seed: 1234 } });
     const got = await statuses(emu, 400);
