@@ -1,16 +1,7 @@
 /** Seeded pseudo-random numbers for deterministic corpora (never for anything secret). */
 
-/** A mulberry32 generator: returns floats in [0, 1); the same seed always gives the same sequence. */
-export function createPrng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The emulator's mulberry32 generator: floats in [0, 1), the same seed always gives the same sequence. */
+export { createPrng } from '../../src/emulator/faults.js';
 
 /** An integer in [min, max] (inclusive) drawn from `next`. */
 export function randomInt(next: () => number, min: number, max: number): number {
