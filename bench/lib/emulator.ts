@@ -3,9 +3,8 @@
  * successful upload response the moment it is sent (change latency needs that instant without
  * scanning the whole file list on each upload).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { createEmulatorHandler, type EmulatorCore, type EmulatorOptions } from '../../src/emulator/index.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createEmulatorHandler, serveEmulator, type EmulatorCore, type EmulatorOptions } from '../../src/emulator/index.js';
 
 /** The API's answer to an upload, as the hook receives it. */
 export interface UploadedFile {
@@ -34,31 +33,8 @@ export async function startBenchEmulator(
     if (onUpload && req.method === 'POST' && (req.url ?? '').split('?')[0] === '/v1/files') watchUploadResponse(res, onUpload);
     core.handler(req, res);
   };
-  const server = createServer(handler);
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  let closing: Promise<void> | undefined;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    core,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        for (const s of sockets) s.destroy();
-      }).then(() => core.dispose());
-      return closing;
-    },
-  };
+  const served = await serveEmulator(core, handler);
+  return { url: served.url, core, close: () => served.close() };
 }
 
 function watchUploadResponse(res: ServerResponse, onUpload: (file: UploadedFile, at: number) => void): void {

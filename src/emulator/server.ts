@@ -289,20 +289,33 @@ export async function createEmulatorHandler(options: EmulatorOptions = {}): Prom
   return new Emulator(options, disk, options.logger);
 }
 
-/** Starts a local Files API emulator on 127.0.0.1 (random port by default). */
-export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
-  const core = await createEmulatorHandler(options);
-  const server: Server = createServer(core.handler);
+/** A listening emulator server: its URL, port, and a close that also ends open sockets and the core. */
+export interface ServedEmulator {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `handler` (the core's own, or a wrapper around it, as the benchmarks use) on host:port;
+ * closing ends every open socket and disposes of the core.
+ */
+export async function serveEmulator(
+  core: EmulatorCore,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  host = '127.0.0.1',
+  port = 0,
+): Promise<ServedEmulator> {
+  const server: Server = createServer(handler);
   const sockets = new Set<Socket>();
   server.on('connection', (s) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  const host = options.host ?? '127.0.0.1';
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => {
+      server.listen(port, host, () => {
         server.off('error', reject);
         resolve();
       });
@@ -312,19 +325,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     throw err;
   }
   const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const bound = typeof address === 'object' && address !== null ? address.port : 0;
   const urlHost = host.includes(':') ? `[${host}]` : host;
-  const url = `http://${urlHost}:${port}`;
-  options.logger?.info({ url }, 'files api emulator listening');
-
   let closing: Promise<void> | undefined;
   return {
-    url,
-    port,
-    files: () => core.files(),
-    stats: () => core.stats(),
-    setFaults: (f) => core.setFaults(f),
-    addFile: (meta) => core.addFile(meta),
+    url: `http://${urlHost}:${bound}`,
+    port: bound,
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -333,5 +339,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       }).then(() => core.dispose());
       return closing;
     },
+  };
+}
+
+/** Starts a local Files API emulator on 127.0.0.1 (random port by default). */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const core = await createEmulatorHandler(options);
+  const served = await serveEmulator(core, core.handler, options.host ?? '127.0.0.1', options.port ?? 0);
+  options.logger?.info({ url: served.url }, 'files api emulator listening');
+  return {
+    url: served.url,
+    port: served.port,
+    files: () => core.files(),
+    stats: () => core.stats(),
+    setFaults: (f) => core.setFaults(f),
+    addFile: (meta) => core.addFile(meta),
+    close: () => served.close(),
   };
 }
