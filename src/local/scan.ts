@@ -4,12 +4,8 @@ import { FilesSyncError } from '../errors.js';
 import type { LocalEntry } from '../types.js';
 import type { PathFilter } from './filter.js';
 
-/** The part of a stat result the scanner reads (node:fs and memfs both provide it). */
-export interface StatsLike {
-  size: number;
-  mtimeMs: number;
-  ino: number;
-  dev: number;
+/** The file-type checks that both stat results and directory entries offer. */
+export interface FileTypeLike {
   isFile(): boolean;
   isDirectory(): boolean;
   isSymbolicLink(): boolean;
@@ -19,16 +15,17 @@ export interface StatsLike {
   isCharacterDevice(): boolean;
 }
 
+/** The part of a stat result the scanner reads (node:fs and memfs both provide it). */
+export interface StatsLike extends FileTypeLike {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  dev: number;
+}
+
 /** The part of a directory entry the scanner reads. */
-export interface DirentLike {
+export interface DirentLike extends FileTypeLike {
   name: string;
-  isFile(): boolean;
-  isDirectory(): boolean;
-  isSymbolicLink(): boolean;
-  isFIFO(): boolean;
-  isSocket(): boolean;
-  isBlockDevice(): boolean;
-  isCharacterDevice(): boolean;
 }
 
 /** The subset of the node:fs promises API the scanner uses, so tests can pass memfs. */
