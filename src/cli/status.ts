@@ -4,19 +4,11 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { STATUS_FILE, type DaemonStatus } from '../status.js';
 import { openManifest } from '../state/manifest.js';
+import { isProcessAlive } from '../state/lock.js';
 import { EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
 
 interface StatusOptions extends CommonOptions {
   json?: boolean;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Registers `status`. */
@@ -37,7 +29,7 @@ export function registerStatusCommand(program: Command): void {
         } catch {
           snap = undefined;
         }
-        const running = snap !== undefined && alive(snap.pid) && !snap.folders.every((f) => f.mode === 'stopped');
+        const running = snap !== undefined && isProcessAlive(snap.pid) && !snap.folders.every((f) => f.mode === 'stopped');
         const folders = [];
         for (const f of config.folders) {
           const live = running ? snap?.folders.find((s) => s.name === f.name) : undefined;

@@ -130,11 +130,16 @@ function parseHolder(raw: string): LockHolder | null {
 function isLive(holder: LockHolder, file: string): boolean {
   if (holder.hostname !== os.hostname()) return true;
   if (holder.pid === process.pid) return heldByThisProcess.has(file);
+  return isProcessAlive(holder.pid);
+}
+
+/** True when a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
+export function isProcessAlive(pid: number): boolean {
   try {
-    process.kill(holder.pid, 0);
+    process.kill(pid, 0);
     return true;
   } catch (err) {
-    return errorCode(err) === 'EPERM'; // exists, owned by someone else
+    return errorCode(err) === 'EPERM';
   }
 }
 

@@ -18,6 +18,7 @@ import {
   type ManifestStats,
 } from './manifest-format.js';
 import { ensureStateDir, manifestPath } from './state-dir.js';
+import { isProcessAlive } from './lock.js';
 
 export { MANIFEST_VERSION, migrate, type ManifestData, type ManifestStats } from './manifest-format.js';
 
@@ -459,17 +460,8 @@ async function removeAbandonedTempFiles(file: string): Promise<void> {
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith(suffix)) continue;
     const pid = Number(name.slice(prefix.length).split('.')[0]);
-    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    if (!Number.isInteger(pid) || pid === process.pid || isProcessAlive(pid)) continue;
     await unlink(path.join(dir, name)).catch(() => undefined);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: unknown }).code === 'EPERM';
   }
 }
 
