@@ -78,11 +78,14 @@ export function planCorpus(spec: CorpusSpec): CorpusFile[] {
 export function fileContent(seed: number, index: number, size: number, variant = 0): Buffer {
   const pool = contentPool(seed);
   const out = Buffer.allocUnsafe(size);
-  const header = Buffer.from(`files-sync bench seed=${seed} file=${index} variant=${variant} size=${size}\n`.padEnd(HEADER_BYTES, '.'));
+  const header = Buffer.from(
+    `files-sync bench seed=${seed} file=${index} variant=${variant} size=${size}\n`.padEnd(HEADER_BYTES, '.'),
+  );
   const headerLength = Math.min(size, header.length);
   header.copy(out, 0, 0, headerLength);
   let written = headerLength;
-  let offset = createPrng(seed ^ Math.imul(index + 1, 0x9e3779b1) ^ Math.imul(variant, 0x85ebca6b))() * POOL_BYTES;
+  let offset =
+    createPrng(seed ^ Math.imul(index + 1, 0x9e3779b1) ^ Math.imul(variant, 0x85ebca6b))() * POOL_BYTES;
   offset = Math.floor(offset);
   while (written < size) {
     const n = Math.min(size - written, POOL_BYTES - offset);
@@ -93,7 +96,11 @@ export function fileContent(seed: number, index: number, size: number, variant =
   return out;
 }
 
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function mapLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) await fn(items[next++]!);

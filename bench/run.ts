@@ -25,10 +25,17 @@ export const SCENARIOS: readonly Scenario[] = [
   manifestScenario,
 ];
 
-const ALIASES: Record<string, string> = { sync: 'initial-sync', noop: 'noop-restart', hash: 'hashing', watch: 'watch-memory' };
+const ALIASES: Record<string, string> = {
+  sync: 'initial-sync',
+  noop: 'noop-restart',
+  hash: 'hashing',
+  watch: 'watch-memory',
+};
 
 const USAGE = `usage: npm run bench -- [--quick] [--seed N] [scenario ...]
-scenarios: ${SCENARIOS.map((s) => s.id).join(', ')} (aliases: ${Object.entries(ALIASES).map(([a, s]) => `${a}=${s}`).join(', ')})`;
+scenarios: ${SCENARIOS.map((s) => s.id).join(', ')} (aliases: ${Object.entries(ALIASES)
+  .map(([a, s]) => `${a}=${s}`)
+  .join(', ')})`;
 
 interface CliArgs {
   quick: boolean;
@@ -66,7 +73,9 @@ function parseCli(argv: readonly string[]): CliArgs {
 
 const runStarted = performance.now();
 function log(message: string): void {
-  process.stderr.write(`[bench ${((performance.now() - runStarted) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
+  process.stderr.write(
+    `[bench ${((performance.now() - runStarted) / 1000).toFixed(1).padStart(6)} s] ${message}\n`,
+  );
 }
 
 async function main(): Promise<number> {
@@ -74,7 +83,9 @@ async function main(): Promise<number> {
   const selected = args.ids.length > 0 ? SCENARIOS.filter((s) => args.ids.includes(s.id)) : [...SCENARIOS];
   const startedAt = new Date();
   const machine = await machineInfo();
-  log(`${args.quick ? 'quick' : 'full'} run: ${selected.map((s) => s.id).join(', ')} on ${machine.nproc} CPUs, node ${machine.node}`);
+  log(
+    `${args.quick ? 'quick' : 'full'} run: ${selected.map((s) => s.id).join(', ')} on ${machine.nproc} CPUs, node ${machine.node}`,
+  );
 
   const results: ScenarioResult[] = [];
   const failures: BenchRun['failures'] = [];
@@ -108,7 +119,9 @@ async function main(): Promise<number> {
       };
       results.push(result);
       const failed = result.checks.filter((c) => !c.ok);
-      log(`== ${scenario.id} done in ${(result.durationMs / 1000).toFixed(1)} s${failed.length ? `; FAILED checks: ${failed.map((c) => c.name).join('; ')}` : ''}`);
+      log(
+        `== ${scenario.id} done in ${(result.durationMs / 1000).toFixed(1)} s${failed.length ? `; FAILED checks: ${failed.map((c) => c.name).join('; ')}` : ''}`,
+      );
     } catch (err) {
       const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       failures.push({ id: scenario.id, error: message });

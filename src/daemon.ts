@@ -118,22 +118,36 @@ export class Daemon {
     try {
       next = await this.opts.loadConfig();
     } catch (err) {
-      this.opts.logger.error({ err: (err as Error).message }, 'config reload failed; keeping the running configuration');
+      this.opts.logger.error(
+        { err: (err as Error).message },
+        'config reload failed; keeping the running configuration',
+      );
       return false;
     }
     if (next.stateDir !== this.config.stateDir) {
-      this.opts.logger.warn({ from: this.config.stateDir, to: next.stateDir }, 'stateDir changes need a restart; keeping the old one');
+      this.opts.logger.warn(
+        { from: this.config.stateDir, to: next.stateDir },
+        'stateDir changes need a restart; keeping the old one',
+      );
       next = { ...next, stateDir: this.config.stateDir };
     }
     // The client and the endpoint were made at start-up: their settings need a restart.
-    for (const [name, a, b] of [['api', this.config.api, next.api], ['http', this.config.http, next.http]] as const) {
-      if (JSON.stringify(a) !== JSON.stringify(b)) this.opts.logger.warn({ section: name }, `${name}.* changes need a restart; the running values stay in force`);
+    for (const [name, a, b] of [
+      ['api', this.config.api, next.api],
+      ['http', this.config.http, next.http],
+    ] as const) {
+      if (JSON.stringify(a) !== JSON.stringify(b))
+        this.opts.logger.warn(
+          { section: name },
+          `${name}.* changes need a restart; the running values stay in force`,
+        );
     }
     // Every folder reads safety, watch and reconcile: a change there restarts them all with it.
     const sharedChanged = sharedKey(next) !== sharedKey(this.config);
     const old = new Map(this.config.folders.map((f) => [f.name, f]));
     const fresh = new Map(next.folders.map((f) => [f.name, f]));
-    const changed = (f: FolderConfig, other: FolderConfig | undefined) => sharedChanged || other === undefined || folderKey(other) !== folderKey(f);
+    const changed = (f: FolderConfig, other: FolderConfig | undefined) =>
+      sharedChanged || other === undefined || folderKey(other) !== folderKey(f);
     const toStop = [...old.values()].filter((f) => changed(f, fresh.get(f.name)));
     const toStart = [...fresh.values()].filter((f) => changed(f, old.get(f.name)));
     this.config = next;
@@ -149,11 +163,18 @@ export class Daemon {
         // One folder that cannot start (corrupt manifest, ...) must not take the others down.
         failed.push(f.name);
         this.folders.delete(f.name);
-        this.opts.logger.error({ folder: f.name, err: (err as Error).message }, 'folder could not be started after reload');
+        this.opts.logger.error(
+          { folder: f.name, err: (err as Error).message },
+          'folder could not be started after reload',
+        );
       }
     }
     this.opts.logger.info(
-      { stopped: toStop.map((f) => f.name), started: toStart.map((f) => f.name).filter((n) => !failed.includes(n)), ...(failed.length > 0 ? { failed } : {}) },
+      {
+        stopped: toStop.map((f) => f.name),
+        started: toStart.map((f) => f.name).filter((n) => !failed.includes(n)),
+        ...(failed.length > 0 ? { failed } : {}),
+      },
       'configuration reloaded',
     );
     await this.writeStatus();

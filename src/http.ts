@@ -15,11 +15,19 @@ export interface StatusServer {
 }
 
 /** Starts the status server on a loopback address. */
-export async function startStatusServer(listen: string, getStatus: () => DaemonStatus, registry: Registry): Promise<StatusServer> {
+export async function startStatusServer(
+  listen: string,
+  getStatus: () => DaemonStatus,
+  registry: Registry,
+): Promise<StatusServer> {
   // The endpoint has no authentication and shows paths and errors: loopback only, whatever asked for it.
   const problem = checkListenAddress(listen);
   const address = parseListenAddress(listen);
-  if (problem || !address) throw new StatusServerAddressError(`--http/http.listen ${JSON.stringify(listen)}: ${problem?.message ?? 'not host:port'}. Fix: ${problem?.fix ?? 'use e.g. 127.0.0.1:9464'}`, { listen });
+  if (problem || !address)
+    throw new StatusServerAddressError(
+      `--http/http.listen ${JSON.stringify(listen)}: ${problem?.message ?? 'not host:port'}. Fix: ${problem?.fix ?? 'use e.g. 127.0.0.1:9464'}`,
+      { listen },
+    );
   const { host, port } = address;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -31,9 +39,14 @@ export async function startStatusServer(listen: string, getStatus: () => DaemonS
     if (url.pathname === '/healthz') {
       const s = getStatus();
       const bad = s.folders.filter((f) => f.mode === 'unavailable' || f.mode === 'stopped');
-      return send(bad.length === 0 ? 200 : 503, 'application/json', `${JSON.stringify({ ok: bad.length === 0, unavailable: bad.map((f) => f.name) })}\n`);
+      return send(
+        bad.length === 0 ? 200 : 503,
+        'application/json',
+        `${JSON.stringify({ ok: bad.length === 0, unavailable: bad.map((f) => f.name) })}\n`,
+      );
     }
-    if (url.pathname === '/status') return send(200, 'application/json', `${JSON.stringify(getStatus(), null, 2)}\n`);
+    if (url.pathname === '/status')
+      return send(200, 'application/json', `${JSON.stringify(getStatus(), null, 2)}\n`);
     if (url.pathname === '/metrics') {
       registry.metrics().then(
         (text) => send(200, registry.contentType, text),

@@ -59,7 +59,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
             if (typeof a === 'string') args[i] = scrub(a, secrets);
           }
         }
-        method.apply(this, args as Parameters<typeof method>);
+        method.apply(this, args);
       },
     },
   };

@@ -22,14 +22,54 @@ export function createMetrics(): SyncMetrics {
   const registers = [registry];
   return {
     registry,
-    uploads: new Counter({ name: 'files_sync_uploads_total', help: 'Files uploaded (new, replaced, re-uploaded, adopted).', labelNames: ['folder', 'kind'], registers }),
-    uploadBytes: new Counter({ name: 'files_sync_upload_bytes_total', help: 'Bytes uploaded.', labelNames: ['folder'], registers }),
-    deletes: new Counter({ name: 'files_sync_deletes_total', help: 'Remote files deleted.', labelNames: ['folder'], registers }),
-    failures: new Counter({ name: 'files_sync_failures_total', help: 'Operations that failed (retried later).', labelNames: ['folder', 'kind'], registers }),
-    retries: new Counter({ name: 'files_sync_api_retries_total', help: 'API requests retried.', labelNames: ['method', 'reason'], registers }),
-    queueDepth: new Gauge({ name: 'files_sync_queue_depth', help: 'Paths waiting to be synced.', labelNames: ['folder'], registers }),
-    filesTracked: new Gauge({ name: 'files_sync_files_tracked', help: 'Paths in the manifest.', labelNames: ['folder'], registers }),
-    heldDeletes: new Gauge({ name: 'files_sync_held_deletes', help: 'Deletes held by the safety guard.', labelNames: ['folder'], registers }),
+    uploads: new Counter({
+      name: 'files_sync_uploads_total',
+      help: 'Files uploaded (new, replaced, re-uploaded, adopted).',
+      labelNames: ['folder', 'kind'],
+      registers,
+    }),
+    uploadBytes: new Counter({
+      name: 'files_sync_upload_bytes_total',
+      help: 'Bytes uploaded.',
+      labelNames: ['folder'],
+      registers,
+    }),
+    deletes: new Counter({
+      name: 'files_sync_deletes_total',
+      help: 'Remote files deleted.',
+      labelNames: ['folder'],
+      registers,
+    }),
+    failures: new Counter({
+      name: 'files_sync_failures_total',
+      help: 'Operations that failed (retried later).',
+      labelNames: ['folder', 'kind'],
+      registers,
+    }),
+    retries: new Counter({
+      name: 'files_sync_api_retries_total',
+      help: 'API requests retried.',
+      labelNames: ['method', 'reason'],
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: 'files_sync_queue_depth',
+      help: 'Paths waiting to be synced.',
+      labelNames: ['folder'],
+      registers,
+    }),
+    filesTracked: new Gauge({
+      name: 'files_sync_files_tracked',
+      help: 'Paths in the manifest.',
+      labelNames: ['folder'],
+      registers,
+    }),
+    heldDeletes: new Gauge({
+      name: 'files_sync_held_deletes',
+      help: 'Deletes held by the safety guard.',
+      labelNames: ['folder'],
+      registers,
+    }),
     changeToUploadSeconds: new Histogram({
       name: 'files_sync_change_to_upload_seconds',
       help: 'From the first file-system event of a change to its upload being recorded.',

@@ -11,7 +11,15 @@ export interface FolderStatus {
   heldDeletes: number;
   heldReason?: string;
   queueDepth: number;
-  lastReconcile?: { at: string; result: string; durationMs: number; uploaded: number; replaced: number; deleted: number; failed: number };
+  lastReconcile?: {
+    at: string;
+    result: string;
+    durationMs: number;
+    uploaded: number;
+    replaced: number;
+    deleted: number;
+    failed: number;
+  };
   lastError?: { at: string; message: string; path?: string };
   watchedPaths?: number;
 }

@@ -21,4 +21,6 @@ await mapLimit(files, 4, async (f) => {
   });
   hash.digest('hex');
 });
-process.stdout.write(`${JSON.stringify({ files: files.length, bytes, workMs: performance.now() - started })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ files: files.length, bytes, workMs: performance.now() - started })}\n`,
+);

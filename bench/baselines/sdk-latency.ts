@@ -7,7 +7,10 @@ import Anthropic from '@anthropic-ai/sdk';
 import { listFiles, parseArgs, requireArg } from './walk.js';
 
 const root = requireArg(parseArgs(process.argv.slice(2)), 'root', 'sdk-latency.ts --root <dir>');
-const client = new Anthropic({ apiKey: process.env.ANTHROPIC_API_KEY, baseURL: process.env.ANTHROPIC_BASE_URL });
+const client = new Anthropic({
+  apiKey: process.env.ANTHROPIC_API_KEY,
+  baseURL: process.env.ANTHROPIC_BASE_URL,
+});
 const latenciesMs: number[] = [];
 for (const file of (await listFiles(root)).sort()) {
   const started = performance.now();

@@ -16,14 +16,20 @@ const root = requireArg(args, 'root', USAGE);
 const concurrency = Number(requireArg(args, 'concurrency', USAGE));
 const out = requireArg(args, 'out', USAGE);
 
-const client = new Anthropic({ apiKey: process.env.ANTHROPIC_API_KEY, baseURL: process.env.ANTHROPIC_BASE_URL });
+const client = new Anthropic({
+  apiKey: process.env.ANTHROPIC_API_KEY,
+  baseURL: process.env.ANTHROPIC_BASE_URL,
+});
 const files = await listFiles(root);
 const ids: Record<string, string> = {};
 let bytes = 0;
 let failed = 0;
 await mapLimit(files, concurrency, async (file) => {
   try {
-    const uploaded = await client.beta.files.upload({ file: createReadStream(file), betas: ['files-api-2025-04-14'] });
+    const uploaded = await client.beta.files.upload({
+      file: createReadStream(file),
+      betas: ['files-api-2025-04-14'],
+    });
     ids[path.relative(root, file)] = uploaded.id;
     bytes += uploaded.size_bytes;
   } catch (err) {
@@ -32,5 +38,7 @@ await mapLimit(files, concurrency, async (file) => {
   }
 });
 await fs.writeFile(out, JSON.stringify(ids));
-process.stdout.write(`${JSON.stringify({ files: files.length, bytes, failed, workMs: performance.now() - started })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ files: files.length, bytes, failed, workMs: performance.now() - started })}\n`,
+);
 process.exitCode = failed > 0 ? 1 : 0;

@@ -12,4 +12,6 @@ let bytes = 0;
 await mapLimit(files, 16, async (f) => {
   bytes += (await fs.lstat(f)).size;
 });
-process.stdout.write(`${JSON.stringify({ files: files.length, bytes, workMs: performance.now() - started })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ files: files.length, bytes, workMs: performance.now() - started })}\n`,
+);

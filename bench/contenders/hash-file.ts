@@ -11,4 +11,6 @@ if (!file) {
 }
 const started = performance.now();
 const result = await hashFile(file);
-process.stdout.write(`${JSON.stringify({ sha256: result.sha256, bytes: result.size, workMs: performance.now() - started })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ sha256: result.sha256, bytes: result.size, workMs: performance.now() - started })}\n`,
+);

@@ -65,7 +65,12 @@ export async function readUsageFile(file: string): Promise<UsageReport | null> {
 
 /** The environment every measured child gets: loopback only, no inherited files-sync settings. */
 export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NO_COLOR: '1',
+    NO_PROXY: '127.0.0.1,localhost',
+    no_proxy: '127.0.0.1,localhost',
+  };
   for (const key of Object.keys(env)) {
     if (key.startsWith('FILES_SYNC_') || /^(https?|all)_proxy$/i.test(key)) delete env[key];
   }
@@ -87,7 +92,11 @@ export interface StartedNodeChild {
 }
 
 /** Spawns `node --import tsx --import usage-probe <script> ...args` and measures it until exit. */
-export function startNodeChild(script: string, args: readonly string[], options: RunOptions = {}): StartedNodeChild {
+export function startNodeChild(
+  script: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): StartedNodeChild {
   const usageFile = usageFilePath();
   const startedAt = performance.now();
   const child = spawn(process.execPath, nodeArgs(script, args), {
@@ -95,15 +104,21 @@ export function startNodeChild(script: string, args: readonly string[], options:
     env: { ...childEnv(options.env), BENCH_USAGE_FILE: usageFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const done = collect(child, startedAt, options.timeoutMs, `node ${path.basename(script)}`).then(async (raw) => {
-    const usage = await readUsageFile(usageFile);
-    return withUsage(raw, usage);
-  });
+  const done = collect(child, startedAt, options.timeoutMs, `node ${path.basename(script)}`).then(
+    async (raw) => {
+      const usage = await readUsageFile(usageFile);
+      return withUsage(raw, usage);
+    },
+  );
   return { child, startedAt, done };
 }
 
 /** Runs a node script to completion under the usage probe. */
-export function runNode(script: string, args: readonly string[], options: RunOptions = {}): Promise<ChildRun> {
+export function runNode(
+  script: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<ChildRun> {
   return startNodeChild(script, args, options).done;
 }
 
@@ -114,7 +129,11 @@ const STDOUT_LIMIT = 32 << 20;
  * Runs a non-node program. CPU and peak RSS come from GNU time when it is installed (its report
  * goes to a file, so the program's own stderr is untouched); otherwise they are null.
  */
-export async function runProgram(command: string, args: readonly string[], options: RunOptions = {}): Promise<ChildRun> {
+export async function runProgram(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<ChildRun> {
   const haveTime = existsSync(GNU_TIME);
   const timeFile = usageFilePath();
   const argv = haveTime ? ['-o', timeFile, '-f', '%U %S %M', command, ...args] : [...args];
@@ -130,7 +149,12 @@ export async function runProgram(command: string, args: readonly string[], optio
   try {
     const text = (await fs.readFile(timeFile, 'utf8')).trim().split('\n').pop() ?? '';
     const [user, system, rss] = text.split(' ').map(Number);
-    if (user !== undefined && system !== undefined && rss !== undefined && [user, system, rss].every(Number.isFinite)) {
+    if (
+      user !== undefined &&
+      system !== undefined &&
+      rss !== undefined &&
+      [user, system, rss].every(Number.isFinite)
+    ) {
       usage = { userMs: user * 1000, systemMs: system * 1000, maxRssKB: rss };
     }
   } catch {
@@ -153,7 +177,12 @@ function withUsage(raw: RawRun, usage: UsageReport | null): ChildRun {
   };
 }
 
-function collect(child: ChildProcess, startedAt: number, timeoutMs = 15 * 60_000, label: string): Promise<RawRun> {
+function collect(
+  child: ChildProcess,
+  startedAt: number,
+  timeoutMs = 15 * 60_000,
+  label: string,
+): Promise<RawRun> {
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => {
@@ -167,7 +196,13 @@ function collect(child: ChildProcess, startedAt: number, timeoutMs = 15 * 60_000
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       if (child.pid !== undefined) child.kill('SIGKILL');
-      reject(new ChildTimeoutError(`${label} did not finish within ${timeoutMs} ms`, { pid: child.pid, timeoutMs, stderr: stderr.slice(-2000) }));
+      reject(
+        new ChildTimeoutError(`${label} did not finish within ${timeoutMs} ms`, {
+          pid: child.pid,
+          timeoutMs,
+          stderr: stderr.slice(-2000),
+        }),
+      );
     }, timeoutMs);
     child.once('error', (err) => {
       clearTimeout(timer);

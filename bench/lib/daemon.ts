@@ -16,7 +16,11 @@ export interface RunningDaemon {
   pid: number;
   startedAt: number;
   /** Resolves with the first log line (already seen or future) that matches. */
-  waitForLog(match: (line: DaemonLogLine) => boolean, timeoutMs: number, what: string): Promise<DaemonLogLine>;
+  waitForLog(
+    match: (line: DaemonLogLine) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<DaemonLogLine>;
   /** SIGTERM (the daemon drains and flushes), SIGKILL if it takes longer than 60 s; the measured run. */
   stop(): Promise<ChildRun>;
   /** Resolves when the child exits for any reason. */
@@ -26,8 +30,15 @@ export interface RunningDaemon {
 const KEEP_LINES = 20_000;
 
 /** Starts `files-sync run -c <config> ...extraArgs` under the usage probe. */
-export function startDaemon(configPath: string, env: NodeJS.ProcessEnv, extraArgs: readonly string[] = []): RunningDaemon {
-  const started = startNodeChild(CLI_ENTRY, ['run', '-c', configPath, ...extraArgs], { env, timeoutMs: 60 * 60_000 });
+export function startDaemon(
+  configPath: string,
+  env: NodeJS.ProcessEnv,
+  extraArgs: readonly string[] = [],
+): RunningDaemon {
+  const started = startNodeChild(CLI_ENTRY, ['run', '-c', configPath, ...extraArgs], {
+    env,
+    timeoutMs: 60 * 60_000,
+  });
   const { child } = started;
   if (child.pid === undefined) throw new BenchError('could not start the daemon', { configPath });
   const lines: DaemonLogLine[] = [];
@@ -76,15 +87,28 @@ export function startDaemon(configPath: string, env: NodeJS.ProcessEnv, extraArg
         };
         const timer = setTimeout(() => {
           waiters.delete(waiter);
-          reject(new BenchError(`daemon: no "${what}" within ${timeoutMs} ms`, { pid: child.pid, lastLines: lines.slice(-5).map((l) => l.msg) }));
+          reject(
+            new BenchError(`daemon: no "${what}" within ${timeoutMs} ms`, {
+              pid: child.pid,
+              lastLines: lines.slice(-5).map((l) => l.msg),
+            }),
+          );
         }, timeoutMs);
         waiters.add(waiter);
-        void exited.then((run) => {
-          if (!waiters.has(waiter)) return;
-          waiters.delete(waiter);
-          clearTimeout(timer);
-          reject(new BenchError(`daemon exited (${run.exitCode ?? run.signal}) before "${what}": ${run.stderr.slice(-1500)}`, { pid: child.pid }));
-        }, () => undefined);
+        void exited.then(
+          (run) => {
+            if (!waiters.has(waiter)) return;
+            waiters.delete(waiter);
+            clearTimeout(timer);
+            reject(
+              new BenchError(
+                `daemon exited (${run.exitCode ?? run.signal}) before "${what}": ${run.stderr.slice(-1500)}`,
+                { pid: child.pid },
+              ),
+            );
+          },
+          () => undefined,
+        );
       });
     },
     async stop() {

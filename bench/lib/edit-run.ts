@@ -59,7 +59,10 @@ export interface EditRunResult extends EditRunOptions {
 const memo = new Map<string, Promise<EditRunResult>>();
 
 /** Runs (or reuses, for identical options within this process) one edits-under-the-daemon run. */
-export function runEditsUnderDaemon(options: EditRunOptions, log: (m: string) => void): Promise<EditRunResult> {
+export function runEditsUnderDaemon(
+  options: EditRunOptions,
+  log: (m: string) => void,
+): Promise<EditRunResult> {
   const key = JSON.stringify(options);
   let run = memo.get(key);
   if (!run) {
@@ -86,7 +89,8 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
   const onUpload = (file: UploadedFile, at: number) => {
     const edit = byName.get(file.filename);
     // Only the upload of the finished write counts (same size); an early partial read would differ.
-    if (edit && edit.writtenAt !== undefined && edit.seenAt === undefined && file.size_bytes === edit.size) edit.seenAt = at;
+    if (edit && edit.writtenAt !== undefined && edit.seenAt === undefined && file.size_bytes === edit.size)
+      edit.seenAt = at;
   };
   const emulator = await startBenchEmulator({ onUpload });
   try {
@@ -108,7 +112,9 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
       await daemon.waitForLog(isReconcileDone, 20 * 60_000, 'reconciliation done');
       const ready = await daemon.waitForLog(isDaemonStarted, 20 * 60_000, 'daemon started');
       const daemonReadyMs = ready.at - daemon.startedAt;
-      log(`daemon ready after ${(daemonReadyMs / 1000).toFixed(1)} s; making ${o.edits} edits every ${o.intervalMs} ms`);
+      log(
+        `daemon ready after ${(daemonReadyMs / 1000).toFixed(1)} s; making ${o.edits} edits every ${o.intervalMs} ms`,
+      );
 
       const manifestName = path.basename(`${FOLDER_NAME}.manifest.json`);
       let counting = false;
@@ -121,7 +127,8 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
 
       const next = createPrng(o.seed ^ 0x1ed17);
       const targets = shuffled(tree.corpus.files, next).slice(0, o.edits);
-      if (targets.length < o.edits) throw new BenchError(`only ${targets.length} files to edit`, { wanted: o.edits });
+      if (targets.length < o.edits)
+        throw new BenchError(`only ${targets.length} files to edit`, { wanted: o.edits });
       const edits: PendingEdit[] = [];
       const cpuBefore = await readCpuMs(daemon.pid);
       counting = true;
@@ -134,7 +141,11 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
         let size = logUniformSize(next, 200, 8 * 1024);
         if (size === target.size) size++;
         const content = fileContent(o.seed, target.index, size, i + 1);
-        const edit: PendingEdit = { index: i, size, sha256: createHash('sha256').update(content).digest('hex') };
+        const edit: PendingEdit = {
+          index: i,
+          size,
+          sha256: createHash('sha256').update(content).digest('hex'),
+        };
         byName.set(path.posix.basename(target.path), edit);
         edits.push(edit);
         await fs.writeFile(absPath(tree.root, target.path), content);
@@ -143,7 +154,9 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
       const deadline = performance.now() + Math.max(60_000, o.debounceMs * 20);
       while (edits.some((e) => e.seenAt === undefined) && performance.now() < deadline) await sleep(50);
       const lastSeen = Math.max(firstAt, ...edits.map((e) => e.seenAt ?? 0));
-      log(`${edits.filter((e) => e.seenAt !== undefined).length}/${edits.length} edits visible; waiting for the last manifest write`);
+      log(
+        `${edits.filter((e) => e.seenAt !== undefined).length}/${edits.length} edits visible; waiting for the last manifest write`,
+      );
       const settle = lastSeen + 6_000 - performance.now();
       if (settle > 0) await sleep(settle);
       counting = false;
@@ -156,7 +169,10 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
       const run = await daemon.stop();
       stopped = true;
       log('measuring the cost of one manifest write at this size');
-      const manifestCost = await measureManifestWriteCost(tree.stateDir, { name: FOLDER_NAME, root: tree.root });
+      const manifestCost = await measureManifestWriteCost(tree.stateDir, {
+        name: FOLDER_NAME,
+        root: tree.root,
+      });
       return {
         ...o,
         latenciesMs: edits.filter((e) => e.seenAt !== undefined).map((e) => e.seenAt! - e.writtenAt!),

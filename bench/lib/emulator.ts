@@ -4,7 +4,12 @@
  * scanning the whole file list on each upload).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createEmulatorHandler, serveEmulator, type EmulatorCore, type EmulatorOptions } from '../../src/emulator/index.js';
+import {
+  createEmulatorHandler,
+  serveEmulator,
+  type EmulatorCore,
+  type EmulatorOptions,
+} from '../../src/emulator/index.js';
 
 /** The API's answer to an upload, as the hook receives it. */
 export interface UploadedFile {
@@ -30,7 +35,8 @@ export async function startBenchEmulator(
   const core = await createEmulatorHandler(options.emulator ?? {});
   const onUpload = options.onUpload;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    if (onUpload && req.method === 'POST' && (req.url ?? '').split('?')[0] === '/v1/files') watchUploadResponse(res, onUpload);
+    if (onUpload && req.method === 'POST' && (req.url ?? '').split('?')[0] === '/v1/files')
+      watchUploadResponse(res, onUpload);
     core.handler(req, res);
   };
   const served = await serveEmulator(core, handler);
@@ -52,7 +58,11 @@ function watchUploadResponse(res: ServerResponse, onUpload: (file: UploadedFile,
     const at = performance.now();
     try {
       const parsed = JSON.parse(body) as Partial<UploadedFile>;
-      if (typeof parsed.id === 'string' && typeof parsed.filename === 'string' && typeof parsed.size_bytes === 'number') {
+      if (
+        typeof parsed.id === 'string' &&
+        typeof parsed.filename === 'string' &&
+        typeof parsed.size_bytes === 'number'
+      ) {
         onUpload({ id: parsed.id, filename: parsed.filename, size_bytes: parsed.size_bytes }, at);
       }
     } catch {

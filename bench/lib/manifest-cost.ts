@@ -18,7 +18,11 @@ export interface ManifestWriteCost {
  * Opens the folder's manifest (the caller must hold no lock on it: the daemon has stopped), then
  * times `samples` flushes, each made dirty by a stats update so the whole file is rewritten.
  */
-export async function measureManifestWriteCost(stateDir: string, folder: { name: string; root: string }, samples = 5): Promise<ManifestWriteCost> {
+export async function measureManifestWriteCost(
+  stateDir: string,
+  folder: { name: string; root: string },
+  samples = 5,
+): Promise<ManifestWriteCost> {
   const manifest = await Manifest.open(stateDir, folder);
   try {
     const writes: number[] = [];
@@ -33,7 +37,13 @@ export async function measureManifestWriteCost(stateDir: string, folder: { name:
       writes.push(performance.now() - t);
     }
     const bytes = (await fs.stat(manifest.file)).size;
-    return { entries: manifest.size, bytes, writeMs: median(writes), stringifyMs: median(stringifies), samples };
+    return {
+      entries: manifest.size,
+      bytes,
+      writeMs: median(writes),
+      stringifyMs: median(stringifies),
+      samples,
+    };
   } finally {
     await manifest.close();
   }

@@ -35,7 +35,11 @@ export async function writeProductConfig(dir: string, o: ProductConfigOptions): 
     api: { baseUrl: o.baseUrl, concurrency: o.concurrency },
     stateDir: o.stateDir,
     folders: [{ name: FOLDER_NAME, path: o.folderPath }],
-    watch: { enabled: o.watch ?? true, debounceMs: o.debounceMs ?? 1000, ...(o.watchBackend !== undefined ? { backend: o.watchBackend } : {}) },
+    watch: {
+      enabled: o.watch ?? true,
+      debounceMs: o.debounceMs ?? 1000,
+      ...(o.watchBackend !== undefined ? { backend: o.watchBackend } : {}),
+    },
     reconcile: { intervalMs: o.reconcileIntervalMs ?? 0, onStart: true },
     // Benchmarks change (and seed) many files at once; the guards are not what is measured.
     safety: { maxDeletes: 100_000_000, maxDeletePercent: 100 },
@@ -88,8 +92,23 @@ export async function seedSyncedState(options: {
         if (sha256 === undefined) throw new BenchError(`no hash recorded for ${f.path}`, { path: f.path });
         const remoteName = remoteNameFor(f.path);
         const mimeType = mimeTypeFor(f.path);
-        const remote = options.emulator.addFile({ filename: remoteName, sizeBytes: st.size, mimeType, sha256, createdAt: uploadedAt });
-        manifest.set(f.path, { fileId: remote.id, sha256, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, remoteName, mimeType, uploadedAt });
+        const remote = options.emulator.addFile({
+          filename: remoteName,
+          sizeBytes: st.size,
+          mimeType,
+          sha256,
+          createdAt: uploadedAt,
+        });
+        manifest.set(f.path, {
+          fileId: remote.id,
+          sha256,
+          size: st.size,
+          mtimeMs: st.mtimeMs,
+          ino: st.ino,
+          remoteName,
+          mimeType,
+          uploadedAt,
+        });
       });
     }
   } finally {

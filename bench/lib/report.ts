@@ -37,7 +37,10 @@ export interface BenchRun {
 export async function machineInfo(): Promise<MachineInfo> {
   let gitCommit = 'unknown';
   try {
-    gitCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    gitCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    }).trim();
   } catch {
     // Not a git checkout: the report simply says so.
   }
@@ -71,7 +74,12 @@ function ratioText(value: number | null, better: 'lower' | 'higher'): string {
 
 function scenarioMarkdown(s: ScenarioResult): string {
   const lines: string[] = [`## ${s.title} (\`${s.id}\`)`, ''];
-  lines.push(`Sizes: ${Object.entries(s.sizes).map(([k, v]) => `${k}=${fmt(v)}`).join(', ')}. Took ${round(s.durationMs / 1000)} s; load average after: ${s.loadAvgAfter.join(' / ')}.`, '');
+  lines.push(
+    `Sizes: ${Object.entries(s.sizes)
+      .map(([k, v]) => `${k}=${fmt(v)}`)
+      .join(', ')}. Took ${round(s.durationMs / 1000)} s; load average after: ${s.loadAvgAfter.join(' / ')}.`,
+    '',
+  );
   const metricNames = [...new Set(s.measurements.flatMap((m) => Object.keys(m.metrics)))];
   if (s.measurements.length > 0) {
     lines.push(`| contender | role | ${metricNames.join(' | ')} |`);
@@ -85,7 +93,10 @@ function scenarioMarkdown(s: ScenarioResult): string {
   }
   if (s.ratios.length > 0) {
     lines.push('| ratio (ours / baseline) | metric | value |', '|---|---|---|');
-    for (const r of s.ratios) lines.push(`| ${r.ours} / ${r.baseline} | ${r.metric} (${r.better} is better) | ${ratioText(r.value, r.better)} |`);
+    for (const r of s.ratios)
+      lines.push(
+        `| ${r.ours} / ${r.baseline} | ${r.metric} (${r.better} is better) | ${ratioText(r.value, r.better)} |`,
+      );
     lines.push('');
   }
   if (s.checks.length > 0) {

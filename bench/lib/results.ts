@@ -71,7 +71,13 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 /** ours / baseline for a metric present in both measurements; null when either is missing or zero. */
-export function ratioOf(measurements: readonly Measurement[], ours: string, baseline: string, metric: string, better: 'lower' | 'higher'): Ratio {
+export function ratioOf(
+  measurements: readonly Measurement[],
+  ours: string,
+  baseline: string,
+  metric: string,
+  better: 'lower' | 'higher',
+): Ratio {
   const a = measurements.find((m) => m.contender === ours)?.metrics[metric];
   const b = measurements.find((m) => m.contender === baseline)?.metrics[metric];
   const value = a === undefined || a === null || b === undefined || b === null || b === 0 ? null : a / b;

@@ -18,10 +18,19 @@ export interface SyncedTree {
 }
 
 /** Writes `files` small files under `<dir>/tree` and seeds `<dir>/state` and the emulator with them. */
-export async function prepareSyncedTree(dir: string, options: { seed: number; files: number; emulator: EmulatorCore }): Promise<SyncedTree> {
+export async function prepareSyncedTree(
+  dir: string,
+  options: { seed: number; files: number; emulator: EmulatorCore },
+): Promise<SyncedTree> {
   const root = path.join(dir, 'tree');
   const stateDir = path.join(dir, 'state');
   const corpus = await writeCorpus(root, smallFilesSpec(options.seed, options.files), { hash: true });
-  const seeded = await seedSyncedState({ root, stateDir, files: corpus.files, sha256: corpus.sha256, emulator: options.emulator });
+  const seeded = await seedSyncedState({
+    root,
+    stateDir,
+    files: corpus.files,
+    sha256: corpus.sha256,
+    emulator: options.emulator,
+  });
   return { root, stateDir, corpus, manifestBytes: seeded.manifestBytes };
 }

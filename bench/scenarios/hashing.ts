@@ -26,7 +26,11 @@ const CONTENDERS: Contender[] = [
     run: (file) => runNode(OURS_SCRIPT, [file]),
     digest: (r) => (JSON.parse(r.stdout) as { sha256: string }).sha256,
   },
-  { name: 'openssl dgst -sha256', run: (file) => runProgram('openssl', ['dgst', '-sha256', file]), digest: (r) => hex(r.stdout) },
+  {
+    name: 'openssl dgst -sha256',
+    run: (file) => runProgram('openssl', ['dgst', '-sha256', file]),
+    digest: (r) => hex(r.stdout),
+  },
   { name: 'sha256sum', run: (file) => runProgram('sha256sum', [file]), digest: (r) => hex(r.stdout) },
 ];
 
@@ -71,7 +75,8 @@ export const hashingScenario: Scenario = {
       };
       // hash_s compares the hashing itself: inside the child for ours (node + tsx start-up is not
       // hashing), spawn-to-exit for the C tools (their start-up is a millisecond or two).
-      const hashMs = c.name === OURS ? median(rs.map((r) => (JSON.parse(r.stdout) as { workMs: number }).workMs)) : wallMs;
+      const hashMs =
+        c.name === OURS ? median(rs.map((r) => (JSON.parse(r.stdout) as { workMs: number }).workMs)) : wallMs;
       metrics.hash_s = seconds(hashMs);
       metrics.hash_gib_per_s = bytes / GIB / (hashMs / 1000);
       return { contender: c.name, role: c.name === OURS ? 'ours' : 'baseline', metrics };
@@ -94,7 +99,13 @@ export const hashingScenario: Scenario = {
       sizes: { file_bytes: bytes, repeats },
       measurements,
       ratios,
-      checks: [{ name: 'every contender computed the same SHA-256', ok: all.size === 1, detail: [...all].join(', ') }],
+      checks: [
+        {
+          name: 'every contender computed the same SHA-256',
+          ok: all.size === 1,
+          detail: [...all].join(', '),
+        },
+      ],
       notes: [
         'wall_s is spawn-to-exit (median of the repeats), so ours includes node + tsx start-up; hash_s is the hashing alone: the time inside hashFile as our child measured it, and wall_s for openssl and sha256sum (whose start-up is negligible).',
         'The file is read from a warm page cache by every contender.',

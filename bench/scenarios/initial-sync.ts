@@ -33,13 +33,23 @@ export const initialSyncScenario: Scenario = {
     const files = ctx.quick ? 500 : 5000;
     const corpusRoot = path.join(ctx.workDir, 'corpus');
     ctx.log(`writing ${files} files (1 KB-2 MB)`);
-    const corpus = await writeCorpus(corpusRoot, { seed: ctx.seed, files, minSize: 1024, maxSize: 2 * 1024 * 1024, filesPerDir: 50 }, { hash: true });
+    const corpus = await writeCorpus(
+      corpusRoot,
+      { seed: ctx.seed, files, minSize: 1024, maxSize: 2 * 1024 * 1024, filesPerDir: 50 },
+      { hash: true },
+    );
     const expected = [...corpus.sha256.values()].sort();
     const mb = corpus.bytes / 1024 ** 2;
 
     const measurements: Measurement[] = [];
     const checks: Check[] = [];
-    const record = (name: string, role: Measurement['role'], run: ChildRun, extra: Record<string, number | null>, note?: string) => {
+    const record = (
+      name: string,
+      role: Measurement['role'],
+      run: ChildRun,
+      extra: Record<string, number | null>,
+      note?: string,
+    ) => {
       const m: Measurement = {
         contender: name,
         role,
@@ -56,24 +66,51 @@ export const initialSyncScenario: Scenario = {
       measurements.push(m);
     };
 
-    const contenders: Array<{ name: string; run: (url: string, dir: string) => Promise<ChildRun>; note: string }> = [
+    const contenders: Array<{
+      name: string;
+      run: (url: string, dir: string) => Promise<ChildRun>;
+      note: string;
+    }> = [
       {
         name: OURS,
         note: `\`sync -c <config> --json\`, api.concurrency ${SYNC_CONCURRENCY}, fresh state dir; hashes every file and keeps a manifest`,
         run: async (url, dir) => {
-          const config = await writeProductConfig(dir, { baseUrl: url, folderPath: corpusRoot, stateDir: path.join(dir, 'state'), concurrency: SYNC_CONCURRENCY, watch: false });
+          const config = await writeProductConfig(dir, {
+            baseUrl: url,
+            folderPath: corpusRoot,
+            stateDir: path.join(dir, 'state'),
+            concurrency: SYNC_CONCURRENCY,
+            watch: false,
+          });
           return runNode(CLI_ENTRY, ['sync', '-c', config, '--json'], { env: productEnv(url) });
         },
       },
       {
         name: SDK_CONCURRENT,
         note: `bench/baselines/sdk-upload.ts --concurrency ${SYNC_CONCURRENCY}: client.beta.files.upload(fs.createReadStream(p)), no hashing, a path->ID map written at the end`,
-        run: (url, dir) => runNode(SDK_SCRIPT, ['--root', corpusRoot, '--concurrency', String(SYNC_CONCURRENCY), '--out', path.join(dir, 'ids.json')], { env: productEnv(url) }),
+        run: (url, dir) =>
+          runNode(
+            SDK_SCRIPT,
+            [
+              '--root',
+              corpusRoot,
+              '--concurrency',
+              String(SYNC_CONCURRENCY),
+              '--out',
+              path.join(dir, 'ids.json'),
+            ],
+            { env: productEnv(url) },
+          ),
       },
       {
         name: SDK_SERIAL,
         note: 'bench/baselines/sdk-upload.ts --concurrency 1: the naive script',
-        run: (url, dir) => runNode(SDK_SCRIPT, ['--root', corpusRoot, '--concurrency', '1', '--out', path.join(dir, 'ids.json')], { env: productEnv(url) }),
+        run: (url, dir) =>
+          runNode(
+            SDK_SCRIPT,
+            ['--root', corpusRoot, '--concurrency', '1', '--out', path.join(dir, 'ids.json')],
+            { env: productEnv(url) },
+          ),
       },
     ];
 
@@ -84,15 +121,26 @@ export const initialSyncScenario: Scenario = {
         ctx.log(`${c.name}: uploading ${files} files (${mb.toFixed(0)} MB)`);
         const run = await c.run(emulator.url, dir);
         assertExitOk(run, c.name);
-        const remote = emulator.core.files().map((f) => f.sha256).sort();
+        const remote = emulator.core
+          .files()
+          .map((f) => f.sha256)
+          .sort();
         const same = remote.length === expected.length && remote.every((h, i) => h === expected[i]);
-        checks.push({ name: `${c.name}: every file arrived once with the right content`, ok: same, detail: `${remote.length} remote files for ${files} local` });
+        checks.push({
+          name: `${c.name}: every file arrived once with the right content`,
+          ok: same,
+          detail: `${remote.length} remote files for ${files} local`,
+        });
         const extra: Record<string, number | null> = { uploads: emulator.core.stats().uploadsCreated };
         if (c.name === OURS) {
           const reports = JSON.parse(run.stdout) as SyncReport[];
           const report = reports[0];
           extra.hashed = report?.hashed ?? null;
-          checks.push({ name: `${c.name}: report says all uploaded, none failed`, ok: report?.uploaded === files && report.failed.length === 0, detail: `uploaded ${report?.uploaded}, failed ${report?.failed.length}` });
+          checks.push({
+            name: `${c.name}: report says all uploaded, none failed`,
+            ok: report?.uploaded === files && report.failed.length === 0,
+            detail: `uploaded ${report?.uploaded}, failed ${report?.failed.length}`,
+          });
         } else {
           extra.work_s = seconds((JSON.parse(run.stdout) as { workMs: number }).workMs);
         }
@@ -107,7 +155,11 @@ export const initialSyncScenario: Scenario = {
     measurements.push({
       contender: 'node + tsx start-up',
       role: 'reference',
-      metrics: { wall_s: seconds(startup.wallMs), cpu_s: seconds(startup.cpuMs), peak_rss_mb: startup.maxRssMB },
+      metrics: {
+        wall_s: seconds(startup.wallMs),
+        cpu_s: seconds(startup.cpuMs),
+        peak_rss_mb: startup.maxRssMB,
+      },
       note: 'an empty script run the same way as every contender; part of each wall_s above',
     });
 
@@ -118,7 +170,13 @@ export const initialSyncScenario: Scenario = {
       ratioOf(measurements, OURS, b, 'peak_rss_mb', 'lower'),
     ]);
     return {
-      sizes: { files, bytes: corpus.bytes, min_size: 1024, max_size: 2 * 1024 * 1024, concurrency: SYNC_CONCURRENCY },
+      sizes: {
+        files,
+        bytes: corpus.bytes,
+        min_size: 1024,
+        max_size: 2 * 1024 * 1024,
+        concurrency: SYNC_CONCURRENCY,
+      },
       measurements,
       ratios,
       checks,

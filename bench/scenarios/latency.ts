@@ -22,7 +22,11 @@ async function sdkUploadLatencies(dir: string, seed: number, count: number): Pro
   await writeCorpus(root, smallFilesSpec(seed ^ 0x51a7, count));
   const emulator = await startBenchEmulator();
   try {
-    const run = await runNode(path.join(REPO_ROOT, 'bench', 'baselines', 'sdk-latency.ts'), ['--root', root], { env: productEnv(emulator.url) });
+    const run = await runNode(
+      path.join(REPO_ROOT, 'bench', 'baselines', 'sdk-latency.ts'),
+      ['--root', root],
+      { env: productEnv(emulator.url) },
+    );
     assertExitOk(run, 'sdk-latency');
     return (JSON.parse(run.stdout) as { latenciesMs: number[] }).latenciesMs;
   } finally {
@@ -45,9 +49,21 @@ export const latencyScenario: Scenario = {
     const r = await runEditsUnderDaemon(options, ctx.log);
     const l = r.latenciesMs;
     const checks: Check[] = [
-      { name: 'every edit became visible remotely', ok: r.missing === 0, detail: `${r.missing} of ${r.edits} never seen` },
-      { name: 'the remote holds every edit\'s final content', ok: r.wrongContent === 0, detail: `${r.wrongContent} of ${r.edits} differ` },
-      { name: 'one upload per edit (no duplicates)', ok: r.uploads === r.edits, detail: `${r.uploads} uploads, ${r.deletes} deletes for ${r.edits} edits` },
+      {
+        name: 'every edit became visible remotely',
+        ok: r.missing === 0,
+        detail: `${r.missing} of ${r.edits} never seen`,
+      },
+      {
+        name: "the remote holds every edit's final content",
+        ok: r.wrongContent === 0,
+        detail: `${r.wrongContent} of ${r.edits} differ`,
+      },
+      {
+        name: 'one upload per edit (no duplicates)',
+        ok: r.uploads === r.edits,
+        detail: `${r.uploads} uploads, ${r.deletes} deletes for ${r.edits} edits`,
+      },
     ];
     const stat = (p: number) => (l.length ? seconds(percentile(l, p)) : null);
     ctx.log(`baseline: ${options.edits} single small uploads with the SDK`);
@@ -73,17 +89,30 @@ export const latencyScenario: Scenario = {
       {
         contender: FLOOR,
         role: 'baseline',
-        metrics: { p50_s: floor(50), p95_s: floor(95), p99_s: floor(99), max_s: floor(100), sdk_upload_p50_s: seconds(percentile(sdk, 50)) },
+        metrics: {
+          p50_s: floor(50),
+          p95_s: floor(95),
+          p99_s: floor(99),
+          max_s: floor(100),
+          sdk_upload_p50_s: seconds(percentile(sdk, 50)),
+        },
         note: `the configured quiet period (${options.debounceMs} ms, waited on purpose) plus the duration of one small upload by the official SDK, one request at a time (bench/baselines/sdk-latency.ts, ${sdk.length} uploads, same percentile): what an ideal watcher would achieve`,
       },
     ];
     return {
-      sizes: { tree_files: options.treeFiles, edits: options.edits, interval_ms: options.intervalMs, debounce_ms: options.debounceMs },
+      sizes: {
+        tree_files: options.treeFiles,
+        edits: options.edits,
+        interval_ms: options.intervalMs,
+        debounce_ms: options.debounceMs,
+      },
       measurements,
-      ratios: ['p50_s', 'p95_s', 'p99_s', 'max_s'].map((metric) => ratioOf(measurements, OURS, FLOOR, metric, 'lower')),
+      ratios: ['p50_s', 'p95_s', 'p99_s', 'max_s'].map((metric) =>
+        ratioOf(measurements, OURS, FLOOR, metric, 'lower'),
+      ),
       checks,
       notes: [
-        'Latency = emulator\'s upload answer for the new size minus the end of the local write, both on this process\'s clock. The daemon\'s reconciliation timer is off, so only the watcher path is measured.',
+        "Latency = emulator's upload answer for the new size minus the end of the local write, both on this process's clock. The daemon's reconciliation timer is off, so only the watcher path is measured.",
         `The daemon became ready (start-up reconciliation and watcher crawl done) ${(r.daemonReadyMs / 1000).toFixed(1)} s after spawn; that is not part of any latency.`,
       ],
     };

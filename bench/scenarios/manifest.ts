@@ -16,7 +16,15 @@ import { runEditsUnderDaemon } from '../lib/edit-run.js';
 import { BENCH_API_KEY, startBenchEmulator } from '../lib/emulator.js';
 import { measureManifestWriteCost, type ManifestWriteCost } from '../lib/manifest-cost.js';
 import { FOLDER_NAME, writeProductConfig } from '../lib/product.js';
-import { ratioOf, round, seconds, type Check, type Measurement, type Ratio, type Scenario } from '../lib/results.js';
+import {
+  ratioOf,
+  round,
+  seconds,
+  type Check,
+  type Measurement,
+  type Ratio,
+  type Scenario,
+} from '../lib/results.js';
 import { smallFilesSpec } from '../lib/synced-tree.js';
 import { editRunOptions } from './latency.js';
 
@@ -36,10 +44,20 @@ async function syncInProcess(workDir: string, seed: number, files: number): Prom
   await writeCorpus(root, smallFilesSpec(seed ^ 0x3a11, files));
   const emulator = await startBenchEmulator();
   try {
-    const configPath = await writeProductConfig(workDir, { baseUrl: emulator.url, folderPath: root, stateDir, concurrency: 4, watch: false });
+    const configPath = await writeProductConfig(workDir, {
+      baseUrl: emulator.url,
+      folderPath: root,
+      stateDir,
+      concurrency: 4,
+      watch: false,
+    });
     const { config } = await loadConfig({ configPath, env: {} });
     const folder = config.folders[0]!;
-    const client = new FilesClient({ apiKey: BENCH_API_KEY, baseUrl: emulator.url, maxConnections: config.api.maxConnections });
+    const client = new FilesClient({
+      apiKey: BENCH_API_KEY,
+      baseUrl: emulator.url,
+      maxConnections: config.api.maxConnections,
+    });
     const lock = await acquireLock(stateDir);
     let renamesSeen = 0;
     const watcher = watch(stateDir, (event, name) => {
@@ -82,7 +100,12 @@ function costMetrics(writes: number, changes: number, cost: ManifestWriteCost): 
 }
 
 function naive(changes: number, cost: ManifestWriteCost): Record<string, number> {
-  return { manifest_writes: changes, writes_per_change: 1, write_ms: cost.writeMs, est_write_time_s: (changes * cost.writeMs) / 1000 };
+  return {
+    manifest_writes: changes,
+    writes_per_change: 1,
+    write_ms: cost.writeMs,
+    est_write_time_s: (changes * cost.writeMs) / 1000,
+  };
 }
 
 export const manifestScenario: Scenario = {
@@ -101,13 +124,25 @@ export const manifestScenario: Scenario = {
     measurements.push({
       contender: oursA,
       role: 'ours',
-      metrics: { ...costMetrics(a.writes, a.files, a.cost), sync_s: seconds(a.syncMs), est_write_share: (a.writes * a.cost.writeMs) / a.syncMs },
+      metrics: {
+        ...costMetrics(a.writes, a.files, a.cost),
+        sync_s: seconds(a.syncMs),
+        est_write_share: (a.writes * a.cost.writeMs) / a.syncMs,
+      },
       note: `Manifest.writeCount over openFolderSession + reconcileSession + close; ${a.renamesSeen} renames onto the file were seen by fs.watch`,
     });
     measurements.push({ contender: naiveA, role: 'baseline', metrics: naive(a.files, a.cost) });
     ratios.push(ratioOf(measurements, oursA, naiveA, 'manifest_writes', 'lower'));
-    checks.push({ name: `(a) all ${syncFiles} files uploaded`, ok: a.uploaded === syncFiles, detail: `${a.uploaded} uploaded` });
-    checks.push({ name: '(a) writeCount agrees with the renames seen on disk', ok: Math.abs(a.renamesSeen - a.writes) <= 1, detail: `writeCount ${a.writes}, renames ${a.renamesSeen}` });
+    checks.push({
+      name: `(a) all ${syncFiles} files uploaded`,
+      ok: a.uploaded === syncFiles,
+      detail: `${a.uploaded} uploaded`,
+    });
+    checks.push({
+      name: '(a) writeCount agrees with the renames seen on disk',
+      ok: Math.abs(a.renamesSeen - a.writes) <= 1,
+      detail: `writeCount ${a.writes}, renames ${a.renamesSeen}`,
+    });
 
     const options = editRunOptions(ctx.quick, ctx.seed);
     ctx.log(`(b) ${options.edits} scattered edits on a ${options.treeFiles}-entry manifest under the daemon`);
@@ -118,15 +153,28 @@ export const manifestScenario: Scenario = {
     measurements.push({
       contender: oursB,
       role: 'ours',
-      metrics: { ...costMetrics(b.manifestWrites, b.edits, b.manifestCost), window_s: seconds(windowMs), est_write_share: (b.manifestWrites * b.manifestCost.writeMs) / windowMs },
+      metrics: {
+        ...costMetrics(b.manifestWrites, b.edits, b.manifestCost),
+        window_s: seconds(windowMs),
+        est_write_share: (b.manifestWrites * b.manifestCost.writeMs) / windowMs,
+      },
       note: `the daemon (child process) handling the latency scenario's edits (every ${options.intervalMs} ms, debounce ${options.debounceMs} ms); writes = renames onto the manifest file seen by fs.watch from the first edit until 6 s after the last was visible`,
     });
     measurements.push({ contender: naiveB, role: 'baseline', metrics: naive(b.edits, b.manifestCost) });
     ratios.push(ratioOf(measurements, oursB, naiveB, 'manifest_writes', 'lower'));
-    checks.push({ name: '(b) every edit became visible remotely', ok: b.missing === 0, detail: `${b.missing} missing` });
+    checks.push({
+      name: '(b) every edit became visible remotely',
+      ok: b.missing === 0,
+      detail: `${b.missing} missing`,
+    });
 
     return {
-      sizes: { sync_files: syncFiles, edit_tree_files: options.treeFiles, edits: options.edits, edit_interval_ms: options.intervalMs },
+      sizes: {
+        sync_files: syncFiles,
+        edit_tree_files: options.treeFiles,
+        edits: options.edits,
+        edit_interval_ms: options.intervalMs,
+      },
       measurements,
       ratios,
       checks,

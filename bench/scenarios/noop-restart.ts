@@ -59,7 +59,12 @@ export const noopRestartScenario: Scenario = {
       const uploadsBefore = emulator.core.stats().uploadsCreated;
       const checks: Check[] = [];
 
-      const contenders: Array<{ name: string; role: Measurement['role']; note: string; run: () => Promise<Sample> }> = [
+      const contenders: Array<{
+        name: string;
+        role: Measurement['role'];
+        note: string;
+        run: () => Promise<Sample>;
+      }> = [
         {
           name: STAT_WALK,
           role: 'baseline',
@@ -88,7 +93,12 @@ export const noopRestartScenario: Scenario = {
             const run = await runNode(CLI_ENTRY, ['sync', '-c', config, '--json'], { env });
             assertExitOk(run, SYNC);
             const report = (JSON.parse(run.stdout) as SyncReport[])[0];
-            return { ...fromRun(run), hashed: report?.hashed ?? -1, uploaded: report?.uploaded ?? -1, extra: { unchanged: report?.unchanged ?? -1 } };
+            return {
+              ...fromRun(run),
+              hashed: report?.hashed ?? -1,
+              uploaded: report?.uploaded ?? -1,
+              extra: { unchanged: report?.unchanged ?? -1 },
+            };
           },
         },
         {
@@ -108,7 +118,10 @@ export const noopRestartScenario: Scenario = {
                 rssMB: run.maxRssMB,
                 hashed: Number(done.fields.hashed ?? -1),
                 uploaded: Number(done.fields.uploaded ?? -1),
-                extra: { watcher_ready_s: (started.at - daemon.startedAt) / 1000, unchanged: Number(done.fields.unchanged ?? -1) },
+                extra: {
+                  watcher_ready_s: (started.at - daemon.startedAt) / 1000,
+                  unchanged: Number(done.fields.unchanged ?? -1),
+                },
               };
             } finally {
               await daemon.stop();
@@ -145,19 +158,35 @@ export const noopRestartScenario: Scenario = {
         if (c.role === 'ours') {
           const hashes = Math.max(...ss.map((s) => s.hashed ?? 0));
           const uploads = Math.max(...ss.map((s) => s.uploaded ?? 0));
-          checks.push({ name: `${c.name}: zero hashes`, ok: hashes === 0, detail: `most hashed in a run: ${hashes}` });
-          checks.push({ name: `${c.name}: zero uploads reported`, ok: uploads === 0, detail: `most uploaded in a run: ${uploads}` });
+          checks.push({
+            name: `${c.name}: zero hashes`,
+            ok: hashes === 0,
+            detail: `most hashed in a run: ${hashes}`,
+          });
+          checks.push({
+            name: `${c.name}: zero uploads reported`,
+            ok: uploads === 0,
+            detail: `most uploaded in a run: ${uploads}`,
+          });
         }
         return { contender: c.name, role: c.role, metrics, note: c.note };
       });
       const uploadsAfter = emulator.core.stats().uploadsCreated;
-      checks.push({ name: 'the emulator received zero uploads', ok: uploadsAfter === uploadsBefore, detail: `${uploadsAfter - uploadsBefore} uploads` });
+      checks.push({
+        name: 'the emulator received zero uploads',
+        ok: uploadsAfter === uploadsBefore,
+        detail: `${uploadsAfter - uploadsBefore} uploads`,
+      });
 
       const startup = await runNode(path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts'), []);
       measurements.push({
         contender: 'node + tsx start-up',
         role: 'reference',
-        metrics: { in_sync_s: seconds(startup.wallMs), cpu_s: seconds(startup.cpuMs), peak_rss_mb: startup.maxRssMB },
+        metrics: {
+          in_sync_s: seconds(startup.wallMs),
+          cpu_s: seconds(startup.cpuMs),
+          peak_rss_mb: startup.maxRssMB,
+        },
         note: 'an empty script run the same way; part of every figure above',
       });
 

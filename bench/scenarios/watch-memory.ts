@@ -50,7 +50,8 @@ async function sampleIdleDaemon(configPath: string, env: NodeJS.ProcessEnv): Pro
       const settled = last.length === 3 && Math.max(...last) <= Math.min(...last) * 1.02;
       if (settled || performance.now() > until) break;
     }
-    if (samples.length === 0) throw new BenchError('the daemon exited before its memory could be sampled', { configPath });
+    if (samples.length === 0)
+      throw new BenchError('the daemon exited before its memory could be sampled', { configPath });
     const inotify = await countInotifyWatches(daemon.pid);
     const run = await daemon.stop();
     return {
@@ -78,7 +79,8 @@ export const watchMemoryScenario: Scenario = {
     const costMB = new Map<string, Map<number, number>>(backends.map((b) => [b, new Map()]));
     const idleMB = new Map<string, Map<number, number>>(backends.map((b) => [b, new Map()]));
     const limit = await inotifyWatchLimit();
-    const name = (files: number, backend: string | null) => `files-sync run, ${files} files, watcher ${backend ?? 'off'}`;
+    const name = (files: number, backend: string | null) =>
+      `files-sync run, ${files} files, watcher ${backend ?? 'off'}`;
 
     for (const files of sizes) {
       const emulator = await startBenchEmulator();
@@ -144,7 +146,9 @@ export const watchMemoryScenario: Scenario = {
       const cost = costMB.get(backend)!;
       const slope = (idleMB.get(backend)!.get(large)! - idleMB.get(backend)!.get(small)!) / (large - small);
       const measured = large >= BUDGET_FILES;
-      const atBudget = measured ? idleMB.get(backend)!.get(large)! : idleMB.get(backend)!.get(large)! + slope * (BUDGET_FILES - large);
+      const atBudget = measured
+        ? idleMB.get(backend)!.get(large)!
+        : idleMB.get(backend)!.get(large)! + slope * (BUDGET_FILES - large);
       const over = atBudget > RSS_BUDGET_MB_AT_100K;
       // A projection from small trees is a hint, not a verdict: only a measured 100k run can fail the check.
       if (measured) {
@@ -163,7 +167,11 @@ export const watchMemoryScenario: Scenario = {
       );
     }
     return {
-      sizes: { tree_files: sizes.join(' and '), backends: backends.join(', '), inotify_max_user_watches: limit ?? 'unknown' },
+      sizes: {
+        tree_files: sizes.join(' and '),
+        backends: backends.join(', '),
+        inotify_max_user_watches: limit ?? 'unknown',
+      },
       measurements,
       ratios,
       checks,

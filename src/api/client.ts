@@ -48,7 +48,13 @@ export interface FilesClientOptions {
   maxRetryAfterMs?: number;
   /** Default ['files-api-2025-04-14']. */
   betas?: string[];
-  onRetry?: (info: { method: string; route: string; attempt: number; delayMs: number; reason: string }) => void;
+  onRetry?: (info: {
+    method: string;
+    route: string;
+    attempt: number;
+    delayMs: number;
+    reason: string;
+  }) => void;
   logger?: Logger;
 }
 
@@ -61,7 +67,8 @@ export interface FilePage {
 }
 
 /** What to upload: an absolute path (re-opened per attempt) or a one-shot stream. */
-export type UploadSource = string | { stream: NodeJS.ReadableStream | AsyncIterable<Uint8Array>; size?: number };
+export type UploadSource =
+  string | { stream: NodeJS.ReadableStream | AsyncIterable<Uint8Array>; size?: number };
 
 export interface UploadOptions {
   filename: string;
@@ -102,7 +109,9 @@ export class FilesClient {
 
   constructor(options: FilesClientOptions) {
     if (!options.apiKey) {
-      throw new MissingApiKeyError('No API key given (set ANTHROPIC_API_KEY)', { variable: 'ANTHROPIC_API_KEY' });
+      throw new MissingApiKeyError('No API key given (set ANTHROPIC_API_KEY)', {
+        variable: 'ANTHROPIC_API_KEY',
+      });
     }
     this.opts = {
       ...options,
@@ -147,7 +156,10 @@ export class FilesClient {
 
     const attemptOnce = async (): Promise<RemoteFile> => {
       if (!isPath && streamTouched) {
-        throw new SourceNotRetryableError(`Upload of ${filename}: the stream was already consumed`, { filename, route });
+        throw new SourceNotRetryableError(`Upload of ${filename}: the stream was already consumed`, {
+          filename,
+          route,
+        });
       }
       const startedAt = new Date();
       let body: CallSpec['body'];
@@ -170,12 +182,20 @@ export class FilesClient {
         );
         body = multipart.body;
         headers = { 'content-type': multipart.contentType };
-        if (multipart.contentLength !== undefined) headers['content-length'] = String(multipart.contentLength);
+        if (multipart.contentLength !== undefined)
+          headers['content-length'] = String(multipart.contentLength);
         sizeBytes = source.size;
       }
       const key = sizeBytes === undefined ? undefined : UploadTracker.keyOf(filename, sizeBytes);
       const post = this.transport
-        .json({ method: 'POST', path: route, body, ...(headers ? { headers } : {}), timeoutMs: this.opts.uploadTimeoutMs, signal })
+        .json({
+          method: 'POST',
+          path: route,
+          body,
+          ...(headers ? { headers } : {}),
+          timeoutMs: this.opts.uploadTimeoutMs,
+          signal,
+        })
         .then((json) => {
           const file = parseWith(WireFileSchema, json, 'POST', route, toRemoteFile);
           this.tracker.claim(file.id);
@@ -186,17 +206,28 @@ export class FilesClient {
       } catch (err) {
         if (isAbortError(err) || signal?.aborted) throw err;
         if (isNotReadable(err)) {
-          throw new SourceChangedError(`Upload of ${filename}: the file changed while it was being sent`, {
-            path: source,
-            filename,
-          }, { cause: err });
+          throw new SourceChangedError(
+            `Upload of ${filename}: the file changed while it was being sent`,
+            {
+              path: source,
+              filename,
+            },
+            { cause: err },
+          );
         }
         // A 5xx other than 529 (overloaded: refused at the door) may come after the file was
         // created; look for it before the retry re-POSTs, as for a lost connection.
         const serverFailed = err instanceof ApiError && err.status >= 500 && err.status !== 529;
         if ((err instanceof ConnectionError && !certainlyNotSent(err)) || serverFailed) {
           const size = sizeBytes ?? streamBytes;
-          const adopted = await this.resolveAmbiguousUpload(filename, size, startedAt, err, signal, opts.isOwned);
+          const adopted = await this.resolveAmbiguousUpload(
+            filename,
+            size,
+            startedAt,
+            err,
+            signal,
+            opts.isOwned,
+          );
           if (adopted) return adopted;
         }
         if (!isPath && streamTouched && shouldRetry(err, 1)) {
@@ -214,7 +245,9 @@ export class FilesClient {
   }
 
   /** One page of the listing (newest first). */
-  async list(opts: { limit?: number; afterId?: string; beforeId?: string; signal?: AbortSignal } = {}): Promise<FilePage> {
+  async list(
+    opts: { limit?: number; afterId?: string; beforeId?: string; signal?: AbortSignal } = {},
+  ): Promise<FilePage> {
     const route = FILES_PATH;
     const json = await withRetry(
       () =>
@@ -241,7 +274,11 @@ export class FilesClient {
     const seen = new Set<string>();
     let cursor: string | undefined;
     for (;;) {
-      const page = await this.list({ limit, ...(cursor ? { afterId: cursor } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+      const page = await this.list({
+        limit,
+        ...(cursor ? { afterId: cursor } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
       yield* page.data;
       if (!page.hasMore) return;
       if (page.lastId === null || page.lastId === cursor || seen.has(page.lastId)) {
@@ -260,18 +297,33 @@ export class FilesClient {
   async retrieve(id: string, opts: { signal?: AbortSignal } = {}): Promise<RemoteFile> {
     const route = filePath(id);
     const json = await withRetry(
-      () => this.transport.json({ method: 'GET', path: route, timeoutMs: this.opts.timeoutMs, signal: opts.signal }),
+      () =>
+        this.transport.json({
+          method: 'GET',
+          path: route,
+          timeoutMs: this.opts.timeoutMs,
+          signal: opts.signal,
+        }),
       this.retryOptions('GET', route, opts.signal),
     );
     return parseWith(WireFileSchema, json, 'GET', route, toRemoteFile);
   }
 
   /** Deletes a file; a 404 counts as done (`alreadyGone: true`). */
-  async delete(id: string, opts: { signal?: AbortSignal } = {}): Promise<{ id: string; alreadyGone: boolean }> {
+  async delete(
+    id: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ id: string; alreadyGone: boolean }> {
     const route = filePath(id);
     try {
       const json = await withRetry(
-        () => this.transport.json({ method: 'DELETE', path: route, timeoutMs: this.opts.timeoutMs, signal: opts.signal }),
+        () =>
+          this.transport.json({
+            method: 'DELETE',
+            path: route,
+            timeoutMs: this.opts.timeoutMs,
+            signal: opts.signal,
+          }),
         this.retryOptions('DELETE', route, opts.signal),
       );
       const deleted = parseWith(WireDeletedSchema, json, 'DELETE', route, (d) => d);
@@ -286,7 +338,13 @@ export class FilesClient {
   async download(id: string, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
     const route = `${filePath(id)}/content`;
     const res = await withRetry(
-      () => this.transport.open({ method: 'GET', path: route, timeoutMs: this.opts.timeoutMs, signal: opts.signal }),
+      () =>
+        this.transport.open({
+          method: 'GET',
+          path: route,
+          timeoutMs: this.opts.timeoutMs,
+          signal: opts.signal,
+        }),
       this.retryOptions('GET', route, opts.signal),
     );
     // From here the body's life is the caller's; undici's bodyTimeout still guards a stalled stream.
@@ -319,7 +377,8 @@ export class FilesClient {
         if (Number.isFinite(created) && created < cutoff) return null;
         if (file.filename === filename && file.sizeBytes === sizeBytes && !exclude.has(file.id)) return file;
       }
-      if (!page.hasMore || page.lastId === null || page.lastId === cursor || seen.has(page.lastId)) return null;
+      if (!page.hasMore || page.lastId === null || page.lastId === cursor || seen.has(page.lastId))
+        return null;
       seen.add(page.lastId);
       cursor = page.lastId;
     }
@@ -345,7 +404,10 @@ export class FilesClient {
     return this.tracker.resolveExclusively(key, async () => {
       let found: RemoteFile | null;
       try {
-        found = await this.findRecentUpload(filename, sizeBytes, startedAt, { exclude, ...(signal ? { signal } : {}) });
+        found = await this.findRecentUpload(filename, sizeBytes, startedAt, {
+          exclude,
+          ...(signal ? { signal } : {}),
+        });
       } catch (lookupError) {
         if (isAbortError(lookupError) || signal?.aborted) throw lookupError;
         throw new UploadOutcomeUnknownError(
@@ -392,11 +454,21 @@ async function openPathBlob(path: string, mimeType: string, filename: string): P
     return await openAsBlob(path, { type: mimeType });
   } catch (err) {
     // A vanished or unreadable file is the caller's business (re-scan), not a retry.
-    throw new SourceChangedError(`Upload of ${filename}: cannot open ${path}`, { path, filename }, { cause: err });
+    throw new SourceChangedError(
+      `Upload of ${filename}: cannot open ${path}`,
+      { path, filename },
+      { cause: err },
+    );
   }
 }
 
-function parseWith<D, R>(schema: z.ZodType<D>, json: unknown, method: string, route: string, map: (d: D) => R): R {
+function parseWith<D, R>(
+  schema: z.ZodType<D>,
+  json: unknown,
+  method: string,
+  route: string,
+  map: (d: D) => R,
+): R {
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     throw new UnexpectedResponseError(`${method} ${route}: the answer does not look like the Files API's`, {
@@ -416,6 +488,8 @@ function isNotReadable(err: unknown): boolean {
   return false;
 }
 
-function toAsyncIterable(stream: NodeJS.ReadableStream | AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+function toAsyncIterable(
+  stream: NodeJS.ReadableStream | AsyncIterable<Uint8Array>,
+): AsyncIterable<Uint8Array> {
   return stream as AsyncIterable<Uint8Array>;
 }

@@ -118,7 +118,10 @@ export interface WithRetryOptions extends BackoffOptions {
  * delay, so we wait inside `onFailedAttempt` and tell p-retry not to consume a retry (it then adds
  * no delay of its own); the retry budget is counted here and the total time bounded by both.
  */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: WithRetryOptions = {}): Promise<T> {
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  opts: WithRetryOptions = {},
+): Promise<T> {
   const maxRetries = opts.maxRetries ?? 6;
   const maxRetryTimeMs = opts.maxRetryTimeMs ?? 5 * 60_000;
   const started = performance.now();
@@ -146,12 +149,12 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Wi
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(signal.reason);
+      reject(signal.reason as unknown);
       return;
     }
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      reject(signal?.reason as unknown);
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);

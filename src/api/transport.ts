@@ -88,20 +88,27 @@ export class Transport {
     if (spec.signal?.aborted) return spec.signal.reason;
     const route = spec.path;
     if (err instanceof TimeLimitReached || (timeoutSignal?.aborted && timeoutSignal.reason === err)) {
-      return new RequestTimeoutError(`${spec.method} ${route}: no complete answer within ${spec.timeoutMs} ms`, {
-        method: spec.method,
-        route,
-        code: 'TIMEOUT',
-      });
+      return new RequestTimeoutError(
+        `${spec.method} ${route}: no complete answer within ${spec.timeoutMs} ms`,
+        {
+          method: spec.method,
+          route,
+          code: 'TIMEOUT',
+        },
+      );
     }
     const code = errorCode(err);
     if (code === undefined) return err;
     const detail = err instanceof Error ? `: ${scrub(err.message, [this.config.apiKey])}` : '';
     const details = { method: spec.method, route, code };
     if (TIMEOUT_CODES.has(code)) {
-      return new RequestTimeoutError(`${spec.method} ${route}: timed out (${code})${detail}`, details, { cause: err });
+      return new RequestTimeoutError(`${spec.method} ${route}: timed out (${code})${detail}`, details, {
+        cause: err,
+      });
     }
-    return new ConnectionError(`${spec.method} ${route}: connection failed (${code})${detail}`, details, { cause: err });
+    return new ConnectionError(`${spec.method} ${route}: connection failed (${code})${detail}`, details, {
+      cause: err,
+    });
   }
 
   private async errorFrom(spec: CallSpec, res: Dispatcher.ResponseData): Promise<ApiError> {
@@ -110,7 +117,10 @@ export class Transport {
     let message: string | undefined;
     let bodyRequestId: string | undefined;
     try {
-      const parsed = JSON.parse(text) as { error?: { type?: unknown; message?: unknown }; request_id?: unknown };
+      const parsed = JSON.parse(text) as {
+        error?: { type?: unknown; message?: unknown };
+        request_id?: unknown;
+      };
       if (typeof parsed.error?.type === 'string') errorType = parsed.error.type;
       if (typeof parsed.error?.message === 'string') message = parsed.error.message;
       if (typeof parsed.request_id === 'string') bodyRequestId = parsed.request_id;

@@ -38,7 +38,10 @@ export interface CommonOptions {
 }
 
 /** Loads the configuration for a command, turning config mistakes into exit 78 with the field and the fix. */
-export async function loadCliConfig(opts: CommonOptions, extra: { checkPaths?: boolean } = {}): Promise<{ config: Config; configPath: string }> {
+export async function loadCliConfig(
+  opts: CommonOptions,
+  extra: { checkPaths?: boolean } = {},
+): Promise<{ config: Config; configPath: string }> {
   const overrides: ConfigOverrides = {};
   if (opts.stateDir !== undefined) overrides.stateDir = opts.stateDir;
   if (opts.logLevel !== undefined) overrides.logLevel = opts.logLevel;
@@ -65,17 +68,24 @@ export async function loadCliConfig(opts: CommonOptions, extra: { checkPaths?: b
  * Every API key this process knows (the environment's, and one read from api.keyFile once it is):
  * loggers and the last-resort error printer scrub them.
  */
-export const knownSecrets: string[] = process.env.ANTHROPIC_API_KEY?.trim() ? [process.env.ANTHROPIC_API_KEY.trim()] : [];
+export const knownSecrets: string[] = process.env.ANTHROPIC_API_KEY?.trim()
+  ? [process.env.ANTHROPIC_API_KEY.trim()]
+  : [];
 
 /** Builds the Files API client from the config and the key ($ANTHROPIC_API_KEY or api.keyFile; exit 78 when neither). */
-export async function createClient(config: Config, logger: Logger, onRetry?: ConstructorParameters<typeof FilesClient>[0]['onRetry']): Promise<FilesClient> {
+export async function createClient(
+  config: Config,
+  logger: Logger,
+  onRetry?: ConstructorParameters<typeof FilesClient>[0]['onRetry'],
+): Promise<FilesClient> {
   const api = config.api;
   let apiKey: string;
   try {
     apiKey = await resolveApiKey(config);
     if (!knownSecrets.includes(apiKey)) knownSecrets.push(apiKey);
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliExit(`files-sync: configuration error\n${formatConfigError(err)}`, EXIT.config);
+    if (err instanceof ConfigError)
+      throw new CliExit(`files-sync: configuration error\n${formatConfigError(err)}`, EXIT.config);
     throw err;
   }
   return new FilesClient({
@@ -93,7 +103,10 @@ export async function createClient(config: Config, logger: Logger, onRetry?: Con
 }
 
 /** The command logger: JSON to stderr for one-shot commands so stdout stays clean for results. */
-export function commandLogger(config: Config | undefined, opts: { json?: boolean; quiet?: boolean } = {}): Logger {
+export function commandLogger(
+  config: Config | undefined,
+  opts: { json?: boolean; quiet?: boolean } = {},
+): Logger {
   const level = opts.quiet ? 'warn' : (config?.log.level ?? 'info');
   return createLogger({
     level: level === 'info' && !opts.json ? 'warn' : level,

@@ -26,7 +26,8 @@ const SAMPLE: Record<string, string> = {
 
 function describe(o: OpOutcome): string | undefined {
   const op = o.op;
-  if (o.status !== 'done') return `  ! ${op.kind} ${'path' in op ? op.path : ''}: ${o.status}${o.error ? ` (${o.error})` : ''}`;
+  if (o.status !== 'done')
+    return `  ! ${op.kind} ${'path' in op ? op.path : ''}: ${o.status}${o.error ? ` (${o.error})` : ''}`;
   switch (op.kind) {
     case 'upload':
     case 'reupload':
@@ -54,11 +55,19 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('Try files-sync with no key and no network: a local emulator, a sample folder, the daemon, narrated')
-    .option('--path <dir>', 'sync this folder instead of a generated sample (it is never modified by the script)')
+    .description(
+      'Try files-sync with no key and no network: a local emulator, a sample folder, the daemon, narrated',
+    )
+    .option(
+      '--path <dir>',
+      'sync this folder instead of a generated sample (it is never modified by the script)',
+    )
     .option('--no-wait', 'exit after the scripted changes instead of running until Ctrl-C')
     .option('--port <n>', 'emulator port (default: any free port)', '0')
-    .addHelpText('after', '\nExamples:\n  $ files-sync demo\n  $ files-sync demo --path ~/Documents/some-folder\n  $ npm run demo')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ files-sync demo\n  $ files-sync demo --path ~/Documents/some-folder\n  $ npm run demo',
+    )
     .action((opts: DemoOptions) =>
       runCommand(async () => {
         const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -89,7 +98,11 @@ export function registerDemoCommand(program: Command): void {
           ),
         );
         const { config } = await loadConfig({ configPath, env: {} });
-        const logger = createLogger({ level: 'warn', destination: process.stderr as unknown as import('pino').DestinationStream, pretty: false });
+        const logger = createLogger({
+          level: 'warn',
+          destination: process.stderr as unknown as import('pino').DestinationStream,
+          pretty: false,
+        });
         const client = new FilesClient({ apiKey: 'demo-key-not-secret', baseUrl: emulator.url, logger });
         say(`files-sync demo`);
         say(`  emulator : ${emulator.url} (in-process, loopback only)`);
@@ -138,7 +151,11 @@ export function registerDemoCommand(program: Command): void {
           say('Renaming reports/q3.csv -> archive/q3.csv ...');
           await fs.mkdir(abs('archive'), { recursive: true });
           await fs.rename(abs('reports/q3.csv'), abs('archive/q3.csv'));
-          await until(async () => (await fileIdOf('archive/q3.csv')) !== undefined && (await fileIdOf('reports/q3.csv')) === undefined);
+          await until(
+            async () =>
+              (await fileIdOf('archive/q3.csv')) !== undefined &&
+              (await fileIdOf('reports/q3.csv')) === undefined,
+          );
           say('Removing README.md ...');
           await fs.rm(abs('README.md'));
           await until(async () => (await fileIdOf('README.md')) === undefined);

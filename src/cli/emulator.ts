@@ -1,7 +1,12 @@
 /** `files-sync emulator`: run the local Files API emulator until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
 import pino from 'pino';
-import { startEmulator, parseFaultOptions, type EmulatorOptions, type FaultOptions } from '../emulator/index.js';
+import {
+  startEmulator,
+  parseFaultOptions,
+  type EmulatorOptions,
+  type FaultOptions,
+} from '../emulator/index.js';
 import { createLogger } from '../log.js';
 import { CliExit, EXIT, runCommand } from './common.js';
 
@@ -44,12 +49,16 @@ function usage(message: string): CliExit {
 
 function integer(raw: string, flag: string, min: number, max: number): number {
   const n = Number(raw);
-  if (!/^-?\d+$/.test(raw.trim()) || n < min || n > max) throw usage(`${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  if (!/^-?\d+$/.test(raw.trim()) || n < min || n > max)
+    throw usage(`${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return n;
 }
 
 /** Builds EmulatorOptions from the flags and FILES_SYNC_EMULATOR_FAULTS; throws CliExit (64) on bad values. */
-export function emulatorOptionsFromCli(flags: EmulatorCliFlags, env: NodeJS.ProcessEnv = process.env): EmulatorOptions {
+export function emulatorOptionsFromCli(
+  flags: EmulatorCliFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): EmulatorOptions {
   let faults: Record<string, unknown> = {};
   const fromEnv = env[FAULTS_ENV];
   if (fromEnv !== undefined && fromEnv.trim() !== '') {
@@ -58,13 +67,15 @@ export function emulatorOptionsFromCli(flags: EmulatorCliFlags, env: NodeJS.Proc
     } catch {
       throw usage(`${FAULTS_ENV} is not valid JSON`);
     }
-    if (typeof faults !== 'object' || faults === null || Array.isArray(faults)) throw usage(`${FAULTS_ENV} must be a JSON object`);
+    if (typeof faults !== 'object' || faults === null || Array.isArray(faults))
+      throw usage(`${FAULTS_ENV} must be a JSON object`);
   }
   for (const [flag, key, name] of FAULT_FLAGS) {
     const raw = flags[flag];
     if (raw === undefined) continue;
     const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n)) throw usage(`${name} must be a number, got ${JSON.stringify(raw)}`);
+    if (raw.trim() === '' || !Number.isFinite(n))
+      throw usage(`${name} must be a number, got ${JSON.stringify(raw)}`);
     faults = { ...faults, [key]: n };
   }
   let parsedFaults: FaultOptions;
@@ -85,7 +96,8 @@ export function emulatorOptionsFromCli(flags: EmulatorCliFlags, env: NodeJS.Proc
     options.apiKey = flags.apiKey;
   }
   if (flags.rpm !== undefined) options.requestsPerMinute = integer(flags.rpm, '--rpm', 0, 1_000_000);
-  if (flags.maxUploadBytes !== undefined) options.maxUploadBytes = integer(flags.maxUploadBytes, '--max-upload-bytes', 0, Number.MAX_SAFE_INTEGER);
+  if (flags.maxUploadBytes !== undefined)
+    options.maxUploadBytes = integer(flags.maxUploadBytes, '--max-upload-bytes', 0, Number.MAX_SAFE_INTEGER);
   return options;
 }
 
@@ -105,10 +117,15 @@ function waitForStopSignal(): Promise<NodeJS.Signals> {
 export function registerEmulatorCommand(program: Command): void {
   program
     .command('emulator')
-    .description('Run a local emulator of the Files API (beta contract) with optional fault injection, for demos and tests')
+    .description(
+      'Run a local emulator of the Files API (beta contract) with optional fault injection, for demos and tests',
+    )
     .option('--port <n>', 'port to listen on (0 = any free port)', '8787')
     .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--data-dir <dir>', 'keep files and content on disk here (survives restarts); default: memory only')
+    .option(
+      '--data-dir <dir>',
+      'keep files and content on disk here (survives restarts); default: memory only',
+    )
     .option('--api-key <key>', 'the only key to accept; default: any non-empty key')
     .option('--rpm <n>', 'requests per minute before answering 429 (0 = unlimited)')
     .option('--max-upload-bytes <n>', 'largest accepted file (default 500 MiB)')
@@ -116,7 +133,10 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--fault-500 <rate>', 'probability of a 500 api_error')
     .option('--fault-529 <rate>', 'probability of a 529 overloaded_error')
     .option('--fault-reset <rate>', 'probability of dropping the connection before processing')
-    .option('--fault-created-reset <rate>', 'probability (uploads only) of creating the file, then dropping the connection')
+    .option(
+      '--fault-created-reset <rate>',
+      'probability (uploads only) of creating the file, then dropping the connection',
+    )
     .option('--latency <ms>', 'latency added to every API response')
     .option('--retry-after-ms <ms>', 'what an injected 429 asks the client to wait (default 100)')
     .option('--seed <n>', 'seed for repeatable fault sequences')
@@ -138,15 +158,25 @@ Examples:
       runCommand(async () => {
         const options = emulatorOptionsFromCli(flags);
         const level = (flags.logLevel ?? 'warn') as pino.LevelWithSilent;
-        if (!Object.keys(pino.levels.values).includes(level) && level !== 'silent') throw usage(`unknown --log-level ${JSON.stringify(level)}`);
+        if (!Object.keys(pino.levels.values).includes(level) && level !== 'silent')
+          throw usage(`unknown --log-level ${JSON.stringify(level)}`);
         const secrets = options.apiKey !== undefined ? [options.apiKey] : [];
-        options.logger = createLogger({ level, destination: pino.destination({ dest: 2, sync: true }), pretty: false, secrets });
+        options.logger = createLogger({
+          level,
+          destination: pino.destination({ dest: 2, sync: true }),
+          pretty: false,
+          secrets,
+        });
         let emulator;
         try {
           emulator = await startEmulator(options);
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'EADDRINUSE') throw new CliExit(`files-sync emulator: port ${options.port ?? 8787} is already in use (try --port 0)`, EXIT.unavailable);
+          if (code === 'EADDRINUSE')
+            throw new CliExit(
+              `files-sync emulator: port ${options.port ?? 8787} is already in use (try --port 0)`,
+              EXIT.unavailable,
+            );
           throw err;
         }
         const stopped = waitForStopSignal();

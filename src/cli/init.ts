@@ -4,7 +4,12 @@ import type { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { describeIssues, suggestFolderName } from '../config/issues.js';
 import { resolveAgainst } from '../config/paths.js';
-import { configFileSchema, renderConfigJsonSchema, FOLDER_NAME_PATTERN, type ConfigFileInput } from '../config/schema.js';
+import {
+  configFileSchema,
+  renderConfigJsonSchema,
+  FOLDER_NAME_PATTERN,
+  type ConfigFileInput,
+} from '../config/schema.js';
 
 export interface InitOptions {
   /** Where to write the config (absolute). */
@@ -64,11 +69,19 @@ export async function writeStarterConfig(options: InitOptions): Promise<InitResu
 
   await mkdir(configDir, { recursive: true });
   try {
-    await writeFile(options.configPath, `${JSON.stringify(content, null, 2)}\n`, { flag: options.force ? 'w' : 'wx' });
+    await writeFile(options.configPath, `${JSON.stringify(content, null, 2)}\n`, {
+      flag: options.force ? 'w' : 'wx',
+    });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new ConfigError(
-        [{ path: options.configPath, message: 'already exists; not overwritten', fix: 'pass --force to replace it, or -c <file> to write elsewhere' }],
+        [
+          {
+            path: options.configPath,
+            message: 'already exists; not overwritten',
+            fix: 'pass --force to replace it, or -c <file> to write elsewhere',
+          },
+        ],
         { configPath: options.configPath },
         { cause: err },
       );
@@ -78,8 +91,16 @@ export async function writeStarterConfig(options: InitOptions): Promise<InitResu
   // Generated from the code, so replacing an older copy is always right.
   const schemaPath = path.join(configDir, SCHEMA_FILE);
   await writeFile(schemaPath, renderConfigJsonSchema());
-  const folderExists = await stat(options.folderPath).then((s) => s.isDirectory(), () => false);
-  return { configPath: options.configPath, schemaPath, folder: { name, path: options.folderPath }, folderExists };
+  const folderExists = await stat(options.folderPath).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  return {
+    configPath: options.configPath,
+    schemaPath,
+    folder: { name, path: options.folderPath },
+    folderExists,
+  };
 }
 
 /** The text printed after a successful init. */
@@ -90,7 +111,8 @@ export function nextStepsText(result: InitResult, cwd: string): string {
     `Wrote ${result.configPath} (folder "${result.folder.name}" -> ${result.folder.path})`,
     `  and ${result.schemaPath} (editor completion and validation).`,
   ];
-  if (!result.folderExists) lines.push(`Note: ${result.folder.path} does not exist yet; create it before syncing.`);
+  if (!result.folderExists)
+    lines.push(`Note: ${result.folder.path} does not exist yet; create it before syncing.`);
   lines.push(
     '',
     'Next steps:',
@@ -108,7 +130,10 @@ export function registerInitCommand(program: Command): Command {
   return program
     .command('init')
     .description('write a starter config file with one folder')
-    .option('-c, --config <file>', 'config file to write (default: $FILES_SYNC_CONFIG, else ./sync.config.json)')
+    .option(
+      '-c, --config <file>',
+      'config file to write (default: $FILES_SYNC_CONFIG, else ./sync.config.json)',
+    )
     .option('--path <folder>', 'folder to mirror (default: the current directory)')
     .option('--name <name>', 'short name of the folder (default: derived from its directory name)')
     .option('--force', 'overwrite an existing config file', false)
@@ -125,7 +150,12 @@ export function registerInitCommand(program: Command): Command {
       ].join('\n'),
     )
     .action(async (_options: unknown, command: Command) => {
-      const opts = command.optsWithGlobals<{ config?: string; path?: string; name?: string; force?: boolean }>();
+      const opts = command.optsWithGlobals<{
+        config?: string;
+        path?: string;
+        name?: string;
+        force?: boolean;
+      }>();
       const cwd = process.cwd();
       const target = opts.config ?? process.env.FILES_SYNC_CONFIG ?? 'sync.config.json';
       const result = await writeStarterConfig({

@@ -19,7 +19,9 @@ export function buildProgram(): Command {
   program.exitOverride();
   program
     .name('files-sync')
-    .description('Mirror local folders into the Anthropic Files API and answer "what is the file ID of this path?"')
+    .description(
+      'Mirror local folders into the Anthropic Files API and answer "what is the file ID of this path?"',
+    )
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
@@ -43,4 +45,3 @@ Quick start:
   registerEmulatorCommand(program);
   return program;
 }
-

@@ -10,13 +10,17 @@ interface LsOptions extends CommonOptions {
 }
 
 /** Finds the configured folder that contains an absolute path, and the path relative to it (POSIX). */
-export function locatePath(config: Config, absPath: string): { folder: FolderConfig; rel: string } | undefined {
+export function locatePath(
+  config: Config,
+  absPath: string,
+): { folder: FolderConfig; rel: string } | undefined {
   let best: { folder: FolderConfig; rel: string } | undefined;
   for (const folder of config.folders) {
     const rel = path.relative(folder.path, absPath);
     if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) continue;
     // The deepest root wins (folders cannot nest, but be exact anyway).
-    if (!best || folder.path.length > best.folder.path.length) best = { folder, rel: rel.split(path.sep).join('/') };
+    if (!best || folder.path.length > best.folder.path.length)
+      best = { folder, rel: rel.split(path.sep).join('/') };
   }
   return best;
 }
@@ -30,14 +34,32 @@ export function registerQueryCommands(program: Command): void {
     .option('--folder <name...>', 'only these folders')
     .option('--json', 'JSON array of {folder, path, fileId, sha256, size, uploadedAt}')
     .option('--state-dir <dir>', 'override stateDir')
-    .addHelpText('after', '\nExamples:\n  $ files-sync ls\n  $ files-sync ls --folder docs --json | jq -r \'.[] | select(.path|endswith(".pdf")) | .fileId\'')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ files-sync ls\n  $ files-sync ls --folder docs --json | jq -r \'.[] | select(.path|endswith(".pdf")) | .fileId\'',
+    )
     .action((opts: LsOptions) =>
       runCommand(async () => {
         const { config } = await loadCliConfig(opts, { checkPaths: false });
-        const rows: Array<{ folder: string; path: string; fileId: string; sha256: string; size: number; uploadedAt: string }> = [];
+        const rows: Array<{
+          folder: string;
+          path: string;
+          fileId: string;
+          sha256: string;
+          size: number;
+          uploadedAt: string;
+        }> = [];
         for (const folder of config.folders) {
           const m = await openManifest(config.stateDir, folder.name);
-          for (const [p, e] of m.entries()) rows.push({ folder: folder.name, path: p, fileId: e.fileId, sha256: e.sha256, size: e.size, uploadedAt: e.uploadedAt });
+          for (const [p, e] of m.entries())
+            rows.push({
+              folder: folder.name,
+              path: p,
+              fileId: e.fileId,
+              sha256: e.sha256,
+              size: e.size,
+              uploadedAt: e.uploadedAt,
+            });
         }
         rows.sort((a, b) => a.folder.localeCompare(b.folder) || a.path.localeCompare(b.path));
         if (opts.json) {
@@ -56,20 +78,29 @@ export function registerQueryCommands(program: Command): void {
     .description('Print the file ID of a synced file (absolute path, or relative to the current directory)')
     .option('-c, --config <file>', 'config file')
     .option('--state-dir <dir>', 'override stateDir')
-    .addHelpText('after', '\nExamples:\n  $ files-sync id /srv/docs/contracts/2026/acme.pdf\n  $ cd /srv/docs && files-sync id contracts/2026/acme.pdf\n\nPrints only the file ID. Exit 1 with a message on stderr when the file is not synced.')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ files-sync id /srv/docs/contracts/2026/acme.pdf\n  $ cd /srv/docs && files-sync id contracts/2026/acme.pdf\n\nPrints only the file ID. Exit 1 with a message on stderr when the file is not synced.',
+    )
     .action((target: string, opts: CommonOptions) =>
       runCommand(async () => {
         const { config } = await loadCliConfig(opts, { checkPaths: false });
         const abs = path.resolve(process.cwd(), target);
         const where = locatePath(config, abs);
         if (!where) {
-          throw new CliExit(`files-sync: ${abs} is not inside any configured folder (${config.folders.map((f) => f.path).join(', ')})`, EXIT.failed);
+          throw new CliExit(
+            `files-sync: ${abs} is not inside any configured folder (${config.folders.map((f) => f.path).join(', ')})`,
+            EXIT.failed,
+          );
         }
         const m = await openManifest(config.stateDir, where.folder.name);
         const entry = m.get(where.rel);
         if (!entry) {
           const pending = m.pendingUploads?.().some((p) => p.path === where.rel);
-          throw new CliExit(`files-sync: ${where.rel} is not synced${pending ? ' yet (an upload is pending)' : ''} in folder "${where.folder.name}"`, EXIT.failed);
+          throw new CliExit(
+            `files-sync: ${where.rel} is not synced${pending ? ' yet (an upload is pending)' : ''} in folder "${where.folder.name}"`,
+            EXIT.failed,
+          );
         }
         process.stdout.write(`${entry.fileId}\n`);
         return EXIT.ok;

@@ -2,7 +2,15 @@
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { Daemon } from '../daemon.js';
-import { CliExit, createClient, knownSecrets, loadCliConfig, runCommand, EXIT, type CommonOptions } from './common.js';
+import {
+  CliExit,
+  createClient,
+  knownSecrets,
+  loadCliConfig,
+  runCommand,
+  EXIT,
+  type CommonOptions,
+} from './common.js';
 import { checkListenAddress } from '../config/listen.js';
 
 interface RunOptions extends CommonOptions {
@@ -14,10 +22,15 @@ interface RunOptions extends CommonOptions {
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
-    .description('Run the daemon: watch every folder, sync changes, reconcile periodically (JSON logs on stdout)')
+    .description(
+      'Run the daemon: watch every folder, sync changes, reconcile periodically (JSON logs on stdout)',
+    )
     .option('-c, --config <file>', 'config file (default: ./sync.config.json, $FILES_SYNC_CONFIG, ...)')
     .option('--folder <name...>', 'only these folders')
-    .option('--http <host:port>', 'serve /healthz, /status and /metrics on a loopback address (overrides http.listen)')
+    .option(
+      '--http <host:port>',
+      'serve /healthz, /status and /metrics on a loopback address (overrides http.listen)',
+    )
     .option('--allow-mass-delete', 'release deletes held by the safety guards')
     .option('--state-dir <dir>', 'override stateDir')
     .option('--log-level <level>', 'override log.level')
@@ -37,15 +50,21 @@ Exit codes: 0 clean stop, 75 another process holds the state directory, 78 confi
         const { config, configPath } = await loadCliConfig(opts);
         const listenProblem = opts.http !== undefined ? checkListenAddress(opts.http) : null;
         if (listenProblem) {
-          throw new CliExit(`files-sync: configuration error\n--http: ${listenProblem.message}. Fix: ${listenProblem.fix}`, EXIT.config);
+          throw new CliExit(
+            `files-sync: configuration error\n--http: ${listenProblem.message}. Fix: ${listenProblem.fix}`,
+            EXIT.config,
+          );
         }
         const logger = createLogger({
           level: config.log.level,
           secrets: knownSecrets,
         });
         // Counted on the daemon's metrics; the client itself already logs every retry.
+        // eslint-disable-next-line prefer-const -- the retry callback above closes over it before it is assigned
         let daemon: Daemon | undefined;
-        const client = await createClient(config, logger, (info) => daemon?.metrics.retries.inc({ method: info.method, reason: info.reason }));
+        const client = await createClient(config, logger, (info) =>
+          daemon?.metrics.retries.inc({ method: info.method, reason: info.reason }),
+        );
         daemon = new Daemon({
           config,
           configPath,

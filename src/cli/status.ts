@@ -15,21 +15,29 @@ interface StatusOptions extends CommonOptions {
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('Show per folder: files tracked, pending uploads/deletes, held deletes, last reconciliation, last error, daemon pid/uptime')
+    .description(
+      'Show per folder: files tracked, pending uploads/deletes, held deletes, last reconciliation, last error, daemon pid/uptime',
+    )
     .option('-c, --config <file>', 'config file')
     .option('--json', 'JSON on stdout')
     .option('--state-dir <dir>', 'override stateDir')
-    .addHelpText('after', '\nExamples:\n  $ files-sync status\n  $ files-sync status --json | jq \'.folders[] | {name, pendingUploads}\'\n\nExit codes: 0 daemon running, 3 not running (the manifest figures are still shown).')
+    .addHelpText(
+      'after',
+      "\nExamples:\n  $ files-sync status\n  $ files-sync status --json | jq '.folders[] | {name, pendingUploads}'\n\nExit codes: 0 daemon running, 3 not running (the manifest figures are still shown).",
+    )
     .action((opts: StatusOptions) =>
       runCommand(async () => {
         const { config } = await loadCliConfig(opts, { checkPaths: false });
         let snap: DaemonStatus | undefined;
         try {
-          snap = JSON.parse(await fs.readFile(path.join(config.stateDir, STATUS_FILE), 'utf8')) as DaemonStatus;
+          snap = JSON.parse(
+            await fs.readFile(path.join(config.stateDir, STATUS_FILE), 'utf8'),
+          ) as DaemonStatus;
         } catch {
           snap = undefined;
         }
-        const running = snap !== undefined && isProcessAlive(snap.pid) && !snap.folders.every((f) => f.mode === 'stopped');
+        const running =
+          snap !== undefined && isProcessAlive(snap.pid) && !snap.folders.every((f) => f.mode === 'stopped');
         const folders = [];
         for (const f of config.folders) {
           const live = running ? snap?.folders.find((s) => s.name === f.name) : undefined;
@@ -49,15 +57,34 @@ export function registerStatusCommand(program: Command): void {
             queueDepth: 0,
           });
         }
-        const out = { running, pid: running ? snap!.pid : null, startedAt: running ? snap!.startedAt : null, uptimeSeconds: running ? snap!.uptimeSeconds : null, updatedAt: snap?.updatedAt ?? null, folders };
+        const out = {
+          running,
+          pid: running ? snap!.pid : null,
+          startedAt: running ? snap!.startedAt : null,
+          uptimeSeconds: running ? snap!.uptimeSeconds : null,
+          updatedAt: snap?.updatedAt ?? null,
+          folders,
+        };
         if (opts.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         else {
-          process.stdout.write(running ? `daemon running: pid ${snap!.pid}, up ${snap!.uptimeSeconds} s (snapshot ${snap!.updatedAt})\n` : 'daemon not running\n');
+          process.stdout.write(
+            running
+              ? `daemon running: pid ${snap!.pid}, up ${snap!.uptimeSeconds} s (snapshot ${snap!.updatedAt})\n`
+              : 'daemon not running\n',
+          );
           for (const f of folders) {
-            process.stdout.write(`${f.name} (${f.root}): ${f.mode}, ${f.filesTracked} tracked, ${f.pendingUploads} pending uploads, ${f.pendingDeletes} pending deletes, ${f.heldDeletes} held deletes, queue ${f.queueDepth}\n`);
-            if ('lastReconcile' in f && f.lastReconcile) process.stdout.write(`  last reconciliation ${f.lastReconcile.at}: ${f.lastReconcile.result} (${f.lastReconcile.uploaded} up, ${f.lastReconcile.deleted} del, ${f.lastReconcile.failed} failed, ${f.lastReconcile.durationMs} ms)\n`);
+            process.stdout.write(
+              `${f.name} (${f.root}): ${f.mode}, ${f.filesTracked} tracked, ${f.pendingUploads} pending uploads, ${f.pendingDeletes} pending deletes, ${f.heldDeletes} held deletes, queue ${f.queueDepth}\n`,
+            );
+            if ('lastReconcile' in f && f.lastReconcile)
+              process.stdout.write(
+                `  last reconciliation ${f.lastReconcile.at}: ${f.lastReconcile.result} (${f.lastReconcile.uploaded} up, ${f.lastReconcile.deleted} del, ${f.lastReconcile.failed} failed, ${f.lastReconcile.durationMs} ms)\n`,
+              );
             if ('heldReason' in f && f.heldReason) process.stdout.write(`  held: ${f.heldReason}\n`);
-            if ('lastError' in f && f.lastError) process.stdout.write(`  last error ${f.lastError.at}: ${f.lastError.path ? `${f.lastError.path}: ` : ''}${f.lastError.message}\n`);
+            if ('lastError' in f && f.lastError)
+              process.stdout.write(
+                `  last error ${f.lastError.at}: ${f.lastError.path ? `${f.lastError.path}: ` : ''}${f.lastError.message}\n`,
+              );
           }
         }
         return running ? EXIT.ok : 3;

@@ -3,7 +3,14 @@ import type { Command } from 'commander';
 import { acquireLock } from '../state/lock.js';
 import { openFolderSession, reconcileSession } from '../sync/session.js';
 import type { ReconcileReport } from '../sync/reconcile.js';
-import { commandLogger, createClient, EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
+import {
+  commandLogger,
+  createClient,
+  EXIT,
+  loadCliConfig,
+  runCommand,
+  type CommonOptions,
+} from './common.js';
 import { ProgressLine } from './progress.js';
 
 interface SyncOptions extends CommonOptions {
@@ -16,7 +23,8 @@ interface SyncOptions extends CommonOptions {
 export function formatReport(r: ReconcileReport, dryRun: boolean): string {
   const c = r.counts;
   const lines: string[] = [];
-  if (r.status === 'unavailable') return `${r.folder}: folder unavailable, nothing changed (${r.error ?? 'unknown error'})`;
+  if (r.status === 'unavailable')
+    return `${r.folder}: folder unavailable, nothing changed (${r.error ?? 'unknown error'})`;
   if (r.error !== undefined) return `${r.folder}: FAILED, nothing changed: ${r.error}`;
   if (dryRun) {
     lines.push(
@@ -28,19 +36,23 @@ export function formatReport(r: ReconcileReport, dryRun: boolean): string {
     );
   }
   if (r.heldDeletes > 0) lines.push(`  held ${r.heldDeletes} deletes: ${r.heldReason ?? ''}`);
-  if (r.unmanagedRemote > 0) lines.push(`  ${r.unmanagedRemote} remote files are not managed by this folder (left untouched)`);
+  if (r.unmanagedRemote > 0)
+    lines.push(`  ${r.unmanagedRemote} remote files are not managed by this folder (left untouched)`);
   // Symlinks are skipped by design (followSymlinks is off): count them, list only the surprising skips.
   const byReason = new Map<string, number>();
   for (const s of r.skipped) byReason.set(s.reason, (byReason.get(s.reason) ?? 0) + 1);
-  if (byReason.size > 0) lines.push(`  skipped: ${[...byReason].map(([reason, n]) => `${n} ${reason}`).join(', ')}`);
+  if (byReason.size > 0)
+    lines.push(`  skipped: ${[...byReason].map(([reason, n]) => `${n} ${reason}`).join(', ')}`);
   const notable = r.skipped.filter((s) => s.reason !== 'symlink');
-  for (const s of notable.slice(0, 20)) lines.push(`  skipped ${s.path}: ${s.reason}${'detail' in s && s.detail ? ` (${s.detail})` : ''}`);
+  for (const s of notable.slice(0, 20))
+    lines.push(`  skipped ${s.path}: ${s.reason}${'detail' in s && s.detail ? ` (${s.detail})` : ''}`);
   if (notable.length > 20) lines.push(`  ... and ${notable.length - 20} more skipped`);
   for (const f of r.failed.slice(0, 20)) lines.push(`  FAILED ${f.kind} ${f.path}: ${f.error}`);
   if (r.failed.length > 20) lines.push(`  ... and ${r.failed.length - 20} more failed`);
   if (dryRun) {
     for (const op of r.ops.slice(0, 50)) {
-      const where = op.kind === 'move' ? `${op.from} -> ${op.to}` : op.kind === 'delete-done' ? op.fileId : op.path;
+      const where =
+        op.kind === 'move' ? `${op.from} -> ${op.to}` : op.kind === 'delete-done' ? op.fileId : op.path;
       lines.push(`  ${op.kind} ${where}`);
     }
     if (r.ops.length > 50) lines.push(`  ... and ${r.ops.length - 50} more`);
@@ -52,7 +64,9 @@ export function formatReport(r: ReconcileReport, dryRun: boolean): string {
 export function registerSyncCommand(program: Command): void {
   program
     .command('sync')
-    .description('Run one full reconciliation (scan, hash changes, list remote, upload/replace/delete) and exit')
+    .description(
+      'Run one full reconciliation (scan, hash changes, list remote, upload/replace/delete) and exit',
+    )
     .option('-c, --config <file>', 'config file (default: ./sync.config.json, $FILES_SYNC_CONFIG, ...)')
     .option('--folder <name...>', 'only these folders (by name)')
     .option('--dry-run', 'show what would change; change nothing')

@@ -4,7 +4,14 @@ import { openManifest } from '../state/manifest.js';
 import { folderFilter } from '../sync/session.js';
 import { verifyFolder, type VerifyReport } from '../sync/verify.js';
 import type { RemoteFile } from '../types.js';
-import { commandLogger, createClient, EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
+import {
+  commandLogger,
+  createClient,
+  EXIT,
+  loadCliConfig,
+  runCommand,
+  type CommonOptions,
+} from './common.js';
 
 interface VerifyOptions extends CommonOptions {
   json?: boolean;
@@ -15,13 +22,18 @@ interface VerifyOptions extends CommonOptions {
 export function registerVerifyCommand(program: Command): void {
   program
     .command('verify')
-    .description('Re-hash every local file and compare with the manifest and the remote listing; exit 1 on drift')
+    .description(
+      'Re-hash every local file and compare with the manifest and the remote listing; exit 1 on drift',
+    )
     .option('-c, --config <file>', 'config file')
     .option('--folder <name...>', 'only these folders')
     .option('--local', 'skip the remote listing (no network)')
     .option('--json', 'JSON report on stdout')
     .option('--state-dir <dir>', 'override stateDir')
-    .addHelpText('after', '\nExamples:\n  $ files-sync verify\n  $ files-sync verify --folder docs --json\n\nExit codes: 0 no drift, 1 drift found (run `files-sync sync` to repair), 78 configuration error.')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ files-sync verify\n  $ files-sync verify --folder docs --json\n\nExit codes: 0 no drift, 1 drift found (run `files-sync sync` to repair), 78 configuration error.',
+    )
     .action((opts: VerifyOptions) =>
       runCommand(async () => {
         const { config } = await loadCliConfig(opts);
@@ -53,8 +65,13 @@ export function registerVerifyCommand(program: Command): void {
         if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
         else {
           for (const r of results) {
-            process.stdout.write(`${r.folder}: ${r.checked} files checked, ${r.drift.length === 0 ? 'in sync' : `${r.drift.length} differences`}\n`);
-            for (const d of r.drift) process.stdout.write(`  ${d.kind} ${d.path}${d.fileId ? ` (${d.fileId})` : ''}${d.detail ? `: ${d.detail}` : ''}\n`);
+            process.stdout.write(
+              `${r.folder}: ${r.checked} files checked, ${r.drift.length === 0 ? 'in sync' : `${r.drift.length} differences`}\n`,
+            );
+            for (const d of r.drift)
+              process.stdout.write(
+                `  ${d.kind} ${d.path}${d.fileId ? ` (${d.fileId})` : ''}${d.detail ? `: ${d.detail}` : ''}\n`,
+              );
           }
         }
         return results.some((r) => r.drift.length > 0) ? EXIT.failed : EXIT.ok;

@@ -6,7 +6,10 @@ import type { Config } from './schema.js';
  * The API key: $ANTHROPIC_API_KEY, else the first line of `api.keyFile` (e.g. a systemd
  * credential). Errors name where it was looked for, never the key.
  */
-export async function resolveApiKey(config: Pick<Config, 'api'>, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function resolveApiKey(
+  config: Pick<Config, 'api'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   const fromEnv = env.ANTHROPIC_API_KEY?.trim();
   if (fromEnv) return fromEnv;
   const keyFile = config.api.keyFile;
@@ -25,14 +28,26 @@ export async function resolveApiKey(config: Pick<Config, 'api'>, env: NodeJS.Pro
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError(
-      [{ path: 'api.keyFile', message: `key file cannot be read (${code}): ${keyFile}`, fix: `create ${keyFile} readable by this user, or set ANTHROPIC_API_KEY` }],
+      [
+        {
+          path: 'api.keyFile',
+          message: `key file cannot be read (${code}): ${keyFile}`,
+          fix: `create ${keyFile} readable by this user, or set ANTHROPIC_API_KEY`,
+        },
+      ],
       {},
       { cause: err },
     );
   }
   const key = text.split(/\r?\n/)[0]?.trim() ?? '';
   if (key === '') {
-    throw new ConfigError([{ path: 'api.keyFile', message: `key file is empty: ${keyFile}`, fix: `write the key into ${keyFile}, or set ANTHROPIC_API_KEY` }]);
+    throw new ConfigError([
+      {
+        path: 'api.keyFile',
+        message: `key file is empty: ${keyFile}`,
+        fix: `write the key into ${keyFile}, or set ANTHROPIC_API_KEY`,
+      },
+    ]);
   }
   return key;
 }

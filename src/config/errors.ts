@@ -15,10 +15,18 @@ export interface ConfigIssue {
 export class ConfigError extends FilesSyncError {
   readonly issues: ConfigIssue[];
 
-  constructor(issues: ConfigIssue[], context: { configPath?: string } & Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  constructor(
+    issues: ConfigIssue[],
+    context: { configPath?: string } & Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
     const where = typeof context.configPath === 'string' ? ` (${context.configPath})` : '';
     const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
-    super(`Invalid configuration${where}: ${count}\n${formatIssues(issues)}`, { ...context, issues }, options);
+    super(
+      `Invalid configuration${where}: ${count}\n${formatIssues(issues)}`,
+      { ...context, issues },
+      options,
+    );
     this.issues = issues;
   }
 }

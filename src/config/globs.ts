@@ -24,7 +24,10 @@ export function checkGlob(pattern: string): GlobProblem | null {
     };
   }
   if (pattern.split('/').includes('..')) {
-    return { message: 'glob patterns cannot reach outside the folder ("..")', fix: 'remove the ".." segment' };
+    return {
+      message: 'glob patterns cannot reach outside the folder ("..")',
+      fix: 'remove the ".." segment',
+    };
   }
   try {
     picomatch.makeRe(pattern, { dot: true, strictBrackets: true });

@@ -63,7 +63,7 @@ interface SchemaDef {
 }
 
 function defOf(schema: z.ZodType): SchemaDef {
-  return schema._zod.def as unknown as SchemaDef;
+  return schema._zod.def;
 }
 
 /** Unwraps default/optional/nullable wrappers; returns the schema node and its default, if any. */
@@ -75,7 +75,10 @@ function unwrap(schema: z.ZodType): { node: z.ZodType; defaultValue?: unknown } 
     if ((def.type === 'default' || def.type === 'prefault') && def.innerType) {
       if (defaultValue === undefined) defaultValue = def.defaultValue;
       node = def.innerType;
-    } else if ((def.type === 'optional' || def.type === 'nullable' || def.type === 'readonly') && def.innerType) {
+    } else if (
+      (def.type === 'optional' || def.type === 'nullable' || def.type === 'readonly') &&
+      def.innerType
+    ) {
       node = def.innerType;
     } else if (def.type === 'pipe' && def.in) {
       node = def.in;
@@ -86,7 +89,10 @@ function unwrap(schema: z.ZodType): { node: z.ZodType; defaultValue?: unknown } 
 }
 
 /** The schema node describing the value at `path`, if the path leads anywhere. */
-function schemaAt(root: z.ZodType, path: readonly Segment[]): { node: z.ZodType; defaultValue?: unknown } | undefined {
+function schemaAt(
+  root: z.ZodType,
+  path: readonly Segment[],
+): { node: z.ZodType; defaultValue?: unknown } | undefined {
   let current = unwrap(root);
   for (const segment of path) {
     const def = defOf(current.node);
@@ -99,8 +105,13 @@ function schemaAt(root: z.ZodType, path: readonly Segment[]): { node: z.ZodType;
   return current;
 }
 
-function numberRange(node: z.ZodType | undefined): { min: number | null; max: number | null; integer: boolean } {
-  const candidate = node as unknown as { minValue?: number | null; maxValue?: number | null; isInt?: boolean } | undefined;
+function numberRange(node: z.ZodType | undefined): {
+  min: number | null;
+  max: number | null;
+  integer: boolean;
+} {
+  const candidate = node as unknown as
+    { minValue?: number | null; maxValue?: number | null; isInt?: boolean } | undefined;
   const min = candidate?.minValue ?? null;
   const max = candidate?.maxValue ?? null;
   return {
@@ -178,7 +189,10 @@ function describeOne(issue: z.core.$ZodIssue, ctx: IssueContext): Omit<ConfigIss
   switch (issue.code) {
     case 'invalid_type': {
       if (path.length === 0) {
-        return { message: `the configuration must be a JSON object, got ${describeValue(value)}`, fix: 'wrap the settings in { ... }' };
+        return {
+          message: `the configuration must be a JSON object, got ${describeValue(value)}`,
+          fix: 'wrap the settings in { ... }',
+        };
       }
       if (value === undefined) return { message: 'is required', fix: requiredFix(path) };
       const expected = issue.expected;
@@ -186,32 +200,53 @@ function describeOne(issue: z.core.$ZodIssue, ctx: IssueContext): Omit<ConfigIss
       if (expected === 'int' && typeof value === 'number') {
         return { message: `must be a whole number, got ${value}`, fix: `use ${Math.round(value)}` };
       }
-      if ((expected === 'number' || expected === 'int') && typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) {
+      if (
+        (expected === 'number' || expected === 'int') &&
+        typeof value === 'string' &&
+        value.trim() !== '' &&
+        !Number.isNaN(Number(value))
+      ) {
         return { message: `must be a number, got a string`, fix: `remove the quotes: ${Number(value)}` };
       }
       if (expected === 'boolean' && (value === 'true' || value === 'false')) {
         return { message: 'must be true or false, got a string', fix: `remove the quotes: ${value}` };
       }
-      return { message: `must be ${wanted}, got ${describeValue(value)}`, fix: `use ${exampleFor(expected, located?.defaultValue)}` };
+      return {
+        message: `must be ${wanted}, got ${describeValue(value)}`,
+        fix: `use ${exampleFor(expected, located?.defaultValue)}`,
+      };
     }
     case 'too_small':
     case 'too_big': {
       if (issue.origin === 'array') {
         if (path.length === 1 && path[0] === 'folders') {
-          return { message: 'needs at least one folder', fix: 'add one: { "name": "docs", "path": "./docs" }' };
+          return {
+            message: 'needs at least one folder',
+            fix: 'add one: { "name": "docs", "path": "./docs" }',
+          };
         }
-        return { message: `needs ${issue.code === 'too_small' ? 'at least' : 'at most'} ${issue.code === 'too_small' ? issue.minimum : issue.maximum} items`, fix: 'adjust the list' };
+        return {
+          message: `needs ${issue.code === 'too_small' ? 'at least' : 'at most'} ${issue.code === 'too_small' ? issue.minimum : issue.maximum} items`,
+          fix: 'adjust the list',
+        };
       }
-      if (issue.origin === 'string') return { message: 'must not be empty', fix: 'give a value or remove the key to use the default' };
+      if (issue.origin === 'string')
+        return { message: 'must not be empty', fix: 'give a value or remove the key to use the default' };
       const range = numberRange(located?.node);
       return {
         message: `must be ${range.integer ? 'a whole number ' : ''}${rangeText(range)}, got ${describeValue(value)}`,
-        fix: range.min !== null && range.max !== null ? `use a value from ${range.min} to ${range.max}` : `use a value ${rangeText(range)}`,
+        fix:
+          range.min !== null && range.max !== null
+            ? `use a value from ${range.min} to ${range.max}`
+            : `use a value ${rangeText(range)}`,
       };
     }
     case 'invalid_format': {
       if (issue.format === 'url') {
-        return { message: `must be an http:// or https:// URL, got ${describeValue(value)}`, fix: 'use e.g. "https://api.anthropic.com"' };
+        return {
+          message: `must be an http:// or https:// URL, got ${describeValue(value)}`,
+          fix: 'use e.g. "https://api.anthropic.com"',
+        };
       }
       if (path[0] === 'folders' && path[path.length - 1] === 'name' && typeof value === 'string') {
         return {
@@ -219,11 +254,19 @@ function describeOne(issue: z.core.$ZodIssue, ctx: IssueContext): Omit<ConfigIss
           fix: `rename it, e.g. "${suggestFolderName(value)}"`,
         };
       }
-      return { message: `has the wrong format (${issue.format}), got ${describeValue(value)}`, fix: 'see sync.config.schema.json for the expected format' };
+      return {
+        message: `has the wrong format (${issue.format}), got ${describeValue(value)}`,
+        fix: 'see sync.config.schema.json for the expected format',
+      };
     }
     case 'invalid_value': {
       const allowed = issue.values.map((v) => String(v));
-      const guess = allowed.length === 1 ? allowed[0] : typeof value === 'string' ? closestMatch(value, allowed) : undefined;
+      const guess =
+        allowed.length === 1
+          ? allowed[0]
+          : typeof value === 'string'
+            ? closestMatch(value, allowed)
+            : undefined;
       return {
         message: `must be one of ${allowed.join(', ')}; got ${describeValue(value)}`,
         fix: guess ? `use "${guess}"` : `use one of ${allowed.map((v) => `"${v}"`).join(', ')}`,
@@ -269,9 +312,14 @@ export function describeIssues(
     const dotted = issue.path.map(String).join('.');
     const source = sources.get(dotted);
     if (source) {
-      const rawValue = source.raw.trim() !== '' && !Number.isNaN(Number(source.raw)) ? Number(source.raw) : source.raw;
+      const rawValue =
+        source.raw.trim() !== '' && !Number.isNaN(Number(source.raw)) ? Number(source.raw) : source.raw;
       const described = describeOne(issue, { ...ctx, input: setAt(ctx.input, issue.path, rawValue) });
-      out.push({ path: source.label, message: `${described.message} (overrides ${dotted})`, fix: `${described.fix}, or unset ${source.label}` });
+      out.push({
+        path: source.label,
+        message: `${described.message} (overrides ${dotted})`,
+        fix: `${described.fix}, or unset ${source.label}`,
+      });
       continue;
     }
     out.push({ path: formatConfigPath(issue.path), ...describeOne(issue, ctx) });
@@ -283,6 +331,7 @@ export function describeIssues(
 function setAt(input: unknown, path: readonly Segment[], raw: unknown): unknown {
   if (path.length === 0) return raw;
   const [head, ...rest] = path;
-  const container = input !== null && typeof input === 'object' ? (input as Record<PropertyKey, unknown>) : {};
+  const container =
+    input !== null && typeof input === 'object' ? (input as Record<PropertyKey, unknown>) : {};
   return { ...container, [head as PropertyKey]: setAt(container[head as PropertyKey], rest, raw) };
 }

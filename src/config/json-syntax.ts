@@ -52,11 +52,20 @@ class Scanner {
 
   document(): void {
     this.whitespace();
-    if (this.pos >= this.text.length) throw new SyntaxProblem(this.pos, 'the file is empty', 'write a JSON object, or run `files-sync init --force`');
+    if (this.pos >= this.text.length)
+      throw new SyntaxProblem(
+        this.pos,
+        'the file is empty',
+        'write a JSON object, or run `files-sync init --force`',
+      );
     this.value();
     this.whitespace();
     if (this.pos < this.text.length) {
-      throw new SyntaxProblem(this.pos, 'unexpected text after the end of the JSON object', 'remove it, or wrap everything in one { ... }');
+      throw new SyntaxProblem(
+        this.pos,
+        'unexpected text after the end of the JSON object',
+        'remove it, or wrap everything in one { ... }',
+      );
     }
   }
 
@@ -87,7 +96,11 @@ class Scanner {
       this.whitespace();
       if (this.text[this.pos] !== '"') {
         if (this.text[this.pos] === '}') {
-          throw new SyntaxProblem(this.pos, 'trailing comma before "}"', 'remove the comma after the last property');
+          throw new SyntaxProblem(
+            this.pos,
+            'trailing comma before "}"',
+            'remove the comma after the last property',
+          );
         }
         throw this.unexpected('a property name in double quotes');
       }
@@ -120,7 +133,11 @@ class Scanner {
     for (;;) {
       this.whitespace();
       if (this.text[this.pos] === ']') {
-        throw new SyntaxProblem(this.pos, 'trailing comma before "]"', 'remove the comma after the last element');
+        throw new SyntaxProblem(
+          this.pos,
+          'trailing comma before "]"',
+          'remove the comma after the last element',
+        );
       }
       this.value();
       this.whitespace();
@@ -150,19 +167,31 @@ class Scanner {
         return;
       }
       if (code < 0x20) {
-        throw new SyntaxProblem(this.pos, 'line break or control character inside a string', 'close the string on the same line, or write \\n');
+        throw new SyntaxProblem(
+          this.pos,
+          'line break or control character inside a string',
+          'close the string on the same line, or write \\n',
+        );
       }
       if (code === 0x5c) {
         const escaped = this.text[this.pos + 1];
         if (escaped === 'u') {
           if (!/^[0-9a-fA-F]{4}$/.test(this.text.slice(this.pos + 2, this.pos + 6))) {
-            throw new SyntaxProblem(this.pos, 'invalid \\u escape in a string', 'write \\u followed by 4 hex digits');
+            throw new SyntaxProblem(
+              this.pos,
+              'invalid \\u escape in a string',
+              'write \\u followed by 4 hex digits',
+            );
           }
           this.pos += 6;
           continue;
         }
         if (escaped === undefined || !'"\\/bfnrt'.includes(escaped)) {
-          throw new SyntaxProblem(this.pos, 'invalid escape in a string', 'write a backslash as \\\\ (e.g. "C:\\\\data")');
+          throw new SyntaxProblem(
+            this.pos,
+            'invalid escape in a string',
+            'write a backslash as \\\\ (e.g. "C:\\\\data")',
+          );
         }
         this.pos += 2;
         continue;
@@ -172,8 +201,15 @@ class Scanner {
   }
 
   private number(): void {
-    const match = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(this.text.slice(this.pos, this.pos + 400));
-    if (!match) throw new SyntaxProblem(this.pos, 'malformed number', 'write numbers like 4, 0.5 or 1e3, without leading zeros');
+    const match = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(
+      this.text.slice(this.pos, this.pos + 400),
+    );
+    if (!match)
+      throw new SyntaxProblem(
+        this.pos,
+        'malformed number',
+        'write numbers like 4, 0.5 or 1e3, without leading zeros',
+      );
     this.pos += match[0].length;
   }
 
@@ -185,20 +221,46 @@ class Scanner {
   private unexpected(expected: string): SyntaxProblem {
     const ch = this.text[this.pos];
     if (ch === undefined) {
-      return new SyntaxProblem(this.pos, `unexpected end of file, expected ${expected}`, 'close every "{" and "[" that is still open');
+      return new SyntaxProblem(
+        this.pos,
+        `unexpected end of file, expected ${expected}`,
+        'close every "{" and "[" that is still open',
+      );
     }
     if (ch === '/' && (this.text[this.pos + 1] === '/' || this.text[this.pos + 1] === '*')) {
-      return new SyntaxProblem(this.pos, 'comments are not allowed in JSON', 'remove the comment (JSON has no comments; sync.config.schema.json documents every field)');
+      return new SyntaxProblem(
+        this.pos,
+        'comments are not allowed in JSON',
+        'remove the comment (JSON has no comments; sync.config.schema.json documents every field)',
+      );
     }
-    if (ch === "'") return new SyntaxProblem(this.pos, `single quote found, expected ${expected}`, 'use double quotes for strings and property names');
+    if (ch === "'")
+      return new SyntaxProblem(
+        this.pos,
+        `single quote found, expected ${expected}`,
+        'use double quotes for strings and property names',
+      );
     if (/[A-Za-z_$]/.test(ch)) {
-      return new SyntaxProblem(this.pos, `unquoted text found, expected ${expected}`, 'put strings and property names in double quotes');
+      return new SyntaxProblem(
+        this.pos,
+        `unquoted text found, expected ${expected}`,
+        'put strings and property names in double quotes',
+      );
     }
     if (ch === '"' && expected.startsWith('","')) {
-      return new SyntaxProblem(this.pos, `missing "," before this string`, 'add a comma after the previous value');
+      return new SyntaxProblem(
+        this.pos,
+        `missing "," before this string`,
+        'add a comma after the previous value',
+      );
     }
-    if (ch === ',') return new SyntaxProblem(this.pos, `extra "," found, expected ${expected}`, 'remove the extra comma');
+    if (ch === ',')
+      return new SyntaxProblem(this.pos, `extra "," found, expected ${expected}`, 'remove the extra comma');
     const shown = /[{}[\]:]/.test(ch) ? `"${ch}"` : 'an unexpected character';
-    return new SyntaxProblem(this.pos, `${shown} found, expected ${expected}`, 'check the punctuation just before this point');
+    return new SyntaxProblem(
+      this.pos,
+      `${shown} found, expected ${expected}`,
+      'check the punctuation just before this point',
+    );
   }
 }

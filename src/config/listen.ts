@@ -37,7 +37,10 @@ export function isLoopbackHost(host: string): boolean {
 export function checkListenAddress(address: string): ListenProblem | null {
   const parsed = parseListenAddress(address);
   if (!parsed) {
-    return { message: 'must be "host:port" (IPv6 as "[::1]:port", port 0-65535)', fix: `use e.g. ${EXAMPLE}` };
+    return {
+      message: 'must be "host:port" (IPv6 as "[::1]:port", port 0-65535)',
+      fix: `use e.g. ${EXAMPLE}`,
+    };
   }
   if (!isLoopbackHost(parsed.host)) {
     return {

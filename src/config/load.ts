@@ -44,11 +44,22 @@ export const SYSTEM_CONFIG_PATH = '/etc/files-sync/config.json';
  * not), else the first existing of ./sync.config.json, $XDG_CONFIG_HOME/files-sync/config.json,
  * /etc/files-sync/config.json.
  */
-export function resolveConfigPath(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+export function resolveConfigPath(
+  explicit?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): string {
   if (explicit) return resolveAgainst(explicit, cwd, env);
   if (env.FILES_SYNC_CONFIG) return resolveAgainst(env.FILES_SYNC_CONFIG, cwd, env);
-  const xdgConfig = env.XDG_CONFIG_HOME && path.isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : expandHome('~/.config', env);
-  const candidates = [path.join(cwd, 'sync.config.json'), path.join(xdgConfig, 'files-sync', 'config.json'), SYSTEM_CONFIG_PATH];
+  const xdgConfig =
+    env.XDG_CONFIG_HOME && path.isAbsolute(env.XDG_CONFIG_HOME)
+      ? env.XDG_CONFIG_HOME
+      : expandHome('~/.config', env);
+  const candidates = [
+    path.join(cwd, 'sync.config.json'),
+    path.join(xdgConfig, 'files-sync', 'config.json'),
+    SYSTEM_CONFIG_PATH,
+  ];
   const found = candidates.find((candidate) => existsSync(candidate));
   if (found) return found;
   throw new ConfigError([
@@ -83,14 +94,23 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   } catch (err) {
     if (err instanceof ConfigError && secrets.length > 0) {
       // Last line of defence: no message may carry the key, whatever a user typed where.
-      const issues = err.issues.map((i) => ({ path: scrub(i.path, secrets), message: scrub(i.message, secrets), fix: scrub(i.fix, secrets) }));
+      const issues = err.issues.map((i) => ({
+        path: scrub(i.path, secrets),
+        message: scrub(i.message, secrets),
+        fix: scrub(i.fix, secrets),
+      }));
       throw new ConfigError(issues, { configPath });
     }
     throw err;
   }
 }
 
-async function loadFrom(configPath: string, env: NodeJS.ProcessEnv, cwd: string, options: LoadOptions): Promise<LoadedConfig> {
+async function loadFrom(
+  configPath: string,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  options: LoadOptions,
+): Promise<LoadedConfig> {
   const configDir = path.dirname(configPath);
   const raw = parseConfigText(await readConfigText(configPath), configPath);
 
@@ -109,7 +129,10 @@ async function loadFrom(configPath: string, env: NodeJS.ProcessEnv, cwd: string,
     fileStateDir === undefined
       ? defaultStateDir(env)
       : resolveAgainst(fileStateDir, stateSource ? cwd : configDir, env);
-  const folders: FolderConfig[] = rest.folders.map((f) => ({ ...f, path: resolveAgainst(f.path, configDir, env) }));
+  const folders: FolderConfig[] = rest.folders.map((f) => ({
+    ...f,
+    path: resolveAgainst(f.path, configDir, env),
+  }));
   const api = { ...rest.api, baseUrl: rest.api.baseUrl.replace(/\/+$/, '') };
   if (api.keyFile !== undefined) api.keyFile = resolveAgainst(api.keyFile, configDir, env);
   const config: Config = { ...rest, api, stateDir, folders };
@@ -138,10 +161,22 @@ async function readConfigText(configPath: string): Promise<string> {
     const code = (err as NodeJS.ErrnoException).code;
     const issue: ConfigIssue =
       code === 'ENOENT'
-        ? { path: configPath, message: 'config file not found', fix: `run \`files-sync init -c ${configPath}\` to write one` }
+        ? {
+            path: configPath,
+            message: 'config file not found',
+            fix: `run \`files-sync init -c ${configPath}\` to write one`,
+          }
         : code === 'EISDIR'
-          ? { path: configPath, message: 'is a directory, not a config file', fix: `pass the file inside it, e.g. -c ${path.join(configPath, 'config.json')}` }
-          : { path: configPath, message: `config file cannot be read (${code ?? 'error'})`, fix: 'check that the file is readable by this user' };
+          ? {
+              path: configPath,
+              message: 'is a directory, not a config file',
+              fix: `pass the file inside it, e.g. -c ${path.join(configPath, 'config.json')}`,
+            }
+          : {
+              path: configPath,
+              message: `config file cannot be read (${code ?? 'error'})`,
+              fix: 'check that the file is readable by this user',
+            };
     throw new ConfigError([issue], { configPath }, { cause: err });
   }
 }
@@ -155,7 +190,13 @@ export function parseConfigText(text: string, configPath: string): unknown {
     const problem = findJsonSyntaxError(body);
     const where = problem ? `${configPath}:${problem.line}:${problem.column}` : configPath;
     throw new ConfigError(
-      [{ path: where, message: `invalid JSON: ${problem?.message ?? 'syntax error'}`, fix: problem?.fix ?? 'check the JSON syntax' }],
+      [
+        {
+          path: where,
+          message: `invalid JSON: ${problem?.message ?? 'syntax error'}`,
+          fix: problem?.fix ?? 'check the JSON syntax',
+        },
+      ],
       { configPath },
     );
   }
@@ -207,7 +248,12 @@ function numericOrRaw(raw: string): number | string {
 }
 
 /** Writes env and CLI values over the file's (CLI last), remembering where each came from. */
-function applyOverrides(input: unknown, env: NodeJS.ProcessEnv, overrides: ConfigOverrides, sources: Map<string, ValueSource>): void {
+function applyOverrides(
+  input: unknown,
+  env: NodeJS.ProcessEnv,
+  overrides: ConfigOverrides,
+  sources: Map<string, ValueSource>,
+): void {
   const put = (field: readonly string[], label: string, value: unknown, raw: string) => {
     if (setField(input, field, value)) sources.set(field.join('.'), { label, raw });
   };
@@ -217,16 +263,23 @@ function applyOverrides(input: unknown, env: NodeJS.ProcessEnv, overrides: Confi
     if (raw === undefined || raw.trim() === '') continue;
     put(field, name, numeric ? numericOrRaw(raw) : raw, raw);
   }
-  if (overrides.stateDir !== undefined) put(['stateDir'], '--state-dir', overrides.stateDir, overrides.stateDir);
-  if (overrides.logLevel !== undefined) put(['log', 'level'], '--log-level', overrides.logLevel, overrides.logLevel);
-  if (overrides.baseUrl !== undefined) put(['api', 'baseUrl'], '--base-url', overrides.baseUrl, overrides.baseUrl);
+  if (overrides.stateDir !== undefined)
+    put(['stateDir'], '--state-dir', overrides.stateDir, overrides.stateDir);
+  if (overrides.logLevel !== undefined)
+    put(['log', 'level'], '--log-level', overrides.logLevel, overrides.logLevel);
+  if (overrides.baseUrl !== undefined)
+    put(['api', 'baseUrl'], '--base-url', overrides.baseUrl, overrides.baseUrl);
   if (overrides.concurrency !== undefined) {
     put(['api', 'concurrency'], '--concurrency', overrides.concurrency, String(overrides.concurrency));
   }
 }
 
 /** Keeps the folders named by --folder (all when none); unknown names become issues. */
-function selectFolders(config: Config, names: readonly string[] | undefined, issues: ConfigIssue[]): FolderConfig[] {
+function selectFolders(
+  config: Config,
+  names: readonly string[] | undefined,
+  issues: ConfigIssue[],
+): FolderConfig[] {
   if (!names || names.length === 0) return config.folders;
   const known = config.folders.map((f) => f.name);
   for (const name of names) {
@@ -251,16 +304,28 @@ async function checkFolderDir(folderPath: string, index: number): Promise<Config
   try {
     const st = await stat(folderPath);
     if (!st.isDirectory()) {
-      return { path: where, message: `is not a directory: ${folderPath}`, fix: `point ${where} at a directory instead of ${folderPath}` };
+      return {
+        path: where,
+        message: `is not a directory: ${folderPath}`,
+        fix: `point ${where} at a directory instead of ${folderPath}`,
+      };
     }
     await access(folderPath, fsConstants.R_OK | fsConstants.X_OK);
     return null;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      return { path: where, message: `folder does not exist: ${folderPath}`, fix: `create it (mkdir -p ${folderPath}) or correct ${where}` };
+      return {
+        path: where,
+        message: `folder does not exist: ${folderPath}`,
+        fix: `create it (mkdir -p ${folderPath}) or correct ${where}`,
+      };
     }
-    return { path: where, message: `folder cannot be read (${code ?? 'error'}): ${folderPath}`, fix: `give this user read access to ${folderPath}` };
+    return {
+      path: where,
+      message: `folder cannot be read (${code ?? 'error'}): ${folderPath}`,
+      fix: `give this user read access to ${folderPath}`,
+    };
   }
 }
 

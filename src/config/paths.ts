@@ -22,7 +22,8 @@ export function resolveAgainst(p: string, baseDir: string, env: NodeJS.ProcessEn
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
   const systemd = env.STATE_DIRECTORY?.split(':')[0];
   if (systemd) return path.resolve(systemd);
-  if (env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME)) return path.join(env.XDG_STATE_HOME, 'files-sync');
+  if (env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME))
+    return path.join(env.XDG_STATE_HOME, 'files-sync');
   return path.join(expandHome('~', env), '.local', 'state', 'files-sync');
 }
 

@@ -54,7 +54,12 @@ const apiSchema = z
     timeoutMs: int(1_000, 3_600_000, 60_000, 'Timeout of one non-upload request, in ms.'),
     uploadTimeoutMs: int(1_000, 86_400_000, 600_000, 'Timeout of one upload request, in ms.'),
     connectTimeoutMs: int(100, 300_000, 10_000, 'TCP/TLS connect timeout, in ms.'),
-    maxRetries: int(0, 100, 6, 'Retries of one request after a retryable failure (429, 5xx, connection error).'),
+    maxRetries: int(
+      0,
+      100,
+      6,
+      'Retries of one request after a retryable failure (429, 5xx, connection error).',
+    ),
     maxRetryTimeMs: int(0, 86_400_000, 300_000, 'Upper bound on the time spent retrying one request, in ms.'),
     maxConnections: int(1, 256, 8, 'HTTP connections kept to the API.'),
   })
@@ -99,10 +104,23 @@ const foldersSchema = z
 
 const watchSchema = z
   .strictObject({
-    enabled: z.boolean().default(true).describe('Watch folders for changes; false means periodic reconciliation only.'),
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Watch folders for changes; false means periodic reconciliation only.'),
     // At least 100 ms: chokidar drops a second change of one path within 50 ms of the first.
-    debounceMs: int(100, 60_000, 1_000, 'Quiet period after the last change of a path before it is synced, in ms (100 or more).'),
-    backend: z.enum(WATCH_BACKENDS).default('parcel').describe('File watcher: "parcel" (@parcel/watcher, light on large trees; default) or "chokidar". A folder with followSymlinks always uses chokidar.'),
+    debounceMs: int(
+      100,
+      60_000,
+      1_000,
+      'Quiet period after the last change of a path before it is synced, in ms (100 or more).',
+    ),
+    backend: z
+      .enum(WATCH_BACKENDS)
+      .default('parcel')
+      .describe(
+        'File watcher: "parcel" (@parcel/watcher, light on large trees; default) or "chokidar". A folder with followSymlinks always uses chokidar.',
+      ),
   })
   .describe('Live change detection.');
 
@@ -117,19 +135,28 @@ const reconcileSchema = z
           ctx.addIssue({
             code: 'custom',
             message: `must be 0 (off) or at least ${MIN_RECONCILE_INTERVAL_MS} (got ${value})`,
-            params: { fix: `use 0 to turn periodic reconciliation off, or a value of at least ${MIN_RECONCILE_INTERVAL_MS}` },
+            params: {
+              fix: `use 0 to turn periodic reconciliation off, or a value of at least ${MIN_RECONCILE_INTERVAL_MS}`,
+            },
           });
         }
       })
       .default(900_000)
-      .describe(`Full reconciliation period in ms; 0 turns it off, otherwise at least ${MIN_RECONCILE_INTERVAL_MS}.`),
+      .describe(
+        `Full reconciliation period in ms; 0 turns it off, otherwise at least ${MIN_RECONCILE_INTERVAL_MS}.`,
+      ),
     onStart: z.boolean().default(true).describe('Run a full reconciliation when the daemon starts.'),
   })
   .describe('Periodic full comparison of local folders, manifest and remote listing.');
 
 const safetySchema = z
   .strictObject({
-    maxDeletes: int(0, 100_000_000, 500, 'Hold deletes when one pass would delete more remote files than this.'),
+    maxDeletes: int(
+      0,
+      100_000_000,
+      500,
+      'Hold deletes when one pass would delete more remote files than this.',
+    ),
     maxDeletePercent: z
       .number()
       .min(0)
@@ -155,7 +182,9 @@ const httpSchema = z
       })
       .nullable()
       .default(null)
-      .describe('Address of the local status/metrics endpoint, e.g. "127.0.0.1:9464"; loopback only; null turns it off.'),
+      .describe(
+        'Address of the local status/metrics endpoint, e.g. "127.0.0.1:9464"; loopback only; null turns it off.',
+      ),
   })
   .describe('Local HTTP endpoint.');
 
@@ -169,7 +198,7 @@ export const configFileSchema = z
       .min(1)
       .optional()
       .describe(
-        'Where manifests and the lock live. Default: $STATE_DIRECTORY, else $XDG_STATE_HOME/files-sync, else ~/.local/state/files-sync. Relative to this file\'s directory. FILES_SYNC_STATE_DIR overrides it.',
+        "Where manifests and the lock live. Default: $STATE_DIRECTORY, else $XDG_STATE_HOME/files-sync, else ~/.local/state/files-sync. Relative to this file's directory. FILES_SYNC_STATE_DIR overrides it.",
       ),
     folders: foldersSchema,
     watch: watchSchema.prefault({}),

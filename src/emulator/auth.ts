@@ -28,7 +28,10 @@ function presentedKey(headers: IncomingHttpHeaders): string | undefined {
  * Checks the headers every /v1 request needs, in the API's order: key (401), then version and
  * beta (400). `expectedKey` undefined accepts any non-empty key. The key is never echoed.
  */
-export function checkApiHeaders(headers: IncomingHttpHeaders, expectedKey: string | undefined): ApiErrorResponse | null {
+export function checkApiHeaders(
+  headers: IncomingHttpHeaders,
+  expectedKey: string | undefined,
+): ApiErrorResponse | null {
   const key = presentedKey(headers);
   if (!key) return new ApiErrorResponse(401, 'authentication_error', 'x-api-key header is required');
   // Compare digests so the comparison takes the same time whatever the key's length.

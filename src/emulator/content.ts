@@ -29,7 +29,8 @@ export function generatedContentSha256(size: number): string {
   const known = shaBySize.get(size);
   if (known !== undefined) return known;
   const hash = createHash('sha256');
-  for (let left = size; left > 0; left -= CHUNK) hash.update(left >= CHUNK ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, left));
+  for (let left = size; left > 0; left -= CHUNK)
+    hash.update(left >= CHUNK ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, left));
   const hex = hash.digest('hex');
   shaBySize.set(size, hex);
   return hex;

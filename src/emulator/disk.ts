@@ -1,4 +1,13 @@
-import { closeSync, createReadStream, createWriteStream, existsSync, openSync, readFileSync, writeSync, type WriteStream } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  openSync,
+  readFileSync,
+  writeSync,
+  type WriteStream,
+} from 'node:fs';
 import { mkdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';

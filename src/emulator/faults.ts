@@ -5,7 +5,14 @@ import type { FaultOptions } from './types.js';
 export type FaultKind = 'rate429' | 'rate500' | 'rate529' | 'rateReset' | 'rateCreatedThenReset';
 
 /** Every counter key a fault (or the rpm limit) can bump in stats.faultsInjected. */
-export const FAULT_COUNTER_KEYS = ['rate429', 'rate500', 'rate529', 'rateReset', 'rateCreatedThenReset', 'rpmLimit'] as const;
+export const FAULT_COUNTER_KEYS = [
+  'rate429',
+  'rate500',
+  'rate529',
+  'rateReset',
+  'rateCreatedThenReset',
+  'rpmLimit',
+] as const;
 
 const DEFAULT_RETRY_AFTER_MS = 100;
 

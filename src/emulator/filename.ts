@@ -2,7 +2,7 @@
 export type FilenameCheck = { ok: true; name: string } | { ok: false; reason: string };
 
 const FORBIDDEN = /[<>:"|?*\\/]/;
-// eslint-disable-next-line no-control-regex
+
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Keeps the last path component (split on / and \) and applies the API's name rules. */

@@ -7,7 +7,12 @@ export function errorBody(type: string, message: string, requestId: string): obj
 }
 
 /** Sends a JSON response unless the socket is already gone. */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -19,7 +24,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** Sends an ApiErrorResponse as the API would. */
-export function sendApiError(res: ServerResponse, err: ApiErrorResponse, requestId: string, headers: Record<string, string> = {}): void {
+export function sendApiError(
+  res: ServerResponse,
+  err: ApiErrorResponse,
+  requestId: string,
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, err.status, errorBody(err.errorType, err.message, requestId), { ...err.headers, ...headers });
 }
 

@@ -53,7 +53,12 @@ export async function handleInspection(
   const route = `${method} ${url.pathname.replace(/\/$/, '')}`;
   switch (route) {
     case 'GET /_emulator/state':
-      sendJson(res, 200, { files: emu.files().length, stats: emu.stats(), faults: emu.faults(), ...emu.settings() });
+      sendJson(res, 200, {
+        files: emu.files().length,
+        stats: emu.stats(),
+        faults: emu.faults(),
+        ...emu.settings(),
+      });
       return;
     case 'GET /_emulator/files':
       sendJson(res, 200, { data: emu.files() });

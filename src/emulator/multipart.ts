@@ -48,7 +48,9 @@ export class MultipartParser {
     limits: MultipartLimits = {},
   ) {
     if (boundary.length < 1 || boundary.length > 70) {
-      throw new MultipartError('multipart boundary must be 1-70 characters', { boundaryLength: boundary.length });
+      throw new MultipartError('multipart boundary must be 1-70 characters', {
+        boundaryLength: boundary.length,
+      });
     }
     this.delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
     this.maxHeaderBytes = limits.maxHeaderBytes ?? 16 * 1024;
@@ -111,7 +113,8 @@ export class MultipartParser {
           }
           let p = pos;
           while (p < buf.length && (buf[p] === 0x20 || buf[p] === 0x09)) p++;
-          if (p - pos > MAX_TRANSPORT_PADDING) throw new MultipartError('too much padding after a multipart boundary');
+          if (p - pos > MAX_TRANSPORT_PADDING)
+            throw new MultipartError('too much padding after a multipart boundary');
           if (buf.length - p < 2) return pos;
           if (buf[p] !== CR || buf[p + 1] !== LF) {
             throw new MultipartError('multipart boundary is not followed by CRLF or "--"', { offset: p });
@@ -122,15 +125,21 @@ export class MultipartParser {
         }
         case 'headers': {
           // A part without headers: its blank line follows the boundary line directly.
-          const idx = buf.length - pos >= 2 && buf[pos] === CR && buf[pos + 1] === LF ? pos - 2 : buf.indexOf(HEADER_END, pos);
+          const idx =
+            buf.length - pos >= 2 && buf[pos] === CR && buf[pos + 1] === LF
+              ? pos - 2
+              : buf.indexOf(HEADER_END, pos);
           if (idx === -1) {
-            if (buf.length - pos > this.maxHeaderBytes) throw new MultipartError('multipart part headers too large');
+            if (buf.length - pos > this.maxHeaderBytes)
+              throw new MultipartError('multipart part headers too large');
             return pos;
           }
           if (idx - pos > this.maxHeaderBytes) throw new MultipartError('multipart part headers too large');
-          const headers = idx > pos ? parseHeaderBlock(buf.toString('utf8', pos, idx)) : new Map<string, string>();
+          const headers =
+            idx > pos ? parseHeaderBlock(buf.toString('utf8', pos, idx)) : new Map<string, string>();
           this.parts++;
-          if (this.parts > this.maxParts) throw new MultipartError('too many multipart parts', { maxParts: this.maxParts });
+          if (this.parts > this.maxParts)
+            throw new MultipartError('too many multipart parts', { maxParts: this.maxParts });
           this.state = 'body';
           pos = idx + HEADER_END.length;
           this.handlers.onPartBegin(headers);

@@ -6,8 +6,7 @@ import type { FileStore, StoredFile } from './store.js';
 
 /** What a route answers: a JSON body or a byte stream. */
 export type RouteResult =
-  | { status: number; json: unknown }
-  | { status: number; stream: Readable; headers: Record<string, string> };
+  { status: number; json: unknown } | { status: number; stream: Readable; headers: Record<string, string> };
 
 /** What the /v1 routes need from the running emulator. */
 export interface RouteDeps {
@@ -92,9 +91,14 @@ export function listFiles(deps: RouteDeps, query: URLSearchParams): RouteResult 
   }
   let page;
   try {
-    page = deps.store.list({ limit, ...(afterId !== undefined ? { afterId } : {}), ...(beforeId !== undefined ? { beforeId } : {}) });
+    page = deps.store.list({
+      limit,
+      ...(afterId !== undefined ? { afterId } : {}),
+      ...(beforeId !== undefined ? { beforeId } : {}),
+    });
   } catch (err) {
-    if (err instanceof UnknownCursorError) throw invalidRequest(`unknown cursor: ${String(err.context['fileId'])}`);
+    if (err instanceof UnknownCursorError)
+      throw invalidRequest(`unknown cursor: ${String(err.context['fileId'])}`);
     throw err;
   }
   const first = page.data[0];
@@ -132,7 +136,9 @@ export function retrieveFile(deps: RouteDeps, fileId: string): RouteResult {
 export function fileContent(deps: RouteDeps, fileId: string): RouteResult {
   const f = requireFile(deps, fileId);
   if (!f.downloadable) throw invalidRequest(`File ${fileId} is not downloadable`, { fileId });
-  const stream = deps.disk?.hasContent(fileId) ? deps.disk.readContent(fileId) : generatedContent(f.sizeBytes);
+  const stream = deps.disk?.hasContent(fileId)
+    ? deps.disk.readContent(fileId)
+    : generatedContent(f.sizeBytes);
   return {
     status: 200,
     stream,
@@ -157,5 +163,11 @@ export async function deleteFile(deps: RouteDeps, fileId: string): Promise<Route
 
 /** 405 for a known path with the wrong method. */
 export function methodNotAllowed(allow: string[]): ApiErrorResponse {
-  return new ApiErrorResponse(405, 'invalid_request_error', `Method not allowed; allowed: ${allow.join(', ')}`, { allow }, { allow: allow.join(', ') });
+  return new ApiErrorResponse(
+    405,
+    'invalid_request_error',
+    `Method not allowed; allowed: ${allow.join(', ')}`,
+    { allow },
+    { allow: allow.join(', ') },
+  );
 }

@@ -13,16 +13,35 @@ import { afterBodyDrained, sendApiError, sendJson } from './http.js';
 import { newFileId, newRequestId } from './ids.js';
 import { handleInspection } from './inspection.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
-import { apiFile, deleteFile, fileContent, listFiles, matchRoute, methodNotAllowed, retrieveFile, type RouteResult } from './routes.js';
+import {
+  apiFile,
+  deleteFile,
+  fileContent,
+  listFiles,
+  matchRoute,
+  methodNotAllowed,
+  retrieveFile,
+  type RouteResult,
+} from './routes.js';
 import { FileStore, type StoredFile } from './store.js';
-import type { AddFileInput, EmulatorFile, EmulatorOptions, EmulatorStats, FaultOptions, RunningEmulator } from './types.js';
+import type {
+  AddFileInput,
+  EmulatorFile,
+  EmulatorOptions,
+  EmulatorStats,
+  FaultOptions,
+  RunningEmulator,
+} from './types.js';
 import { ClientAbortedError, receiveUpload } from './upload.js';
 
 const DEFAULT_MAX_UPLOAD_BYTES = 500 * 1024 * 1024;
 // Multipart framing around the file part; a declared body bigger than max + this is refused unread.
 const MULTIPART_OVERHEAD_SLACK = 1024 * 1024;
 
-const INJECTED_ERRORS: Record<'rate429' | 'rate500' | 'rate529', { status: number; type: string; message: string }> = {
+const INJECTED_ERRORS: Record<
+  'rate429' | 'rate500' | 'rate529',
+  { status: number; type: string; message: string }
+> = {
   rate429: { status: 429, type: 'rate_limit_error', message: 'Rate limited (injected fault)' },
   rate500: { status: 500, type: 'api_error', message: 'Internal server error (injected fault)' },
   rate529: { status: 529, type: 'overloaded_error', message: 'Overloaded (injected fault)' },
@@ -39,7 +58,10 @@ function emptyStats(): EmulatorStats {
 }
 
 function retryAfterHeaders(ms: number): Record<string, string> {
-  return { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))), 'retry-after-ms': String(Math.ceil(ms)) };
+  return {
+    'retry-after': String(Math.max(1, Math.ceil(ms / 1000))),
+    'retry-after-ms': String(Math.ceil(ms)),
+  };
 }
 
 /** The emulator without a listening socket: state plus a node:http request handler. */
@@ -92,7 +114,10 @@ class Emulator implements EmulatorCore {
     const url = new URL(req.url ?? '/', 'http://emulator.invalid');
     const method = req.method ?? 'GET';
     res.once('finish', () => {
-      this.log?.debug({ requestId, method, path: url.pathname, status: res.statusCode, ms: Date.now() - started }, 'emulator request');
+      this.log?.debug(
+        { requestId, method, path: url.pathname, status: res.statusCode, ms: Date.now() - started },
+        'emulator request',
+      );
     });
     const work =
       url.pathname === '/_emulator' || url.pathname.startsWith('/_emulator/')
@@ -111,7 +136,12 @@ class Emulator implements EmulatorCore {
     });
   }
 
-  private respondError(req: IncomingMessage, res: ServerResponse, err: ApiErrorResponse, requestId: string): void {
+  private respondError(
+    req: IncomingMessage,
+    res: ServerResponse,
+    err: ApiErrorResponse,
+    requestId: string,
+  ): void {
     if (err.status === 413) {
       // Do not read the rest of an oversized body: answer now and drop the connection after.
       sendApiError(res, err, requestId, { connection: 'close' });
@@ -120,7 +150,13 @@ class Emulator implements EmulatorCore {
     afterBodyDrained(req, () => sendApiError(res, err, requestId));
   }
 
-  private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, method: string, requestId: string): Promise<void> {
+  private async handleApi(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    method: string,
+    _requestId: string,
+  ): Promise<void> {
     const c = this.counters;
     c.requests++;
     const match = matchRoute(method, url.pathname);
@@ -134,7 +170,13 @@ class Emulator implements EmulatorCore {
     const slot = this.limiter.tryAcquire();
     if (!slot.ok) {
       this.countFault('rpmLimit');
-      throw new ApiErrorResponse(429, 'rate_limit_error', 'Number of requests has exceeded your per-minute rate limit', {}, retryAfterHeaders(slot.retryAfterMs));
+      throw new ApiErrorResponse(
+        429,
+        'rate_limit_error',
+        'Number of requests has exceeded your per-minute rate limit',
+        {},
+        retryAfterHeaders(slot.retryAfterMs),
+      );
     }
     const isUpload = match.kind === 'found' && match.name === 'POST /v1/files';
     const fault = this.faultInjector.pick(isUpload);
@@ -178,9 +220,17 @@ class Emulator implements EmulatorCore {
   private async upload(req: IncomingMessage, res: ServerResponse, resetAfterCreate: boolean): Promise<void> {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.maxUploadBytes + MULTIPART_OVERHEAD_SLACK) {
-      throw new ApiErrorResponse(413, 'request_too_large', `request exceeds the maximum size of ${this.maxUploadBytes} bytes`);
+      throw new ApiErrorResponse(
+        413,
+        'request_too_large',
+        `request exceeds the maximum size of ${this.maxUploadBytes} bytes`,
+      );
     }
-    const received = await receiveUpload(req, { maxUploadBytes: this.maxUploadBytes, disk: this.disk, newId: newFileId });
+    const received = await receiveUpload(req, {
+      maxUploadBytes: this.maxUploadBytes,
+      disk: this.disk,
+      newId: newFileId,
+    });
     const file = this.store.insert({ ...received, createdAt: new Date().toISOString(), downloadable: false });
     this.disk?.append({ op: 'add', file });
     this.counters.uploadsCreated++;
@@ -215,9 +265,12 @@ class Emulator implements EmulatorCore {
 
   addFile(meta: AddFileInput): EmulatorFile {
     const createdAt = meta.createdAt ?? new Date().toISOString();
-    if (Number.isNaN(Date.parse(createdAt))) throw new EmulatorError('addFile: createdAt is not a date', { createdAt });
+    if (Number.isNaN(Date.parse(createdAt)))
+      throw new EmulatorError('addFile: createdAt is not a date', { createdAt });
     if (!Number.isInteger(meta.sizeBytes) || meta.sizeBytes < 0) {
-      throw new EmulatorError('addFile: sizeBytes must be a non-negative integer', { sizeBytes: meta.sizeBytes });
+      throw new EmulatorError('addFile: sizeBytes must be a non-negative integer', {
+        sizeBytes: meta.sizeBytes,
+      });
     }
     const file: StoredFile = {
       id: meta.id ?? newFileId(),
@@ -246,7 +299,11 @@ class Emulator implements EmulatorCore {
 
   // Stats and limits shown by GET /_emulator/state.
   settings(): { requestsPerMinute: number; maxUploadBytes: number; dataDir: string | null } {
-    return { requestsPerMinute: this.options.requestsPerMinute ?? 0, maxUploadBytes: this.maxUploadBytes, dataDir: this.disk?.dir ?? null };
+    return {
+      requestsPerMinute: this.options.requestsPerMinute ?? 0,
+      maxUploadBytes: this.maxUploadBytes,
+      dataDir: this.disk?.dir ?? null,
+    };
   }
 }
 
@@ -284,7 +341,9 @@ function send(res: ServerResponse, result: RouteResult): void {
 }
 
 /** Creates the emulator's state and request handler without listening (for embedding). */
-export async function createEmulatorHandler(options: EmulatorOptions = {}): Promise<EmulatorCore & { settings(): ReturnType<Emulator['settings']> }> {
+export async function createEmulatorHandler(
+  options: EmulatorOptions = {},
+): Promise<EmulatorCore & { settings(): ReturnType<Emulator['settings']> }> {
   const disk = options.dataDir ? await DataDirectory.open(options.dataDir) : null;
   return new Emulator(options, disk, options.logger);
 }

@@ -65,7 +65,12 @@ export class FileStore {
       throw new DuplicateFileIdError('file ID already exists', { fileId: file.id });
     }
     const createdAtMs = Date.parse(file.createdAt);
-    const entry: Entry = { file, createdAtMs: Number.isNaN(createdAtMs) ? 0 : createdAtMs, seq: this.nextSeq++, deleted: false };
+    const entry: Entry = {
+      file,
+      createdAtMs: Number.isNaN(createdAtMs) ? 0 : createdAtMs,
+      seq: this.nextSeq++,
+      deleted: false,
+    };
     const last = this.entries[this.entries.length - 1];
     if (last === undefined || compareKeys(last, entry) < 0) {
       this.entries.push(entry);
@@ -118,7 +123,8 @@ export class FileStore {
       const hasMore = found.length > limit;
       return { data: found.slice(0, limit).reverse(), hasMore };
     }
-    let i = query.afterId !== undefined ? this.lowerBound(this.keyOf(query.afterId)) - 1 : this.entries.length - 1;
+    let i =
+      query.afterId !== undefined ? this.lowerBound(this.keyOf(query.afterId)) - 1 : this.entries.length - 1;
     const found: StoredFile[] = [];
     for (; i >= 0 && found.length <= limit; i--) {
       const e = this.entries[i];

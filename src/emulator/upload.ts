@@ -62,7 +62,9 @@ export function receiveUpload(req: IncomingMessage, options: ReceiveOptions): Pr
       onPartBegin(headers) {
         const disposition = formDataDisposition(headers.get('content-disposition'));
         if (disposition.name !== 'file') {
-          throw invalidRequest(`unexpected form field ${JSON.stringify(disposition.name ?? '')}: send exactly one part named "file"`);
+          throw invalidRequest(
+            `unexpected form field ${JSON.stringify(disposition.name ?? '')}: send exactly one part named "file"`,
+          );
         }
         if (id !== undefined) throw invalidRequest('more than one part named "file"');
         if (disposition.filename === undefined) throw invalidRequest('the "file" part has no filename');
@@ -77,7 +79,11 @@ export function receiveUpload(req: IncomingMessage, options: ReceiveOptions): Pr
       onPartData(chunk) {
         size += chunk.length;
         if (size > options.maxUploadBytes) {
-          throw new ApiErrorResponse(413, 'request_too_large', `file exceeds the maximum size of ${options.maxUploadBytes} bytes`);
+          throw new ApiErrorResponse(
+            413,
+            'request_too_large',
+            `file exceeds the maximum size of ${options.maxUploadBytes} bytes`,
+          );
         }
         hash.update(chunk);
         writer?.stream.write(chunk);
@@ -121,7 +127,8 @@ export function receiveUpload(req: IncomingMessage, options: ReceiveOptions): Pr
       );
     };
     const onClose = (): void => {
-      if (!req.complete) fail(new ClientAbortedError('client closed the connection mid-upload', { fileId: id }));
+      if (!req.complete)
+        fail(new ClientAbortedError('client closed the connection mid-upload', { fileId: id }));
     };
 
     req.on('data', onData);

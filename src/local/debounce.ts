@@ -34,7 +34,9 @@ interface PendingPath {
 export function createPathDebouncer(options: PathDebouncerOptions): PathDebouncer {
   const { quietMs, maxDelayMs, onFlush } = options;
   if (!(quietMs >= 0) || !(maxDelayMs >= 0)) {
-    throw new RangeError(`quietMs and maxDelayMs must be non-negative numbers (got ${quietMs}, ${maxDelayMs})`);
+    throw new RangeError(
+      `quietMs and maxDelayMs must be non-negative numbers (got ${quietMs}, ${maxDelayMs})`,
+    );
   }
   const setTimer = options.setTimeout ?? ((cb: () => void, ms: number) => setTimeout(cb, ms));
   const clearTimer = options.clearTimeout ?? ((h: TimerHandle) => clearTimeout(h));

@@ -105,7 +105,8 @@ export function createPathFilter(options: PathFilterOptions = {}): PathFilter {
       if (isDirExcluded(relDir)) return false;
       if (includeMatchers.length === 0) return true;
       return includeBases.some(
-        (base) => base === '' || base === relDir || base.startsWith(relDir + '/') || relDir.startsWith(base + '/'),
+        (base) =>
+          base === '' || base === relDir || base.startsWith(relDir + '/') || relDir.startsWith(base + '/'),
       );
     },
   };
@@ -134,7 +135,10 @@ function stateDirInside(root: string | undefined, stateDir: string | undefined):
   if (root === undefined || stateDir === undefined) return undefined;
   const rel = path.relative(path.resolve(root), path.resolve(stateDir));
   if (rel === '') {
-    throw new InvalidFilterError('the state directory must not be the synced folder itself', { root, stateDir });
+    throw new InvalidFilterError('the state directory must not be the synced folder itself', {
+      root,
+      stateDir,
+    });
   }
   if (rel === '..' || rel.startsWith('..' + path.sep) || path.isAbsolute(rel)) return undefined;
   return rel.split(path.sep).join('/');

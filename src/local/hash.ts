@@ -20,7 +20,12 @@ interface HashStats extends FileVersion {
 
 /** An open file as hashFile uses it (node:fs FileHandle or memfs). */
 export interface HashFileHandle {
-  read(buffer: Uint8Array, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }>;
+  read(
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number | null,
+  ): Promise<{ bytesRead: number }>;
   stat(): Promise<HashStats>;
   close(): Promise<void>;
 }
@@ -91,7 +96,11 @@ export async function hashFile(absPath: string, options: HashOptions = {}): Prom
   } catch (err) {
     // Some file systems (network mounts, memfs) fail reads on an unlinked file instead of serving the old inode.
     if ((err as { code?: unknown } | null)?.code === 'ENOENT') {
-      throw new FileChangedError(`file vanished while hashing: ${absPath}`, { path: absPath }, { cause: err });
+      throw new FileChangedError(
+        `file vanished while hashing: ${absPath}`,
+        { path: absPath },
+        { cause: err },
+      );
     }
     throw err;
   } finally {
@@ -114,7 +123,12 @@ export async function hashFile(absPath: string, options: HashOptions = {}): Prom
   }
   assertSameVersion(absPath, after, current, 'path');
 
-  const result: FileHash = { sha256: hash.digest('hex'), size: after.size, mtimeMs: after.mtimeMs, ino: after.ino };
+  const result: FileHash = {
+    sha256: hash.digest('hex'),
+    size: after.size,
+    mtimeMs: after.mtimeMs,
+    ino: after.ino,
+  };
   hashCounter.files++;
   hashCounter.bytes += total;
   options.onHash?.(absPath, result);

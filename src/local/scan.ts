@@ -134,7 +134,8 @@ export async function scanFolder(root: string, options: ScanOptions): Promise<Sc
       } else if (d.isFile()) {
         if (filter.matchesFile(child)) pool.add(() => visitFile(child, nextChain));
       } else if (d.isSymbolicLink()) {
-        if (filter.matchesFile(child) || filter.mayContain(child)) pool.add(() => visitSymlink(child, nextChain));
+        if (filter.matchesFile(child) || filter.mayContain(child))
+          pool.add(() => visitSymlink(child, nextChain));
       } else if (filter.matchesFile(child)) {
         skip(child, 'special', specialKind(d));
       }
@@ -238,14 +239,21 @@ async function checkRoot(fs: FsLike, root: string): Promise<void> {
     throw unavailable(root, err);
   }
   if (!st.isDirectory()) {
-    throw new FolderUnavailableError(`folder root is not a directory: ${root}`, { root, reason: 'not-a-directory' });
+    throw new FolderUnavailableError(`folder root is not a directory: ${root}`, {
+      root,
+      reason: 'not-a-directory',
+    });
   }
 }
 
 function unavailable(root: string, err: unknown): FolderUnavailableError {
   const code = errorCode(err);
   const reason = code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable';
-  return new FolderUnavailableError(`folder root is ${reason}: ${root}`, { root, reason, code }, { cause: err });
+  return new FolderUnavailableError(
+    `folder root is ${reason}: ${root}`,
+    { root, reason, code },
+    { cause: err },
+  );
 }
 
 function toEntry(rel: string, st: StatsLike): LocalEntry {

@@ -11,7 +11,15 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AsyncSubscription, Event as ParcelEvent } from '@parcel/watcher';
-import { WatchError, watchLimitError, errorCode, createChokidarWatcher, type FolderWatcher, type WatchEvent, type WatchOptions } from './watch.js';
+import {
+  WatchError,
+  watchLimitError,
+  errorCode,
+  createChokidarWatcher,
+  type FolderWatcher,
+  type WatchEvent,
+  type WatchOptions,
+} from './watch.js';
 
 type ParcelModule = typeof import('@parcel/watcher');
 
@@ -19,7 +27,7 @@ let parcelModule: Promise<ParcelModule> | undefined;
 
 /** Loads the native module once; a platform without a prebuilt binary fails here, not at import. */
 function loadParcel(): Promise<ParcelModule> {
-  parcelModule ??= import('@parcel/watcher').then((m) => ((m as { default?: ParcelModule }).default ?? m) as ParcelModule);
+  parcelModule ??= import('@parcel/watcher').then((m) => (m as { default?: ParcelModule }).default ?? m);
   return parcelModule;
 }
 
@@ -48,7 +56,8 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
 
   const relative = (abs: string): string | undefined => {
     const rel = path.relative(root, abs);
-    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) return undefined;
+    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel))
+      return undefined;
     return path.sep === '/' ? rel : rel.split(path.sep).join('/');
   };
 
@@ -100,14 +109,18 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
       if (!d.isDirectory() || !filter.mayContain(child) || nested.has(child) || stopped) continue;
       const p = parcel.subscribe(path.join(root, child), onParcelEvents).catch((err: unknown) => {
         nested.delete(child);
-        logger.debug({ dir: child, err: err instanceof Error ? err.message : String(err) }, 'could not watch a new subdirectory');
+        logger.debug(
+          { dir: child, err: err instanceof Error ? err.message : String(err) },
+          'could not watch a new subdirectory',
+        );
         return undefined;
       });
       nested.set(child, p);
       const sub = await p;
       if (stopped) await sub?.unsubscribe().catch(() => undefined);
     }
-    if (nested.size > 0) logger.debug({ dir: relDir, nested: nested.size }, 'watching subdirectories of a new directory');
+    if (nested.size > 0)
+      logger.debug({ dir: relDir, nested: nested.size }, 'watching subdirectories of a new directory');
   };
 
   /** Drops the extra subscriptions at or under a deleted path. */
@@ -131,10 +144,7 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
     subscription = undefined;
     const extra = [...nested.values()];
     nested.clear();
-    closePromise = Promise.all([
-      sub?.unsubscribe(),
-      ...extra.map((p) => p.then((s) => s?.unsubscribe())),
-    ])
+    closePromise = Promise.all([sub?.unsubscribe(), ...extra.map((p) => p.then((s) => s?.unsubscribe()))])
       .then(() => undefined)
       .catch(() => undefined)
       .finally(markReady);
@@ -144,10 +154,15 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
   const fail = async (err: unknown): Promise<void> => {
     if (stopped) return;
     const code = errorCode(err);
-    const context: Record<string, unknown> & { code?: string } = code === undefined ? { root: options.root } : { root: options.root, code };
+    const context: Record<string, unknown> & { code?: string } =
+      code === undefined ? { root: options.root } : { root: options.root, code };
     const wrapped = isWatchLimit(err)
       ? await watchLimitError(options.root, { ...context, code: 'ENOSPC' }, err)
-      : new WatchError(`watcher error in ${options.root}: ${err instanceof Error ? err.message : String(err)}`, context, { cause: err });
+      : new WatchError(
+          `watcher error in ${options.root}: ${err instanceof Error ? err.message : String(err)}`,
+          context,
+          { cause: err },
+        );
     if (isWatchLimit(err)) logger.warn({ code: 'ENOSPC' }, 'inotify watch limit reached; watcher stopped');
     try {
       onError(wrapped);
@@ -161,7 +176,10 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
     try {
       parcel = await loadParcel();
     } catch (err) {
-      logger.warn({ err: err instanceof Error ? err.message : String(err) }, '@parcel/watcher cannot load here; using chokidar');
+      logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        '@parcel/watcher cannot load here; using chokidar',
+      );
       if (stopped) return;
       delegate = createChokidarWatcher(options);
       await delegate.ready();

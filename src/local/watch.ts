@@ -55,7 +55,11 @@ export type WatchBackend = 'parcel' | 'chokidar';
 export class WatchError extends FilesSyncError {
   /** The OS error code (ENOSPC, EACCES, ...), when there is one. */
   readonly code?: string;
-  constructor(message: string, context: Record<string, unknown> & { code?: string }, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    context: Record<string, unknown> & { code?: string },
+    options?: { cause?: unknown },
+  ) {
     super(message, context, options);
     if (context.code !== undefined) this.code = context.code;
   }
@@ -84,7 +88,11 @@ export function createWatcher(backend: WatchBackend, options: WatchOptions): Fol
 }
 
 /** The message and error for an exhausted inotify watch limit, shared by every backend. */
-export async function watchLimitError(root: string, context: Record<string, unknown>, cause: unknown): Promise<WatchLimitError> {
+export async function watchLimitError(
+  root: string,
+  context: Record<string, unknown>,
+  cause: unknown,
+): Promise<WatchLimitError> {
   const limit = await readInotifyLimit();
   const current = limit === undefined ? '' : ` (currently ${limit})`;
   const message =
@@ -92,11 +100,18 @@ export async function watchLimitError(root: string, context: Record<string, unkn
     `folder, which is now kept in sync by periodic reconciliation only. Raise ${INOTIFY_WATCHES_SYSCTL}, e.g. ` +
     `\`sudo sysctl ${INOTIFY_WATCHES_SYSCTL}=524288\`, persist it with ` +
     `\`echo ${INOTIFY_WATCHES_SYSCTL}=524288 | sudo tee /etc/sysctl.d/90-files-sync.conf\`, then restart files-sync.`;
-  return new WatchLimitError(message, { ...context, ...(limit === undefined ? {} : { maxUserWatches: limit }) }, { cause });
+  return new WatchLimitError(
+    message,
+    { ...context, ...(limit === undefined ? {} : { maxUserWatches: limit }) },
+    { cause },
+  );
 }
 
 /** Starts a chokidar watcher behind the FolderWatcher interface (see createWatcher). */
-export function createChokidarWatcher(options: WatchOptions, watchFn: ChokidarWatchFn = chokidarWatch): FolderWatcher {
+export function createChokidarWatcher(
+  options: WatchOptions,
+  watchFn: ChokidarWatchFn = chokidarWatch,
+): FolderWatcher {
   const { filter, onEvents, onError } = options;
   const followSymlinks = options.followSymlinks ?? false;
   const logger = options.logger.child({ component: 'watch', root: options.root });
@@ -151,7 +166,13 @@ export function createChokidarWatcher(options: WatchOptions, watchFn: ChokidarWa
       root = await fs.realpath(options.root);
     } catch (err) {
       const code = errorCode(err);
-      fail(new WatchError(`cannot watch ${options.root}: ${code ?? String(err)}`, { root: options.root, ...codeOf(code) }, { cause: err }));
+      fail(
+        new WatchError(
+          `cannot watch ${options.root}: ${code ?? String(err)}`,
+          { root: options.root, ...codeOf(code) },
+          { cause: err },
+        ),
+      );
       return;
     }
     if (stopped) return;
@@ -240,16 +261,23 @@ export function createChokidarWatcher(options: WatchOptions, watchFn: ChokidarWa
     // close after onError so that ready() never resolves before the caller has heard why.
     halt();
     const err = await watchLimitError(options.root, context, cause);
-    logger.warn({ code: 'ENOSPC', maxUserWatches: err.context.maxUserWatches }, 'inotify watch limit reached; watcher stopped');
+    logger.warn(
+      { code: 'ENOSPC', maxUserWatches: err.context.maxUserWatches },
+      'inotify watch limit reached; watcher stopped',
+    );
     try {
       onError(err);
     } finally {
-      await stop().catch((closeErr: unknown) => logger.debug({ err: closeErr }, 'closing the watcher failed'));
+      await stop().catch((closeErr: unknown) =>
+        logger.debug({ err: closeErr }, 'closing the watcher failed'),
+      );
     }
   };
 
   start().catch((err: unknown) => {
-    fail(new WatchError(`cannot watch ${options.root}: ${String(err)}`, { root: options.root }, { cause: err }));
+    fail(
+      new WatchError(`cannot watch ${options.root}: ${String(err)}`, { root: options.root }, { cause: err }),
+    );
   });
 
   return {

@@ -12,7 +12,11 @@ export function tempFilePattern(file: string): { prefix: string; suffix: string 
  * temp file in the same directory (created with `mode`, so never briefly world-readable), write,
  * fsync, rename over the target, fsync the directory so the rename itself survives power loss.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  options: { mode?: number } = {},
+): Promise<void> {
   const dir = path.dirname(file);
   const { prefix, suffix } = tempFilePattern(file);
   const tmp = path.join(dir, `${prefix}${process.pid}.${randomBytes(4).toString('hex')}${suffix}`);

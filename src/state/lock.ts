@@ -42,7 +42,11 @@ const heldByThisProcess = new Set<string>();
 export async function acquireLock(stateDir: string): Promise<StateLock> {
   await ensureStateDir(stateDir);
   const file = path.join(stateDir, LOCK_FILE_NAME);
-  const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() };
+  const holder: LockHolder = {
+    pid: process.pid,
+    hostname: os.hostname(),
+    startedAt: new Date().toISOString(),
+  };
   const content = `${JSON.stringify(holder)}\n`;
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -54,7 +58,9 @@ export async function acquireLock(stateDir: string): Promise<StateLock> {
     if (outcome === 'taken') return heldLock(file, holder, content, existing.holder?.pid ?? null);
     if (outcome === 'busy') await pause(CONTENTION_PAUSE_MS);
   }
-  throw new StateLockedError(`could not take the lock ${file}: other processes keep competing for it`, { lockFile: file });
+  throw new StateLockedError(`could not take the lock ${file}: other processes keep competing for it`, {
+    lockFile: file,
+  });
 }
 
 /** Reads who holds a state directory's lock without touching it; undefined when it is free. */
@@ -147,7 +153,11 @@ export function isProcessAlive(pid: number): boolean {
  * Replaces a stale lock. A guard file serialises takers, and the stale content is re-checked
  * under the guard, so two processes that both saw the same stale lock cannot both end up holding it.
  */
-async function takeOver(file: string, staleRaw: string, content: string): Promise<'taken' | 'retry' | 'busy'> {
+async function takeOver(
+  file: string,
+  staleRaw: string,
+  content: string,
+): Promise<'taken' | 'retry' | 'busy'> {
   const guard = `${file}.takeover`;
   try {
     await writeNew(guard, `${process.pid}\n`);
@@ -173,7 +183,12 @@ async function takeOver(file: string, staleRaw: string, content: string): Promis
   }
 }
 
-function heldLock(file: string, holder: LockHolder, content: string, staleFrom: number | null | undefined): StateLock {
+function heldLock(
+  file: string,
+  holder: LockHolder,
+  content: string,
+  staleFrom: number | null | undefined,
+): StateLock {
   heldByThisProcess.add(file);
   let released = false;
   const stillOurs = (raw: string): boolean => raw === content;

@@ -109,15 +109,17 @@ export function migrate(raw: unknown, options: MigrateOptions = {}): ManifestDat
   const data: ManifestData = {
     version: MANIFEST_VERSION,
     folder: { name: folder.data.name, root: folder.data.root },
-    entries: validRecord(source['entries'], manifestEntrySchema, 'entries', corrupt) as Record<string, ManifestEntry>,
+    entries: validRecord(source['entries'], manifestEntrySchema, 'entries', corrupt),
     pendingUploads: validRecord(source['pendingUploads'], pendingUploadSchema, 'pendingUploads', corrupt),
     pendingDeletes: validRecord(source['pendingDeletes'], pendingDeleteSchema, 'pendingDeletes', corrupt),
   };
   for (const [key, p] of Object.entries(data.pendingUploads)) {
-    if (p.path !== key) throw corrupt(`pendingUploads[${JSON.stringify(key)}] names path ${JSON.stringify(p.path)}`);
+    if (p.path !== key)
+      throw corrupt(`pendingUploads[${JSON.stringify(key)}] names path ${JSON.stringify(p.path)}`);
   }
   for (const [key, d] of Object.entries(data.pendingDeletes)) {
-    if (d.fileId !== key) throw corrupt(`pendingDeletes[${JSON.stringify(key)}] names file ${JSON.stringify(d.fileId)}`);
+    if (d.fileId !== key)
+      throw corrupt(`pendingDeletes[${JSON.stringify(key)}] names file ${JSON.stringify(d.fileId)}`);
   }
   const stats = source['stats'];
   if (stats !== undefined) {
@@ -127,7 +129,10 @@ export function migrate(raw: unknown, options: MigrateOptions = {}): ManifestDat
   return data;
 }
 
-function upgradeV0(raw: Record<string, unknown>, folder: { name: string; root: string } | undefined): Record<string, unknown> {
+function upgradeV0(
+  raw: Record<string, unknown>,
+  folder: { name: string; root: string } | undefined,
+): Record<string, unknown> {
   return {
     ...raw,
     folder: raw['folder'] ?? folder ?? { name: '', root: '' },
@@ -142,8 +147,29 @@ function upgradeV0(raw: Record<string, unknown>, folder: { name: string; root: s
  * manifest on every call. zod still runs on a record that fails, to name what is wrong.
  */
 const FAST_SHAPES = new Map<z.ZodType, ReadonlyArray<readonly [string, 'string' | 'number']>>([
-  [manifestEntrySchema, [['fileId', 'string'], ['sha256', 'string'], ['size', 'number'], ['mtimeMs', 'number'], ['ino', 'number'], ['remoteName', 'string'], ['mimeType', 'string'], ['uploadedAt', 'string']]],
-  [pendingUploadSchema, [['path', 'string'], ['sha256', 'string'], ['size', 'number'], ['remoteName', 'string'], ['startedAt', 'string']]],
+  [
+    manifestEntrySchema,
+    [
+      ['fileId', 'string'],
+      ['sha256', 'string'],
+      ['size', 'number'],
+      ['mtimeMs', 'number'],
+      ['ino', 'number'],
+      ['remoteName', 'string'],
+      ['mimeType', 'string'],
+      ['uploadedAt', 'string'],
+    ],
+  ],
+  [
+    pendingUploadSchema,
+    [
+      ['path', 'string'],
+      ['sha256', 'string'],
+      ['size', 'number'],
+      ['remoteName', 'string'],
+      ['startedAt', 'string'],
+    ],
+  ],
 ]);
 
 /** True when `item` certainly passes its schema (only plain typed fields, values in range); false means "ask zod". */
@@ -153,7 +179,7 @@ function fastValid(item: unknown, shape: ReadonlyArray<readonly [string, 'string
   for (const [field, type] of shape) {
     const v = item[field];
     if (typeof v !== type) return false;
-    if (type === 'number' && !Number.isFinite(v as number)) return false;
+    if (type === 'number' && !Number.isFinite(v)) return false;
     known++;
   }
   const size = item['size'];
@@ -163,7 +189,10 @@ function fastValid(item: unknown, shape: ReadonlyArray<readonly [string, 'string
   return Object.keys(item).length === known;
 }
 
-function allFastValid(record: Record<string, unknown>, shape: ReadonlyArray<readonly [string, 'string' | 'number']>): boolean {
+function allFastValid(
+  record: Record<string, unknown>,
+  shape: ReadonlyArray<readonly [string, 'string' | 'number']>,
+): boolean {
   for (const key in record) if (!fastValid(record[key], shape)) return false;
   return true;
 }

@@ -105,7 +105,11 @@ async function readManifestFile(
     raw = JSON.parse(text);
   } catch (err) {
     const reason = text.trim() === '' ? 'file is empty' : `invalid JSON (${(err as Error).message})`;
-    throw new ManifestCorruptError(`manifest ${file} is corrupt: ${reason}`, { file, reason }, { cause: err });
+    throw new ManifestCorruptError(
+      `manifest ${file} is corrupt: ${reason}`,
+      { file, reason },
+      { cause: err },
+    );
   }
   const data = migrate(raw, folder === undefined ? { file } : { file, folder });
   const version = (raw as { version?: unknown }).version;
@@ -365,7 +369,11 @@ export class Manifest extends ManifestView {
       this.dirty = true;
       this.dirtySince ||= Date.now();
       if (!this.closed) this.arm(Math.max(this.writeDelayMs, 1000));
-      throw new ManifestWriteError(`could not write manifest ${this.file}: ${(err as Error).message}`, { file: this.file }, { cause: err });
+      throw new ManifestWriteError(
+        `could not write manifest ${this.file}: ${(err as Error).message}`,
+        { file: this.file },
+        { cause: err },
+      );
     }
   }
 

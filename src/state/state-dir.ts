@@ -16,6 +16,8 @@ export function manifestPath(stateDir: string, folderName: string): string {
 /** Throws InvalidFolderNameError unless the name is safe as one file name component. */
 export function assertFolderName(name: string): void {
   if (name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name) || name.length > 200) {
-    throw new InvalidFolderNameError(`folder name cannot be used as a file name: ${JSON.stringify(name)}`, { name });
+    throw new InvalidFolderNameError(`folder name cannot be used as a file name: ${JSON.stringify(name)}`, {
+      name,
+    });
   }
 }

@@ -32,7 +32,10 @@ export interface ExecutorManifest {
 
 /** The part of the Files API client the executor calls. */
 export interface ExecutorClient {
-  upload(source: string, opts: { filename: string; mimeType?: string; signal?: AbortSignal; isOwned?: (id: string) => boolean }): Promise<RemoteFile>;
+  upload(
+    source: string,
+    opts: { filename: string; mimeType?: string; signal?: AbortSignal; isOwned?: (id: string) => boolean },
+  ): Promise<RemoteFile>;
   delete(id: string, opts?: { signal?: AbortSignal }): Promise<{ id: string; alreadyGone: boolean }>;
 }
 
@@ -123,8 +126,11 @@ export function isFatalStatus(status: number | undefined): boolean {
 function isLocalChange(err: unknown): boolean {
   const e = err as { name?: string; code?: string };
   return (
-    e?.name === 'SourceChangedError' || e?.name === 'FileChangedError' || e?.name === 'NotReadableError' ||
-    e?.code === 'ENOENT' || e?.code === 'ESTALE'
+    e?.name === 'SourceChangedError' ||
+    e?.name === 'FileChangedError' ||
+    e?.name === 'NotReadableError' ||
+    e?.code === 'ENOENT' ||
+    e?.code === 'ESTALE'
   );
 }
 
@@ -167,7 +173,8 @@ export class Executor {
     // crash loses the only trace of those remote files. Its new intent is written just before
     // its upload instead.
     const resolving = new Set<string>();
-    for (const op of ops) if (op.kind === 'drop-intent' || op.kind === 'discard' || op.kind === 'adopt') resolving.add(op.path);
+    for (const op of ops)
+      if (op.kind === 'drop-intent' || op.kind === 'discard' || op.kind === 'adopt') resolving.add(op.path);
     const deferredIntents = new Map<string, PendingUpload>();
     for (const op of ops) {
       if (op.kind === 'discard') {
@@ -197,7 +204,8 @@ export class Executor {
     const outcomes = await Promise.all(ops.map((op) => this.schedule(op, deferredIntents)));
     const retryLater = new Set<string>();
     for (const o of outcomes) {
-      if (o.status === 'changed' || o.status === 'ambiguous' || o.status === 'failed') for (const p of opPaths(o.op)) retryLater.add(p);
+      if (o.status === 'changed' || o.status === 'ambiguous' || o.status === 'failed')
+        for (const p of opPaths(o.op)) retryLater.add(p);
     }
     return { outcomes, retryLater: [...retryLater] };
   }
@@ -220,7 +228,10 @@ export class Executor {
         this.opts.onEvent?.({ type: 'op-start', op });
         const outcome = await this.execute(op, deferredIntents);
         if (outcome.status === 'failed' && isFatalStatus(outcome.httpStatus) && this.fatal === undefined) {
-          this.fatal = { error: outcome.error ?? 'refused', ...(outcome.httpStatus !== undefined ? { status: outcome.httpStatus } : {}) };
+          this.fatal = {
+            error: outcome.error ?? 'refused',
+            ...(outcome.httpStatus !== undefined ? { status: outcome.httpStatus } : {}),
+          };
         }
         this.opts.onEvent?.({ type: 'op-end', op, outcome });
         return outcome;
@@ -255,22 +266,44 @@ export class Executor {
           return await this.upload(op, op.path, op.local, op.oldFileId, deferredIntents.get(op.path));
         case 'delete':
           manifest.remove(op.path);
-          return await this.deleteRemote(op, { fileId: op.fileId, path: op.path, reason: 'removed', queuedAt: this.now().toISOString() });
+          return await this.deleteRemote(op, {
+            fileId: op.fileId,
+            path: op.path,
+            reason: 'removed',
+            queuedAt: this.now().toISOString(),
+          });
         case 'discard':
-          return await this.deleteRemote(op, { fileId: op.fileId, path: op.path, reason: 'stray', queuedAt: this.now().toISOString() });
+          return await this.deleteRemote(op, {
+            fileId: op.fileId,
+            path: op.path,
+            reason: 'stray',
+            queuedAt: this.now().toISOString(),
+          });
         case 'move': {
           const displaced = manifest.rename(op.from, op.to);
           const e = manifest.get(op.to);
-          if (e) manifest.set(op.to, { ...e, size: op.local.size, mtimeMs: op.local.mtimeMs, ino: op.local.ino });
+          if (e)
+            manifest.set(op.to, { ...e, size: op.local.size, mtimeMs: op.local.mtimeMs, ino: op.local.ino });
           if (displaced && displaced.fileId !== e?.fileId) {
             // The target path had its own remote copy: it is replaced, so it must go.
-            return await this.deleteRemote(op, { fileId: displaced.fileId, path: op.to, reason: 'replaced', queuedAt: this.now().toISOString() });
+            return await this.deleteRemote(op, {
+              fileId: displaced.fileId,
+              path: op.to,
+              reason: 'replaced',
+              queuedAt: this.now().toISOString(),
+            });
           }
           return { op, status: 'done' };
         }
         case 'refresh': {
           const e = manifest.get(op.path);
-          if (e) manifest.set(op.path, { ...e, size: op.local.size, mtimeMs: op.local.mtimeMs, ino: op.local.ino });
+          if (e)
+            manifest.set(op.path, {
+              ...e,
+              size: op.local.size,
+              mtimeMs: op.local.mtimeMs,
+              ino: op.local.ino,
+            });
           return { op, status: 'done' };
         }
         case 'forget':
@@ -280,7 +313,11 @@ export class Executor {
           manifest.set(op.path, this.entryFor(op.path, op.local, op.remote));
           manifest.removePendingUpload(op.path);
           if (op.oldFileId) {
-            return await this.deleteRemote(op, { fileId: op.oldFileId, path: op.path, reason: 'replaced', queuedAt: this.now().toISOString() }, op.remote.id);
+            return await this.deleteRemote(
+              op,
+              { fileId: op.oldFileId, path: op.path, reason: 'replaced', queuedAt: this.now().toISOString() },
+              op.remote.id,
+            );
           }
           return { op, status: 'done', fileId: op.remote.id };
         }
@@ -318,7 +355,13 @@ export class Executor {
    * after an unanswered attempt two concurrent ones could each adopt the other's file (swapped
    * contents). One at a time, the only unclaimed match is the attempt's own.
    */
-  private upload(op: SyncOp, relPath: string, local: HashedEntry, oldFileId: string | undefined, intent: PendingUpload | undefined): Promise<OpOutcome> {
+  private upload(
+    op: SyncOp,
+    relPath: string,
+    local: HashedEntry,
+    oldFileId: string | undefined,
+    intent: PendingUpload | undefined,
+  ): Promise<OpOutcome> {
     const key = `${local.size}\0${remoteNameFor(relPath)}`;
     const previous = this.uploadKeys.get(key) ?? Promise.resolve();
     const run = previous.then(async () => {
@@ -342,13 +385,23 @@ export class Executor {
     return manifest.findByFileId(id) !== undefined || manifest.pendingDeletes().some((d) => d.fileId === id);
   }
 
-  private async uploadNow(op: SyncOp, relPath: string, local: HashedEntry, oldFileId: string | undefined): Promise<OpOutcome> {
+  private async uploadNow(
+    op: SyncOp,
+    relPath: string,
+    local: HashedEntry,
+    oldFileId: string | undefined,
+  ): Promise<OpOutcome> {
     const { client, manifest, logger, root, signal } = this.opts;
     const abs = path.join(root, ...relPath.split('/'));
     const filename = remoteNameFor(relPath);
     let remote: RemoteFile;
     try {
-      const uploadOpts: { filename: string; mimeType: string; signal?: AbortSignal; isOwned: (id: string) => boolean } = {
+      const uploadOpts: {
+        filename: string;
+        mimeType: string;
+        signal?: AbortSignal;
+        isOwned: (id: string) => boolean;
+      } = {
         filename,
         mimeType: mimeTypeFor(relPath),
         // An earlier run's file of the same name and size is ours already, not this attempt's.
@@ -371,7 +424,10 @@ export class Executor {
       if (info.status !== undefined && REFUSED_STATUSES.has(info.status)) {
         // A definitive refusal (bad name, empty file, too large): nothing was created.
         manifest.removePendingUpload(relPath);
-        logger.warn({ path: relPath, status: info.status, err: info.message }, 'the API refused this file; skipped');
+        logger.warn(
+          { path: relPath, status: info.status, err: info.message },
+          'the API refused this file; skipped',
+        );
         return { op, status: 'refused', error: info.message, httpStatus: info.status };
       }
       throw err;
@@ -382,7 +438,12 @@ export class Executor {
     const after = await fs.lstat(abs).catch(() => undefined);
     if (!after || !sameStat({ ...local, size: after.size, mtimeMs: after.mtimeMs, ino: after.ino }, local)) {
       manifest.removePendingUpload(relPath);
-      await this.deleteRemote(op, { fileId: remote.id, path: relPath, reason: 'stray', queuedAt: this.now().toISOString() });
+      await this.deleteRemote(op, {
+        fileId: remote.id,
+        path: relPath,
+        reason: 'stray',
+        queuedAt: this.now().toISOString(),
+      });
       logger.info({ path: relPath }, 'file changed during upload; discarded that copy and will upload again');
       return { op, status: 'changed' };
     }
@@ -390,7 +451,12 @@ export class Executor {
     manifest.set(relPath, this.entryFor(relPath, local, remote));
     manifest.removePendingUpload(relPath);
     if (oldFileId && oldFileId !== remote.id) {
-      const del = await this.deleteRemote(op, { fileId: oldFileId, path: relPath, reason: 'replaced', queuedAt: this.now().toISOString() });
+      const del = await this.deleteRemote(op, {
+        fileId: oldFileId,
+        path: relPath,
+        reason: 'replaced',
+        queuedAt: this.now().toISOString(),
+      });
       return { ...del, fileId: remote.id, op };
     }
     return { op, status: 'done', fileId: remote.id };
@@ -431,7 +497,10 @@ export class Executor {
           done++;
         } catch (err) {
           failed++;
-          logger.warn({ fileId: d.fileId, path: d.path, err: errorInfo(err) }, 'pending delete failed; will retry');
+          logger.warn(
+            { fileId: d.fileId, path: d.path, err: errorInfo(err) },
+            'pending delete failed; will retry',
+          );
         } finally {
           this.sem.release();
         }

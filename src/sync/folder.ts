@@ -37,7 +37,14 @@ const FALLBACK_RECONCILE_MS = 5 * 60_000;
 /** Paths stat'ed and hashed at once by a watcher batch: a burst of 100k events must not open 100k files. */
 const CHECK_CONCURRENCY = 16;
 /** Skip reasons worth a warning: the user expects these files to sync and they do not. */
-const REPORTED_SKIPS = new Set(['special', 'unreadable', 'too-large', 'symlink-loop', 'refused-by-api', 'changed-or-unreadable']);
+const REPORTED_SKIPS = new Set([
+  'special',
+  'unreadable',
+  'too-large',
+  'symlink-loop',
+  'refused-by-api',
+  'changed-or-unreadable',
+]);
 
 export interface FolderSyncOptions {
   config: Config;
@@ -68,7 +75,8 @@ export function moveSources(
 ): string[] {
   const wanted = new Set<string>();
   for (const l of local.values()) {
-    if (l.sha256 !== undefined && !isTracked(l.path)) wanted.add(`${l.sha256}\0${path.posix.basename(l.path)}`);
+    if (l.sha256 !== undefined && !isTracked(l.path))
+      wanted.add(`${l.sha256}\0${path.posix.basename(l.path)}`);
   }
   if (wanted.size === 0) return [];
   const out: string[] = [];
@@ -162,7 +170,10 @@ export class FolderSync {
   private onWatchError(err: Error & { code?: string }): void {
     if (err.name === 'WatchLimitError' || err.code === 'ENOSPC') {
       if (this.mode !== 'reconcile-only') {
-        this.log.error({ err: err.message }, 'watcher unavailable; this folder falls back to periodic reconciliation only');
+        this.log.error(
+          { err: err.message },
+          'watcher unavailable; this folder falls back to periodic reconciliation only',
+        );
         this.mode = 'reconcile-only';
         this.recordError(err.message);
         void this.watcher?.close().catch(() => undefined);
@@ -190,11 +201,15 @@ export class FolderSync {
     for (const ev of events) {
       if (ev.type === 'dir') {
         // chokidar misses files created right after their directory: list it ourselves.
-        void listDir(this.opts.folder.path, ev.path, this.session!.filter, { followSymlinks: this.opts.folder.followSymlinks })
+        void listDir(this.opts.folder.path, ev.path, this.session!.filter, {
+          followSymlinks: this.opts.folder.followSymlinks,
+        })
           .then((paths) => {
             for (const p of paths) this.touch(p, now);
           })
-          .catch((err: Error) => this.log.debug({ dir: ev.path, err: err.message }, 'could not list new directory'));
+          .catch((err: Error) =>
+            this.log.debug({ dir: ev.path, err: err.message }, 'could not list new directory'),
+          );
       } else if (ev.type === 'unlink-dir') {
         for (const p of this.session!.manifest.paths()) if (isWithin(p, ev.path)) this.touch(p, now);
       } else {
@@ -271,7 +286,12 @@ export class FolderSync {
     this.heldReason = report.heldReason;
     this.lastReconcile = {
       at: new Date().toISOString(),
-      result: report.status === 'ok' ? 'ok' : report.status === 'unavailable' ? `unavailable: ${report.error ?? ''}` : `${report.failed.length} failed`,
+      result:
+        report.status === 'ok'
+          ? 'ok'
+          : report.status === 'unavailable'
+            ? `unavailable: ${report.error ?? ''}`
+            : `${report.failed.length} failed`,
       durationMs: report.durationMs,
       uploaded: report.uploaded,
       replaced: report.replaced,
@@ -292,9 +312,16 @@ export class FolderSync {
     this.log.info(
       {
         reason,
-        uploaded: report.uploaded, replaced: report.replaced, deleted: report.deleted, moved: report.moved,
-        unchanged: report.unchanged, hashed: report.hashed, failed: report.failed.length, held: report.heldDeletes,
-        unmanagedRemote: report.unmanagedRemote, durationMs: report.durationMs,
+        uploaded: report.uploaded,
+        replaced: report.replaced,
+        deleted: report.deleted,
+        moved: report.moved,
+        unchanged: report.unchanged,
+        hashed: report.hashed,
+        failed: report.failed.length,
+        held: report.heldDeletes,
+        unmanagedRemote: report.unmanagedRemote,
+        durationMs: report.durationMs,
       },
       'reconciliation done',
     );
@@ -310,7 +337,10 @@ export class FolderSync {
     const root = this.opts.folder.path;
 
     // A vanished root must not turn into "delete everything".
-    const rootOk = await fs.stat(root).then((s) => s.isDirectory(), () => false);
+    const rootOk = await fs.stat(root).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
     if (!rootOk) {
       this.mode = 'unavailable';
       this.recordError(`folder root ${root} is missing or not a directory`);
@@ -327,7 +357,9 @@ export class FolderSync {
     // A rename shows up as two events that may fall into different batches; when a new path has
     // the content and basename of a tracked path, look at that path too so the plan can pair
     // them into a move (no upload) if it is gone.
-    const sources = moveSources(local, session.manifest.entries(), new Set(scope), (p) => session.manifest.has(p));
+    const sources = moveSources(local, session.manifest.entries(), new Set(scope), (p) =>
+      session.manifest.has(p),
+    );
     await mapLimit(sources, CHECK_CONCURRENCY, (p) => this.checkPath(p, local, unreadable));
     scope.push(...sources);
 
@@ -343,8 +375,10 @@ export class FolderSync {
       inFlight: session.executor.inFlight(),
     });
     for (const s of plan.skipped) {
-      if (s.reason === 'pending-intent') this.scheduleSoon(() => this.requestReconcile('pending intent'), INTENT_RECONCILE_DELAY_MS);
-      else if (s.reason === 'too-large') this.log.warn({ path: s.path, detail: s.detail }, 'file over the API limit of 500 MB; skipped');
+      if (s.reason === 'pending-intent')
+        this.scheduleSoon(() => this.requestReconcile('pending intent'), INTENT_RECONCILE_DELAY_MS);
+      else if (s.reason === 'too-large')
+        this.log.warn({ path: s.path, detail: s.detail }, 'file over the API limit of 500 MB; skipped');
     }
     const verdict = guardDeletes({
       ops: plan.ops,
@@ -356,7 +390,10 @@ export class FolderSync {
       this.held = verdict.held.length;
       this.heldReason = verdict.reason;
       this.opts.metrics?.heldDeletes.set({ folder: this.name }, this.held);
-      this.log.warn({ held: verdict.held.length, reason: verdict.reason }, 'deletes held by the safety guard');
+      this.log.warn(
+        { held: verdict.held.length, reason: verdict.reason },
+        'deletes held by the safety guard',
+      );
     }
     if (verdict.allowed.length === 0) {
       for (const p of paths) if (!this.queuedPaths.has(p)) this.firstSeen.delete(p);
@@ -381,7 +418,9 @@ export class FolderSync {
       }
       const entry = session.manifest.get(p);
       if (needsHash(st, entry)) {
-        const h = await hashFile(path.join(root, ...p.split('/')), { expected: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
+        const h = await hashFile(path.join(root, ...p.split('/')), {
+          expected: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino },
+        });
         local.set(p, { ...st, sha256: h.sha256 });
       } else {
         local.set(p, st);
@@ -410,8 +449,14 @@ export class FolderSync {
         const first = this.firstSeen.get(p);
         if (first !== undefined && !this.queuedPaths.has(p)) {
           this.firstSeen.delete(p);
-          if (o.status === 'done' && (o.op.kind === 'upload' || o.op.kind === 'replace' || o.op.kind === 'reupload')) {
-            this.opts.metrics?.changeToUploadSeconds.observe({ folder: this.name }, (Date.now() - first) / 1000);
+          if (
+            o.status === 'done' &&
+            (o.op.kind === 'upload' || o.op.kind === 'replace' || o.op.kind === 'reupload')
+          ) {
+            this.opts.metrics?.changeToUploadSeconds.observe(
+              { folder: this.name },
+              (Date.now() - first) / 1000,
+            );
           }
         }
       }
@@ -428,7 +473,8 @@ export class FolderSync {
         m.uploads.inc({ folder: this.name, kind: op.kind });
         if (op.kind !== 'adopt') m.uploadBytes.inc({ folder: this.name }, op.local.size);
       }
-      if (op.kind === 'delete' || op.kind === 'discard' || op.kind === 'replace') m.deletes.inc({ folder: this.name });
+      if (op.kind === 'delete' || op.kind === 'discard' || op.kind === 'replace')
+        m.deletes.inc({ folder: this.name });
     } else if (outcome.status === 'failed' || outcome.status === 'ambiguous') {
       m.failures.inc({ folder: this.name, kind: op.kind });
       const p = op.kind === 'move' ? op.to : op.kind === 'delete-done' ? undefined : op.path;
@@ -463,7 +509,9 @@ export class FolderSync {
   }
 
   private queueDepth(): number {
-    return (this.debouncer?.pending() ?? 0) + this.queuedPaths.size + (this.session?.executor.inFlightCount() ?? 0);
+    return (
+      (this.debouncer?.pending() ?? 0) + this.queuedPaths.size + (this.session?.executor.inFlightCount() ?? 0)
+    );
   }
 
   /** A snapshot for `files-sync status` and /status. */
@@ -500,7 +548,10 @@ export class FolderSync {
       new Promise<boolean>((r) => setTimeout(() => r(false), drainMs).unref()),
     ]);
     if (!drained) {
-      this.log.warn({ drainMs }, 'in-flight work did not finish in time; aborting it (pending intents resolve at next start)');
+      this.log.warn(
+        { drainMs },
+        'in-flight work did not finish in time; aborting it (pending intents resolve at next start)',
+      );
       this.abort.abort();
       await this.idle().catch(() => undefined);
     }

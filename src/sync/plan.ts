@@ -28,7 +28,14 @@ export type SyncOp =
   /** The path is gone locally and its remote copy is gone too: forget it. */
   | { kind: 'forget'; path: string; fileId: string }
   /** A pending upload intent whose remote file exists: record it instead of uploading again. */
-  | { kind: 'adopt'; path: string; intent: PendingUpload; remote: RemoteFile; local: HashedEntry; oldFileId?: string }
+  | {
+      kind: 'adopt';
+      path: string;
+      intent: PendingUpload;
+      remote: RemoteFile;
+      local: HashedEntry;
+      oldFileId?: string;
+    }
   /** A remote file created by an interrupted upload that nobody will use: delete it. */
   | { kind: 'discard'; path: string; fileId: string }
   /** Drop a pending intent that left nothing behind (or whose file changed since). */
@@ -97,7 +104,11 @@ export interface Plan {
 }
 
 /** True when a local file must be hashed before planning: new, or its stat differs from the manifest. */
-export function needsHash(local: LocalEntry, entry: ManifestEntry | undefined, maxUploadBytes = MAX_UPLOAD_BYTES): boolean {
+export function needsHash(
+  local: LocalEntry,
+  entry: ManifestEntry | undefined,
+  maxUploadBytes = MAX_UPLOAD_BYTES,
+): boolean {
   if (local.size > maxUploadBytes) return false;
   if (local.sha256 !== undefined) return false;
   return entry === undefined || !sameStat(local, entry);
@@ -149,11 +160,18 @@ export function planSync(input: PlanInput): Plan {
     for (const id of pendingDeleteIds) claimedRemote.add(id);
     for (const id of input.foreignIds ?? []) claimedRemote.add(id);
     const intents = [...intentsByPath.values()]
-      .filter((i) => scopeSet.has(i.path) && !inFlight.has(i.path) && Date.parse(i.startedAt) < remote.startedAt.getTime())
+      .filter(
+        (i) =>
+          scopeSet.has(i.path) &&
+          !inFlight.has(i.path) &&
+          Date.parse(i.startedAt) < remote.startedAt.getTime(),
+      )
       .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.path.localeCompare(b.path));
     // The API keeps no path or hash: name and size are all that tie a remote file to an intent.
     const keyOf = (i: PendingUpload) => `${i.size}\0${i.remoteName}`;
-    const inFlightKeys = new Set(input.manifest.pendingUploads.filter((i) => inFlight.has(i.path)).map(keyOf));
+    const inFlightKeys = new Set(
+      input.manifest.pendingUploads.filter((i) => inFlight.has(i.path)).map(keyOf),
+    );
     const groups = new Map<string, PendingUpload[]>();
     for (const intent of intents) {
       // An upload of the same name and size is running: its file may be listed already, and
@@ -189,11 +207,19 @@ export function planSync(input: PlanInput): Plan {
       for (const intent of group) {
         const local = input.local.get(intent.path);
         const stillWanted =
-          local !== undefined && local.sha256 === intent.sha256 && entries.get(intent.path)?.sha256 !== intent.sha256;
+          local !== undefined &&
+          local.sha256 === intent.sha256 &&
+          entries.get(intent.path)?.sha256 !== intent.sha256;
         const keep = stillWanted && interchangeable ? unused.shift() : undefined;
         if (keep && local?.sha256 !== undefined) {
           const old = entries.get(intent.path);
-          const op: SyncOp = { kind: 'adopt', path: intent.path, intent, remote: keep, local: local as HashedEntry };
+          const op: SyncOp = {
+            kind: 'adopt',
+            path: intent.path,
+            intent,
+            remote: keep,
+            local: local as HashedEntry,
+          };
           if (old && old.fileId !== keep.id) op.oldFileId = old.fileId;
           ops.push(op);
           adopted.set(intent.path, keep);
@@ -203,7 +229,8 @@ export function planSync(input: PlanInput): Plan {
       }
       for (const c of unused) ops.push({ kind: 'discard', path: first.path, fileId: c.id });
     }
-    for (const id of pendingDeleteIds) if (!remote.files.has(id)) ops.push({ kind: 'delete-done', fileId: id });
+    for (const id of pendingDeleteIds)
+      if (!remote.files.has(id)) ops.push({ kind: 'delete-done', fileId: id });
   }
 
   // 2. Paths that vanished locally and paths that are new: pair them into moves where possible.
@@ -243,7 +270,12 @@ export function planSync(input: PlanInput): Plan {
       }
       if (remoteGone(entry)) {
         // Unchanged locally, but someone deleted our remote copy: upload it again.
-        ops.push({ kind: 'reupload', path: p, local: { ...local, sha256: entry.sha256 }, vanishedFileId: entry.fileId });
+        ops.push({
+          kind: 'reupload',
+          path: p,
+          local: { ...local, sha256: entry.sha256 },
+          vanishedFileId: entry.fileId,
+        });
       } else {
         unchanged++;
       }
@@ -251,12 +283,14 @@ export function planSync(input: PlanInput): Plan {
     }
     const hashed = local as HashedEntry;
     if (hashed.sha256 === entry.sha256) {
-      if (remoteGone(entry)) ops.push({ kind: 'reupload', path: p, local: hashed, vanishedFileId: entry.fileId });
+      if (remoteGone(entry))
+        ops.push({ kind: 'reupload', path: p, local: hashed, vanishedFileId: entry.fileId });
       else if (!sameStat(hashed, entry)) ops.push({ kind: 'refresh', path: p, local: hashed });
       else unchanged++;
       continue;
     }
-    if (remoteGone(entry)) ops.push({ kind: 'reupload', path: p, local: hashed, vanishedFileId: entry.fileId });
+    if (remoteGone(entry))
+      ops.push({ kind: 'reupload', path: p, local: hashed, vanishedFileId: entry.fileId });
     else ops.push({ kind: 'replace', path: p, local: hashed, oldFileId: entry.fileId });
   }
 
@@ -284,7 +318,11 @@ export function planSync(input: PlanInput): Plan {
   for (const p of removed.sort()) {
     if (movedFrom.has(p)) continue;
     const e = entries.get(p)!;
-    ops.push(remoteGone(e) ? { kind: 'forget', path: p, fileId: e.fileId } : { kind: 'delete', path: p, fileId: e.fileId });
+    ops.push(
+      remoteGone(e)
+        ? { kind: 'forget', path: p, fileId: e.fileId }
+        : { kind: 'delete', path: p, fileId: e.fileId },
+    );
   }
 
   let unmanagedRemote = 0;
@@ -298,7 +336,17 @@ export function planSync(input: PlanInput): Plan {
 /** Counts operations by kind, for summaries and logs. */
 export function countOps(ops: readonly SyncOp[]): Record<SyncOp['kind'], number> {
   const counts = {
-    upload: 0, replace: 0, reupload: 0, delete: 0, move: 0, refresh: 0, forget: 0, adopt: 0, discard: 0, 'drop-intent': 0, 'delete-done': 0,
+    upload: 0,
+    replace: 0,
+    reupload: 0,
+    delete: 0,
+    move: 0,
+    refresh: 0,
+    forget: 0,
+    adopt: 0,
+    discard: 0,
+    'drop-intent': 0,
+    'delete-done': 0,
   } satisfies Record<SyncOp['kind'], number>;
   for (const op of ops) counts[op.kind]++;
   return counts;

@@ -5,7 +5,15 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { LocalEntry, ManifestEntry, RemoteFile } from '../types.js';
-import { countOps, MAX_UPLOAD_BYTES, needsHash, planSync, type Plan, type PlanSkip, type SyncOp } from './plan.js';
+import {
+  countOps,
+  MAX_UPLOAD_BYTES,
+  needsHash,
+  planSync,
+  type Plan,
+  type PlanSkip,
+  type SyncOp,
+} from './plan.js';
 import { guardDeletes, type SafetyLimits } from './safety.js';
 import { mapLimit } from './map-limit.js';
 import { isFatalStatus, type Executor, type ExecutorManifest, type OpOutcome } from './execute.js';
@@ -77,7 +85,12 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
   const base = {
     folder: opts.folderName,
     counts: countOps([]),
-    uploaded: 0, replaced: 0, deleted: 0, moved: 0, unchanged: 0, hashed: 0,
+    uploaded: 0,
+    replaced: 0,
+    deleted: 0,
+    moved: 0,
+    unchanged: 0,
+    hashed: 0,
     skipped: [] as ReconcileReport['skipped'],
     failed: [] as ReconcileReport['failed'],
     heldDeletes: 0,
@@ -88,31 +101,46 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
 
   let scan;
   try {
-    scan = await scanFolder(opts.root, { filter: opts.filter, followSymlinks: opts.followSymlinks, ...(opts.signal ? { signal: opts.signal } : {}) });
+    scan = await scanFolder(opts.root, {
+      filter: opts.filter,
+      followSymlinks: opts.followSymlinks,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
   } catch (err) {
     // A missing or unreadable root must never look like "every file was deleted".
     const message = (err as Error).message;
     logger.error({ root: opts.root, err: message }, 'folder unavailable; nothing changed, no deletes');
-    if (!opts.dryRun) manifest.updateStats({ lastReconcileAt: new Date().toISOString(), lastReconcileResult: 'unavailable', lastError: message });
+    if (!opts.dryRun)
+      manifest.updateStats({
+        lastReconcileAt: new Date().toISOString(),
+        lastReconcileResult: 'unavailable',
+        lastError: message,
+      });
     return { ...base, status: 'unavailable', error: message, durationMs: Date.now() - started };
   }
 
   const local = new Map<string, LocalEntry>(scan.entries);
   const unreadable = new Set<string>();
   const skippedScan = scan.skipped;
-  for (const s of skippedScan) if (s.reason === 'unreadable' || s.reason === 'vanished') unreadable.add(s.path);
+  for (const s of skippedScan)
+    if (s.reason === 'unreadable' || s.reason === 'vanished') unreadable.add(s.path);
 
   // Hash only what is new or whose stat changed; also anything with a pending intent to resolve.
   const intents = new Set(manifest.pendingUploads().map((p) => p.path));
   const toHash = [...local.values()].filter(
-    (l) => needsHash(l, manifest.get(l.path), MAX_UPLOAD_BYTES) || (intents.has(l.path) && l.size <= MAX_UPLOAD_BYTES),
+    (l) =>
+      needsHash(l, manifest.get(l.path), MAX_UPLOAD_BYTES) ||
+      (intents.has(l.path) && l.size <= MAX_UPLOAD_BYTES),
   );
   let hashed = 0;
   const hashSkipped: ReconcileReport['skipped'] = [];
   await mapLimit(toHash, opts.hashConcurrency ?? 4, async (l) => {
     const abs = path.join(opts.root, ...l.path.split('/'));
     try {
-      const h = await hashFile(abs, { expected: { size: l.size, mtimeMs: l.mtimeMs, ino: l.ino }, ...(opts.signal ? { signal: opts.signal } : {}) });
+      const h = await hashFile(abs, {
+        expected: { size: l.size, mtimeMs: l.mtimeMs, ino: l.ino },
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
       hashed++;
       opts.onHash?.(l.path);
       local.set(l.path, { ...l, sha256: h.sha256 });
@@ -129,7 +157,11 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
     const startedAt = new Date();
     const files = new Map<string, RemoteFile>();
     try {
-      for await (const f of opts.client.listAll({ pageSize: 1000, ...(opts.signal ? { signal: opts.signal } : {}) })) files.set(f.id, f);
+      for await (const f of opts.client.listAll({
+        pageSize: 1000,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }))
+        files.set(f.id, f);
       remote = { files, startedAt };
     } catch (err) {
       const status = (err as { status?: number }).status;
@@ -137,8 +169,20 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
         // A refused key fails every request: say so once instead of failing each file.
         const message = (err as Error).message;
         logger.error({ status, err: message }, 'the Files API refused our credentials');
-        if (!opts.dryRun) manifest.updateStats({ lastReconcileAt: new Date().toISOString(), lastReconcileResult: 'failed', lastError: message });
-        return { ...base, status: 'failed', error: message, localFiles: scan.entries.size, hashed, durationMs: Date.now() - started };
+        if (!opts.dryRun)
+          manifest.updateStats({
+            lastReconcileAt: new Date().toISOString(),
+            lastReconcileResult: 'failed',
+            lastError: message,
+          });
+        return {
+          ...base,
+          status: 'failed',
+          error: message,
+          localFiles: scan.entries.size,
+          hashed,
+          durationMs: Date.now() - started,
+        };
       }
       // Without a complete listing we cannot resolve intents or spot vanished copies; the rest is safe.
       logger.warn({ err: (err as Error).message }, 'remote listing failed; reconciling local changes only');
@@ -148,7 +192,11 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
   const entries = new Map(manifest.entries());
   const planInput: Parameters<typeof planSync>[0] = {
     local,
-    manifest: { entries, pendingUploads: manifest.pendingUploads(), pendingDeletes: manifest.pendingDeletes() },
+    manifest: {
+      entries,
+      pendingUploads: manifest.pendingUploads(),
+      pendingDeletes: manifest.pendingDeletes(),
+    },
     unreadable,
     unreadableDirs: scan.unreadableDirs ?? [],
     inFlight: opts.executor.inFlight(),
@@ -165,7 +213,8 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
     limits: opts.limits,
     allowMassDelete: opts.allowMassDelete,
   });
-  if (verdict.held.length > 0) logger.warn({ held: verdict.held.length, reason: verdict.reason }, 'deletes held by the safety guard');
+  if (verdict.held.length > 0)
+    logger.warn({ held: verdict.held.length, reason: verdict.reason }, 'deletes held by the safety guard');
   opts.onPlan?.(plan, verdict.held.length);
 
   const report: ReconcileReport = {
@@ -202,7 +251,10 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
 }
 
 /** Folds executor outcomes into the report's counters. */
-export function tally(report: Pick<ReconcileReport, 'uploaded' | 'replaced' | 'deleted' | 'moved' | 'failed' | 'skipped'>, outcomes: readonly OpOutcome[]): void {
+export function tally(
+  report: Pick<ReconcileReport, 'uploaded' | 'replaced' | 'deleted' | 'moved' | 'failed' | 'skipped'>,
+  outcomes: readonly OpOutcome[],
+): void {
   for (const o of outcomes) {
     const p = o.op.kind === 'move' ? o.op.to : o.op.kind === 'delete-done' ? o.op.fileId : o.op.path;
     if (o.status === 'done') {

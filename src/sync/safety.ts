@@ -50,5 +50,9 @@ export function guardDeletes(input: SafetyInput): SafetyVerdict {
     reason = `${deletes.length} deletes are ${pct}% of ${input.trackedCount} tracked files, over safety.maxDeletePercent (${maxDeletePercent}%)`;
   }
   if (reason === undefined) return { allowed: [...input.ops], held: [] };
-  return { allowed: others, held: deletes, reason: `${reason}; run with --allow-mass-delete to release them` };
+  return {
+    allowed: others,
+    held: deletes,
+    reason: `${reason}; run with --allow-mass-delete to release them`,
+  };
 }

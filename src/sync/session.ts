@@ -24,7 +24,12 @@ export interface SessionOptions {
 
 /** The folder's include/exclude filter; the state directory is excluded by its literal path when it sits inside. */
 export function folderFilter(config: Config, folder: FolderConfig): PathFilter {
-  return createPathFilter({ include: folder.include, exclude: folder.exclude, root: folder.path, stateDir: config.stateDir });
+  return createPathFilter({
+    include: folder.include,
+    exclude: folder.exclude,
+    root: folder.path,
+    stateDir: config.stateDir,
+  });
 }
 
 /** A live, copy-free view of a manifest's entries for the planner. */
@@ -46,7 +51,11 @@ export async function openFolderSession(
   logger: Logger,
   options: SessionOptions = {},
 ): Promise<FolderSession> {
-  const manifest = await Manifest.open(config.stateDir, { name: folder.name, root: folder.path }, options.writeDelayMs !== undefined ? { writeDelayMs: options.writeDelayMs } : {});
+  const manifest = await Manifest.open(
+    config.stateDir,
+    { name: folder.name, root: folder.path },
+    options.writeDelayMs !== undefined ? { writeDelayMs: options.writeDelayMs } : {},
+  );
   const filter = folderFilter(config, folder);
   const folderLogger = logger.child({ folder: folder.name });
   const executor = new Executor({
@@ -89,7 +98,14 @@ export function reconcileSession(
   session: FolderSession,
   config: Config,
   client: RemoteLister,
-  opts: { dryRun?: boolean; allowMassDelete?: boolean; signal?: AbortSignal; listRemote?: boolean; onPlan?: Parameters<typeof reconcileFolder>[0]['onPlan']; onHash?: (p: string) => void },
+  opts: {
+    dryRun?: boolean;
+    allowMassDelete?: boolean;
+    signal?: AbortSignal;
+    listRemote?: boolean;
+    onPlan?: Parameters<typeof reconcileFolder>[0]['onPlan'];
+    onHash?: (p: string) => void;
+  },
 ): Promise<ReconcileReport> {
   return reconcileFolder({
     folderName: session.folder.name,

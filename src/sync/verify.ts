@@ -9,7 +9,15 @@ import { mapLimit } from './map-limit.js';
 
 export interface Drift {
   path: string;
-  kind: 'missing-local' | 'untracked' | 'content-differs' | 'missing-remote' | 'remote-size-differs' | 'pending-upload' | 'pending-delete' | 'unreadable';
+  kind:
+    | 'missing-local'
+    | 'untracked'
+    | 'content-differs'
+    | 'missing-remote'
+    | 'remote-size-differs'
+    | 'pending-upload'
+    | 'pending-delete'
+    | 'unreadable';
   fileId?: string;
   detail?: string;
 }
@@ -49,17 +57,25 @@ export async function verifyFolder(input: VerifyInput): Promise<VerifyReport> {
     if (!scan.entries.has(p)) drift.push({ path: p, kind: 'missing-local', fileId: e.fileId });
     else {
       const h = hashes.get(p);
-      if (h !== undefined && h !== e.sha256) drift.push({ path: p, kind: 'content-differs', fileId: e.fileId });
+      if (h !== undefined && h !== e.sha256)
+        drift.push({ path: p, kind: 'content-differs', fileId: e.fileId });
     }
     if (input.remote) {
       const r = input.remote.get(e.fileId);
       if (!r) drift.push({ path: p, kind: 'missing-remote', fileId: e.fileId });
-      else if (r.sizeBytes !== e.size) drift.push({ path: p, kind: 'remote-size-differs', fileId: e.fileId, detail: `${r.sizeBytes} != ${e.size}` });
+      else if (r.sizeBytes !== e.size)
+        drift.push({
+          path: p,
+          kind: 'remote-size-differs',
+          fileId: e.fileId,
+          detail: `${r.sizeBytes} != ${e.size}`,
+        });
     }
   }
   for (const p of scan.entries.keys()) if (!input.entries.has(p)) drift.push({ path: p, kind: 'untracked' });
   for (const u of input.pendingUploads) drift.push({ path: u.path, kind: 'pending-upload' });
-  for (const d of input.pendingDeletes) drift.push({ path: d.path, kind: 'pending-delete', fileId: d.fileId });
+  for (const d of input.pendingDeletes)
+    drift.push({ path: d.path, kind: 'pending-delete', fileId: d.fileId });
   drift.sort((a, b) => a.path.localeCompare(b.path) || a.kind.localeCompare(b.kind));
   return { checked: scan.entries.size, drift };
 }

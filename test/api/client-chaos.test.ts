@@ -14,7 +14,15 @@ let retries = 0;
 beforeAll(async () => {
   tmp = await tempDir();
   emu = await startTestEmulator({
-    faults: { rate429: 0.05, rate500: 0.04, rate529: 0.04, rateReset: 0.04, rateCreatedThenReset: 0.05, retryAfterMs: 3, seed: 20260414 },
+    faults: {
+      rate429: 0.05,
+      rate500: 0.04,
+      rate529: 0.04,
+      rateReset: 0.04,
+      rateCreatedThenReset: 0.05,
+      retryAfterMs: 3,
+      seed: 20260414,
+    },
   });
   client = clientFor(emu, { maxRetries: 8, maxConnections: 8, onRetry: () => retries++ });
 });
@@ -86,7 +94,9 @@ it('~20% mixed faults over ~300 operations: every call answered, no duplicates, 
   // The faults really happened, and the client really retried.
   const faults = emu.stats().faultsInjected;
   expect(faults.rateCreatedThenReset ?? 0).toBeGreaterThan(0);
-  expect((faults.rate429 ?? 0) + (faults.rate500 ?? 0) + (faults.rate529 ?? 0) + (faults.rateReset ?? 0)).toBeGreaterThan(20);
+  expect(
+    (faults.rate429 ?? 0) + (faults.rate500 ?? 0) + (faults.rate529 ?? 0) + (faults.rateReset ?? 0),
+  ).toBeGreaterThan(20);
   expect(retries).toBeGreaterThan(20);
 
   emu.setFaults({});

@@ -60,7 +60,9 @@ describe('retries each retryable failure', () => {
     const { client, retries } = recordingClient();
     const page = await client.list();
     expect(page.hasMore).toBe(false);
-    expect(retries).toEqual([{ method: 'GET', route: '/v1/files', attempt: 1, delayMs: 37, reason: '429 rate_limit_error' }]);
+    expect(retries).toEqual([
+      { method: 'GET', route: '/v1/files', attempt: 1, delayMs: 37, reason: '429 rate_limit_error' },
+    ]);
   });
 
   it.each<[string, FaultOptions, string]>([
@@ -143,7 +145,9 @@ describe('uploads whose outcome is unknown', () => {
     const path = await tempFile('twin.txt', 'twin');
     emu.setFaults({ rateCreatedThenReset: 1 });
     const { client } = recordingClient({}, false);
-    const results = await Promise.all(Array.from({ length: 4 }, () => client.upload(path, { filename: 'twin.txt' })));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => client.upload(path, { filename: 'twin.txt' })),
+    );
     const ids = new Set(results.map((r) => r.id));
     expect(ids.size).toBe(4);
     expect(new Set(emu.files().map((f) => f.id))).toEqual(ids);
@@ -211,7 +215,9 @@ describe('timeouts and cancellation', () => {
     const path = await tempFile('abort.txt', 'abort me');
     const { client, retries } = recordingClient({}, false);
     const ctl = new AbortController();
-    const outcome = client.upload(path, { filename: 'abort.txt', signal: ctl.signal }).catch((e: unknown) => e);
+    const outcome = client
+      .upload(path, { filename: 'abort.txt', signal: ctl.signal })
+      .catch((e: unknown) => e);
     await pollUntil(() => emu.stats().requests >= 1);
     const reason = new Error('user cancelled');
     reason.name = 'AbortError';

@@ -42,7 +42,12 @@ describe('upload', () => {
   it('uploads a path with the right MIME type and maps the answer', async () => {
     const path = await writeTemp('report.pdf', '%PDF-1.4 tiny');
     const file = await client.upload(path, { filename: 'report.pdf' });
-    expect(file).toMatchObject({ filename: 'report.pdf', mimeType: 'application/pdf', sizeBytes: 13, downloadable: false });
+    expect(file).toMatchObject({
+      filename: 'report.pdf',
+      mimeType: 'application/pdf',
+      sizeBytes: 13,
+      downloadable: false,
+    });
     expect(file.id).toMatch(/^file_/);
     expect(Number.isFinite(Date.parse(file.createdAt))).toBe(true);
     const remote = emu.files().find((f) => f.id === file.id);
@@ -58,13 +63,19 @@ describe('upload', () => {
 
   it('uploads a stream of known size', async () => {
     const path = await writeTemp('s.bin', Buffer.alloc(100_000, 7));
-    const file = await client.upload({ stream: createReadStream(path), size: 100_000 }, { filename: 's.bin' });
+    const file = await client.upload(
+      { stream: createReadStream(path), size: 100_000 },
+      { filename: 's.bin' },
+    );
     expect(file.sizeBytes).toBe(100_000);
     expect(file.mimeType).toBe('application/octet-stream');
   });
 
   it('uploads a stream of unknown size (chunked)', async () => {
-    const file = await client.upload({ stream: Readable.from([Buffer.from('abc'), Buffer.from('defg')]) }, { filename: 'u.txt' });
+    const file = await client.upload(
+      { stream: Readable.from([Buffer.from('abc'), Buffer.from('defg')]) },
+      { filename: 'u.txt' },
+    );
     expect(file.sizeBytes).toBe(7);
   });
 
@@ -82,7 +93,9 @@ describe('upload', () => {
   });
 
   it('reports a missing source file as SourceChangedError', async () => {
-    await expect(client.upload(join(tmp.dir, 'nope.txt'), { filename: 'nope.txt' })).rejects.toBeInstanceOf(SourceChangedError);
+    await expect(client.upload(join(tmp.dir, 'nope.txt'), { filename: 'nope.txt' })).rejects.toBeInstanceOf(
+      SourceChangedError,
+    );
   });
 });
 
@@ -110,7 +123,10 @@ describe('list, retrieve, delete, download', () => {
     const own = await startTestEmulator();
     const c = clientFor(own);
     try {
-      const ids = Array.from({ length: 5 }, (_, i) => own.addFile({ filename: `p${i}.txt`, sizeBytes: 1 }).id).reverse();
+      const ids = Array.from(
+        { length: 5 },
+        (_, i) => own.addFile({ filename: `p${i}.txt`, sizeBytes: 1 }).id,
+      ).reverse();
       const first = await c.list({ limit: 2 });
       expect(first.data.map((f) => f.id)).toEqual(ids.slice(0, 2));
       expect(first).toMatchObject({ firstId: ids[0], lastId: ids[1], hasMore: true });
@@ -173,7 +189,11 @@ describe('list, retrieve, delete, download', () => {
     const own = await startTestEmulator();
     const c = clientFor(own);
     try {
-      const old = own.addFile({ filename: 'f.txt', sizeBytes: 5, createdAt: new Date(Date.now() - 3_600_000).toISOString() });
+      const old = own.addFile({
+        filename: 'f.txt',
+        sizeBytes: 5,
+        createdAt: new Date(Date.now() - 3_600_000).toISOString(),
+      });
       const since = new Date();
       for (let i = 0; i < 250; i++) own.addFile({ filename: `noise-${i}.txt`, sizeBytes: 5 });
       const a = own.addFile({ filename: 'f.txt', sizeBytes: 5 });
@@ -264,7 +284,14 @@ describe('against a misbehaving server', () => {
   it('stops listAll with PaginationLoopError when a page repeats its cursor', async () => {
     handler = (_req, res) => {
       res.setHeader('content-type', 'application/json');
-      const file = { id: 'file_same', type: 'file', filename: 'a', mime_type: 'text/plain', size_bytes: 1, created_at: new Date().toISOString() };
+      const file = {
+        id: 'file_same',
+        type: 'file',
+        filename: 'a',
+        mime_type: 'text/plain',
+        size_bytes: 1,
+        created_at: new Date().toISOString(),
+      };
       res.end(JSON.stringify({ data: [file], first_id: 'file_same', last_id: 'file_same', has_more: true }));
     };
     const c = clientFor({ url }, { maxRetries: 0 });

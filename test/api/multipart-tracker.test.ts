@@ -16,7 +16,14 @@ describe('streamedMultipart', () => {
   it('frames the stream as the single part "file" with the exact length', async () => {
     let touched = false;
     let bytes = 0;
-    const m = streamedMultipart(chunks('hello ', 'world'), 'a.txt', 'text/plain', 11, () => (touched = true), (n) => (bytes += n));
+    const m = streamedMultipart(
+      chunks('hello ', 'world'),
+      'a.txt',
+      'text/plain',
+      11,
+      () => (touched = true),
+      (n) => (bytes += n),
+    );
     expect(touched).toBe(false);
     const body = await collect(m.body);
     const boundary = m.contentType.split('boundary=')[1];
@@ -30,7 +37,16 @@ describe('streamedMultipart', () => {
   });
 
   it('has no length when the size is unknown', () => {
-    expect(streamedMultipart(chunks(), 'a', 'x/y', undefined, () => {}, () => {}).contentLength).toBeUndefined();
+    expect(
+      streamedMultipart(
+        chunks(),
+        'a',
+        'x/y',
+        undefined,
+        () => {},
+        () => {},
+      ).contentLength,
+    ).toBeUndefined();
   });
 
   it('escapes quotes and line breaks in the filename', () => {

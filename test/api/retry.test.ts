@@ -18,7 +18,8 @@ import {
 
 const apiError = (status: number, retryHeaders: RetryHeaders = {}) =>
   apiErrorFor(`GET /v1/files: ${status}`, { status, method: 'GET', route: '/v1/files', retryHeaders });
-const connError = (code: string) => new ConnectionError(`GET /v1/files: ${code}`, { method: 'GET', route: '/v1/files', code });
+const connError = (code: string) =>
+  new ConnectionError(`GET /v1/files: ${code}`, { method: 'GET', route: '/v1/files', code });
 const abortError = () => new DOMException('This operation was aborted', 'AbortError');
 
 describe('shouldRetry', () => {
@@ -52,12 +53,17 @@ describe('shouldRetry', () => {
     expect(shouldRetry(apiError(status, { 'x-should-retry': header }), 1)).toBe(expected);
   });
 
-  it.each(['ECONNRESET', 'UND_ERR_SOCKET', 'ECONNREFUSED', 'EPIPE'])('retries connection error %s', (code) => {
-    expect(shouldRetry(connError(code), 1)).toBe(true);
-  });
+  it.each(['ECONNRESET', 'UND_ERR_SOCKET', 'ECONNREFUSED', 'EPIPE'])(
+    'retries connection error %s',
+    (code) => {
+      expect(shouldRetry(connError(code), 1)).toBe(true);
+    },
+  );
 
   it('retries timeouts', () => {
-    expect(shouldRetry(new RequestTimeoutError('t', { method: 'GET', route: '/v1/files', code: 'TIMEOUT' }), 2)).toBe(true);
+    expect(
+      shouldRetry(new RequestTimeoutError('t', { method: 'GET', route: '/v1/files', code: 'TIMEOUT' }), 2),
+    ).toBe(true);
   });
 
   it.each([
@@ -102,7 +108,9 @@ describe('parseRetryAfterMs', () => {
 describe('backoffMs', () => {
   it('doubles from 500 ms up to 8 s without jitter', () => {
     const noJitter = { random: () => 0 };
-    expect([0, 1, 2, 3, 4, 5, 10].map((n) => backoffMs(n, noJitter))).toEqual([500, 1000, 2000, 4000, 8000, 8000, 8000]);
+    expect([0, 1, 2, 3, 4, 5, 10].map((n) => backoffMs(n, noJitter))).toEqual([
+      500, 1000, 2000, 4000, 8000, 8000, 8000,
+    ]);
   });
   it('jitters down by at most a quarter', () => {
     expect(backoffMs(2, { random: () => 0.999999 })).toBe(1500);
@@ -128,7 +136,9 @@ describe('retryDelayMs', () => {
   });
   it('caps the server wait', () => {
     expect(retryDelayMs(apiError(429, { 'retry-after': '3600' }), 0, fixed)).toBe(60_000);
-    expect(retryDelayMs(apiError(429, { 'retry-after': '30' }), 0, { ...fixed, maxRetryAfterMs: 1000 })).toBe(1000);
+    expect(retryDelayMs(apiError(429, { 'retry-after': '30' }), 0, { ...fixed, maxRetryAfterMs: 1000 })).toBe(
+      1000,
+    );
   });
   it('falls back to backoff without a server wait', () => {
     expect(retryDelayMs(apiError(500), 2, fixed)).toBe(2000);

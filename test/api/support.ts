@@ -43,5 +43,7 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
 export function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const ctx = (err as { context?: unknown }).context;
-  return [err.message, err.stack ?? '', JSON.stringify(ctx ?? {}), JSON.stringify(err), String(err)].join('\n');
+  return [err.message, err.stack ?? '', JSON.stringify(ctx ?? {}), JSON.stringify(err), String(err)].join(
+    '\n',
+  );
 }

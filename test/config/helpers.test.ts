@@ -30,7 +30,8 @@ describe('listen addresses', () => {
 
 describe('globs', () => {
   it('accepts ordinary patterns', () => {
-    for (const pattern of ['**/*.pdf', 'docs/**', '*.{md,txt}', '**/.git', 'a/[bc]/*']) expect(checkGlob(pattern)).toBeNull();
+    for (const pattern of ['**/*.pdf', 'docs/**', '*.{md,txt}', '**/.git', 'a/[bc]/*'])
+      expect(checkGlob(pattern)).toBeNull();
   });
 });
 
@@ -42,7 +43,12 @@ describe('folder layout', () => {
   });
 
   it('accepts sibling folders', () => {
-    expect(checkFolderLayout([{ name: 'a', path: '/data/a' }, { name: 'ab', path: '/data/ab' }])).toEqual([]);
+    expect(
+      checkFolderLayout([
+        { name: 'a', path: '/data/a' },
+        { name: 'ab', path: '/data/ab' },
+      ]),
+    ).toEqual([]);
   });
 });
 

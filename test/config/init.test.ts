@@ -11,7 +11,9 @@ import { makeTempDir } from './tmp.js';
 /** A program with only `init`, its output captured instead of printed. */
 function program(): { cli: Command; output: () => string } {
   let out = '';
-  const cli = new Command('files-sync').exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
+  const cli = new Command('files-sync')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
   registerInitCommand(cli);
   return { cli, output: () => out };
 }
@@ -28,7 +30,9 @@ describe('files-sync init', () => {
     const written = JSON.parse(await readFile(file, 'utf8')) as { $schema: string; folders: unknown[] };
     expect(written.$schema).toBe('./sync.config.schema.json');
     expect(written.folders).toHaveLength(1);
-    expect(await readFile(path.join(dir, 'conf', 'sync.config.schema.json'), 'utf8')).toBe(renderConfigJsonSchema());
+    expect(await readFile(path.join(dir, 'conf', 'sync.config.schema.json'), 'utf8')).toBe(
+      renderConfigJsonSchema(),
+    );
 
     const { config } = await loadConfig({ configPath: file, env: { HOME: dir } });
     expect(config.folders).toMatchObject([{ name: 'my-contracts', path: folder }]);
@@ -43,13 +47,20 @@ describe('files-sync init', () => {
     const file = path.join(dir, 'sync.config.json');
     await writeFile(file, '{"mine": true}\n');
     const { cli } = program();
-    const err = await cli.parseAsync(['init', '-c', file, '--path', dir, '--name', 'docs'], { from: 'user' }).catch((e: unknown) => e);
+    const err = await cli
+      .parseAsync(['init', '-c', file, '--path', dir, '--name', 'docs'], { from: 'user' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).issues[0]).toMatchObject({ path: file, message: 'already exists; not overwritten' });
+    expect((err as ConfigError).issues[0]).toMatchObject({
+      path: file,
+      message: 'already exists; not overwritten',
+    });
     expect((err as ConfigError).issues[0]?.fix).toContain('--force');
     expect(await readFile(file, 'utf8')).toBe('{"mine": true}\n');
 
-    await program().cli.parseAsync(['init', '-c', file, '--path', dir, '--name', 'docs', '--force'], { from: 'user' });
+    await program().cli.parseAsync(['init', '-c', file, '--path', dir, '--name', 'docs', '--force'], {
+      from: 'user',
+    });
     const { config } = await loadConfig({ configPath: file, env: { HOME: dir } });
     expect(config.folders.map((f) => [f.name, f.path])).toEqual([['docs', dir]]);
   });
@@ -67,7 +78,11 @@ describe('files-sync init', () => {
   it('rejects an invalid --name with a suggestion', async () => {
     const dir = await makeTempDir();
     const { cli } = program();
-    const err = await cli.parseAsync(['init', '-c', path.join(dir, 'c.json'), '--path', dir, '--name', 'My Docs'], { from: 'user' }).catch((e: unknown) => e);
+    const err = await cli
+      .parseAsync(['init', '-c', path.join(dir, 'c.json'), '--path', dir, '--name', 'My Docs'], {
+        from: 'user',
+      })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).issues[0]).toMatchObject({ path: '--name', fix: 'use e.g. --name my-docs' });
   });

@@ -18,7 +18,10 @@ describe('defaults', () => {
   it('fills every default and makes paths absolute', async () => {
     const dir = await makeTempDir();
     await mkdir(path.join(dir, 'docs'));
-    const file = await writeConfig(dir, { $schema: './sync.config.schema.json', folders: [{ name: 'docs', path: './docs' }] });
+    const file = await writeConfig(dir, {
+      $schema: './sync.config.schema.json',
+      folders: [{ name: 'docs', path: './docs' }],
+    });
     const { config, configPath, source } = await loadConfig({ configPath: file, env: { HOME: dir } });
     const expected: Config = {
       api: {
@@ -32,7 +35,9 @@ describe('defaults', () => {
         maxConnections: 8,
       },
       stateDir: path.join(dir, '.local', 'state', 'files-sync'),
-      folders: [{ name: 'docs', path: path.join(dir, 'docs'), include: [], exclude: [], followSymlinks: false }],
+      folders: [
+        { name: 'docs', path: path.join(dir, 'docs'), include: [], exclude: [], followSymlinks: false },
+      ],
       watch: { enabled: true, debounceMs: 1000, backend: 'parcel' },
       reconcile: { intervalMs: 900_000, onStart: true },
       safety: { maxDeletes: 500, maxDeletePercent: 25 },
@@ -47,10 +52,13 @@ describe('defaults', () => {
   it('takes the default stateDir from $STATE_DIRECTORY, then $XDG_STATE_HOME, then ~/.local/state', async () => {
     const dir = await makeTempDir();
     const file = await writeConfig(dir, { folders: [{ name: 'docs', path: './docs' }] });
-    const load = (env: NodeJS.ProcessEnv) => loadConfig({ configPath: file, env: { HOME: dir, ...env }, checkPaths: false });
+    const load = (env: NodeJS.ProcessEnv) =>
+      loadConfig({ configPath: file, env: { HOME: dir, ...env }, checkPaths: false });
     const systemd = path.join(dir, 'systemd-state');
     const xdg = path.join(dir, 'xdg-state');
-    expect((await load({ STATE_DIRECTORY: `${systemd}:/other`, XDG_STATE_HOME: xdg })).config.stateDir).toBe(systemd);
+    expect((await load({ STATE_DIRECTORY: `${systemd}:/other`, XDG_STATE_HOME: xdg })).config.stateDir).toBe(
+      systemd,
+    );
     expect((await load({ XDG_STATE_HOME: xdg })).config.stateDir).toBe(path.join(xdg, 'files-sync'));
     expect((await load({})).config.stateDir).toBe(path.join(dir, '.local', 'state', 'files-sync'));
   });
@@ -82,15 +90,28 @@ describe('path resolution', () => {
         { name: 'abs', path: path.join(dir, 'abs') },
       ],
     });
-    const { config } = await loadConfig({ configPath: file, env: { HOME: path.join(dir, 'home') }, cwd: path.join(dir, 'elsewhere'), checkPaths: false });
-    expect(config.folders.map((f) => f.path)).toEqual([path.join(configDir, 'docs'), path.join(dir, 'home', 'notes'), path.join(dir, 'abs')]);
+    const { config } = await loadConfig({
+      configPath: file,
+      env: { HOME: path.join(dir, 'home') },
+      cwd: path.join(dir, 'elsewhere'),
+      checkPaths: false,
+    });
+    expect(config.folders.map((f) => f.path)).toEqual([
+      path.join(configDir, 'docs'),
+      path.join(dir, 'home', 'notes'),
+      path.join(dir, 'abs'),
+    ]);
     expect(config.stateDir).toBe(path.join(configDir, 'state'));
     expect(config.api.keyFile).toBe(path.join(configDir, 'secrets', 'key'));
   });
 
   it('resolves a relative config path and env/flag stateDir against the cwd', async () => {
     const dir = await makeTempDir();
-    await writeConfig(path.join(dir, 'conf'), { stateDir: './from-file', folders: [{ name: 'docs', path: './docs' }] }, 'c.json');
+    await writeConfig(
+      path.join(dir, 'conf'),
+      { stateDir: './from-file', folders: [{ name: 'docs', path: './docs' }] },
+      'c.json',
+    );
     const base = { configPath: 'conf/c.json', cwd: dir, checkPaths: false } as const;
     const fromEnv = await loadConfig({ ...base, env: { HOME: dir, FILES_SYNC_STATE_DIR: 'env-state' } });
     expect(fromEnv.configPath).toBe(path.join(dir, 'conf', 'c.json'));
@@ -145,7 +166,13 @@ describe('precedence: defaults < file < env < flags', () => {
       configPath: file,
       env,
       checkPaths: false,
-      overrides: { stateDir: '/var/lib/from-flag', logLevel: 'trace', baseUrl: 'http://127.0.0.1:5000', concurrency: 2, folders: ['notes'] },
+      overrides: {
+        stateDir: '/var/lib/from-flag',
+        logLevel: 'trace',
+        baseUrl: 'http://127.0.0.1:5000',
+        concurrency: 2,
+        folders: ['notes'],
+      },
     });
     expect(config.stateDir).toBe('/var/lib/from-flag');
     expect(config.api.baseUrl).toBe('http://127.0.0.1:5000');
@@ -157,7 +184,11 @@ describe('precedence: defaults < file < env < flags', () => {
   it('treats an empty env var as unset', async () => {
     const dir = await makeTempDir();
     const file = await writeConfig(dir, fileContent);
-    const { config } = await loadConfig({ configPath: file, env: { HOME: dir, FILES_SYNC_CONCURRENCY: '', FILES_SYNC_LOG_LEVEL: ' ' }, checkPaths: false });
+    const { config } = await loadConfig({
+      configPath: file,
+      env: { HOME: dir, FILES_SYNC_CONCURRENCY: '', FILES_SYNC_LOG_LEVEL: ' ' },
+      checkPaths: false,
+    });
     expect(config.api.concurrency).toBe(8);
     expect(config.log.level).toBe('warn');
   });
@@ -165,10 +196,21 @@ describe('precedence: defaults < file < env < flags', () => {
   it('only checks that the folders kept by --folder exist', async () => {
     const dir = await makeTempDir();
     await mkdir(path.join(dir, 'docs'));
-    const file = await writeConfig(dir, { folders: [{ name: 'docs', path: './docs' }, { name: 'gone', path: './gone' }] });
-    const { config } = await loadConfig({ configPath: file, env: { HOME: dir }, overrides: { folders: ['docs'] } });
+    const file = await writeConfig(dir, {
+      folders: [
+        { name: 'docs', path: './docs' },
+        { name: 'gone', path: './gone' },
+      ],
+    });
+    const { config } = await loadConfig({
+      configPath: file,
+      env: { HOME: dir },
+      overrides: { folders: ['docs'] },
+    });
     expect(config.folders.map((f) => f.name)).toEqual(['docs']);
-    await expect(loadConfig({ configPath: file, env: { HOME: dir } })).rejects.toThrow(/folders\[1\]\.path: folder does not exist/);
+    await expect(loadConfig({ configPath: file, env: { HOME: dir } })).rejects.toThrow(
+      /folders\[1\]\.path: folder does not exist/,
+    );
   });
 });
 
@@ -186,7 +228,12 @@ describe('secrets', () => {
     const err = await loadConfig({ configPath: file, env: { HOME: dir } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     const configError = err as ConfigError;
-    const everything = [configError.message, formatConfigError(configError), JSON.stringify(configError.context), String(configError.stack)].join('\n');
+    const everything = [
+      configError.message,
+      formatConfigError(configError),
+      JSON.stringify(configError.context),
+      String(configError.stack),
+    ].join('\n');
     expect(everything.toLowerCase()).not.toContain(key.toLowerCase());
     expect(everything.toLowerCase()).not.toContain('zq8vt3xn0pl5');
     const keyIssues = configError.issues.filter((i) => i.fix.includes('put the key in ANTHROPIC_API_KEY'));
@@ -197,7 +244,9 @@ describe('secrets', () => {
     const dir = await makeTempDir();
     const plain = 'correct-horse-battery-staple';
     const file = await writeConfig(dir, { folders: [{ name: 'docs', path: `./${plain}` }] });
-    const err = await loadConfig({ configPath: file, env: { HOME: dir, ANTHROPIC_API_KEY: plain } }).catch((e: unknown) => e);
+    const err = await loadConfig({ configPath: file, env: { HOME: dir, ANTHROPIC_API_KEY: plain } }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).issues[0]?.message).toContain('folder does not exist');
     expect((err as ConfigError).message).not.toContain(plain);
@@ -217,13 +266,17 @@ describe('secrets', () => {
     const dir = await makeTempDir();
     const keyFile = path.join(dir, 'key');
     await writeFile(keyFile, `${key}\n`);
-    expect(await resolveApiKey({ api: { keyFile } as Config['api'] }, { ANTHROPIC_API_KEY: 'env-key-123456' })).toBe('env-key-123456');
+    expect(
+      await resolveApiKey({ api: { keyFile } as Config['api'] }, { ANTHROPIC_API_KEY: 'env-key-123456' }),
+    ).toBe('env-key-123456');
     expect(await resolveApiKey({ api: { keyFile } as Config['api'] }, {})).toBe(key);
     const missing = await resolveApiKey({ api: {} as Config['api'] }, {}).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(ConfigError);
     expect((missing as ConfigError).issues[0]?.fix).toContain('put the key in ANTHROPIC_API_KEY');
     await writeFile(keyFile, '\n');
-    await expect(resolveApiKey({ api: { keyFile } as Config['api'] }, {})).rejects.toThrow(/key file is empty/);
+    await expect(resolveApiKey({ api: { keyFile } as Config['api'] }, {})).rejects.toThrow(
+      /key file is empty/,
+    );
   });
 });
 
@@ -239,8 +292,12 @@ describe('resolveConfigPath search order', () => {
   it('prefers -c, then $FILES_SYNC_CONFIG, even when those files do not exist', async () => {
     const { cwd, env } = await layout();
     await writeConfig(cwd, {});
-    expect(resolveConfigPath('my.json', { ...env, FILES_SYNC_CONFIG: '/env.json' }, cwd)).toBe(path.join(cwd, 'my.json'));
-    expect(resolveConfigPath(undefined, { ...env, FILES_SYNC_CONFIG: 'env.json' }, cwd)).toBe(path.join(cwd, 'env.json'));
+    expect(resolveConfigPath('my.json', { ...env, FILES_SYNC_CONFIG: '/env.json' }, cwd)).toBe(
+      path.join(cwd, 'my.json'),
+    );
+    expect(resolveConfigPath(undefined, { ...env, FILES_SYNC_CONFIG: 'env.json' }, cwd)).toBe(
+      path.join(cwd, 'env.json'),
+    );
   });
 
   it('then ./sync.config.json, then $XDG_CONFIG_HOME/files-sync/config.json', async () => {

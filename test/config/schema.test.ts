@@ -16,24 +16,37 @@ describe('JSON Schema export', () => {
     const schema = configJsonSchema() as {
       additionalProperties: boolean;
       required: string[];
-      properties: { api: { properties: { concurrency: { default: number; minimum: number; maximum: number } } } };
+      properties: {
+        api: { properties: { concurrency: { default: number; minimum: number; maximum: number } } };
+      };
     };
     expect(schema.additionalProperties).toBe(false);
     expect(schema.required).toEqual(['folders']);
-    expect(schema.properties.api.properties.concurrency).toMatchObject({ default: 4, minimum: 1, maximum: 64 });
+    expect(schema.properties.api.properties.concurrency).toMatchObject({
+      default: 4,
+      minimum: 1,
+      maximum: 64,
+    });
   });
 });
 
 describe('sync.config.example.json', () => {
   it('validates, with two folders showing include and exclude', async () => {
-    const { config } = await loadConfig({ configPath: repoFile('sync.config.example.json'), env: { HOME: '/home/example' }, checkPaths: false });
+    const { config } = await loadConfig({
+      configPath: repoFile('sync.config.example.json'),
+      env: { HOME: '/home/example' },
+      checkPaths: false,
+    });
     expect(config.folders).toHaveLength(2);
     expect(config.folders.some((f) => f.include.length > 0)).toBe(true);
     expect(config.folders.every((f) => f.exclude.length > 0)).toBe(true);
   });
 
   it('sets every field explicitly, so it doubles as documentation', async () => {
-    const example = JSON.parse(await readFile(repoFile('sync.config.example.json'), 'utf8')) as Record<string, unknown>;
+    const example = JSON.parse(await readFile(repoFile('sync.config.example.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     const topLevel = Object.keys(configFileSchema.shape);
     expect(Object.keys(example).sort()).toEqual([...topLevel].sort());
   });

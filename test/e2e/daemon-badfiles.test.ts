@@ -11,7 +11,6 @@ import { startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.j
 
 let daemon: DaemonProcess | undefined;
 
-
 describe('bad files', () => {
   it('reports a FIFO and a file the API refuses, at startup and live, and syncs the rest', async () => {
     const p = await makeProject({
@@ -26,7 +25,8 @@ describe('bad files', () => {
 
     daemon = await startDaemon(p);
     await waitForSync(p, { folders, what: 'the good files at startup' });
-    const warned = (file: string) => daemon!.logs().some((l) => l.path === file && (l.level === 'warn' || l.level === 'error'));
+    const warned = (file: string) =>
+      daemon!.logs().some((l) => l.path === file && (l.level === 'warn' || l.level === 'error'));
     await daemon.waitForLog(() => warned('startup.fifo'), 'the FIFO reported');
     await daemon.waitForLog(() => warned('too-big.bin'), 'the refused file reported');
 
@@ -39,7 +39,12 @@ describe('bad files', () => {
     await daemon.waitForLog(() => warned('live-big.bin'), 'the live refused file reported');
 
     expect(daemon.child.exitCode).toBeNull();
-    expect(p.emulator.files().map((f) => f.filename).sort()).toEqual(['good.txt', 'live-good.txt']);
+    expect(
+      p.emulator
+        .files()
+        .map((f) => f.filename)
+        .sort(),
+    ).toEqual(['good.txt', 'live-good.txt']);
     expect((await daemon.stop('SIGTERM')).code).toBe(0);
   });
 });

@@ -45,7 +45,11 @@ export function parseLogLines(text: string): LogLine[] {
 }
 
 /** Starts `files-sync run -c <config>` (plus `args`) and waits until it logged that it started. */
-export async function startDaemon(project: Project, args: string[] = [], env: NodeJS.ProcessEnv = project.env): Promise<DaemonProcess> {
+export async function startDaemon(
+  project: Project,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = project.env,
+): Promise<DaemonProcess> {
   const child = spawnCli(['run', '-c', project.configPath, ...args], { env });
   let out = '';
   let err = '';
@@ -108,11 +112,16 @@ export interface FolderUnderTest {
 }
 
 async function sha256Of(file: string): Promise<string> {
-  return createHash('sha256').update(await fs.readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await fs.readFile(file))
+    .digest('hex');
 }
 
 /** Regular files under `root` that the default filter syncs, relative POSIX path to {size, sha256}. */
-export async function localFiles(root: string, exclude: string[] = []): Promise<Map<string, { size: number; sha256: string }>> {
+export async function localFiles(
+  root: string,
+  exclude: string[] = [],
+): Promise<Map<string, { size: number; sha256: string }>> {
   const filter = createPathFilter({ exclude });
   const out = new Map<string, { size: number; sha256: string }>();
   const walk = async (rel: string): Promise<void> => {
@@ -137,7 +146,11 @@ export async function localFiles(root: string, exclude: string[] = []): Promise<
  * same size and SHA-256; the manifest knows no other path and no pending work; the emulator
  * holds no file outside the manifests except `unmanaged` IDs (no orphans, no duplicates).
  */
-export async function syncDiff(folders: FolderUnderTest[], emulator: RunningEmulator, unmanaged: ReadonlySet<string> = new Set()): Promise<string[]> {
+export async function syncDiff(
+  folders: FolderUnderTest[],
+  emulator: RunningEmulator,
+  unmanaged: ReadonlySet<string> = new Set(),
+): Promise<string[]> {
   const problems: string[] = [];
   const remote = new Map(emulator.files().map((f) => [f.id, f]));
   const claimed = new Map<string, string>();
@@ -158,8 +171,12 @@ export async function syncDiff(folders: FolderUnderTest[], emulator: RunningEmul
       }
       const r = remote.get(entry.fileId);
       if (!r) problems.push(`${folder.name}:${rel}: ${entry.fileId} is not live on the emulator`);
-      else if (r.sizeBytes !== file.size || r.sha256 !== file.sha256) problems.push(`${folder.name}:${rel}: remote ${entry.fileId} has other content (${r.sizeBytes} bytes)`);
-      if (entry.sha256 !== file.sha256 || entry.size !== file.size) problems.push(`${folder.name}:${rel}: manifest records other content`);
+      else if (r.sizeBytes !== file.size || r.sha256 !== file.sha256)
+        problems.push(
+          `${folder.name}:${rel}: remote ${entry.fileId} has other content (${r.sizeBytes} bytes)`,
+        );
+      if (entry.sha256 !== file.sha256 || entry.size !== file.size)
+        problems.push(`${folder.name}:${rel}: manifest records other content`);
     }
     for (const [rel, entry] of manifest.entries()) {
       if (!local.has(rel)) problems.push(`${folder.name}:${rel}: in the manifest but not local`);
@@ -167,11 +184,14 @@ export async function syncDiff(folders: FolderUnderTest[], emulator: RunningEmul
       if (other !== undefined) problems.push(`${entry.fileId} claimed by ${other} and ${folder.name}:${rel}`);
       claimed.set(entry.fileId, `${folder.name}:${rel}`);
     }
-    for (const p of manifest.pendingUploads()) problems.push(`${folder.name}:${p.path}: pending upload intent`);
-    for (const d of manifest.pendingDeletes()) problems.push(`${folder.name}: pending delete of ${d.fileId} (${d.path})`);
+    for (const p of manifest.pendingUploads())
+      problems.push(`${folder.name}:${p.path}: pending upload intent`);
+    for (const d of manifest.pendingDeletes())
+      problems.push(`${folder.name}: pending delete of ${d.fileId} (${d.path})`);
   }
   for (const f of remote.values()) {
-    if (!claimed.has(f.id) && !unmanaged.has(f.id)) problems.push(`orphan or duplicate on the emulator: ${f.id} (${f.filename})`);
+    if (!claimed.has(f.id) && !unmanaged.has(f.id))
+      problems.push(`orphan or duplicate on the emulator: ${f.id} (${f.filename})`);
   }
   return problems;
 }
@@ -184,7 +204,12 @@ export function projectFolder(project: Project, name = 'docs'): FolderUnderTest 
 /** Waits until `syncDiff` finds nothing; the timeout message lists what still differs. */
 export async function waitForSync(
   project: Project,
-  opts: { folders?: FolderUnderTest[]; unmanaged?: ReadonlySet<string>; timeoutMs?: number; what?: string } = {},
+  opts: {
+    folders?: FolderUnderTest[];
+    unmanaged?: ReadonlySet<string>;
+    timeoutMs?: number;
+    what?: string;
+  } = {},
 ): Promise<void> {
   const folders = opts.folders ?? [projectFolder(project)];
   let last: string[] = ['not checked yet'];
@@ -193,7 +218,11 @@ export async function waitForSync(
       last = await syncDiff(folders, project.emulator, opts.unmanaged);
       return last.length === 0;
     },
-    { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 100, message: () => `${opts.what ?? 'remote == local'}; still different:\n${last.slice(0, 30).join('\n')}` },
+    {
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      intervalMs: 100,
+      message: () => `${opts.what ?? 'remote == local'}; still different:\n${last.slice(0, 30).join('\n')}`,
+    },
   );
 }
 

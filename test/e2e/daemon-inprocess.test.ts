@@ -29,7 +29,10 @@ afterEach(async () => {
 
 function captureLogger(): { logger: Logger; lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
+  const logger = pino(
+    { level: 'debug' },
+    { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) },
+  );
   return { logger, lines };
 }
 
@@ -48,7 +51,13 @@ describe('daemon in-process', () => {
     const p = (project = await makeProject({ config: { api: { concurrency: 8 } } }));
     const { logger } = captureLogger();
     const config = await configOf(p);
-    const daemon = new Daemon({ config, configPath: p.configPath, client: new FilesClient({ apiKey: TEST_KEY, baseUrl: p.emulator.url, logger }), logger, httpListen: null });
+    const daemon = new Daemon({
+      config,
+      configPath: p.configPath,
+      client: new FilesClient({ apiKey: TEST_KEY, baseUrl: p.emulator.url, logger }),
+      logger,
+      httpListen: null,
+    });
     cleanups.push(() => daemon.stop());
     await daemon.start();
     await daemon.idle();
@@ -88,18 +97,28 @@ describe('daemon in-process', () => {
     await folder.idle();
     expect(folder.status().mode).toBe('watching');
 
-    fail!(new WatchLimitError('inotify watch limit reached; raise fs.inotify.max_user_watches', { root: p.folder, code: 'ENOSPC' }));
+    fail!(
+      new WatchLimitError('inotify watch limit reached; raise fs.inotify.max_user_watches', {
+        root: p.folder,
+        code: 'ENOSPC',
+      }),
+    );
     expect(folder.status().mode).toBe('reconcile-only');
     expect(folder.status().lastError?.message).toContain('fs.inotify.max_user_watches');
-    expect(lines.some((l) => l.level === 50 && String(l.msg).includes('falls back to periodic reconciliation'))).toBe(true);
+    expect(
+      lines.some((l) => l.level === 50 && String(l.msg).includes('falls back to periodic reconciliation')),
+    ).toBe(true);
 
     // No watcher any more: only the fallback timer can notice this file.
     await folder.idle();
     await p.write('after.txt', 'after the watcher died\n');
     await waitForSync(p, { what: 'a file created after the watcher failed' });
-    await waitFor(() => lines.some((l) => l.reason === 'timer (watcher failed)' && l.msg === 'reconciliation done'), {
-      message: 'a reconciliation by the fallback timer',
-    });
+    await waitFor(
+      () => lines.some((l) => l.reason === 'timer (watcher failed)' && l.msg === 'reconciliation done'),
+      {
+        message: 'a reconciliation by the fallback timer',
+      },
+    );
   });
 
   it('a watched path with an unresolved upload intent triggers a reconciliation that adopts the upload', async () => {
@@ -109,12 +128,27 @@ describe('daemon in-process', () => {
     const config = await configOf(p);
     // A crash between the upload and the manifest write: an intent on disk, the file on the API.
     const m = await Manifest.open(config.stateDir, { name: 'docs', root: p.folder });
-    await m.addPendingUpload({ path: 'x.txt', sha256, size: content.length, remoteName: 'x.txt', startedAt: new Date(Date.now() - 1000).toISOString() }, { durable: true });
+    await m.addPendingUpload(
+      {
+        path: 'x.txt',
+        sha256,
+        size: content.length,
+        remoteName: 'x.txt',
+        startedAt: new Date(Date.now() - 1000).toISOString(),
+      },
+      { durable: true },
+    );
     await m.close();
     const seeded = p.emulator.addFile({ filename: 'x.txt', sizeBytes: content.length, sha256 });
 
     const { logger, lines } = captureLogger();
-    const daemon = new Daemon({ config, configPath: p.configPath, client: new FilesClient({ apiKey: TEST_KEY, baseUrl: p.emulator.url, logger }), logger, httpListen: null });
+    const daemon = new Daemon({
+      config,
+      configPath: p.configPath,
+      client: new FilesClient({ apiKey: TEST_KEY, baseUrl: p.emulator.url, logger }),
+      logger,
+      httpListen: null,
+    });
     cleanups.push(() => daemon.stop());
     await daemon.start();
     await p.write('x.txt', content);
@@ -133,8 +167,23 @@ describe('daemon in-process', () => {
 });
 
 describe('moveSources', () => {
-  const entry = (sha256: string) => ({ fileId: `file_${sha256}`, sha256, size: 1, mtimeMs: 1, ino: 1, remoteName: 'x', mimeType: 'text/plain', uploadedAt: '2026-01-01T00:00:00Z' });
-  const local = (p: string, sha256?: string) => ({ path: p, size: 1, mtimeMs: 2, ino: 2, ...(sha256 ? { sha256 } : {}) });
+  const entry = (sha256: string) => ({
+    fileId: `file_${sha256}`,
+    sha256,
+    size: 1,
+    mtimeMs: 1,
+    ino: 1,
+    remoteName: 'x',
+    mimeType: 'text/plain',
+    uploadedAt: '2026-01-01T00:00:00Z',
+  });
+  const local = (p: string, sha256?: string) => ({
+    path: p,
+    size: 1,
+    mtimeMs: 2,
+    ino: 2,
+    ...(sha256 ? { sha256 } : {}),
+  });
 
   it('names tracked paths outside the scope with the content and basename of a new path', () => {
     const manifest: Array<[string, ReturnType<typeof entry>]> = [
@@ -144,11 +193,21 @@ describe('moveSources', () => {
       ['c.txt', entry('h2')],
     ];
     const tracked = new Set(manifest.map(([p]) => p));
-    const out = moveSources(new Map([['new/a.txt', local('new/a.txt', 'h1')], ['c.txt', local('c.txt', 'h3')]]), manifest, new Set(['new/a.txt', 'c.txt', 'in-scope/a.txt']), (p) => tracked.has(p));
+    const out = moveSources(
+      new Map([
+        ['new/a.txt', local('new/a.txt', 'h1')],
+        ['c.txt', local('c.txt', 'h3')],
+      ]),
+      manifest,
+      new Set(['new/a.txt', 'c.txt', 'in-scope/a.txt']),
+      (p) => tracked.has(p),
+    );
     expect(out).toEqual(['old/a.txt']);
   });
 
   it('looks for nothing when no new path was hashed', () => {
-    expect(moveSources(new Map([['a.txt', local('a.txt')]]), [['b/a.txt', entry('h1')]], new Set(['a.txt']))).toEqual([]);
+    expect(
+      moveSources(new Map([['a.txt', local('a.txt')]]), [['b/a.txt', entry('h1')]], new Set(['a.txt'])),
+    ).toEqual([]);
   });
 });

@@ -13,11 +13,16 @@ import { projectFolder, startDaemon, syncDiff, waitForSync, type DaemonProcess }
 
 let daemon: DaemonProcess | undefined;
 
-
 describe('files-sync run lifecycle', () => {
   it('SIGTERM exits 0 with the manifest flushed; changes made while stopped are repaired at the next start', async () => {
     const p = await makeProject({
-      files: { 'keep.txt': 'keep\n', 'edit.txt': 'v1\n', 'gone.txt': 'bye\n', 'move/me.txt': 'moving\n', 'sub/x.txt': 'x\n' },
+      files: {
+        'keep.txt': 'keep\n',
+        'edit.txt': 'v1\n',
+        'gone.txt': 'bye\n',
+        'move/me.txt': 'moving\n',
+        'sub/x.txt': 'x\n',
+      },
     });
     daemon = await startDaemon(p);
     await waitForSync(p, { what: 'first start' });
@@ -25,7 +30,9 @@ describe('files-sync run lifecycle', () => {
     // A change whose upload has reached the API but whose manifest write is still debounced:
     // only the flush at shutdown can record it.
     await p.write('late.txt', 'written just before the stop\n');
-    await waitFor(() => p.emulator.files().some((f) => f.filename === 'late.txt'), { message: 'late.txt uploaded' });
+    await waitFor(() => p.emulator.files().some((f) => f.filename === 'late.txt'), {
+      message: 'late.txt uploaded',
+    });
     const exit = await daemon.stop('SIGTERM');
     expect(exit).toEqual({ code: 0, signal: null });
     expect(daemon.logs().some((l) => l.msg === 'files-sync daemon stopped')).toBe(true);
@@ -55,8 +62,12 @@ describe('files-sync run lifecycle', () => {
     });
     daemon = await startDaemon(p);
     const total = 400;
-    for (let i = 0; i < total; i++) await p.write(`burst/d${i % 10}/file-${i}.txt`, `content of file ${i}\n`.repeat(1 + (i % 7)));
-    await waitFor(() => p.emulator.stats().uploadsCreated >= 40, { timeoutMs: 60_000, message: 'uploads under way' });
+    for (let i = 0; i < total; i++)
+      await p.write(`burst/d${i % 10}/file-${i}.txt`, `content of file ${i}\n`.repeat(1 + (i % 7)));
+    await waitFor(() => p.emulator.stats().uploadsCreated >= 40, {
+      timeoutMs: 60_000,
+      message: 'uploads under way',
+    });
     expect(p.emulator.stats().uploadsCreated).toBeLessThan(total);
     const killed = await daemon.stop('SIGKILL');
     expect(killed.signal).toBe('SIGKILL');
@@ -67,7 +78,7 @@ describe('files-sync run lifecycle', () => {
     p.emulator.setFaults({});
     daemon = await startDaemon(p);
     await waitForSync(p, { timeoutMs: 90_000, what: 'restart after SIGKILL' });
-    expect((await localCount(p.folder))).toBe(total);
+    expect(await localCount(p.folder)).toBe(total);
     expect(p.emulator.files()).toHaveLength(total);
     expect((await daemon.stop('SIGTERM')).code).toBe(0);
   });

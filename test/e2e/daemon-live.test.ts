@@ -11,10 +11,11 @@ import { openManifest } from '../../src/state/manifest.js';
 
 let daemon: DaemonProcess | undefined;
 
-
 describe('files-sync run keeps remote == local', () => {
   it('through creates, edits, editor saves, renames and deletes of files and directories', async () => {
-    const p = await makeProject({ files: { 'a.txt': 'alpha\n', 'docs/b.md': '# bee\n', 'docs/deep/c.csv': '1,2,3\n' } });
+    const p = await makeProject({
+      files: { 'a.txt': 'alpha\n', 'docs/b.md': '# bee\n', 'docs/deep/c.csv': '1,2,3\n' },
+    });
     daemon = await startDaemon(p);
     await waitForSync(p, { what: 'startup reconciliation' });
     const abs = (rel: string) => path.join(p.folder, rel);
@@ -71,7 +72,14 @@ describe('files-sync run keeps remote == local', () => {
     const ls = await runCli(['ls', '--json', '-c', p.configPath], { env: p.env });
     expect(ls.code).toBe(0);
     const rows = JSON.parse(ls.stdout) as Array<{ path: string; fileId: string }>;
-    expect(rows.map((r) => r.path).sort()).toEqual(['archive/new.txt', 'marker.txt', 'nest/a/b/c/late.txt', 'nest/a/late.txt', 'renamed-dir/sub/one.txt', 'renamed-dir/two.txt']);
+    expect(rows.map((r) => r.path).sort()).toEqual([
+      'archive/new.txt',
+      'marker.txt',
+      'nest/a/b/c/late.txt',
+      'nest/a/late.txt',
+      'renamed-dir/sub/one.txt',
+      'renamed-dir/two.txt',
+    ]);
     const live = new Set(p.emulator.files().map((f) => f.id));
     for (const r of rows) expect(live.has(r.fileId)).toBe(true);
     expect(live.size).toBe(rows.length);

@@ -6,7 +6,6 @@ import { expect, it } from 'vitest';
 import { makeProject } from '../helpers/project.js';
 import { startDaemon, waitForSync } from './daemon-harness.js';
 
-
 it('stays up with watch.enabled false, reconciles on its timer, and exits 0 on SIGTERM', async () => {
   const p = await makeProject({
     files: { 'a.txt': 'a' },
@@ -17,6 +16,8 @@ it('stays up with watch.enabled false, reconciles on its timer, and exits 0 on S
   await p.write('b.txt', 'written while not watching');
   // Only the 10 s timer can find this file: the process must still be alive by then.
   await waitForSync(p, { what: 'timer reconciliation', timeoutMs: 45_000 });
-  expect(await Promise.race([daemon.exited.then(() => 'exited'), Promise.resolve('running')])).toBe('running');
+  expect(await Promise.race([daemon.exited.then(() => 'exited'), Promise.resolve('running')])).toBe(
+    'running',
+  );
   expect(await daemon.stop('SIGTERM')).toEqual({ code: 0, signal: null });
 });

@@ -13,7 +13,10 @@ it('a reload that changes safety limits restarts the folders with them; api chan
   const p = await makeProject({ files: { 'a.txt': 'a' } });
   const config = (await loadConfig({ configPath: p.configPath, env: p.env })).config;
   const lines: LogLine[] = [];
-  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
+  const logger = pino(
+    { level: 'debug' },
+    { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) },
+  );
   let next: Config = config;
   const daemon = new Daemon({
     config,

@@ -3,10 +3,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeProject } from '../helpers/project.js';
-import { projectFolder, readConfig, startDaemon, waitForSync, writeConfig, writeUnder, type DaemonProcess, type LogLine } from './daemon-harness.js';
+import {
+  projectFolder,
+  readConfig,
+  startDaemon,
+  waitForSync,
+  writeConfig,
+  writeUnder,
+  type DaemonProcess,
+  type LogLine,
+} from './daemon-harness.js';
 
 let daemon: DaemonProcess | undefined;
-
 
 describe('SIGHUP reload', () => {
   it('starts a folder added to the config without a restart, and keeps running on a broken config', async () => {
@@ -26,13 +34,17 @@ describe('SIGHUP reload', () => {
     expect(reloaded.started).toEqual(['photos']);
     await waitForSync(p, { folders: both, what: 'the added folder' });
 
-    const failures = (d: DaemonProcess) => d.logs().filter((l) => l.msg === 'config reload failed; keeping the running configuration');
+    const failures = (d: DaemonProcess) =>
+      d.logs().filter((l) => l.msg === 'config reload failed; keeping the running configuration');
     // Not JSON at all.
     await fs.writeFile(p.configPath, '{ "folders": [ { "name": "docs", ');
     daemon.child.kill('SIGHUP');
     await daemon.waitForLog(() => failures(daemon!).length === 1, 'first failed reload');
     // Valid JSON, but a folder that does not exist.
-    await writeConfig(p, { ...config, folders: [{ name: 'docs', path: path.join(p.dir, 'no-such-folder') }] });
+    await writeConfig(p, {
+      ...config,
+      folders: [{ name: 'docs', path: path.join(p.dir, 'no-such-folder') }],
+    });
     daemon.child.kill('SIGHUP');
     await daemon.waitForLog(() => failures(daemon!).length === 2, 'second failed reload');
     const [syntax, missing] = failures(daemon) as [LogLine, LogLine];

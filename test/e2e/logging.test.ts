@@ -11,7 +11,6 @@ import { parseLogLines, startDaemon, waitForSync, type DaemonProcess } from './d
 
 let daemon: DaemonProcess | undefined;
 
-
 const WRONG_KEY = 'sk-ant-wrong-key-0000-NOT-THE-RIGHT-ONE';
 
 describe('daemon logging', () => {
@@ -31,7 +30,9 @@ describe('daemon logging', () => {
     await waitForSync(p, { timeoutMs: 60_000, what: 'a live change through injected faults' });
     const injected = Object.values(p.emulator.stats().faultsInjected).reduce((a, b) => a + b, 0);
     expect(injected).toBeGreaterThan(0);
-    const url = String((await daemon.waitForLog((l) => l.msg === 'status endpoint listening', 'endpoint')).url);
+    const url = String(
+      (await daemon.waitForLog((l) => l.msg === 'status endpoint listening', 'endpoint')).url,
+    );
     const metrics = await (await request(`${url}/metrics`)).body.text();
     expect(metrics).toMatch(/^files_sync_api_retries_total\{[^}]*\} [1-9]/m);
     expect((await daemon.stop('SIGTERM')).code).toBe(0);

@@ -40,5 +40,7 @@ it('a key read from api.keyFile is refused with a clear error and never printed'
   expect(r.code).toBe(1);
   expect(r.stdout + r.stderr).toMatch(/401|authentication/i);
   expect(r.stdout + r.stderr).not.toContain(wrong);
-  expect(await fs.readFile(path.join(p.stateDir, 'docs.manifest.json'), 'utf8').catch(() => '')).not.toContain(wrong);
+  expect(
+    await fs.readFile(path.join(p.stateDir, 'docs.manifest.json'), 'utf8').catch(() => ''),
+  ).not.toContain(wrong);
 });

@@ -9,12 +9,19 @@ import { startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.j
 
 let daemon: DaemonProcess | undefined;
 
-
 interface StatusJson {
   running: boolean;
   pid: number | null;
   uptimeSeconds: number | null;
-  folders: Array<{ name: string; mode: string; filesTracked: number; pendingUploads: number; pendingDeletes: number; queueDepth: number; lastReconcile?: { result: string } }>;
+  folders: Array<{
+    name: string;
+    mode: string;
+    filesTracked: number;
+    pendingUploads: number;
+    pendingDeletes: number;
+    queueDepth: number;
+    lastReconcile?: { result: string };
+  }>;
 }
 
 async function status(p: Project): Promise<{ code: number | null; json: StatusJson }> {
@@ -23,9 +30,14 @@ async function status(p: Project): Promise<{ code: number | null; json: StatusJs
 }
 
 /** The daemon's snapshot file, read directly: cheap to poll, unlike spawning the CLI. */
-async function snapshot(p: Project): Promise<{ pid: number; folders: Array<{ filesTracked: number; queueDepth: number }> } | undefined> {
+async function snapshot(
+  p: Project,
+): Promise<{ pid: number; folders: Array<{ filesTracked: number; queueDepth: number }> } | undefined> {
   try {
-    return JSON.parse(await fs.readFile(path.join(p.stateDir, 'status.json'), 'utf8')) as { pid: number; folders: Array<{ filesTracked: number; queueDepth: number }> };
+    return JSON.parse(await fs.readFile(path.join(p.stateDir, 'status.json'), 'utf8')) as {
+      pid: number;
+      folders: Array<{ filesTracked: number; queueDepth: number }>;
+    };
   } catch {
     return undefined;
   }
@@ -48,14 +60,22 @@ describe('status of the daemon', () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
 
     // The snapshot follows changes within a moment: wait for one that shows the synced files.
-    await waitFor(async () => {
-      const snap = await snapshot(p);
-      return snap?.folders[0]?.filesTracked === 3 && snap.folders[0].queueDepth === 0;
-    }, { timeoutMs: 20_000, message: 'snapshot shows 3 tracked' });
+    await waitFor(
+      async () => {
+        const snap = await snapshot(p);
+        return snap?.folders[0]?.filesTracked === 3 && snap.folders[0].queueDepth === 0;
+      },
+      { timeoutMs: 20_000, message: 'snapshot shows 3 tracked' },
+    );
     const s = await status(p);
     expect(s.code).toBe(0);
     expect(s.json).toMatchObject({ running: true, pid: daemon.pid });
-    expect(s.json.folders[0]).toMatchObject({ name: 'docs', mode: 'watching', pendingUploads: 0, pendingDeletes: 0 });
+    expect(s.json.folders[0]).toMatchObject({
+      name: 'docs',
+      mode: 'watching',
+      pendingUploads: 0,
+      pendingDeletes: 0,
+    });
     expect(s.json.folders[0]!.lastReconcile?.result).toBe('ok');
 
     const health = await get(`${url}/healthz`);
@@ -64,7 +84,10 @@ describe('status of the daemon', () => {
     const live = await get(`${url}/status`);
     expect(live.status).toBe(200);
     expect(live.type).toContain('application/json');
-    expect(JSON.parse(live.body)).toMatchObject({ pid: daemon.pid, folders: [{ name: 'docs', filesTracked: 3 }] });
+    expect(JSON.parse(live.body)).toMatchObject({
+      pid: daemon.pid,
+      folders: [{ name: 'docs', filesTracked: 3 }],
+    });
     const metrics = await get(`${url}/metrics`);
     expect(metrics.status).toBe(200);
     expect(metrics.body).toMatch(/^files_sync_uploads_total\{folder="docs",kind="upload"\} 3$/m);
@@ -75,12 +98,20 @@ describe('status of the daemon', () => {
     const after = await status(p);
     expect(after.code).toBe(3);
     expect(after.json).toMatchObject({ running: false, pid: null });
-    expect(after.json.folders[0]).toMatchObject({ name: 'docs', mode: 'stopped', filesTracked: 3, pendingUploads: 0 });
+    expect(after.json.folders[0]).toMatchObject({
+      name: 'docs',
+      mode: 'stopped',
+      filesTracked: 3,
+      pendingUploads: 0,
+    });
     await expect(request(`${url}/healthz`)).rejects.toThrow();
 
     // A killed daemon leaves a snapshot behind whose pid is gone: still "not running".
     daemon = await startDaemon(p);
-    await waitFor(async () => (await snapshot(p))?.pid === daemon!.pid, { timeoutMs: 20_000, message: 'snapshot of the second daemon' });
+    await waitFor(async () => (await snapshot(p))?.pid === daemon!.pid, {
+      timeoutMs: 20_000,
+      message: 'snapshot of the second daemon',
+    });
     await daemon.stop('SIGKILL');
     const killed = await status(p);
     expect(killed.code).toBe(3);

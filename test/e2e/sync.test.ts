@@ -10,7 +10,6 @@ import { expectMirrored } from '../helpers/mirror.js';
 import { openManifest } from '../../src/index.js';
 import { syncJson } from '../helpers/sync-cli.js';
 
-
 /** Runs `sync --json` on the project (extra flags after it). */
 function sync(p: Project, ...args: string[]) {
   return syncJson(p, args);
@@ -19,7 +18,12 @@ function sync(p: Project, ...args: string[]) {
 describe('files-sync sync', () => {
   it('uploads a folder, then a second run uploads and hashes nothing', async () => {
     const project = await makeProject({
-      files: { 'a.txt': 'alpha', 'docs/b.md': '# b', 'contracts/2026/acme.pdf': '%PDF-1.4 fake', 'with space/ünïcode name.txt': 'u' },
+      files: {
+        'a.txt': 'alpha',
+        'docs/b.md': '# b',
+        'contracts/2026/acme.pdf': '%PDF-1.4 fake',
+        'with space/ünïcode name.txt': 'u',
+      },
     });
     const first = await sync(project);
     expect(first.code).toBe(0);
@@ -30,12 +34,21 @@ describe('files-sync sync', () => {
 
     const second = await sync(project);
     expect(second.code).toBe(0);
-    expect(second.reports[0]).toMatchObject({ uploaded: 0, replaced: 0, deleted: 0, moved: 0, hashed: 0, unchanged: 4 });
+    expect(second.reports[0]).toMatchObject({
+      uploaded: 0,
+      replaced: 0,
+      deleted: 0,
+      moved: 0,
+      hashed: 0,
+      unchanged: 4,
+    });
     expect(project.emulator.stats().uploadsCreated).toBe(4);
   });
 
   it('edits, removals and renames produce exactly those operations', async () => {
-    const project = await makeProject({ files: { 'keep.txt': 'k', 'edit.txt': 'v1', 'gone.txt': 'g', 'old/name.txt': 'same content' } });
+    const project = await makeProject({
+      files: { 'keep.txt': 'k', 'edit.txt': 'v1', 'gone.txt': 'g', 'old/name.txt': 'same content' },
+    });
     await sync(project);
     const before = await openManifest(project.stateDir, 'docs');
     const oldEditId = before.get('edit.txt')!.fileId;
@@ -53,7 +66,14 @@ describe('files-sync sync', () => {
     expect(project.emulator.stats().uploadsCreated).toBe(4);
 
     const r = await sync(project);
-    expect(r.reports[0]).toMatchObject({ uploaded: 0, replaced: 1, deleted: 1, moved: 1, hashed: 2, failed: [] });
+    expect(r.reports[0]).toMatchObject({
+      uploaded: 0,
+      replaced: 1,
+      deleted: 1,
+      moved: 1,
+      hashed: 2,
+      failed: [],
+    });
     const after = await openManifest(project.stateDir, 'docs');
     expect(after.get('new/name.txt')!.fileId).toBe(movedId);
     expect(after.get('edit.txt')!.fileId).not.toBe(oldEditId);
@@ -65,13 +85,21 @@ describe('files-sync sync', () => {
     const project = await makeProject({ files: { 'contracts/2026/acme.pdf': 'pdf', 'b.txt': 'b' } });
     await sync(project);
     const m = await openManifest(project.stateDir, 'docs');
-    const abs = await runCli(['id', '-c', project.configPath, path.join(project.folder, 'contracts/2026/acme.pdf')], { env: project.env });
+    const abs = await runCli(
+      ['id', '-c', project.configPath, path.join(project.folder, 'contracts/2026/acme.pdf')],
+      { env: project.env },
+    );
     expect(abs.code).toBe(0);
     expect(abs.stdout).toBe(`${m.get('contracts/2026/acme.pdf')!.fileId}\n`);
-    const rel = await runCli(['id', '-c', project.configPath, '2026/acme.pdf'], { env: project.env, cwd: path.join(project.folder, 'contracts') });
+    const rel = await runCli(['id', '-c', project.configPath, '2026/acme.pdf'], {
+      env: project.env,
+      cwd: path.join(project.folder, 'contracts'),
+    });
     expect(rel.stdout.trim()).toBe(m.get('contracts/2026/acme.pdf')!.fileId);
     await project.write('new.txt', 'not yet');
-    const missing = await runCli(['id', '-c', project.configPath, path.join(project.folder, 'new.txt')], { env: project.env });
+    const missing = await runCli(['id', '-c', project.configPath, path.join(project.folder, 'new.txt')], {
+      env: project.env,
+    });
     expect(missing.code).toBe(1);
     expect(missing.stdout).toBe('');
     expect(missing.stderr).toMatch(/new\.txt is not synced/);
@@ -79,7 +107,15 @@ describe('files-sync sync', () => {
     const ls = await runCli(['ls', '-c', project.configPath, '--json'], { env: project.env });
     const rows = JSON.parse(ls.stdout) as Array<Record<string, unknown>>;
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toEqual(expect.objectContaining({ path: 'b.txt', fileId: m.get('b.txt')!.fileId, sha256: expect.any(String), size: 1, uploadedAt: expect.any(String) }));
+    expect(rows[0]).toEqual(
+      expect.objectContaining({
+        path: 'b.txt',
+        fileId: m.get('b.txt')!.fileId,
+        sha256: expect.any(String),
+        size: 1,
+        uploadedAt: expect.any(String),
+      }),
+    );
   });
 
   it('holds deletes when the folder is emptied, and releases them with --allow-mass-delete', async () => {
@@ -99,7 +135,10 @@ describe('files-sync sync', () => {
 
   it('holds deletes over safety.maxDeletes', async () => {
     const files = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`f${i}.txt`, `content ${i}`]));
-    const project = await makeProject({ files, config: { safety: { maxDeletes: 2, maxDeletePercent: 100 } } });
+    const project = await makeProject({
+      files,
+      config: { safety: { maxDeletes: 2, maxDeletePercent: 100 } },
+    });
     await sync(project);
     for (let i = 0; i < 3; i++) await project.remove(`f${i}.txt`);
     const r = await sync(project);
@@ -126,7 +165,11 @@ describe('files-sync sync', () => {
     const bId = m.get('b.txt')!.fileId;
     await fetch(`${project.emulator.url}/v1/files/${bId}`, {
       method: 'DELETE',
-      headers: { 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' },
+      headers: {
+        'x-api-key': TEST_KEY,
+        'anthropic-version': '2023-06-01',
+        'anthropic-beta': 'files-api-2025-04-14',
+      },
     });
     const r = await sync(project);
     expect(r.reports[0]).toMatchObject({ uploaded: 1, unmanagedRemote: 1 });
@@ -135,11 +178,16 @@ describe('files-sync sync', () => {
   });
 
   it('reports and skips files the API refuses, and syncs the rest (exit 0)', async () => {
-    const project = await makeProject({ files: { 'small.txt': 'ok', 'big.bin': 'x'.repeat(5000) }, emulator: { maxUploadBytes: 2000 } });
+    const project = await makeProject({
+      files: { 'small.txt': 'ok', 'big.bin': 'x'.repeat(5000) },
+      emulator: { maxUploadBytes: 2000 },
+    });
     const r = await sync(project);
     expect(r.code).toBe(0);
     expect(r.reports[0]!.uploaded).toBe(1);
-    expect(r.reports[0]!.skipped).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'big.bin', reason: 'refused-by-api' })]));
+    expect(r.reports[0]!.skipped).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: 'big.bin', reason: 'refused-by-api' })]),
+    );
     expect(project.emulator.files().map((f) => f.filename)).toEqual(['small.txt']);
   });
 
@@ -150,7 +198,9 @@ describe('files-sync sync', () => {
     await fh.close();
     const r = await sync(project);
     expect(r.reports[0]).toMatchObject({ uploaded: 1, hashed: 1 });
-    expect(r.reports[0]!.skipped).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'huge.iso', reason: 'too-large' })]));
+    expect(r.reports[0]!.skipped).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: 'huge.iso', reason: 'too-large' })]),
+    );
   });
 
   it('a configuration mistake exits 78 naming the field and the fix, before touching anything', async () => {
@@ -175,7 +225,9 @@ describe('files-sync sync', () => {
   it('a wrong API key fails clearly and never prints the key', async () => {
     const project = await makeProject({ files: { 'a.txt': 'a' } });
     const wrong = 'sk-ant-wrong-key-that-must-not-leak-42';
-    const r = await runCli(['sync', '-c', project.configPath], { env: { ...project.env, ANTHROPIC_API_KEY: wrong } });
+    const r = await runCli(['sync', '-c', project.configPath], {
+      env: { ...project.env, ANTHROPIC_API_KEY: wrong },
+    });
     expect(r.code).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/401|authentication/i);
     expect(r.stdout + r.stderr).not.toContain(wrong);

@@ -9,7 +9,9 @@ import { API_HEADERS, call, multipart } from './support.js';
 
 /** Sends the head and the first part of an upload over a raw socket, then drops the connection. */
 async function abandonUpload(emu: RunningEmulator, sendBytes: number): Promise<void> {
-  const { body, contentType } = multipart([{ name: 'file', filename: 'half.bin', content: Buffer.alloc(1024 * 1024, 7) }]);
+  const { body, contentType } = multipart([
+    { name: 'file', filename: 'half.bin', content: Buffer.alloc(1024 * 1024, 7) },
+  ]);
   const socket = connect(emu.port, '127.0.0.1');
   await once(socket, 'connect');
   const head = [

@@ -42,7 +42,16 @@ describe('emulatorOptionsFromCli', () => {
       apiKey: 'k',
       requestsPerMinute: 100,
       maxUploadBytes: 1000,
-      faults: { rate429: 0.1, rate500: 0.2, rate529: 0.3, rateReset: 0.04, rateCreatedThenReset: 0.05, latencyMs: 20, retryAfterMs: 250, seed: 7 },
+      faults: {
+        rate429: 0.1,
+        rate500: 0.2,
+        rate529: 0.3,
+        rateReset: 0.04,
+        rateCreatedThenReset: 0.05,
+        latencyMs: 20,
+        retryAfterMs: 250,
+        seed: 7,
+      },
     });
   });
 
@@ -76,9 +85,13 @@ describe('emulatorOptionsFromCli', () => {
 describe('files-sync emulator', () => {
   it('--help shows the flags and an example', async () => {
     let out = '';
-    const program = new Command().exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
+    const program = new Command()
+      .exitOverride()
+      .configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
     registerEmulatorCommand(program);
-    await expect(program.parseAsync(['node', 'files-sync', 'emulator', '--help'])).rejects.toMatchObject({ exitCode: 0 });
+    await expect(program.parseAsync(['node', 'files-sync', 'emulator', '--help'])).rejects.toMatchObject({
+      exitCode: 0,
+    });
     expect(out).toContain('--fault-created-reset');
     expect(out).toContain('Examples:');
     expect(out).toContain('files-sync emulator --port 8787');
@@ -87,8 +100,27 @@ describe('files-sync emulator', () => {
   it('prints ANTHROPIC_BASE_URL, serves with the given faults, and stops cleanly on SIGTERM', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', FIXTURE, 'emulator', '--port', '0', '--api-key', 'sk-cli-secret-key', '--fault-500', '0.25', '--seed', '3', '--rpm', '1000'],
-      { cwd: REPO, env: { ...process.env, [FAULTS_ENV]: '{"latencyMs":1}' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      [
+        '--import',
+        'tsx',
+        FIXTURE,
+        'emulator',
+        '--port',
+        '0',
+        '--api-key',
+        'sk-cli-secret-key',
+        '--fault-500',
+        '0.25',
+        '--seed',
+        '3',
+        '--rpm',
+        '1000',
+      ],
+      {
+        cwd: REPO,
+        env: { ...process.env, [FAULTS_ENV]: '{"latencyMs":1}' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     let stdout = '';
     let stderr = '';

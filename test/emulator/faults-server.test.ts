@@ -31,7 +31,11 @@ function count<T>(xs: T[], x: T): number {
 
 describe('fault injection', () => {
   it('checks credentials before any fault or rate limit, like the real API', async () => {
-    const emu = await start({ apiKey: 'the-right-key', faults: { rate500: 1, seed: 1 }, requestsPerMinute: 1 });
+    const emu = await start({
+      apiKey: 'the-right-key',
+      faults: { rate500: 1, seed: 1 },
+      requestsPerMinute: 1,
+    });
     for (let i = 0; i < 3; i++) {
       const r = await call(emu, 'GET', '/v1/files', { headers: { 'x-api-key': 'a-wrong-key' } });
       expect(r.status).toBe(401);
@@ -41,7 +45,9 @@ describe('fault injection', () => {
   });
 
   it('roughly honours the rates with a fixed seed, and stats count exactly what was injected', async () => {
-    const emu = await start({ faults: { rate429: 0.1, rate500: 0.1, rate529: 0.1, rateReset: 0.05, seed: 1234 } });
+    const emu = await start({
+      faults: { rate429: 0.1, rate500: 0.1, rate529: 0.1, rateReset: 0.05, seed: 1234 },
+    });
     const got = await statuses(emu, 400);
     const faults = emu.stats().faultsInjected;
     expect(count(got, 429)).toBe(faults['rate429']);
@@ -54,7 +60,9 @@ describe('fault injection', () => {
     }
     expect(count(got, 'reset')).toBeGreaterThan(5);
     expect(count(got, 'reset')).toBeLessThan(40);
-    expect(count(got, 200)).toBe(400 - count(got, 429) - count(got, 500) - count(got, 529) - count(got, 'reset'));
+    expect(count(got, 200)).toBe(
+      400 - count(got, 429) - count(got, 500) - count(got, 529) - count(got, 'reset'),
+    );
   });
 
   it('repeats the same fault sequence for the same seed', async () => {
@@ -109,7 +117,8 @@ describe('fault injection', () => {
 
   it('never faults the inspection routes, and setFaults turns faults off', async () => {
     const emu = await start({ faults: { rateReset: 1, seed: 1 } });
-    for (let i = 0; i < 5; i++) expect((await call(emu, 'GET', '/_emulator/state', { noDefaultHeaders: true })).status).toBe(200);
+    for (let i = 0; i < 5; i++)
+      expect((await call(emu, 'GET', '/_emulator/state', { noDefaultHeaders: true })).status).toBe(200);
     emu.setFaults({});
     expect((await call(emu, 'GET', '/v1/files')).status).toBe(200);
   });
@@ -125,7 +134,8 @@ describe('requestsPerMinute', () => {
   it('answers 429 with retry-after once the window is full; inspection routes are exempt', async () => {
     const emu = await start({ requestsPerMinute: 5 });
     for (let i = 0; i < 5; i++) expect((await call(emu, 'GET', '/v1/files')).status).toBe(200);
-    for (let i = 0; i < 3; i++) expect((await call(emu, 'GET', '/_emulator/state', { noDefaultHeaders: true })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await call(emu, 'GET', '/_emulator/state', { noDefaultHeaders: true })).status).toBe(200);
     const limited = await call(emu, 'GET', '/v1/files');
     expect(limited.status).toBe(429);
     expect(limited.json.error.type).toBe('rate_limit_error');

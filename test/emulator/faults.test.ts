@@ -53,12 +53,19 @@ describe('FaultInjector', () => {
 
 describe('parseFaultOptions', () => {
   it('accepts a valid configuration and drops nothing', () => {
-    expect(parseFaultOptions({ rate429: 0.5, latencyMs: 10, seed: 3 })).toEqual({ rate429: 0.5, latencyMs: 10, seed: 3 });
+    expect(parseFaultOptions({ rate429: 0.5, latencyMs: 10, seed: 3 })).toEqual({
+      rate429: 0.5,
+      latencyMs: 10,
+      seed: 3,
+    });
   });
 
-  it.each([[{ rate429: 2 }], [{ rate500: -0.1 }], [{ unknown: 1 }], [{ latencyMs: 'x' }], [null]])('refuses %j', (input) => {
-    expect(() => parseFaultOptions(input)).toThrow();
-  });
+  it.each([[{ rate429: 2 }], [{ rate500: -0.1 }], [{ unknown: 1 }], [{ latencyMs: 'x' }], [null]])(
+    'refuses %j',
+    (input) => {
+      expect(() => parseFaultOptions(input)).toThrow();
+    },
+  );
 });
 
 describe('SlidingWindowLimiter', () => {

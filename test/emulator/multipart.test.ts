@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { MultipartError } from '../../src/emulator/errors.js';
-import { formDataDisposition, MultipartParser, multipartBoundary, parseHeaderParams } from '../../src/emulator/multipart.js';
+import {
+  formDataDisposition,
+  MultipartParser,
+  multipartBoundary,
+  parseHeaderParams,
+} from '../../src/emulator/multipart.js';
 
 interface ParsedPart {
   headers: Record<string, string>;
@@ -42,7 +47,9 @@ const TRICKY = 'line1\r\n--XyZ-b0undar\r\n--XyZ-b0undarX \r\n-- XyZ\r\r\n\n--';
 const SAMPLE = Buffer.concat([
   Buffer.from('preamble to ignore\r\n'),
   Buffer.from(`--${BOUNDARY}\r\n`),
-  Buffer.from('Content-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n'),
+  Buffer.from(
+    'Content-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n',
+  ),
   Buffer.from(TRICKY, 'latin1'),
   Buffer.from(`\r\n--${BOUNDARY}\r\n`),
   Buffer.from('Content-Disposition: form-data; name="note"\r\n\r\n'),
@@ -50,7 +57,13 @@ const SAMPLE = Buffer.concat([
   Buffer.from(`\r\n--${BOUNDARY}--\r\nepilogue to ignore`),
 ]);
 const EXPECTED: ParsedPart[] = [
-  { headers: { 'content-disposition': 'form-data; name="file"; filename="a.txt"', 'content-type': 'text/plain' }, body: TRICKY },
+  {
+    headers: {
+      'content-disposition': 'form-data; name="file"; filename="a.txt"',
+      'content-type': 'text/plain',
+    },
+    body: TRICKY,
+  },
   { headers: { 'content-disposition': 'form-data; name="note"' }, body: 'second' },
 ];
 
@@ -68,7 +81,10 @@ describe('MultipartParser', () => {
   it('gives the same parts when split in three at many position pairs', () => {
     for (let i = 0; i <= SAMPLE.length; i += 3) {
       for (let j = i; j <= SAMPLE.length; j += 7) {
-        expect(parse([SAMPLE.subarray(0, i), SAMPLE.subarray(i, j), SAMPLE.subarray(j)]), `split at ${i},${j}`).toEqual(EXPECTED);
+        expect(
+          parse([SAMPLE.subarray(0, i), SAMPLE.subarray(i, j), SAMPLE.subarray(j)]),
+          `split at ${i},${j}`,
+        ).toEqual(EXPECTED);
       }
     }
   });
@@ -79,18 +95,28 @@ describe('MultipartParser', () => {
   });
 
   it('accepts a body that starts directly with the boundary (no preamble)', () => {
-    const b = body(`--${BOUNDARY}\nContent-Disposition: form-data; name="file"; filename="x"\n\nabc\n--${BOUNDARY}--`);
-    expect(parse([b])).toEqual([{ headers: { 'content-disposition': 'form-data; name="file"; filename="x"' }, body: 'abc' }]);
+    const b = body(
+      `--${BOUNDARY}\nContent-Disposition: form-data; name="file"; filename="x"\n\nabc\n--${BOUNDARY}--`,
+    );
+    expect(parse([b])).toEqual([
+      { headers: { 'content-disposition': 'form-data; name="file"; filename="x"' }, body: 'abc' },
+    ]);
   });
 
   it('keeps content that ends in CRLF (the delimiter CRLF is not part of it)', () => {
-    const b = body(`--${BOUNDARY}\nContent-Disposition: form-data; name="file"; filename="x"\n\nabc\n\n--${BOUNDARY}--\n`);
+    const b = body(
+      `--${BOUNDARY}\nContent-Disposition: form-data; name="file"; filename="x"\n\nabc\n\n--${BOUNDARY}--\n`,
+    );
     expect(parse([b])[0]?.body).toBe('abc\r\n');
   });
 
   it('handles an empty part body', () => {
-    const b = body(`--${BOUNDARY}\nContent-Disposition: form-data; name="file"; filename="x"\n\n\n--${BOUNDARY}--`);
-    expect(parse([b])).toEqual([{ headers: { 'content-disposition': 'form-data; name="file"; filename="x"' }, body: '' }]);
+    const b = body(
+      `--${BOUNDARY}\nContent-Disposition: form-data; name="file"; filename="x"\n\n\n--${BOUNDARY}--`,
+    );
+    expect(parse([b])).toEqual([
+      { headers: { 'content-disposition': 'form-data; name="file"; filename="x"' }, body: '' },
+    ]);
   });
 
   it('handles a part without headers', () => {
@@ -126,18 +152,31 @@ describe('MultipartParser', () => {
   });
 
   it('throws on a header line without a colon', () => {
-    expect(() => parse([body(`--${BOUNDARY}\nno colon here\n\nabc\n--${BOUNDARY}--`)])).toThrow(MultipartError);
+    expect(() => parse([body(`--${BOUNDARY}\nno colon here\n\nabc\n--${BOUNDARY}--`)])).toThrow(
+      MultipartError,
+    );
   });
 
   it('refuses a header block over the limit even when it never ends', () => {
-    const parser = new MultipartParser(BOUNDARY, { onPartBegin() {}, onPartData() {}, onPartEnd() {} }, { maxHeaderBytes: 100 });
+    const parser = new MultipartParser(
+      BOUNDARY,
+      { onPartBegin() {}, onPartData() {}, onPartEnd() {} },
+      { maxHeaderBytes: 100 },
+    );
     parser.write(body(`--${BOUNDARY}\nX-Long: `));
     expect(() => parser.write(Buffer.alloc(200, 0x61))).toThrow(MultipartError);
   });
 
   it('refuses more parts than the limit', () => {
-    const many = Array.from({ length: 4 }, (_, i) => `--${BOUNDARY}\nContent-Disposition: form-data; name="f${i}"\n\n${i}\n`).join('');
-    const parser = new MultipartParser(BOUNDARY, { onPartBegin() {}, onPartData() {}, onPartEnd() {} }, { maxParts: 3 });
+    const many = Array.from(
+      { length: 4 },
+      (_, i) => `--${BOUNDARY}\nContent-Disposition: form-data; name="f${i}"\n\n${i}\n`,
+    ).join('');
+    const parser = new MultipartParser(
+      BOUNDARY,
+      { onPartBegin() {}, onPartData() {}, onPartEnd() {} },
+      { maxParts: 3 },
+    );
     expect(() => parser.write(body(`${many}--${BOUNDARY}--`))).toThrow(MultipartError);
   });
 
@@ -180,7 +219,9 @@ describe('header helpers', () => {
   });
 
   it('keeps backslashes that do not escape a quote (raw Windows paths)', () => {
-    expect(parseHeaderParams('form-data; filename="C:\\tmp\\a.txt"').params.get('filename')).toBe('C:\\tmp\\a.txt');
+    expect(parseHeaderParams('form-data; filename="C:\\tmp\\a.txt"').params.get('filename')).toBe(
+      'C:\\tmp\\a.txt',
+    );
   });
 
   it('finds the boundary of a multipart/form-data content type only', () => {
@@ -192,8 +233,13 @@ describe('header helpers', () => {
   });
 
   it('reads name and filename, preferring filename*', () => {
-    expect(formDataDisposition('form-data; name="file"; filename="a.txt"')).toEqual({ name: 'file', filename: 'a.txt' });
-    expect(formDataDisposition(`form-data; name="file"; filename="fallback"; filename*=UTF-8''%C3%A9t%C3%A9.txt`)).toEqual({
+    expect(formDataDisposition('form-data; name="file"; filename="a.txt"')).toEqual({
+      name: 'file',
+      filename: 'a.txt',
+    });
+    expect(
+      formDataDisposition(`form-data; name="file"; filename="fallback"; filename*=UTF-8''%C3%A9t%C3%A9.txt`),
+    ).toEqual({
       name: 'file',
       filename: 'été.txt',
     });

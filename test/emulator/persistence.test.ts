@@ -94,7 +94,10 @@ describe('dataDir persistence', () => {
     const emu = await startEmulator({ dataDir: dir });
     const kept = (await upload(emu, 'kept.txt', 'k')).json;
     await emu.close();
-    await writeFile(join(dir, 'journal.jsonl'), `${await readFile(join(dir, 'journal.jsonl'), 'utf8')}{"op":"add","fi`);
+    await writeFile(
+      join(dir, 'journal.jsonl'),
+      `${await readFile(join(dir, 'journal.jsonl'), 'utf8')}{"op":"add","fi`,
+    );
     const again = await startEmulator({ dataDir: dir });
     let after: string;
     try {
@@ -106,7 +109,12 @@ describe('dataDir persistence', () => {
     }
     const third = await startEmulator({ dataDir: dir });
     try {
-      expect(third.files().map((f) => f.id).sort()).toEqual([kept.id, after].sort());
+      expect(
+        third
+          .files()
+          .map((f) => f.id)
+          .sort(),
+      ).toEqual([kept.id, after].sort());
     } finally {
       await third.close();
     }

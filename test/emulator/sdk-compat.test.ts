@@ -25,7 +25,13 @@ describe('@anthropic-ai/sdk against the emulator', () => {
       file: await toFile(content, 'contracts/acme.pdf', { type: 'application/pdf' }),
       betas: [...BETAS],
     });
-    expect(uploaded).toMatchObject({ type: 'file', filename: 'acme.pdf', mime_type: 'application/pdf', size_bytes: content.length, downloadable: false });
+    expect(uploaded).toMatchObject({
+      type: 'file',
+      filename: 'acme.pdf',
+      mime_type: 'application/pdf',
+      size_bytes: content.length,
+      downloadable: false,
+    });
     expect(uploaded.id).toMatch(/^file_[0-9A-Za-z]{24}$/);
     expect(emu.files()[0]?.sha256).toBe(createHash('sha256').update(content).digest('hex'));
 
@@ -46,10 +52,15 @@ describe('@anthropic-ai/sdk against the emulator', () => {
   });
 
   it('deletes a file, after which retrieval fails with NotFoundError', async () => {
-    const uploaded = await client.beta.files.upload({ file: await toFile(Buffer.from('bye'), 'bye.txt', { type: 'text/plain' }), betas: [...BETAS] });
+    const uploaded = await client.beta.files.upload({
+      file: await toFile(Buffer.from('bye'), 'bye.txt', { type: 'text/plain' }),
+      betas: [...BETAS],
+    });
     const deleted = await client.beta.files.delete(uploaded.id, { betas: [...BETAS] });
     expect(deleted).toEqual({ id: uploaded.id, type: 'file_deleted' });
-    const err = await client.beta.files.retrieveMetadata(uploaded.id, { betas: [...BETAS] }).catch((e: unknown) => e);
+    const err = await client.beta.files
+      .retrieveMetadata(uploaded.id, { betas: [...BETAS] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotFoundError);
     expect((err as NotFoundError).status).toBe(404);
     expect((err as NotFoundError).requestID).toMatch(/^req_/);
@@ -57,7 +68,9 @@ describe('@anthropic-ai/sdk against the emulator', () => {
 
   it('surfaces a wrong key as AuthenticationError', async () => {
     const bad = new Anthropic({ apiKey: 'sk-ant-wrong', baseURL: emu.url, maxRetries: 0 });
-    await expect(bad.beta.files.retrieveMetadata('file_x', { betas: [...BETAS] })).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
+    await expect(bad.beta.files.retrieveMetadata('file_x', { betas: [...BETAS] })).rejects.toBeInstanceOf(
+      Anthropic.AuthenticationError,
+    );
   });
 
   it('downloads a downloadable file', async () => {

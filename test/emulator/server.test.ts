@@ -23,7 +23,10 @@ function sha256(b: Buffer | string): string {
 
 describe('request headers and errors', () => {
   it('answers 401 without x-api-key', async () => {
-    const r = await call(emu, 'GET', '/v1/files', { noDefaultHeaders: true, headers: { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' } });
+    const r = await call(emu, 'GET', '/v1/files', {
+      noDefaultHeaders: true,
+      headers: { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' },
+    });
     expect(r.status).toBe(401);
     expect(r.json.error.type).toBe('authentication_error');
   });
@@ -46,11 +49,20 @@ describe('request headers and errors', () => {
     const keyed = await startEmulator({ apiKey: 'sk-bearer-key' });
     try {
       const noKey = { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' };
-      const ok = await call(keyed, 'GET', '/v1/files', { noDefaultHeaders: true, headers: { ...noKey, authorization: 'Bearer sk-bearer-key' } });
+      const ok = await call(keyed, 'GET', '/v1/files', {
+        noDefaultHeaders: true,
+        headers: { ...noKey, authorization: 'Bearer sk-bearer-key' },
+      });
       expect(ok.status).toBe(200);
-      const bad = await call(keyed, 'GET', '/v1/files', { noDefaultHeaders: true, headers: { ...noKey, authorization: 'Bearer sk-other' } });
+      const bad = await call(keyed, 'GET', '/v1/files', {
+        noDefaultHeaders: true,
+        headers: { ...noKey, authorization: 'Bearer sk-other' },
+      });
       expect(bad.status).toBe(401);
-      const basic = await call(keyed, 'GET', '/v1/files', { noDefaultHeaders: true, headers: { ...noKey, authorization: 'Basic abc' } });
+      const basic = await call(keyed, 'GET', '/v1/files', {
+        noDefaultHeaders: true,
+        headers: { ...noKey, authorization: 'Basic abc' },
+      });
       expect(basic.status).toBe(401);
     } finally {
       await keyed.close();
@@ -58,17 +70,25 @@ describe('request headers and errors', () => {
   });
 
   it('answers 400 without anthropic-version', async () => {
-    const r = await call(emu, 'GET', '/v1/files', { noDefaultHeaders: true, headers: { 'x-api-key': 'k', 'anthropic-beta': 'files-api-2025-04-14' } });
+    const r = await call(emu, 'GET', '/v1/files', {
+      noDefaultHeaders: true,
+      headers: { 'x-api-key': 'k', 'anthropic-beta': 'files-api-2025-04-14' },
+    });
     expect(r.status).toBe(400);
     expect(r.json.error.type).toBe('invalid_request_error');
   });
 
   it('answers 400 without the files beta, accepts it inside a comma-separated list', async () => {
-    const missing = await call(emu, 'GET', '/v1/files', { noDefaultHeaders: true, headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' } });
+    const missing = await call(emu, 'GET', '/v1/files', {
+      noDefaultHeaders: true,
+      headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
+    });
     expect(missing.status).toBe(400);
     const other = await call(emu, 'GET', '/v1/files', { headers: { 'anthropic-beta': 'some-other-beta' } });
     expect(other.status).toBe(400);
-    const listed = await call(emu, 'GET', '/v1/files', { headers: { 'anthropic-beta': 'other-2025-01-01, files-api-2025-04-14' } });
+    const listed = await call(emu, 'GET', '/v1/files', {
+      headers: { 'anthropic-beta': 'other-2025-01-01, files-api-2025-04-14' },
+    });
     expect(listed.status).toBe(200);
   });
 
@@ -83,7 +103,11 @@ describe('request headers and errors', () => {
     expect(ok.headers['request-id']).toMatch(REQUEST_ID);
     const err = await call(emu, 'GET', '/v1/files/file_missing');
     expect(err.headers['request-id']).toMatch(REQUEST_ID);
-    expect(err.json).toEqual({ type: 'error', error: { type: 'not_found_error', message: expect.any(String) }, request_id: err.headers['request-id'] });
+    expect(err.json).toEqual({
+      type: 'error',
+      error: { type: 'not_found_error', message: expect.any(String) },
+      request_id: err.headers['request-id'],
+    });
     const state = await call(emu, 'GET', '/_emulator/state', { noDefaultHeaders: true });
     expect(state.headers['request-id']).toMatch(REQUEST_ID);
     expect(ok.headers['request-id']).not.toBe(err.headers['request-id']);
@@ -115,7 +139,15 @@ describe('POST /v1/files', () => {
       downloadable: false,
     });
     expect(emu.files()).toEqual([
-      { id: r.json.id, filename: 'notes.txt', mimeType: 'text/plain', sizeBytes: 11, createdAt: r.json.created_at, sha256: sha256('hello world'), downloadable: false },
+      {
+        id: r.json.id,
+        filename: 'notes.txt',
+        mimeType: 'text/plain',
+        sizeBytes: 11,
+        createdAt: r.json.created_at,
+        sha256: sha256('hello world'),
+        downloadable: false,
+      },
     ]);
     expect(emu.stats().uploadsCreated).toBe(1);
   });
@@ -160,15 +192,23 @@ describe('POST /v1/files', () => {
     expect(emu.files()[0]?.sha256).toBe(sha256(''));
   });
 
-  it.each([['a<b.txt'], ['a>b'], ['a:b'], ['a|b'], ['a?b'], ['a*b'], ['dir/'], [''], ['x'.repeat(256)], ['tab\there']])(
-    'refuses filename %j with 400 and creates nothing',
-    async (name) => {
-      const r = await upload(emu, name, 'x');
-      expect(r.status).toBe(400);
-      expect(r.json.error.type).toBe('invalid_request_error');
-      expect(emu.files()).toEqual([]);
-    },
-  );
+  it.each([
+    ['a<b.txt'],
+    ['a>b'],
+    ['a:b'],
+    ['a|b'],
+    ['a?b'],
+    ['a*b'],
+    ['dir/'],
+    [''],
+    ['x'.repeat(256)],
+    ['tab\there'],
+  ])('refuses filename %j with 400 and creates nothing', async (name) => {
+    const r = await upload(emu, name, 'x');
+    expect(r.status).toBe(400);
+    expect(r.json.error.type).toBe('invalid_request_error');
+    expect(emu.files()).toEqual([]);
+  });
 
   it('accepts a 255-character filename', async () => {
     expect((await upload(emu, 'y'.repeat(255), 'x')).status).toBe(200);
@@ -176,8 +216,20 @@ describe('POST /v1/files', () => {
 
   it.each([
     ['no file part', [{ name: 'other', content: 'x' }]],
-    ['an extra field', [{ name: 'file', filename: 'a.txt', content: 'x' }, { name: 'purpose', content: 'user_data' }]],
-    ['two file parts', [{ name: 'file', filename: 'a.txt', content: 'x' }, { name: 'file', filename: 'b.txt', content: 'y' }]],
+    [
+      'an extra field',
+      [
+        { name: 'file', filename: 'a.txt', content: 'x' },
+        { name: 'purpose', content: 'user_data' },
+      ],
+    ],
+    [
+      'two file parts',
+      [
+        { name: 'file', filename: 'a.txt', content: 'x' },
+        { name: 'file', filename: 'b.txt', content: 'y' },
+      ],
+    ],
     ['a file part without filename', [{ name: 'file', content: 'x' }]],
     ['no parts at all', []],
   ])('answers 400 for %s', async (_label, parts) => {
@@ -189,10 +241,16 @@ describe('POST /v1/files', () => {
   });
 
   it('answers 400 for a body that is not multipart or is truncated', async () => {
-    const json = await call(emu, 'POST', '/v1/files', { headers: { 'content-type': 'application/json' }, body: '{}' });
+    const json = await call(emu, 'POST', '/v1/files', {
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(json.status).toBe(400);
     const { body, contentType } = multipart([{ name: 'file', filename: 'a.txt', content: 'hello' }]);
-    const truncated = await call(emu, 'POST', '/v1/files', { headers: { 'content-type': contentType }, body: body.subarray(0, body.length - 10) });
+    const truncated = await call(emu, 'POST', '/v1/files', {
+      headers: { 'content-type': contentType },
+      body: body.subarray(0, body.length - 10),
+    });
     expect(truncated.status).toBe(400);
     expect(emu.files()).toEqual([]);
   });
@@ -333,9 +391,26 @@ describe('single-file routes', () => {
   });
 
   it('lets addFile set every field and refuses a duplicate id', async () => {
-    const f = emu.addFile({ id: 'file_fixedid', filename: 'o.txt', sizeBytes: 3, createdAt: '2025-01-02T03:04:05.678Z', sha256: 'abc', mimeType: 'text/x' });
-    expect(f).toEqual({ id: 'file_fixedid', filename: 'o.txt', sizeBytes: 3, createdAt: '2025-01-02T03:04:05.678Z', sha256: 'abc', mimeType: 'text/x', downloadable: false });
-    expect((await call(emu, 'GET', '/v1/files/file_fixedid')).json.created_at).toBe('2025-01-02T03:04:05.678Z');
+    const f = emu.addFile({
+      id: 'file_fixedid',
+      filename: 'o.txt',
+      sizeBytes: 3,
+      createdAt: '2025-01-02T03:04:05.678Z',
+      sha256: 'abc',
+      mimeType: 'text/x',
+    });
+    expect(f).toEqual({
+      id: 'file_fixedid',
+      filename: 'o.txt',
+      sizeBytes: 3,
+      createdAt: '2025-01-02T03:04:05.678Z',
+      sha256: 'abc',
+      mimeType: 'text/x',
+      downloadable: false,
+    });
+    expect((await call(emu, 'GET', '/v1/files/file_fixedid')).json.created_at).toBe(
+      '2025-01-02T03:04:05.678Z',
+    );
     expect(() => emu.addFile({ id: 'file_fixedid', filename: 'p', sizeBytes: 0 })).toThrow();
   });
 });
@@ -353,13 +428,22 @@ describe('inspection routes', () => {
   });
 
   it('replace the fault config, seed files and reset', async () => {
-    const set = await call(emu, 'POST', '/_emulator/faults', { noDefaultHeaders: true, body: JSON.stringify({ rate500: 1, seed: 1 }) });
+    const set = await call(emu, 'POST', '/_emulator/faults', {
+      noDefaultHeaders: true,
+      body: JSON.stringify({ rate500: 1, seed: 1 }),
+    });
     expect(set.json.faults).toEqual({ rate500: 1, seed: 1 });
     expect((await call(emu, 'GET', '/v1/files')).status).toBe(500);
-    const bad = await call(emu, 'POST', '/_emulator/faults', { noDefaultHeaders: true, body: JSON.stringify({ rate500: 7 }) });
+    const bad = await call(emu, 'POST', '/_emulator/faults', {
+      noDefaultHeaders: true,
+      body: JSON.stringify({ rate500: 7 }),
+    });
     expect(bad.status).toBe(400);
     await call(emu, 'POST', '/_emulator/faults', { noDefaultHeaders: true, body: '{}' });
-    const seeded = await call(emu, 'POST', '/_emulator/files', { noDefaultHeaders: true, body: JSON.stringify({ filename: 'other.txt', sizeBytes: 9 }) });
+    const seeded = await call(emu, 'POST', '/_emulator/files', {
+      noDefaultHeaders: true,
+      body: JSON.stringify({ filename: 'other.txt', sizeBytes: 9 }),
+    });
     expect(seeded.json.id).toMatch(FILE_ID);
     expect((await call(emu, 'GET', `/v1/files/${seeded.json.id}`)).json.size_bytes).toBe(9);
     const reset = await call(emu, 'POST', '/_emulator/reset', { noDefaultHeaders: true });

@@ -30,7 +30,13 @@ function filled(n: number): FileStore {
 describe('FileStore', () => {
   it('lists newest first, ties broken by insertion order', () => {
     const s = filled(5);
-    expect(ids(s.list({ limit: 10 }).data)).toEqual(['file_000004', 'file_000003', 'file_000002', 'file_000001', 'file_000000']);
+    expect(ids(s.list({ limit: 10 }).data)).toEqual([
+      'file_000004',
+      'file_000003',
+      'file_000002',
+      'file_000001',
+      'file_000000',
+    ]);
     expect(ids(s.all())).toEqual(ids(s.list({ limit: 10 }).data));
   });
 
@@ -69,7 +75,11 @@ describe('FileStore', () => {
     const s = filled(5);
     s.delete('file_000003');
     expect(s.get('file_000003')).toBeUndefined();
-    expect(ids(s.list({ limit: 10, afterId: 'file_000003' }).data)).toEqual(['file_000002', 'file_000001', 'file_000000']);
+    expect(ids(s.list({ limit: 10, afterId: 'file_000003' }).data)).toEqual([
+      'file_000002',
+      'file_000001',
+      'file_000000',
+    ]);
     expect(ids(s.list({ limit: 10, beforeId: 'file_000003' }).data)).toEqual(['file_000004']);
   });
 

@@ -24,7 +24,11 @@ export async function call(
   options: { headers?: Record<string, string>; body?: Buffer | string; noDefaultHeaders?: boolean } = {},
 ): Promise<ApiResponse> {
   const headers = { ...(options.noDefaultHeaders ? {} : API_HEADERS), ...options.headers };
-  const res = await request(`${emu.url}${path}`, { method, headers, ...(options.body !== undefined ? { body: options.body } : {}) });
+  const res = await request(`${emu.url}${path}`, {
+    method,
+    headers,
+    ...(options.body !== undefined ? { body: options.body } : {}),
+  });
   const text = await res.body.text();
   let json: unknown;
   try {
@@ -44,7 +48,10 @@ export interface Part {
 }
 
 /** Builds a multipart/form-data body byte by byte, so tests control every detail. */
-export function multipart(parts: Part[], boundary = '----emulator-test-boundary-7MA4YWxkTrZu0gW'): { body: Buffer; contentType: string } {
+export function multipart(
+  parts: Part[],
+  boundary = '----emulator-test-boundary-7MA4YWxkTrZu0gW',
+): { body: Buffer; contentType: string } {
   const chunks: Buffer[] = [];
   for (const p of parts) {
     let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;
@@ -64,13 +71,16 @@ export async function upload(
   content: Buffer | string,
   contentType?: string,
 ): Promise<ApiResponse> {
-  const { body, contentType: ct } = multipart([{ name: 'file', filename, content, ...(contentType !== undefined ? { contentType } : {}) }]);
+  const { body, contentType: ct } = multipart([
+    { name: 'file', filename, content, ...(contentType !== undefined ? { contentType } : {}) },
+  ]);
   return call(emu, 'POST', '/v1/files', { headers: { 'content-type': ct }, body });
 }
 
 /** Seeds `n` files quickly (oldest first) and returns their IDs newest first. */
 export function seed(emu: RunningEmulator, n: number): string[] {
   const idsOldestFirst: string[] = [];
-  for (let i = 0; i < n; i++) idsOldestFirst.push(emu.addFile({ filename: `seed-${i}.txt`, sizeBytes: i }).id);
+  for (let i = 0; i < n; i++)
+    idsOldestFirst.push(emu.addFile({ filename: `seed-${i}.txt`, sizeBytes: i }).id);
   return idsOldestFirst.reverse();
 }

@@ -61,11 +61,14 @@ export async function mirrorProblems(target: MirrorTarget, opts: MirrorOptions =
   const entries = new Map(m.entries());
 
   for (const p of local) if (!entries.has(p)) problems.push(`local file without a manifest entry: ${p}`);
-  for (const p of entries.keys()) if (!localSet.has(p)) problems.push(`manifest entry without a local file: ${p}`);
+  for (const p of entries.keys())
+    if (!localSet.has(p)) problems.push(`manifest entry without a local file: ${p}`);
 
   const owners = new Map<string, string[]>();
   for (const [rel, e] of entries) owners.set(e.fileId, [...(owners.get(e.fileId) ?? []), rel]);
-  for (const [id, paths] of owners) if (paths.length > 1) problems.push(`file ID ${id} is recorded for ${paths.length} paths: ${paths.join(', ')}`);
+  for (const [id, paths] of owners)
+    if (paths.length > 1)
+      problems.push(`file ID ${id} is recorded for ${paths.length} paths: ${paths.join(', ')}`);
 
   // Hashed a few at a time: the load soak checks 100k files.
   let next = 0;
@@ -81,7 +84,8 @@ export async function mirrorProblems(target: MirrorTarget, opts: MirrorOptions =
     const [sha, st] = await Promise.all([sha256Of(abs), fs.stat(abs)]);
     if (e.sha256 !== sha) problems.push(`manifest hash of ${rel} is stale`);
     if (f.sha256 !== sha) problems.push(`remote content of ${rel} (${e.fileId}) differs from the local file`);
-    if (f.sizeBytes !== st.size || e.size !== st.size) problems.push(`size of ${rel}: local ${st.size}, manifest ${e.size}, remote ${f.sizeBytes}`);
+    if (f.sizeBytes !== st.size || e.size !== st.size)
+      problems.push(`size of ${rel}: local ${st.size}, manifest ${e.size}, remote ${f.sizeBytes}`);
   };
   await Promise.all(
     Array.from({ length: Math.min(16, local.length) }, async () => {
@@ -94,13 +98,18 @@ export async function mirrorProblems(target: MirrorTarget, opts: MirrorOptions =
     const extra = remoteFiles.filter((f) => !owners.has(f.id));
     problems.push(
       `emulator holds ${remote.size} files, expected ${expectedRemote}` +
-        ` (${extra.length} not in the manifest, e.g. ${extra.slice(0, 5).map((f) => `${f.filename}:${f.id}`).join(', ')})`,
+        ` (${extra.length} not in the manifest, e.g. ${extra
+          .slice(0, 5)
+          .map((f) => `${f.filename}:${f.id}`)
+          .join(', ')})`,
     );
   }
   const intents = m.pendingUploads();
-  if (intents.length > 0) problems.push(`${intents.length} pending upload intents remain, e.g. ${intents[0]!.path}`);
+  if (intents.length > 0)
+    problems.push(`${intents.length} pending upload intents remain, e.g. ${intents[0]!.path}`);
   const deletes = m.pendingDeletes();
-  if (deletes.length > 0) problems.push(`${deletes.length} pending deletes remain, e.g. ${deletes[0]!.fileId}`);
+  if (deletes.length > 0)
+    problems.push(`${deletes.length} pending deletes remain, e.g. ${deletes[0]!.fileId}`);
   return problems;
 }
 

@@ -10,7 +10,9 @@ import { onCleanup } from './cleanup.js';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI_ENTRY = path.join(REPO_ROOT, 'src', 'cli', 'main.ts');
 /** tsx's loader by absolute URL, so the CLI runs from any working directory. */
-export const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+export const TSX_LOADER = pathToFileURL(
+  path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'),
+).href;
 export const TEST_KEY = 'sk-ant-test-0123456789abcdef-SECRET';
 
 export interface Project {
@@ -26,7 +28,9 @@ export interface Project {
 }
 
 /** Makes a temp dir with a folder to sync, a state dir, a config file and a running emulator; all removed after the test. */
-export async function makeProject(opts: { config?: Record<string, unknown>; emulator?: EmulatorOptions; files?: Record<string, string> } = {}): Promise<Project> {
+export async function makeProject(
+  opts: { config?: Record<string, unknown>; emulator?: EmulatorOptions; files?: Record<string, string> } = {},
+): Promise<Project> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'files-sync-e2e-'));
   const folder = path.join(dir, 'folder');
   const stateDir = path.join(dir, 'state');
@@ -49,7 +53,12 @@ export async function makeProject(opts: { config?: Record<string, unknown>; emul
     await fs.writeFile(abs, content);
   };
   for (const [rel, content] of Object.entries(opts.files ?? {})) await write(rel, content);
-  const env: NodeJS.ProcessEnv = { ...process.env, ANTHROPIC_API_KEY: TEST_KEY, ANTHROPIC_BASE_URL: emulator.url, NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ANTHROPIC_API_KEY: TEST_KEY,
+    ANTHROPIC_BASE_URL: emulator.url,
+    NO_COLOR: '1',
+  };
   delete env.FILES_SYNC_CONFIG;
   let cleaned = false;
   const cleanup = async () => {
@@ -79,7 +88,10 @@ export interface CliResult {
 }
 
 /** Runs the CLI (through tsx) to completion. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawnCli(args, opts);
     let stdout = '';

@@ -28,13 +28,19 @@ export interface SyncRun {
 }
 
 /** Runs `files-sync sync --json` to completion and parses its report. */
-export async function syncJson(p: Pick<Project, 'configPath' | 'env'>, args: string[] = [], timeoutMs = 300_000): Promise<SyncRun> {
+export async function syncJson(
+  p: Pick<Project, 'configPath' | 'env'>,
+  args: string[] = [],
+  timeoutMs = 300_000,
+): Promise<SyncRun> {
   const r = await runCli(['sync', '-c', p.configPath, '--json', ...args], { env: p.env, timeoutMs });
   let reports: SyncReport[];
   try {
     reports = JSON.parse(r.stdout) as SyncReport[];
   } catch {
-    throw new Error(`sync did not print JSON (exit ${r.code})\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(-4000)}`);
+    throw new Error(
+      `sync did not print JSON (exit ${r.code})\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(-4000)}`,
+    );
   }
   return { code: r.code, reports, stdout: r.stdout, stderr: r.stderr };
 }

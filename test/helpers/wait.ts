@@ -26,7 +26,10 @@ export async function waitFor(
     }
     if (Date.now() >= deadline) {
       const text = typeof message === 'function' ? message() : message;
-      throw new Error(`waitFor timed out after ${timeoutMs} ms: ${text}`, lastError === undefined ? {} : { cause: lastError });
+      throw new Error(
+        `waitFor timed out after ${timeoutMs} ms: ${text}`,
+        lastError === undefined ? {} : { cause: lastError },
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -2,62 +2,63 @@ import { describe, expect, it } from 'vitest';
 import { createPathFilter, DEFAULT_EXCLUDES, InvalidFilterError } from '../../src/local/filter.js';
 
 describe('createPathFilter: files', () => {
-  const cases: Array<{ name: string; include?: string[]; exclude?: string[]; yes: string[]; no: string[] }> = [
-    {
-      name: 'no patterns: everything, dotfiles included',
-      yes: ['a.txt', 'deep/nested/file.pdf', '.env', 'dir/.hidden', '.config/x'],
-      no: [],
-    },
-    {
-      name: 'include by extension anywhere',
-      include: ['**/*.pdf'],
-      yes: ['a.pdf', 'x/y/z.pdf', '.hidden/q.pdf'],
-      no: ['a.txt', 'x/y.pdfx', 'pdf'],
-    },
-    {
-      name: 'patterns match the whole path, not the basename',
-      include: ['*.pdf'],
-      yes: ['top.pdf'],
-      no: ['sub/nested.pdf'],
-    },
-    {
-      name: 'include naming a directory includes what is under it',
-      include: ['docs'],
-      yes: ['docs/a.txt', 'docs/deep/b.md'],
-      no: ['other/a.txt', 'docs2/a.txt', 'readme.md'],
-    },
-    {
-      name: 'exclude wins over include',
-      include: ['**/*.txt'],
-      exclude: ['secret/**', '**/draft-*'],
-      yes: ['a.txt', 'public/b.txt'],
-      no: ['secret/a.txt', 'x/draft-1.txt', 'a.md'],
-    },
-    {
-      name: 'an excluded directory hides everything beneath it',
-      exclude: ['**/.git', 'node_modules/**', 'build'],
-      yes: ['src/a.ts', 'git/x', 'sub/node_modules/x.js', 'builder/x'],
-      no: ['.git/config', 'pkg/.git/objects/ab/cd', 'node_modules/x/index.js', 'build/out.js'],
-    },
-    {
-      name: 'default excludes: editor temp files and OS metadata',
-      yes: ['notes.swp', 'a.tmp', 'report.bak', 'x.part', 'Thumbs.db', 'tilde~in/name.txt', 'a#b'],
-      no: [
-        '.notes.txt.swp',
-        'd/.notes.txt.swo',
-        'd/.x.swx',
-        'notes.txt~',
-        'd/.#notes.txt',
-        '#notes.txt#',
-        'd/.a.txt.kate-swp',
-        'd/.goutputstream-ABC123',
-        '.~lock.report.odt#',
-        'd/~$report.docx',
-        '.DS_Store',
-        'photos/.DS_Store',
-      ],
-    },
-  ];
+  const cases: Array<{ name: string; include?: string[]; exclude?: string[]; yes: string[]; no: string[] }> =
+    [
+      {
+        name: 'no patterns: everything, dotfiles included',
+        yes: ['a.txt', 'deep/nested/file.pdf', '.env', 'dir/.hidden', '.config/x'],
+        no: [],
+      },
+      {
+        name: 'include by extension anywhere',
+        include: ['**/*.pdf'],
+        yes: ['a.pdf', 'x/y/z.pdf', '.hidden/q.pdf'],
+        no: ['a.txt', 'x/y.pdfx', 'pdf'],
+      },
+      {
+        name: 'patterns match the whole path, not the basename',
+        include: ['*.pdf'],
+        yes: ['top.pdf'],
+        no: ['sub/nested.pdf'],
+      },
+      {
+        name: 'include naming a directory includes what is under it',
+        include: ['docs'],
+        yes: ['docs/a.txt', 'docs/deep/b.md'],
+        no: ['other/a.txt', 'docs2/a.txt', 'readme.md'],
+      },
+      {
+        name: 'exclude wins over include',
+        include: ['**/*.txt'],
+        exclude: ['secret/**', '**/draft-*'],
+        yes: ['a.txt', 'public/b.txt'],
+        no: ['secret/a.txt', 'x/draft-1.txt', 'a.md'],
+      },
+      {
+        name: 'an excluded directory hides everything beneath it',
+        exclude: ['**/.git', 'node_modules/**', 'build'],
+        yes: ['src/a.ts', 'git/x', 'sub/node_modules/x.js', 'builder/x'],
+        no: ['.git/config', 'pkg/.git/objects/ab/cd', 'node_modules/x/index.js', 'build/out.js'],
+      },
+      {
+        name: 'default excludes: editor temp files and OS metadata',
+        yes: ['notes.swp', 'a.tmp', 'report.bak', 'x.part', 'Thumbs.db', 'tilde~in/name.txt', 'a#b'],
+        no: [
+          '.notes.txt.swp',
+          'd/.notes.txt.swo',
+          'd/.x.swx',
+          'notes.txt~',
+          'd/.#notes.txt',
+          '#notes.txt#',
+          'd/.a.txt.kate-swp',
+          'd/.goutputstream-ABC123',
+          '.~lock.report.odt#',
+          'd/~$report.docx',
+          '.DS_Store',
+          'photos/.DS_Store',
+        ],
+      },
+    ];
   for (const c of cases) {
     it(c.name, () => {
       const filter = createPathFilter({
@@ -130,6 +131,8 @@ describe('createPathFilter: state directory', () => {
   });
 
   it('refuses a state directory that is the folder itself', () => {
-    expect(() => createPathFilter({ root: '/data/folder', stateDir: '/data/folder/' })).toThrow(InvalidFilterError);
+    expect(() => createPathFilter({ root: '/data/folder', stateDir: '/data/folder/' })).toThrow(
+      InvalidFilterError,
+    );
   });
 });

@@ -3,7 +3,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileChangedError, HASH_CHUNK_BYTES, hashCounter, hashFile, resetHashCounter } from '../../src/local/hash.js';
+import {
+  FileChangedError,
+  HASH_CHUNK_BYTES,
+  hashCounter,
+  hashFile,
+  resetHashCounter,
+} from '../../src/local/hash.js';
 import { createTestFs } from './memfs-helpers.js';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -15,7 +21,12 @@ describe('hashFile on memfs', () => {
     fs.writeFileSync('/f/big.bin', content);
     const st = fs.statSync('/f/big.bin');
     const result = await hashFile('/f/big.bin', { fs: api });
-    expect(result).toEqual({ sha256: sha256(content), size: content.length, mtimeMs: st.mtimeMs, ino: st.ino });
+    expect(result).toEqual({
+      sha256: sha256(content),
+      size: content.length,
+      mtimeMs: st.mtimeMs,
+      ino: st.ino,
+    });
   });
 
   it('hashes an empty file', async () => {
@@ -37,7 +48,10 @@ describe('hashFile on memfs', () => {
   });
 
   it('throws FileChangedError when the path is replaced by a rename during the read', async () => {
-    const { fs, api } = createTestFs({ '/f/a.txt': 'x'.repeat(HASH_CHUNK_BYTES + 1), '/f/new.txt': 'y'.repeat(HASH_CHUNK_BYTES + 1) });
+    const { fs, api } = createTestFs({
+      '/f/a.txt': 'x'.repeat(HASH_CHUNK_BYTES + 1),
+      '/f/new.txt': 'y'.repeat(HASH_CHUNK_BYTES + 1),
+    });
     const err = await hashFile('/f/a.txt', {
       fs: api,
       onProgress: (bytes) => {
@@ -61,11 +75,15 @@ describe('hashFile on memfs', () => {
     const { fs, api } = createTestFs({ '/f/a.txt': 'abc' });
     const st = fs.statSync('/f/a.txt');
     const expected = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-    await expect(hashFile('/f/a.txt', { fs: api, expected })).resolves.toMatchObject({ sha256: sha256('abc') });
-    await expect(hashFile('/f/a.txt', { fs: api, expected: { ...expected, size: 4 } })).rejects.toBeInstanceOf(
-      FileChangedError,
-    );
-    await expect(hashFile('/f/a.txt', { fs: api, expected: { ...expected, ino: st.ino + 1 } })).rejects.toMatchObject({
+    await expect(hashFile('/f/a.txt', { fs: api, expected })).resolves.toMatchObject({
+      sha256: sha256('abc'),
+    });
+    await expect(
+      hashFile('/f/a.txt', { fs: api, expected: { ...expected, size: 4 } }),
+    ).rejects.toBeInstanceOf(FileChangedError);
+    await expect(
+      hashFile('/f/a.txt', { fs: api, expected: { ...expected, ino: st.ino + 1 } }),
+    ).rejects.toMatchObject({
       name: 'FileChangedError',
       context: { against: 'expected' },
     });

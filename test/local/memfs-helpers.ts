@@ -28,7 +28,10 @@ export function createTestFs(tree: NestedDirectoryJSON = {}): TestFs {
 }
 
 /** Wraps an fs so every call is recorded and calls can be made to fail or be held. */
-export function recordingFs(inner: FsLike, hooks: { beforeCall?: (op: string, path: string) => void | Promise<void> } = {}) {
+export function recordingFs(
+  inner: FsLike,
+  hooks: { beforeCall?: (op: string, path: string) => void | Promise<void> } = {},
+) {
   const calls: Array<{ op: string; path: string }> = [];
   let inFlight = 0;
   let maxInFlight = 0;

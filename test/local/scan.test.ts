@@ -16,7 +16,11 @@ function sortedKeys(map: Map<string, unknown>): string[] {
 
 describe('scanFolder on memfs', () => {
   it('reports regular files with relative POSIX paths, sizes, mtimes and inodes', async () => {
-    const { fs, api } = createTestFs({ '/root/a.txt': 'hello', '/root/sub/deep/b.bin': 'xy', '/root/empty': null });
+    const { fs, api } = createTestFs({
+      '/root/a.txt': 'hello',
+      '/root/sub/deep/b.bin': 'xy',
+      '/root/empty': null,
+    });
     const result = await scanFolder('/root', { filter: everything, fs: api });
     expect(sortedKeys(result.entries)).toEqual(['a.txt', 'sub/deep/b.bin']);
     const a = result.entries.get('a.txt')!;
@@ -57,7 +61,11 @@ describe('scanFolder on memfs', () => {
   });
 
   it('follows symlinks when asked, reporting the target stat under the link path', async () => {
-    const { fs, api } = createTestFs({ '/r/real.txt': 'xyz', '/r/dir/inner.txt': 'y', '/outside/o.txt': 'oo' });
+    const { fs, api } = createTestFs({
+      '/r/real.txt': 'xyz',
+      '/r/dir/inner.txt': 'y',
+      '/outside/o.txt': 'oo',
+    });
     fs.symlinkSync('/r/real.txt', '/r/link.txt');
     fs.symlinkSync('/outside', '/r/out');
     fs.symlinkSync('/nowhere', '/r/dangling');
@@ -115,7 +123,7 @@ describe('scanFolder on memfs', () => {
     const big = 600 * 1024 * 1024;
     const rec = recordingFs(api);
     const inner = rec.fs.lstat;
-    rec.fs.lstat = async (p) => ({ ...(await inner(p)), size: big, isFile: () => true }) as never;
+    rec.fs.lstat = async (p) => ({ ...(await inner(p)), size: big, isFile: () => true });
     const result = await scanFolder('/r', { filter: everything, fs: rec.fs });
     expect(result.entries.get('big.bin')!.size).toBe(big);
   });
@@ -162,9 +170,9 @@ describe('scanFolder on memfs', () => {
         if (op === 'lstat' && ++lstats === 5) controller.abort(new Error('stop now'));
       },
     });
-    await expect(scanFolder('/r', { filter: everything, fs: rec.fs, signal: controller.signal })).rejects.toThrow(
-      'stop now',
-    );
+    await expect(
+      scanFolder('/r', { filter: everything, fs: rec.fs, signal: controller.signal }),
+    ).rejects.toThrow('stop now');
     expect(lstats).toBeLessThan(50);
   });
 });
@@ -173,7 +181,12 @@ describe('statEntry on memfs', () => {
   it('returns the entry of a file, null for a missing path or a directory', async () => {
     const { fs, api } = createTestFs({ '/r/a.txt': 'abc', '/r/dir': null });
     const st = fs.statSync('/r/a.txt');
-    expect(await statEntry('/r', 'a.txt', { fs: api })).toEqual({ path: 'a.txt', size: 3, mtimeMs: st.mtimeMs, ino: st.ino });
+    expect(await statEntry('/r', 'a.txt', { fs: api })).toEqual({
+      path: 'a.txt',
+      size: 3,
+      mtimeMs: st.mtimeMs,
+      ino: st.ino,
+    });
     expect(await statEntry('/r', 'gone.txt', { fs: api })).toBeNull();
     expect(await statEntry('/r', 'dir', { fs: api })).toBeNull();
     expect(await statEntry('/r', 'a.txt/below', { fs: api })).toBeNull();
@@ -186,7 +199,9 @@ describe('statEntry on memfs', () => {
     expect(await statEntry('/r', 'l', { fs: api })).toEqual({ path: 'l', reason: 'symlink' });
     const followed = await statEntry('/r', 'l', { fs: api, followSymlinks: true });
     expect(followed !== null && !isSkippedPath(followed) && followed.size).toBe(3);
-    expect(await statEntry('/r', 'd', { fs: api, followSymlinks: true })).toMatchObject({ reason: 'symlink' });
+    expect(await statEntry('/r', 'd', { fs: api, followSymlinks: true })).toMatchObject({
+      reason: 'symlink',
+    });
   });
 
   it('throws FolderUnavailableError instead of "missing" when the root itself is gone', async () => {

@@ -13,7 +13,10 @@ function osError(code: string, at: string): Error & { code: string; path: string
 }
 
 /** A real chokidar watcher that the test can reach, to make it emit what the kernel would. */
-function capturingWatch(onCreate?: (fsw: FSWatcher) => void): { watchFn: typeof watch; get: () => FSWatcher } {
+function capturingWatch(onCreate?: (fsw: FSWatcher) => void): {
+  watchFn: typeof watch;
+  get: () => FSWatcher;
+} {
   let created: FSWatcher | undefined;
   return {
     watchFn: (paths: string | string[], options?: ChokidarOptions) => {
@@ -40,7 +43,9 @@ describe('watcher errors', () => {
     // The kernel refuses every further watch, so errors come in bursts.
     chokidar.emit('error', osError('ENOSPC', path.join(root, 'a')));
     chokidar.emit('error', osError('ENOSPC', path.join(root, 'b')));
-    await waitFor(() => w.errors.length > 0 && chokidar.closed, { message: 'the limit error and a closed watcher' });
+    await waitFor(() => w.errors.length > 0 && chokidar.closed, {
+      message: 'the limit error and a closed watcher',
+    });
 
     expect(w.errors).toHaveLength(1);
     const err = w.errors[0];

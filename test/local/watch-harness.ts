@@ -39,7 +39,12 @@ export async function tempDir(prefix = 'files-sync-watch-'): Promise<string> {
 /** Starts a watcher on `root` that records its events the way the folder loop consumes them. */
 export function watchFolder(
   root: string,
-  options: { filter?: PathFilterOptions; followSymlinks?: boolean; watchFn?: ChokidarWatchFn; backend?: WatchBackend } = {},
+  options: {
+    filter?: PathFilterOptions;
+    followSymlinks?: boolean;
+    watchFn?: ChokidarWatchFn;
+    backend?: WatchBackend;
+  } = {},
 ): WatchedFolder {
   const filter = createPathFilter(options.filter ?? {});
   const events: WatchEvent[] = [];

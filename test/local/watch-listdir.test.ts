@@ -20,7 +20,11 @@ describe('listDir', () => {
   it('lists files under a sub-directory recursively, relative to the folder root', async () => {
     const root = await tempDir();
     await tree(root, ['top.txt', 'd/a.txt', 'd/e/b.txt', 'd/e/f/c.txt', 'other/x.txt']);
-    expect(sorted(await listDir(root, 'd', createPathFilter()))).toEqual(['d/a.txt', 'd/e/b.txt', 'd/e/f/c.txt']);
+    expect(sorted(await listDir(root, 'd', createPathFilter()))).toEqual([
+      'd/a.txt',
+      'd/e/b.txt',
+      'd/e/f/c.txt',
+    ]);
     expect(sorted(await listDir(root, '', createPathFilter()))).toEqual(
       sorted(['top.txt', 'd/a.txt', 'd/e/b.txt', 'd/e/f/c.txt', 'other/x.txt']),
     );

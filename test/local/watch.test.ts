@@ -7,7 +7,11 @@ import { cleanupAll, tempDir, watchFolder, type WatchedFolder } from './watch-ha
 afterEach(cleanupAll);
 
 /** Waits until the watcher reported `p` with this event type. */
-function reported(w: WatchedFolder, type: 'change' | 'unlink' | 'dir' | 'unlink-dir', p: string): Promise<void> {
+function reported(
+  w: WatchedFolder,
+  type: 'change' | 'unlink' | 'dir' | 'unlink-dir',
+  p: string,
+): Promise<void> {
   return waitFor(() => w.paths(type).has(p), {
     message: () => `a '${type}' event for ${p}; seen: ${JSON.stringify(w.events)}`,
   });
@@ -196,7 +200,9 @@ describe.each(['chokidar', 'parcel'] as const)('%s watcher (real temp folders)',
 
     await mkdir(path.join(root, 'd'));
     await writeFile(path.join(real, 'd', 'x.txt'), 'x');
-    await waitFor(() => w.found.has('d/x.txt'), { message: () => `d/x.txt; seen: ${JSON.stringify(w.events)}` });
+    await waitFor(() => w.found.has('d/x.txt'), {
+      message: () => `d/x.txt; seen: ${JSON.stringify(w.events)}`,
+    });
   });
 
   it('delivers no events after close()', async () => {

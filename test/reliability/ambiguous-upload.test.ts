@@ -9,10 +9,12 @@ import { makeProject } from '../helpers/project.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { seedFor, syncJson } from './support.js';
 
-
 describe('ambiguous upload recovery', () => {
   it('never adopts a file another path of the folder already owns (same name and size, earlier run)', async () => {
-    const project = await makeProject({ files: { 'a/index.md': 'AAAA' }, config: { api: { concurrency: 1 } } });
+    const project = await makeProject({
+      files: { 'a/index.md': 'AAAA' },
+      config: { api: { concurrency: 1 } },
+    });
     expect((await syncJson(project)).code).toBe(0);
     const aId = (await openManifest(project.stateDir, 'docs')).get('a/index.md')!.fileId;
 

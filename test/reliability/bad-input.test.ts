@@ -15,7 +15,6 @@ import { expectMirrored } from '../helpers/mirror.js';
 import { waitFor } from '../helpers/wait.js';
 import { runLimited, syncJson } from './support.js';
 
-
 interface CliMistake {
   name: string;
   /** Merged over the project's valid config; `raw` replaces the file text instead. */
@@ -32,10 +31,26 @@ const mistakes: CliMistake[] = [
   { name: 'wrong type', config: { api: { concurrency: '4' } }, names: /api\.concurrency/ },
   { name: 'out of range', config: { watch: { debounceMs: -1 } }, names: /watch\.debounceMs/ },
   { name: 'empty folders list', config: { folders: [] }, names: /folders: needs at least one folder/ },
-  { name: 'folder missing on disk', config: { folders: [{ name: 'docs', path: '/nonexistent/files-sync-test' }] }, names: /folder does not exist/ },
-  { name: 'bad folder name', config: { folders: [{ name: 'My Docs', path: '.' }] }, names: /folders\[0\]\.name/ },
-  { name: 'invalid glob', config: { folders: [{ name: 'docs', path: '.', include: ['[abc'] }] }, names: /invalid glob pattern/ },
-  { name: 'key in the config file', config: { apiKey: 'sk-ant-api03-abcdefghijklmnop' }, names: /does not belong in the config file/ },
+  {
+    name: 'folder missing on disk',
+    config: { folders: [{ name: 'docs', path: '/nonexistent/files-sync-test' }] },
+    names: /folder does not exist/,
+  },
+  {
+    name: 'bad folder name',
+    config: { folders: [{ name: 'My Docs', path: '.' }] },
+    names: /folders\[0\]\.name/,
+  },
+  {
+    name: 'invalid glob',
+    config: { folders: [{ name: 'docs', path: '.', include: ['[abc'] }] },
+    names: /invalid glob pattern/,
+  },
+  {
+    name: 'key in the config file',
+    config: { apiKey: 'sk-ant-api03-abcdefghijklmnop' },
+    names: /does not belong in the config file/,
+  },
   { name: 'JSON syntax error', raw: '{\n  "folders": [],\n}\n', names: /trailing comma/ },
   { name: 'empty file', raw: '  \n', names: /the file is empty/ },
   { name: 'bad env override', env: { FILES_SYNC_CONCURRENCY: 'lots' }, names: /FILES_SYNC_CONCURRENCY/ },
@@ -50,18 +65,22 @@ describe('configuration mistakes at the CLI', () => {
     const p = project;
     const valid = JSON.parse(await fs.readFile(p.configPath, 'utf8')) as Record<string, unknown>;
     // Each row gets its own config file and state dir, next to the one valid project.
-    const results: Array<{ row: CliMistake; code: number | null; stderr: string; stateDirExists: boolean }> = [];
+    const results: Array<{ row: CliMistake; code: number | null; stderr: string; stateDirExists: boolean }> =
+      [];
     await runLimited(
       mistakes.map((row, i) => async () => {
         const stateDir = path.join(p.dir, `state-${i}`);
         const configPath = path.join(p.dir, `mistake-${i}.json`);
-        const folders = (row.config?.folders as unknown) ?? [{ name: 'docs', path: p.folder }];
+        const folders = row.config?.folders ?? [{ name: 'docs', path: p.folder }];
         const text = row.raw ?? JSON.stringify({ ...valid, stateDir, ...row.config, folders });
         await fs.writeFile(configPath, text);
         const env = { ...p.env, ...row.env };
         if (row.env?.ANTHROPIC_API_KEY === '') delete env.ANTHROPIC_API_KEY;
         const r = await runCli(['sync', '-c', configPath, ...(row.args ?? [])], { env });
-        const stateDirExists = await fs.access(stateDir).then(() => true, () => false);
+        const stateDirExists = await fs.access(stateDir).then(
+          () => true,
+          () => false,
+        );
         results.push({ row, code: r.code, stderr: r.stderr, stateDirExists });
       }),
       4,
@@ -79,7 +98,9 @@ describe('configuration mistakes at the CLI', () => {
   it('a refused key (401) fails once, clearly, without the key, and creates nothing remote', async () => {
     const project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b' } });
     const wrong = 'sk-ant-wrong-0123456789-must-not-leak';
-    const r = await runCli(['sync', '-c', project.configPath, '--json'], { env: { ...project.env, ANTHROPIC_API_KEY: wrong } });
+    const r = await runCli(['sync', '-c', project.configPath, '--json'], {
+      env: { ...project.env, ANTHROPIC_API_KEY: wrong },
+    });
     expect(r.code).toBe(1);
     const [report] = JSON.parse(r.stdout) as Array<{ status: string; error?: string; uploaded: number }>;
     expect(report).toMatchObject({ status: 'failed', uploaded: 0 });
@@ -106,7 +127,10 @@ describe('awkward local files', () => {
     const p = project;
     // followSymlinks on, so the loop is followed (and caught) rather than skipped as a symlink.
     const config = JSON.parse(await fs.readFile(p.configPath, 'utf8')) as Record<string, unknown>;
-    await fs.writeFile(p.configPath, JSON.stringify({ ...config, folders: [{ name: 'docs', path: p.folder, followSymlinks: true }] }));
+    await fs.writeFile(
+      p.configPath,
+      JSON.stringify({ ...config, folders: [{ name: 'docs', path: p.folder, followSymlinks: true }] }),
+    );
     execFileSync('mkfifo', [path.join(p.folder, 'pipe')]);
     await fs.mkdir(path.join(p.folder, 'loop'));
     await fs.symlink('..', path.join(p.folder, 'loop', 'up'));
@@ -121,12 +145,24 @@ describe('awkward local files', () => {
     const report = r.reports[0]!;
     expect(report.failed).toEqual([]);
     const reasons = Object.fromEntries(report.skipped.map((s) => [s.path, s.reason]));
-    expect(reasons).toMatchObject({ pipe: 'special', 'huge.iso': 'too-large', 'self-a': 'symlink-loop', 'self-b': 'symlink-loop' });
-    expect(report.skipped.some((s) => s.path.startsWith('loop/up') && s.reason === 'symlink-loop')).toBe(true);
+    expect(reasons).toMatchObject({
+      pipe: 'special',
+      'huge.iso': 'too-large',
+      'self-a': 'symlink-loop',
+      'self-b': 'symlink-loop',
+    });
+    expect(report.skipped.some((s) => s.path.startsWith('loop/up') && s.reason === 'symlink-loop')).toBe(
+      true,
+    );
     expect(report.uploaded).toBe(5);
-    const names = p.emulator.files().map((f) => f.filename).sort();
+    const names = p.emulator
+      .files()
+      .map((f) => f.filename)
+      .sort();
     // Control characters are not allowed in API filenames: replaced, never refused.
-    expect(names).toEqual(['h.txt', 'name with_newline.txt', 'plain.txt', 'tab_here.md', 'ünïcödé ✓.txt'].sort());
+    expect(names).toEqual(
+      ['h.txt', 'name with_newline.txt', 'plain.txt', 'tab_here.md', 'ünïcödé ✓.txt'].sort(),
+    );
     await expectMirrored(p, { ignore: (rel) => rel === 'huge.iso' });
 
     const human = await runCli(['sync', '-c', p.configPath], { env: p.env });
@@ -136,7 +172,9 @@ describe('awkward local files', () => {
   });
 
   it('a file replaced by a directory: the old copy is deleted, the new files upload', async () => {
-    const project = await makeProject({ files: { 'swap': 'was a file', 'keep.txt': 'k', 'other.txt': 'o', 'more.txt': 'm' } });
+    const project = await makeProject({
+      files: { swap: 'was a file', 'keep.txt': 'k', 'other.txt': 'o', 'more.txt': 'm' },
+    });
     expect((await syncJson(project)).code).toBe(0);
     await fs.rm(path.join(project.folder, 'swap'));
     await project.write('swap/inner.txt', 'now a directory');
@@ -159,13 +197,28 @@ describe('awkward local files', () => {
     child.stderr!.resume();
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     // The listing comes after hashing: from here the upload is starting or running.
-    await waitFor(() => (p.emulator.stats().byRoute['GET /v1/files'] ?? 0) >= 1, { timeoutMs: 60_000, intervalMs: 2, message: 'the remote listing' });
+    await waitFor(() => (p.emulator.stats().byRoute['GET /v1/files'] ?? 0) >= 1, {
+      timeoutMs: 60_000,
+      intervalMs: 2,
+      message: 'the remote listing',
+    });
     await fs.rm(big);
     expect(await exited).toBe(0);
-    const [report] = JSON.parse(stdout) as Array<{ uploaded: number; failed: unknown[]; skipped: Array<{ path: string; reason: string }> }>;
+    const [report] = JSON.parse(stdout) as Array<{
+      uploaded: number;
+      failed: unknown[];
+      skipped: Array<{ path: string; reason: string }>;
+    }>;
     expect(report!.failed).toEqual([]);
-    expect(report!.skipped).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'big.bin', reason: 'changed-during-upload' })]));
-    expect(p.emulator.files().map((f) => f.filename).sort()).toEqual(['a.txt', 'b.txt']);
+    expect(report!.skipped).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: 'big.bin', reason: 'changed-during-upload' })]),
+    );
+    expect(
+      p.emulator
+        .files()
+        .map((f) => f.filename)
+        .sort(),
+    ).toEqual(['a.txt', 'b.txt']);
     await expectMirrored(p);
   });
 

@@ -43,10 +43,17 @@ export async function randomEdits(root: string, rng: Rng, round: number, count: 
       const dir = `r${rng.int(8)}`;
       await fs.mkdir(path.join(root, dir), { recursive: true });
       const rel = rng.next() < 0.2 ? `${dir}/index.md` : `${dir}/n${round}-${i}.txt`;
-      await fs.writeFile(path.join(root, rel), rel.endsWith('index.md') ? `index ${round % 10} ${dir}\n` : `round ${round} file ${i} ${'y'.repeat(rng.int(300))}\n`);
+      await fs.writeFile(
+        path.join(root, rel),
+        rel.endsWith('index.md')
+          ? `index ${round % 10} ${dir}\n`
+          : `round ${round} file ${i} ${'y'.repeat(rng.int(300))}\n`,
+      );
     } else if (roll < 0.8) {
       const rel = rng.pick(existing);
-      await fs.writeFile(path.join(root, rel), `rewritten in round ${round} #${i} ${'z'.repeat(rng.int(100))}\n`).catch(ignoreGone);
+      await fs
+        .writeFile(path.join(root, rel), `rewritten in round ${round} #${i} ${'z'.repeat(rng.int(100))}\n`)
+        .catch(ignoreGone);
     } else if (roll < 0.9) {
       const rel = rng.pick(existing);
       await fs.rm(path.join(root, rel), { force: true });
@@ -100,7 +107,10 @@ export async function runCrashRounds(p: Project, opts: CrashRoundOptions): Promi
     const command = rng.next() < 0.5 ? 'sync' : 'run';
     const before = p.emulator.stats().requests;
     const killAfterRequests = 1 + rng.int(maxRequests);
-    const child = spawnCli(command === 'sync' ? ['sync', '-c', p.configPath, '--json'] : ['run', '-c', p.configPath], { env: p.env });
+    const child = spawnCli(
+      command === 'sync' ? ['sync', '-c', p.configPath, '--json'] : ['run', '-c', p.configPath],
+      { env: p.env },
+    );
     // Keep the output (a failing round is read from it) and drain it so a pipe never fills up.
     const log = createWriteStream(path.join(p.dir, `round-${round}-${command}.log`));
     child.stdout!.pipe(log);
@@ -119,7 +129,11 @@ export async function runCrashRounds(p: Project, opts: CrashRoundOptions): Promi
         if (made !== seen) [seen, lastChangeAt] = [made, Date.now()];
         return finishedFirst || made >= killAfterRequests || (made > 0 && Date.now() - lastChangeAt > 3000);
       },
-      { timeoutMs: 60_000, intervalMs: 5, message: `round ${round}: ${command} to make ${killAfterRequests} requests` },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 5,
+        message: `round ${round}: ${command} to make ${killAfterRequests} requests`,
+      },
     ).catch(() => undefined); // a process that never got going is killed all the same
     const exitedBeforeKill = finishedFirst;
     child.kill('SIGKILL');

@@ -9,7 +9,6 @@ import { expectMirrored } from '../helpers/mirror.js';
 import { runCrashRounds } from './crash-rounds.js';
 import { syncJson, syncUntilClean, writeTree } from './support.js';
 
-
 /** Config of a crash project: latency makes kills land mid-request; low debounce keeps the daemon busy. */
 export const CRASH_CONFIG = {
   api: { concurrency: 4, maxRetryTimeMs: 30_000 },

@@ -10,7 +10,6 @@ import { makeProject } from '../helpers/project.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { syncJson, syncUntilClean, writeTree } from './support.js';
 
-
 /** 20% of requests faulted, spread over every kind the emulator has; every answer slowed. */
 export const MIXED_FAULTS = {
   rate429: 0.04,
@@ -48,14 +47,23 @@ describe('sync under 20% mixed faults', () => {
   it('2,000 files converge: remote == local, no duplicates, no orphans', async () => {
     const project = await makeProject({
       emulator: { faults: { ...MIXED_FAULTS, seed: 20260501 } },
-      config: { api: { concurrency: 16, maxConnections: 16, maxRetries: 4, maxRetryTimeMs: 30_000, timeoutMs: 20_000 } },
+      config: {
+        api: {
+          concurrency: 16,
+          maxConnections: 16,
+          maxRetries: 4,
+          maxRetryTimeMs: 30_000,
+          timeoutMs: 20_000,
+        },
+      },
     });
     const files = await writeTree(project.folder, 2000, { dirs: 40, seed: 7 });
 
     const runs = await syncUntilClean(project, 6);
     const faults = project.emulator.stats().faultsInjected;
     // The test only means something if every kind of fault actually happened.
-    for (const kind of ['rate429', 'rate500', 'rate529', 'rateReset', 'rateCreatedThenReset']) expect(faults[kind], kind).toBeGreaterThan(0);
+    for (const kind of ['rate429', 'rate500', 'rate529', 'rateReset', 'rateCreatedThenReset'])
+      expect(faults[kind], kind).toBeGreaterThan(0);
     expect(runs.at(-1)!.reports[0]!.failed).toEqual([]);
 
     // Second round, still faulted: edits (every index.md keeps its size), deletes and additions.
@@ -65,7 +73,14 @@ describe('sync under 20% mixed faults', () => {
     project.emulator.setFaults({});
     const final = await syncJson(project);
     expect(final.code).toBe(0);
-    expect(final.reports[0]).toMatchObject({ uploaded: 0, replaced: 0, deleted: 0, failed: [], unchanged: local.length, localFiles: local.length });
+    expect(final.reports[0]).toMatchObject({
+      uploaded: 0,
+      replaced: 0,
+      deleted: 0,
+      failed: [],
+      unchanged: local.length,
+      localFiles: local.length,
+    });
     await expectMirrored(project);
   }, 240_000);
 });

@@ -10,9 +10,28 @@ import type { LocalEntry, PendingUpload, RemoteFile } from '../../src/types.js';
 const STARTED = '2026-11-01T12:00:00.000Z';
 const LISTED = new Date('2026-11-02T00:00:00.000Z');
 
-const local = (path: string, sha256: string): LocalEntry & { sha256: string } => ({ path, size: 10, mtimeMs: 1, ino: 1, sha256 });
-const intent = (path: string, sha256: string): PendingUpload => ({ path, sha256, size: 10, remoteName: 'index.md', startedAt: STARTED });
-const created = (id: string, at: string): RemoteFile => ({ id, filename: 'index.md', mimeType: 'text/markdown', sizeBytes: 10, createdAt: at, downloadable: false });
+const local = (path: string, sha256: string): LocalEntry & { sha256: string } => ({
+  path,
+  size: 10,
+  mtimeMs: 1,
+  ino: 1,
+  sha256,
+});
+const intent = (path: string, sha256: string): PendingUpload => ({
+  path,
+  sha256,
+  size: 10,
+  remoteName: 'index.md',
+  startedAt: STARTED,
+});
+const created = (id: string, at: string): RemoteFile => ({
+  id,
+  filename: 'index.md',
+  mimeType: 'text/markdown',
+  sizeBytes: 10,
+  createdAt: at,
+  downloadable: false,
+});
 
 function plan(locals: LocalEntry[], intents: PendingUpload[], remote: RemoteFile[], inFlight: string[] = []) {
   const input: PlanInput = {
@@ -34,9 +53,17 @@ describe('intents that share a remote name and size', () => {
       [created('fb', '2026-11-01T12:00:01.000Z'), created('fa', '2026-11-01T12:00:02.000Z')],
     );
     expect(byKind(p.ops, 'adopt')).toEqual([]);
-    expect(byKind(p.ops, 'discard').map((o) => (o as { fileId: string }).fileId).sort()).toEqual(['fa', 'fb']);
+    expect(
+      byKind(p.ops, 'discard')
+        .map((o) => (o as { fileId: string }).fileId)
+        .sort(),
+    ).toEqual(['fa', 'fb']);
     expect(byKind(p.ops, 'drop-intent')).toHaveLength(2);
-    expect(byKind(p.ops, 'upload').map((o) => (o as { path: string }).path).sort()).toEqual(['a/index.md', 'b/index.md']);
+    expect(
+      byKind(p.ops, 'upload')
+        .map((o) => (o as { path: string }).path)
+        .sort(),
+    ).toEqual(['a/index.md', 'b/index.md']);
   });
 
   it('with the same content: either file is right, so each path adopts one and nothing is uploaded', () => {
@@ -45,13 +72,21 @@ describe('intents that share a remote name and size', () => {
       [intent('a/index.md', 'same'), intent('b/index.md', 'same')],
       [created('f1', '2026-11-01T12:00:01.000Z'), created('f2', '2026-11-01T12:00:02.000Z')],
     );
-    expect(byKind(p.ops, 'adopt').map((o) => (o as { remote: RemoteFile }).remote.id).sort()).toEqual(['f1', 'f2']);
+    expect(
+      byKind(p.ops, 'adopt')
+        .map((o) => (o as { remote: RemoteFile }).remote.id)
+        .sort(),
+    ).toEqual(['f1', 'f2']);
     expect(byKind(p.ops, 'discard')).toEqual([]);
     expect(byKind(p.ops, 'upload')).toEqual([]);
   });
 
   it('a single intent still adopts its file', () => {
-    const p = plan([local('a/index.md', 'ha')], [intent('a/index.md', 'ha')], [created('fa', '2026-11-01T12:00:02.000Z')]);
+    const p = plan(
+      [local('a/index.md', 'ha')],
+      [intent('a/index.md', 'ha')],
+      [created('fa', '2026-11-01T12:00:02.000Z')],
+    );
     expect(byKind(p.ops, 'adopt')).toHaveLength(1);
   });
 

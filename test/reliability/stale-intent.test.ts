@@ -13,15 +13,26 @@ import { waitFor } from '../helpers/wait.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { seedFor, syncUntilClean } from './support.js';
 
-
 describe('an intent left by a killed run', () => {
   it('is replaced, not erased, by the next run that uploads the same path; a kill mid-upload leaves no orphan', async () => {
-    const project = await makeProject({ files: { 'a.txt': 'alpha' }, emulator: { faults: { latencyMs: 1500 } } });
+    const project = await makeProject({
+      files: { 'a.txt': 'alpha' },
+      emulator: { faults: { latencyMs: 1500 } },
+    });
     const p = project;
     // What a run killed before it started this upload leaves behind: an intent, nothing remote.
     const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
     const h = await hashFile(path.join(p.folder, 'a.txt'));
-    await m.addPendingUpload({ path: 'a.txt', sha256: h.sha256, size: h.size, remoteName: remoteNameFor('a.txt'), startedAt: new Date(Date.now() - 1000).toISOString() }, { durable: true });
+    await m.addPendingUpload(
+      {
+        path: 'a.txt',
+        sha256: h.sha256,
+        size: h.size,
+        remoteName: remoteNameFor('a.txt'),
+        startedAt: new Date(Date.now() - 1000).toISOString(),
+      },
+      { durable: true },
+    );
     await m.close();
 
     const child = spawnCli(['sync', '-c', p.configPath, '--json'], { env: p.env });
@@ -29,7 +40,11 @@ describe('an intent left by a killed run', () => {
     child.stderr!.resume();
     const exited = new Promise((resolve) => child.once('exit', resolve));
     // Killed the moment the server has created the file, before the answer can be recorded.
-    await waitFor(() => p.emulator.files().length === 1, { timeoutMs: 60_000, intervalMs: 2, message: 'the upload to be created' });
+    await waitFor(() => p.emulator.files().length === 1, {
+      timeoutMs: 60_000,
+      intervalMs: 2,
+      message: 'the upload to be created',
+    });
     child.kill('SIGKILL');
     await exited;
 
@@ -44,7 +59,16 @@ describe('an intent left by a killed run', () => {
     const p = project;
     // The killed run uploaded the old 5-byte content and never recorded it.
     const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
-    await m.addPendingUpload({ path: 'a.txt', sha256: 'old'.padEnd(64, '0'), size: 5, remoteName: 'a.txt', startedAt: new Date(Date.now() - 1000).toISOString() }, { durable: true });
+    await m.addPendingUpload(
+      {
+        path: 'a.txt',
+        sha256: 'old'.padEnd(64, '0'),
+        size: 5,
+        remoteName: 'a.txt',
+        startedAt: new Date(Date.now() - 1000).toISOString(),
+      },
+      { durable: true },
+    );
     await m.close();
     p.emulator.addFile({ filename: 'a.txt', sizeBytes: 5 });
 
@@ -55,7 +79,11 @@ describe('an intent left by a killed run', () => {
     child.stdout!.resume();
     child.stderr!.resume();
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    await waitFor(() => (p.emulator.stats().faultsInjected.rateReset ?? 0) >= 1, { timeoutMs: 60_000, intervalMs: 2, message: 'the discard to be reset' });
+    await waitFor(() => (p.emulator.stats().faultsInjected.rateReset ?? 0) >= 1, {
+      timeoutMs: 60_000,
+      intervalMs: 2,
+      message: 'the discard to be reset',
+    });
     child.kill('SIGKILL');
     await exited;
 
@@ -67,12 +95,24 @@ describe('an intent left by a killed run', () => {
   it('records every copy it will discard before it drops any intent (kill with discards still queued)', async () => {
     // Two crashed uploads of a/index.md and b/index.md: same name and size, different contents,
     // so neither copy can be adopted: both are discarded and both paths uploaded again.
-    const project = await makeProject({ files: { 'a/index.md': 'AAAA', 'b/index.md': 'BBBB' }, config: { api: { concurrency: 2 } } });
+    const project = await makeProject({
+      files: { 'a/index.md': 'AAAA', 'b/index.md': 'BBBB' },
+      config: { api: { concurrency: 2 } },
+    });
     const p = project;
     const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
     for (const rel of ['a/index.md', 'b/index.md']) {
       const h = await hashFile(path.join(p.folder, rel));
-      await m.addPendingUpload({ path: rel, sha256: h.sha256, size: 4, remoteName: 'index.md', startedAt: new Date(Date.now() - 1000).toISOString() }, { durable: true });
+      await m.addPendingUpload(
+        {
+          path: rel,
+          sha256: h.sha256,
+          size: 4,
+          remoteName: 'index.md',
+          startedAt: new Date(Date.now() - 1000).toISOString(),
+        },
+        { durable: true },
+      );
       p.emulator.addFile({ filename: 'index.md', sizeBytes: 4 });
     }
     await m.close();
@@ -84,7 +124,11 @@ describe('an intent left by a killed run', () => {
     child.stdout!.resume();
     child.stderr!.resume();
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    await waitFor(() => (p.emulator.stats().byRoute['POST /v1/files'] ?? 0) >= 1, { timeoutMs: 60_000, intervalMs: 2, message: 'an upload to be sent' });
+    await waitFor(() => (p.emulator.stats().byRoute['POST /v1/files'] ?? 0) >= 1, {
+      timeoutMs: 60_000,
+      intervalMs: 2,
+      message: 'an upload to be sent',
+    });
     child.kill('SIGKILL');
     await exited;
 

@@ -11,7 +11,11 @@ import { syncJson, type SyncRun } from '../helpers/sync-cli.js';
  * Runs `sync` until one exits 0 (a pass may end with failures once retries are exhausted), at
  * most `maxRuns` times; returns every run so a failure can show what happened.
  */
-export async function syncUntilClean(p: Pick<Project, 'configPath' | 'env'>, maxRuns: number, timeoutMs?: number): Promise<SyncRun[]> {
+export async function syncUntilClean(
+  p: Pick<Project, 'configPath' | 'env'>,
+  maxRuns: number,
+  timeoutMs?: number,
+): Promise<SyncRun[]> {
   const runs: SyncRun[] = [];
   for (let i = 0; i < maxRuns; i++) {
     const run = await syncJson(p, [], timeoutMs);
@@ -20,7 +24,9 @@ export async function syncUntilClean(p: Pick<Project, 'configPath' | 'env'>, max
     if (run.code !== 1) throw new Error(`sync exited ${run.code}, not 0 or 1\n${run.stderr.slice(-4000)}`);
   }
   const last = runs.at(-1)!;
-  throw new Error(`sync did not converge in ${maxRuns} runs; last failures: ${JSON.stringify(last.reports.map((r) => r.failed.slice(0, 5)))}`);
+  throw new Error(
+    `sync did not converge in ${maxRuns} runs; last failures: ${JSON.stringify(last.reports.map((r) => r.failed.slice(0, 5)))}`,
+  );
 }
 
 /** A deterministic random source for a test: floats, ints and picks from one seed. */
@@ -45,7 +51,11 @@ export function seededRng(seed: number): Rng {
  * of one fixed size with different content, so basename + size (all the API lets us match an
  * unanswered upload on) is ambiguous across directories on purpose.
  */
-export async function writeTree(root: string, count: number, opts: { dirs?: number; seed?: number } = {}): Promise<string[]> {
+export async function writeTree(
+  root: string,
+  count: number,
+  opts: { dirs?: number; seed?: number } = {},
+): Promise<string[]> {
   const dirs = opts.dirs ?? 40;
   const rng = seededRng(opts.seed ?? 1);
   const written: string[] = [];

@@ -9,21 +9,27 @@ import { expectMirrored } from '../helpers/mirror.js';
 import { runCrashRounds } from '../reliability/crash-rounds.js';
 import { syncJson, syncUntilClean, writeTree } from '../reliability/support.js';
 
-
 const SEED = Number(process.env.SOAK_SEED ?? Date.now() % 1_000_000);
 
 describe('soak: crash recovery', () => {
   it(`20 rounds of killed sync/run converge (seed ${SEED})`, async () => {
     const project = await makeProject({
       emulator: { faults: { latencyMs: 25 } },
-      config: { api: { concurrency: 4, maxRetryTimeMs: 30_000 }, watch: { debounceMs: 100 }, safety: { maxDeletes: 5000, maxDeletePercent: 50 } },
+      config: {
+        api: { concurrency: 4, maxRetryTimeMs: 30_000 },
+        watch: { debounceMs: 100 },
+        safety: { maxDeletes: 5000, maxDeletePercent: 50 },
+      },
     });
     await writeTree(project.folder, 600, { dirs: 20, seed: SEED });
     const infos = await runCrashRounds(project, {
       rounds: 20,
       seed: SEED,
       maxRequestsBeforeKill: 200,
-      onRound: (i) => console.log(`round ${i.round}: ${i.command} killed after ${i.requests} requests (target ${i.killAfterRequests}${i.finishedFirst ? ', had finished' : ''}), manifest entries ${i.manifestEntries ?? 'none yet'}`),
+      onRound: (i) =>
+        console.log(
+          `round ${i.round}: ${i.command} killed after ${i.requests} requests (target ${i.killAfterRequests}${i.finishedFirst ? ', had finished' : ''}), manifest entries ${i.manifestEntries ?? 'none yet'}`,
+        ),
     });
     expect(infos).toHaveLength(20);
     expect(new Set(infos.map((i) => i.command))).toEqual(new Set(['sync', 'run']));

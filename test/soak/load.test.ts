@@ -9,7 +9,6 @@ import { makeProject, spawnCli, type Project } from '../helpers/project.js';
 import { mirrorProblems } from '../helpers/mirror.js';
 import { writeTree } from '../reliability/support.js';
 
-
 const FILES = Number(process.env.SOAK_FILES ?? 100_000);
 
 interface MeasuredRun {
@@ -48,24 +47,36 @@ async function measuredSync(p: Project): Promise<MeasuredRun> {
   const code = await exited;
   running = false;
   await poll;
-  return { code, stdout, stderr, seconds: (Date.now() - started) / 1000, peakRssMiB: peak === null ? null : Math.round(peak / 1024) };
+  return {
+    code,
+    stdout,
+    stderr,
+    seconds: (Date.now() - started) / 1000,
+    peakRssMiB: peak === null ? null : Math.round(peak / 1024),
+  };
 }
 
 describe('soak: load', () => {
   it(`${FILES} files sync in one run; a second run changes nothing; peak RSS reported`, async () => {
-    const project = await makeProject({ config: { api: { concurrency: 16, maxConnections: 16 }, log: { level: 'warn' } } });
+    const project = await makeProject({
+      config: { api: { concurrency: 16, maxConnections: 16 }, log: { level: 'warn' } },
+    });
     const t0 = Date.now();
     await writeTree(project.folder, FILES, { dirs: 1000, seed: 11 });
     console.log(`wrote ${FILES} files in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     const first = await measuredSync(project);
-    console.log(`first sync: exit ${first.code}, ${first.seconds.toFixed(1)} s, peak RSS ${first.peakRssMiB ?? '?'} MiB`);
+    console.log(
+      `first sync: exit ${first.code}, ${first.seconds.toFixed(1)} s, peak RSS ${first.peakRssMiB ?? '?'} MiB`,
+    );
     expect(first.code, first.stderr.slice(-2000)).toBe(0);
     const [r1] = JSON.parse(first.stdout) as Array<{ uploaded: number; failed: unknown[] }>;
     expect(r1).toMatchObject({ uploaded: FILES, failed: [] });
 
     const second = await measuredSync(project);
-    console.log(`second sync: exit ${second.code}, ${second.seconds.toFixed(1)} s, peak RSS ${second.peakRssMiB ?? '?'} MiB`);
+    console.log(
+      `second sync: exit ${second.code}, ${second.seconds.toFixed(1)} s, peak RSS ${second.peakRssMiB ?? '?'} MiB`,
+    );
     expect(second.code).toBe(0);
     const [r2] = JSON.parse(second.stdout) as Array<{ uploaded: number; hashed: number; unchanged: number }>;
     expect(r2).toMatchObject({ uploaded: 0, hashed: 0, unchanged: FILES });

@@ -38,7 +38,7 @@ function startChild(stateDir: string, env: Record<string, string> = {}): Child {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   children.push(proc);
-  const lines = createInterface({ input: proc.stdout! });
+  const lines = createInterface({ input: proc.stdout });
   const firstLine = new Promise<string>((resolve, reject) => {
     lines.once('line', resolve);
     proc.once('exit', (code) => reject(new Error(`child exited (${code}) before reporting`)));
@@ -109,7 +109,10 @@ describe('acquireLock', () => {
     expect(err).toBeInstanceOf(StateLockedError);
     expect(err.message).toContain(`pid ${child.proc.pid}`);
     expect(err.message).toContain(path.join(dir, LOCK_FILE_NAME));
-    expect(err.context).toMatchObject({ holderPid: child.proc.pid, lockFile: path.join(dir, LOCK_FILE_NAME) });
+    expect(err.context).toMatchObject({
+      holderPid: child.proc.pid,
+      lockFile: path.join(dir, LOCK_FILE_NAME),
+    });
 
     child.proc.stdin!.end();
     await exited(child.proc);
@@ -174,7 +177,11 @@ describe('acquireLock', () => {
   it('treats a lock from another host as held, since its pid cannot be checked', async () => {
     await writeFile(
       path.join(dir, LOCK_FILE_NAME),
-      JSON.stringify({ pid: await deadPid(), hostname: 'elsewhere.example', startedAt: new Date(0).toISOString() }),
+      JSON.stringify({
+        pid: await deadPid(),
+        hostname: 'elsewhere.example',
+        startedAt: new Date(0).toISOString(),
+      }),
     );
     await expect(acquireLock(dir)).rejects.toThrow(/on host elsewhere\.example/);
   });

@@ -38,12 +38,20 @@ describe('migrate', () => {
     expect(() => migrate({ version: 7 }, { file: '/s/x.manifest.json' })).toThrow(ManifestVersionError);
     expect(() => migrate({ version: 7 }, { file: '/s/x.manifest.json' })).toThrow('/s/x.manifest.json');
     for (const raw of [null, 'text', 3, [], { version: 'one' }, { version: 1.5 }, { version: 1, folder }]) {
-      expect(() => migrate(raw, { file: '/s/x.manifest.json' }), JSON.stringify(raw)).toThrow(ManifestCorruptError);
+      expect(() => migrate(raw, { file: '/s/x.manifest.json' }), JSON.stringify(raw)).toThrow(
+        ManifestCorruptError,
+      );
     }
   });
 
   it('says which record is malformed', () => {
-    const bad = { version: 1, folder, entries: { 'a.txt': { ...entry, size: -1 } }, pendingUploads: {}, pendingDeletes: {} };
+    const bad = {
+      version: 1,
+      folder,
+      entries: { 'a.txt': { ...entry, size: -1 } },
+      pendingUploads: {},
+      pendingDeletes: {},
+    };
     expect(() => migrate(bad)).toThrow(/entries\["a\.txt"\]\.size/);
   });
 });

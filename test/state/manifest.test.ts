@@ -33,7 +33,13 @@ function entry(fileId: string, extra: Partial<ManifestEntry> = {}): ManifestEntr
 }
 
 function pendingUpload(p: string): PendingUpload {
-  return { path: p, sha256: 'b'.repeat(64), size: 10, remoteName: path.posix.basename(p), startedAt: new Date().toISOString() };
+  return {
+    path: p,
+    sha256: 'b'.repeat(64),
+    size: 10,
+    remoteName: path.posix.basename(p),
+    startedAt: new Date().toISOString(),
+  };
 }
 
 function pendingDelete(fileId: string): PendingDelete {
@@ -60,6 +66,7 @@ async function openTracked(options = NO_TIMER): Promise<Manifest> {
   return m;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw JSON from disk; the assertions check its fields
 async function onDisk(): Promise<Record<string, any>> {
   return JSON.parse(await readFile(path.join(stateDir, 'docs.manifest.json'), 'utf8'));
 }
@@ -70,7 +77,13 @@ describe('Manifest basics', () => {
     expect(m.file).toBe(path.join(stateDir, 'docs.manifest.json'));
     expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
     expect((await stat(m.file)).mode & 0o777).toBe(0o600);
-    expect(await onDisk()).toEqual({ version: 1, folder, entries: {}, pendingUploads: {}, pendingDeletes: {} });
+    expect(await onDisk()).toEqual({
+      version: 1,
+      folder,
+      entries: {},
+      pendingUploads: {},
+      pendingDeletes: {},
+    });
     expect(m.size).toBe(0);
   });
 
@@ -115,7 +128,9 @@ describe('Manifest basics', () => {
 
     const again = await openTracked();
     expect([...again.entries()]).toEqual([['a.txt', entry('file_a')]]);
-    expect(again.pendingUploads()).toEqual([pendingUpload('new.pdf')].map((p) => ({ ...p, startedAt: expect.any(String) })));
+    expect(again.pendingUploads()).toEqual(
+      [pendingUpload('new.pdf')].map((p) => ({ ...p, startedAt: expect.any(String) })),
+    );
     expect(again.pendingDeletes().map((d) => d.fileId)).toEqual(['file_old']);
     expect(again.data.stats).toEqual({ lastReconcileAt: '2026-01-01T00:00:00Z', lastError: 'none' });
     expect(again.findByFileId('file_a')).toBe('a.txt');
@@ -153,7 +168,9 @@ describe('Manifest basics', () => {
 
   it('refuses folder names that are not a single file name', async () => {
     for (const name of ['', '..', 'a/b', 'a\\b']) {
-      await expect(Manifest.open(stateDir, { name, root: '/x' })).rejects.toBeInstanceOf(InvalidFolderNameError);
+      await expect(Manifest.open(stateDir, { name, root: '/x' })).rejects.toBeInstanceOf(
+        InvalidFolderNameError,
+      );
     }
   });
 
@@ -181,7 +198,9 @@ describe('Manifest writes', () => {
   it('writes after the quiet period without an explicit flush', async () => {
     const m = await openTracked({ writeDelayMs: 50, maxWriteDelayMs: 1000 });
     m.set('a.txt', entry('file_a'));
-    await waitFor(async () => (await onDisk()).entries['a.txt']?.fileId === 'file_a', { message: 'debounced write' });
+    await waitFor(async () => (await onDisk()).entries['a.txt']?.fileId === 'file_a', {
+      message: 'debounced write',
+    });
   });
 
   it('writes within the max delay even while mutations never stop', async () => {
@@ -207,7 +226,9 @@ describe('Manifest writes', () => {
   it('coalesces many concurrent durable writes into at most two', async () => {
     const m = await openTracked();
     const before = m.writeCount;
-    await Promise.all(Array.from({ length: 50 }, (_, i) => m.addPendingUpload(pendingUpload(`f${i}.txt`), { durable: true })));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => m.addPendingUpload(pendingUpload(`f${i}.txt`), { durable: true })),
+    );
     expect(m.writeCount - before).toBeLessThanOrEqual(2);
     expect(Object.keys((await onDisk()).pendingUploads)).toHaveLength(50);
   });
@@ -252,8 +273,26 @@ describe('Manifest corruption and versions', () => {
     ['invalid JSON', '{"version":1, "entries": {'],
     ['an empty file', ''],
     ['a JSON array', '[]'],
-    ['an entry without a file ID', JSON.stringify({ version: 1, folder, entries: { 'a.txt': { sha256: 'x' } }, pendingUploads: {}, pendingDeletes: {} })],
-    ['a pending delete under the wrong key', JSON.stringify({ version: 1, folder, entries: {}, pendingUploads: {}, pendingDeletes: { k: pendingDelete('other') } })],
+    [
+      'an entry without a file ID',
+      JSON.stringify({
+        version: 1,
+        folder,
+        entries: { 'a.txt': { sha256: 'x' } },
+        pendingUploads: {},
+        pendingDeletes: {},
+      }),
+    ],
+    [
+      'a pending delete under the wrong key',
+      JSON.stringify({
+        version: 1,
+        folder,
+        entries: {},
+        pendingUploads: {},
+        pendingDeletes: { k: pendingDelete('other') },
+      }),
+    ],
   ];
   for (const [name, content] of cases) {
     it(`refuses ${name} with ManifestCorruptError and leaves the file untouched`, async () => {
@@ -287,7 +326,10 @@ describe('Manifest corruption and versions', () => {
   it('opens a v0 manifest (no version, no pending sections) and writes it back as v1', async () => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(stateDir, { recursive: true });
-    await writeFile(path.join(stateDir, 'docs.manifest.json'), JSON.stringify({ entries: { 'a.txt': entry('file_a') } }));
+    await writeFile(
+      path.join(stateDir, 'docs.manifest.json'),
+      JSON.stringify({ entries: { 'a.txt': entry('file_a') } }),
+    );
     const m = await openTracked();
     expect(m.get('a.txt')?.fileId).toBe('file_a');
     await m.flush();

@@ -12,7 +12,17 @@ function local(path: string, sha: string | undefined, over: Partial<LocalEntry> 
   return e;
 }
 function entry(fileId: string, sha: string, over: Partial<ManifestEntry> = {}): ManifestEntry {
-  return { fileId, sha256: sha, size: 10, mtimeMs: 1000, ino: 1, remoteName: 'x', mimeType: 'text/plain', uploadedAt: T0, ...over };
+  return {
+    fileId,
+    sha256: sha,
+    size: 10,
+    mtimeMs: 1000,
+    ino: 1,
+    remoteName: 'x',
+    mimeType: 'text/plain',
+    uploadedAt: T0,
+    ...over,
+  };
 }
 function remoteFile(id: string, filename = 'x', over: Partial<RemoteFile> = {}): RemoteFile {
   return { id, filename, mimeType: 'text/plain', sizeBytes: 10, createdAt: T0, downloadable: false, ...over };
@@ -40,7 +50,11 @@ const kinds = (ops: SyncOp[]) => ops.map((o) => o.kind).sort();
 
 describe('planSync rules', () => {
   const table: Array<{ name: string; in: PlanInput; expect: Array<Partial<SyncOp>>; unchanged?: number }> = [
-    { name: 'new file -> upload', in: input({ local: [local('a.txt', 'h1')] }), expect: [{ kind: 'upload', path: 'a.txt' }] },
+    {
+      name: 'new file -> upload',
+      in: input({ local: [local('a.txt', 'h1')] }),
+      expect: [{ kind: 'upload', path: 'a.txt' }],
+    },
     {
       name: 'unchanged stat -> nothing, no hash needed',
       in: input({ local: [local('a.txt', undefined)], entries: { 'a.txt': entry('f1', 'h1') } }),
@@ -49,12 +63,18 @@ describe('planSync rules', () => {
     },
     {
       name: 'content changed -> replace with old id',
-      in: input({ local: [local('a.txt', 'h2', { mtimeMs: 2000 })], entries: { 'a.txt': entry('f1', 'h1') } }),
+      in: input({
+        local: [local('a.txt', 'h2', { mtimeMs: 2000 })],
+        entries: { 'a.txt': entry('f1', 'h1') },
+      }),
       expect: [{ kind: 'replace', path: 'a.txt', oldFileId: 'f1' }],
     },
     {
       name: 'stat changed, same hash -> refresh only',
-      in: input({ local: [local('a.txt', 'h1', { mtimeMs: 2000 })], entries: { 'a.txt': entry('f1', 'h1') } }),
+      in: input({
+        local: [local('a.txt', 'h1', { mtimeMs: 2000 })],
+        entries: { 'a.txt': entry('f1', 'h1') },
+      }),
       expect: [{ kind: 'refresh', path: 'a.txt' }],
     },
     {
@@ -64,22 +84,34 @@ describe('planSync rules', () => {
     },
     {
       name: 'same content + basename at new path -> move, no upload',
-      in: input({ local: [local('new/a.txt', 'h1', { ino: 9 })], entries: { 'old/a.txt': entry('f1', 'h1') } }),
+      in: input({
+        local: [local('new/a.txt', 'h1', { ino: 9 })],
+        entries: { 'old/a.txt': entry('f1', 'h1') },
+      }),
       expect: [{ kind: 'move', from: 'old/a.txt', to: 'new/a.txt' }],
     },
     {
       name: 'same content, other basename -> upload + delete (remote filename must match)',
       in: input({ local: [local('b.txt', 'h1')], entries: { 'a.txt': entry('f1', 'h1') } }),
-      expect: [{ kind: 'upload', path: 'b.txt' }, { kind: 'delete', path: 'a.txt' }],
+      expect: [
+        { kind: 'upload', path: 'b.txt' },
+        { kind: 'delete', path: 'a.txt' },
+      ],
     },
     {
       name: 'stat changed but not hashed -> skipped as needs-hash (never guessed)',
-      in: input({ local: [local('a.txt', undefined, { size: 11 })], entries: { 'a.txt': entry('f1', 'h1') } }),
+      in: input({
+        local: [local('a.txt', undefined, { size: 11 })],
+        entries: { 'a.txt': entry('f1', 'h1') },
+      }),
       expect: [],
     },
     {
       name: 'file over 500 MB -> skipped, old copy kept',
-      in: input({ local: [local('big.bin', 'h9', { size: 600 * 1024 * 1024 })], entries: { 'big.bin': entry('f1', 'h1') } }),
+      in: input({
+        local: [local('big.bin', 'h9', { size: 600 * 1024 * 1024 })],
+        entries: { 'big.bin': entry('f1', 'h1') },
+      }),
       expect: [],
     },
     {
@@ -94,7 +126,11 @@ describe('planSync rules', () => {
     },
     {
       name: 'entry uploaded after the listing began is not judged vanished',
-      in: input({ local: [local('a.txt', undefined)], entries: { 'a.txt': entry('f1', 'h1', { uploadedAt: '2026-11-03T00:00:00.000Z' }) }, remote: [] }),
+      in: input({
+        local: [local('a.txt', undefined)],
+        entries: { 'a.txt': entry('f1', 'h1', { uploadedAt: '2026-11-03T00:00:00.000Z' }) },
+        remote: [],
+      }),
       expect: [],
       unchanged: 1,
     },
@@ -105,7 +141,10 @@ describe('planSync rules', () => {
     },
     {
       name: 'files under an unreadable directory are never deleted',
-      in: input({ entries: { 'd/a.txt': entry('f1', 'h1'), 'dx.txt': entry('f2', 'h2') }, extra: { unreadableDirs: ['d'] } }),
+      in: input({
+        entries: { 'd/a.txt': entry('f1', 'h1'), 'dx.txt': entry('f2', 'h2') },
+        extra: { unreadableDirs: ['d'] },
+      }),
       expect: [{ kind: 'delete', path: 'dx.txt' }],
     },
     {
@@ -120,7 +159,10 @@ describe('planSync rules', () => {
     },
     {
       name: 'scoped plan treats an absent in-scope path as removed',
-      in: input({ entries: { 'a.txt': entry('f1', 'h1'), 'b.txt': entry('f2', 'h2') }, extra: { scope: ['a.txt'] } }),
+      in: input({
+        entries: { 'a.txt': entry('f1', 'h1'), 'b.txt': entry('f2', 'h2') },
+        extra: { scope: ['a.txt'] },
+      }),
       expect: [{ kind: 'delete', path: 'a.txt', fileId: 'f1' }],
     },
   ];
@@ -150,7 +192,11 @@ describe('planSync rules', () => {
 
   it('counts remote files it does not manage and never plans anything for them', () => {
     const plan = planSync(
-      input({ local: [local('a.txt', undefined)], entries: { 'a.txt': entry('f1', 'h1') }, remote: [remoteFile('f1'), remoteFile('other1'), remoteFile('other2', 'a.txt')] }),
+      input({
+        local: [local('a.txt', undefined)],
+        entries: { 'a.txt': entry('f1', 'h1') },
+        remote: [remoteFile('f1'), remoteFile('other1'), remoteFile('other2', 'a.txt')],
+      }),
     );
     expect(plan.ops).toEqual([]);
     expect(plan.unmanagedRemote).toBe(2);
@@ -168,21 +214,41 @@ describe('planSync rules', () => {
 });
 
 describe('pending upload intents (crash recovery)', () => {
-  const intent: PendingUpload = { path: 'a.txt', sha256: 'h1', size: 10, remoteName: 'a.txt', startedAt: '2026-11-01T12:00:00.000Z' };
+  const intent: PendingUpload = {
+    path: 'a.txt',
+    sha256: 'h1',
+    size: 10,
+    remoteName: 'a.txt',
+    startedAt: '2026-11-01T12:00:00.000Z',
+  };
   const created = (id: string, at = '2026-11-01T12:00:01.000Z') => remoteFile(id, 'a.txt', { createdAt: at });
 
   it('adopts the remote file an interrupted upload created instead of uploading again', () => {
-    const plan = planSync(input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f9')] }));
-    expect(plan.ops).toEqual([expect.objectContaining({ kind: 'adopt', path: 'a.txt', remote: expect.objectContaining({ id: 'f9' }) })]);
+    const plan = planSync(
+      input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f9')] }),
+    );
+    expect(plan.ops).toEqual([
+      expect.objectContaining({
+        kind: 'adopt',
+        path: 'a.txt',
+        remote: expect.objectContaining({ id: 'f9' }),
+      }),
+    ]);
     expect(plan.unmanagedRemote).toBe(0);
   });
 
   it('adopts the oldest and discards duplicates', () => {
     const plan = planSync(
-      input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f8', '2026-11-01T12:00:05.000Z'), created('f7')] }),
+      input({
+        local: [local('a.txt', 'h1')],
+        intents: [intent],
+        remote: [created('f8', '2026-11-01T12:00:05.000Z'), created('f7')],
+      }),
     );
     expect(kinds(plan.ops)).toEqual(['adopt', 'discard']);
-    expect(plan.ops).toContainEqual(expect.objectContaining({ kind: 'adopt', remote: expect.objectContaining({ id: 'f7' }) }));
+    expect(plan.ops).toContainEqual(
+      expect.objectContaining({ kind: 'adopt', remote: expect.objectContaining({ id: 'f7' }) }),
+    );
     expect(plan.ops).toContainEqual({ kind: 'discard', path: 'a.txt', fileId: 'f8' });
   });
 
@@ -192,7 +258,9 @@ describe('pending upload intents (crash recovery)', () => {
   });
 
   it('discards what the intent created when the file changed since, and uploads the new content', () => {
-    const plan = planSync(input({ local: [local('a.txt', 'h2')], intents: [intent], remote: [created('f9')] }));
+    const plan = planSync(
+      input({ local: [local('a.txt', 'h2')], intents: [intent], remote: [created('f9')] }),
+    );
     expect(kinds(plan.ops)).toEqual(['discard', 'drop-intent', 'upload']);
   });
 
@@ -202,27 +270,46 @@ describe('pending upload intents (crash recovery)', () => {
   });
 
   it('ignores remote files with the same name created long before the intent (not ours)', () => {
-    const plan = planSync(input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('old', '2026-10-01T00:00:00.000Z')] }));
+    const plan = planSync(
+      input({
+        local: [local('a.txt', 'h1')],
+        intents: [intent],
+        remote: [created('old', '2026-10-01T00:00:00.000Z')],
+      }),
+    );
     expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
     expect(plan.unmanagedRemote).toBe(1);
   });
 
   it('never claims a file another entry already owns', () => {
     const plan = planSync(
-      input({ local: [local('a.txt', 'h1'), local('b/a.txt', undefined)], entries: { 'b/a.txt': entry('f9', 'h1') }, intents: [intent], remote: [created('f9')] }),
+      input({
+        local: [local('a.txt', 'h1'), local('b/a.txt', undefined)],
+        entries: { 'b/a.txt': entry('f9', 'h1') },
+        intents: [intent],
+        remote: [created('f9')],
+      }),
     );
     expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
   });
 
-  it("never adopts or discards a file another folder of this daemon owns", () => {
-    const plan = planSync({ ...input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f9')] }), foreignIds: new Set(['f9']) });
+  it('never adopts or discards a file another folder of this daemon owns', () => {
+    const plan = planSync({
+      ...input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f9')] }),
+      foreignIds: new Set(['f9']),
+    });
     expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
     expect(plan.unmanagedRemote).toBe(0);
   });
 
   it('adopting a replacement queues the old id for delete', () => {
     const plan = planSync(
-      input({ local: [local('a.txt', 'h1', { mtimeMs: 5 })], entries: { 'a.txt': entry('f1', 'h0', { remoteName: 'a.txt' }) }, intents: [intent], remote: [remoteFile('f1', 'a.txt'), created('f9')] }),
+      input({
+        local: [local('a.txt', 'h1', { mtimeMs: 5 })],
+        entries: { 'a.txt': entry('f1', 'h0', { remoteName: 'a.txt' }) },
+        intents: [intent],
+        remote: [remoteFile('f1', 'a.txt'), created('f9')],
+      }),
     );
     expect(plan.ops).toEqual([expect.objectContaining({ kind: 'adopt', oldFileId: 'f1' })]);
   });
@@ -241,7 +328,13 @@ describe('pending upload intents (crash recovery)', () => {
 
   it('marks pending deletes whose file is already gone as done', () => {
     const i = input({ remote: [] });
-    const plan = planSync({ ...i, manifest: { ...i.manifest, pendingDeletes: [{ fileId: 'f5', path: 'z', reason: 'removed', queuedAt: T0 }] } });
+    const plan = planSync({
+      ...i,
+      manifest: {
+        ...i.manifest,
+        pendingDeletes: [{ fileId: 'f5', path: 'z', reason: 'removed', queuedAt: T0 }],
+      },
+    });
     expect(plan.ops).toEqual([{ kind: 'delete-done', fileId: 'f5' }]);
   });
 });
@@ -257,20 +350,67 @@ describe('needsHash', () => {
 });
 
 describe('guardDeletes', () => {
-  const del = (n: number): SyncOp[] => Array.from({ length: n }, (_, i) => ({ kind: 'delete', path: `p${i}`, fileId: `f${i}` }));
-  const up: SyncOp = { kind: 'upload', path: 'u', local: { path: 'u', size: 1, mtimeMs: 1, ino: 1, sha256: 'h' } };
+  const del = (n: number): SyncOp[] =>
+    Array.from({ length: n }, (_, i) => ({ kind: 'delete', path: `p${i}`, fileId: `f${i}` }));
+  const up: SyncOp = {
+    kind: 'upload',
+    path: 'u',
+    local: { path: 'u', size: 1, mtimeMs: 1, ino: 1, sha256: 'h' },
+  };
   const limits = { maxDeletes: 100, maxDeletePercent: 25 };
-  const rows: Array<{ name: string; ops: SyncOp[]; tracked: number; localCount?: number; allow?: boolean; held: number; reason?: RegExp }> = [
+  const rows: Array<{
+    name: string;
+    ops: SyncOp[];
+    tracked: number;
+    localCount?: number;
+    allow?: boolean;
+    held: number;
+    reason?: RegExp;
+  }> = [
     { name: 'a few deletes pass', ops: del(3), tracked: 5, localCount: 2, held: 0 },
-    { name: 'emptied folder holds every delete', ops: del(3), tracked: 3, localCount: 0, held: 3, reason: /folder is empty/ },
-    { name: 'over maxDeletes holds', ops: del(101), tracked: 10_000, localCount: 9_899, held: 101, reason: /maxDeletes \(100\)/ },
-    { name: 'over maxDeletePercent holds', ops: del(30), tracked: 100, localCount: 70, held: 30, reason: /30\.0% of 100/ },
+    {
+      name: 'emptied folder holds every delete',
+      ops: del(3),
+      tracked: 3,
+      localCount: 0,
+      held: 3,
+      reason: /folder is empty/,
+    },
+    {
+      name: 'over maxDeletes holds',
+      ops: del(101),
+      tracked: 10_000,
+      localCount: 9_899,
+      held: 101,
+      reason: /maxDeletes \(100\)/,
+    },
+    {
+      name: 'over maxDeletePercent holds',
+      ops: del(30),
+      tracked: 100,
+      localCount: 70,
+      held: 30,
+      reason: /30\.0% of 100/,
+    },
     { name: 'percent rule ignores tiny counts', ops: del(9), tracked: 12, localCount: 3, held: 0 },
-    { name: '--allow-mass-delete releases', ops: del(101), tracked: 101, localCount: 0, allow: true, held: 0 },
+    {
+      name: '--allow-mass-delete releases',
+      ops: del(101),
+      tracked: 101,
+      localCount: 0,
+      allow: true,
+      held: 0,
+    },
   ];
   for (const r of rows) {
     it(r.name, () => {
-      const v = guardDeletes({ ops: [...r.ops, up], trackedCount: r.tracked, ...(r.localCount !== undefined ? { localCount: r.localCount } : {}), limits, allowMassDelete: r.allow ?? false });
+      const v = guardDeletes({
+        ops: [...r.ops, up],
+        trackedCount: r.tracked,
+        ...(r.localCount !== undefined ? { localCount: r.localCount } : {}),
+        limits,
+        allowMassDelete: r.allow ?? false,
+      });
       expect(v.held).toHaveLength(r.held);
       expect(v.allowed).toContainEqual(up);
       expect(v.allowed.length + v.held.length).toBe(r.ops.length + 1);

@@ -25,7 +25,12 @@ afterEach(async () => {
 async function setup(files: Record<string, string>) {
   project = await makeProject({ files });
   const { config } = await loadConfig({ configPath: project.configPath, env: {} });
-  client = new FilesClient({ apiKey: TEST_KEY, baseUrl: project.emulator.url, backoffBaseMs: 5, maxBackoffMs: 20 });
+  client = new FilesClient({
+    apiKey: TEST_KEY,
+    baseUrl: project.emulator.url,
+    backoffBaseMs: 5,
+    maxBackoffMs: 20,
+  });
   return { config, folder: config.folders[0]!, p: project, c: client };
 }
 
@@ -40,11 +45,24 @@ async function reconcileFresh(s: Awaited<ReturnType<typeof setup>>) {
 }
 
 /** What the crashed process had done: an intent on disk, and `uploads` POSTs that reached the server. */
-async function crashAfterUpload(s: Awaited<ReturnType<typeof setup>>, rel: string, uploads: number): Promise<void> {
+async function crashAfterUpload(
+  s: Awaited<ReturnType<typeof setup>>,
+  rel: string,
+  uploads: number,
+): Promise<void> {
   const m = await Manifest.open(s.config.stateDir, { name: s.folder.name, root: s.folder.path });
   const abs = path.join(s.folder.path, rel);
   const h = await hashFile(abs);
-  await m.addPendingUpload({ path: rel, sha256: h.sha256, size: h.size, remoteName: remoteNameFor(rel), startedAt: new Date(Date.now() - 1000).toISOString() }, { durable: true });
+  await m.addPendingUpload(
+    {
+      path: rel,
+      sha256: h.sha256,
+      size: h.size,
+      remoteName: remoteNameFor(rel),
+      startedAt: new Date(Date.now() - 1000).toISOString(),
+    },
+    { durable: true },
+  );
   for (let i = 0; i < uploads; i++) await s.c.upload(abs, { filename: remoteNameFor(rel) });
   // The crash: the answer is never recorded. Closing flushes nothing new (the intent is already on disk).
   await m.close();
@@ -104,7 +122,10 @@ describe('crash between upload and manifest write', () => {
     const old = s.p.emulator.files()[0]!.id;
     const m = await Manifest.open(s.config.stateDir, { name: s.folder.name, root: s.folder.path });
     m.remove('a.txt');
-    await m.addPendingDelete({ fileId: old, path: 'a.txt', reason: 'removed', queuedAt: new Date().toISOString() }, { durable: true });
+    await m.addPendingDelete(
+      { fileId: old, path: 'a.txt', reason: 'removed', queuedAt: new Date().toISOString() },
+      { durable: true },
+    );
     await m.close();
     await s.p.remove('a.txt');
     await reconcileFresh(s);
@@ -114,7 +135,11 @@ describe('crash between upload and manifest write', () => {
 
   it('never deletes a remote file that matches an intent by name but predates it (not ours)', async () => {
     const s = await setup({ 'a.txt': 'a' });
-    const foreign = s.p.emulator.addFile({ filename: 'a.txt', sizeBytes: 1, createdAt: '2020-01-01T00:00:00.000Z' });
+    const foreign = s.p.emulator.addFile({
+      filename: 'a.txt',
+      sizeBytes: 1,
+      createdAt: '2020-01-01T00:00:00.000Z',
+    });
     await crashAfterUpload(s, 'a.txt', 0);
     await reconcileFresh(s);
     expect(s.p.emulator.files().map((f) => f.id)).toContain(foreign.id);

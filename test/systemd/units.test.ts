@@ -141,7 +141,10 @@ describe('systemd units (static checks)', () => {
       ...SYSTEM_HARDENING,
     });
     // The instance's own env file comes last, so it overrides the shared one.
-    expect(unit.get('Service')?.get('EnvironmentFile')).toEqual(['-/etc/files-sync/env', '-/etc/files-sync/%i.env']);
+    expect(unit.get('Service')?.get('EnvironmentFile')).toEqual([
+      '-/etc/files-sync/env',
+      '-/etc/files-sync/%i.env',
+    ]);
     expect(get(unit, 'Install', 'WantedBy')).toBe('multi-user.target');
   });
 
@@ -149,7 +152,9 @@ describe('systemd units (static checks)', () => {
     const { unit } = await loadUnit('files-sync.user.service');
     const args = execStartArgs(unit);
     expect(args.slice(args.indexOf('run'))).toEqual(['run', '-c', '%h/.config/files-sync/config.json']);
-    expect(['/usr/bin/env files-sync', '%h/.local/bin/files-sync']).toContain(args.slice(0, args.indexOf('run')).join(' '));
+    expect(['/usr/bin/env files-sync', '%h/.local/bin/files-sync']).toContain(
+      args.slice(0, args.indexOf('run')).join(' '),
+    );
     expectSettings(unit, 'Service', {
       StateDirectory: 'files-sync',
       EnvironmentFile: '%h/.config/files-sync/env',
@@ -240,7 +245,12 @@ describe('systemd units (systemd-analyze verify, when installed)', () => {
     const unitName = path.basename(file);
     return output
       .split('\n')
-      .filter((l) => l.includes(file) || l.includes(unitName) || /Unknown (key|section)|Failed to parse|Invalid/i.test(l))
+      .filter(
+        (l) =>
+          l.includes(file) ||
+          l.includes(unitName) ||
+          /Unknown (key|section)|Failed to parse|Invalid/i.test(l),
+      )
       .filter((l) => !/files-sync['"]? (user|group)|Failed to resolve (user|group)/i.test(l));
   }
 
