@@ -2,11 +2,11 @@
  * The long-running service: one FolderSync per configured folder, a status snapshot in the state
  * directory, optional loopback HTTP endpoint, config reload on demand, orderly shutdown.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import type { Config, FolderConfig } from './config/schema.js';
+import { writeFileAtomic } from './state/atomic-write.js';
 import { acquireLock, type StateLock } from './state/lock.js';
 import { FolderSync } from './sync/folder.js';
 import { createMetrics, type SyncMetrics } from './metrics.js';
@@ -204,7 +204,7 @@ export class Daemon {
     this.statusSoon.unref();
   }
 
-  // Writes share one temp file, so they run one after another; the status is taken when each starts.
+  // Writes run one after another, so an older snapshot never replaces a newer one; the status is taken when each starts.
   private writeStatus(): Promise<void> {
     this.statusWrites = this.statusWrites.then(() => this.writeStatusOnce());
     return this.statusWrites;
@@ -212,10 +212,8 @@ export class Daemon {
 
   private async writeStatusOnce(): Promise<void> {
     const file = path.join(this.config.stateDir, STATUS_FILE);
-    const tmp = `${file}.${process.pid}.tmp`;
     try {
-      await fs.writeFile(tmp, `${JSON.stringify(this.status(), null, 2)}\n`, { mode: 0o600 });
-      await fs.rename(tmp, file);
+      await writeFileAtomic(file, `${JSON.stringify(this.status(), null, 2)}\n`);
     } catch (err) {
       this.opts.logger.debug({ err: (err as Error).message }, 'could not write status snapshot');
     }

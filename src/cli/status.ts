@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { STATUS_FILE, type DaemonStatus } from '../status.js';
 import { openManifest } from '../state/manifest.js';
-import { isProcessAlive } from '../state/lock.js';
+import { isProcessAlive } from '../state/process.js';
 import { EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
 
 interface StatusOptions extends CommonOptions {

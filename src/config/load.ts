@@ -6,7 +6,13 @@ import { scrub } from '../log.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { describeIssues, type ValueSource } from './issues.js';
 import { findJsonSyntaxError } from './json-syntax.js';
-import { checkFolderLayout, defaultStateDir, expandHome, resolveAgainst } from './paths.js';
+import {
+  checkFolderLayout,
+  checkStateDirPrivate,
+  defaultStateDir,
+  expandHome,
+  resolveAgainst,
+} from './paths.js';
 import { configFileSchema, type Config, type FolderConfig } from './schema.js';
 
 /** Values given on the command line; they win over env and file. */
@@ -150,6 +156,8 @@ async function loadFrom(
     const problem = await checkStateDirWritable(stateDir, stateSource?.label ?? 'stateDir');
     if (problem) issues.push(problem);
   }
+  const unsafe = await checkStateDirPrivate(stateDir, stateSource?.label ?? 'stateDir');
+  if (unsafe) issues.push(unsafe);
   if (issues.length > 0) throw new ConfigError(issues, { configPath });
   return { config: { ...config, folders: kept }, configPath, source: 'file' };
 }

@@ -1,3 +1,5 @@
+// Path rules of the config: ~ expansion, the default state dir, folder layout, a private state dir.
+import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { ConfigIssue } from './errors.js';
@@ -57,4 +59,26 @@ export function checkFolderLayout(folders: readonly { name: string; path: string
     }
   });
   return issues;
+}
+
+/**
+ * An existing state dir that another user can write to is refused: whoever can create files
+ * there can plant a lock, a manifest mapping paths to someone else's file IDs, or symlinks.
+ * A missing dir is fine (it is created 0700). Windows has no such mode bits, so it is not checked.
+ */
+export async function checkStateDirPrivate(stateDir: string, where: string): Promise<ConfigIssue | null> {
+  if (process.platform === 'win32') return null;
+  let mode: number;
+  try {
+    mode = (await stat(stateDir)).mode;
+  } catch {
+    return null; // missing (created 0700 later) or unreadable (reported by the writability check)
+  }
+  if ((mode & 0o022) === 0) return null;
+  const who = (mode & 0o002) !== 0 ? 'other users' : 'its group';
+  return {
+    path: where,
+    message: `state directory ${stateDir} is writable by ${who} (mode ${(mode & 0o7777).toString(8).padStart(4, '0')}); refusing to use it`,
+    fix: `chmod 700 ${stateDir}`,
+  };
 }

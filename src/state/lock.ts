@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
-import { link, open, readFile, stat, unlink } from 'node:fs/promises';
+import { link, readFile, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createFileExclusive, tempPathFor } from './atomic-write.js';
 import { StateLockedError } from './errors.js';
+import { isProcessAlive, processStartId } from './process.js';
 import { ensureStateDir } from './state-dir.js';
 
 /** Name of the lock file inside the state directory. */
@@ -14,6 +15,12 @@ export interface LockHolder {
   pid: number;
   hostname: string;
   startedAt: string;
+  /**
+   * Who the pid was when the lock was taken (processStartId): a pid alive now under another
+   * identity was reused by an unrelated process after ours died (typically across a reboot), so
+   * the lock is stale. Absent in locks from older versions and where /proc is not available.
+   */
+  processStart?: string | undefined;
 }
 
 /** A held state-directory lock. */
@@ -46,6 +53,7 @@ export async function acquireLock(stateDir: string): Promise<StateLock> {
     pid: process.pid,
     hostname: os.hostname(),
     startedAt: new Date().toISOString(),
+    processStart: processStartId(process.pid),
   };
   const content = `${JSON.stringify(holder)}\n`;
 
@@ -74,8 +82,8 @@ export async function readLockHolder(stateDir: string): Promise<LockHolder | nul
  * File systems without hard links fall back to a plain O_EXCL create.
  */
 async function createExclusive(file: string, content: string): Promise<boolean> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeNew(tmp, content);
+  const tmp = tempPathFor(file);
+  await createFileExclusive(tmp, content);
   try {
     await link(tmp, file);
     return true;
@@ -87,21 +95,11 @@ async function createExclusive(file: string, content: string): Promise<boolean> 
     await unlink(tmp).catch(() => undefined);
   }
   try {
-    await writeNew(file, content);
+    await createFileExclusive(file, content);
     return true;
   } catch (err) {
     if (errorCode(err) === 'EEXIST') return false;
     throw err;
-  }
-}
-
-async function writeNew(file: string, content: string): Promise<void> {
-  const handle = await open(file, 'wx', 0o600);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
@@ -120,7 +118,8 @@ function parseHolder(raw: string): LockHolder | null {
   try {
     const v = JSON.parse(raw) as Partial<LockHolder> | null;
     if (v && Number.isInteger(v.pid) && typeof v.hostname === 'string' && typeof v.startedAt === 'string') {
-      return { pid: v.pid!, hostname: v.hostname, startedAt: v.startedAt };
+      const processStart = typeof v.processStart === 'string' ? v.processStart : undefined;
+      return { pid: v.pid!, hostname: v.hostname, startedAt: v.startedAt, processStart };
     }
   } catch {
     // An unparseable lock is treated as stale (it cannot come from a live holder: see createExclusive).
@@ -131,22 +130,16 @@ function parseHolder(raw: string): LockHolder | null {
 /**
  * Whether the holder may still be running. A lock from another host cannot be checked, so it
  * counts as live. Our own pid is live only if this process took the lock; otherwise it is a
- * previous incarnation (containers restart as the same pid).
+ * previous incarnation (containers restart as the same pid). Another pid is live if it exists
+ * and, when both start identities are known, is still the same process.
  */
 function isLive(holder: LockHolder, file: string): boolean {
   if (holder.hostname !== os.hostname()) return true;
   if (holder.pid === process.pid) return heldByThisProcess.has(file);
-  return isProcessAlive(holder.pid);
-}
-
-/** True when a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errorCode(err) === 'EPERM';
-  }
+  if (!isProcessAlive(holder.pid)) return false;
+  if (holder.processStart === undefined) return true;
+  const now = processStartId(holder.pid);
+  return now === undefined ? isProcessAlive(holder.pid) : now === holder.processStart;
 }
 
 /**
@@ -160,7 +153,7 @@ async function takeOver(
 ): Promise<'taken' | 'retry' | 'busy'> {
   const guard = `${file}.takeover`;
   try {
-    await writeNew(guard, `${process.pid}\n`);
+    await createFileExclusive(guard, `${process.pid}\n`);
   } catch (err) {
     if (errorCode(err) !== 'EEXIST') throw err;
     const age = await stat(guard).then(

@@ -1,8 +1,7 @@
-import { link, readFile, readdir, unlink } from 'node:fs/promises';
-import path from 'node:path';
+import { link, readFile, unlink } from 'node:fs/promises';
 import { Low, type Adapter } from 'lowdb';
 import type { ManifestEntry, PendingDelete, PendingUpload } from '../types.js';
-import { writeFileAtomic, tempFilePattern } from './atomic-write.js';
+import { removeAbandonedTempFiles, writeFileAtomic } from './atomic-write.js';
 import {
   ManifestClosedError,
   ManifestCorruptError,
@@ -18,7 +17,6 @@ import {
   type ManifestStats,
 } from './manifest-format.js';
 import { ensureStateDir, manifestPath } from './state-dir.js';
-import { isProcessAlive } from './lock.js';
 
 export { MANIFEST_VERSION, migrate, type ManifestData, type ManifestStats } from './manifest-format.js';
 
@@ -453,24 +451,6 @@ async function keepBackup(file: string): Promise<void> {
   const backup = `${file}.bak`;
   await unlink(backup).catch(() => undefined);
   await link(file, backup).catch(() => undefined);
-}
-
-/** Deletes temp files a crashed writer left behind (never another live process's). */
-async function removeAbandonedTempFiles(file: string): Promise<void> {
-  const dir = path.dirname(file);
-  const { prefix, suffix } = tempFilePattern(file);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    if (!name.startsWith(prefix) || !name.endsWith(suffix)) continue;
-    const pid = Number(name.slice(prefix.length).split('.')[0]);
-    if (!Number.isInteger(pid) || pid === process.pid || isProcessAlive(pid)) continue;
-    await unlink(path.join(dir, name)).catch(() => undefined);
-  }
 }
 
 // Re-exported so callers building records themselves get null-prototype objects.

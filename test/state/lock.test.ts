@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StateLockedError } from '../../src/state/errors.js';
 import { acquireLock, LOCK_FILE_NAME, readLockHolder, type StateLock } from '../../src/state/lock.js';
+import { processStartId } from '../../src/state/process.js';
 
 const LOCK_MODULE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/state/lock.ts');
 
@@ -90,7 +91,13 @@ describe('acquireLock', () => {
     expect(lock.file).toBe(path.join(stateDir, LOCK_FILE_NAME));
     expect(lock.tookOverStaleFrom).toBeUndefined();
     const content = JSON.parse(await readFile(lock.file, 'utf8'));
-    expect(content).toEqual({ pid: process.pid, hostname: os.hostname(), startedAt: lock.holder.startedAt });
+    expect(content).toEqual({
+      pid: process.pid,
+      hostname: os.hostname(),
+      startedAt: lock.holder.startedAt,
+      processStart: processStartId(process.pid),
+    });
+    if (process.platform === 'linux') expect(content.processStart).toMatch(/^[\w-]+:\d+$/);
     expect(await readLockHolder(stateDir)).toEqual(lock.holder);
   });
 
@@ -172,6 +179,39 @@ describe('acquireLock', () => {
     );
     const lock = await take(dir);
     expect(lock.tookOverStaleFrom).toBe(process.pid);
+  });
+
+  // A reboot: the old holder is gone and an unrelated process (here a `sleep`) now has its pid.
+  it.runIf(process.platform === 'linux')(
+    'takes over a lock whose pid is alive but belongs to another process (start time differs)',
+    async () => {
+      const unrelated = spawn('sleep', ['30']);
+      children.push(unrelated);
+      const pid = unrelated.pid!;
+      const real = processStartId(pid);
+      expect(real).toBeDefined();
+      const [boot, ticks] = real!.split(':');
+      await writeFile(
+        path.join(dir, LOCK_FILE_NAME),
+        JSON.stringify({
+          pid,
+          hostname: os.hostname(),
+          startedAt: new Date(0).toISOString(),
+          processStart: `${boot}:${Number(ticks) + 1}`,
+        }),
+      );
+      const lock = await take(dir);
+      expect(lock.tookOverStaleFrom).toBe(pid);
+      expect(unrelated.exitCode).toBeNull(); // taken over, not killed
+    },
+  );
+
+  it('still refuses a lock whose holder is alive with the start time it recorded', async () => {
+    const child = startChild(dir, { RELEASE: '1' });
+    expect(await child.firstLine).toBe('won "none"');
+    const holder = await readLockHolder(dir);
+    expect(holder?.processStart).toBe(processStartId(child.proc.pid!));
+    await expect(acquireLock(dir)).rejects.toBeInstanceOf(StateLockedError);
   });
 
   it('treats a lock from another host as held, since its pid cannot be checked', async () => {
