@@ -1,6 +1,7 @@
 /** `files-sync ls` and `files-sync id`: answer "what is the file ID of this path?" from the manifest. */
 import path from 'node:path';
 import type { Command } from 'commander';
+import { displayPath } from '../local/display-name.js';
 import { openManifest } from '../state/manifest.js';
 import type { Config, FolderConfig } from '../config/schema.js';
 import { CliExit, EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
@@ -66,7 +67,10 @@ export function registerQueryCommands(program: Command): void {
           process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         } else {
           const multi = config.folders.length > 1;
-          const out = rows.map((r) => `${multi ? `${r.folder}:` : ''}${r.path}\t${r.fileId}`).join('\n');
+          // A path may hold a newline or an ESC sequence: escaped here, exact in --json.
+          const out = rows
+            .map((r) => `${multi ? `${r.folder}:` : ''}${displayPath(r.path)}\t${r.fileId}`)
+            .join('\n');
           if (out) process.stdout.write(`${out}\n`);
         }
         return EXIT.ok;
@@ -89,7 +93,7 @@ export function registerQueryCommands(program: Command): void {
         const where = locatePath(config, abs);
         if (!where) {
           throw new CliExit(
-            `files-sync: ${abs} is not inside any configured folder (${config.folders.map((f) => f.path).join(', ')})`,
+            `files-sync: ${displayPath(abs)} is not inside any configured folder (${config.folders.map((f) => displayPath(f.path)).join(', ')})`,
             EXIT.failed,
           );
         }
@@ -98,7 +102,7 @@ export function registerQueryCommands(program: Command): void {
         if (!entry) {
           const pending = m.pendingUploads?.().some((p) => p.path === where.rel);
           throw new CliExit(
-            `files-sync: ${where.rel} is not synced${pending ? ' yet (an upload is pending)' : ''} in folder "${where.folder.name}"`,
+            `files-sync: ${displayPath(where.rel)} is not synced${pending ? ' yet (an upload is pending)' : ''} in folder "${where.folder.name}"`,
             EXIT.failed,
           );
         }

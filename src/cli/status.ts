@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { displayPath } from '../local/display-name.js';
 import { STATUS_FILE, type DaemonStatus } from '../status.js';
 import { openManifest } from '../state/manifest.js';
 import { isProcessAlive } from '../state/process.js';
@@ -74,16 +75,17 @@ export function registerStatusCommand(program: Command): void {
           );
           for (const f of folders) {
             process.stdout.write(
-              `${f.name} (${f.root}): ${f.mode}, ${f.filesTracked} tracked, ${f.pendingUploads} pending uploads, ${f.pendingDeletes} pending deletes, ${f.heldDeletes} held deletes, queue ${f.queueDepth}\n`,
+              `${f.name} (${displayPath(f.root)}): ${f.mode}, ${f.filesTracked} tracked, ${f.pendingUploads} pending uploads, ${f.pendingDeletes} pending deletes, ${f.heldDeletes} held deletes, queue ${f.queueDepth}\n`,
             );
             if ('lastReconcile' in f && f.lastReconcile)
               process.stdout.write(
                 `  last reconciliation ${f.lastReconcile.at}: ${f.lastReconcile.result} (${f.lastReconcile.uploaded} up, ${f.lastReconcile.deleted} del, ${f.lastReconcile.failed} failed, ${f.lastReconcile.durationMs} ms)\n`,
               );
-            if ('heldReason' in f && f.heldReason) process.stdout.write(`  held: ${f.heldReason}\n`);
+            if ('heldReason' in f && f.heldReason)
+              process.stdout.write(`  held: ${displayPath(f.heldReason)}\n`);
             if ('lastError' in f && f.lastError)
               process.stdout.write(
-                `  last error ${f.lastError.at}: ${f.lastError.path ? `${f.lastError.path}: ` : ''}${f.lastError.message}\n`,
+                `  last error ${f.lastError.at}: ${f.lastError.path ? `${displayPath(f.lastError.path)}: ` : ''}${displayPath(f.lastError.message)}\n`,
               );
           }
         }

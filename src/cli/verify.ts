@@ -1,5 +1,6 @@
 /** `files-sync verify`: manifest vs local hashes vs remote listing; non-zero exit on any drift. */
 import type { Command } from 'commander';
+import { displayPath } from '../local/display-name.js';
 import { openManifest } from '../state/manifest.js';
 import { folderFilter } from '../sync/session.js';
 import { verifyFolder, type VerifyReport } from '../sync/verify.js';
@@ -70,7 +71,7 @@ export function registerVerifyCommand(program: Command): void {
             );
             for (const d of r.drift)
               process.stdout.write(
-                `  ${d.kind} ${d.path}${d.fileId ? ` (${d.fileId})` : ''}${d.detail ? `: ${d.detail}` : ''}\n`,
+                `  ${d.kind} ${displayPath(d.path)}${d.fileId ? ` (${d.fileId})` : ''}${d.detail ? `: ${displayPath(d.detail)}` : ''}\n`,
               );
           }
         }

@@ -1,7 +1,9 @@
+// Walks a folder: every regular file the filter accepts, and every path it skipped with the reason.
 import { promises as nodeFs } from 'node:fs';
 import path from 'node:path';
 import { FilesSyncError } from '../errors.js';
 import type { LocalEntry } from '../types.js';
+import { isValidUtf8Name, renderRawName } from './display-name.js';
 import type { PathFilter } from './filter.js';
 
 /** The file-type checks that both stat results and directory entries offer. */
@@ -24,8 +26,8 @@ export interface StatsLike extends FileTypeLike {
 }
 
 /** The part of a directory entry the scanner reads. */
-export interface DirentLike extends FileTypeLike {
-  name: string;
+export interface DirentLike<Name = string> extends FileTypeLike {
+  name: Name;
 }
 
 /** The subset of the node:fs promises API the scanner uses, so tests can pass memfs. */
@@ -33,6 +35,7 @@ export interface FsLike {
   lstat(path: string): Promise<StatsLike>;
   stat(path: string): Promise<StatsLike>;
   readdir(path: string, options: { withFileTypes: true }): Promise<DirentLike[]>;
+  readdir(path: string, options: { withFileTypes: true; encoding: 'buffer' }): Promise<DirentLike<Buffer>[]>;
 }
 
 export interface ScanOptions {
@@ -49,7 +52,11 @@ export interface ScanOptions {
 /** Options of a single-path check; the filter is the caller's business there. */
 export type StatEntryOptions = Pick<ScanOptions, 'followSymlinks' | 'fs'>;
 
-export type SkipReason = 'symlink' | 'special' | 'unreadable' | 'too-large' | 'symlink-loop' | 'vanished';
+export type SkipReason =
+  'symlink' | 'special' | 'unreadable' | 'too-large' | 'symlink-loop' | 'vanished' | 'invalid-name';
+
+/** The detail of an 'invalid-name' skip; its path is the name rendered with the bad bytes as \xNN. */
+export const INVALID_NAME_DETAIL = 'name is not valid UTF-8; rename it';
 
 /** A path the scanner saw but did not report as a file, and why. */
 export interface SkippedPath {
@@ -120,6 +127,21 @@ export async function scanFolder(root: string, options: ScanOptions): Promise<Sc
     let dirents: DirentLike[];
     try {
       dirents = await fs.readdir(abs(rel), { withFileTypes: true });
+      // Node decodes names lossily: bytes that are not UTF-8 become U+FFFD, so such a name cannot
+      // be opened by the string we were given and two of them can decode alike. Rare, so only
+      // then is the directory read again as raw bytes to tell them apart.
+      if (dirents.some((d) => d.name.includes('\uFFFD'))) {
+        const raw = await fs.readdir(abs(rel), { withFileTypes: true, encoding: 'buffer' });
+        dirents = [];
+        for (const d of raw) {
+          if (isValidUtf8Name(d.name)) dirents.push(withStringName(d));
+          else {
+            const shown = rel === '' ? renderRawName(d.name) : `${rel}/${renderRawName(d.name)}`;
+            if (d.isDirectory() ? filter.mayContain(shown) : filter.matchesFile(shown))
+              skip(shown, 'invalid-name', INVALID_NAME_DETAIL);
+          }
+        }
+      }
     } catch (err) {
       if (rel === '') throw unavailable(root, err);
       if (isGone(err)) skip(rel, 'vanished', errorCode(err));
@@ -258,6 +280,20 @@ function unavailable(root: string, err: unknown): FolderUnavailableError {
 
 function toEntry(rel: string, st: StatsLike): LocalEntry {
   return { path: rel, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+}
+
+/** A raw-name directory entry with its (valid UTF-8) name decoded; the type checks stay the entry's. */
+function withStringName(d: DirentLike<Buffer>): DirentLike {
+  return {
+    name: d.name.toString('utf8'),
+    isFile: () => d.isFile(),
+    isDirectory: () => d.isDirectory(),
+    isSymbolicLink: () => d.isSymbolicLink(),
+    isFIFO: () => d.isFIFO(),
+    isSocket: () => d.isSocket(),
+    isBlockDevice: () => d.isBlockDevice(),
+    isCharacterDevice: () => d.isCharacterDevice(),
+  };
 }
 
 function specialKind(s: Omit<DirentLike, 'name'>): string {

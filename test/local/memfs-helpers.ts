@@ -51,7 +51,8 @@ export function recordingFs(
   const fs: FsLike = {
     lstat: wrap('lstat', (p) => inner.lstat(p)),
     stat: wrap('stat', (p) => inner.stat(p)),
-    readdir: wrap('readdir', (p, o: { withFileTypes: true }) => inner.readdir(p, o)),
+    // One wrapper for both readdir overloads (string and raw-byte names); the options pass through.
+    readdir: wrap('readdir', (p, o: { withFileTypes: true }) => inner.readdir(p, o)) as FsLike['readdir'],
   };
   return { fs, calls, maxInFlight: () => maxInFlight };
 }

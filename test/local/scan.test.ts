@@ -249,4 +249,33 @@ describe('scanFolder on a real folder', () => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  // Linux file names are bytes; these are not UTF-8, so Node's string names for them are lossy.
+  it.runIf(process.platform === 'linux')(
+    'reports each name that is not valid UTF-8 as such, separately, and keeps scanning the rest',
+    async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'files-sync-scan-'));
+      const raw = (...parts: Array<string | number[]>): Buffer =>
+        Buffer.concat([
+          Buffer.from(`${dir}/`),
+          ...parts.map((x) => (typeof x === 'string' ? Buffer.from(x) : Buffer.from(x))),
+        ]);
+      await writeFile(raw('bad', [0xff], '.txt'), 'one');
+      await writeFile(raw('bad', [0xfe], '.txt'), 'two'); // decodes to the same string as the one above
+      await mkdir(raw('dir', [0xe9]));
+      await writeFile(raw('dir', [0xe9], '/inside.txt'), 'hidden by its parent');
+      await writeFile(path.join(dir, 'caf\u00e9 \uFFFD ok.txt'), 'valid UTF-8, U+FFFD included');
+      await writeFile(path.join(dir, 'good.txt'), 'fine');
+
+      const result = await scanFolder(dir, { filter: everything });
+      expect(sortedKeys(result.entries)).toEqual(['caf\u00e9 \uFFFD ok.txt', 'good.txt']);
+      const detail = 'name is not valid UTF-8; rename it';
+      expect(result.skipped.sort((a, b) => a.path.localeCompare(b.path))).toEqual([
+        { path: 'bad\\xfe.txt', reason: 'invalid-name', detail },
+        { path: 'bad\\xff.txt', reason: 'invalid-name', detail },
+        { path: 'dir\\xe9', reason: 'invalid-name', detail },
+      ]);
+      expect(result.unreadableDirs).toEqual([]);
+    },
+  );
 });
