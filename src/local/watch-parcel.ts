@@ -1,3 +1,4 @@
+// The @parcel/watcher backend (native, one inotify watch per directory); falls back to chokidar.
 /**
  * The @parcel/watcher backend: native, one inotify watch per directory instead of chokidar's
  * per-file watchers, so it stays light on large trees (measured in bench: watch memory).
@@ -11,15 +12,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AsyncSubscription, Event as ParcelEvent } from '@parcel/watcher';
-import {
-  WatchError,
-  watchLimitError,
-  errorCode,
-  createChokidarWatcher,
-  type FolderWatcher,
-  type WatchEvent,
-  type WatchOptions,
-} from './watch.js';
+import { createChokidarWatcher } from './watch-chokidar.js';
+import { errorCode, watcherLifecycle } from './watch-lifecycle.js';
+import { WatchError, type FolderWatcher, type WatchEvent, type WatchOptions } from './watch-types.js';
 
 type ParcelModule = typeof import('@parcel/watcher');
 
@@ -38,7 +33,7 @@ function isWatchLimit(err: unknown): boolean {
 
 /** Starts a @parcel/watcher subscription behind the FolderWatcher interface (see createWatcher). */
 export function createParcelWatcher(options: WatchOptions): FolderWatcher {
-  const { filter, onEvents, onError } = options;
+  const { filter, onEvents } = options;
   const logger = options.logger.child({ component: 'watch', backend: 'parcel', root: options.root });
   let subscription: AsyncSubscription | undefined;
   let parcel: ParcelModule | undefined;
@@ -46,13 +41,23 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
   const nested = new Map<string, Promise<AsyncSubscription | undefined>>();
   /** chokidar, when the native module cannot load on this platform. */
   let delegate: FolderWatcher | undefined;
-  let stopped = false;
-  let closePromise: Promise<void> | undefined;
-  let markReady!: () => void;
-  const readyPromise = new Promise<void>((resolve) => {
-    markReady = resolve;
-  });
   let root = options.root;
+
+  const life = watcherLifecycle({
+    root: options.root,
+    onError: options.onError,
+    logger,
+    release: () => {
+      if (delegate) return delegate.close();
+      const sub = subscription;
+      subscription = undefined;
+      const extra = [...nested.values()];
+      nested.clear();
+      return Promise.all([sub?.unsubscribe(), ...extra.map((p) => p.then((s) => s?.unsubscribe()))])
+        .then(() => undefined)
+        .catch(() => undefined);
+    },
+  });
 
   const relative = (abs: string): string | undefined => {
     const rel = path.relative(root, abs);
@@ -90,13 +95,13 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
   };
 
   const onParcelEvents = (err: Error | null, events: ParcelEvent[]): void => {
-    if (stopped) return;
+    if (life.stopped) return;
     if (err) {
       void fail(err);
       return;
     }
     void translate(events).then((batch) => {
-      if (!stopped && batch.length > 0) onEvents(batch);
+      if (!life.stopped && batch.length > 0) onEvents(batch);
     });
   };
 
@@ -106,7 +111,7 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
     const dirents = await fs.readdir(path.join(root, relDir), { withFileTypes: true }).catch(() => []);
     for (const d of dirents) {
       const child = `${relDir}/${d.name}`;
-      if (!d.isDirectory() || !filter.mayContain(child) || nested.has(child) || stopped) continue;
+      if (!d.isDirectory() || !filter.mayContain(child) || nested.has(child) || life.stopped) continue;
       const p = parcel.subscribe(path.join(root, child), onParcelEvents).catch((err: unknown) => {
         nested.delete(child);
         logger.debug(
@@ -117,7 +122,7 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
       });
       nested.set(child, p);
       const sub = await p;
-      if (stopped) await sub?.unsubscribe().catch(() => undefined);
+      if (life.stopped) await sub?.unsubscribe().catch(() => undefined);
     }
     if (nested.size > 0)
       logger.debug({ dir: relDir, nested: nested.size }, 'watching subdirectories of a new directory');
@@ -133,42 +138,19 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
     }
   };
 
-  const stop = (): Promise<void> => {
-    if (closePromise !== undefined) return closePromise;
-    stopped = true;
-    if (delegate) {
-      closePromise = delegate.close().finally(markReady);
-      return closePromise;
-    }
-    const sub = subscription;
-    subscription = undefined;
-    const extra = [...nested.values()];
-    nested.clear();
-    closePromise = Promise.all([sub?.unsubscribe(), ...extra.map((p) => p.then((s) => s?.unsubscribe()))])
-      .then(() => undefined)
-      .catch(() => undefined)
-      .finally(markReady);
-    return closePromise;
-  };
-
+  /** A watch limit or a failure before the subscription stands stops the watcher; others are reported. */
   const fail = async (err: unknown): Promise<void> => {
-    if (stopped) return;
     const code = errorCode(err);
     const context: Record<string, unknown> & { code?: string } =
       code === undefined ? { root: options.root } : { root: options.root, code };
-    const wrapped = isWatchLimit(err)
-      ? await watchLimitError(options.root, { ...context, code: 'ENOSPC' }, err)
-      : new WatchError(
-          `watcher error in ${options.root}: ${err instanceof Error ? err.message : String(err)}`,
-          context,
-          { cause: err },
-        );
-    if (isWatchLimit(err)) logger.warn({ code: 'ENOSPC' }, 'inotify watch limit reached; watcher stopped');
-    try {
-      onError(wrapped);
-    } finally {
-      if (isWatchLimit(err) || !subscription) await stop();
-    }
+    if (isWatchLimit(err)) return life.failWatchLimit(context, err);
+    const wrapped = new WatchError(
+      `watcher error in ${options.root}: ${err instanceof Error ? err.message : String(err)}`,
+      context,
+      { cause: err },
+    );
+    if (subscription) life.report(wrapped);
+    else await life.fail(wrapped);
   };
 
   const start = async (): Promise<void> => {
@@ -180,30 +162,30 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
         { err: err instanceof Error ? err.message : String(err) },
         '@parcel/watcher cannot load here; using chokidar',
       );
-      if (stopped) return;
+      if (life.stopped) return;
       delegate = createChokidarWatcher(options);
       await delegate.ready();
-      markReady();
+      life.markReady();
       return;
     }
-    if (stopped) return;
+    if (life.stopped) return;
     const sub = await parcel.subscribe(root, onParcelEvents);
-    if (stopped) {
+    if (life.stopped) {
       await sub.unsubscribe().catch(() => undefined);
       return;
     }
     subscription = sub;
     logger.debug('watcher ready');
-    markReady();
+    life.markReady();
   };
 
   start().catch((err: unknown) => {
-    void fail(err).finally(() => void stop());
+    void fail(err).finally(() => void life.stop());
   });
 
   return {
-    ready: () => readyPromise,
-    close: () => stop(),
+    ready: () => life.ready,
+    close: () => life.stop(),
     // parcel keeps its tree natively and does not expose a count.
     watchedCount: () => delegate?.watchedCount() ?? 0,
   };

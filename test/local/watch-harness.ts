@@ -2,11 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createPathFilter, type PathFilterOptions } from '../../src/local/filter.js';
+import { createChokidarWatcher, type ChokidarWatchFn } from '../../src/local/watch-chokidar.js';
 import {
-  createChokidarWatcher,
   createWatcher,
   listDir,
-  type ChokidarWatchFn,
   type FolderWatcher,
   type WatchEvent,
   type WatchFilter,
