@@ -228,7 +228,7 @@ export async function statEntry(
   } catch (err) {
     if (isGone(err)) {
       await checkRoot(fs, root);
-      return null;
+      return await undecodableName(fs, root, relPath);
     }
     return { path: relPath, reason: 'unreadable', ...detailOf(errorCode(err)) };
   }
@@ -246,6 +246,25 @@ export async function statEntry(
   if (st.isFile()) return toEntry(relPath, st);
   if (st.isDirectory()) return null;
   return { path: relPath, reason: 'special', detail: specialKind(st) };
+}
+
+/**
+ * A watcher hands over names decoded lossily, so a name that is not UTF-8 arrives with U+FFFD
+ * and cannot be found under that string. Reports it as such (the first raw name that decodes to
+ * it; a full scan lists every one) instead of as a path that is simply gone.
+ */
+async function undecodableName(fs: FsLike, root: string, relPath: string): Promise<SkippedPath | null> {
+  const slash = relPath.lastIndexOf('/');
+  const base = relPath.slice(slash + 1);
+  if (!base.includes('\uFFFD')) return null;
+  const dir = slash < 0 ? '' : relPath.slice(0, slash);
+  const raw = await fs
+    .readdir(dir === '' ? root : path.join(root, dir), { withFileTypes: true, encoding: 'buffer' })
+    .catch(() => []);
+  const match = raw.find((d) => !isValidUtf8Name(d.name) && d.name.toString('utf8') === base);
+  if (match === undefined) return null;
+  const shown = dir === '' ? renderRawName(match.name) : `${dir}/${renderRawName(match.name)}`;
+  return { path: shown, reason: 'invalid-name', detail: INVALID_NAME_DETAIL };
 }
 
 /** True when a statEntry result is a skipped path rather than a file entry. */

@@ -44,6 +44,7 @@ const REPORTED_SKIPS = new Set([
   'symlink-loop',
   'refused-by-api',
   'changed-or-unreadable',
+  'invalid-name',
 ]);
 
 export interface FolderSyncOptions {

@@ -5,9 +5,15 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { makeProject, runCli } from '../helpers/project.js';
+import { FilesClient } from '../../src/api/client.js';
+import { loadConfig } from '../../src/config/load.js';
+import { Daemon } from '../../src/daemon.js';
+import { onCleanup } from '../helpers/cleanup.js';
+import { makeProject, runCli, TEST_KEY } from '../helpers/project.js';
 import { syncJson } from '../helpers/sync-cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 const NEWLINE_NAME = 'two\nlines.txt';
 const ESC_NAME = 'red\u001b[31m.txt';
@@ -43,6 +49,46 @@ describe('file names that are not valid UTF-8 (F7)', () => {
       expect(human.stdout).toContain(`skipped bad\\xff.txt: invalid-name (${detail})`);
       expect(human.stdout).toContain(`skipped bad\\xfe.txt: invalid-name (${detail})`);
       expect(human.stdout).not.toContain('vanished');
+    },
+  );
+});
+
+describe('file names that are not valid UTF-8, while the daemon runs (F7)', () => {
+  it.runIf(process.platform === 'linux')(
+    'warns about one created under the watcher as not valid UTF-8, and keeps syncing the rest',
+    async () => {
+      const p = await makeProject({ files: { 'a.txt': 'a\n' } });
+      const lines: Array<Record<string, unknown>> = [];
+      const logger = pino(
+        { level: 'info' },
+        { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+      );
+      const { config } = await loadConfig({ configPath: p.configPath, env: p.env });
+      const client = new FilesClient({ apiKey: TEST_KEY, baseUrl: p.emulator.url, logger });
+      const daemon = new Daemon({ config, configPath: p.configPath, client, logger, httpListen: null });
+      onCleanup(() => daemon.stop());
+      await daemon.start();
+      await daemon.idle();
+
+      await fs.writeFile(
+        Buffer.concat([Buffer.from(`${p.folder}/late`), Buffer.from([0xff]), Buffer.from('.txt')]),
+        'x',
+      );
+      await p.write('b.txt', 'b\n');
+      await waitFor(() => p.emulator.files().some((f) => f.filename === 'b.txt'), {
+        message: 'b.txt synced',
+      });
+      await waitFor(() => lines.some((l) => l.msg === 'file not synced' && l.reason === 'invalid-name'), {
+        message: 'an invalid-name warning',
+      });
+      const warning = lines.find((l) => l.reason === 'invalid-name')!;
+      expect(warning.detail).toBe('name is not valid UTF-8; rename it');
+      expect(
+        p.emulator
+          .files()
+          .map((f) => f.filename)
+          .sort(),
+      ).toEqual(['a.txt', 'b.txt']);
     },
   );
 });

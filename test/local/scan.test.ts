@@ -276,6 +276,11 @@ describe('scanFolder on a real folder', () => {
         { path: 'dir\\xe9', reason: 'invalid-name', detail },
       ]);
       expect(result.unreadableDirs).toEqual([]);
+
+      // What a watcher reports for such a file: the lossy name, which lstat cannot find.
+      expect(await statEntry(dir, 'bad\uFFFD.txt')).toMatchObject({ reason: 'invalid-name', detail });
+      expect(await statEntry(dir, 'gone \uFFFD.txt')).toBeNull();
+      expect(await statEntry(dir, 'gone.txt')).toBeNull();
     },
   );
 });
