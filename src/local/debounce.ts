@@ -1,3 +1,4 @@
+// Per-path debouncing of watcher events: a path is checked once it has been quiet (or waited too long).
 /** A timer handle as returned by the injected setTimeout (Node's Timeout, or a fake timer id). */
 type TimerHandle = ReturnType<typeof setTimeout>;
 

@@ -1,3 +1,4 @@
+// Include/exclude rules of a folder: which files sync, which directories a walk may skip.
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { FilesSyncError } from '../errors.js';

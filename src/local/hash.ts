@@ -1,3 +1,4 @@
+// SHA-256 of a local file, checked against the stat it was taken for (a file changing mid-hash is caught).
 import { createHash } from 'node:crypto';
 import { promises as nodeFs } from 'node:fs';
 import { FilesSyncError } from '../errors.js';

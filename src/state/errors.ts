@@ -1,3 +1,4 @@
+// Typed errors of the state dir: the lock, the manifest and folder names.
 import { FilesSyncError } from '../errors.js';
 
 /** Another live process holds the state directory's lock. */

@@ -1,3 +1,4 @@
+// The single-writer lock of a state dir: who holds it, and when a lock left behind is stale.
 import { readFileSync, unlinkSync } from 'node:fs';
 import { link, readFile, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';

@@ -1,3 +1,4 @@
+// The manifest's on-disk format: its schema, version and migrations.
 import { z } from 'zod';
 import type { ManifestEntry, PendingDelete, PendingUpload } from '../types.js';
 import { ManifestCorruptError, ManifestVersionError } from './errors.js';

@@ -1,3 +1,4 @@
+// One folder's manifest (path -> file ID, upload intents, pending deletes), batched atomic writes.
 import { link, readFile, unlink } from 'node:fs/promises';
 import { Low, type Adapter } from 'lowdb';
 import type { ManifestEntry, PendingDelete, PendingUpload } from '../types.js';

@@ -1,3 +1,4 @@
+// The state dir's layout: created private, one manifest file per folder name.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidFolderNameError } from './errors.js';
