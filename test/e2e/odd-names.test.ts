@@ -11,9 +11,17 @@ import { FilesClient } from '../../src/api/client.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { makeProject, runCli, TEST_KEY } from '../helpers/project.js';
+import { makeProject, runCli, TEST_KEY, type Project } from '../helpers/project.js';
 import { syncJson } from '../helpers/sync-cli.js';
 import { waitFor } from '../helpers/wait.js';
+
+/** The file names on the emulator, sorted. */
+function remoteNames(p: Project): string[] {
+  return p.emulator
+    .files()
+    .map((f) => f.filename)
+    .sort();
+}
 
 const NEWLINE_NAME = 'two\nlines.txt';
 const ESC_NAME = 'red\u001b[31m.txt';
@@ -32,12 +40,7 @@ describe('file names that are not valid UTF-8 (F7)', () => {
       const run = await syncJson(p);
       const report = run.reports[0]!;
       expect(report.uploaded).toBe(2);
-      expect(
-        p.emulator
-          .files()
-          .map((f) => f.filename)
-          .sort(),
-      ).toEqual(['a.txt', 'b.txt']);
+      expect(remoteNames(p)).toEqual(['a.txt', 'b.txt']);
       const detail = 'name is not valid UTF-8; rename it';
       expect(report.skipped.sort((a, b) => a.path.localeCompare(b.path))).toEqual([
         { path: 'bad\\xfe.txt', reason: 'invalid-name', detail },
@@ -83,12 +86,7 @@ describe('file names that are not valid UTF-8, while the daemon runs (F7)', () =
       });
       const warning = lines.find((l) => l.reason === 'invalid-name')!;
       expect(warning.detail).toBe('name is not valid UTF-8; rename it');
-      expect(
-        p.emulator
-          .files()
-          .map((f) => f.filename)
-          .sort(),
-      ).toEqual(['a.txt', 'b.txt']);
+      expect(remoteNames(p)).toEqual(['a.txt', 'b.txt']);
     },
   );
 });
