@@ -6,6 +6,7 @@ import { ConfigError } from '../config/errors.js';
 import { describeIssues, suggestFolderName } from '../config/issues.js';
 import { derivedStateDir, expandHome, resolveAgainst } from '../config/paths.js';
 import { resolveConfigPath, SYSTEM_CONFIG_PATH } from '../config/load.js';
+import { checkListenAddress } from '../config/listen.js';
 import { CliExit, EXIT, runCommand } from './common.js';
 import {
   configFileSchema,
@@ -23,6 +24,8 @@ export interface InitOptions {
   name?: string | undefined;
   /** Replace an existing config file. */
   force?: boolean | undefined;
+  /** http.listen: the loopback address of /healthz, /status and /metrics. */
+  httpListen?: string | undefined;
 }
 
 export interface InitResult {
@@ -53,13 +56,19 @@ export function defaultInitConfigPath(env: NodeJS.ProcessEnv, uid: number | unde
  * The starter config: one folder, an explicit absolute stateDir (so that the service and every
  * shell agree on it), other defaults left implicit, the `$schema` link for editors.
  */
-export function starterConfig(name: string, folderPathInConfig: string, stateDir: string): ConfigFileInput {
+export function starterConfig(
+  name: string,
+  folderPathInConfig: string,
+  stateDir: string,
+  httpListen?: string,
+): ConfigFileInput {
   return {
     $schema: `./${SCHEMA_FILE}`,
     stateDir,
     folders: [{ name, path: folderPathInConfig, include: [], exclude: ['**/.git', 'node_modules/**'] }],
     reconcile: { intervalMs: 900_000, onStart: true },
     log: { level: 'info' },
+    ...(httpListen !== undefined ? { http: { listen: httpListen } } : {}),
   };
 }
 
@@ -83,11 +92,15 @@ export async function writeStarterConfig(options: InitOptions): Promise<InitResu
       EXIT.usage,
     );
   }
+  const listenProblem = options.httpListen !== undefined ? checkListenAddress(options.httpListen) : null;
+  if (listenProblem)
+    throw new CliExit(`files-sync: --http: ${listenProblem.message}. Fix: ${listenProblem.fix}`, EXIT.usage);
   const configDir = path.dirname(options.configPath);
   const content = starterConfig(
     name,
     folderPathForConfig(configDir, options.folderPath),
     derivedStateDir(options.configPath),
+    options.httpListen,
   );
   const parsed = configFileSchema.safeParse(content);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error.issues, configFileSchema, content));
@@ -174,6 +187,7 @@ export function registerInitCommand(program: Command): Command {
     .option('--path <folder>', 'folder to mirror (default: the current directory)')
     .option('--name <name>', 'short name of the folder (default: derived from its directory name)')
     .option('--force', 'overwrite an existing config file', false)
+    .option('--http <host:port>', 'serve /healthz, /status and /metrics there (http.listen; loopback only)')
     .addHelpText(
       'after',
       [
@@ -181,6 +195,7 @@ export function registerInitCommand(program: Command): Command {
         'Examples:',
         '  $ files-sync init --path ~/Documents/contracts',
         '  $ files-sync init --path ./handbook --name handbook -c /etc/files-sync/config.json',
+        '  $ sudo files-sync init --path /srv/docs --http 127.0.0.1:9464   # /etc/files-sync/config.json',
         '  $ files-sync init --force            # replace ~/.config/files-sync/config.json',
         '',
         'The config names its stateDir explicitly, so the service and every shell use the same one.',
@@ -196,6 +211,7 @@ export function registerInitCommand(program: Command): Command {
           path?: string;
           name?: string;
           force?: boolean;
+          http?: string;
         }>();
         const cwd = process.cwd();
         const target =
@@ -207,6 +223,7 @@ export function registerInitCommand(program: Command): Command {
           folderPath: resolveAgainst(opts.path ?? '.', cwd, process.env),
           name: opts.name,
           force: opts.force === true,
+          httpListen: opts.http,
         });
         const write = command.configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));
         write(nextStepsText(result, cwd, process.env));

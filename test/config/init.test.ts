@@ -100,6 +100,26 @@ describe('files-sync init', () => {
     );
   });
 
+  it('--http writes http.listen (loopback only; anything else is a usage error, 64)', async () => {
+    const dir = await makeTempDir();
+    const file = path.join(dir, 'c.json');
+    await writeStarterConfig({
+      configPath: file,
+      folderPath: dir,
+      name: 'docs',
+      httpListen: '127.0.0.1:9464',
+    });
+    const { config } = await loadConfig({ configPath: file, env: { HOME: dir } });
+    expect(config.http.listen).toBe('127.0.0.1:9464');
+    const err = await writeStarterConfig({
+      configPath: path.join(dir, 'd.json'),
+      folderPath: dir,
+      httpListen: '0.0.0.0:9464',
+    }).catch((e: unknown) => e);
+    expect((err as CliExit).exitCode).toBe(64);
+    expect((err as CliExit).message).toMatch(/^files-sync: --http: .*loopback/);
+  });
+
   it('has --help with examples', async () => {
     const { cli, output } = program();
     const err = await cli.parseAsync(['init', '--help'], { from: 'user' }).catch((e: unknown) => e);
