@@ -1,3 +1,5 @@
+/** The process logger: pino JSON lines, secrets redacted, syslog priority prefixes when stdout is the journal. */
+import { fstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import pino, { type Logger, type LevelWithSilent, type DestinationStream } from 'pino';
 
@@ -28,6 +30,46 @@ export interface LoggerOptions {
    * key resolved after the logger was made (from a key file) is covered once pushed here.
    */
   secrets?: readonly string[];
+  /**
+   * Prefix each line with its syslog priority ("<4>{...}") so that journald stores the level
+   * and `journalctl -p warning` works. Default: when fd `journalFd` (1) is the journal stream.
+   */
+  journal?: boolean;
+  /** The descriptor the lines end up on, to compare with $JOURNAL_STREAM (default 1, stdout). */
+  journalFd?: number;
+}
+
+/** syslog priorities by pino level: err, warning, info, debug (fatal is logged as err, like most daemons). */
+const PRIORITY: Record<string, string> = {
+  fatal: '<3>',
+  error: '<3>',
+  warn: '<4>',
+  info: '<6>',
+  debug: '<7>',
+  trace: '<7>',
+};
+
+/**
+ * True when `fd` is the stream systemd connected to the journal: $JOURNAL_STREAM is "dev:inode"
+ * of that stream (systemd.exec(5)). Comparing the inode, not just testing the variable, keeps
+ * the output plain when a child of a service redirects its output to a file or a pipe.
+ */
+export function isJournalStream(fd: number, env: NodeJS.ProcessEnv = process.env): boolean {
+  const want = env.JOURNAL_STREAM;
+  if (!want) return false;
+  try {
+    // bigint: inode numbers may exceed 2^53.
+    const st = fstatSync(fd, { bigint: true });
+    return want === `${st.dev}:${st.ino}`;
+  } catch {
+    return false;
+  }
+}
+
+/** The syslog priority prefix of one JSON line whose first field is the level label (our formatter). */
+export function journalPrefix(line: string): string {
+  const match = /^\{"level":"(\w+)"/.exec(line);
+  return (match && PRIORITY[match[1]!]) ?? '<6>';
 }
 
 function prettyAvailable(): boolean {
@@ -43,6 +85,7 @@ function prettyAvailable(): boolean {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const secretList = options.secrets ?? [];
   const wantPretty = options.pretty ?? (process.stdout.isTTY === true && options.destination === undefined);
+  const journal = options.journal ?? isJournalStream(options.journalFd ?? 1);
   const base: pino.LoggerOptions = {
     level: options.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -61,9 +104,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         }
         method.apply(this, args);
       },
+      ...(journal ? { streamWrite: (line: string) => journalPrefix(line) + line } : {}),
     },
   };
-  if (wantPretty && prettyAvailable()) {
+  if (wantPretty && !journal && prettyAvailable()) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true } } });
   }
   return pino(base, options.destination ?? pino.destination({ dest: 1, sync: false }));

@@ -7,6 +7,8 @@ import type { Config, FolderConfig } from '../config/schema.js';
 import { FilesClient } from '../api/client.js';
 import { createLogger, scrub } from '../log.js';
 import { FilesSyncError } from '../errors.js';
+import { ManifestNotFoundError } from '../state/errors.js';
+import { LOG_LEVELS } from '../config/schema.js';
 
 /** Exit codes (sysexits.h where one fits). */
 export const EXIT = {
@@ -37,11 +39,51 @@ export interface CommonOptions {
   concurrency?: string | number;
 }
 
+/** The program-wide -v/-q flags as a log level (undefined: the config's), or a usage error. */
+export function verbosityLevel(opts: {
+  verbose?: boolean | undefined;
+  quiet?: boolean | undefined;
+  logLevel?: string | undefined;
+}): string | undefined {
+  const wanted = [opts.verbose && '-v/--verbose', opts.quiet && '-q/--quiet', opts.logLevel && '--log-level'];
+  const given = wanted.filter((w): w is string => typeof w === 'string');
+  if (given.length > 1 && (opts.verbose || opts.quiet))
+    throw new CliExit(
+      `files-sync: ${given.join(' and ')} contradict each other. Fix: pass only one of them`,
+      EXIT.usage,
+    );
+  if (opts.verbose) return 'debug';
+  if (opts.quiet) return 'warn';
+  return undefined;
+}
+
+/** Checks flag values the schema cannot describe well (text where a number belongs): exit 64, never "NaN". */
+function checkFlagValues(opts: CommonOptions): void {
+  if (opts.concurrency !== undefined && !/^\s*\d+\s*$/.test(String(opts.concurrency)))
+    throw new CliExit(
+      `files-sync: --concurrency: expected a whole number from 1 to 64, got ${JSON.stringify(String(opts.concurrency))}. Fix: e.g. --concurrency 4`,
+      EXIT.usage,
+    );
+  if (opts.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(opts.logLevel))
+    throw new CliExit(
+      `files-sync: --log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(opts.logLevel)}. Fix: e.g. --log-level debug`,
+      EXIT.usage,
+    );
+}
+
+/** A config error caused only by flag values is a usage error (64); anything in the file or env is 78. */
+function configErrorExit(err: ConfigError): CliExit {
+  const flagsOnly = err.issues.every((issue) => issue.path.startsWith('--'));
+  const title = flagsOnly ? 'bad command-line value' : 'configuration error';
+  return new CliExit(`files-sync: ${title}\n${formatConfigError(err)}`, flagsOnly ? EXIT.usage : EXIT.config);
+}
+
 /** Loads the configuration for a command, turning config mistakes into exit 78 with the field and the fix. */
 export async function loadCliConfig(
   opts: CommonOptions,
   extra: { checkPaths?: boolean } = {},
 ): Promise<{ config: Config; configPath: string }> {
+  checkFlagValues(opts);
   const overrides: ConfigOverrides = {};
   if (opts.stateDir !== undefined) overrides.stateDir = opts.stateDir;
   if (opts.logLevel !== undefined) overrides.logLevel = opts.logLevel;
@@ -57,9 +99,7 @@ export async function loadCliConfig(
     });
     return { config: loaded.config, configPath: loaded.configPath };
   } catch (err) {
-    if (err instanceof ConfigError) {
-      throw new CliExit(`files-sync: configuration error\n${formatConfigError(err)}`, EXIT.config);
-    }
+    if (err instanceof ConfigError) throw configErrorExit(err);
     throw err;
   }
 }
@@ -111,6 +151,7 @@ export function commandLogger(
   return createLogger({
     level: level === 'info' && !opts.json ? 'warn' : level,
     destination: process.stderr as unknown as import('pino').DestinationStream,
+    journalFd: 2,
     pretty: false,
     secrets: knownSecrets,
   });
@@ -132,6 +173,17 @@ export async function runCommand(body: () => Promise<number | void>): Promise<vo
       process.exitCode = err.exitCode;
       return;
     }
+    if (err instanceof ConfigError) {
+      const exit = configErrorExit(err);
+      process.stderr.write(`${exit.message}\n`);
+      process.exitCode = exit.exitCode;
+      return;
+    }
+    if (err instanceof ManifestNotFoundError) {
+      process.stderr.write(`${notSyncedYet(err)}\n`);
+      process.exitCode = EXIT.failed;
+      return;
+    }
     const e = err as Error;
     if (e?.name === 'StateLockedError') {
       process.stderr.write(`files-sync: ${e.message}\n`);
@@ -142,6 +194,15 @@ export async function runCommand(body: () => Promise<number | void>): Promise<vo
     process.stderr.write(`files-sync: ${msg}\n`);
     process.exitCode = EXIT.failed;
   }
+}
+
+/** What a read-only command says about a folder that has no manifest yet (never the class name). */
+function notSyncedYet(err: ManifestNotFoundError): string {
+  const file = typeof err.context.file === 'string' ? err.context.file : undefined;
+  const folder = file?.replace(/^.*\//, '').replace(/\.manifest\.json$/, '');
+  const which = folder ? `folder "${folder}"` : 'this folder';
+  const where = file ? ` (no manifest at ${file})` : '';
+  return `files-sync: ${which} is not synced yet${where}. Fix: run \`files-sync sync\` or start the daemon (\`files-sync run\`)`;
 }
 
 /** Formats bytes for humans. */

@@ -2,6 +2,7 @@
 /** Entry point of the `files-sync` binary. */
 import { CommanderError } from 'commander';
 import { buildProgram } from './program.js';
+import { CliExit } from './common.js';
 
 // `files-sync ls | head` closes the pipe early: that is not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -20,6 +21,12 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     if (err instanceof CommanderError) {
       // Help and version exit 0; usage mistakes exit 64 (EX_USAGE).
       process.exitCode = err.exitCode === 0 ? 0 : 64;
+      return;
+    }
+    // Raised before a command body runs (the -v/-q check in a hook): a message, not a stack trace.
+    if (err instanceof CliExit) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = err.exitCode;
       return;
     }
     throw err;

@@ -1,6 +1,5 @@
 /** The files-sync command line: wires every command into one commander program. */
 import { Command } from 'commander';
-import { createRequire } from 'node:module';
 import { registerSyncCommand } from './sync.js';
 import { registerQueryCommands } from './query.js';
 import { registerVerifyCommand } from './verify.js';
@@ -9,8 +8,8 @@ import { registerEmulatorCommand } from './emulator.js';
 import { registerRunCommand } from './run.js';
 import { registerStatusCommand } from './status.js';
 import { registerDemoCommand } from './demo.js';
-
-const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+import { verbosityLevel } from './common.js';
+import { VERSION } from './version.js';
 
 /** Builds the program (exported so tests can drive it in-process). */
 export function buildProgram(): Command {
@@ -22,7 +21,9 @@ export function buildProgram(): Command {
     .description(
       'Mirror local folders into the Anthropic Files API and answer "what is the file ID of this path?"',
     )
-    .version(pkg.version)
+    .version(VERSION)
+    .option('-v, --verbose', 'more log output: log level debug (any command, before or after its name)')
+    .option('-q, --quiet', 'less log output: warnings and errors only')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -35,6 +36,15 @@ Quick start:
   $ files-sync run                          # keep watching
   $ files-sync id ~/Documents/report.pdf    # -> file_011C...`,
     );
+  // -v/-q belong to the program so that every command has them without declaring them; they
+  // reach the command as its --log-level, which loadCliConfig already applies over the config.
+  program.hook('preAction', (_program, action) => {
+    const level = verbosityLevel({
+      ...program.opts(),
+      logLevel: action.opts().logLevel as string | undefined,
+    });
+    if (level !== undefined) action.setOptionValue('logLevel', level);
+  });
   registerDemoCommand(program);
   registerInitCommand(program);
   registerSyncCommand(program);

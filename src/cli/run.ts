@@ -12,10 +12,28 @@ import {
   type CommonOptions,
 } from './common.js';
 import { checkListenAddress } from '../config/listen.js';
+import type { Config } from '../config/schema.js';
+import { VERSION } from './version.js';
 
 interface RunOptions extends CommonOptions {
   http?: string;
   allowMassDelete?: boolean;
+}
+
+/** What an operator needs to know first: which build, which config, where the state is, what is watched how. */
+export function startupFields(config: Config, configPath: string): Record<string, unknown> {
+  const { enabled, backend } = config.watch;
+  return {
+    version: VERSION,
+    configPath,
+    stateDir: config.stateDir,
+    folders: config.folders.map((f) => ({
+      name: f.name,
+      path: f.path,
+      // The rule of createWatcher (src/local/watch.ts): parcel cannot follow symlinked directories.
+      watcher: !enabled ? 'off' : backend === 'parcel' && f.followSymlinks ? 'chokidar' : backend,
+    })),
+  };
 }
 
 /** Registers `run`. */
@@ -43,7 +61,8 @@ Examples:
 
 Signals: SIGTERM/SIGINT drain in-flight requests, flush the manifest and exit 0;
 SIGHUP reloads the config (a bad config keeps the running one and logs why).
-Exit codes: 0 clean stop, 75 another process holds the state directory, 78 configuration error.`,
+Exit codes: 0 clean stop, 64 bad flag value, 75 another process holds the state directory,
+78 configuration error.`,
     )
     .action((opts: RunOptions) =>
       runCommand(async () => {
@@ -51,14 +70,15 @@ Exit codes: 0 clean stop, 75 another process holds the state directory, 78 confi
         const listenProblem = opts.http !== undefined ? checkListenAddress(opts.http) : null;
         if (listenProblem) {
           throw new CliExit(
-            `files-sync: configuration error\n--http: ${listenProblem.message}. Fix: ${listenProblem.fix}`,
-            EXIT.config,
+            `files-sync: bad command-line value\n--http: ${listenProblem.message}. Fix: ${listenProblem.fix}`,
+            EXIT.usage,
           );
         }
         const logger = createLogger({
           level: config.log.level,
           secrets: knownSecrets,
         });
+        logger.info(startupFields(config, configPath), 'files-sync starting');
         // Counted on the daemon's metrics; the client itself already logs every retry.
         // eslint-disable-next-line prefer-const -- the retry callback above closes over it before it is assigned
         let daemon: Daemon | undefined;

@@ -6,13 +6,8 @@ import { scrub } from '../log.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { describeIssues, type ValueSource } from './issues.js';
 import { findJsonSyntaxError } from './json-syntax.js';
-import {
-  checkFolderLayout,
-  checkStateDirPrivate,
-  defaultStateDir,
-  expandHome,
-  resolveAgainst,
-} from './paths.js';
+import { checkFolderLayout, checkStateDirPrivate, expandHome, resolveAgainst } from './paths.js';
+import { resolveStateLocation } from './state-location.js';
 import { configFileSchema, type Config, type FolderConfig } from './schema.js';
 
 /** Values given on the command line; they win over env and file. */
@@ -77,9 +72,11 @@ export function resolveConfigPath(
   ]);
 }
 
-/** Env variables that override a config field, in the order they are applied. */
+/**
+ * Env variables that override a config field, in the order they are applied. Not the state dir:
+ * env vars naming it must agree with the file (state-location.ts).
+ */
 const ENV_OVERRIDES: readonly { name: string; field: readonly string[]; numeric?: true }[] = [
-  { name: 'FILES_SYNC_STATE_DIR', field: ['stateDir'] },
   { name: 'FILES_SYNC_LOG_LEVEL', field: ['log', 'level'] },
   { name: 'ANTHROPIC_BASE_URL', field: ['api', 'baseUrl'] },
   { name: 'FILES_SYNC_CONCURRENCY', field: ['api', 'concurrency'], numeric: true },
@@ -131,10 +128,18 @@ async function loadFrom(
 
   const { $schema: _ignored, stateDir: fileStateDir, ...rest } = parsed.data;
   const stateSource = sources.get('stateDir');
-  const stateDir =
-    fileStateDir === undefined
-      ? defaultStateDir(env)
-      : resolveAgainst(fileStateDir, stateSource ? cwd : configDir, env);
+  const resolvedState =
+    fileStateDir === undefined ? undefined : resolveAgainst(fileStateDir, stateSource ? cwd : configDir, env);
+  const location = resolveStateLocation({
+    configPath,
+    fromFile: stateSource ? undefined : resolvedState,
+    fromFlag: stateSource ? resolvedState : undefined,
+    folderNames: rest.folders.map((f) => f.name),
+    env,
+    cwd,
+  });
+  issues.push(...location.issues);
+  const stateDir = location.stateDir;
   const folders: FolderConfig[] = rest.folders.map((f) => ({
     ...f,
     path: resolveAgainst(f.path, configDir, env),
@@ -339,7 +344,7 @@ async function checkFolderDir(folderPath: string, index: number): Promise<Config
 
 /** The state dir need not exist yet, but it must be creatable: walk up to the first existing ancestor. */
 async function checkStateDirWritable(stateDir: string, where: string): Promise<ConfigIssue | null> {
-  const fix = `use a writable directory (mkdir -p ${stateDir} and give this user write access), or set stateDir / FILES_SYNC_STATE_DIR`;
+  const fix = `use a writable directory (mkdir -p ${stateDir} and give this user write access), or set stateDir in the config file`;
   let probe = stateDir;
   for (;;) {
     try {

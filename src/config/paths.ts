@@ -17,16 +17,36 @@ export function resolveAgainst(p: string, baseDir: string, env: NodeJS.ProcessEn
 }
 
 /**
- * The state directory used when neither the file, env nor flags name one: systemd's
- * $STATE_DIRECTORY (first entry if it lists several), else $XDG_STATE_HOME/files-sync, else
- * ~/.local/state/files-sync.
+ * Where an old version kept state when the config named no stateDir (from the environment:
+ * $STATE_DIRECTORY, else $XDG_STATE_HOME/files-sync, else ~/.local/state/files-sync). Only used
+ * to find state left there, so that moving the default never silently starts a second state dir.
  */
-export function defaultStateDir(env: NodeJS.ProcessEnv): string {
+export function legacyStateDir(env: NodeJS.ProcessEnv): string {
   const systemd = env.STATE_DIRECTORY?.split(':')[0];
   if (systemd) return path.resolve(systemd);
   if (env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME))
     return path.join(env.XDG_STATE_HOME, 'files-sync');
   return path.join(expandHome('~', env), '.local', 'state', 'files-sync');
+}
+
+/**
+ * The state directory of a config file that names none, from the file's location alone, so that
+ * every process reading the same file (the service, an admin's shell, cron) agrees:
+ * - /etc/files-sync/config.json -> /var/lib/files-sync; /etc/files-sync/NAME.json ->
+ *   /var/lib/files-sync/NAME (what the units' StateDirectory= creates);
+ * - HOME/.config/files-sync/config.json -> HOME/.local/state/files-sync, NAME.json -> .../NAME;
+ * - anywhere else DIR/NAME.json -> DIR/.files-sync/NAME (beside the file; a state dir inside a
+ *   synced folder is never synced).
+ */
+export function derivedStateDir(configPath: string): string {
+  const abs = path.resolve(configPath);
+  const dir = path.dirname(abs);
+  const stem = path.basename(abs).replace(/\.json$/i, '');
+  const sub = stem === 'config' ? [] : [stem];
+  if (dir === '/etc/files-sync') return path.join('/var/lib/files-sync', ...sub);
+  if (path.basename(dir) === 'files-sync' && path.basename(path.dirname(dir)) === '.config')
+    return path.join(path.dirname(path.dirname(dir)), '.local', 'state', 'files-sync', ...sub);
+  return path.join(dir, '.files-sync', stem);
 }
 
 /** True when `inner` is `outer` or lies below it (both absolute, normalised). */

@@ -198,7 +198,7 @@ export const configFileSchema = z
       .min(1)
       .optional()
       .describe(
-        "Where manifests and the lock live. Default: $STATE_DIRECTORY, else $XDG_STATE_HOME/files-sync, else ~/.local/state/files-sync. Relative to this file's directory. FILES_SYNC_STATE_DIR overrides it.",
+        "Where manifests and the lock live. Relative to this file's directory. Default, from this file's location: /etc/files-sync/config.json -> /var/lib/files-sync (NAME.json -> /var/lib/files-sync/NAME), ~/.config/files-sync/config.json -> ~/.local/state/files-sync (likewise), else .files-sync/NAME beside this file. $STATE_DIRECTORY and FILES_SYNC_STATE_DIR must agree with it.",
       ),
     folders: foldersSchema,
     watch: watchSchema.prefault({}),

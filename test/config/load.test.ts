@@ -34,7 +34,7 @@ describe('defaults', () => {
         maxRetryTimeMs: 300_000,
         maxConnections: 8,
       },
-      stateDir: path.join(dir, '.local', 'state', 'files-sync'),
+      stateDir: path.join(dir, '.files-sync', 'sync.config'),
       folders: [
         { name: 'docs', path: path.join(dir, 'docs'), include: [], exclude: [], followSymlinks: false },
       ],
@@ -47,20 +47,6 @@ describe('defaults', () => {
     expect(config).toEqual(expected);
     expect(configPath).toBe(file);
     expect(source).toBe('file');
-  });
-
-  it('takes the default stateDir from $STATE_DIRECTORY, then $XDG_STATE_HOME, then ~/.local/state', async () => {
-    const dir = await makeTempDir();
-    const file = await writeConfig(dir, { folders: [{ name: 'docs', path: './docs' }] });
-    const load = (env: NodeJS.ProcessEnv) =>
-      loadConfig({ configPath: file, env: { HOME: dir, ...env }, checkPaths: false });
-    const systemd = path.join(dir, 'systemd-state');
-    const xdg = path.join(dir, 'xdg-state');
-    expect((await load({ STATE_DIRECTORY: `${systemd}:/other`, XDG_STATE_HOME: xdg })).config.stateDir).toBe(
-      systemd,
-    );
-    expect((await load({ XDG_STATE_HOME: xdg })).config.stateDir).toBe(path.join(xdg, 'files-sync'));
-    expect((await load({})).config.stateDir).toBe(path.join(dir, '.local', 'state', 'files-sync'));
   });
 
   it('accepts 0 to turn reconciliation off and a loopback listen address', async () => {
@@ -113,9 +99,10 @@ describe('path resolution', () => {
       'c.json',
     );
     const base = { configPath: 'conf/c.json', cwd: dir, checkPaths: false } as const;
-    const fromEnv = await loadConfig({ ...base, env: { HOME: dir, FILES_SYNC_STATE_DIR: 'env-state' } });
+    const agreeing = { HOME: dir, FILES_SYNC_STATE_DIR: 'conf/from-file' };
+    const fromEnv = await loadConfig({ ...base, env: agreeing });
     expect(fromEnv.configPath).toBe(path.join(dir, 'conf', 'c.json'));
-    expect(fromEnv.config.stateDir).toBe(path.join(dir, 'env-state'));
+    expect(fromEnv.config.stateDir).toBe(path.join(dir, 'conf', 'from-file'));
     const fromFlag = await loadConfig({ ...base, env: { HOME: dir }, overrides: { stateDir: 'flag-state' } });
     expect(fromFlag.config.stateDir).toBe(path.join(dir, 'flag-state'));
   });
@@ -133,7 +120,6 @@ describe('precedence: defaults < file < env < flags', () => {
   };
   const env = {
     HOME: '/home/x',
-    FILES_SYNC_STATE_DIR: '/var/lib/from-env',
     FILES_SYNC_LOG_LEVEL: 'debug',
     ANTHROPIC_BASE_URL: 'http://127.0.0.1:4010/',
     FILES_SYNC_CONCURRENCY: '12',
@@ -153,7 +139,7 @@ describe('precedence: defaults < file < env < flags', () => {
     const dir = await makeTempDir();
     const file = await writeConfig(dir, fileContent);
     const { config } = await loadConfig({ configPath: file, env, checkPaths: false });
-    expect(config.stateDir).toBe('/var/lib/from-env');
+    expect(config.stateDir).toBe('/var/lib/from-file');
     expect(config.api.baseUrl).toBe('http://127.0.0.1:4010');
     expect(config.api.concurrency).toBe(12);
     expect(config.log.level).toBe('debug');

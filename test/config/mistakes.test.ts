@@ -507,12 +507,12 @@ const rows: MistakeRow[] = [
     fix: 'unset ANTHROPIC_BASE_URL',
   },
   {
-    name: 'state dir env not writable',
+    name: 'state dir env disagrees with the file',
     input: withBase({}),
-    env: { FILES_SYNC_STATE_DIR: '<dir>/a-file/state' },
+    env: { FILES_SYNC_STATE_DIR: '<dir>/other-state' },
     path: 'FILES_SYNC_STATE_DIR',
-    message: 'state directory is not writable',
-    fix: 'FILES_SYNC_STATE_DIR',
+    message: "names the state directory <dir>/other-state, but the config's stateDir is <dir>/state",
+    fix: 'set "stateDir": "<dir>/other-state" in <file> (every command then agrees), or unset FILES_SYNC_STATE_DIR',
   },
   {
     name: 'state dir in file not writable',

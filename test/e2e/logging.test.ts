@@ -2,11 +2,15 @@
  * The daemon logs JSON lines on stdout, and the API key appears nowhere: not in any output of a
  * run with retries (injected faults) or of a run with a wrong key (401), nor in the state files.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { makeProject, TEST_KEY } from '../helpers/project.js';
+import { journalPrefix } from '../../src/log.js';
+import { CLI_ENTRY, makeProject, REPO_ROOT, TEST_KEY, TSX_LOADER } from '../helpers/project.js';
+import { onCleanup } from '../helpers/cleanup.js';
+import { waitFor } from '../helpers/wait.js';
 import { parseLogLines, startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
 
 let daemon: DaemonProcess | undefined;
@@ -63,5 +67,71 @@ describe('daemon logging', () => {
       expect(text, name).not.toContain(TEST_KEY);
       expect(text, name).not.toContain(WRONG_KEY);
     }
+  });
+});
+
+describe('journald: syslog priority prefixes when stdout is the journal stream', () => {
+  it('prefixes every line with <3>/<4>/<6>/<7> by level when JOURNAL_STREAM names stdout, and only then', async () => {
+    const p = await makeProject({
+      files: { 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' },
+      emulator: { faults: { rate429: 0.5, retryAfterMs: 20, seed: 7 } },
+    });
+    const logFile = path.join(p.dir, 'journal.log');
+    const out = await fs.open(logFile, 'w');
+    const st = await out.stat({ bigint: true });
+    const child = spawn(
+      process.execPath,
+      ['--import', TSX_LOADER, CLI_ENTRY, 'run', '-v', '-c', p.configPath],
+      {
+        cwd: REPO_ROOT,
+        env: { ...p.env, JOURNAL_STREAM: `${st.dev}:${st.ino}` },
+        stdio: ['ignore', out.fd, 'pipe'],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    onCleanup(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    await out.close();
+    const text = () => fs.readFile(logFile, 'utf8');
+    await waitFor(async () => /"msg":"reconciliation done"/.test(await text()), {
+      timeoutMs: 60_000,
+      message: 'the startup reconciliation through 429s',
+    });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+
+    const lines = (await text()).split('\n').filter((l) => l !== '');
+    const seen = new Set<string>();
+    for (const line of lines) {
+      const match = /^<(\d)>(\{.*\})$/.exec(line);
+      expect(match, line).not.toBeNull();
+      const level = (JSON.parse(match![2]!) as { level: string }).level;
+      expect(match![1], line).toBe(
+        { fatal: '3', error: '3', warn: '4', info: '6', debug: '7', trace: '7' }[level],
+      );
+      seen.add(match![1]!);
+    }
+    // Warnings (retries of the 429s), info and debug (-v) were all there to be checked.
+    expect([...seen].sort()).toEqual(expect.arrayContaining(['4', '6', '7']));
+    expect(lines[0]).toMatch(/^<6>\{"level":"info".*"msg":"files-sync starting"/);
+  });
+
+  it('keeps plain JSON when JOURNAL_STREAM is set but names another stream (output redirected)', async () => {
+    const p = await makeProject({ files: { 'a.txt': 'a' } });
+    daemon = await startDaemon(p, [], { ...p.env, JOURNAL_STREAM: '8:12345' });
+    await daemon.waitForLog((l) => l.msg === 'reconciliation done', 'the startup pass');
+    expect((await daemon.stop('SIGTERM')).code).toBe(0);
+    expect(daemon.stdout()).toMatch(/^\{"level":"info"/);
+    expect(parseLogLines(daemon.stdout()).length).toBeGreaterThan(2);
+  });
+});
+
+describe('journalPrefix', () => {
+  it('maps error and fatal to <3>, warn to <4>, info to <6>, debug and trace to <7>', () => {
+    const prefixes = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((level) =>
+      journalPrefix(`{"level":"${level}","msg":"x"}`),
+    );
+    expect(prefixes).toEqual(['<3>', '<3>', '<4>', '<6>', '<7>', '<7>']);
   });
 });

@@ -1,14 +1,16 @@
-/** Flag mistakes of `run` and the promise of `sync --dry-run`: refused or harmless before anything changes. */
+/** Flag mistakes, -v/-q, and the promise of `sync --dry-run`: refused or harmless before anything changes. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { makeProject, runCli } from '../helpers/project.js';
+import { makeProject, runCli, spawnCli } from '../helpers/project.js';
+import { onCleanup } from '../helpers/cleanup.js';
 import { syncJson } from '../helpers/sync-cli.js';
+import { parseLogLines, startDaemon, waitForSync } from './daemon-harness.js';
 
-it('run --http on a non-loopback address exits 78 before starting anything', async () => {
+it('run --http on a non-loopback address exits 64 (usage) before starting anything', async () => {
   const p = await makeProject({ files: { 'a.txt': 'a' } });
   const r = await runCli(['run', '-c', p.configPath, '--http', '0.0.0.0:9464'], { env: p.env });
-  expect(r.code).toBe(78);
+  expect(r.code).toBe(64);
   expect(r.stderr).toMatch(/--http: .*loopback/i);
   expect(p.emulator.stats().requests).toBe(0);
 });
@@ -43,4 +45,62 @@ it('a key read from api.keyFile is refused with a clear error and never printed'
   expect(
     await fs.readFile(path.join(p.stateDir, 'docs.manifest.json'), 'utf8').catch(() => ''),
   ).not.toContain(wrong);
+});
+
+it('bad flag values exit 64 naming the flag and the accepted values, never NaN, before any request', async () => {
+  const p = await makeProject({ files: { 'a.txt': 'a' } });
+  const cases: Array<[string[], RegExp]> = [
+    [
+      ['sync', '--concurrency', 'lots'],
+      /^files-sync: --concurrency: expected a whole number from 1 to 64, got "lots"/,
+    ],
+    [['sync', '--concurrency', '0'], /--concurrency: must be a whole number between 1 and 64, got 0/],
+    [
+      ['run', '--log-level', 'loud'],
+      /^files-sync: --log-level: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"/,
+    ],
+    [['-v', 'sync', '-q'], /^files-sync: -v\/--verbose and -q\/--quiet contradict each other/],
+    [['run', '-q', '--log-level', 'debug'], /-q\/--quiet and --log-level contradict each other/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli([...args, '-c', p.configPath], { env: p.env });
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(64);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/NaN|Error:|\n\s+at /);
+  }
+  expect(p.emulator.stats().requests).toBe(0);
+});
+
+it('-v shows debug lines and -q only warnings (run: JSON on stdout)', async () => {
+  const p = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b' } });
+  const verbose = await startDaemon(p, ['-v']);
+  await verbose.waitForLog((l) => l.level === 'debug', 'a debug line');
+  expect(verbose.logs()[0]).toMatchObject({ level: 'info', msg: 'files-sync starting' });
+  await waitForSync(p, { what: 'the sync of run -v' });
+  expect((await verbose.stop('SIGTERM')).code).toBe(0);
+
+  await p.write('c.txt', 'c');
+  const quiet = spawnCli(['-q', 'run', '-c', p.configPath], { env: p.env });
+  let out = '';
+  quiet.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => quiet.on('close', (code) => resolve(code)));
+  onCleanup(async () => {
+    if (quiet.exitCode === null && quiet.signalCode === null) quiet.kill('SIGKILL');
+  });
+  await waitForSync(p, { what: 'the sync of run -q' });
+  quiet.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  // Not even the start-up line: -q leaves warnings and errors only.
+  expect(parseLogLines(out).filter((l) => l.level !== 'warn' && l.level !== 'error')).toEqual([]);
+});
+
+it('ls and id before the first sync say "not synced yet" and how to fix it, not a class name', async () => {
+  const p = await makeProject({ files: { 'a.txt': 'a' } });
+  for (const args of [['ls'], ['id', path.join(p.folder, 'a.txt')]]) {
+    const r = await runCli([...args, '-c', p.configPath], { env: p.env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `files-sync: folder "docs" is not synced yet (no manifest at ${path.join(p.stateDir, 'docs.manifest.json')}). Fix: run \`files-sync sync\` or start the daemon (\`files-sync run\`)\n`,
+    );
+  }
 });

@@ -24,6 +24,8 @@ interface CliMistake {
   args?: string[];
   /** What stderr must name (the field, variable or flag). */
   names: RegExp;
+  /** Exit code: 78 (configuration) unless given; a bad flag value is a usage error, 64. */
+  code?: number;
 }
 
 const mistakes: CliMistake[] = [
@@ -54,13 +56,13 @@ const mistakes: CliMistake[] = [
   { name: 'JSON syntax error', raw: '{\n  "folders": [],\n}\n', names: /trailing comma/ },
   { name: 'empty file', raw: '  \n', names: /the file is empty/ },
   { name: 'bad env override', env: { FILES_SYNC_CONCURRENCY: 'lots' }, names: /FILES_SYNC_CONCURRENCY/ },
-  { name: 'bad flag', args: ['--concurrency', '99'], names: /--concurrency/ },
-  { name: 'unknown --folder', args: ['--folder', 'doc'], names: /unknown folder "doc"/ },
+  { name: 'bad flag', args: ['--concurrency', '99'], names: /--concurrency/, code: 64 },
+  { name: 'unknown --folder', args: ['--folder', 'doc'], names: /unknown folder "doc"/, code: 64 },
   { name: 'missing API key', env: { ANTHROPIC_API_KEY: '' }, names: /ANTHROPIC_API_KEY/ },
 ];
 
 describe('configuration mistakes at the CLI', () => {
-  it('each exits 78 naming the problem, with no request sent and no state dir created', async () => {
+  it('each exits 78 (64 for a flag value) naming the problem, with no request sent and no state dir created', async () => {
     const project = await makeProject({ files: { 'a.txt': 'a' } });
     const p = project;
     const valid = JSON.parse(await fs.readFile(p.configPath, 'utf8')) as Record<string, unknown>;
@@ -86,7 +88,7 @@ describe('configuration mistakes at the CLI', () => {
       4,
     );
     for (const { row, code, stderr, stateDirExists } of results) {
-      expect({ name: row.name, code }).toEqual({ name: row.name, code: 78 });
+      expect({ name: row.name, code }).toEqual({ name: row.name, code: row.code ?? 78 });
       expect(stderr, row.name).toMatch(row.names);
       expect(stderr, row.name).toMatch(/Fix:/);
       expect(stateDirExists, row.name).toBe(false);

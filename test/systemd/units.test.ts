@@ -66,10 +66,17 @@ const SYSTEM_HARDENING: Record<string, string> = {
   LockPersonality: 'yes',
   MemoryDenyWriteExecute: 'no',
   SystemCallArchitectures: 'native',
+  SystemCallErrorNumber: 'EPERM',
+  ProtectProc: 'invisible',
+  RemoveIPC: 'yes',
+  PrivateMounts: 'yes',
   UMask: '0077',
   CapabilityBoundingSet: '',
   AmbientCapabilities: '',
 };
+
+/** The system call allow list, then what is taken out of it (both lines, in this order). */
+const SYSCALL_FILTER = ['@system-service', '~@privileged @resources'];
 
 const COMMON_SERVICE: Record<string, string> = {
   ExecReload: '/bin/kill -HUP $MAINPID',
@@ -97,7 +104,21 @@ const PRIVILEGED_ONLY = [
   'ProtectControlGroups',
   'CapabilityBoundingSet',
   'AmbientCapabilities',
+  'ProtectProc',
+  'PrivateMounts',
+  'RemoveIPC',
 ];
+
+/** Where `npm install -g --prefix /usr/local` (the documented install) puts the binary. */
+const BINARY = '/usr/local/bin/files-sync';
+
+/** Some machines (CI containers) have no systemd: the checks that run it are then skipped with a note. */
+function systemdAnalyzeInstalled(): Promise<boolean> {
+  return run('which', ['systemd-analyze']).then(
+    () => true,
+    () => false,
+  );
+}
 
 function expectSettings(unit: Unit, section: string, expected: Record<string, string>): void {
   const actual = Object.fromEntries(Object.keys(expected).map((k) => [k, get(unit, section, k)]));
@@ -113,7 +134,8 @@ function execStartArgs(unit: Unit): string[] {
 describe('systemd units (static checks)', () => {
   it('files-sync.service runs `run` as files-sync with the full hardening set', async () => {
     const { unit } = await loadUnit('files-sync.service');
-    expect(execStartArgs(unit)).toEqual(['/usr/bin/files-sync', 'run', '-c', '/etc/files-sync/config.json']);
+    expect(execStartArgs(unit)).toEqual([BINARY, 'run', '-c', '/etc/files-sync/config.json']);
+    expect(unit.get('Service')?.get('SystemCallFilter')).toEqual(SYSCALL_FILTER);
     expectSettings(unit, 'Service', {
       User: 'files-sync',
       Group: 'files-sync',
@@ -130,7 +152,8 @@ describe('systemd units (static checks)', () => {
 
   it('files-sync@.service runs one daemon per config with its own state directory', async () => {
     const { unit } = await loadUnit('files-sync@.service');
-    expect(execStartArgs(unit)).toEqual(['/usr/bin/files-sync', 'run', '-c', '/etc/files-sync/%i.json']);
+    expect(execStartArgs(unit)).toEqual([BINARY, 'run', '-c', '/etc/files-sync/%i.json']);
+    expect(unit.get('Service')?.get('SystemCallFilter')).toEqual(SYSCALL_FILTER);
     expectSettings(unit, 'Service', {
       User: 'files-sync',
       Group: 'files-sync',
@@ -160,10 +183,17 @@ describe('systemd units (static checks)', () => {
       EnvironmentFile: '%h/.config/files-sync/env',
       NoNewPrivileges: 'yes',
       RestrictAddressFamilies: 'AF_INET AF_INET6 AF_UNIX',
+      RestrictNamespaces: 'yes',
+      RestrictRealtime: 'yes',
+      RestrictSUIDSGID: 'yes',
+      LockPersonality: 'yes',
       MemoryDenyWriteExecute: 'no',
+      SystemCallArchitectures: 'native',
+      SystemCallErrorNumber: 'EPERM',
       UMask: '0077',
       ...COMMON_SERVICE,
     });
+    expect(unit.get('Service')?.get('SystemCallFilter')).toEqual(SYSCALL_FILTER);
     expect(unit.get('Service')?.get('Environment')).toContain('NODE_ENV=production');
     const present = PRIVILEGED_ONLY.filter((k) => unit.get('Service')?.has(k));
     expect(present).toEqual([]);
@@ -198,7 +228,10 @@ describe('systemd units (static checks)', () => {
       'systemctl --user enable --now files-sync',
       'fs.inotify.max_user_watches=524288',
       '/etc/sysctl.d/',
-      '/usr/local/bin/files-sync',
+      BINARY,
+      'npm pack',
+      'npm install -g --prefix /usr/local',
+      'systemd-analyze security --offline=true',
     ]) {
       expect(text, needle).toContain(needle);
     }
@@ -255,11 +288,7 @@ describe('systemd units (systemd-analyze verify, when installed)', () => {
   }
 
   it('systemd-analyze verify reports nothing about our directives', async () => {
-    const available = await run('which', ['systemd-analyze']).then(
-      () => true,
-      () => false,
-    );
-    if (!available) {
+    if (!(await systemdAnalyzeInstalled())) {
       console.log('systemd-analyze not installed: static checks only, verify step not run');
       return;
     }
@@ -280,5 +309,37 @@ describe('systemd units (systemd-analyze verify, when installed)', () => {
       verified++;
     }
     expect(verified).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('systemd-analyze security --offline=true (when installed)', () => {
+  /** The exposure figure systemd/README.md documents for a unit ("| `files-sync.service` | 1.3 OK |"). */
+  async function documented(name: string): Promise<number> {
+    const text = await readFile(path.join(UNIT_DIR, 'README.md'), 'utf8');
+    const row = new RegExp('^\\| `' + name.replace(/[.@]/g, '\\$&') + '`\\s*\\| (\\d+\\.\\d)', 'm').exec(
+      text,
+    );
+    expect(row, `a score row for ${name} in systemd/README.md`).not.toBeNull();
+    return Number(row![1]);
+  }
+
+  it('the system units are exposed no more than systemd/README.md says', async () => {
+    if (!(await systemdAnalyzeInstalled())) {
+      console.log('systemd-analyze not installed: exposure scores not measured');
+      return;
+    }
+    for (const name of ['files-sync.service', 'files-sync@.service']) {
+      const { stdout } = await run(
+        'systemd-analyze',
+        ['security', '--offline=true', path.join(UNIT_DIR, name)],
+        {
+          env: { ...process.env, SYSTEMD_LOG_COLOR: '0', SYSTEMD_COLORS: '0' },
+          timeout: 60_000,
+        },
+      );
+      const measured = /Overall exposure level for \S+: (\d+\.\d)/.exec(stdout);
+      expect(measured, stdout.slice(-500)).not.toBeNull();
+      expect(Number(measured![1]), name).toBeLessThanOrEqual(await documented(name));
+    }
   });
 });
