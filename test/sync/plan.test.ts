@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countOps, needsHash, planSync, type PlanInput, type SyncOp } from '../../src/sync/plan.js';
+import { moveSources, needsHash, planSync, type PlanInput } from '../../src/sync/plan.js';
+import { countOps, type SyncOp } from '../../src/sync/ops.js';
 import { guardDeletes } from '../../src/sync/safety.js';
 import type { LocalEntry, ManifestEntry, PendingUpload, RemoteFile } from '../../src/types.js';
 
@@ -418,4 +419,50 @@ describe('guardDeletes', () => {
       if (r.held > 0) expect(v.reason).toMatch(/--allow-mass-delete/);
     });
   }
+});
+
+describe('moveSources', () => {
+  const entry = (sha256: string) => ({
+    fileId: `file_${sha256}`,
+    sha256,
+    size: 1,
+    mtimeMs: 1,
+    ino: 1,
+    remoteName: 'x',
+    mimeType: 'text/plain',
+    uploadedAt: '2026-01-01T00:00:00Z',
+  });
+  const local = (p: string, sha256?: string) => ({
+    path: p,
+    size: 1,
+    mtimeMs: 2,
+    ino: 2,
+    ...(sha256 ? { sha256 } : {}),
+  });
+
+  it('names tracked paths outside the scope with the content and basename of a new path', () => {
+    const manifest: Array<[string, ReturnType<typeof entry>]> = [
+      ['old/a.txt', entry('h1')],
+      ['old/b.txt', entry('h1')], // other basename: a move would need an upload anyway
+      ['in-scope/a.txt', entry('h1')],
+      ['c.txt', entry('h2')],
+    ];
+    const tracked = new Set(manifest.map(([p]) => p));
+    const out = moveSources(
+      new Map([
+        ['new/a.txt', local('new/a.txt', 'h1')],
+        ['c.txt', local('c.txt', 'h3')],
+      ]),
+      manifest,
+      new Set(['new/a.txt', 'c.txt', 'in-scope/a.txt']),
+      (p) => tracked.has(p),
+    );
+    expect(out).toEqual(['old/a.txt']);
+  });
+
+  it('looks for nothing when no new path was hashed', () => {
+    expect(
+      moveSources(new Map([['a.txt', local('a.txt')]]), [['b/a.txt', entry('h1')]], new Set(['a.txt'])),
+    ).toEqual([]);
+  });
 });
