@@ -21,7 +21,7 @@ interface SyncOptions extends CommonOptions {
 }
 
 /** Human summary of one folder's pass. */
-export function formatReport(r: ReconcileReport, dryRun: boolean): string {
+function formatReport(r: ReconcileReport, dryRun: boolean): string {
   const c = r.counts;
   const lines: string[] = [];
   if (r.status === 'unavailable')

@@ -22,7 +22,7 @@ export interface PassManifest extends ExecutorManifest {
 }
 
 export interface RemoteLister {
-  listAll(opts?: { pageSize?: number; signal?: AbortSignal }): AsyncIterable<RemoteFile>;
+  listAll(opts?: { pageSize?: number; signal?: AbortSignal | undefined }): AsyncIterable<RemoteFile>;
 }
 
 /** One folder as a pass sees it. */
@@ -117,7 +117,7 @@ async function listRemote(
   try {
     for await (const f of ctx.client.listAll({
       pageSize: 1000,
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      signal: ctx.signal,
     }))
       files.set(f.id, f);
     return { files, startedAt };
@@ -206,7 +206,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
 }
 
 /** A live, copy-free view of a manifest's entries for the planner. */
-export function liveEntries(manifest: Pick<PassManifest, 'get' | 'paths' | 'entries'>): EntryLookup {
+function liveEntries(manifest: Pick<PassManifest, 'get' | 'paths' | 'entries'>): EntryLookup {
   return {
     get: (p) => manifest.get(p),
     keys: () => manifest.paths(),
@@ -217,7 +217,7 @@ export function liveEntries(manifest: Pick<PassManifest, 'get' | 'paths' | 'entr
 }
 
 /** Folds executor outcomes into the report's counters. */
-export function tally(
+function tally(
   report: Pick<PassReport, 'uploaded' | 'replaced' | 'deleted' | 'moved' | 'failed' | 'skipped'>,
   outcomes: readonly OpOutcome[],
 ): void {

@@ -10,7 +10,7 @@ import { moveKey, uploadKey, type HashedEntry, type SyncOp } from './ops.js';
 export const MAX_UPLOAD_BYTES = 500 * 1024 * 1024;
 
 /** How far before an intent's start a remote created_at may lie and still count as its upload. */
-export const INTENT_CLOCK_SLACK_MS = 5 * 60_000;
+const INTENT_CLOCK_SLACK_MS = 5 * 60_000;
 
 export type SkipReason = 'too-large' | 'needs-hash' | 'pending-intent';
 

@@ -5,7 +5,7 @@
 import type { SyncOp } from './ops.js';
 
 /** Below this many deletes the percentage rule does not apply: deleting 2 of 5 files is normal use. */
-export const PERCENT_GUARD_FLOOR = 10;
+const PERCENT_GUARD_FLOOR = 10;
 
 export interface SafetyLimits {
   maxDeletes: number;

@@ -65,7 +65,7 @@ export async function openFolderSession(
  * IDs recorded by the other configured folders (read from their manifests on disk). All folders
  * use one key, so they share a workspace: one folder's recovery must never take another's files.
  */
-export async function otherFoldersIds(config: Config, folderName: string): Promise<Set<string>> {
+async function otherFoldersIds(config: Config, folderName: string): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const f of config.folders) {
     if (f.name === folderName) continue;
