@@ -2,6 +2,10 @@
  * The executor: runs planned operations against the Files API and records their outcome in the
  * manifest. Operations on one path run one after another; across paths up to `concurrency` run
  * at once. It never deletes a file ID that the plan did not take from the manifest or an intent.
+ *
+ * Longer than 350 lines on purpose: every step that must be durable before the next (intent
+ * before upload, pending delete before delete, stat check before recording) sits in this one
+ * class, so the crash-safety order reads in one place.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';

@@ -83,22 +83,8 @@ export class FolderStatusTracker {
     this.metrics?.heldDeletes.set({ folder: this.name }, count);
   }
 
-  /** Records a finished reconciliation: its summary, failures, warnings and duration. */
-  recordReconcile(
-    report: Pick<
-      ReconcileReport,
-      | 'status'
-      | 'error'
-      | 'heldDeletes'
-      | 'heldReason'
-      | 'failed'
-      | 'skipped'
-      | 'uploaded'
-      | 'replaced'
-      | 'deleted'
-      | 'durationMs'
-    >,
-  ): void {
+  /** Records (and logs) a finished reconciliation: its summary, failures, warnings and duration. */
+  recordReconcile(report: ReconcileReport, reason: string): void {
     const { durationMs } = report;
     this.setHeld(report.heldDeletes, report.heldReason);
     this.lastReconcile = {
@@ -119,6 +105,22 @@ export class FolderStatusTracker {
     for (const f of report.failed) this.recordError(f.error, f.path);
     for (const s of report.skipped) this.reportSkipped(s.path, s.reason, s.detail);
     this.metrics?.reconcileSeconds.observe({ folder: this.name }, durationMs / 1000);
+    this.log.info(
+      {
+        reason,
+        uploaded: report.uploaded,
+        replaced: report.replaced,
+        deleted: report.deleted,
+        moved: report.moved,
+        unchanged: report.unchanged,
+        hashed: report.hashed,
+        failed: report.failed.length,
+        held: report.heldDeletes,
+        unmanagedRemote: report.unmanagedRemote,
+        durationMs,
+      },
+      'reconciliation done',
+    );
   }
 
   /** Counts a finished operation in the metrics; a failure becomes the last error. */

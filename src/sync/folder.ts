@@ -234,7 +234,7 @@ export class FolderSync {
       allowMassDelete: this.opts.allowMassDelete,
       signal: this.abort.signal,
     });
-    this.tracker.recordReconcile(report);
+    this.tracker.recordReconcile(report, reason);
     if (report.status === 'unavailable') {
       this.tracker.setMode('unavailable', 'folder root unavailable');
     } else if (this.tracker.mode === 'unavailable') {
@@ -244,22 +244,6 @@ export class FolderSync {
       );
       if (this.opts.config.watch.enabled && !this.watcher) await this.startWatcher();
     }
-    this.log.info(
-      {
-        reason,
-        uploaded: report.uploaded,
-        replaced: report.replaced,
-        deleted: report.deleted,
-        moved: report.moved,
-        unchanged: report.unchanged,
-        hashed: report.hashed,
-        failed: report.failed.length,
-        held: report.heldDeletes,
-        unmanagedRemote: report.unmanagedRemote,
-        durationMs: report.durationMs,
-      },
-      'reconciliation done',
-    );
     // Paths the executor could not finish are looked at again by the watcher path with backoff.
     for (const f of report.failed) this.retryLater(f.path);
   }
