@@ -3,9 +3,7 @@
  * recorded in the manifest's stats. `files-sync sync` runs it once; the daemon runs it at start
  * and on a timer.
  */
-import { runPass, type PassContext, type PassFailure, type PassManifest, type PassOptions } from './pass.js';
-import type { OpKind, SyncOp } from './ops.js';
-import type { LocalSkip } from './local-state.js';
+import { runPass, type PassContext, type PassManifest, type PassOptions, type PassReport } from './pass.js';
 
 /** What reconciliation needs of the manifest beyond what a pass reads and writes. */
 export interface ReconcileManifest extends PassManifest {
@@ -19,27 +17,28 @@ export interface ReconcileOptions extends PassContext, Pick<PassOptions, 'onPlan
 }
 
 /** The summary `files-sync sync` prints (and `--json` emits) for one folder. */
-export interface ReconcileReport {
+export interface ReconcileReport extends Pick<
+  PassReport,
+  | 'status'
+  | 'error'
+  | 'counts'
+  | 'uploaded'
+  | 'replaced'
+  | 'deleted'
+  | 'moved'
+  | 'unchanged'
+  | 'hashed'
+  | 'skipped'
+  | 'failed'
+  | 'heldDeletes'
+  | 'heldReason'
+  | 'unmanagedRemote'
+  | 'remoteFiles'
+  | 'localFiles'
+  | 'ops'
+> {
   folder: string;
-  status: 'ok' | 'failed' | 'unavailable';
-  counts: Record<OpKind, number>;
-  uploaded: number;
-  replaced: number;
-  deleted: number;
-  moved: number;
-  unchanged: number;
-  hashed: number;
-  skipped: LocalSkip[];
-  failed: PassFailure[];
-  heldDeletes: number;
-  heldReason?: string | undefined;
-  unmanagedRemote: number;
-  remoteFiles?: number | undefined;
-  localFiles: number;
   durationMs: number;
-  error?: string | undefined;
-  /** Operations planned (dry run) or run. */
-  ops: SyncOp[];
 }
 
 /** Runs one full reconciliation pass of a folder and reports what it did. */

@@ -77,14 +77,39 @@ function show(op: SyncOp): string {
 
 const BIG = 600 * 1024 * 1024;
 
+/** A table row: the input, and the whole expected plan (ops in order, skips exactly). */
+interface PlanRow {
+  name: string;
+  in: PlanInput;
+  ops: string[];
+  skipped?: PlanSkip[];
+  unchanged?: number;
+  unmanaged?: number;
+}
+
+function testRows(rows: PlanRow[]): void {
+  for (const row of rows) {
+    it(row.name, () => {
+      const plan = planSync(row.in);
+      expect(plan.ops.map(show)).toEqual(row.ops);
+      expect(plan.skipped).toEqual(row.skipped ?? []);
+      if (row.unchanged !== undefined) expect(plan.unchanged).toBe(row.unchanged);
+      if (row.unmanaged !== undefined) expect(plan.unmanagedRemote).toBe(row.unmanaged);
+    });
+  }
+}
+
+/** An interrupted upload of a.txt (content h1), begun before the listing. */
+const intent: PendingUpload = {
+  path: 'a.txt',
+  sha256: 'h1',
+  size: 10,
+  remoteName: 'a.txt',
+  startedAt: '2026-11-01T12:00:00.000Z',
+};
+
 describe('planSync rules', () => {
-  const table: Array<{
-    name: string;
-    in: PlanInput;
-    ops: string[];
-    skipped?: PlanSkip[];
-    unchanged?: number;
-  }> = [
+  const table: PlanRow[] = [
     {
       name: 'new file -> upload',
       in: input({ local: [local('a.txt', 'h1')] }),
@@ -240,14 +265,7 @@ describe('planSync rules', () => {
       ops: ['move a/r.md -> x/r.md h', 'move b/r.md -> y/r.md h'],
     },
   ];
-  for (const row of table) {
-    it(row.name, () => {
-      const plan = planSync(row.in);
-      expect(plan.ops.map(show)).toEqual(row.ops);
-      expect(plan.skipped).toEqual(row.skipped ?? []);
-      if (row.unchanged !== undefined) expect(plan.unchanged).toBe(row.unchanged);
-    });
-  }
+  testRows(table);
 
   it('an op carries the local entry it was planned from', () => {
     const a = local('a.txt', 'h1');
@@ -291,13 +309,6 @@ describe('planSync rules', () => {
 });
 
 describe('Plan.ops order per path is execution order', () => {
-  const intent: PendingUpload = {
-    path: 'a.txt',
-    sha256: 'h1',
-    size: 10,
-    remoteName: 'a.txt',
-    startedAt: '2026-11-01T12:00:00.000Z',
-  };
   const created = remoteFile('f9', 'a.txt', { createdAt: '2026-11-01T12:00:01.000Z' });
 
   /** The ops of each path, in plan order (a move counts for both its paths). */
@@ -336,21 +347,8 @@ describe('Plan.ops order per path is execution order', () => {
 });
 
 describe('pending upload intents (crash recovery)', () => {
-  const intent: PendingUpload = {
-    path: 'a.txt',
-    sha256: 'h1',
-    size: 10,
-    remoteName: 'a.txt',
-    startedAt: '2026-11-01T12:00:00.000Z',
-  };
   const created = (id: string, at = '2026-11-01T12:00:01.000Z') => remoteFile(id, 'a.txt', { createdAt: at });
-  const rows: Array<{
-    name: string;
-    in: PlanInput;
-    ops: string[];
-    skipped?: PlanSkip[];
-    unmanaged?: number;
-  }> = [
+  const rows: PlanRow[] = [
     {
       name: 'adopts the remote file an interrupted upload created instead of uploading again',
       in: input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f9')] }),
@@ -437,14 +435,7 @@ describe('pending upload intents (crash recovery)', () => {
       skipped: [{ path: 'a.txt', reason: 'pending-intent' }],
     },
   ];
-  for (const row of rows) {
-    it(row.name, () => {
-      const plan = planSync(row.in);
-      expect(plan.ops.map(show)).toEqual(row.ops);
-      expect(plan.skipped).toEqual(row.skipped ?? []);
-      if (row.unmanaged !== undefined) expect(plan.unmanagedRemote).toBe(row.unmanaged);
-    });
-  }
+  testRows(rows);
 
   it('marks pending deletes whose file is already gone as done', () => {
     const i = input({ remote: [] });
@@ -541,30 +532,12 @@ describe('guardDeletes', () => {
 });
 
 describe('moveSources', () => {
-  const entry = (sha256: string) => ({
-    fileId: `file_${sha256}`,
-    sha256,
-    size: 1,
-    mtimeMs: 1,
-    ino: 1,
-    remoteName: 'x',
-    mimeType: 'text/plain',
-    uploadedAt: '2026-01-01T00:00:00Z',
-  });
-  const local = (p: string, sha256?: string) => ({
-    path: p,
-    size: 1,
-    mtimeMs: 2,
-    ino: 2,
-    ...(sha256 ? { sha256 } : {}),
-  });
-
   it('names tracked paths outside the scope with the content and basename of a new path', () => {
-    const manifest: Array<[string, ReturnType<typeof entry>]> = [
-      ['old/a.txt', entry('h1')],
-      ['old/b.txt', entry('h1')], // other basename: a move would need an upload anyway
-      ['in-scope/a.txt', entry('h1')],
-      ['c.txt', entry('h2')],
+    const manifest: Array<[string, ManifestEntry]> = [
+      ['old/a.txt', entry('f1', 'h1')],
+      ['old/b.txt', entry('f2', 'h1')], // other basename: a move would need an upload anyway
+      ['in-scope/a.txt', entry('f3', 'h1')],
+      ['c.txt', entry('f4', 'h2')],
     ];
     const tracked = new Set(manifest.map(([p]) => p));
     const out = moveSources(
@@ -581,7 +554,11 @@ describe('moveSources', () => {
 
   it('looks for nothing when no new path was hashed', () => {
     expect(
-      moveSources(new Map([['a.txt', local('a.txt')]]), [['b/a.txt', entry('h1')]], new Set(['a.txt'])),
+      moveSources(
+        new Map([['a.txt', local('a.txt', undefined)]]),
+        [['b/a.txt', entry('f1', 'h1')]],
+        new Set(['a.txt']),
+      ),
     ).toEqual([]);
   });
 });
