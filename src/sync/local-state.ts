@@ -96,9 +96,7 @@ export async function scanAll(src: LocalSource): Promise<LocalState | RootUnavai
 
   const intents = new Set(src.manifest.pendingUploads().map((p) => p.path));
   const toHash = [...local.values()].filter(
-    (l) =>
-      needsHash(l, src.manifest.get(l.path), MAX_UPLOAD_BYTES) ||
-      (intents.has(l.path) && l.size <= MAX_UPLOAD_BYTES),
+    (l) => needsHash(l, src.manifest.get(l.path)) || (intents.has(l.path) && l.size <= MAX_UPLOAD_BYTES),
   );
   let hashed = 0;
   const hashSkipped: LocalSkip[] = [];

@@ -61,7 +61,6 @@ export interface PlanInput {
    * discarded for an intent of this folder, and not counted as unmanaged.
    */
   foreignIds?: ReadonlySet<string> | undefined;
-  maxUploadBytes?: number | undefined;
 }
 
 export interface Plan {
@@ -79,12 +78,8 @@ export interface Plan {
 }
 
 /** True when a local file must be hashed before planning: new, or its stat differs from the manifest. */
-export function needsHash(
-  local: LocalEntry,
-  entry: ManifestEntry | undefined,
-  maxUploadBytes = MAX_UPLOAD_BYTES,
-): boolean {
-  if (local.size > maxUploadBytes) return false;
+export function needsHash(local: LocalEntry, entry: ManifestEntry | undefined): boolean {
+  if (local.size > MAX_UPLOAD_BYTES) return false;
   if (local.sha256 !== undefined) return false;
   return entry === undefined || !sameStat(local, entry);
 }
@@ -134,7 +129,6 @@ interface PlanContext {
   input: PlanInput;
   entries: EntryLookup;
   remote: RemoteListing | undefined;
-  maxBytes: number;
   inFlight: ReadonlySet<string>;
   unreadable: ReadonlySet<string>;
   unreadableDirs: readonly string[];
@@ -159,7 +153,6 @@ function planContext(input: PlanInput): PlanContext {
     input,
     entries,
     remote,
-    maxBytes: input.maxUploadBytes ?? MAX_UPLOAD_BYTES,
     inFlight: input.inFlight ?? new Set<string>(),
     unreadable: input.unreadable ?? new Set<string>(),
     unreadableDirs: input.unreadableDirs ?? [],
@@ -305,7 +298,7 @@ function classifyPaths(ctx: PlanContext, intents: ResolvedIntents): Classified {
       out.removed.push(p);
       continue;
     }
-    if (local.size > ctx.maxBytes) {
+    if (local.size > MAX_UPLOAD_BYTES) {
       skipped.push({ path: p, reason: 'too-large', detail: `${local.size} bytes` });
       continue;
     }
@@ -397,7 +390,7 @@ export function moveSources(
   local: ReadonlyMap<string, LocalEntry>,
   manifest: Iterable<[string, ManifestEntry]>,
   scope: ReadonlySet<string>,
-  isTracked: (p: string) => boolean = () => false,
+  isTracked: (p: string) => boolean,
 ): string[] {
   const wanted = new Set<string>();
   for (const l of local.values())

@@ -558,6 +558,7 @@ describe('moveSources', () => {
         new Map([['a.txt', local('a.txt', undefined)]]),
         [['b/a.txt', entry('f1', 'h1')]],
         new Set(['a.txt']),
+        () => false,
       ),
     ).toEqual([]);
   });
