@@ -257,18 +257,22 @@ export class FolderSync {
       allowMassDelete: this.opts.allowMassDelete,
       signal: this.abort.signal,
     });
-    const report = await runPass(ctx, { paths });
-    const { localState: state, plan } = report;
-    if (report.status === 'unavailable' || !state || !plan) {
+    const report = await runPass(ctx, {
+      paths,
+      onLocal: (state) => {
+        for (const s of state.skipped) this.tracker.reportSkipped(s.path, s.reason, s.detail);
+        for (const p of state.readable) this.tracker.clearSkip(p);
+        for (const p of state.retry) this.retryLater(p);
+      },
+    });
+    const { plan } = report;
+    if (report.status === 'unavailable' || !plan) {
       this.tracker.setMode('unavailable', 'folder root unavailable');
       this.tracker.recordError(report.error ?? 'folder unavailable');
       // Looked at again with backoff, so nothing is lost when the root comes back (even with no timer).
       for (const p of paths) this.retryLater(p);
       return;
     }
-    for (const s of state.skipped) this.tracker.reportSkipped(s.path, s.reason, s.detail);
-    for (const p of state.readable) this.tracker.clearSkip(p);
-    for (const p of state.retry) this.retryLater(p);
     for (const s of plan.skipped) {
       if (s.reason === 'pending-intent')
         this.timers.after(INTENT_RECONCILE_DELAY_MS, () => this.requestReconcile('pending intent'));

@@ -46,6 +46,8 @@ export interface PassOptions {
   paths?: readonly string[] | undefined;
   /** Plan and guard only; change nothing. */
   dryRun?: boolean | undefined;
+  /** Called once the local side is read, before planning (a batch warns about skips from it). */
+  onLocal?: ((state: LocalState) => void) | undefined;
   /** Called once the plan is known (progress bars size themselves from it). */
   onPlan?: ((plan: Plan, held: number) => void) | undefined;
 }
@@ -79,8 +81,6 @@ export interface PassReport {
   localFiles: number;
   /** Operations cleared to run. */
   ops: SyncOp[];
-  /** What the pass read locally (undefined when the root was unavailable). */
-  localState?: LocalState | undefined;
   plan?: Plan | undefined;
   outcomes: OpOutcome[];
   /** Paths the executor wants looked at again (changed, ambiguous or failed). */
@@ -143,7 +143,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   const report = emptyReport();
   const state = full ? await scanAll(ctx) : await checkPaths(ctx, opts.paths ?? []);
   if ('unavailable' in state) return { ...report, status: 'unavailable', error: state.unavailable };
-  report.localState = state;
+  opts.onLocal?.(state);
   report.localFiles = state.localFiles ?? 0;
   report.hashed = state.hashed;
 
