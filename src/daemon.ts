@@ -96,7 +96,7 @@ export class Daemon {
       metrics: this.metrics,
       allowMassDelete: this.opts.allowMassDelete ?? false,
       onStatus: () => this.writeStatusSoon(),
-      ...(this.opts.onOutcome ? { onOutcome: this.opts.onOutcome } : {}),
+      onOutcome: this.opts.onOutcome,
     });
     this.folders.set(folder.name, fsync);
     await fsync.start();

@@ -3,14 +3,17 @@
  * this client already handed out, which upload attempts for the same (filename, size) are still in
  * flight, and one resolution at a time per (filename, size).
  */
+import { uploadKey } from '../sync/ops.js';
+import { KeyedQueue } from '../util/keyed-queue.js';
+
 export class UploadTracker {
   private readonly handedOut = new Set<string>();
   private readonly inFlight = new Map<string, Set<Promise<unknown>>>();
-  private readonly resolving = new Map<string, Promise<unknown>>();
+  private readonly resolving = new KeyedQueue();
 
   /** The key under which uploads can be confused with each other. */
   static keyOf(filename: string, sizeBytes: number): string {
-    return `${sizeBytes}\u0000${filename}`;
+    return uploadKey(filename, sizeBytes);
   }
 
   /** IDs already returned by this client (never adopt one of these for another upload). */
@@ -44,20 +47,10 @@ export class UploadTracker {
    * Runs `resolve` once every other attempt for `key` has settled (so their IDs are claimed) and no
    * other resolution for `key` is running.
    */
-  async resolveExclusively<T>(key: string, resolve: () => Promise<T>): Promise<T> {
-    const previous = this.resolving.get(key) ?? Promise.resolve();
-    const run = previous
-      .catch(() => undefined)
-      .then(async () => {
-        await Promise.allSettled([...(this.inFlight.get(key) ?? [])]);
-        return resolve();
-      });
-    const settled = run.catch(() => undefined);
-    this.resolving.set(key, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.resolving.get(key) === settled) this.resolving.delete(key);
-    }
+  resolveExclusively<T>(key: string, resolve: () => Promise<T>): Promise<T> {
+    return this.resolving.run([key], async () => {
+      await Promise.allSettled([...(this.inFlight.get(key) ?? [])]);
+      return resolve();
+    });
   }
 }

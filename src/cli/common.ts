@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { ConfigError, EXIT_CONFIG, formatConfigError } from '../config/errors.js';
 import { resolveApiKey } from '../config/api-key.js';
-import type { Config, FolderConfig } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import { FilesClient } from '../api/client.js';
 import { createLogger, scrub } from '../log.js';
 import { FilesSyncError } from '../errors.js';
@@ -157,11 +157,6 @@ export function commandLogger(
   });
 }
 
-/** The folders a command works on (all, or those named by --folder, already filtered by loadConfig). */
-export function selectedFolders(config: Config): FolderConfig[] {
-  return config.folders;
-}
-
 /** Runs a command body and turns errors into exit codes and one clear message. */
 export async function runCommand(body: () => Promise<number | void>): Promise<void> {
   try {
@@ -203,16 +198,4 @@ function notSyncedYet(err: ManifestNotFoundError): string {
   const which = folder ? `folder "${folder}"` : 'this folder';
   const where = file ? ` (no manifest at ${file})` : '';
   return `files-sync: ${which} is not synced yet${where}. Fix: run \`files-sync sync\` or start the daemon (\`files-sync run\`)`;
-}
-
-/** Formats bytes for humans. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }

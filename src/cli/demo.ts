@@ -9,6 +9,7 @@ import { FilesClient } from '../api/client.js';
 import { Daemon } from '../daemon.js';
 import { createLogger } from '../log.js';
 import type { OpOutcome } from '../sync/execute.js';
+import { opPath } from '../sync/ops.js';
 import { runCommand, EXIT } from './common.js';
 
 interface DemoOptions {
@@ -27,7 +28,7 @@ const SAMPLE: Record<string, string> = {
 function describe(o: OpOutcome): string | undefined {
   const op = o.op;
   if (o.status !== 'done')
-    return `  ! ${op.kind} ${'path' in op ? op.path : ''}: ${o.status}${o.error ? ` (${o.error})` : ''}`;
+    return `  ! ${op.kind} ${opPath(op) ?? ''}: ${o.status}${o.error ? ` (${o.error})` : ''}`;
   switch (op.kind) {
     case 'upload':
     case 'reupload':

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { acquireLock } from '../state/lock.js';
 import { openFolderSession, reconcileSession } from '../sync/session.js';
 import type { ReconcileReport } from '../sync/reconcile.js';
+import { opWhere } from '../sync/ops.js';
 import {
   commandLogger,
   createClient,
@@ -20,7 +21,7 @@ interface SyncOptions extends CommonOptions {
 }
 
 /** Human summary of one folder's pass. */
-export function formatReport(r: ReconcileReport, dryRun: boolean): string {
+function formatReport(r: ReconcileReport, dryRun: boolean): string {
   const c = r.counts;
   const lines: string[] = [];
   if (r.status === 'unavailable')
@@ -51,9 +52,7 @@ export function formatReport(r: ReconcileReport, dryRun: boolean): string {
   if (r.failed.length > 20) lines.push(`  ... and ${r.failed.length - 20} more failed`);
   if (dryRun) {
     for (const op of r.ops.slice(0, 50)) {
-      const where =
-        op.kind === 'move' ? `${op.from} -> ${op.to}` : op.kind === 'delete-done' ? op.fileId : op.path;
-      lines.push(`  ${op.kind} ${where}`);
+      lines.push(`  ${op.kind} ${opWhere(op)}`);
     }
     if (r.ops.length > 50) lines.push(`  ... and ${r.ops.length - 50} more`);
   }
@@ -119,7 +118,8 @@ directory, 78 configuration error.`,
           await client.close();
         }
         if (opts.json) {
-          const out = reports.map(({ ops, ...r }) => ({ ...r, ...(opts.dryRun ? { ops } : {}) }));
+          // The op list is what a dry run is for; after a real run the counts say it all.
+          const out = reports.map(({ ops, ...r }) => (opts.dryRun ? { ...r, ops } : r));
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         }
         return reports.some((r) => r.status !== 'ok') ? EXIT.failed : EXIT.ok;

@@ -2,15 +2,21 @@
  * The executor: runs planned operations against the Files API and records their outcome in the
  * manifest. Operations on one path run one after another; across paths up to `concurrency` run
  * at once. It never deletes a file ID that the plan did not take from the manifest or an intent.
+ *
+ * Longer than 350 lines on purpose: every step that must be durable before the next (intent
+ * before upload, pending delete before delete, stat check before recording) sits in this one
+ * class, so the crash-safety order reads in one place.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from '../types.js';
-import type { HashedEntry, SyncOp } from './plan.js';
 import { sameStat } from './plan.js';
+import { describeOp, isUploadOp, opPaths, uploadKey, type HashedEntry, type SyncOp } from './ops.js';
+import { KeyedQueue, Semaphore } from '../util/keyed-queue.js';
 import { mimeTypeFor } from '../api/mime.js';
 import { remoteNameFor } from '../api/filename.js';
+import { errorCode, errorMessage, errorStatus } from '../errors.js';
 
 /** The part of the manifest the executor writes through. */
 export interface ExecutorManifest {
@@ -34,9 +40,17 @@ export interface ExecutorManifest {
 export interface ExecutorClient {
   upload(
     source: string,
-    opts: { filename: string; mimeType?: string; signal?: AbortSignal; isOwned?: (id: string) => boolean },
+    opts: {
+      filename: string;
+      mimeType?: string;
+      signal?: AbortSignal | undefined;
+      isOwned?: (id: string) => boolean;
+    },
   ): Promise<RemoteFile>;
-  delete(id: string, opts?: { signal?: AbortSignal }): Promise<{ id: string; alreadyGone: boolean }>;
+  delete(
+    id: string,
+    opts?: { signal?: AbortSignal | undefined },
+  ): Promise<{ id: string; alreadyGone: boolean }>;
 }
 
 export type OutcomeStatus = 'done' | 'failed' | 'changed' | 'refused' | 'ambiguous';
@@ -44,9 +58,9 @@ export type OutcomeStatus = 'done' | 'failed' | 'changed' | 'refused' | 'ambiguo
 export interface OpOutcome {
   op: SyncOp;
   status: OutcomeStatus;
-  fileId?: string;
-  error?: string;
-  httpStatus?: number;
+  fileId?: string | undefined;
+  error?: string | undefined;
+  httpStatus?: number | undefined;
 }
 
 export interface ExecutorEvent {
@@ -61,8 +75,8 @@ export interface ExecutorOptions {
   manifest: ExecutorManifest;
   concurrency: number;
   logger: Logger;
-  signal?: AbortSignal;
-  onEvent?: (event: ExecutorEvent) => void;
+  signal?: AbortSignal | undefined;
+  onEvent?: ((event: ExecutorEvent) => void) | undefined;
   /** Injected clock, for tests. */
   now?: () => Date;
 }
@@ -73,45 +87,14 @@ export interface ExecResult {
   retryLater: string[];
 }
 
-/** A counting semaphore: at most `limit` holders at once, FIFO. */
-class Semaphore {
-  private active = 0;
-  private readonly waiters: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-  async acquire(): Promise<void> {
-    if (this.active < this.limit) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.active--;
-  }
-}
-
-/** Paths an operation touches; they are serialised per path. */
-export function opPaths(op: SyncOp): string[] {
-  switch (op.kind) {
-    case 'move':
-      return [op.from, op.to];
-    case 'delete-done':
-      return [];
-    default:
-      return [op.path];
-  }
-}
-
-function errorInfo(err: unknown): { message: string; status?: number; name: string } {
-  const e = err as { message?: unknown; status?: unknown; name?: unknown };
-  const out: { message: string; status?: number; name: string } = {
-    message: typeof e?.message === 'string' ? e.message : String(err),
-    name: typeof e?.name === 'string' ? e.name : 'Error',
+/** What a log line and an outcome keep of an error. */
+function errorInfo(err: unknown): { message: string; status?: number | undefined; name: string } {
+  const name = (err as { name?: unknown } | null | undefined)?.name;
+  return {
+    message: errorMessage(err),
+    name: typeof name === 'string' ? name : 'Error',
+    status: errorStatus(err),
   };
-  if (typeof e?.status === 'number') out.status = e.status;
-  return out;
 }
 
 /** Answers that refuse this one file (bad name, empty, too large) while the API works for others. */
@@ -124,26 +107,27 @@ export function isFatalStatus(status: number | undefined): boolean {
 
 /** Errors that mean the local file moved under us: look again later rather than fail. */
 function isLocalChange(err: unknown): boolean {
-  const e = err as { name?: string; code?: string };
+  const name = (err as { name?: unknown } | null | undefined)?.name;
+  const code = errorCode(err);
   return (
-    e?.name === 'SourceChangedError' ||
-    e?.name === 'FileChangedError' ||
-    e?.name === 'NotReadableError' ||
-    e?.code === 'ENOENT' ||
-    e?.code === 'ESTALE'
+    name === 'SourceChangedError' ||
+    name === 'FileChangedError' ||
+    name === 'NotReadableError' ||
+    code === 'ENOENT' ||
+    code === 'ESTALE'
   );
 }
 
 /** Runs operations with per-path ordering and a global concurrency bound. */
 export class Executor {
   private readonly sem: Semaphore;
-  private readonly tails = new Map<string, Promise<void>>();
-  private readonly running = new Set<string>();
+  /** Operations queued or running, keyed by the paths they touch. */
+  private readonly paths = new KeyedQueue();
   private readonly now: () => Date;
-  /** Tail of the uploads per (remote name, size): see `upload`. */
-  private readonly uploadKeys = new Map<string, Promise<unknown>>();
+  /** Uploads queued or running, keyed by upload key: see `upload`. */
+  private readonly uploads = new KeyedQueue();
   /** Set by an authentication/permission failure; cleared at the start of each run. */
-  private fatal: { error: string; status?: number } | undefined;
+  private fatal: { error: string; status?: number | undefined } | undefined;
 
   constructor(private readonly opts: ExecutorOptions) {
     this.sem = new Semaphore(Math.max(1, opts.concurrency));
@@ -152,12 +136,12 @@ export class Executor {
 
   /** How many paths have an operation queued or running (no copy: read on every file event). */
   inFlightCount(): number {
-    return this.running.size;
+    return this.paths.size;
   }
 
   /** Paths with an operation queued or running. */
   inFlight(): Set<string> {
-    return new Set(this.running);
+    return new Set(this.paths.keys());
   }
 
   /** Runs the operations; resolves when all have an outcome (never rejects for one bad file). */
@@ -183,7 +167,7 @@ export class Executor {
         manifest.addPendingDelete({ fileId: op.fileId, path: op.path, reason: 'stray', queuedAt: startedAt });
         mustFlush = true;
       }
-      if (op.kind === 'upload' || op.kind === 'replace' || op.kind === 'reupload') {
+      if (isUploadOp(op)) {
         const intent: PendingUpload = {
           path: op.path,
           sha256: op.local.sha256,
@@ -212,47 +196,27 @@ export class Executor {
 
   /** `deferredIntents`: intents of this batch to write (durably) right before their upload. */
   private schedule(op: SyncOp, deferredIntents: ReadonlyMap<string, PendingUpload>): Promise<OpOutcome> {
-    const paths = opPaths(op);
-    for (const p of paths) this.running.add(p);
-    const previous = Promise.all(paths.map((p) => this.tails.get(p) ?? Promise.resolve()));
-    const result = previous.then(async () => {
-      await this.sem.acquire();
-      try {
+    return this.paths.run(opPaths(op), () =>
+      this.sem.with(async () => {
         if (this.fatal !== undefined) {
           // The key or account is refused: every further request would fail the same way.
-          const skipped: OpOutcome = { op, status: 'failed', error: `not attempted: ${this.fatal.error}` };
-          if (this.fatal.status !== undefined) skipped.httpStatus = this.fatal.status;
+          const skipped: OpOutcome = {
+            op,
+            status: 'failed',
+            error: `not attempted: ${this.fatal.error}`,
+            httpStatus: this.fatal.status,
+          };
           this.opts.onEvent?.({ type: 'op-end', op, outcome: skipped });
           return skipped;
         }
         this.opts.onEvent?.({ type: 'op-start', op });
         const outcome = await this.execute(op, deferredIntents);
-        if (outcome.status === 'failed' && isFatalStatus(outcome.httpStatus) && this.fatal === undefined) {
-          this.fatal = {
-            error: outcome.error ?? 'refused',
-            ...(outcome.httpStatus !== undefined ? { status: outcome.httpStatus } : {}),
-          };
-        }
+        if (outcome.status === 'failed' && isFatalStatus(outcome.httpStatus) && this.fatal === undefined)
+          this.fatal = { error: outcome.error ?? 'refused', status: outcome.httpStatus };
         this.opts.onEvent?.({ type: 'op-end', op, outcome });
         return outcome;
-      } finally {
-        this.sem.release();
-      }
-    });
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
+      }),
     );
-    for (const p of paths) this.tails.set(p, tail);
-    void tail.then(() => {
-      for (const p of paths) {
-        if (this.tails.get(p) === tail) {
-          this.tails.delete(p);
-          this.running.delete(p);
-        }
-      }
-    });
-    return result;
   }
 
   private async execute(op: SyncOp, deferredIntents: ReadonlyMap<string, PendingUpload>): Promise<OpOutcome> {
@@ -331,9 +295,7 @@ export class Executor {
     } catch (err) {
       const info = errorInfo(err);
       logger.error({ op: describeOp(op), err: info }, 'operation failed');
-      const out: OpOutcome = { op, status: 'failed', error: info.message };
-      if (info.status !== undefined) out.httpStatus = info.status;
-      return out;
+      return { op, status: 'failed', error: info.message, httpStatus: info.status };
     }
   }
 
@@ -362,21 +324,13 @@ export class Executor {
     oldFileId: string | undefined,
     intent: PendingUpload | undefined,
   ): Promise<OpOutcome> {
-    const key = `${local.size}\0${remoteNameFor(relPath)}`;
-    const previous = this.uploadKeys.get(key) ?? Promise.resolve();
-    const run = previous.then(async () => {
+    return this.uploads.run([uploadKey(remoteNameFor(relPath), local.size)], async () => {
       if (intent) {
         this.opts.manifest.addPendingUpload(intent);
         await this.opts.manifest.flush();
       }
       return this.uploadNow(op, relPath, local, oldFileId);
     });
-    const tail = run.catch(() => undefined);
-    this.uploadKeys.set(key, tail);
-    void tail.then(() => {
-      if (this.uploadKeys.get(key) === tail) this.uploadKeys.delete(key);
-    });
-    return run;
   }
 
   /** True for IDs this folder already owns: recorded for a path or waiting to be deleted. */
@@ -396,19 +350,13 @@ export class Executor {
     const filename = remoteNameFor(relPath);
     let remote: RemoteFile;
     try {
-      const uploadOpts: {
-        filename: string;
-        mimeType: string;
-        signal?: AbortSignal;
-        isOwned: (id: string) => boolean;
-      } = {
+      remote = await client.upload(abs, {
         filename,
         mimeType: mimeTypeFor(relPath),
+        signal,
         // An earlier run's file of the same name and size is ours already, not this attempt's.
         isOwned: (id) => this.owns(id),
-      };
-      if (signal) uploadOpts.signal = signal;
-      remote = await client.upload(abs, uploadOpts);
+      });
     } catch (err) {
       const info = errorInfo(err);
       if (isLocalChange(err)) {
@@ -467,19 +415,14 @@ export class Executor {
     const { client, manifest, logger, signal } = this.opts;
     manifest.addPendingDelete(pending);
     try {
-      await client.delete(pending.fileId, signal ? { signal } : {});
+      await client.delete(pending.fileId, { signal });
       manifest.removePendingDelete(pending.fileId);
-      const out: OpOutcome = { op, status: 'done' };
-      if (fileId !== undefined) out.fileId = fileId;
-      return out;
+      return { op, status: 'done', fileId };
     } catch (err) {
       const info = errorInfo(err);
       // The pending delete stays recorded and is retried by the next pass.
       logger.warn({ fileId: pending.fileId, path: pending.path, err: info }, 'delete failed; will retry');
-      const out: OpOutcome = { op, status: 'failed', error: info.message };
-      if (info.status !== undefined) out.httpStatus = info.status;
-      if (fileId !== undefined) out.fileId = fileId;
-      return out;
+      return { op, status: 'failed', error: info.message, httpStatus: info.status, fileId };
     }
   }
 
@@ -489,41 +432,22 @@ export class Executor {
     let done = 0;
     let failed = 0;
     await Promise.all(
-      manifest.pendingDeletes().map(async (d) => {
-        await this.sem.acquire();
-        try {
-          await client.delete(d.fileId, signal ? { signal } : {});
-          manifest.removePendingDelete(d.fileId);
-          done++;
-        } catch (err) {
-          failed++;
-          logger.warn(
-            { fileId: d.fileId, path: d.path, err: errorInfo(err) },
-            'pending delete failed; will retry',
-          );
-        } finally {
-          this.sem.release();
-        }
-      }),
+      manifest.pendingDeletes().map((d) =>
+        this.sem.with(async () => {
+          try {
+            await client.delete(d.fileId, { signal });
+            manifest.removePendingDelete(d.fileId);
+            done++;
+          } catch (err) {
+            failed++;
+            logger.warn(
+              { fileId: d.fileId, path: d.path, err: errorInfo(err) },
+              'pending delete failed; will retry',
+            );
+          }
+        }),
+      ),
     );
     return { done, failed };
-  }
-}
-
-/** A short, log-friendly description of an operation (no file contents, no secrets). */
-export function describeOp(op: SyncOp): Record<string, unknown> {
-  switch (op.kind) {
-    case 'move':
-      return { kind: op.kind, from: op.from, to: op.to };
-    case 'delete-done':
-      return { kind: op.kind, fileId: op.fileId };
-    case 'delete':
-    case 'forget':
-    case 'discard':
-      return { kind: op.kind, path: op.path, fileId: op.fileId };
-    case 'replace':
-      return { kind: op.kind, path: op.path, oldFileId: op.oldFileId };
-    default:
-      return { kind: op.kind, path: op.path };
   }
 }

@@ -1,25 +1,23 @@
 /**
- * One folder's live loop: watcher events are debounced per path, checked (lstat, hash only when
- * the stat changed), planned and executed in batches; a full reconciliation runs at start and on
- * a timer to repair whatever the watcher missed. Jobs of one folder run one at a time.
+ * One folder's live loop, scheduling only: watcher events are debounced per path and gathered
+ * into batches; a batch, or a full reconciliation (at start, on a timer, after the watcher
+ * failed), runs as one sync pass (pass.ts). Jobs of one folder run one at a time. What the folder
+ * shows to others is kept by its FolderStatusTracker.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
 import type { FolderStatus } from '../status.js';
-import type { LocalEntry, ManifestEntry } from '../types.js';
 import type { SyncMetrics } from '../metrics.js';
-import { statEntry } from '../local/scan.js';
-import { hashFile } from '../local/hash.js';
 import { createWatcher, listDir, type FolderWatcher, type WatchEvent } from '../local/watch.js';
 import { createPathDebouncer, type PathDebouncer } from '../local/debounce.js';
-import { needsHash, planSync, type SyncOp } from './plan.js';
-import { guardDeletes } from './safety.js';
-import { mapLimit } from './map-limit.js';
-import { manifestLookup, openFolderSession, reconcileSession, type FolderSession } from './session.js';
+import { errorCode, errorMessage } from '../errors.js';
+import { KeyedQueue } from '../util/keyed-queue.js';
+import { openFolderSession, passContext, reconcileSession, type FolderSession } from './session.js';
+import { runPass, type RemoteLister } from './pass.js';
+import { isUploadOp, opPath } from './ops.js';
+import { FolderStatusTracker } from './folder-status.js';
+import { RetryTimers } from './retry-timers.js';
 import type { ExecutorClient, ExecutorEvent, OpOutcome } from './execute.js';
-import type { RemoteLister } from './reconcile.js';
 
 /** How soon a reconciliation follows when a path waits on an unresolved upload intent. */
 const INTENT_RECONCILE_DELAY_MS = 2_000;
@@ -34,57 +32,24 @@ const RETRY_MAX_MS = 5 * 60_000;
 const GATHER_MS = 100;
 /** Reconciliation period of a folder whose watcher failed while periodic reconciliation is off. */
 const FALLBACK_RECONCILE_MS = 5 * 60_000;
-/** Paths stat'ed and hashed at once by a watcher batch: a burst of 100k events must not open 100k files. */
-const CHECK_CONCURRENCY = 16;
-/** Skip reasons worth a warning: the user expects these files to sync and they do not. */
-const REPORTED_SKIPS = new Set([
-  'special',
-  'unreadable',
-  'too-large',
-  'symlink-loop',
-  'refused-by-api',
-  'changed-or-unreadable',
-  'invalid-name',
-]);
+/** The one key of the folder's job queue: every job waits for the one before. */
+const JOBS = ['jobs'];
 
 export interface FolderSyncOptions {
   config: Config;
   folder: FolderConfig;
   client: ExecutorClient & RemoteLister;
   logger: Logger;
-  metrics?: SyncMetrics;
-  allowMassDelete?: boolean;
+  metrics?: SyncMetrics | undefined;
+  allowMassDelete?: boolean | undefined;
   /** Called whenever the folder's status changes meaningfully. */
-  onStatus?: () => void;
+  onStatus?: (() => void) | undefined;
   /** Called with every finished operation (the demo narrates them). */
-  onOutcome?: (folder: string, outcome: OpOutcome) => void;
+  onOutcome?: ((folder: string, outcome: OpOutcome) => void) | undefined;
   /** The watcher factory; tests inject failing watchers. */
-  createWatcher?: typeof createWatcher;
+  createWatcher?: typeof createWatcher | undefined;
   /** Reconciliation period once the watcher failed and `reconcile.intervalMs` is 0; default 5 min. */
-  fallbackReconcileMs?: number;
-}
-
-/**
- * Tracked paths outside `scope` that a new local path may have been renamed from: same content
- * and same basename (what the planner needs for a move). Only new paths (not in the manifest) count.
- */
-export function moveSources(
-  local: ReadonlyMap<string, LocalEntry>,
-  manifest: Iterable<[string, ManifestEntry]>,
-  scope: ReadonlySet<string>,
-  isTracked: (p: string) => boolean = () => false,
-): string[] {
-  const wanted = new Set<string>();
-  for (const l of local.values()) {
-    if (l.sha256 !== undefined && !isTracked(l.path))
-      wanted.add(`${l.sha256}\0${path.posix.basename(l.path)}`);
-  }
-  if (wanted.size === 0) return [];
-  const out: string[] = [];
-  for (const [p, e] of manifest) {
-    if (!scope.has(p) && wanted.has(`${e.sha256}\0${path.posix.basename(p)}`)) out.push(p);
-  }
-  return out;
+  fallbackReconcileMs?: number | undefined;
 }
 
 function isWithin(p: string, dir: string): boolean {
@@ -97,25 +62,20 @@ export class FolderSync {
   private watcher: FolderWatcher | undefined;
   private debouncer: PathDebouncer | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private chain: Promise<void> = Promise.resolve();
+  private readonly timers = new RetryTimers(RETRY_BASE_MS, RETRY_MAX_MS);
+  private readonly jobs = new KeyedQueue();
   private queuedPaths = new Set<string>();
   private reconcileQueued = false;
-  private jobsQueued = 0;
   private stopping = false;
   private readonly abort = new AbortController();
+  /** When each path's pending change was first seen (for the change-to-upload metric). */
   private readonly firstSeen = new Map<string, number>();
-  private readonly failures = new Map<string, number>();
-  private readonly reportedSkips = new Map<string, string>();
-  private mode: FolderStatus['mode'] = 'starting';
-  private held = 0;
-  private heldReason: string | undefined;
-  private lastReconcile: FolderStatus['lastReconcile'];
-  private lastError: FolderStatus['lastError'];
+  private readonly tracker: FolderStatusTracker;
   private readonly log: Logger;
 
   constructor(private readonly opts: FolderSyncOptions) {
     this.log = opts.logger.child({ folder: opts.folder.name });
+    this.tracker = new FolderStatusTracker(opts.folder.name, opts.folder.path, this.log, opts.metrics);
   }
 
   get name(): string {
@@ -131,7 +91,7 @@ export class FolderSync {
     });
     if (config.reconcile.onStart) this.requestReconcile('startup');
     if (config.watch.enabled) await this.startWatcher();
-    else this.mode = 'reconcile-only';
+    else this.tracker.setMode('reconcile-only', 'watching is off');
     if (config.reconcile.intervalMs > 0) {
       this.reconcileTimer = setInterval(() => this.requestReconcile('timer'), config.reconcile.intervalMs);
       this.reconcileTimer.unref();
@@ -149,7 +109,7 @@ export class FolderSync {
     try {
       this.watcher = this.newWatcher();
       await this.watcher.ready();
-      if (this.mode === 'starting') this.mode = 'watching';
+      if (this.tracker.mode === 'starting') this.tracker.setMode('watching', 'watcher ready');
     } catch (err) {
       this.onWatchError(err as Error);
     }
@@ -157,7 +117,7 @@ export class FolderSync {
 
   private newWatcher(): FolderWatcher {
     const { config, folder } = this.opts;
-    const w: FolderWatcher = (this.opts.createWatcher ?? createWatcher)(config.watch.backend, {
+    return (this.opts.createWatcher ?? createWatcher)(config.watch.backend, {
       root: folder.path,
       filter: this.session!.filter,
       followSymlinks: folder.followSymlinks,
@@ -165,18 +125,17 @@ export class FolderSync {
       onEvents: (events) => this.onWatchEvents(events),
       onError: (err) => this.onWatchError(err),
     });
-    return w;
   }
 
-  private onWatchError(err: Error & { code?: string }): void {
-    if (err.name === 'WatchLimitError' || err.code === 'ENOSPC') {
-      if (this.mode !== 'reconcile-only') {
+  private onWatchError(err: Error): void {
+    if (err.name === 'WatchLimitError' || errorCode(err) === 'ENOSPC') {
+      if (this.tracker.mode !== 'reconcile-only') {
         this.log.error(
           { err: err.message },
           'watcher unavailable; this folder falls back to periodic reconciliation only',
         );
-        this.mode = 'reconcile-only';
-        this.recordError(err.message);
+        this.tracker.setMode('reconcile-only', 'watcher failed');
+        this.tracker.recordError(err.message);
         void this.watcher?.close().catch(() => undefined);
         this.watcher = undefined;
         this.debouncer?.flushNow();
@@ -193,7 +152,7 @@ export class FolderSync {
       }
       return;
     }
-    this.log.warn({ err: err.message, code: err.code }, 'watcher error');
+    this.log.warn({ err: err.message, code: errorCode(err) }, 'watcher error');
   }
 
   private onWatchEvents(events: WatchEvent[]): void {
@@ -208,8 +167,8 @@ export class FolderSync {
           .then((paths) => {
             for (const p of paths) this.touch(p, now);
           })
-          .catch((err: Error) =>
-            this.log.debug({ dir: ev.path, err: err.message }, 'could not list new directory'),
+          .catch((err: unknown) =>
+            this.log.debug({ dir: ev.path, err: errorMessage(err) }, 'could not list new directory'),
           );
       } else if (ev.type === 'unlink-dir') {
         for (const p of this.session!.manifest.paths()) if (isWithin(p, ev.path)) this.touch(p, now);
@@ -223,11 +182,11 @@ export class FolderSync {
     if (!this.firstSeen.has(relPath)) this.firstSeen.set(relPath, at);
     if (this.debouncer) this.debouncer.touch(relPath);
     else this.enqueuePaths([relPath]);
-    this.updateQueueGauge();
+    this.tracker.setQueueDepth(this.queueDepth());
   }
 
-  /** Queues paths for a check-plan-execute job (coalesced with any job already waiting). */
-  enqueuePaths(paths: readonly string[]): void {
+  /** Queues paths for a watcher batch (coalesced with any batch already waiting). */
+  private enqueuePaths(paths: readonly string[]): void {
     if (this.stopping) return;
     const wasEmpty = this.queuedPaths.size === 0;
     for (const p of paths) this.queuedPaths.add(p);
@@ -235,14 +194,14 @@ export class FolderSync {
       const gather = Math.min(GATHER_MS, this.opts.config.watch.debounceMs);
       this.schedule(async () => {
         if (gather > 0) await new Promise((resolve) => setTimeout(resolve, gather));
-        if (!this.stopping) await this.processQueuedPaths();
+        if (!this.stopping) await this.runBatch();
       });
     }
-    this.updateQueueGauge();
+    this.tracker.setQueueDepth(this.queueDepth());
   }
 
   /** Queues a full reconciliation (coalesced: at most one waits). */
-  requestReconcile(reason: string): void {
+  private requestReconcile(reason: string): void {
     if (this.stopping || this.reconcileQueued) return;
     this.reconcileQueued = true;
     this.log.debug({ reason }, 'reconciliation queued');
@@ -253,260 +212,101 @@ export class FolderSync {
   }
 
   private schedule(job: () => Promise<void>): void {
-    this.jobsQueued++;
-    this.chain = this.chain.then(async () => {
+    void this.jobs.run(JOBS, async () => {
       try {
         if (!this.stopping) await job();
       } catch (err) {
-        this.log.error({ err: (err as Error).message }, 'sync job failed');
-        this.recordError((err as Error).message);
+        this.log.error({ err: errorMessage(err) }, 'sync job failed');
+        this.tracker.recordError(errorMessage(err));
       } finally {
-        this.jobsQueued--;
         this.opts.onStatus?.();
       }
     });
   }
 
-  /** Resolves once every queued job (and any it triggered synchronously) has run. For tests and shutdown. */
-  async idle(): Promise<void> {
-    let seen: Promise<void> | undefined;
-    while (seen !== this.chain) {
-      seen = this.chain;
-      await seen;
-    }
+  /** Resolves once every queued job (and any it queued meanwhile) has run. For tests and shutdown. */
+  idle(): Promise<void> {
+    return this.jobs.idle();
   }
 
   private async reconcile(reason: string): Promise<void> {
-    const session = this.session!;
-    const started = Date.now();
-    const report = await reconcileSession(session, this.opts.config, this.opts.client, {
-      allowMassDelete: this.opts.allowMassDelete ?? false,
+    const report = await reconcileSession(this.session!, this.opts.config, this.opts.client, {
+      allowMassDelete: this.opts.allowMassDelete,
       signal: this.abort.signal,
     });
-    this.held = report.heldDeletes;
-    this.heldReason = report.heldReason;
-    this.lastReconcile = {
-      at: new Date().toISOString(),
-      result:
-        report.status === 'ok'
-          ? 'ok'
-          : report.status === 'unavailable'
-            ? `unavailable: ${report.error ?? ''}`
-            : `${report.failed.length} failed`,
-      durationMs: report.durationMs,
-      uploaded: report.uploaded,
-      replaced: report.replaced,
-      deleted: report.deleted,
-      failed: report.failed.length,
-    };
+    this.tracker.recordReconcile(report, reason);
     if (report.status === 'unavailable') {
-      this.mode = 'unavailable';
-      this.recordError(report.error ?? 'folder unavailable');
-    } else if (this.mode === 'unavailable') {
-      this.mode = this.watcher ? 'watching' : this.opts.config.watch.enabled ? 'watching' : 'reconcile-only';
+      this.tracker.setMode('unavailable', 'folder root unavailable');
+    } else if (this.tracker.mode === 'unavailable') {
+      this.tracker.setMode(
+        this.opts.config.watch.enabled ? 'watching' : 'reconcile-only',
+        'folder root back',
+      );
       if (this.opts.config.watch.enabled && !this.watcher) await this.startWatcher();
     }
-    for (const f of report.failed) this.recordError(f.error, f.path);
-    for (const s of report.skipped) this.reportSkipped(s.path, s.reason, s.detail);
-    this.opts.metrics?.reconcileSeconds.observe({ folder: this.name }, (Date.now() - started) / 1000);
-    this.opts.metrics?.heldDeletes.set({ folder: this.name }, this.held);
-    this.log.info(
-      {
-        reason,
-        uploaded: report.uploaded,
-        replaced: report.replaced,
-        deleted: report.deleted,
-        moved: report.moved,
-        unchanged: report.unchanged,
-        hashed: report.hashed,
-        failed: report.failed.length,
-        held: report.heldDeletes,
-        unmanagedRemote: report.unmanagedRemote,
-        durationMs: report.durationMs,
-      },
-      'reconciliation done',
-    );
     // Paths the executor could not finish are looked at again by the watcher path with backoff.
     for (const f of report.failed) this.retryLater(f.path);
   }
 
-  private async processQueuedPaths(): Promise<void> {
-    const session = this.session!;
+  /** Runs a pass over the queued paths. */
+  private async runBatch(): Promise<void> {
     const paths = [...this.queuedPaths];
     this.queuedPaths.clear();
     if (paths.length === 0) return;
-    const root = this.opts.folder.path;
-
-    // A vanished root must not turn into "delete everything".
-    const rootOk = await fs.stat(root).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
-    if (!rootOk) {
-      this.mode = 'unavailable';
-      this.recordError(`folder root ${root} is missing or not a directory`);
-      this.log.error({ root }, 'folder root unavailable; holding all changes until it is back');
+    const ctx = passContext(this.session!, this.opts.config, this.opts.client, {
+      allowMassDelete: this.opts.allowMassDelete,
+      signal: this.abort.signal,
+    });
+    const report = await runPass(ctx, {
+      paths,
+      onLocal: (state) => {
+        for (const s of state.skipped) this.tracker.reportSkipped(s.path, s.reason, s.detail);
+        for (const p of state.readable) this.tracker.clearSkip(p);
+        for (const p of state.retry) this.retryLater(p);
+      },
+    });
+    const { plan } = report;
+    if (report.status === 'unavailable' || !plan) {
+      this.tracker.setMode('unavailable', 'folder root unavailable');
+      this.tracker.recordError(report.error ?? 'folder unavailable');
       // Looked at again with backoff, so nothing is lost when the root comes back (even with no timer).
       for (const p of paths) this.retryLater(p);
       return;
     }
-
-    const local = new Map<string, LocalEntry>();
-    const unreadable = new Set<string>();
-    const scope = paths.filter((p) => session.filter.matchesFile(p));
-    await mapLimit(scope, CHECK_CONCURRENCY, (p) => this.checkPath(p, local, unreadable));
-    // A rename shows up as two events that may fall into different batches; when a new path has
-    // the content and basename of a tracked path, look at that path too so the plan can pair
-    // them into a move (no upload) if it is gone.
-    const sources = moveSources(local, session.manifest.entries(), new Set(scope), (p) =>
-      session.manifest.has(p),
-    );
-    await mapLimit(sources, CHECK_CONCURRENCY, (p) => this.checkPath(p, local, unreadable));
-    scope.push(...sources);
-
-    const plan = planSync({
-      local,
-      manifest: {
-        entries: manifestLookup(session.manifest),
-        pendingUploads: session.manifest.pendingUploads(),
-        pendingDeletes: session.manifest.pendingDeletes(),
-      },
-      scope,
-      unreadable,
-      inFlight: session.executor.inFlight(),
-    });
     for (const s of plan.skipped) {
       if (s.reason === 'pending-intent')
-        this.scheduleSoon(() => this.requestReconcile('pending intent'), INTENT_RECONCILE_DELAY_MS);
+        this.timers.after(INTENT_RECONCILE_DELAY_MS, () => this.requestReconcile('pending intent'));
       else if (s.reason === 'too-large')
         this.log.warn({ path: s.path, detail: s.detail }, 'file over the API limit of 500 MB; skipped');
     }
-    const verdict = guardDeletes({
-      ops: plan.ops,
-      trackedCount: session.manifest.size,
-      limits: this.opts.config.safety,
-      allowMassDelete: this.opts.allowMassDelete ?? false,
-    });
-    if (verdict.held.length > 0) {
-      this.held = verdict.held.length;
-      this.heldReason = verdict.reason;
-      this.opts.metrics?.heldDeletes.set({ folder: this.name }, this.held);
-      this.log.warn(
-        { held: verdict.held.length, reason: verdict.reason },
-        'deletes held by the safety guard',
-      );
-    }
-    if (verdict.allowed.length === 0) {
+    if (report.heldDeletes > 0) this.tracker.setHeld(report.heldDeletes, report.heldReason);
+    if (report.ops.length === 0) {
       for (const p of paths) if (!this.queuedPaths.has(p)) this.firstSeen.delete(p);
       return;
     }
-    const result = await session.executor.run(verdict.allowed);
-    for (const o of result.outcomes) this.afterOutcome(o);
-    for (const p of result.retryLater) this.retryLater(p);
+    for (const o of report.outcomes) this.afterOutcome(o);
+    for (const p of report.retryLater) this.retryLater(p);
   }
 
-  /** Stats one path (hashing it when its stat differs from the manifest) into `local`, or marks it unreadable. */
-  private async checkPath(p: string, local: Map<string, LocalEntry>, unreadable: Set<string>): Promise<void> {
-    const session = this.session!;
-    const root = this.opts.folder.path;
-    try {
-      const st = await statEntry(root, p, { followSymlinks: this.opts.folder.followSymlinks });
-      if (st === null) return; // gone
-      if (!('mtimeMs' in st)) {
-        unreadable.add(p); // symlink, special file, unreadable: never treated as removed
-        this.reportSkipped(p, st.reason, st.detail);
-        return;
-      }
-      const entry = session.manifest.get(p);
-      if (needsHash(st, entry)) {
-        const h = await hashFile(path.join(root, ...p.split('/')), {
-          expected: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino },
-        });
-        local.set(p, { ...st, sha256: h.sha256 });
-      } else {
-        local.set(p, st);
-      }
-      this.reportedSkips.delete(p);
-    } catch (err) {
-      unreadable.add(p);
-      this.log.debug({ path: p, err: (err as Error).message }, 'changed while checking; will look again');
-      this.retryLater(p);
-    }
-  }
-
-  /** Warns once about a file that cannot be synced (until its reason changes), so it is never silently missing. */
-  private reportSkipped(p: string, reason: string, detail?: string): void {
-    if (!REPORTED_SKIPS.has(reason) || this.reportedSkips.get(p) === reason) return;
-    this.reportedSkips.set(p, reason);
-    this.log.warn({ path: p, reason, ...(detail !== undefined ? { detail } : {}) }, 'file not synced');
-    this.recordError(`not synced (${reason}${detail !== undefined ? `: ${detail}` : ''})`, p);
-  }
-
+  /** A path's change is done (or refused for good): reset its backoff and time its upload. */
   private afterOutcome(o: OpOutcome): void {
-    const paths = o.op.kind === 'move' ? [o.op.to] : o.op.kind === 'delete-done' ? [] : [o.op.path];
-    for (const p of paths) {
-      if (o.status === 'done' || o.status === 'refused') {
-        this.failures.delete(p);
-        const first = this.firstSeen.get(p);
-        if (first !== undefined && !this.queuedPaths.has(p)) {
-          this.firstSeen.delete(p);
-          if (
-            o.status === 'done' &&
-            (o.op.kind === 'upload' || o.op.kind === 'replace' || o.op.kind === 'reupload')
-          ) {
-            this.opts.metrics?.changeToUploadSeconds.observe(
-              { folder: this.name },
-              (Date.now() - first) / 1000,
-            );
-          }
-        }
-      }
-    }
+    const p = opPath(o.op);
+    if (p === undefined || (o.status !== 'done' && o.status !== 'refused')) return;
+    this.timers.reset(p);
+    const first = this.firstSeen.get(p);
+    if (first === undefined || this.queuedPaths.has(p)) return;
+    this.firstSeen.delete(p);
+    if (o.status === 'done' && isUploadOp(o.op)) this.tracker.observeChangeToUpload(first);
   }
 
   private onExecutorEvent(e: ExecutorEvent): void {
-    const m = this.opts.metrics;
     if (e.type === 'op-end' && e.outcome) this.opts.onOutcome?.(this.name, e.outcome);
-    if (!m || e.type !== 'op-end' || !e.outcome) return;
-    const { op, outcome } = { op: e.op, outcome: e.outcome };
-    if (outcome.status === 'done') {
-      if (op.kind === 'upload' || op.kind === 'replace' || op.kind === 'reupload' || op.kind === 'adopt') {
-        m.uploads.inc({ folder: this.name, kind: op.kind });
-        if (op.kind !== 'adopt') m.uploadBytes.inc({ folder: this.name }, op.local.size);
-      }
-      if (op.kind === 'delete' || op.kind === 'discard' || op.kind === 'replace')
-        m.deletes.inc({ folder: this.name });
-    } else if (outcome.status === 'failed' || outcome.status === 'ambiguous') {
-      m.failures.inc({ folder: this.name, kind: op.kind });
-      const p = op.kind === 'move' ? op.to : op.kind === 'delete-done' ? undefined : op.path;
-      this.recordError(outcome.error ?? outcome.status, p);
-    }
-    m.filesTracked.set({ folder: this.name }, this.session?.manifest.size ?? 0);
+    this.tracker.onExecutorEvent(e, this.session?.manifest.size ?? 0);
   }
 
   private retryLater(relPath: string): void {
     if (this.stopping) return;
-    const n = (this.failures.get(relPath) ?? 0) + 1;
-    this.failures.set(relPath, n);
-    const delay = Math.min(RETRY_BASE_MS * 2 ** (n - 1), RETRY_MAX_MS);
-    this.scheduleSoon(() => this.enqueuePaths([relPath]), delay);
-  }
-
-  private scheduleSoon(fn: () => void, ms: number): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    t.unref();
-    this.timers.add(t);
-  }
-
-  private recordError(message: string, p?: string): void {
-    this.lastError = { at: new Date().toISOString(), message, ...(p !== undefined ? { path: p } : {}) };
-  }
-
-  private updateQueueGauge(): void {
-    this.opts.metrics?.queueDepth.set({ folder: this.name }, this.queueDepth());
+    this.timers.retry(relPath, () => this.enqueuePaths([relPath]));
   }
 
   private queueDepth(): number {
@@ -518,21 +318,13 @@ export class FolderSync {
   /** A snapshot for `files-sync status` and /status. */
   status(): FolderStatus {
     const m = this.session?.manifest;
-    const s: FolderStatus = {
-      name: this.name,
-      root: this.opts.folder.path,
-      mode: this.mode,
+    return this.tracker.snapshot({
       filesTracked: m?.size ?? 0,
       pendingUploads: m?.pendingUploads().length ?? 0,
       pendingDeletes: m?.pendingDeletes().length ?? 0,
-      heldDeletes: this.held,
       queueDepth: this.queueDepth(),
-    };
-    if (this.heldReason && this.held > 0) s.heldReason = this.heldReason;
-    if (this.lastReconcile) s.lastReconcile = this.lastReconcile;
-    if (this.lastError) s.lastError = this.lastError;
-    if (this.watcher) s.watchedPaths = this.watcher.watchedCount();
-    return s;
+      watchedPaths: this.watcher?.watchedCount(),
+    });
   }
 
   /** Stops watching, lets running work finish for up to `drainMs`, then aborts it and flushes the manifest. */
@@ -540,8 +332,7 @@ export class FolderSync {
     if (this.stopping) return;
     this.stopping = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.timers.close();
     this.debouncer?.close();
     await this.watcher?.close().catch(() => undefined);
     const drained = await Promise.race([
@@ -556,25 +347,12 @@ export class FolderSync {
       this.abort.abort();
       await this.idle().catch(() => undefined);
     }
-    this.mode = 'stopped';
+    this.tracker.setMode('stopped', 'stopped');
     await this.session?.close();
-  }
-
-  /** Runs the next full reconciliation now and waits for it (tests, `--once`). */
-  async reconcileNow(): Promise<void> {
-    this.requestReconcile('requested');
-    await this.idle();
   }
 
   /** Completed manifest writes since this folder started (tests check that writes are batched). */
   get manifestWrites(): number {
     return this.session?.manifest.writeCount ?? 0;
   }
-
-  /** Operations waiting or running (for tests). */
-  pendingWork(): number {
-    return this.jobsQueued + this.queueDepth();
-  }
 }
-
-export type { SyncOp };

@@ -2,48 +2,18 @@
  * The planner: a pure function from (local snapshot, manifest, optional remote listing) to the
  * operations that make the remote side equal the local folder. No I/O here, so every sync rule
  * is table-tested in test/sync/plan.test.ts.
+ *
+ * Longer than 350 lines on purpose: the three phases of `planSync` share one context and one set
+ * of invariants; split across files they would have to be read side by side anyway.
  */
-import path from 'node:path';
 import type { LocalEntry, ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from '../types.js';
+import { moveKey, uploadKey, type HashedEntry, type SyncOp } from './ops.js';
 
 /** The API's per-file limit; bigger files are reported and skipped. */
 export const MAX_UPLOAD_BYTES = 500 * 1024 * 1024;
 
 /** How far before an intent's start a remote created_at may lie and still count as its upload. */
-export const INTENT_CLOCK_SLACK_MS = 5 * 60_000;
-
-export type SyncOp =
-  /** A path the manifest does not know: upload it. */
-  | { kind: 'upload'; path: string; local: HashedEntry }
-  /** Content changed: upload the new version, record it, then delete `oldFileId`. */
-  | { kind: 'replace'; path: string; local: HashedEntry; oldFileId: string }
-  /** The remote copy vanished (deleted by someone else): upload again, nothing to delete. */
-  | { kind: 'reupload'; path: string; local: HashedEntry; vanishedFileId: string }
-  /** The path is gone locally: delete its remote copy. */
-  | { kind: 'delete'; path: string; fileId: string }
-  /** Same content and basename at a new path: only the manifest key changes. */
-  | { kind: 'move'; from: string; to: string; local: HashedEntry }
-  /** Stat changed but content did not: update the stat cache only. */
-  | { kind: 'refresh'; path: string; local: HashedEntry }
-  /** The path is gone locally and its remote copy is gone too: forget it. */
-  | { kind: 'forget'; path: string; fileId: string }
-  /** A pending upload intent whose remote file exists: record it instead of uploading again. */
-  | {
-      kind: 'adopt';
-      path: string;
-      intent: PendingUpload;
-      remote: RemoteFile;
-      local: HashedEntry;
-      oldFileId?: string;
-    }
-  /** A remote file created by an interrupted upload that nobody will use: delete it. */
-  | { kind: 'discard'; path: string; fileId: string }
-  /** Drop a pending intent that left nothing behind (or whose file changed since). */
-  | { kind: 'drop-intent'; path: string }
-  /** A pending delete whose file is already gone remotely. */
-  | { kind: 'delete-done'; fileId: string };
-
-export type HashedEntry = LocalEntry & { sha256: string };
+const INTENT_CLOCK_SLACK_MS = 5 * 60_000;
 
 export type SkipReason = 'too-large' | 'needs-hash' | 'pending-intent';
 
@@ -78,23 +48,27 @@ export interface PlanInput {
   local: ReadonlyMap<string, LocalEntry>;
   manifest: ManifestView;
   /** The full remote listing, when this is a reconciliation. */
-  remote?: RemoteListing;
+  remote?: RemoteListing | undefined;
   /** Only these paths are considered (watcher mode); omitted = the whole folder. */
-  scope?: readonly string[];
+  scope?: readonly string[] | undefined;
   /** Paths that exist but could not be read, and directories that could not be listed: never deleted. */
-  unreadable?: ReadonlySet<string>;
-  unreadableDirs?: readonly string[];
+  unreadable?: ReadonlySet<string> | undefined;
+  unreadableDirs?: readonly string[] | undefined;
   /** Paths with an operation in flight right now: left alone. */
-  inFlight?: ReadonlySet<string>;
+  inFlight?: ReadonlySet<string> | undefined;
   /**
    * File IDs that other folders of this daemon own (they share the workspace): never adopted or
    * discarded for an intent of this folder, and not counted as unmanaged.
    */
-  foreignIds?: ReadonlySet<string>;
-  maxUploadBytes?: number;
+  foreignIds?: ReadonlySet<string> | undefined;
 }
 
 export interface Plan {
+  /**
+   * The operations, in an order the executor keeps per path: ops on one path run one after
+   * another in this order. Intent resolution (adopt, drop-intent, discard) comes before any
+   * upload of the same path, so an old intent is cleared before its path is uploaded again.
+   */
   ops: SyncOp[];
   skipped: PlanSkip[];
   /** Remote files neither in the manifest nor ours by intent: counted, never touched. */
@@ -104,12 +78,8 @@ export interface Plan {
 }
 
 /** True when a local file must be hashed before planning: new, or its stat differs from the manifest. */
-export function needsHash(
-  local: LocalEntry,
-  entry: ManifestEntry | undefined,
-  maxUploadBytes = MAX_UPLOAD_BYTES,
-): boolean {
-  if (local.size > maxUploadBytes) return false;
+export function needsHash(local: LocalEntry, entry: ManifestEntry | undefined): boolean {
+  if (local.size > MAX_UPLOAD_BYTES) return false;
   if (local.sha256 !== undefined) return false;
   return entry === undefined || !sameStat(local, entry);
 }
@@ -123,144 +93,218 @@ function isUnder(p: string, dirs: readonly string[]): boolean {
   return dirs.some((d) => d === '' || p === d || p.startsWith(d.endsWith('/') ? d : `${d}/`));
 }
 
-function remoteBasename(p: string): string {
-  return path.posix.basename(p);
+/**
+ * Plans the operations that bring the remote side in line with the local folder, in three pure
+ * phases: intent resolution, classification of each path in scope, and move pairing.
+ *
+ * Invariants (plan.test.ts checks each with exact ops):
+ * - Only a full remote listing resolves upload intents; without one, a path with an intent is
+ *   skipped ('pending-intent'), never uploaded a second time.
+ * - A path in flight, under an unreadable directory, or unreadable itself is never deleted.
+ * - No file ID is deleted unless the manifest, a pending delete or one of our intents names it;
+ *   remote files of other folders (`foreignIds`) are never adopted or discarded.
+ * - A path's ops appear in the order they must run (see `Plan.ops`).
+ */
+export function planSync(input: PlanInput): Plan {
+  const ctx = planContext(input);
+  const intents = resolveIntents(ctx);
+  const classified = classifyPaths(ctx, intents);
+  const paired = pairMoves(ctx, classified.removed, classified.added);
+
+  let unmanagedRemote = 0;
+  // In scoped plans the listing is partial knowledge; counting unmanaged files only makes sense for a full pass.
+  if (ctx.remote && !input.scope)
+    for (const id of ctx.remote.files.keys()) if (!intents.claimedRemote.has(id)) unmanagedRemote++;
+
+  return {
+    ops: [...intents.ops, ...classified.ops, ...paired],
+    skipped: classified.skipped,
+    unmanagedRemote,
+    unchanged: classified.unchanged,
+  };
 }
 
-/** Plans the operations that bring the remote side in line with the local folder. */
-export function planSync(input: PlanInput): Plan {
-  const maxBytes = input.maxUploadBytes ?? MAX_UPLOAD_BYTES;
+/** What every phase reads: the input with its defaults filled in and its lookups built once. */
+interface PlanContext {
+  input: PlanInput;
+  entries: EntryLookup;
+  remote: RemoteListing | undefined;
+  inFlight: ReadonlySet<string>;
+  unreadable: ReadonlySet<string>;
+  unreadableDirs: readonly string[];
+  intentsByPath: ReadonlyMap<string, PendingUpload>;
+  /** Every path the plan looks at: the scope, or every tracked, local and intended path. */
+  scope: ReadonlySet<string>;
+  /** True when the listing shows the entry's remote copy is gone (and the listing can judge it). */
+  remoteGone: (e: ManifestEntry) => boolean;
+}
+
+function planContext(input: PlanInput): PlanContext {
   const { entries } = input.manifest;
-  const inFlight = input.inFlight ?? new Set<string>();
-  const unreadable = input.unreadable ?? new Set<string>();
-  const unreadableDirs = input.unreadableDirs ?? [];
   const remote = input.remote;
-  const ops: SyncOp[] = [];
-  const skipped: PlanSkip[] = [];
-  let unchanged = 0;
-
   const intentsByPath = new Map(input.manifest.pendingUploads.map((p) => [p.path, p]));
-  const pendingDeleteIds = new Set(input.manifest.pendingDeletes.map((d) => d.fileId));
-
-  const scope: Iterable<string> =
-    input.scope ?? new Set<string>([...entries.keys(), ...input.local.keys(), ...intentsByPath.keys()]);
-  const scopeSet = new Set(scope);
-
+  const scope = new Set<string>(
+    input.scope ?? [...entries.keys(), ...input.local.keys(), ...intentsByPath.keys()],
+  );
+  // An entry recorded after the listing began may not be in it yet: it cannot be judged gone.
   const judgeable = (e: ManifestEntry): boolean =>
     remote !== undefined && Date.parse(e.uploadedAt) < remote.startedAt.getTime();
-  const remoteGone = (e: ManifestEntry): boolean => judgeable(e) && !remote!.files.has(e.fileId);
+  return {
+    input,
+    entries,
+    remote,
+    inFlight: input.inFlight ?? new Set<string>(),
+    unreadable: input.unreadable ?? new Set<string>(),
+    unreadableDirs: input.unreadableDirs ?? [],
+    intentsByPath,
+    scope,
+    remoteGone: (e) => judgeable(e) && !remote!.files.has(e.fileId),
+  };
+}
 
-  // 1. Pending intents: only a full listing can tell what an interrupted upload left behind.
-  const resolvedIntentPaths = new Set<string>();
+interface ResolvedIntents {
+  /** adopt / drop-intent per intent (oldest first), discards after their group, then delete-done. */
+  ops: SyncOp[];
+  /** Paths whose intent this plan resolves (adopted or dropped). */
+  resolvedPaths: ReadonlySet<string>;
+  /** Paths whose intent's remote file is adopted: nothing else is planned for them. */
+  adopted: ReadonlySet<string>;
+  /** Remote IDs that are ours (manifest, pending deletes, other folders, this plan's candidates). */
+  claimedRemote: ReadonlySet<string>;
+}
+
+/**
+ * Phase 1: settle what interrupted uploads left behind. Needs a full listing; a watcher batch
+ * resolves nothing here. Intents are grouped by upload key (name and size, all the API keeps):
+ * a group's remote candidates are the unclaimed files of that key created after its first intent
+ * began (minus clock slack). A still-wanted intent adopts the oldest candidate only when every
+ * intent of its group has the same content; every candidate nobody adopts is discarded.
+ */
+function resolveIntents(ctx: PlanContext): ResolvedIntents {
+  const { input, entries, remote, inFlight } = ctx;
+  const ops: SyncOp[] = [];
+  const resolvedPaths = new Set<string>();
+  const adopted = new Set<string>();
   const claimedRemote = new Set<string>();
-  const adopted = new Map<string, RemoteFile>();
-  if (remote) {
-    // Only a listing needs to know every ID we own; a watcher batch must not walk 100k entries.
-    for (const e of entries.values()) claimedRemote.add(e.fileId);
-    for (const id of pendingDeleteIds) claimedRemote.add(id);
-    for (const id of input.foreignIds ?? []) claimedRemote.add(id);
-    const intents = [...intentsByPath.values()]
-      .filter(
-        (i) =>
-          scopeSet.has(i.path) &&
-          !inFlight.has(i.path) &&
-          Date.parse(i.startedAt) < remote.startedAt.getTime(),
-      )
-      .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.path.localeCompare(b.path));
-    // The API keeps no path or hash: name and size are all that tie a remote file to an intent.
-    const keyOf = (i: PendingUpload) => `${i.size}\0${i.remoteName}`;
-    const inFlightKeys = new Set(
-      input.manifest.pendingUploads.filter((i) => inFlight.has(i.path)).map(keyOf),
-    );
-    const groups = new Map<string, PendingUpload[]>();
-    for (const intent of intents) {
-      // An upload of the same name and size is running: its file may be listed already, and
-      // taking it for this intent would adopt or delete someone else's fresh upload. Wait.
-      if (inFlightKeys.has(keyOf(intent))) continue;
-      const group = groups.get(keyOf(intent));
-      if (group) group.push(intent);
-      else groups.set(keyOf(intent), [intent]);
-    }
-    // Indexed once: after a crash in a large initial sync there can be an intent per file.
-    const remoteByKey = new Map<string, RemoteFile[]>();
-    if (groups.size > 0) {
-      for (const f of remote.files.values()) {
-        const key = `${f.sizeBytes}\0${f.filename}`;
-        if (!groups.has(key)) continue;
-        const list = remoteByKey.get(key);
-        if (list) list.push(f);
-        else remoteByKey.set(key, [f]);
-      }
-    }
-    for (const [key, group] of groups) {
-      const first = group[0]!;
-      for (const intent of group) resolvedIntentPaths.add(intent.path);
-      const since = Date.parse(first.startedAt) - INTENT_CLOCK_SLACK_MS;
-      const candidates = (remoteByKey.get(key) ?? [])
-        .filter((f) => !claimedRemote.has(f.id) && Date.parse(f.createdAt) >= since)
-        .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
-      for (const c of candidates) claimedRemote.add(c.id);
-      // Several intents with different contents: which file holds which content cannot be known,
-      // so none is adopted; every candidate goes and each path is uploaded again.
-      const interchangeable = new Set(group.map((i) => i.sha256)).size === 1;
-      const unused = [...candidates];
-      for (const intent of group) {
-        const local = input.local.get(intent.path);
-        const stillWanted =
-          local !== undefined &&
-          local.sha256 === intent.sha256 &&
-          entries.get(intent.path)?.sha256 !== intent.sha256;
-        const keep = stillWanted && interchangeable ? unused.shift() : undefined;
-        if (keep && local?.sha256 !== undefined) {
-          const old = entries.get(intent.path);
-          const op: SyncOp = {
-            kind: 'adopt',
-            path: intent.path,
-            intent,
-            remote: keep,
-            local: local as HashedEntry,
-          };
-          if (old && old.fileId !== keep.id) op.oldFileId = old.fileId;
-          ops.push(op);
-          adopted.set(intent.path, keep);
-        } else {
-          ops.push({ kind: 'drop-intent', path: intent.path });
-        }
-      }
-      for (const c of unused) ops.push({ kind: 'discard', path: first.path, fileId: c.id });
-    }
-    for (const id of pendingDeleteIds)
-      if (!remote.files.has(id)) ops.push({ kind: 'delete-done', fileId: id });
-  }
+  if (!remote) return { ops, resolvedPaths, adopted, claimedRemote };
 
-  // 2. Paths that vanished locally and paths that are new: pair them into moves where possible.
-  const removed: string[] = [];
-  const added: HashedEntry[] = [];
-  for (const p of scopeSet) {
-    if (inFlight.has(p) || adopted.has(p)) continue;
+  const pendingDeleteIds = input.manifest.pendingDeletes.map((d) => d.fileId);
+  // Only a listing needs to know every ID we own; a watcher batch must not walk 100k entries.
+  for (const e of entries.values()) claimedRemote.add(e.fileId);
+  for (const id of pendingDeleteIds) claimedRemote.add(id);
+  for (const id of input.foreignIds ?? []) claimedRemote.add(id);
+  const intents = [...ctx.intentsByPath.values()]
+    .filter(
+      (i) =>
+        ctx.scope.has(i.path) &&
+        !inFlight.has(i.path) &&
+        Date.parse(i.startedAt) < remote.startedAt.getTime(),
+    )
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.path.localeCompare(b.path));
+  const keyOf = (i: PendingUpload) => uploadKey(i.remoteName, i.size);
+  const inFlightKeys = new Set(input.manifest.pendingUploads.filter((i) => inFlight.has(i.path)).map(keyOf));
+  const groups = new Map<string, PendingUpload[]>();
+  for (const intent of intents) {
+    // An upload of the same name and size is running: its file may be listed already, and
+    // taking it for this intent would adopt or delete someone else's fresh upload. Wait.
+    if (inFlightKeys.has(keyOf(intent))) continue;
+    const group = groups.get(keyOf(intent));
+    if (group) group.push(intent);
+    else groups.set(keyOf(intent), [intent]);
+  }
+  // Indexed once: after a crash in a large initial sync there can be an intent per file.
+  const remoteByKey = new Map<string, RemoteFile[]>();
+  if (groups.size > 0) {
+    for (const f of remote.files.values()) {
+      const key = uploadKey(f.filename, f.sizeBytes);
+      if (!groups.has(key)) continue;
+      const list = remoteByKey.get(key);
+      if (list) list.push(f);
+      else remoteByKey.set(key, [f]);
+    }
+  }
+  for (const [key, group] of groups) {
+    const first = group[0]!;
+    for (const intent of group) resolvedPaths.add(intent.path);
+    const since = Date.parse(first.startedAt) - INTENT_CLOCK_SLACK_MS;
+    const candidates = (remoteByKey.get(key) ?? [])
+      .filter((f) => !claimedRemote.has(f.id) && Date.parse(f.createdAt) >= since)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    for (const c of candidates) claimedRemote.add(c.id);
+    // Several intents with different contents: which file holds which content cannot be known,
+    // so none is adopted; every candidate goes and each path is uploaded again.
+    const interchangeable = new Set(group.map((i) => i.sha256)).size === 1;
+    const unused = [...candidates];
+    for (const intent of group) {
+      const local = input.local.get(intent.path);
+      const stillWanted =
+        local !== undefined &&
+        local.sha256 === intent.sha256 &&
+        entries.get(intent.path)?.sha256 !== intent.sha256;
+      const keep = stillWanted && interchangeable ? unused.shift() : undefined;
+      if (keep && local?.sha256 !== undefined) {
+        const old = entries.get(intent.path);
+        ops.push({
+          kind: 'adopt',
+          path: intent.path,
+          intent,
+          remote: keep,
+          local: local as HashedEntry,
+          oldFileId: old && old.fileId !== keep.id ? old.fileId : undefined,
+        });
+        adopted.add(intent.path);
+      } else {
+        ops.push({ kind: 'drop-intent', path: intent.path });
+      }
+    }
+    for (const c of unused) ops.push({ kind: 'discard', path: first.path, fileId: c.id });
+  }
+  for (const id of pendingDeleteIds) if (!remote.files.has(id)) ops.push({ kind: 'delete-done', fileId: id });
+  return { ops, resolvedPaths, adopted, claimedRemote };
+}
+
+interface Classified {
+  /** reupload / refresh / replace, in scope order. */
+  ops: SyncOp[];
+  skipped: PlanSkip[];
+  unchanged: number;
+  /** Tracked paths gone locally (and not protected): deletes unless paired into a move. */
+  removed: string[];
+  /** Hashed local paths the manifest does not know: uploads unless paired into a move. */
+  added: HashedEntry[];
+}
+
+/**
+ * Phase 2: judge each path in scope on its own. Paths in flight or adopted in phase 1 are left
+ * alone; a path with an intent phase 1 could not resolve is skipped; a vanished path is a removal
+ * only if it is not unreadable; a path needing a hash it does not have is skipped, never guessed.
+ */
+function classifyPaths(ctx: PlanContext, intents: ResolvedIntents): Classified {
+  const { input, entries, remoteGone } = ctx;
+  const out: Classified = { ops: [], skipped: [], unchanged: 0, removed: [], added: [] };
+  const { ops, skipped } = out;
+  for (const p of ctx.scope) {
+    if (ctx.inFlight.has(p) || intents.adopted.has(p)) continue;
     const local = input.local.get(p);
     const entry = entries.get(p);
-    if (intentsByPath.has(p) && !resolvedIntentPaths.has(p)) {
+    if (ctx.intentsByPath.has(p) && !intents.resolvedPaths.has(p)) {
       // An unresolved intent may have created a remote file already; uploading again could duplicate it.
       skipped.push({ path: p, reason: 'pending-intent' });
       continue;
     }
     if (local === undefined) {
       if (entry === undefined) continue;
-      if (unreadable.has(p) || isUnder(p, unreadableDirs)) continue;
-      removed.push(p);
+      if (ctx.unreadable.has(p) || isUnder(p, ctx.unreadableDirs)) continue;
+      out.removed.push(p);
       continue;
     }
-    if (local.size > maxBytes) {
+    if (local.size > MAX_UPLOAD_BYTES) {
       skipped.push({ path: p, reason: 'too-large', detail: `${local.size} bytes` });
       continue;
     }
     if (entry === undefined) {
-      if (local.sha256 === undefined) {
-        skipped.push({ path: p, reason: 'needs-hash' });
-        continue;
-      }
-      added.push(local as HashedEntry);
+      if (local.sha256 === undefined) skipped.push({ path: p, reason: 'needs-hash' });
+      else out.added.push(local as HashedEntry);
       continue;
     }
     if (local.sha256 === undefined) {
@@ -277,7 +321,7 @@ export function planSync(input: PlanInput): Plan {
           vanishedFileId: entry.fileId,
         });
       } else {
-        unchanged++;
+        out.unchanged++;
       }
       continue;
     }
@@ -286,28 +330,37 @@ export function planSync(input: PlanInput): Plan {
       if (remoteGone(entry))
         ops.push({ kind: 'reupload', path: p, local: hashed, vanishedFileId: entry.fileId });
       else if (!sameStat(hashed, entry)) ops.push({ kind: 'refresh', path: p, local: hashed });
-      else unchanged++;
+      else out.unchanged++;
       continue;
     }
     if (remoteGone(entry))
       ops.push({ kind: 'reupload', path: p, local: hashed, vanishedFileId: entry.fileId });
     else ops.push({ kind: 'replace', path: p, local: hashed, oldFileId: entry.fileId });
   }
+  return out;
+}
 
-  // A move needs the same content and the same remote filename, and a remote copy still alive.
+/**
+ * Phase 3: pair removals with additions into moves (rclone's march: pair first, then decide).
+ * A move needs the same content and remote basename (`moveKey`) and a remote copy still alive.
+ * Additions pair in path order with removals in scope order, so the pairing is deterministic.
+ * Output: moves and uploads by added path, then deletes and forgets by removed path.
+ */
+function pairMoves(ctx: PlanContext, removed: readonly string[], added: HashedEntry[]): SyncOp[] {
+  const { entries, remoteGone } = ctx;
+  const ops: SyncOp[] = [];
   const removedByKey = new Map<string, string[]>();
   for (const p of removed) {
     const e = entries.get(p)!;
     if (remoteGone(e)) continue;
-    const key = `${e.sha256}\0${remoteBasename(p)}`;
+    const key = moveKey(e.sha256, p);
     const list = removedByKey.get(key) ?? [];
     list.push(p);
     removedByKey.set(key, list);
   }
   const movedFrom = new Set<string>();
-  for (const local of added.sort((a, b) => a.path.localeCompare(b.path))) {
-    const key = `${local.sha256}\0${remoteBasename(local.path)}`;
-    const from = removedByKey.get(key)?.shift();
+  for (const local of [...added].sort((a, b) => a.path.localeCompare(b.path))) {
+    const from = removedByKey.get(moveKey(local.sha256, local.path))?.shift();
     if (from !== undefined) {
       movedFrom.add(from);
       ops.push({ kind: 'move', from, to: local.path, local });
@@ -315,7 +368,7 @@ export function planSync(input: PlanInput): Plan {
       ops.push({ kind: 'upload', path: local.path, local });
     }
   }
-  for (const p of removed.sort()) {
+  for (const p of [...removed].sort()) {
     if (movedFrom.has(p)) continue;
     const e = entries.get(p)!;
     ops.push(
@@ -324,30 +377,26 @@ export function planSync(input: PlanInput): Plan {
         : { kind: 'delete', path: p, fileId: e.fileId },
     );
   }
-
-  let unmanagedRemote = 0;
-  if (remote) for (const id of remote.files.keys()) if (!claimedRemote.has(id)) unmanagedRemote++;
-  // In scoped plans the listing is partial knowledge; counting unmanaged files only makes sense for a full pass.
-  if (input.scope) unmanagedRemote = 0;
-
-  return { ops, skipped, unmanagedRemote, unchanged };
+  return ops;
 }
 
-/** Counts operations by kind, for summaries and logs. */
-export function countOps(ops: readonly SyncOp[]): Record<SyncOp['kind'], number> {
-  const counts = {
-    upload: 0,
-    replace: 0,
-    reupload: 0,
-    delete: 0,
-    move: 0,
-    refresh: 0,
-    forget: 0,
-    adopt: 0,
-    discard: 0,
-    'drop-intent': 0,
-    'delete-done': 0,
-  } satisfies Record<SyncOp['kind'], number>;
-  for (const op of ops) counts[op.kind]++;
-  return counts;
+/**
+ * For a watcher batch: tracked paths outside `scope` that a new local path may have been renamed
+ * from (same `moveKey`). A rename shows up as two events that may fall into different batches;
+ * checking these paths too lets `pairMoves` turn the pair into a move (no upload) if the old path
+ * is gone. Only new paths (not tracked) count.
+ */
+export function moveSources(
+  local: ReadonlyMap<string, LocalEntry>,
+  manifest: Iterable<[string, ManifestEntry]>,
+  scope: ReadonlySet<string>,
+  isTracked: (p: string) => boolean,
+): string[] {
+  const wanted = new Set<string>();
+  for (const l of local.values())
+    if (l.sha256 !== undefined && !isTracked(l.path)) wanted.add(moveKey(l.sha256, l.path));
+  if (wanted.size === 0) return [];
+  const out: string[] = [];
+  for (const [p, e] of manifest) if (!scope.has(p) && wanted.has(moveKey(e.sha256, p))) out.push(p);
+  return out;
 }

@@ -2,10 +2,10 @@
  * Delete guards: a pure check that holds back deletes when a pass looks like an accident
  * (unmounted disk, emptied folder, a wrong path in the config) rather than a user's intent.
  */
-import type { SyncOp } from './plan.js';
+import type { SyncOp } from './ops.js';
 
 /** Below this many deletes the percentage rule does not apply: deleting 2 of 5 files is normal use. */
-export const PERCENT_GUARD_FLOOR = 10;
+const PERCENT_GUARD_FLOOR = 10;
 
 export interface SafetyLimits {
   maxDeletes: number;
@@ -17,7 +17,7 @@ export interface SafetyInput {
   /** Paths the manifest tracks before this pass. */
   trackedCount: number;
   /** Local files found by this pass (full scans only; undefined for watcher batches). */
-  localCount?: number;
+  localCount?: number | undefined;
   limits: SafetyLimits;
   allowMassDelete: boolean;
 }

@@ -4,8 +4,8 @@ import type { Config, FolderConfig } from '../config/schema.js';
 import { Manifest, openManifest } from '../state/manifest.js';
 import { createPathFilter, type PathFilter } from '../local/filter.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
-import { reconcileFolder, type ReconcileReport, type RemoteLister } from './reconcile.js';
-import type { EntryLookup } from './plan.js';
+import { reconcileFolder, type ReconcileReport } from './reconcile.js';
+import type { PassContext, PassOptions, RemoteLister } from './pass.js';
 
 export interface FolderSession {
   folder: FolderConfig;
@@ -17,9 +17,8 @@ export interface FolderSession {
 }
 
 export interface SessionOptions {
-  onEvent?: (event: ExecutorEvent) => void;
-  signal?: AbortSignal;
-  writeDelayMs?: number;
+  onEvent?: ((event: ExecutorEvent) => void) | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 /** The folder's include/exclude filter; the state directory is excluded by its literal path when it sits inside. */
@@ -32,17 +31,6 @@ export function folderFilter(config: Config, folder: FolderConfig): PathFilter {
   });
 }
 
-/** A live, copy-free view of a manifest's entries for the planner. */
-export function manifestLookup(manifest: Pick<Manifest, 'get' | 'paths' | 'entries'>): EntryLookup {
-  return {
-    get: (p) => manifest.get(p),
-    keys: () => manifest.paths(),
-    *values() {
-      for (const [, e] of manifest.entries()) yield e;
-    },
-  };
-}
-
 /** Opens the manifest and builds the filter and executor of one folder. The caller holds the state-dir lock. */
 export async function openFolderSession(
   config: Config,
@@ -51,11 +39,7 @@ export async function openFolderSession(
   logger: Logger,
   options: SessionOptions = {},
 ): Promise<FolderSession> {
-  const manifest = await Manifest.open(
-    config.stateDir,
-    { name: folder.name, root: folder.path },
-    options.writeDelayMs !== undefined ? { writeDelayMs: options.writeDelayMs } : {},
-  );
+  const manifest = await Manifest.open(config.stateDir, { name: folder.name, root: folder.path });
   const filter = folderFilter(config, folder);
   const folderLogger = logger.child({ folder: folder.name });
   const executor = new Executor({
@@ -64,8 +48,8 @@ export async function openFolderSession(
     manifest,
     concurrency: config.api.concurrency,
     logger: folderLogger,
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    signal: options.signal,
+    onEvent: options.onEvent,
   });
   return {
     folder,
@@ -81,7 +65,7 @@ export async function openFolderSession(
  * IDs recorded by the other configured folders (read from their manifests on disk). All folders
  * use one key, so they share a workspace: one folder's recovery must never take another's files.
  */
-export async function otherFoldersIds(config: Config, folderName: string): Promise<Set<string>> {
+async function otherFoldersIds(config: Config, folderName: string): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const f of config.folders) {
     if (f.name === folderName) continue;
@@ -93,22 +77,14 @@ export async function otherFoldersIds(config: Config, folderName: string): Promi
   return ids;
 }
 
-/** Runs one full reconciliation of a session's folder with the config's limits. */
-export function reconcileSession(
+/** What a pass over this session's folder needs, with the config's limits. */
+export function passContext(
   session: FolderSession,
   config: Config,
   client: RemoteLister,
-  opts: {
-    dryRun?: boolean;
-    allowMassDelete?: boolean;
-    signal?: AbortSignal;
-    listRemote?: boolean;
-    onPlan?: Parameters<typeof reconcileFolder>[0]['onPlan'];
-    onHash?: (p: string) => void;
-  },
-): Promise<ReconcileReport> {
-  return reconcileFolder({
-    folderName: session.folder.name,
+  opts: { allowMassDelete?: boolean | undefined; signal?: AbortSignal | undefined },
+): PassContext {
+  return {
     root: session.folder.path,
     filter: session.filter,
     followSymlinks: session.folder.followSymlinks,
@@ -117,12 +93,28 @@ export function reconcileSession(
     client,
     limits: config.safety,
     allowMassDelete: opts.allowMassDelete ?? false,
-    dryRun: opts.dryRun ?? false,
     logger: session.logger,
-    ...(config.folders.length > 1 ? { foreignIds: () => otherFoldersIds(config, session.folder.name) } : {}),
-    ...(opts.listRemote !== undefined ? { listRemote: opts.listRemote } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.onPlan ? { onPlan: opts.onPlan } : {}),
-    ...(opts.onHash ? { onHash: opts.onHash } : {}),
+    foreignIds: config.folders.length > 1 ? () => otherFoldersIds(config, session.folder.name) : undefined,
+    signal: opts.signal,
+  };
+}
+
+/** Runs one full reconciliation of a session's folder with the config's limits. */
+export function reconcileSession(
+  session: FolderSession,
+  config: Config,
+  client: RemoteLister,
+  opts: Pick<PassOptions, 'onPlan'> & {
+    dryRun?: boolean | undefined;
+    allowMassDelete?: boolean | undefined;
+    signal?: AbortSignal | undefined;
+  },
+): Promise<ReconcileReport> {
+  return reconcileFolder({
+    ...passContext(session, config, client, opts),
+    folderName: session.folder.name,
+    manifest: session.manifest,
+    dryRun: opts.dryRun ?? false,
+    onPlan: opts.onPlan,
   });
 }

@@ -6,6 +6,10 @@ import { scanFolder } from '../local/scan.js';
 import { hashFile } from '../local/hash.js';
 import { MAX_UPLOAD_BYTES } from './plan.js';
 import { mapLimit } from './map-limit.js';
+import { errorMessage } from '../errors.js';
+
+/** Files hashed at once. */
+const HASH_CONCURRENCY = 4;
 
 export interface Drift {
   path: string;
@@ -31,7 +35,6 @@ export interface VerifyInput {
   pendingDeletes: readonly PendingDelete[];
   /** All remote files; omitted = local check only. */
   remote?: ReadonlyMap<string, RemoteFile>;
-  hashConcurrency?: number;
 }
 
 export interface VerifyReport {
@@ -45,11 +48,11 @@ export async function verifyFolder(input: VerifyInput): Promise<VerifyReport> {
   const drift: Drift[] = [];
   const files = [...scan.entries.values()].filter((l) => l.size <= MAX_UPLOAD_BYTES);
   const hashes = new Map<string, string>();
-  await mapLimit(files, input.hashConcurrency ?? 4, async (l) => {
+  await mapLimit(files, HASH_CONCURRENCY, async (l) => {
     try {
       hashes.set(l.path, (await hashFile(path.join(input.root, ...l.path.split('/')))).sha256);
     } catch (err) {
-      drift.push({ path: l.path, kind: 'unreadable', detail: (err as Error).message });
+      drift.push({ path: l.path, kind: 'unreadable', detail: errorMessage(err) });
     }
   });
 

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { FilesClient } from '../../src/api/client.js';
 import { Daemon } from '../../src/daemon.js';
-import { FolderSync, moveSources } from '../../src/sync/folder.js';
+import { FolderSync } from '../../src/sync/folder.js';
 import { Manifest, openManifest } from '../../src/state/manifest.js';
 import { acquireLock } from '../../src/state/lock.js';
 import { WatchLimitError, type FolderWatcher, type WatchOptions } from '../../src/local/watch.js';
@@ -163,51 +163,5 @@ describe('daemon in-process', () => {
     });
     await waitForSync(p);
     expect(p.emulator.stats().uploadsCreated).toBe(0);
-  });
-});
-
-describe('moveSources', () => {
-  const entry = (sha256: string) => ({
-    fileId: `file_${sha256}`,
-    sha256,
-    size: 1,
-    mtimeMs: 1,
-    ino: 1,
-    remoteName: 'x',
-    mimeType: 'text/plain',
-    uploadedAt: '2026-01-01T00:00:00Z',
-  });
-  const local = (p: string, sha256?: string) => ({
-    path: p,
-    size: 1,
-    mtimeMs: 2,
-    ino: 2,
-    ...(sha256 ? { sha256 } : {}),
-  });
-
-  it('names tracked paths outside the scope with the content and basename of a new path', () => {
-    const manifest: Array<[string, ReturnType<typeof entry>]> = [
-      ['old/a.txt', entry('h1')],
-      ['old/b.txt', entry('h1')], // other basename: a move would need an upload anyway
-      ['in-scope/a.txt', entry('h1')],
-      ['c.txt', entry('h2')],
-    ];
-    const tracked = new Set(manifest.map(([p]) => p));
-    const out = moveSources(
-      new Map([
-        ['new/a.txt', local('new/a.txt', 'h1')],
-        ['c.txt', local('c.txt', 'h3')],
-      ]),
-      manifest,
-      new Set(['new/a.txt', 'c.txt', 'in-scope/a.txt']),
-      (p) => tracked.has(p),
-    );
-    expect(out).toEqual(['old/a.txt']);
-  });
-
-  it('looks for nothing when no new path was hashed', () => {
-    expect(
-      moveSources(new Map([['a.txt', local('a.txt')]]), [['b/a.txt', entry('h1')]], new Set(['a.txt'])),
-    ).toEqual([]);
   });
 });

@@ -4,7 +4,8 @@
  * handing them out by creation time can give a path another path's content. Pure planner tests.
  */
 import { describe, expect, it } from 'vitest';
-import { planSync, type PlanInput, type SyncOp } from '../../src/sync/plan.js';
+import { planSync, type PlanInput } from '../../src/sync/plan.js';
+import type { SyncOp } from '../../src/sync/ops.js';
 import type { LocalEntry, PendingUpload, RemoteFile } from '../../src/types.js';
 
 const STARTED = '2026-11-01T12:00:00.000Z';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countOps, needsHash, planSync, type PlanInput, type SyncOp } from '../../src/sync/plan.js';
+import { moveSources, needsHash, planSync, type PlanInput, type PlanSkip } from '../../src/sync/plan.js';
+import { countOps, opPaths, type SyncOp } from '../../src/sync/ops.js';
 import { guardDeletes } from '../../src/sync/safety.js';
 import type { LocalEntry, ManifestEntry, PendingUpload, RemoteFile } from '../../src/types.js';
 
@@ -46,19 +47,78 @@ function input(parts: {
   if (parts.remote) i.remote = { files: new Map(parts.remote.map((f) => [f.id, f])), startedAt: LISTED };
   return i;
 }
-const kinds = (ops: SyncOp[]) => ops.map((o) => o.kind).sort();
+/**
+ * One line per op naming everything the planner decided (kind, paths, file IDs, content hash),
+ * so a row states the whole ordered plan; the local stat fields are the input's own.
+ */
+function show(op: SyncOp): string {
+  switch (op.kind) {
+    case 'upload':
+    case 'refresh':
+      return `${op.kind} ${op.path} ${op.local.sha256}`;
+    case 'replace':
+      return `replace ${op.path} ${op.local.sha256} old=${op.oldFileId}`;
+    case 'reupload':
+      return `reupload ${op.path} ${op.local.sha256} vanished=${op.vanishedFileId}`;
+    case 'move':
+      return `move ${op.from} -> ${op.to} ${op.local.sha256}`;
+    case 'delete':
+    case 'forget':
+    case 'discard':
+      return `${op.kind} ${op.path} ${op.fileId}`;
+    case 'adopt':
+      return `adopt ${op.path} ${op.remote.id} ${op.local.sha256}${op.oldFileId ? ` old=${op.oldFileId}` : ''}`;
+    case 'drop-intent':
+      return `drop-intent ${op.path}`;
+    case 'delete-done':
+      return `delete-done ${op.fileId}`;
+  }
+}
+
+const BIG = 600 * 1024 * 1024;
+
+/** A table row: the input, and the whole expected plan (ops in order, skips exactly). */
+interface PlanRow {
+  name: string;
+  in: PlanInput;
+  ops: string[];
+  skipped?: PlanSkip[];
+  unchanged?: number;
+  unmanaged?: number;
+}
+
+function testRows(rows: PlanRow[]): void {
+  for (const row of rows) {
+    it(row.name, () => {
+      const plan = planSync(row.in);
+      expect(plan.ops.map(show)).toEqual(row.ops);
+      expect(plan.skipped).toEqual(row.skipped ?? []);
+      if (row.unchanged !== undefined) expect(plan.unchanged).toBe(row.unchanged);
+      if (row.unmanaged !== undefined) expect(plan.unmanagedRemote).toBe(row.unmanaged);
+    });
+  }
+}
+
+/** An interrupted upload of a.txt (content h1), begun before the listing. */
+const intent: PendingUpload = {
+  path: 'a.txt',
+  sha256: 'h1',
+  size: 10,
+  remoteName: 'a.txt',
+  startedAt: '2026-11-01T12:00:00.000Z',
+};
 
 describe('planSync rules', () => {
-  const table: Array<{ name: string; in: PlanInput; expect: Array<Partial<SyncOp>>; unchanged?: number }> = [
+  const table: PlanRow[] = [
     {
       name: 'new file -> upload',
       in: input({ local: [local('a.txt', 'h1')] }),
-      expect: [{ kind: 'upload', path: 'a.txt' }],
+      ops: ['upload a.txt h1'],
     },
     {
       name: 'unchanged stat -> nothing, no hash needed',
       in: input({ local: [local('a.txt', undefined)], entries: { 'a.txt': entry('f1', 'h1') } }),
-      expect: [],
+      ops: [],
       unchanged: 1,
     },
     {
@@ -67,7 +127,7 @@ describe('planSync rules', () => {
         local: [local('a.txt', 'h2', { mtimeMs: 2000 })],
         entries: { 'a.txt': entry('f1', 'h1') },
       }),
-      expect: [{ kind: 'replace', path: 'a.txt', oldFileId: 'f1' }],
+      ops: ['replace a.txt h2 old=f1'],
     },
     {
       name: 'stat changed, same hash -> refresh only',
@@ -75,12 +135,12 @@ describe('planSync rules', () => {
         local: [local('a.txt', 'h1', { mtimeMs: 2000 })],
         entries: { 'a.txt': entry('f1', 'h1') },
       }),
-      expect: [{ kind: 'refresh', path: 'a.txt' }],
+      ops: ['refresh a.txt h1'],
     },
     {
       name: 'removed locally -> delete its id',
       in: input({ entries: { 'a.txt': entry('f1', 'h1') } }),
-      expect: [{ kind: 'delete', path: 'a.txt', fileId: 'f1' }],
+      ops: ['delete a.txt f1'],
     },
     {
       name: 'same content + basename at new path -> move, no upload',
@@ -88,14 +148,25 @@ describe('planSync rules', () => {
         local: [local('new/a.txt', 'h1', { ino: 9 })],
         entries: { 'old/a.txt': entry('f1', 'h1') },
       }),
-      expect: [{ kind: 'move', from: 'old/a.txt', to: 'new/a.txt' }],
+      ops: ['move old/a.txt -> new/a.txt h1'],
     },
     {
       name: 'same content, other basename -> upload + delete (remote filename must match)',
       in: input({ local: [local('b.txt', 'h1')], entries: { 'a.txt': entry('f1', 'h1') } }),
-      expect: [
-        { kind: 'upload', path: 'b.txt' },
-        { kind: 'delete', path: 'a.txt' },
+      ops: ['upload b.txt h1', 'delete a.txt f1'],
+    },
+    {
+      name: 'moves and uploads come in path order, then deletes in path order',
+      in: input({
+        local: [local('z/new.txt', 'h9'), local('m/r.md', 'h1'), local('b/new.txt', 'h8')],
+        entries: { 'y.txt': entry('f3', 'h3'), 'x/r.md': entry('f1', 'h1'), 'c.txt': entry('f2', 'h2') },
+      }),
+      ops: [
+        'upload b/new.txt h8',
+        'move x/r.md -> m/r.md h1',
+        'upload z/new.txt h9',
+        'delete c.txt f2',
+        'delete y.txt f3',
       ],
     },
     {
@@ -104,25 +175,45 @@ describe('planSync rules', () => {
         local: [local('a.txt', undefined, { size: 11 })],
         entries: { 'a.txt': entry('f1', 'h1') },
       }),
-      expect: [],
+      ops: [],
+      skipped: [{ path: 'a.txt', reason: 'needs-hash' }],
     },
     {
       name: 'file over 500 MB -> skipped, old copy kept',
       in: input({
-        local: [local('big.bin', 'h9', { size: 600 * 1024 * 1024 })],
+        local: [local('big.bin', 'h9', { size: BIG })],
         entries: { 'big.bin': entry('f1', 'h1') },
       }),
-      expect: [],
+      ops: [],
+      skipped: [{ path: 'big.bin', reason: 'too-large', detail: `${BIG} bytes` }],
     },
     {
       name: 'remote copy vanished, local unchanged -> reupload',
       in: input({ local: [local('a.txt', undefined)], entries: { 'a.txt': entry('f1', 'h1') }, remote: [] }),
-      expect: [{ kind: 'reupload', path: 'a.txt', vanishedFileId: 'f1' }],
+      ops: ['reupload a.txt h1 vanished=f1'],
+    },
+    {
+      name: 'remote copy vanished, content changed -> reupload of the new content',
+      in: input({
+        local: [local('a.txt', 'h2', { mtimeMs: 5 })],
+        entries: { 'a.txt': entry('f1', 'h1') },
+        remote: [],
+      }),
+      ops: ['reupload a.txt h2 vanished=f1'],
     },
     {
       name: 'remote copy vanished and local removed -> forget (no delete request)',
       in: input({ entries: { 'a.txt': entry('f1', 'h1') }, remote: [] }),
-      expect: [{ kind: 'forget', path: 'a.txt', fileId: 'f1' }],
+      ops: ['forget a.txt f1'],
+    },
+    {
+      name: 'a vanished remote copy is never a move source -> upload + forget',
+      in: input({
+        local: [local('new/a.txt', 'h1')],
+        entries: { 'old/a.txt': entry('f1', 'h1') },
+        remote: [],
+      }),
+      ops: ['upload new/a.txt h1', 'forget old/a.txt f1'],
     },
     {
       name: 'entry uploaded after the listing began is not judged vanished',
@@ -131,13 +222,13 @@ describe('planSync rules', () => {
         entries: { 'a.txt': entry('f1', 'h1', { uploadedAt: '2026-11-03T00:00:00.000Z' }) },
         remote: [],
       }),
-      expect: [],
+      ops: [],
       unchanged: 1,
     },
     {
       name: 'unreadable file is never deleted',
       in: input({ entries: { 'a.txt': entry('f1', 'h1') }, extra: { unreadable: new Set(['a.txt']) } }),
-      expect: [],
+      ops: [],
     },
     {
       name: 'files under an unreadable directory are never deleted',
@@ -145,17 +236,17 @@ describe('planSync rules', () => {
         entries: { 'd/a.txt': entry('f1', 'h1'), 'dx.txt': entry('f2', 'h2') },
         extra: { unreadableDirs: ['d'] },
       }),
-      expect: [{ kind: 'delete', path: 'dx.txt' }],
+      ops: ['delete dx.txt f2'],
     },
     {
       name: 'paths in flight are left alone',
       in: input({ local: [local('a.txt', 'h1')], extra: { inFlight: new Set(['a.txt']) } }),
-      expect: [],
+      ops: [],
     },
     {
       name: 'scope limits the plan to the given paths',
       in: input({ local: [local('a.txt', 'h1'), local('b.txt', 'h2')], extra: { scope: ['b.txt'] } }),
-      expect: [{ kind: 'upload', path: 'b.txt' }],
+      ops: ['upload b.txt h2'],
     },
     {
       name: 'scoped plan treats an absent in-scope path as removed',
@@ -163,31 +254,35 @@ describe('planSync rules', () => {
         entries: { 'a.txt': entry('f1', 'h1'), 'b.txt': entry('f2', 'h2') },
         extra: { scope: ['a.txt'] },
       }),
-      expect: [{ kind: 'delete', path: 'a.txt', fileId: 'f1' }],
+      ops: ['delete a.txt f1'],
+    },
+    {
+      name: 'several moves of identical content pair deterministically (by path order)',
+      in: input({
+        local: [local('y/r.md', 'h'), local('x/r.md', 'h')],
+        entries: { 'a/r.md': entry('f1', 'h'), 'b/r.md': entry('f2', 'h') },
+      }),
+      ops: ['move a/r.md -> x/r.md h', 'move b/r.md -> y/r.md h'],
     },
   ];
-  for (const row of table) {
-    it(row.name, () => {
-      const plan = planSync(row.in);
-      expect(plan.ops.map((o) => o.kind).sort()).toEqual(row.expect.map((o) => o.kind).sort());
-      for (const want of row.expect) expect(plan.ops).toContainEqual(expect.objectContaining(want));
-      if (row.unchanged !== undefined) expect(plan.unchanged).toBe(row.unchanged);
-    });
-  }
+  testRows(table);
 
-  it('reports why it skipped', () => {
+  it('an op carries the local entry it was planned from', () => {
+    const a = local('a.txt', 'h1');
+    expect(planSync(input({ local: [a] })).ops).toEqual([{ kind: 'upload', path: 'a.txt', local: a }]);
+  });
+
+  it('reports every skip, tracked paths before new local paths', () => {
     const plan = planSync(
       input({
-        local: [local('big.bin', 'h', { size: 600 * 1024 * 1024 }), local('a.txt', undefined, { size: 3 })],
+        local: [local('big.bin', 'h', { size: BIG }), local('a.txt', undefined, { size: 3 })],
         entries: { 'a.txt': entry('f1', 'h1') },
       }),
     );
-    expect(plan.skipped).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ path: 'big.bin', reason: 'too-large' }),
-        expect.objectContaining({ path: 'a.txt', reason: 'needs-hash' }),
-      ]),
-    );
+    expect(plan.skipped).toEqual([
+      { path: 'a.txt', reason: 'needs-hash' },
+      { path: 'big.bin', reason: 'too-large', detail: `${BIG} bytes` },
+    ]);
   });
 
   it('counts remote files it does not manage and never plans anything for them', () => {
@@ -202,129 +297,145 @@ describe('planSync rules', () => {
     expect(plan.unmanagedRemote).toBe(2);
   });
 
-  it('pairs several moves of identical content deterministically', () => {
+  it('counts ops by kind', () => {
     const plan = planSync(
       input({
-        local: [local('x/r.md', 'h'), local('y/r.md', 'h')],
+        local: [local('x/r.md', 'h'), local('y/r.md', 'h'), local('n.txt', 'h3')],
         entries: { 'a/r.md': entry('f1', 'h'), 'b/r.md': entry('f2', 'h') },
       }),
     );
-    expect(countOps(plan.ops)).toMatchObject({ move: 2, upload: 0, delete: 0 });
+    expect(countOps(plan.ops)).toMatchObject({ move: 2, upload: 1, delete: 0 });
+  });
+});
+
+describe('Plan.ops order per path is execution order', () => {
+  const created = remoteFile('f9', 'a.txt', { createdAt: '2026-11-01T12:00:01.000Z' });
+
+  /** The ops of each path, in plan order (a move counts for both its paths). */
+  function perPath(ops: SyncOp[]): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const op of ops) for (const p of opPaths(op)) (out[p] ??= []).push(op.kind);
+    return out;
+  }
+
+  it('resolves an old intent (drop it, discard its file) before uploading the path again', () => {
+    const plan = planSync(
+      input({
+        local: [local('a.txt', 'h2')],
+        intents: [intent],
+        remote: [created, remoteFile('f1', 'a.txt')],
+      }),
+    );
+    expect(perPath(plan.ops)).toEqual({ 'a.txt': ['drop-intent', 'discard', 'upload'] });
+  });
+
+  it('resolves intents before replacing; a move is one op on both its paths', () => {
+    const plan = planSync(
+      input({
+        local: [local('a.txt', 'h2', { mtimeMs: 5 }), local('b/r.md', 'h4')],
+        entries: { 'a.txt': entry('f1', 'h1'), 'r.md': entry('f4', 'h4') },
+        intents: [intent],
+        remote: [created, remoteFile('f1', 'a.txt'), remoteFile('f4', 'r.md')],
+      }),
+    );
+    expect(perPath(plan.ops)).toEqual({
+      'a.txt': ['drop-intent', 'discard', 'replace'],
+      'b/r.md': ['move'],
+      'r.md': ['move'],
+    });
   });
 });
 
 describe('pending upload intents (crash recovery)', () => {
-  const intent: PendingUpload = {
-    path: 'a.txt',
-    sha256: 'h1',
-    size: 10,
-    remoteName: 'a.txt',
-    startedAt: '2026-11-01T12:00:00.000Z',
-  };
   const created = (id: string, at = '2026-11-01T12:00:01.000Z') => remoteFile(id, 'a.txt', { createdAt: at });
-
-  it('adopts the remote file an interrupted upload created instead of uploading again', () => {
-    const plan = planSync(
-      input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f9')] }),
-    );
-    expect(plan.ops).toEqual([
-      expect.objectContaining({
-        kind: 'adopt',
-        path: 'a.txt',
-        remote: expect.objectContaining({ id: 'f9' }),
-      }),
-    ]);
-    expect(plan.unmanagedRemote).toBe(0);
-  });
-
-  it('adopts the oldest and discards duplicates', () => {
-    const plan = planSync(
-      input({
+  const rows: PlanRow[] = [
+    {
+      name: 'adopts the remote file an interrupted upload created instead of uploading again',
+      in: input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f9')] }),
+      ops: ['adopt a.txt f9 h1'],
+      unmanaged: 0,
+    },
+    {
+      name: 'adopts the oldest and discards duplicates',
+      in: input({
         local: [local('a.txt', 'h1')],
         intents: [intent],
         remote: [created('f8', '2026-11-01T12:00:05.000Z'), created('f7')],
       }),
-    );
-    expect(kinds(plan.ops)).toEqual(['adopt', 'discard']);
-    expect(plan.ops).toContainEqual(
-      expect.objectContaining({ kind: 'adopt', remote: expect.objectContaining({ id: 'f7' }) }),
-    );
-    expect(plan.ops).toContainEqual({ kind: 'discard', path: 'a.txt', fileId: 'f8' });
-  });
-
-  it('drops an intent that left nothing behind and uploads normally', () => {
-    const plan = planSync(input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [] }));
-    expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
-  });
-
-  it('discards what the intent created when the file changed since, and uploads the new content', () => {
-    const plan = planSync(
-      input({ local: [local('a.txt', 'h2')], intents: [intent], remote: [created('f9')] }),
-    );
-    expect(kinds(plan.ops)).toEqual(['discard', 'drop-intent', 'upload']);
-  });
-
-  it('discards what the intent created when the file is gone', () => {
-    const plan = planSync(input({ intents: [intent], remote: [created('f9')] }));
-    expect(kinds(plan.ops)).toEqual(['discard', 'drop-intent']);
-  });
-
-  it('ignores remote files with the same name created long before the intent (not ours)', () => {
-    const plan = planSync(
-      input({
+      ops: ['adopt a.txt f7 h1', 'discard a.txt f8'],
+    },
+    {
+      name: 'drops an intent that left nothing behind and uploads normally',
+      in: input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [] }),
+      ops: ['drop-intent a.txt', 'upload a.txt h1'],
+    },
+    {
+      name: 'discards what the intent created when the file changed since, and uploads the new content',
+      in: input({ local: [local('a.txt', 'h2')], intents: [intent], remote: [created('f9')] }),
+      ops: ['drop-intent a.txt', 'discard a.txt f9', 'upload a.txt h2'],
+    },
+    {
+      name: 'discards what the intent created when the file is gone',
+      in: input({ intents: [intent], remote: [created('f9')] }),
+      ops: ['drop-intent a.txt', 'discard a.txt f9'],
+    },
+    {
+      name: 'ignores remote files with the same name created long before the intent (not ours)',
+      in: input({
         local: [local('a.txt', 'h1')],
         intents: [intent],
         remote: [created('old', '2026-10-01T00:00:00.000Z')],
       }),
-    );
-    expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
-    expect(plan.unmanagedRemote).toBe(1);
-  });
-
-  it('never claims a file another entry already owns', () => {
-    const plan = planSync(
-      input({
+      ops: ['drop-intent a.txt', 'upload a.txt h1'],
+      unmanaged: 1,
+    },
+    {
+      name: 'never claims a file another entry already owns',
+      in: input({
         local: [local('a.txt', 'h1'), local('b/a.txt', undefined)],
         entries: { 'b/a.txt': entry('f9', 'h1') },
         intents: [intent],
         remote: [created('f9')],
       }),
-    );
-    expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
-  });
-
-  it('never adopts or discards a file another folder of this daemon owns', () => {
-    const plan = planSync({
-      ...input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f9')] }),
-      foreignIds: new Set(['f9']),
-    });
-    expect(kinds(plan.ops)).toEqual(['drop-intent', 'upload']);
-    expect(plan.unmanagedRemote).toBe(0);
-  });
-
-  it('adopting a replacement queues the old id for delete', () => {
-    const plan = planSync(
-      input({
+      ops: ['drop-intent a.txt', 'upload a.txt h1'],
+    },
+    {
+      name: 'never adopts or discards a file another folder of this daemon owns',
+      in: {
+        ...input({ local: [local('a.txt', 'h1')], intents: [intent], remote: [created('f9')] }),
+        foreignIds: new Set(['f9']),
+      },
+      ops: ['drop-intent a.txt', 'upload a.txt h1'],
+      unmanaged: 0,
+    },
+    {
+      name: 'adopting a replacement queues the old id for delete',
+      in: input({
         local: [local('a.txt', 'h1', { mtimeMs: 5 })],
         entries: { 'a.txt': entry('f1', 'h0', { remoteName: 'a.txt' }) },
         intents: [intent],
         remote: [remoteFile('f1', 'a.txt'), created('f9')],
       }),
-    );
-    expect(plan.ops).toEqual([expect.objectContaining({ kind: 'adopt', oldFileId: 'f1' })]);
-  });
-
-  it('without a listing, a path with an intent is deferred, never uploaded twice', () => {
-    const plan = planSync(input({ local: [local('a.txt', 'h1')], intents: [intent] }));
-    expect(plan.ops).toEqual([]);
-    expect(plan.skipped).toEqual([expect.objectContaining({ path: 'a.txt', reason: 'pending-intent' })]);
-  });
-
-  it('leaves an intent that began after the listing alone (its upload may be in flight)', () => {
-    const late = { ...intent, startedAt: '2026-11-03T00:00:00.000Z' };
-    const plan = planSync(input({ local: [local('a.txt', 'h1')], intents: [late], remote: [] }));
-    expect(plan.ops).toEqual([]);
-  });
+      ops: ['adopt a.txt f9 h1 old=f1'],
+    },
+    {
+      name: 'without a listing, a path with an intent is deferred, never uploaded twice',
+      in: input({ local: [local('a.txt', 'h1')], intents: [intent] }),
+      ops: [],
+      skipped: [{ path: 'a.txt', reason: 'pending-intent' }],
+    },
+    {
+      name: 'leaves an intent that began after the listing alone (its upload may be in flight)',
+      in: input({
+        local: [local('a.txt', 'h1')],
+        intents: [{ ...intent, startedAt: '2026-11-03T00:00:00.000Z' }],
+        remote: [],
+      }),
+      ops: [],
+      skipped: [{ path: 'a.txt', reason: 'pending-intent' }],
+    },
+  ];
+  testRows(rows);
 
   it('marks pending deletes whose file is already gone as done', () => {
     const i = input({ remote: [] });
@@ -418,4 +529,37 @@ describe('guardDeletes', () => {
       if (r.held > 0) expect(v.reason).toMatch(/--allow-mass-delete/);
     });
   }
+});
+
+describe('moveSources', () => {
+  it('names tracked paths outside the scope with the content and basename of a new path', () => {
+    const manifest: Array<[string, ManifestEntry]> = [
+      ['old/a.txt', entry('f1', 'h1')],
+      ['old/b.txt', entry('f2', 'h1')], // other basename: a move would need an upload anyway
+      ['in-scope/a.txt', entry('f3', 'h1')],
+      ['c.txt', entry('f4', 'h2')],
+    ];
+    const tracked = new Set(manifest.map(([p]) => p));
+    const out = moveSources(
+      new Map([
+        ['new/a.txt', local('new/a.txt', 'h1')],
+        ['c.txt', local('c.txt', 'h3')],
+      ]),
+      manifest,
+      new Set(['new/a.txt', 'c.txt', 'in-scope/a.txt']),
+      (p) => tracked.has(p),
+    );
+    expect(out).toEqual(['old/a.txt']);
+  });
+
+  it('looks for nothing when no new path was hashed', () => {
+    expect(
+      moveSources(
+        new Map([['a.txt', local('a.txt', undefined)]]),
+        [['b/a.txt', entry('f1', 'h1')]],
+        new Set(['a.txt']),
+        () => false,
+      ),
+    ).toEqual([]);
+  });
 });

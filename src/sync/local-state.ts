@@ -1,0 +1,190 @@
+/**
+ * What a pass knows of the local folder before it plans: a full scan with hashes of what changed
+ * (a reconciliation), or a stat and hash of just the paths a watcher batch names (plus the
+ * tracked paths they may have been renamed from). Neither ever reads "missing" into "deleted"
+ * when the root or a directory could not be read.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { LocalEntry, ManifestEntry, PendingUpload } from '../types.js';
+import type { PathFilter } from '../local/filter.js';
+import { scanFolder, statEntry } from '../local/scan.js';
+import { hashFile } from '../local/hash.js';
+import { errorMessage } from '../errors.js';
+import { mapLimit } from './map-limit.js';
+import { MAX_UPLOAD_BYTES, moveSources, needsHash } from './plan.js';
+
+/** Files a full scan hashes at once. */
+const HASH_CONCURRENCY = 4;
+/** Paths stat'ed and hashed at once by a watcher batch: a burst of 100k events must not open 100k files. */
+const CHECK_CONCURRENCY = 16;
+
+/** A path left out of the plan's local view, and why (scan skips, hash failures, special files). */
+export interface LocalSkip {
+  path: string;
+  reason: string;
+  detail?: string | undefined;
+}
+
+export interface LocalSource {
+  root: string;
+  filter: PathFilter;
+  followSymlinks: boolean;
+  manifest: {
+    get(path: string): ManifestEntry | undefined;
+    has(path: string): boolean;
+    entries(): IterableIterator<[string, ManifestEntry]>;
+    pendingUploads(): PendingUpload[];
+  };
+  logger: Logger;
+  signal?: AbortSignal | undefined;
+}
+
+export interface LocalState {
+  /** Local files in view; hashed where the plan needs a hash. */
+  local: Map<string, LocalEntry>;
+  /** Paths that exist but could not be read: never taken as deleted. */
+  unreadable: Set<string>;
+  /** Directories that could not be listed: nothing under them is taken as deleted. */
+  unreadableDirs: string[];
+  skipped: LocalSkip[];
+  hashed: number;
+  /** Files the full scan found; undefined for a batch (the delete guard's empty-folder rule needs a full scan). */
+  localFiles?: number | undefined;
+  /** A batch's scope: its paths that pass the filter, then the tracked paths they may have moved from. */
+  scope?: string[] | undefined;
+  /** Batch paths read without trouble (a warning about them can be given again if they break). */
+  readable: string[];
+  /** Batch paths that changed while being checked: look again later. */
+  retry: string[];
+}
+
+/** The folder root is missing or unreadable: the pass must change nothing. */
+export interface RootUnavailable {
+  unavailable: string;
+}
+
+function absPath(root: string, relPath: string): string {
+  return path.join(root, ...relPath.split('/'));
+}
+
+/**
+ * Scans the whole folder and hashes only what is new or whose stat changed, plus anything with a
+ * pending intent to resolve. A file that changes or vanishes while hashing is left out and
+ * marked unreadable (so it is not deleted) and looked at by the next pass.
+ */
+export async function scanAll(src: LocalSource): Promise<LocalState | RootUnavailable> {
+  let scan;
+  try {
+    scan = await scanFolder(src.root, {
+      filter: src.filter,
+      followSymlinks: src.followSymlinks,
+      ...(src.signal ? { signal: src.signal } : {}),
+    });
+  } catch (err) {
+    // A missing or unreadable root must never look like "every file was deleted".
+    const message = errorMessage(err);
+    src.logger.error({ root: src.root, err: message }, 'folder unavailable; nothing changed, no deletes');
+    return { unavailable: message };
+  }
+
+  const local = new Map<string, LocalEntry>(scan.entries);
+  const unreadable = new Set<string>();
+  for (const s of scan.skipped)
+    if (s.reason === 'unreadable' || s.reason === 'vanished') unreadable.add(s.path);
+
+  const intents = new Set(src.manifest.pendingUploads().map((p) => p.path));
+  const toHash = [...local.values()].filter(
+    (l) => needsHash(l, src.manifest.get(l.path)) || (intents.has(l.path) && l.size <= MAX_UPLOAD_BYTES),
+  );
+  let hashed = 0;
+  const hashSkipped: LocalSkip[] = [];
+  await mapLimit(toHash, HASH_CONCURRENCY, async (l) => {
+    try {
+      const h = await hashFile(absPath(src.root, l.path), {
+        expected: { size: l.size, mtimeMs: l.mtimeMs, ino: l.ino },
+        ...(src.signal ? { signal: src.signal } : {}),
+      });
+      hashed++;
+      local.set(l.path, { ...l, sha256: h.sha256 });
+    } catch (err) {
+      local.delete(l.path);
+      unreadable.add(l.path);
+      hashSkipped.push({ path: l.path, reason: 'changed-or-unreadable', detail: errorMessage(err) });
+    }
+  });
+  return {
+    local,
+    unreadable,
+    unreadableDirs: scan.unreadableDirs,
+    skipped: [...scan.skipped, ...hashSkipped],
+    hashed,
+    localFiles: scan.entries.size,
+    readable: [],
+    retry: [],
+  };
+}
+
+/**
+ * Stats (and where the stat changed, hashes) the batch's paths that pass the filter, then the
+ * tracked paths outside the batch that a new path may have been renamed from (`moveSources`).
+ */
+export async function checkPaths(
+  src: LocalSource,
+  paths: readonly string[],
+): Promise<LocalState | RootUnavailable> {
+  // A vanished root must not turn into "delete everything".
+  const rootOk = await fs.stat(src.root).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!rootOk) {
+    src.logger.error({ root: src.root }, 'folder root unavailable; holding all changes until it is back');
+    return { unavailable: `folder root ${src.root} is missing or not a directory` };
+  }
+  const state: LocalState = {
+    local: new Map(),
+    unreadable: new Set(),
+    unreadableDirs: [],
+    skipped: [],
+    hashed: 0,
+    readable: [],
+    retry: [],
+  };
+  const scope = paths.filter((p) => src.filter.matchesFile(p));
+  await mapLimit(scope, CHECK_CONCURRENCY, (p) => checkPath(src, p, state));
+  const sources = moveSources(state.local, src.manifest.entries(), new Set(scope), (p) =>
+    src.manifest.has(p),
+  );
+  await mapLimit(sources, CHECK_CONCURRENCY, (p) => checkPath(src, p, state));
+  state.scope = [...scope, ...sources];
+  return state;
+}
+
+/** Stats one path into `state.local` (hashing it when its stat differs from the manifest), or marks it unreadable. */
+async function checkPath(src: LocalSource, p: string, state: LocalState): Promise<void> {
+  try {
+    const st = await statEntry(src.root, p, { followSymlinks: src.followSymlinks });
+    if (st === null) return; // gone
+    if (!('mtimeMs' in st)) {
+      state.unreadable.add(p); // symlink, special file, unreadable: never treated as removed
+      state.skipped.push(st);
+      return;
+    }
+    if (needsHash(st, src.manifest.get(p))) {
+      const h = await hashFile(absPath(src.root, p), {
+        expected: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino },
+      });
+      state.hashed++;
+      state.local.set(p, { ...st, sha256: h.sha256 });
+    } else {
+      state.local.set(p, st);
+    }
+    state.readable.push(p);
+  } catch (err) {
+    state.unreadable.add(p);
+    src.logger.debug({ path: p, err: errorMessage(err) }, 'changed while checking; will look again');
+    state.retry.push(p);
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * One sync pass: local state -> (remote listing) -> plan -> delete guard -> execute -> tally. A
+ * reconciliation runs it over the whole folder with a listing; a watcher batch runs it over the
+ * paths that changed. The guard judges the whole plan before any op runs.
+ */
+import type { Logger } from 'pino';
+import type { ManifestEntry, RemoteFile } from '../types.js';
+import type { PathFilter } from '../local/filter.js';
+import { errorMessage, errorStatus } from '../errors.js';
+import { planSync, type EntryLookup, type Plan, type PlanInput } from './plan.js';
+import { countOps, isUploadedOrAdopted, opLabel, type OpKind, type SyncOp } from './ops.js';
+import { guardDeletes, type SafetyLimits } from './safety.js';
+import { isFatalStatus, type Executor, type ExecutorManifest, type OpOutcome } from './execute.js';
+import { checkPaths, scanAll, type LocalSkip, type LocalState } from './local-state.js';
+
+/** What a pass needs of the manifest beyond what the executor writes. */
+export interface PassManifest extends ExecutorManifest {
+  entries(): IterableIterator<[string, ManifestEntry]>;
+  paths(): IterableIterator<string>;
+  has(path: string): boolean;
+  readonly size: number;
+}
+
+export interface RemoteLister {
+  listAll(opts?: { pageSize?: number; signal?: AbortSignal | undefined }): AsyncIterable<RemoteFile>;
+}
+
+/** One folder as a pass sees it. */
+export interface PassContext {
+  root: string;
+  filter: PathFilter;
+  followSymlinks: boolean;
+  manifest: PassManifest;
+  executor: Executor;
+  client: RemoteLister;
+  limits: SafetyLimits;
+  allowMassDelete: boolean;
+  logger: Logger;
+  /** File IDs other folders of this daemon own (same workspace): never adopted, discarded or counted as unmanaged here. */
+  foreignIds?: (() => Promise<ReadonlySet<string>>) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface PassOptions {
+  /** The paths of a watcher batch; undefined = the whole folder (a reconciliation). */
+  paths?: readonly string[] | undefined;
+  /** Plan and guard only; change nothing. */
+  dryRun?: boolean | undefined;
+  /** Called once the local side is read, before planning (a batch warns about skips from it). */
+  onLocal?: ((state: LocalState) => void) | undefined;
+  /** Called once the plan is known (progress bars size themselves from it). */
+  onPlan?: ((plan: Plan, held: number) => void) | undefined;
+}
+
+export interface PassFailure {
+  path: string;
+  kind: string;
+  error: string;
+  httpStatus?: number;
+}
+
+export interface PassReport {
+  /** 'unavailable': the root could not be read; 'failed': the API refused us or an op failed. */
+  status: 'ok' | 'failed' | 'unavailable';
+  error?: string | undefined;
+  /** Operations cleared to run (run unless a dry run), by kind. */
+  counts: Record<OpKind, number>;
+  uploaded: number;
+  replaced: number;
+  deleted: number;
+  moved: number;
+  unchanged: number;
+  hashed: number;
+  /** Local skips, plan skips, then ops the API refused or whose file changed while uploading. */
+  skipped: LocalSkip[];
+  failed: PassFailure[];
+  heldDeletes: number;
+  heldReason?: string | undefined;
+  unmanagedRemote: number;
+  remoteFiles?: number | undefined;
+  localFiles: number;
+  /** Operations cleared to run. */
+  ops: SyncOp[];
+  plan?: Plan | undefined;
+  outcomes: OpOutcome[];
+  /** Paths the executor wants looked at again (changed, ambiguous or failed). */
+  retryLater: string[];
+}
+
+function emptyReport(): PassReport {
+  return {
+    status: 'ok',
+    counts: countOps([]),
+    uploaded: 0,
+    replaced: 0,
+    deleted: 0,
+    moved: 0,
+    unchanged: 0,
+    hashed: 0,
+    skipped: [],
+    failed: [],
+    heldDeletes: 0,
+    unmanagedRemote: 0,
+    localFiles: 0,
+    ops: [],
+    outcomes: [],
+    retryLater: [],
+  };
+}
+
+/** Lists every remote file; undefined when the listing failed for a reason that spares the local side. */
+async function listRemote(
+  ctx: PassContext,
+): Promise<{ files: Map<string, RemoteFile>; startedAt: Date } | { refused: string } | undefined> {
+  const startedAt = new Date();
+  const files = new Map<string, RemoteFile>();
+  try {
+    for await (const f of ctx.client.listAll({
+      pageSize: 1000,
+      signal: ctx.signal,
+    }))
+      files.set(f.id, f);
+    return { files, startedAt };
+  } catch (err) {
+    const status = errorStatus(err);
+    if (isFatalStatus(status)) {
+      // A refused key fails every request: say so once instead of failing each file.
+      ctx.logger.error({ status, err: errorMessage(err) }, 'the Files API refused our credentials');
+      return { refused: errorMessage(err) };
+    }
+    // Without a complete listing we cannot resolve intents or spot vanished copies; the rest is safe.
+    ctx.logger.warn({ err: errorMessage(err) }, 'remote listing failed; reconciling local changes only');
+    return undefined;
+  }
+}
+
+/**
+ * Runs one pass over the whole folder (`opts.paths` undefined: scan, list, plan everything, then
+ * retry recorded pending deletes) or over a watcher batch (stat those paths, no listing).
+ */
+export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise<PassReport> {
+  const full = opts.paths === undefined;
+  const report = emptyReport();
+  const state = full ? await scanAll(ctx) : await checkPaths(ctx, opts.paths ?? []);
+  if ('unavailable' in state) return { ...report, status: 'unavailable', error: state.unavailable };
+  opts.onLocal?.(state);
+  report.localFiles = state.localFiles ?? 0;
+  report.hashed = state.hashed;
+
+  let remote: PlanInput['remote'];
+  if (full) {
+    const listed = await listRemote(ctx);
+    if (listed && 'refused' in listed) return { ...report, status: 'failed', error: listed.refused };
+    remote = listed;
+  }
+
+  // A full pass plans against a snapshot of the entries; a batch only looks up its own paths.
+  const entries: EntryLookup = full ? new Map(ctx.manifest.entries()) : liveEntries(ctx.manifest);
+  const plan = planSync({
+    local: state.local,
+    manifest: {
+      entries,
+      pendingUploads: ctx.manifest.pendingUploads(),
+      pendingDeletes: ctx.manifest.pendingDeletes(),
+    },
+    scope: state.scope,
+    remote,
+    unreadable: state.unreadable,
+    unreadableDirs: state.unreadableDirs,
+    inFlight: ctx.executor.inFlight(),
+    foreignIds: remote && ctx.foreignIds ? await ctx.foreignIds() : undefined,
+  });
+  const verdict = guardDeletes({
+    ops: plan.ops,
+    trackedCount: ctx.manifest.size,
+    localCount: state.localFiles,
+    limits: ctx.limits,
+    allowMassDelete: ctx.allowMassDelete,
+  });
+  if (verdict.held.length > 0)
+    ctx.logger.warn(
+      { held: verdict.held.length, reason: verdict.reason },
+      'deletes held by the safety guard',
+    );
+  opts.onPlan?.(plan, verdict.held.length);
+
+  report.plan = plan;
+  report.counts = countOps(verdict.allowed);
+  report.unchanged = plan.unchanged;
+  report.skipped = [...state.skipped, ...plan.skipped];
+  report.heldDeletes = verdict.held.length;
+  report.heldReason = verdict.reason;
+  report.unmanagedRemote = plan.unmanagedRemote;
+  report.remoteFiles = remote?.files.size;
+  report.ops = verdict.allowed;
+
+  if (opts.dryRun !== true && (full || verdict.allowed.length > 0)) {
+    const result = await ctx.executor.run(verdict.allowed);
+    if (full) await ctx.executor.drainPendingDeletes();
+    report.outcomes = result.outcomes;
+    report.retryLater = result.retryLater;
+    tally(report, result.outcomes);
+  }
+  if (report.failed.length > 0) report.status = 'failed';
+  return report;
+}
+
+/** A live, copy-free view of a manifest's entries for the planner. */
+function liveEntries(manifest: Pick<PassManifest, 'get' | 'paths' | 'entries'>): EntryLookup {
+  return {
+    get: (p) => manifest.get(p),
+    keys: () => manifest.paths(),
+    *values() {
+      for (const [, e] of manifest.entries()) yield e;
+    },
+  };
+}
+
+/** Folds executor outcomes into the report's counters. */
+function tally(
+  report: Pick<PassReport, 'uploaded' | 'replaced' | 'deleted' | 'moved' | 'failed' | 'skipped'>,
+  outcomes: readonly OpOutcome[],
+): void {
+  for (const o of outcomes) {
+    const p = opLabel(o.op);
+    if (o.status === 'done') {
+      if (isUploadedOrAdopted(o.op)) {
+        if (o.op.kind === 'replace') report.replaced++;
+        else report.uploaded++;
+      } else if (o.op.kind === 'delete') report.deleted++;
+      else if (o.op.kind === 'move') report.moved++;
+    } else if (o.status === 'refused') {
+      const s: LocalSkip = { path: p, reason: 'refused-by-api' };
+      if (o.error) s.detail = o.error;
+      report.skipped.push(s);
+    } else if (o.status === 'changed') {
+      report.skipped.push({ path: p, reason: 'changed-during-upload' });
+    } else {
+      const f: PassFailure = { path: p, kind: o.op.kind, error: o.error ?? o.status };
+      if (o.httpStatus !== undefined) f.httpStatus = o.httpStatus;
+      report.failed.push(f);
+    }
+  }
+}
