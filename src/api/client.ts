@@ -7,12 +7,13 @@ import type { RemoteFile } from '../types.js';
 import {
   ApiError,
   ConnectionError,
+  ContractMismatchError,
+  InvalidRequestOptionError,
   MissingApiKeyError,
   NotFoundError,
   PaginationLoopError,
   SourceChangedError,
   SourceNotRetryableError,
-  UnexpectedResponseError,
   UploadOutcomeUnknownError,
   certainlyNotSent,
   isAbortError,
@@ -22,7 +23,20 @@ import { streamedMultipart } from './multipart.js';
 import { shouldRetry, withRetry, type RetryInfo } from './retry.js';
 import { Transport, type CallSpec } from './transport.js';
 import { UploadTracker } from './upload-tracker.js';
-import { WireDeletedSchema, WireFilePageSchema, WireFileSchema, toRemoteFile } from './wire.js';
+import {
+  WireDeletedSchema,
+  WireFilePageSchema,
+  WireFileSchema,
+  WireGaFilePageSchema,
+  toRemoteFile,
+} from './wire.js';
+
+/**
+ * Which Files API contract to speak. `ga` (the default): no beta header, `page`/`next_page`
+ * cursors, the `ids` filter. `beta`: the legacy `anthropic-beta: files-api-2025-04-14` shapes
+ * (`after_id`/`has_more`), kept for servers that still need them.
+ */
+export type ApiContract = 'ga' | 'beta';
 
 export interface FilesClientOptions {
   apiKey: string;
@@ -46,7 +60,11 @@ export interface FilesClientOptions {
   maxBackoffMs?: number;
   /** Largest server-requested wait honoured (default 60 s). */
   maxRetryAfterMs?: number;
-  /** Default ['files-api-2025-04-14']. */
+  /** Default 'ga'. */
+  contract?: ApiContract | undefined;
+  /** Sent as `anthropic-workspace-id` on every request (keys that can act on several workspaces). */
+  workspaceId?: string | undefined;
+  /** Beta contract only: the `anthropic-beta` values (default ['files-api-2025-04-14']). */
   betas?: string[];
   onRetry?: (info: {
     method: string;
@@ -58,12 +76,10 @@ export interface FilesClientOptions {
   logger?: Logger;
 }
 
-/** One page of the listing, newest first. */
+/** One page of the listing; `nextPage` is the cursor of the next one, null on the last page. */
 export interface FilePage {
   data: RemoteFile[];
-  firstId: string | null;
-  lastId: string | null;
-  hasMore: boolean;
+  nextPage: string | null;
 }
 
 /** What to upload: an absolute path (re-opened per attempt) or a one-shot stream. */
@@ -74,6 +90,8 @@ export interface UploadOptions {
   filename: string;
   mimeType?: string;
   signal?: AbortSignal;
+  /** `expires_in_seconds`: the server deletes the file this long after the upload (3600..7776000). */
+  expiresInSeconds?: number | undefined;
   /**
    * File IDs the caller already owns (e.g. recorded by an earlier process); never adopted after an
    * unanswered attempt, since this client's own memory only covers IDs it handed out itself.
@@ -90,18 +108,26 @@ export interface FindRecentUploadOptions {
 }
 
 export const DEFAULT_BETAS: readonly string[] = ['files-api-2025-04-14'];
+/** The documented range of `expires_in_seconds`: one hour to ninety days. */
+export const EXPIRES_IN_SECONDS_MIN = 3600;
+export const EXPIRES_IN_SECONDS_MAX = 7_776_000;
+/** Largest `ids` filter the GA listing accepts (after de-duplication). */
+export const IDS_BATCH = 100;
 const FILES_PATH = '/v1/files';
 const FIND_PAGE_SIZE = 100;
+const LIST_ALL_PAGE_SIZE = 1000;
 
 /**
- * Client of the Files API (beta contract) over undici `request`: streamed uploads, paged listing,
- * retrieve, delete, download; typed errors, retries with the API's retry rules, and recovery from
- * uploads whose outcome is unknown.
+ * Client of the Files API (GA contract by default, the beta one on request) over undici
+ * `request`: streamed uploads, paged listing, lookups by ID, retrieve, delete, download; typed
+ * errors, retries with the API's retry rules, and recovery from uploads whose outcome is unknown.
  */
 export class FilesClient {
   private readonly transport: Transport;
   private readonly agent: Agent;
   private readonly tracker = new UploadTracker();
+  /** The contract this client speaks. */
+  readonly contract: ApiContract;
   private readonly opts: Required<
     Pick<FilesClientOptions, 'timeoutMs' | 'uploadTimeoutMs' | 'maxRetries' | 'maxRetryTimeMs'>
   > &
@@ -120,6 +146,7 @@ export class FilesClient {
       maxRetries: options.maxRetries ?? 6,
       maxRetryTimeMs: options.maxRetryTimeMs ?? 5 * 60_000,
     };
+    this.contract = options.contract ?? 'ga';
     this.agent = new Agent({
       connections: options.maxConnections ?? 8,
       connect: { timeout: options.connectTimeoutMs ?? 10_000 },
@@ -127,7 +154,8 @@ export class FilesClient {
     this.transport = new Transport({
       baseUrl: options.baseUrl ?? process.env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
       apiKey: options.apiKey,
-      betas: options.betas ?? DEFAULT_BETAS,
+      betas: this.contract === 'beta' ? (options.betas ?? DEFAULT_BETAS) : [],
+      workspaceId: options.workspaceId,
       dispatcher: this.agent,
     });
   }
@@ -147,7 +175,20 @@ export class FilesClient {
    * failure it first looks for the file the attempt may have created and adopts it.
    */
   async upload(source: UploadSource, opts: UploadOptions): Promise<RemoteFile> {
-    const { filename, signal } = opts;
+    const { filename, signal, expiresInSeconds } = opts;
+    if (
+      expiresInSeconds !== undefined &&
+      (!Number.isInteger(expiresInSeconds) ||
+        expiresInSeconds < EXPIRES_IN_SECONDS_MIN ||
+        expiresInSeconds > EXPIRES_IN_SECONDS_MAX)
+    ) {
+      throw new InvalidRequestOptionError(
+        `expiresInSeconds must be an integer from ${EXPIRES_IN_SECONDS_MIN} to ${EXPIRES_IN_SECONDS_MAX}, got ${expiresInSeconds}`,
+        { field: 'expiresInSeconds', value: expiresInSeconds },
+      );
+    }
+    const fields: [string, string][] =
+      expiresInSeconds === undefined ? [] : [['expires_in_seconds', String(expiresInSeconds)]];
     const mimeType = opts.mimeType ?? mimeTypeFor(filename);
     const route = FILES_PATH;
     const isPath = typeof source === 'string';
@@ -169,6 +210,7 @@ export class FilesClient {
         const blob = await openPathBlob(source, mimeType, filename);
         sizeBytes = blob.size;
         const form = new FormData();
+        for (const [name, value] of fields) form.append(name, value);
         form.append('file', blob, filename);
         body = form;
       } else {
@@ -179,6 +221,7 @@ export class FilesClient {
           source.size,
           () => (streamTouched = true),
           (n) => (streamBytes += n),
+          fields,
         );
         body = multipart.body;
         headers = { 'content-type': multipart.contentType };
@@ -197,7 +240,7 @@ export class FilesClient {
           signal,
         })
         .then((json) => {
-          const file = parseWith(WireFileSchema, json, 'POST', route, toRemoteFile);
+          const file = this.parse(WireFileSchema, json, 'POST', route, toRemoteFile);
           this.tracker.claim(file.id);
           return file;
         });
@@ -244,53 +287,106 @@ export class FilesClient {
     return withRetry(attemptOnce, this.retryOptions('POST', route, signal));
   }
 
-  /** One page of the listing (newest first). */
-  async list(
-    opts: { limit?: number; afterId?: string; beforeId?: string; signal?: AbortSignal } = {},
-  ): Promise<FilePage> {
+  /**
+   * One page of the listing. GA: `limit` + the opaque `page` cursor; beta: `page` is sent as
+   * `after_id`. Never rely on the order (GA documents none).
+   */
+  async list(opts: { limit?: number; page?: string; signal?: AbortSignal } = {}): Promise<FilePage> {
     const route = FILES_PATH;
-    const json = await withRetry(
-      () =>
-        this.transport.json({
+    const beta = this.contract === 'beta';
+    const query = beta ? { limit: opts.limit, after_id: opts.page } : { limit: opts.limit, page: opts.page };
+    const json = await this.getJson(route, query, opts.signal);
+    if (!beta) {
+      return this.parse(WireGaFilePageSchema, json, 'GET', route, (page) => ({
+        data: page.data.map(toRemoteFile),
+        nextPage: page.next_page,
+      }));
+    }
+    return this.parse(WireFilePageSchema, json, 'GET', route, (page) => {
+      const lastId = page.last_id ?? null;
+      if (page.has_more && lastId === null) {
+        throw new ContractMismatchError(`GET ${route}: has_more is true but last_id is missing`, {
           method: 'GET',
-          path: route,
-          query: { limit: opts.limit, after_id: opts.afterId, before_id: opts.beforeId },
-          timeoutMs: this.opts.timeoutMs,
-          signal: opts.signal,
-        }),
-      this.retryOptions('GET', route, opts.signal),
-    );
-    return parseWith(WireFilePageSchema, json, 'GET', route, (page) => ({
-      data: page.data.map(toRemoteFile),
-      firstId: page.first_id ?? null,
-      lastId: page.last_id ?? null,
-      hasMore: page.has_more,
-    }));
+          route,
+          field: 'last_id',
+          contract: this.contract,
+        });
+      }
+      return { data: page.data.map(toRemoteFile), nextPage: page.has_more ? lastId : null };
+    });
   }
 
-  /** Every file, newest first, page by page; stops with PaginationLoopError if a cursor repeats. */
+  /**
+   * Every file, page by page (pages of 1000); stops with PaginationLoopError if the server hands
+   * out a cursor it already gave.
+   */
   async *listAll(opts: { pageSize?: number; signal?: AbortSignal } = {}): AsyncGenerator<RemoteFile> {
-    const limit = opts.pageSize ?? 1000;
+    const limit = opts.pageSize ?? LIST_ALL_PAGE_SIZE;
+    for await (const page of this.pages(limit, opts.signal)) yield* page.data;
+  }
+
+  /**
+   * The visible files among `ids` (de-duplicated; unknown, deleted and expired ones are simply
+   * absent). GA: the `ids` filter in batches of 100; beta, which has no filter: one retrieve each.
+   */
+  async retrieveMany(ids: Iterable<string>, opts: { signal?: AbortSignal } = {}): Promise<RemoteFile[]> {
+    const unique = [...new Set(ids)];
+    const out: RemoteFile[] = [];
+    if (this.contract === 'beta') {
+      for (const id of unique) {
+        try {
+          out.push(await this.retrieve(id, opts));
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+        }
+      }
+      return out;
+    }
+    const route = FILES_PATH;
+    for (let i = 0; i < unique.length; i += IDS_BATCH) {
+      const batch = unique.slice(i, i + IDS_BATCH);
+      const json = await this.getJson(route, { ids: batch }, opts.signal);
+      const page = this.parse(WireGaFilePageSchema, json, 'GET', route, (p) => p);
+      const wanted = new Set(batch);
+      // Defensive: a server that ignored the filter must not make unrelated files look like ours.
+      for (const f of page.data) if (wanted.has(f.id)) out.push(toRemoteFile(f));
+    }
+    return out;
+  }
+
+  private async *pages(limit: number, signal: AbortSignal | undefined): AsyncGenerator<FilePage> {
     const seen = new Set<string>();
     let cursor: string | undefined;
     for (;;) {
       const page = await this.list({
         limit,
-        ...(cursor ? { afterId: cursor } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(cursor !== undefined ? { page: cursor } : {}),
+        ...(signal ? { signal } : {}),
       });
-      yield* page.data;
-      if (!page.hasMore) return;
-      if (page.lastId === null || page.lastId === cursor || seen.has(page.lastId)) {
+      yield page;
+      if (page.nextPage === null) return;
+      if (seen.has(page.nextPage)) {
         throw new PaginationLoopError('The file listing repeated a cursor; stopping instead of looping', {
           route: FILES_PATH,
           cursor,
-          lastId: page.lastId,
+          nextPage: page.nextPage,
         });
       }
-      seen.add(page.lastId);
-      cursor = page.lastId;
+      seen.add(page.nextPage);
+      cursor = page.nextPage;
     }
+  }
+
+  private getJson(
+    route: string,
+    query: Record<string, string | number | readonly string[] | undefined>,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    return withRetry(
+      () =>
+        this.transport.json({ method: 'GET', path: route, query, timeoutMs: this.opts.timeoutMs, signal }),
+      this.retryOptions('GET', route, signal),
+    );
   }
 
   /** Metadata of one file. */
@@ -306,10 +402,10 @@ export class FilesClient {
         }),
       this.retryOptions('GET', route, opts.signal),
     );
-    return parseWith(WireFileSchema, json, 'GET', route, toRemoteFile);
+    return this.parse(WireFileSchema, json, 'GET', route, toRemoteFile);
   }
 
-  /** Deletes a file; a 404 counts as done (`alreadyGone: true`). */
+  /** Deletes a file; a 404 (also `file_expired`) counts as done (`alreadyGone: true`). */
   async delete(
     id: string,
     opts: { signal?: AbortSignal } = {},
@@ -326,7 +422,7 @@ export class FilesClient {
           }),
         this.retryOptions('DELETE', route, opts.signal),
       );
-      const deleted = parseWith(WireDeletedSchema, json, 'DELETE', route, (d) => d);
+      const deleted = this.parse(WireDeletedSchema, json, 'DELETE', route, (d) => d);
       return { id: deleted.id, alreadyGone: false };
     } catch (err) {
       if (err instanceof NotFoundError) return { id, alreadyGone: true };
@@ -354,7 +450,8 @@ export class FilesClient {
 
   /**
    * The newest file named `filename` with `sizeBytes` bytes created at or after `since` (minus
-   * clock slack) that is not excluded; pages newest first and stops once files are older.
+   * clock slack) that is not excluded. GA documents no listing order, so the whole listing is
+   * read; the beta contract lists newest first, so paging stops once files are older.
    */
   async findRecentUpload(
     filename: string,
@@ -364,24 +461,22 @@ export class FilesClient {
   ): Promise<RemoteFile | null> {
     const cutoff = since.getTime() - (opts.slackMs ?? 60_000);
     const exclude = opts.exclude ?? this.tracker.claimed;
-    let cursor: string | undefined;
-    const seen = new Set<string>();
-    for (;;) {
-      const page = await this.list({
-        limit: FIND_PAGE_SIZE,
-        ...(cursor ? { afterId: cursor } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
+    const ordered = this.contract === 'beta';
+    const limit = ordered ? FIND_PAGE_SIZE : LIST_ALL_PAGE_SIZE;
+    let best: RemoteFile | null = null;
+    for await (const page of this.pages(limit, opts.signal)) {
       for (const file of page.data) {
         const created = Date.parse(file.createdAt);
-        if (Number.isFinite(created) && created < cutoff) return null;
-        if (file.filename === filename && file.sizeBytes === sizeBytes && !exclude.has(file.id)) return file;
+        if (Number.isFinite(created) && created < cutoff) {
+          if (ordered) return best;
+          continue;
+        }
+        if (file.filename !== filename || file.sizeBytes !== sizeBytes || exclude.has(file.id)) continue;
+        if (ordered) return file;
+        if (best === null || Date.parse(best.createdAt) < created) best = file;
       }
-      if (!page.hasMore || page.lastId === null || page.lastId === cursor || seen.has(page.lastId))
-        return null;
-      seen.add(page.lastId);
-      cursor = page.lastId;
     }
+    return best;
   }
 
   /** Closes the keep-alive connections. */
@@ -427,6 +522,24 @@ export class FilesClient {
     });
   }
 
+  // Parses a 2xx body against the contract; a mismatch names the first offending field.
+  private parse<D, R>(
+    schema: z.ZodType<D>,
+    json: unknown,
+    method: string,
+    route: string,
+    map: (d: D) => R,
+  ): R {
+    const parsed = schema.safeParse(json);
+    if (parsed.success) return map(parsed.data);
+    const issue = parsed.error.issues[0];
+    const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : '(body)';
+    throw new ContractMismatchError(
+      `${method} ${route}: the answer does not match the Files API ${this.contract} contract: field "${field}": ${issue?.message ?? 'invalid'}`,
+      { method, route, field, contract: this.contract },
+    );
+  }
+
   private retryOptions(method: string, route: string, signal: AbortSignal | undefined) {
     const o = this.opts;
     return {
@@ -460,23 +573,6 @@ async function openPathBlob(path: string, mimeType: string, filename: string): P
       { cause: err },
     );
   }
-}
-
-function parseWith<D, R>(
-  schema: z.ZodType<D>,
-  json: unknown,
-  method: string,
-  route: string,
-  map: (d: D) => R,
-): R {
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    throw new UnexpectedResponseError(`${method} ${route}: the answer does not look like the Files API's`, {
-      method,
-      route,
-    });
-  }
-  return map(parsed.data);
 }
 
 function isNotReadable(err: unknown): boolean {
