@@ -64,6 +64,8 @@ export interface FilesClientOptions {
   contract?: ApiContract | undefined;
   /** Sent as `anthropic-workspace-id` on every request (keys that can act on several workspaces). */
   workspaceId?: string | undefined;
+  /** Default `expires_in_seconds` of every upload (3600..7776000); none when undefined. */
+  expiresInSeconds?: number | undefined;
   /** Beta contract only: the `anthropic-beta` values (default ['files-api-2025-04-14']). */
   betas?: string[];
   onRetry?: (info: {
@@ -122,10 +124,26 @@ const LIST_ALL_PAGE_SIZE = 1000;
  * `request`: streamed uploads, paged listing, lookups by ID, retrieve, delete, download; typed
  * errors, retries with the API's retry rules, and recovery from uploads whose outcome is unknown.
  */
+/** The part of a client its scoped views share: connections and the record of IDs handed out. */
+interface SharedState {
+  agent: Agent;
+  tracker: UploadTracker;
+  views: Map<string, FilesClient>;
+}
+
+/** What a scoped view changes: the workspace its requests act on, the default upload expiry. */
+export interface ClientScope {
+  workspaceId?: string | undefined;
+  expiresInSeconds?: number | undefined;
+}
+
 export class FilesClient {
   private readonly transport: Transport;
   private readonly agent: Agent;
-  private readonly tracker = new UploadTracker();
+  private readonly tracker: UploadTracker;
+  private readonly shared: SharedState;
+  // Views share the root's connections; only the root closes them.
+  private readonly isView: boolean;
   /** The contract this client speaks. */
   readonly contract: ApiContract;
   private readonly opts: Required<
@@ -133,7 +151,7 @@ export class FilesClient {
   > &
     FilesClientOptions;
 
-  constructor(options: FilesClientOptions) {
+  constructor(options: FilesClientOptions, shared?: SharedState) {
     if (!options.apiKey) {
       throw new MissingApiKeyError('No API key given (set ANTHROPIC_API_KEY)', {
         variable: 'ANTHROPIC_API_KEY',
@@ -147,10 +165,16 @@ export class FilesClient {
       maxRetryTimeMs: options.maxRetryTimeMs ?? 5 * 60_000,
     };
     this.contract = options.contract ?? 'ga';
-    this.agent = new Agent({
-      connections: options.maxConnections ?? 8,
-      connect: { timeout: options.connectTimeoutMs ?? 10_000 },
-    });
+    if (options.expiresInSeconds !== undefined) checkExpiresInSeconds(options.expiresInSeconds);
+    this.isView = shared !== undefined;
+    this.agent =
+      shared?.agent ??
+      new Agent({
+        connections: options.maxConnections ?? 8,
+        connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+      });
+    this.tracker = shared?.tracker ?? new UploadTracker();
+    this.shared = shared ?? { agent: this.agent, tracker: this.tracker, views: new Map() };
     this.transport = new Transport({
       baseUrl: options.baseUrl ?? process.env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
       apiKey: options.apiKey,
@@ -158,6 +182,24 @@ export class FilesClient {
       workspaceId: options.workspaceId,
       dispatcher: this.agent,
     });
+  }
+
+  /**
+   * The same client acting on another workspace and/or uploading with a default expiry (e.g. one
+   * per configured folder). It shares the connections and the IDs handed out; views are cached,
+   * and closing one leaves the shared connections open.
+   */
+  scoped(scope: ClientScope): FilesClient {
+    const workspaceId = scope.workspaceId ?? this.opts.workspaceId;
+    const expiresInSeconds = scope.expiresInSeconds ?? this.opts.expiresInSeconds;
+    if (workspaceId === this.opts.workspaceId && expiresInSeconds === this.opts.expiresInSeconds) return this;
+    const key = `${workspaceId ?? ''}|${expiresInSeconds ?? ''}`;
+    let view = this.shared.views.get(key);
+    if (!view) {
+      view = new FilesClient({ ...this.opts, workspaceId, expiresInSeconds }, this.shared);
+      this.shared.views.set(key, view);
+    }
+    return view;
   }
 
   /** Builds a client from ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL; a missing key is a typed error. */
@@ -175,18 +217,9 @@ export class FilesClient {
    * failure it first looks for the file the attempt may have created and adopts it.
    */
   async upload(source: UploadSource, opts: UploadOptions): Promise<RemoteFile> {
-    const { filename, signal, expiresInSeconds } = opts;
-    if (
-      expiresInSeconds !== undefined &&
-      (!Number.isInteger(expiresInSeconds) ||
-        expiresInSeconds < EXPIRES_IN_SECONDS_MIN ||
-        expiresInSeconds > EXPIRES_IN_SECONDS_MAX)
-    ) {
-      throw new InvalidRequestOptionError(
-        `expiresInSeconds must be an integer from ${EXPIRES_IN_SECONDS_MIN} to ${EXPIRES_IN_SECONDS_MAX}, got ${expiresInSeconds}`,
-        { field: 'expiresInSeconds', value: expiresInSeconds },
-      );
-    }
+    const { filename, signal } = opts;
+    const expiresInSeconds = opts.expiresInSeconds ?? this.opts.expiresInSeconds;
+    if (expiresInSeconds !== undefined) checkExpiresInSeconds(expiresInSeconds);
     const fields: [string, string][] =
       expiresInSeconds === undefined ? [] : [['expires_in_seconds', String(expiresInSeconds)]];
     const mimeType = opts.mimeType ?? mimeTypeFor(filename);
@@ -479,8 +512,9 @@ export class FilesClient {
     return best;
   }
 
-  /** Closes the keep-alive connections. */
+  /** Closes the keep-alive connections (of the root client; a scoped view's close does nothing). */
   async close(): Promise<void> {
+    if (this.isView) return;
     await this.agent.close();
   }
 
@@ -556,6 +590,27 @@ export class FilesClient {
       },
     };
   }
+}
+
+function checkExpiresInSeconds(value: number): void {
+  if (Number.isInteger(value) && value >= EXPIRES_IN_SECONDS_MIN && value <= EXPIRES_IN_SECONDS_MAX) return;
+  throw new InvalidRequestOptionError(
+    `expiresInSeconds must be an integer from ${EXPIRES_IN_SECONDS_MIN} to ${EXPIRES_IN_SECONDS_MAX}, got ${value}`,
+    { field: 'expiresInSeconds', value },
+  );
+}
+
+/**
+ * The client a folder's requests go through: scoped to the folder's workspace and upload expiry
+ * when the client is a FilesClient (test doubles pass through unchanged).
+ */
+export function clientForFolder<T>(
+  client: T,
+  folder: { workspaceId?: string | undefined; expiresInSeconds?: number | undefined },
+): T {
+  if (!(client instanceof FilesClient)) return client;
+  if (folder.workspaceId === undefined && folder.expiresInSeconds === undefined) return client;
+  return client.scoped(folder) as T;
 }
 
 function filePath(id: string): string {
