@@ -210,6 +210,8 @@ class Emulator implements EmulatorCore {
     // counts against the rate limit or meets any injected fault.
     const scope = checkApiHeaders(req.headers, this.policy);
     if (scope instanceof ApiErrorResponse) throw scope;
+    // The SDK reads this response header into APIError.workspaceID.
+    res.setHeader('anthropic-workspace-id', scope.workspaceId);
     this.sweepExpired();
 
     const slot = this.limiter.tryAcquire();

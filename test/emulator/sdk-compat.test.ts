@@ -102,6 +102,7 @@ describe('client.files (GA) against the emulator', () => {
     expect((quota as InstanceType<typeof StorageQuotaExceededError>).errorCode).toBe(
       'storage_quota_exceeded',
     );
+    expect((quota as InstanceType<typeof StorageQuotaExceededError>).workspaceID).toBe('wrkspc_default');
     emu.setStorageQuota(null);
 
     const expiring = await client.files.upload({ file: await pdf('x.pdf'), expires_in_seconds: 3600 });
