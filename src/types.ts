@@ -58,4 +58,6 @@ export interface RemoteFile {
   /** RFC 3339 as the API sends it. */
   createdAt: string;
   downloadable: boolean;
+  /** RFC 3339 time the file expires; null when it never does; absent when the API did not say (beta). */
+  expiresAt?: string | null | undefined;
 }

@@ -7,12 +7,13 @@ import type { RemoteFile } from '../types.js';
 import {
   ApiError,
   ConnectionError,
+  ContractMismatchError,
+  InvalidRequestOptionError,
   MissingApiKeyError,
   NotFoundError,
   PaginationLoopError,
   SourceChangedError,
   SourceNotRetryableError,
-  UnexpectedResponseError,
   UploadOutcomeUnknownError,
   certainlyNotSent,
   isAbortError,
@@ -22,7 +23,20 @@ import { streamedMultipart } from './multipart.js';
 import { shouldRetry, withRetry, type RetryInfo } from './retry.js';
 import { Transport, type CallSpec } from './transport.js';
 import { UploadTracker } from './upload-tracker.js';
-import { WireDeletedSchema, WireFilePageSchema, WireFileSchema, toRemoteFile } from './wire.js';
+import {
+  WireDeletedSchema,
+  WireFilePageSchema,
+  WireFileSchema,
+  WireGaFilePageSchema,
+  toRemoteFile,
+} from './wire.js';
+
+/**
+ * Which Files API contract to speak. `ga` (the default): no beta header, `page`/`next_page`
+ * cursors, the `ids` filter. `beta`: the legacy `anthropic-beta: files-api-2025-04-14` shapes
+ * (`after_id`/`has_more`), kept for servers that still need them.
+ */
+export type ApiContract = 'ga' | 'beta';
 
 export interface FilesClientOptions {
   apiKey: string;
@@ -46,7 +60,13 @@ export interface FilesClientOptions {
   maxBackoffMs?: number;
   /** Largest server-requested wait honoured (default 60 s). */
   maxRetryAfterMs?: number;
-  /** Default ['files-api-2025-04-14']. */
+  /** Default 'ga'. */
+  contract?: ApiContract | undefined;
+  /** Sent as `anthropic-workspace-id` on every request (keys that can act on several workspaces). */
+  workspaceId?: string | undefined;
+  /** Default `expires_in_seconds` of every upload (3600..7776000); none when undefined. */
+  expiresInSeconds?: number | undefined;
+  /** Beta contract only: the `anthropic-beta` values (default ['files-api-2025-04-14']). */
   betas?: string[];
   onRetry?: (info: {
     method: string;
@@ -58,12 +78,10 @@ export interface FilesClientOptions {
   logger?: Logger;
 }
 
-/** One page of the listing, newest first. */
+/** One page of the listing; `nextPage` is the cursor of the next one, null on the last page. */
 export interface FilePage {
   data: RemoteFile[];
-  firstId: string | null;
-  lastId: string | null;
-  hasMore: boolean;
+  nextPage: string | null;
 }
 
 /** What to upload: an absolute path (re-opened per attempt) or a one-shot stream. */
@@ -74,6 +92,8 @@ export interface UploadOptions {
   filename: string;
   mimeType?: string;
   signal?: AbortSignal;
+  /** `expires_in_seconds`: the server deletes the file this long after the upload (3600..7776000). */
+  expiresInSeconds?: number | undefined;
   /**
    * File IDs the caller already owns (e.g. recorded by an earlier process); never adopted after an
    * unanswered attempt, since this client's own memory only covers IDs it handed out itself.
@@ -90,24 +110,48 @@ export interface FindRecentUploadOptions {
 }
 
 export const DEFAULT_BETAS: readonly string[] = ['files-api-2025-04-14'];
+/** The documented range of `expires_in_seconds`: one hour to ninety days. */
+export const EXPIRES_IN_SECONDS_MIN = 3600;
+export const EXPIRES_IN_SECONDS_MAX = 7_776_000;
+/** Largest `ids` filter the GA listing accepts (after de-duplication). */
+export const IDS_BATCH = 100;
 const FILES_PATH = '/v1/files';
 const FIND_PAGE_SIZE = 100;
+const LIST_ALL_PAGE_SIZE = 1000;
 
 /**
- * Client of the Files API (beta contract) over undici `request`: streamed uploads, paged listing,
- * retrieve, delete, download; typed errors, retries with the API's retry rules, and recovery from
- * uploads whose outcome is unknown.
+ * Client of the Files API (GA contract by default, the beta one on request) over undici
+ * `request`: streamed uploads, paged listing, lookups by ID, retrieve, delete, download; typed
+ * errors, retries with the API's retry rules, and recovery from uploads whose outcome is unknown.
  */
+/** The part of a client its scoped views share: connections and the record of IDs handed out. */
+interface SharedState {
+  agent: Agent;
+  tracker: UploadTracker;
+  views: Map<string, FilesClient>;
+}
+
+/** What a scoped view changes: the workspace its requests act on, the default upload expiry. */
+export interface ClientScope {
+  workspaceId?: string | undefined;
+  expiresInSeconds?: number | undefined;
+}
+
 export class FilesClient {
   private readonly transport: Transport;
   private readonly agent: Agent;
-  private readonly tracker = new UploadTracker();
+  private readonly tracker: UploadTracker;
+  private readonly shared: SharedState;
+  // Views share the root's connections; only the root closes them.
+  private readonly isView: boolean;
+  /** The contract this client speaks. */
+  readonly contract: ApiContract;
   private readonly opts: Required<
     Pick<FilesClientOptions, 'timeoutMs' | 'uploadTimeoutMs' | 'maxRetries' | 'maxRetryTimeMs'>
   > &
     FilesClientOptions;
 
-  constructor(options: FilesClientOptions) {
+  constructor(options: FilesClientOptions, shared?: SharedState) {
     if (!options.apiKey) {
       throw new MissingApiKeyError('No API key given (set ANTHROPIC_API_KEY)', {
         variable: 'ANTHROPIC_API_KEY',
@@ -120,16 +164,42 @@ export class FilesClient {
       maxRetries: options.maxRetries ?? 6,
       maxRetryTimeMs: options.maxRetryTimeMs ?? 5 * 60_000,
     };
-    this.agent = new Agent({
-      connections: options.maxConnections ?? 8,
-      connect: { timeout: options.connectTimeoutMs ?? 10_000 },
-    });
+    this.contract = options.contract ?? 'ga';
+    if (options.expiresInSeconds !== undefined) checkExpiresInSeconds(options.expiresInSeconds);
+    this.isView = shared !== undefined;
+    this.agent =
+      shared?.agent ??
+      new Agent({
+        connections: options.maxConnections ?? 8,
+        connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+      });
+    this.tracker = shared?.tracker ?? new UploadTracker();
+    this.shared = shared ?? { agent: this.agent, tracker: this.tracker, views: new Map() };
     this.transport = new Transport({
       baseUrl: options.baseUrl ?? process.env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
       apiKey: options.apiKey,
-      betas: options.betas ?? DEFAULT_BETAS,
+      betas: this.contract === 'beta' ? (options.betas ?? DEFAULT_BETAS) : [],
+      workspaceId: options.workspaceId,
       dispatcher: this.agent,
     });
+  }
+
+  /**
+   * The same client acting on another workspace and/or uploading with a default expiry (e.g. one
+   * per configured folder). It shares the connections and the IDs handed out; views are cached,
+   * and closing one leaves the shared connections open.
+   */
+  scoped(scope: ClientScope): FilesClient {
+    const workspaceId = scope.workspaceId ?? this.opts.workspaceId;
+    const expiresInSeconds = scope.expiresInSeconds ?? this.opts.expiresInSeconds;
+    if (workspaceId === this.opts.workspaceId && expiresInSeconds === this.opts.expiresInSeconds) return this;
+    const key = `${workspaceId ?? ''}|${expiresInSeconds ?? ''}`;
+    let view = this.shared.views.get(key);
+    if (!view) {
+      view = new FilesClient({ ...this.opts, workspaceId, expiresInSeconds }, this.shared);
+      this.shared.views.set(key, view);
+    }
+    return view;
   }
 
   /** Builds a client from ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL; a missing key is a typed error. */
@@ -148,6 +218,10 @@ export class FilesClient {
    */
   async upload(source: UploadSource, opts: UploadOptions): Promise<RemoteFile> {
     const { filename, signal } = opts;
+    const expiresInSeconds = opts.expiresInSeconds ?? this.opts.expiresInSeconds;
+    if (expiresInSeconds !== undefined) checkExpiresInSeconds(expiresInSeconds);
+    const fields: [string, string][] =
+      expiresInSeconds === undefined ? [] : [['expires_in_seconds', String(expiresInSeconds)]];
     const mimeType = opts.mimeType ?? mimeTypeFor(filename);
     const route = FILES_PATH;
     const isPath = typeof source === 'string';
@@ -169,6 +243,7 @@ export class FilesClient {
         const blob = await openPathBlob(source, mimeType, filename);
         sizeBytes = blob.size;
         const form = new FormData();
+        for (const [name, value] of fields) form.append(name, value);
         form.append('file', blob, filename);
         body = form;
       } else {
@@ -179,6 +254,7 @@ export class FilesClient {
           source.size,
           () => (streamTouched = true),
           (n) => (streamBytes += n),
+          fields,
         );
         body = multipart.body;
         headers = { 'content-type': multipart.contentType };
@@ -197,7 +273,7 @@ export class FilesClient {
           signal,
         })
         .then((json) => {
-          const file = parseWith(WireFileSchema, json, 'POST', route, toRemoteFile);
+          const file = this.parse(WireFileSchema, json, 'POST', route, toRemoteFile);
           this.tracker.claim(file.id);
           return file;
         });
@@ -244,53 +320,106 @@ export class FilesClient {
     return withRetry(attemptOnce, this.retryOptions('POST', route, signal));
   }
 
-  /** One page of the listing (newest first). */
-  async list(
-    opts: { limit?: number; afterId?: string; beforeId?: string; signal?: AbortSignal } = {},
-  ): Promise<FilePage> {
+  /**
+   * One page of the listing. GA: `limit` + the opaque `page` cursor; beta: `page` is sent as
+   * `after_id`. Never rely on the order (GA documents none).
+   */
+  async list(opts: { limit?: number; page?: string; signal?: AbortSignal } = {}): Promise<FilePage> {
     const route = FILES_PATH;
-    const json = await withRetry(
-      () =>
-        this.transport.json({
+    const beta = this.contract === 'beta';
+    const query = beta ? { limit: opts.limit, after_id: opts.page } : { limit: opts.limit, page: opts.page };
+    const json = await this.getJson(route, query, opts.signal);
+    if (!beta) {
+      return this.parse(WireGaFilePageSchema, json, 'GET', route, (page) => ({
+        data: page.data.map(toRemoteFile),
+        nextPage: page.next_page,
+      }));
+    }
+    return this.parse(WireFilePageSchema, json, 'GET', route, (page) => {
+      const lastId = page.last_id ?? null;
+      if (page.has_more && lastId === null) {
+        throw new ContractMismatchError(`GET ${route}: has_more is true but last_id is missing`, {
           method: 'GET',
-          path: route,
-          query: { limit: opts.limit, after_id: opts.afterId, before_id: opts.beforeId },
-          timeoutMs: this.opts.timeoutMs,
-          signal: opts.signal,
-        }),
-      this.retryOptions('GET', route, opts.signal),
-    );
-    return parseWith(WireFilePageSchema, json, 'GET', route, (page) => ({
-      data: page.data.map(toRemoteFile),
-      firstId: page.first_id ?? null,
-      lastId: page.last_id ?? null,
-      hasMore: page.has_more,
-    }));
+          route,
+          field: 'last_id',
+          contract: this.contract,
+        });
+      }
+      return { data: page.data.map(toRemoteFile), nextPage: page.has_more ? lastId : null };
+    });
   }
 
-  /** Every file, newest first, page by page; stops with PaginationLoopError if a cursor repeats. */
+  /**
+   * Every file, page by page (pages of 1000); stops with PaginationLoopError if the server hands
+   * out a cursor it already gave.
+   */
   async *listAll(opts: { pageSize?: number; signal?: AbortSignal } = {}): AsyncGenerator<RemoteFile> {
-    const limit = opts.pageSize ?? 1000;
+    const limit = opts.pageSize ?? LIST_ALL_PAGE_SIZE;
+    for await (const page of this.pages(limit, opts.signal)) yield* page.data;
+  }
+
+  /**
+   * The visible files among `ids` (de-duplicated; unknown, deleted and expired ones are simply
+   * absent). GA: the `ids` filter in batches of 100; beta, which has no filter: one retrieve each.
+   */
+  async retrieveMany(ids: Iterable<string>, opts: { signal?: AbortSignal } = {}): Promise<RemoteFile[]> {
+    const unique = [...new Set(ids)];
+    const out: RemoteFile[] = [];
+    if (this.contract === 'beta') {
+      for (const id of unique) {
+        try {
+          out.push(await this.retrieve(id, opts));
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+        }
+      }
+      return out;
+    }
+    const route = FILES_PATH;
+    for (let i = 0; i < unique.length; i += IDS_BATCH) {
+      const batch = unique.slice(i, i + IDS_BATCH);
+      const json = await this.getJson(route, { ids: batch }, opts.signal);
+      const page = this.parse(WireGaFilePageSchema, json, 'GET', route, (p) => p);
+      const wanted = new Set(batch);
+      // Defensive: a server that ignored the filter must not make unrelated files look like ours.
+      for (const f of page.data) if (wanted.has(f.id)) out.push(toRemoteFile(f));
+    }
+    return out;
+  }
+
+  private async *pages(limit: number, signal: AbortSignal | undefined): AsyncGenerator<FilePage> {
     const seen = new Set<string>();
     let cursor: string | undefined;
     for (;;) {
       const page = await this.list({
         limit,
-        ...(cursor ? { afterId: cursor } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(cursor !== undefined ? { page: cursor } : {}),
+        ...(signal ? { signal } : {}),
       });
-      yield* page.data;
-      if (!page.hasMore) return;
-      if (page.lastId === null || page.lastId === cursor || seen.has(page.lastId)) {
+      yield page;
+      if (page.nextPage === null) return;
+      if (seen.has(page.nextPage)) {
         throw new PaginationLoopError('The file listing repeated a cursor; stopping instead of looping', {
           route: FILES_PATH,
           cursor,
-          lastId: page.lastId,
+          nextPage: page.nextPage,
         });
       }
-      seen.add(page.lastId);
-      cursor = page.lastId;
+      seen.add(page.nextPage);
+      cursor = page.nextPage;
     }
+  }
+
+  private getJson(
+    route: string,
+    query: Record<string, string | number | readonly string[] | undefined>,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    return withRetry(
+      () =>
+        this.transport.json({ method: 'GET', path: route, query, timeoutMs: this.opts.timeoutMs, signal }),
+      this.retryOptions('GET', route, signal),
+    );
   }
 
   /** Metadata of one file. */
@@ -306,10 +435,10 @@ export class FilesClient {
         }),
       this.retryOptions('GET', route, opts.signal),
     );
-    return parseWith(WireFileSchema, json, 'GET', route, toRemoteFile);
+    return this.parse(WireFileSchema, json, 'GET', route, toRemoteFile);
   }
 
-  /** Deletes a file; a 404 counts as done (`alreadyGone: true`). */
+  /** Deletes a file; a 404 (also `file_expired`) counts as done (`alreadyGone: true`). */
   async delete(
     id: string,
     opts: { signal?: AbortSignal } = {},
@@ -326,7 +455,7 @@ export class FilesClient {
           }),
         this.retryOptions('DELETE', route, opts.signal),
       );
-      const deleted = parseWith(WireDeletedSchema, json, 'DELETE', route, (d) => d);
+      const deleted = this.parse(WireDeletedSchema, json, 'DELETE', route, (d) => d);
       return { id: deleted.id, alreadyGone: false };
     } catch (err) {
       if (err instanceof NotFoundError) return { id, alreadyGone: true };
@@ -354,7 +483,8 @@ export class FilesClient {
 
   /**
    * The newest file named `filename` with `sizeBytes` bytes created at or after `since` (minus
-   * clock slack) that is not excluded; pages newest first and stops once files are older.
+   * clock slack) that is not excluded. GA documents no listing order, so the whole listing is
+   * read; the beta contract lists newest first, so paging stops once files are older.
    */
   async findRecentUpload(
     filename: string,
@@ -364,28 +494,27 @@ export class FilesClient {
   ): Promise<RemoteFile | null> {
     const cutoff = since.getTime() - (opts.slackMs ?? 60_000);
     const exclude = opts.exclude ?? this.tracker.claimed;
-    let cursor: string | undefined;
-    const seen = new Set<string>();
-    for (;;) {
-      const page = await this.list({
-        limit: FIND_PAGE_SIZE,
-        ...(cursor ? { afterId: cursor } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
+    const ordered = this.contract === 'beta';
+    const limit = ordered ? FIND_PAGE_SIZE : LIST_ALL_PAGE_SIZE;
+    let best: RemoteFile | null = null;
+    for await (const page of this.pages(limit, opts.signal)) {
       for (const file of page.data) {
         const created = Date.parse(file.createdAt);
-        if (Number.isFinite(created) && created < cutoff) return null;
-        if (file.filename === filename && file.sizeBytes === sizeBytes && !exclude.has(file.id)) return file;
+        if (Number.isFinite(created) && created < cutoff) {
+          if (ordered) return best;
+          continue;
+        }
+        if (file.filename !== filename || file.sizeBytes !== sizeBytes || exclude.has(file.id)) continue;
+        if (ordered) return file;
+        if (best === null || Date.parse(best.createdAt) < created) best = file;
       }
-      if (!page.hasMore || page.lastId === null || page.lastId === cursor || seen.has(page.lastId))
-        return null;
-      seen.add(page.lastId);
-      cursor = page.lastId;
     }
+    return best;
   }
 
-  /** Closes the keep-alive connections. */
+  /** Closes the keep-alive connections (of the root client; a scoped view's close does nothing). */
   async close(): Promise<void> {
+    if (this.isView) return;
     await this.agent.close();
   }
 
@@ -427,6 +556,24 @@ export class FilesClient {
     });
   }
 
+  // Parses a 2xx body against the contract; a mismatch names the first offending field.
+  private parse<D, R>(
+    schema: z.ZodType<D>,
+    json: unknown,
+    method: string,
+    route: string,
+    map: (d: D) => R,
+  ): R {
+    const parsed = schema.safeParse(json);
+    if (parsed.success) return map(parsed.data);
+    const issue = parsed.error.issues[0];
+    const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : '(body)';
+    throw new ContractMismatchError(
+      `${method} ${route}: the answer does not match the Files API ${this.contract} contract: field "${field}": ${issue?.message ?? 'invalid'}`,
+      { method, route, field, contract: this.contract },
+    );
+  }
+
   private retryOptions(method: string, route: string, signal: AbortSignal | undefined) {
     const o = this.opts;
     return {
@@ -445,6 +592,27 @@ export class FilesClient {
   }
 }
 
+function checkExpiresInSeconds(value: number): void {
+  if (Number.isInteger(value) && value >= EXPIRES_IN_SECONDS_MIN && value <= EXPIRES_IN_SECONDS_MAX) return;
+  throw new InvalidRequestOptionError(
+    `expiresInSeconds must be an integer from ${EXPIRES_IN_SECONDS_MIN} to ${EXPIRES_IN_SECONDS_MAX}, got ${value}`,
+    { field: 'expiresInSeconds', value },
+  );
+}
+
+/**
+ * The client a folder's requests go through: scoped to the folder's workspace and upload expiry
+ * when the client is a FilesClient (test doubles pass through unchanged).
+ */
+export function clientForFolder<T>(
+  client: T,
+  folder: { workspaceId?: string | undefined; expiresInSeconds?: number | undefined },
+): T {
+  if (!(client instanceof FilesClient)) return client;
+  if (folder.workspaceId === undefined && folder.expiresInSeconds === undefined) return client;
+  return client.scoped(folder) as T;
+}
+
 function filePath(id: string): string {
   return `${FILES_PATH}/${encodeURIComponent(id)}`;
 }
@@ -460,23 +628,6 @@ async function openPathBlob(path: string, mimeType: string, filename: string): P
       { cause: err },
     );
   }
-}
-
-function parseWith<D, R>(
-  schema: z.ZodType<D>,
-  json: unknown,
-  method: string,
-  route: string,
-  map: (d: D) => R,
-): R {
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    throw new UnexpectedResponseError(`${method} ${route}: the answer does not look like the Files API's`, {
-      method,
-      route,
-    });
-  }
-  return map(parsed.data);
 }
 
 function isNotReadable(err: unknown): boolean {

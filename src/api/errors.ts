@@ -17,6 +17,7 @@ export type ApiErrorKind =
   | 'request_timeout'
   | 'request_too_large'
   | 'rate_limit'
+  | 'storage_quota'
   | 'server'
   | 'overloaded'
   | 'other';
@@ -34,6 +35,8 @@ export interface ApiErrorDetails {
   /** Path without query string, e.g. /v1/files/file_abc. */
   route: string;
   errorType?: string | undefined;
+  /** GA `error.details.error_code` (storage_quota_exceeded, file_expired, file_not_downloadable, ...). */
+  errorCode?: string | undefined;
   requestId?: string | undefined;
   retryHeaders?: RetryHeaders | undefined;
 }
@@ -43,6 +46,7 @@ export class ApiError extends FilesSyncError {
   readonly kind: ApiErrorKind = 'other';
   readonly status: number;
   readonly errorType: string | undefined;
+  readonly errorCode: string | undefined;
   readonly requestId: string | undefined;
   readonly method: string;
   readonly route: string;
@@ -52,12 +56,14 @@ export class ApiError extends FilesSyncError {
     super(message, {
       status: details.status,
       errorType: details.errorType,
+      errorCode: details.errorCode,
       requestId: details.requestId,
       method: details.method,
       route: details.route,
     });
     this.status = details.status;
     this.errorType = details.errorType;
+    this.errorCode = details.errorCode;
     this.requestId = details.requestId;
     this.method = details.method;
     this.route = details.route;
@@ -68,6 +74,15 @@ export class ApiError extends FilesSyncError {
 /** 400 invalid_request_error (bad filename, non-downloadable file, bad cursor, ...). */
 export class BadRequestError extends ApiError {
   override readonly kind = 'bad_request' as const;
+}
+/** 400 `file_not_downloadable`: only files made by tools can be downloaded. */
+export class FileNotDownloadableError extends BadRequestError {}
+/**
+ * 400 `storage_quota_exceeded`: the organisation's file storage is full. Never retried (another
+ * attempt cannot succeed until files are deleted); callers pause uploads and say so.
+ */
+export class StorageQuotaError extends ApiError {
+  override readonly kind = 'storage_quota' as const;
 }
 /** 401 authentication_error: missing or invalid API key. */
 export class AuthenticationError extends ApiError {
@@ -85,6 +100,8 @@ export class PermissionDeniedError extends ApiError {
 export class NotFoundError extends ApiError {
   override readonly kind = 'not_found' as const;
 }
+/** 404 `file_expired`: the file's expires_at passed; a NotFoundError, so "gone" handling covers it. */
+export class FileExpiredError extends NotFoundError {}
 /** 408 from the server. */
 export class ServerRequestTimeoutError extends ApiError {
   override readonly kind = 'request_timeout' as const;
@@ -113,6 +130,11 @@ export class OverloadedError extends ApiError {
 /** Builds the ApiError subclass that matches an HTTP status. */
 export function apiErrorFor(message: string, details: ApiErrorDetails): ApiError {
   const s = details.status;
+  if (s === 400 && details.errorCode === 'storage_quota_exceeded')
+    return new StorageQuotaError(message, details);
+  if (s === 400 && details.errorCode === 'file_not_downloadable')
+    return new FileNotDownloadableError(message, details);
+  if (s === 404 && details.errorCode === 'file_expired') return new FileExpiredError(message, details);
   if (s === 400) return new BadRequestError(message, details);
   if (s === 401) return new AuthenticationError(message, details);
   if (s === 402) return new BillingError(message, details);
@@ -168,6 +190,23 @@ export class PaginationLoopError extends FilesSyncError {}
 /** The server answered 2xx with a body that is not what the API documents. */
 export class UnexpectedResponseError extends FilesSyncError {}
 
+/**
+ * A 2xx answer that does not match the contract this client speaks (e.g. a beta-shaped listing
+ * where GA was expected, or a missing field); `field` names the first offending field.
+ */
+export class ContractMismatchError extends UnexpectedResponseError {
+  readonly field: string;
+  readonly contract: string;
+  constructor(message: string, context: { method: string; route: string; field: string; contract: string }) {
+    super(message, context);
+    this.field = context.field;
+    this.contract = context.contract;
+  }
+}
+
+/** A caller passed an option the API would refuse (e.g. expiresInSeconds out of range); nothing was sent. */
+export class InvalidRequestOptionError extends FilesSyncError {}
+
 /** A required environment variable (the API key) is missing. */
 export class MissingApiKeyError extends FilesSyncError {}
 
@@ -194,7 +233,8 @@ export function isAbortError(error: unknown): boolean {
 
 /** A short, key-free description of an error for logs and retry callbacks. */
 export function summarizeError(error: unknown): string {
-  if (error instanceof ApiError) return `${error.status} ${error.errorType ?? error.kind}`;
+  if (error instanceof ApiError)
+    return `${error.status} ${error.errorType ?? error.kind}${error.errorCode ? ` ${error.errorCode}` : ''}`;
   if (error instanceof RequestTimeoutError) return `timeout ${error.code}`;
   if (error instanceof ConnectionError) return error.code;
   if (error instanceof Error) return error.name;

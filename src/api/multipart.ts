@@ -13,8 +13,9 @@ export function escapeDispositionName(name: string): string {
 }
 
 /**
- * Wraps `source` as the single part `file` of a multipart body without buffering it; `size`, when
- * given, lets us send a Content-Length. `onFirstRead` fires once the source starts being consumed.
+ * Wraps `source` as the part `file` of a multipart body without buffering it, after the small text
+ * `fields` (e.g. expires_in_seconds); `size`, when given, lets us send a Content-Length.
+ * `onFirstRead` fires once the source starts being consumed.
  */
 export function streamedMultipart(
   source: AsyncIterable<Uint8Array>,
@@ -23,10 +24,18 @@ export function streamedMultipart(
   size: number | undefined,
   onFirstRead: () => void,
   onBytes: (n: number) => void,
+  fields: readonly (readonly [string, string])[] = [],
 ): StreamedMultipart {
   const boundary = `----files-sync-${randomBytes(12).toString('hex')}`;
+  const fieldParts = fields
+    .map(
+      ([name, value]) =>
+        `--${boundary}\r\nContent-Disposition: form-data; name="${escapeDispositionName(name)}"\r\n\r\n${value}\r\n`,
+    )
+    .join('');
   const head = Buffer.from(
-    `--${boundary}\r\n` +
+    fieldParts +
+      `--${boundary}\r\n` +
       `Content-Disposition: form-data; name="file"; filename="${escapeDispositionName(filename)}"\r\n` +
       `Content-Type: ${mimeType}\r\n\r\n`,
     'utf8',

@@ -1,5 +1,12 @@
 import pRetry from 'p-retry';
-import { ApiError, ConnectionError, isAbortError, summarizeError, type RetryHeaders } from './errors.js';
+import {
+  ApiError,
+  ConnectionError,
+  StorageQuotaError,
+  isAbortError,
+  summarizeError,
+  type RetryHeaders,
+} from './errors.js';
 
 /** Backoff shape; defaults are the official SDKs' `min(0.5 * 2^n, 8)` seconds. */
 export interface BackoffOptions {
@@ -39,6 +46,8 @@ export function serverRetryOpinion(headers: RetryHeaders): boolean | undefined {
 export function shouldRetry(error: unknown, attempt: number, maxRetries = Number.POSITIVE_INFINITY): boolean {
   if (attempt > maxRetries) return false;
   if (isAbortError(error)) return false;
+  // A full storage stays full until files are deleted: never retried, whatever the headers say.
+  if (error instanceof StorageQuotaError) return false;
   if (error instanceof ApiError) {
     return serverRetryOpinion(error.retryHeaders) ?? isRetryableStatus(error.status);
   }

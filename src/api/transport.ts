@@ -7,15 +7,21 @@ import { ApiError, ConnectionError, RequestTimeoutError, apiErrorFor, type Retry
 export interface TransportConfig {
   baseUrl: string;
   apiKey: string;
+  /** Sent as `anthropic-beta` when non-empty (the beta contract); GA sends none. */
   betas: readonly string[];
+  /** Sent as `anthropic-workspace-id` on every request when set. */
+  workspaceId?: string | undefined;
   dispatcher: Dispatcher;
 }
 
-/** One HTTP call. `path` starts with /v1; `query` values left undefined are omitted. */
+/**
+ * One HTTP call. `path` starts with /v1; `query` values left undefined are omitted; arrays are
+ * sent the way the official SDK encodes them (`ids[]=a&ids[]=b`).
+ */
 export interface CallSpec {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
-  query?: Record<string, string | number | undefined>;
+  query?: Record<string, string | number | readonly string[] | undefined>;
   body?: FormData | AsyncIterable<Uint8Array>;
   headers?: Record<string, string>;
   /** Limit for the whole call (headers + body for JSON, headers only for streams). */
@@ -114,14 +120,17 @@ export class Transport {
   private async errorFrom(spec: CallSpec, res: Dispatcher.ResponseData): Promise<ApiError> {
     const text = await readCapped(res.body, MAX_ERROR_BODY_BYTES);
     let errorType: string | undefined;
+    let errorCode: string | undefined;
     let message: string | undefined;
     let bodyRequestId: string | undefined;
     try {
       const parsed = JSON.parse(text) as {
-        error?: { type?: unknown; message?: unknown };
+        error?: { type?: unknown; message?: unknown; details?: { error_code?: unknown } | null };
         request_id?: unknown;
       };
       if (typeof parsed.error?.type === 'string') errorType = parsed.error.type;
+      const code = parsed.error?.details?.error_code;
+      if (typeof code === 'string') errorCode = code;
       if (typeof parsed.error?.message === 'string') message = parsed.error.message;
       if (typeof parsed.request_id === 'string') bodyRequestId = parsed.request_id;
     } catch {
@@ -134,12 +143,13 @@ export class Transport {
       if (v !== undefined) retryHeaders[name] = v;
     }
     const said = scrub(message ?? `HTTP ${res.statusCode}`, [this.config.apiKey]);
-    const typeLabel = errorType ? ` ${errorType}` : '';
+    const typeLabel = (errorType ? ` ${errorType}` : '') + (errorCode ? ` (${errorCode})` : '');
     return apiErrorFor(`${spec.method} ${spec.path}: ${res.statusCode}${typeLabel}: ${said}`, {
       status: res.statusCode,
       method: spec.method,
       route: spec.path,
       errorType,
+      errorCode,
       requestId,
       retryHeaders,
     });
@@ -148,18 +158,24 @@ export class Transport {
   private url(spec: CallSpec): string {
     const base = this.config.baseUrl.replace(/\/+$/, '');
     const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) params.set(k, String(v));
+    for (const [k, v] of Object.entries(spec.query ?? {})) {
+      if (v === undefined) continue;
+      if (typeof v === 'object') for (const item of v) params.append(`${k}[]`, item);
+      else params.set(k, String(v));
+    }
     const qs = params.toString();
     return `${base}${spec.path}${qs ? `?${qs}` : ''}`;
   }
 
   private headers(): Record<string, string> {
-    return {
+    const headers: Record<string, string> = {
       'x-api-key': this.config.apiKey,
       'anthropic-version': ANTHROPIC_VERSION,
-      'anthropic-beta': this.config.betas.join(','),
       accept: 'application/json',
     };
+    if (this.config.betas.length > 0) headers['anthropic-beta'] = this.config.betas.join(',');
+    if (this.config.workspaceId !== undefined) headers['anthropic-workspace-id'] = this.config.workspaceId;
+    return headers;
   }
 }
 

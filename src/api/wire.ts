@@ -10,8 +10,17 @@ export const WireFileSchema = z.object({
   size_bytes: z.number().int().nonnegative(),
   created_at: z.string(),
   downloadable: z.boolean().optional(),
+  /** GA: RFC 3339, null when the file never expires (the beta contract may omit it). */
+  expires_at: z.string().nullable().optional(),
 });
 export type WireFile = z.infer<typeof WireFileSchema>;
+
+/** One page of GET /v1/files, GA contract: `next_page` is the cursor, null on the last page. */
+export const WireGaFilePageSchema = z.object({
+  data: z.array(WireFileSchema),
+  next_page: z.string().min(1).nullable(),
+});
+export type WireGaFilePage = z.infer<typeof WireGaFilePageSchema>;
 
 /** One page of GET /v1/files (beta contract: first_id / last_id / has_more). */
 export const WireFilePageSchema = z.object({
@@ -34,5 +43,6 @@ export function toRemoteFile(w: WireFile): RemoteFile {
     sizeBytes: w.size_bytes,
     createdAt: w.created_at,
     downloadable: w.downloadable ?? false,
+    expiresAt: w.expires_at,
   };
 }

@@ -137,6 +137,8 @@ export async function createClient(
     connectTimeoutMs: api.connectTimeoutMs,
     maxRetries: api.maxRetries,
     maxRetryTimeMs: api.maxRetryTimeMs,
+    contract: api.contract,
+    workspaceId: api.workspaceId,
     logger,
     ...(onRetry ? { onRetry } : {}),
   });

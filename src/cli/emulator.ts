@@ -21,6 +21,9 @@ export interface EmulatorCliFlags {
   apiKey?: string;
   rpm?: string;
   maxUploadBytes?: string;
+  gaOnly?: boolean;
+  workspaces?: string;
+  storageQuotaBytes?: string;
   fault429?: string;
   fault500?: string;
   fault529?: string;
@@ -32,7 +35,7 @@ export interface EmulatorCliFlags {
   logLevel?: string;
 }
 
-const FAULT_FLAGS: [keyof EmulatorCliFlags, keyof FaultOptions, string][] = [
+const FAULT_FLAGS: [Exclude<keyof EmulatorCliFlags, 'gaOnly'>, keyof FaultOptions, string][] = [
   ['fault429', 'rate429', '--fault-429'],
   ['fault500', 'rate500', '--fault-500'],
   ['fault529', 'rate529', '--fault-529'],
@@ -98,6 +101,22 @@ export function emulatorOptionsFromCli(
   if (flags.rpm !== undefined) options.requestsPerMinute = integer(flags.rpm, '--rpm', 0, 1_000_000);
   if (flags.maxUploadBytes !== undefined)
     options.maxUploadBytes = integer(flags.maxUploadBytes, '--max-upload-bytes', 0, Number.MAX_SAFE_INTEGER);
+  if (flags.gaOnly) options.gaOnly = true;
+  if (flags.workspaces !== undefined) {
+    const ids = flags.workspaces.split(',').map((w) => w.trim());
+    if (ids.some((w) => w === ''))
+      throw usage(
+        `--workspaces must be a comma-separated list of workspace IDs, got ${JSON.stringify(flags.workspaces)}`,
+      );
+    options.workspaces = ids;
+  }
+  if (flags.storageQuotaBytes !== undefined)
+    options.storageQuotaBytes = integer(
+      flags.storageQuotaBytes,
+      '--storage-quota-bytes',
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
   return options;
 }
 
@@ -118,7 +137,7 @@ export function registerEmulatorCommand(program: Command): void {
   program
     .command('emulator')
     .description(
-      'Run a local emulator of the Files API (beta contract) with optional fault injection, for demos and tests',
+      'Run a local emulator of the Files API (GA contract; beta shapes for requests sending the beta header) with optional fault injection, for demos and tests',
     )
     .option('--port <n>', 'port to listen on (0 = any free port)', '8787')
     .option('--host <host>', 'address to bind', '127.0.0.1')
@@ -129,6 +148,15 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--api-key <key>', 'the only key to accept; default: any non-empty key')
     .option('--rpm <n>', 'requests per minute before answering 429 (0 = unlimited)')
     .option('--max-upload-bytes <n>', 'largest accepted file (default 500 MiB)')
+    .option('--ga-only', 'refuse requests that send the anthropic-beta files-api-2025-04-14 header')
+    .option(
+      '--workspaces <ids>',
+      'comma-separated workspace IDs the key can act on (one: bound to it; several: anthropic-workspace-id required)',
+    )
+    .option(
+      '--storage-quota-bytes <n>',
+      'answer uploads over this many stored bytes with storage_quota_exceeded',
+    )
     .option('--fault-429 <rate>', 'probability (0..1) of a 429 rate_limit_error per request')
     .option('--fault-500 <rate>', 'probability of a 500 api_error')
     .option('--fault-529 <rate>', 'probability of a 529 overloaded_error')
@@ -146,10 +174,12 @@ export function registerEmulatorCommand(program: Command): void {
       `
 Prints one line, ANTHROPIC_BASE_URL=<url>, and serves until Ctrl-C / SIGTERM.
 Faults may also come as JSON in ${FAULTS_ENV} (flags win).
-Inspection (no auth): GET /_emulator/state, GET /_emulator/files, POST /_emulator/faults, POST /_emulator/reset.
+Inspection (no auth): GET /_emulator/state, GET /_emulator/files, POST /_emulator/faults,
+POST /_emulator/clock {"advanceMs":n}, POST /_emulator/quota {"bytes":n|null}, POST /_emulator/reset.
 
 Examples:
   $ files-sync emulator --port 8787
+  $ files-sync emulator --ga-only --workspaces wrkspc_a,wrkspc_b --storage-quota-bytes 1000000
   $ files-sync emulator --fault-429 0.1 --fault-created-reset 0.05 --seed 7 --data-dir /tmp/emu
   $ ${FAULTS_ENV}='{"rate500":0.2,"latencyMs":50}' files-sync emulator
   $ export ANTHROPIC_BASE_URL=http://127.0.0.1:8787 ANTHROPIC_API_KEY=anything && files-sync sync`,

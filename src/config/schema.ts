@@ -18,6 +18,32 @@ export const MIN_RECONCILE_INTERVAL_MS = 10_000;
 
 export const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
+/** Files API contracts the client speaks: GA (default) or the legacy beta shapes. */
+export const API_CONTRACTS = ['ga', 'beta'] as const;
+
+/** The documented range of the upload field `expires_in_seconds`: one hour to ninety days. */
+export const EXPIRES_IN_SECONDS_MIN = 3600;
+export const EXPIRES_IN_SECONDS_MAX = 7_776_000;
+
+// Workspace IDs look like wrkspc_011CZkZaBF1tNoB5wlCeusgy; a workspace *name* here is the likely mistake.
+const WORKSPACE_ID_PATTERN = /^wrkspc_[A-Za-z0-9]+$/;
+
+const workspaceId = (description: string) =>
+  z
+    .string()
+    .superRefine((value, ctx) => {
+      if (WORKSPACE_ID_PATTERN.test(value)) return;
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a workspace ID like "wrkspc_011CZkZaBF1tNoB5wlCeusgy", got ${JSON.stringify(value.slice(0, 80))}`,
+        params: {
+          fix: 'copy the workspace ID (it starts with "wrkspc_") from the Console\'s workspace settings, not the workspace name',
+        },
+      });
+    })
+    .optional()
+    .describe(description);
+
 function int(min: number, max: number, fallback: number, description: string) {
   return z.int().min(min).max(max).default(fallback).describe(description);
 }
@@ -62,6 +88,15 @@ const apiSchema = z
     ),
     maxRetryTimeMs: int(0, 86_400_000, 300_000, 'Upper bound on the time spent retrying one request, in ms.'),
     maxConnections: int(1, 256, 8, 'HTTP connections kept to the API.'),
+    contract: z
+      .enum(API_CONTRACTS)
+      .default('ga')
+      .describe(
+        'Files API contract: "ga" (generally available API, no beta header; default) or "beta" (the legacy anthropic-beta: files-api-2025-04-14 shapes, for servers that still need them).',
+      ),
+    workspaceId: workspaceId(
+      "Workspace to act on, sent as anthropic-workspace-id. Only needed when the API key can act on several workspaces; a folder's workspaceId overrides it.",
+    ),
   })
   .describe('How files-sync talks to the Files API.');
 
@@ -78,6 +113,17 @@ const folderSchema = z
     include: globList('include'),
     exclude: globList('exclude'),
     followSymlinks: z.boolean().default(false).describe('Follow symbolic links (loops are detected).'),
+    workspaceId: workspaceId(
+      "Workspace this folder's files live in (overrides api.workspaceId); every request for the folder carries it.",
+    ),
+    expiresInSeconds: z
+      .int()
+      .min(EXPIRES_IN_SECONDS_MIN)
+      .max(EXPIRES_IN_SECONDS_MAX)
+      .optional()
+      .describe(
+        `Let the API delete each uploaded copy this many seconds after its upload (${EXPIRES_IN_SECONDS_MIN} = one hour to ${EXPIRES_IN_SECONDS_MAX} = ninety days). Omit to keep copies until files-sync deletes them.`,
+      ),
   })
   .describe('One local folder mirrored into the Files API.');
 

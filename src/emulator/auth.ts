@@ -24,24 +24,75 @@ function presentedKey(headers: IncomingHttpHeaders): string | undefined {
   return m?.[1];
 }
 
+/** Which response shapes a request gets: GA unless it sends the files beta. */
+export type Contract = 'ga' | 'beta';
+
+/** The workspace every file lives in when the emulator is not told about workspaces. */
+export const DEFAULT_WORKSPACE = 'wrkspc_default';
+
+/** What the header check found: the contract to answer in and the workspace to act on. */
+export interface RequestScope {
+  contract: Contract;
+  workspaceId: string;
+}
+
+/** How the emulator's one key relates to workspaces, and whether the beta contract is still served. */
+export interface AccessPolicy {
+  /** undefined accepts any non-empty key. */
+  expectedKey: string | undefined;
+  /** One entry: the key is bound to it. Several: the key spans them and must name one per request. */
+  workspaces: readonly string[];
+  /** Refuse the files beta header (the beta contract retired). */
+  gaOnly: boolean;
+}
+
 /**
- * Checks the headers every /v1 request needs, in the API's order: key (401), then version and
- * beta (400). `expectedKey` undefined accepts any non-empty key. The key is never echoed.
+ * Checks the headers every /v1 request needs, in the API's order: key (401), version (400), then
+ * the beta header (GA-only mode: 400) and the workspace (400 missing, 403 not the key's). The key
+ * is never echoed.
  */
 export function checkApiHeaders(
   headers: IncomingHttpHeaders,
-  expectedKey: string | undefined,
-): ApiErrorResponse | null {
+  policy: AccessPolicy,
+): ApiErrorResponse | RequestScope {
   const key = presentedKey(headers);
   if (!key) return new ApiErrorResponse(401, 'authentication_error', 'x-api-key header is required');
   // Compare digests so the comparison takes the same time whatever the key's length.
-  if (expectedKey !== undefined && !timingSafeEqual(digest(key), digest(expectedKey))) {
+  if (policy.expectedKey !== undefined && !timingSafeEqual(digest(key), digest(policy.expectedKey))) {
     return new ApiErrorResponse(401, 'authentication_error', 'invalid x-api-key');
   }
   if (!single(headers['anthropic-version'])) return invalidRequest('anthropic-version header is required');
   const betas = (single(headers['anthropic-beta']) ?? '').split(',').map((s) => s.trim());
-  if (!betas.includes(FILES_API_BETA)) {
-    return invalidRequest(`the Files API requires the anthropic-beta header to include ${FILES_API_BETA}`);
+  const contract: Contract = betas.includes(FILES_API_BETA) ? 'beta' : 'ga';
+  if (contract === 'beta' && policy.gaOnly) {
+    return invalidRequest(
+      `anthropic-beta ${FILES_API_BETA} is no longer supported: the Files API is generally available, send no beta header`,
+    );
   }
-  return null;
+  const workspace = resolveWorkspace(single(headers['anthropic-workspace-id'])?.trim(), policy.workspaces);
+  if (workspace instanceof ApiErrorResponse) return workspace;
+  return { contract, workspaceId: workspace };
+}
+
+function resolveWorkspace(
+  requested: string | undefined,
+  workspaces: readonly string[],
+): string | ApiErrorResponse {
+  const bound = workspaces.length === 1 ? workspaces[0] : undefined;
+  if (requested === undefined || requested === '') {
+    if (bound !== undefined) return bound;
+    return invalidRequest(
+      'anthropic-workspace-id header is required: this key can act on several workspaces',
+    );
+  }
+  if (workspaces.includes(requested)) return requested;
+  // The SDK documents no status or error_code for this; 403 permission_error is our choice.
+  return new ApiErrorResponse(
+    403,
+    'permission_error',
+    bound !== undefined
+      ? 'anthropic-workspace-id does not match the workspace of this API key'
+      : 'this API key cannot act on the workspace named by anthropic-workspace-id',
+    { workspaceId: requested },
+  );
 }

@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiErrorResponse } from './errors.js';
 
 /** The API's error body. */
-export function errorBody(type: string, message: string, requestId: string): object {
-  return { type: 'error', error: { type, message }, request_id: requestId };
+export function errorBody(type: string, message: string, requestId: string, errorCode?: string): object {
+  const error =
+    errorCode === undefined ? { type, message } : { type, message, details: { error_code: errorCode } };
+  return { type: 'error', error, request_id: requestId };
 }
 
 /** Sends a JSON response unless the socket is already gone. */
@@ -30,7 +32,10 @@ export function sendApiError(
   requestId: string,
   headers: Record<string, string> = {},
 ): void {
-  sendJson(res, err.status, errorBody(err.errorType, err.message, requestId), { ...err.headers, ...headers });
+  sendJson(res, err.status, errorBody(err.errorType, err.message, requestId, err.errorCode), {
+    ...err.headers,
+    ...headers,
+  });
 }
 
 /**

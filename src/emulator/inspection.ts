@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ApiErrorResponse, invalidRequest } from './errors.js';
 import { parseFaultOptions } from './faults.js';
 import { readJsonBody, sendJson } from './http.js';
-import type { AddFileInput, EmulatorFile, EmulatorStats, FaultOptions } from './types.js';
+import type { AddFileInput, EmulatorFile, EmulatorSettings, EmulatorStats, FaultOptions } from './types.js';
 
 /** What the inspection routes read and change. */
 export interface InspectableEmulator {
@@ -13,7 +13,9 @@ export interface InspectableEmulator {
   setFaults(f: FaultOptions): void;
   addFile(meta: AddFileInput): EmulatorFile;
   reset(): Promise<void>;
-  settings(): { requestsPerMinute: number; maxUploadBytes: number; dataDir: string | null };
+  advanceTime(ms: number): void;
+  setStorageQuota(bytes: number | null): void;
+  settings(): EmulatorSettings;
 }
 
 const addFileSchema = z.strictObject({
@@ -24,7 +26,11 @@ const addFileSchema = z.strictObject({
   createdAt: z.string().optional(),
   sha256: z.string().optional(),
   downloadable: z.boolean().optional(),
+  workspaceId: z.string().min(1).optional(),
+  expiresAt: z.string().nullable().optional(),
 });
+const clockSchema = z.strictObject({ advanceMs: z.number().int().min(0) });
+const quotaSchema = z.strictObject({ bytes: z.number().int().min(0).nullable() });
 
 function validated<T>(parse: () => T): T {
   try {
@@ -41,7 +47,8 @@ function withoutUndefined<T extends object>(o: T): T {
 
 /**
  * Unauthenticated routes that let a test in another process look inside and steer the emulator:
- * GET state, GET files, POST files (seed), POST faults, POST reset. Never faulted or counted.
+ * GET state, GET files, POST files (seed), POST faults, POST clock ({advanceMs}), POST quota
+ * ({bytes}, null lifts it), POST reset. Never faulted or counted.
  */
 export async function handleInspection(
   emu: InspectableEmulator,
@@ -78,6 +85,20 @@ export async function handleInspection(
       const faults = validated(() => parseFaultOptions(body));
       emu.setFaults(faults);
       sendJson(res, 200, { faults: emu.faults() });
+      return;
+    }
+    case 'POST /_emulator/clock': {
+      const body = await readJsonBody(req);
+      const { advanceMs } = validated(() => clockSchema.parse(body));
+      emu.advanceTime(advanceMs);
+      sendJson(res, 200, { now: emu.settings().now });
+      return;
+    }
+    case 'POST /_emulator/quota': {
+      const body = await readJsonBody(req);
+      const { bytes } = validated(() => quotaSchema.parse(body));
+      emu.setStorageQuota(bytes);
+      sendJson(res, 200, { storageQuotaBytes: bytes });
       return;
     }
     case 'POST /_emulator/reset':

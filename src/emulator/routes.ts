@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { generatedContent } from './content.js';
 import type { DataDirectory } from './disk.js';
-import { ApiErrorResponse, UnknownCursorError, invalidRequest, notFound } from './errors.js';
+import type { Contract } from './auth.js';
+import { ApiErrorResponse, UnknownCursorError, fileExpired, invalidRequest, notFound } from './errors.js';
 import type { FileStore, StoredFile } from './store.js';
 
 /** What a route answers: a JSON body or a byte stream. */
@@ -30,6 +31,8 @@ export type RouteName =
 
 const LIST_DEFAULT_LIMIT = 20;
 const LIST_MAX_LIMIT = 1000;
+const IDS_MAX = 100;
+const PAGE_PREFIX = 'page_';
 
 /** Finds the route for a method and path (query already stripped). */
 export function matchRoute(method: string, pathname: string): RouteMatch {
@@ -71,36 +74,93 @@ export function apiFile(f: StoredFile): object {
     size_bytes: f.sizeBytes,
     created_at: f.createdAt,
     downloadable: f.downloadable,
+    expires_at: f.expiresAt ?? null,
   };
 }
 
 function requireFile(deps: RouteDeps, fileId: string): StoredFile {
   const f = deps.store.get(fileId);
-  if (!f) throw notFound(`File not found: ${fileId}`, { fileId });
-  return f;
+  if (f) return f;
+  if (deps.store.isExpired(fileId)) throw fileExpired(fileId);
+  throw notFound(`File not found: ${fileId}`, { fileId });
 }
 
-/** GET /v1/files: newest first, cursor pagination (beta contract plus `page`/`next_page`). */
-export function listFiles(deps: RouteDeps, query: URLSearchParams): RouteResult {
-  const limit = parseLimit(query.get('limit'));
-  // `page` is the GA contract's opaque token; ours is simply the last ID of the previous page.
-  const afterId = nonEmpty(query.get('after_id')) ?? nonEmpty(query.get('page'));
-  const beforeId = nonEmpty(query.get('before_id'));
-  if (afterId !== undefined && beforeId !== undefined) {
-    throw invalidRequest('after_id and before_id are mutually exclusive');
+/** GET /v1/files in the contract the request asked for. */
+export function listFiles(deps: RouteDeps, query: URLSearchParams, contract: Contract): RouteResult {
+  return contract === 'ga' ? listFilesGa(deps, query) : listFilesBeta(deps, query);
+}
+
+/**
+ * GA listing: `limit` + opaque `page` cursor -> `{data, next_page}`, or `ids` (SDK encoding
+ * `ids[]=a&ids[]=b`; a plain repeated `ids` is accepted too) -> one page of the visible ones.
+ */
+function listFilesGa(deps: RouteDeps, query: URLSearchParams): RouteResult {
+  for (const beta of ['after_id', 'before_id']) {
+    if (query.has(beta))
+      throw invalidRequest(`${beta} is a beta parameter: page with "page" and "next_page"`);
   }
-  let page;
+  const ids = [...query.getAll('ids[]'), ...query.getAll('ids')];
+  if (query.has('ids[]') || query.has('ids')) {
+    if (query.has('page') || query.has('limit')) {
+      throw invalidRequest('ids is mutually exclusive with page and limit');
+    }
+    const unique = [...new Set(ids)];
+    if (unique.length > IDS_MAX)
+      throw invalidRequest(`ids: at most ${IDS_MAX} entries (after de-duplication)`);
+    const data: object[] = [];
+    for (const id of unique) {
+      const f = deps.store.get(id);
+      if (f) data.push(apiFile(f));
+    }
+    return { status: 200, json: { data, next_page: null } };
+  }
+  const limit = parseLimit(query.get('limit'));
+  const token = nonEmpty(query.get('page'));
+  const afterId = token === undefined ? undefined : decodePageToken(token);
+  const page = listOrCursorError(deps, { limit, ...(afterId !== undefined ? { afterId } : {}) });
+  const last = page.data[page.data.length - 1];
+  return {
+    status: 200,
+    json: {
+      data: page.data.map(apiFile),
+      next_page: page.hasMore && last ? encodePageToken(last.id) : null,
+    },
+  };
+}
+
+// Opaque to clients (they must not parse it); inside, the last ID of the page before.
+function encodePageToken(lastId: string): string {
+  return PAGE_PREFIX + Buffer.from(lastId, 'utf8').toString('base64url');
+}
+
+function decodePageToken(token: string): string {
+  if (!token.startsWith(PAGE_PREFIX)) throw invalidRequest('page: not a cursor this API handed out');
+  return Buffer.from(token.slice(PAGE_PREFIX.length), 'base64url').toString('utf8');
+}
+
+function listOrCursorError(deps: RouteDeps, q: Parameters<RouteDeps['store']['list']>[0]) {
   try {
-    page = deps.store.list({
-      limit,
-      ...(afterId !== undefined ? { afterId } : {}),
-      ...(beforeId !== undefined ? { beforeId } : {}),
-    });
+    return deps.store.list(q);
   } catch (err) {
     if (err instanceof UnknownCursorError)
       throw invalidRequest(`unknown cursor: ${String(err.context['fileId'])}`);
     throw err;
   }
+}
+
+/** Beta listing: newest first, `after_id`/`before_id` -> `{data, first_id, last_id, has_more}`. */
+function listFilesBeta(deps: RouteDeps, query: URLSearchParams): RouteResult {
+  const limit = parseLimit(query.get('limit'));
+  const afterId = nonEmpty(query.get('after_id'));
+  const beforeId = nonEmpty(query.get('before_id'));
+  if (afterId !== undefined && beforeId !== undefined) {
+    throw invalidRequest('after_id and before_id are mutually exclusive');
+  }
+  const page = listOrCursorError(deps, {
+    limit,
+    ...(afterId !== undefined ? { afterId } : {}),
+    ...(beforeId !== undefined ? { beforeId } : {}),
+  });
   const first = page.data[0];
   const last = page.data[page.data.length - 1];
   return {
@@ -110,7 +170,6 @@ export function listFiles(deps: RouteDeps, query: URLSearchParams): RouteResult 
       first_id: first?.id ?? null,
       last_id: last?.id ?? null,
       has_more: page.hasMore,
-      next_page: beforeId === undefined && page.hasMore ? (last?.id ?? null) : null,
     },
   };
 }
@@ -135,7 +194,16 @@ export function retrieveFile(deps: RouteDeps, fileId: string): RouteResult {
 /** GET /v1/files/{id}/content: only downloadable files; stored bytes or generated ones. */
 export function fileContent(deps: RouteDeps, fileId: string): RouteResult {
   const f = requireFile(deps, fileId);
-  if (!f.downloadable) throw invalidRequest(`File ${fileId} is not downloadable`, { fileId });
+  if (!f.downloadable) {
+    throw new ApiErrorResponse(
+      400,
+      'invalid_request_error',
+      `File ${fileId} is not downloadable`,
+      { fileId },
+      {},
+      'file_not_downloadable',
+    );
+  }
   const stream = deps.disk?.hasContent(fileId)
     ? deps.disk.readContent(fileId)
     : generatedContent(f.sizeBytes);
@@ -153,7 +221,10 @@ export function fileContent(deps: RouteDeps, fileId: string): RouteResult {
 /** DELETE /v1/files/{id}. */
 export async function deleteFile(deps: RouteDeps, fileId: string): Promise<RouteResult> {
   const f = deps.store.delete(fileId);
-  if (!f) throw notFound(`File not found: ${fileId}`, { fileId });
+  if (!f) {
+    if (deps.store.isExpired(fileId)) throw fileExpired(fileId);
+    throw notFound(`File not found: ${fileId}`, { fileId });
+  }
   if (deps.disk) {
     deps.disk.append({ op: 'delete', id: fileId });
     await deps.disk.removeContent(fileId);

@@ -4,10 +4,10 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import mime from 'mime-types';
 import type { Logger } from 'pino';
-import { checkApiHeaders } from './auth.js';
+import { DEFAULT_WORKSPACE, checkApiHeaders, type AccessPolicy } from './auth.js';
 import { generatedContentSha256 } from './content.js';
 import { DataDirectory } from './disk.js';
-import { ApiErrorResponse, EmulatorError, notFound } from './errors.js';
+import { ApiErrorResponse, DuplicateFileIdError, EmulatorError, notFound } from './errors.js';
 import { FAULT_COUNTER_KEYS, FaultInjector, type FaultKind } from './faults.js';
 import { afterBodyDrained, sendApiError, sendJson } from './http.js';
 import { newFileId, newRequestId } from './ids.js';
@@ -28,6 +28,7 @@ import type {
   AddFileInput,
   EmulatorFile,
   EmulatorOptions,
+  EmulatorSettings,
   EmulatorStats,
   FaultOptions,
   RunningEmulator,
@@ -72,6 +73,10 @@ export interface EmulatorCore {
   setFaults(f: FaultOptions): void;
   faults(): FaultOptions;
   addFile(meta: AddFileInput): EmulatorFile;
+  /** Moves the emulator's clock forward (expiry, created_at); never backwards. */
+  advanceTime(ms: number): void;
+  /** Total bytes of live files over which uploads get 400 storage_quota_exceeded; null = no quota. */
+  setStorageQuota(bytes: number | null): void;
   /** Forgets every file and counter (and wipes the data directory); keeps the fault config. */
   reset(): Promise<void>;
   /** Releases the data directory's journal. */
@@ -79,7 +84,11 @@ export interface EmulatorCore {
 }
 
 class Emulator implements EmulatorCore {
-  private readonly store = new FileStore();
+  // One store per workspace: a workspace sees, pages and deletes only its own files.
+  private readonly stores = new Map<string, FileStore>();
+  private readonly policy: AccessPolicy;
+  private clockOffsetMs = 0;
+  private storageQuotaBytes: number | null;
   private readonly faultInjector: FaultInjector;
   private readonly limiter: SlidingWindowLimiter;
   private counters = emptyStats();
@@ -93,6 +102,9 @@ class Emulator implements EmulatorCore {
     this.faultInjector = new FaultInjector(options.faults ?? {});
     this.limiter = new SlidingWindowLimiter(options.requestsPerMinute ?? 0);
     this.maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+    const workspaces = options.workspaces?.length ? [...new Set(options.workspaces)] : [DEFAULT_WORKSPACE];
+    this.policy = { expectedKey: options.apiKey, workspaces, gaOnly: options.gaOnly ?? false };
+    this.storageQuotaBytes = options.storageQuotaBytes ?? null;
     if (disk) this.replay(disk);
     this.handler = this.handler.bind(this);
   }
@@ -100,11 +112,43 @@ class Emulator implements EmulatorCore {
   private replay(disk: DataDirectory): void {
     for (const record of disk.readJournal()) {
       if (record.op === 'add') {
-        if (!this.store.get(record.file.id)) this.store.insert(record.file);
+        const store = this.store(record.file.workspaceId);
+        if (!store.get(record.file.id)) store.insert(record.file);
       } else {
-        this.store.delete(record.id);
+        for (const store of this.stores.values()) store.delete(record.id);
       }
     }
+  }
+
+  private store(workspaceId: string | undefined): FileStore {
+    const ws = workspaceId ?? this.policy.workspaces[0] ?? DEFAULT_WORKSPACE;
+    let store = this.stores.get(ws);
+    if (!store) {
+      store = new FileStore();
+      this.stores.set(ws, store);
+    }
+    return store;
+  }
+
+  private now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  // Expired files vanish before any request can see them; their bytes stop counting.
+  private sweepExpired(): void {
+    const now = this.now();
+    for (const store of this.stores.values()) {
+      for (const f of store.sweep(now)) {
+        this.disk?.append({ op: 'delete', id: f.id });
+        void this.disk?.removeContent(f.id);
+      }
+    }
+  }
+
+  private storedBytes(): number {
+    let total = 0;
+    for (const store of this.stores.values()) total += store.storedBytes;
+    return total;
   }
 
   handler(req: IncomingMessage, res: ServerResponse): void {
@@ -164,8 +208,11 @@ class Emulator implements EmulatorCore {
     if (!url.pathname.startsWith('/v1/')) throw notFound(`Not found: ${method} ${url.pathname}`);
     // Like the real API: a request without valid credentials or headers is refused before it
     // counts against the rate limit or meets any injected fault.
-    const authError = checkApiHeaders(req.headers, this.options.apiKey);
-    if (authError) throw authError;
+    const scope = checkApiHeaders(req.headers, this.policy);
+    if (scope instanceof ApiErrorResponse) throw scope;
+    // The SDK reads this response header into APIError.workspaceID.
+    res.setHeader('anthropic-workspace-id', scope.workspaceId);
+    this.sweepExpired();
 
     const slot = this.limiter.tryAcquire();
     if (!slot.ok) {
@@ -197,14 +244,14 @@ class Emulator implements EmulatorCore {
     if (match.kind === 'not-found') throw notFound(`Not found: ${method} ${url.pathname}`);
     if (match.kind === 'method-not-allowed') throw methodNotAllowed(match.allow);
 
-    const deps = { store: this.store, disk: this.disk };
+    const deps = { store: this.store(scope.workspaceId), disk: this.disk };
     const fileId = match.fileId ?? '';
     switch (match.name) {
       case 'POST /v1/files':
-        await this.upload(req, res, fault === 'rateCreatedThenReset');
+        await this.upload(req, res, fault === 'rateCreatedThenReset', scope.workspaceId);
         return;
       case 'GET /v1/files':
-        return send(res, listFiles(deps, url.searchParams));
+        return send(res, listFiles(deps, url.searchParams, scope.contract));
       case 'GET /v1/files/{id}':
         return send(res, retrieveFile(deps, fileId));
       case 'GET /v1/files/{id}/content':
@@ -217,7 +264,12 @@ class Emulator implements EmulatorCore {
     }
   }
 
-  private async upload(req: IncomingMessage, res: ServerResponse, resetAfterCreate: boolean): Promise<void> {
+  private async upload(
+    req: IncomingMessage,
+    res: ServerResponse,
+    resetAfterCreate: boolean,
+    workspaceId: string,
+  ): Promise<void> {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.maxUploadBytes + MULTIPART_OVERHEAD_SLACK) {
       throw new ApiErrorResponse(
@@ -231,7 +283,28 @@ class Emulator implements EmulatorCore {
       disk: this.disk,
       newId: newFileId,
     });
-    const file = this.store.insert({ ...received, createdAt: new Date().toISOString(), downloadable: false });
+    const quota = this.storageQuotaBytes;
+    if (quota !== null && this.storedBytes() + received.sizeBytes > quota) {
+      await this.disk?.removeContent(received.id);
+      throw new ApiErrorResponse(
+        400,
+        'invalid_request_error',
+        'Your organization has reached its file storage quota. Delete files to free up space, then retry the upload.',
+        { quota },
+        {},
+        'storage_quota_exceeded',
+      );
+    }
+    const { expiresInSeconds, ...rest } = received;
+    const now = this.now();
+    const file = this.store(workspaceId).insert({
+      ...rest,
+      createdAt: new Date(now).toISOString(),
+      downloadable: false,
+      workspaceId,
+      expiresAt:
+        expiresInSeconds === undefined ? null : new Date(now + expiresInSeconds * 1000).toISOString(),
+    });
     this.disk?.append({ op: 'add', file });
     this.counters.uploadsCreated++;
     if (resetAfterCreate) {
@@ -247,7 +320,24 @@ class Emulator implements EmulatorCore {
   }
 
   files(): EmulatorFile[] {
-    return this.store.all().map(toEmulatorFile);
+    this.sweepExpired();
+    const stores = [...this.stores.values()];
+    if (stores.length === 1) return (stores[0] as FileStore).all().map(toEmulatorFile);
+    const all = stores.flatMap((s) => s.all());
+    // Newest first across workspaces; sort is stable, so each store's own order is kept for ties.
+    all.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+    return all.map(toEmulatorFile);
+  }
+
+  advanceTime(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new EmulatorError('advanceTime: ms must be >= 0', { ms });
+    this.clockOffsetMs += ms;
+  }
+
+  setStorageQuota(bytes: number | null): void {
+    if (bytes !== null && (!Number.isInteger(bytes) || bytes < 0))
+      throw new EmulatorError('setStorageQuota: bytes must be a non-negative integer or null', { bytes });
+    this.storageQuotaBytes = bytes;
   }
 
   stats(): EmulatorStats {
@@ -264,7 +354,7 @@ class Emulator implements EmulatorCore {
   }
 
   addFile(meta: AddFileInput): EmulatorFile {
-    const createdAt = meta.createdAt ?? new Date().toISOString();
+    const createdAt = meta.createdAt ?? new Date(this.now()).toISOString();
     if (Number.isNaN(Date.parse(createdAt)))
       throw new EmulatorError('addFile: createdAt is not a date', { createdAt });
     if (!Number.isInteger(meta.sizeBytes) || meta.sizeBytes < 0) {
@@ -280,14 +370,24 @@ class Emulator implements EmulatorCore {
       createdAt,
       sha256: meta.sha256 ?? null,
       downloadable: meta.downloadable ?? false,
+      workspaceId: meta.workspaceId ?? this.policy.workspaces[0] ?? DEFAULT_WORKSPACE,
+      expiresAt: meta.expiresAt ?? null,
     };
-    this.store.insert(file);
+    if (!this.policy.workspaces.includes(file.workspaceId ?? '')) {
+      throw new EmulatorError('addFile: workspaceId is not one of the emulator workspaces', {
+        workspaceId: file.workspaceId,
+      });
+    }
+    for (const store of this.stores.values()) {
+      if (store.get(file.id)) throw new DuplicateFileIdError('file ID already exists', { fileId: file.id });
+    }
+    this.store(file.workspaceId).insert(file);
     this.disk?.append({ op: 'add', file });
     return toEmulatorFile(file);
   }
 
   async reset(): Promise<void> {
-    this.store.clear();
+    for (const store of this.stores.values()) store.clear();
     this.counters = emptyStats();
     this.limiter.clear();
     await this.disk?.wipe();
@@ -298,11 +398,16 @@ class Emulator implements EmulatorCore {
   }
 
   // Stats and limits shown by GET /_emulator/state.
-  settings(): { requestsPerMinute: number; maxUploadBytes: number; dataDir: string | null } {
+  settings(): EmulatorSettings {
     return {
       requestsPerMinute: this.options.requestsPerMinute ?? 0,
       maxUploadBytes: this.maxUploadBytes,
       dataDir: this.disk?.dir ?? null,
+      gaOnly: this.policy.gaOnly,
+      workspaces: [...this.policy.workspaces],
+      storageQuotaBytes: this.storageQuotaBytes,
+      storedBytes: this.storedBytes(),
+      now: new Date(this.now()).toISOString(),
     };
   }
 }
@@ -316,6 +421,8 @@ function toEmulatorFile(f: StoredFile): EmulatorFile {
     createdAt: f.createdAt,
     sha256: f.sha256 ?? '',
     downloadable: f.downloadable,
+    workspaceId: f.workspaceId ?? DEFAULT_WORKSPACE,
+    expiresAt: f.expiresAt ?? null,
   };
   if (f.sha256 === null) {
     // Seeded files get the hash of their generated content only when someone reads it: seeding
@@ -413,6 +520,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     stats: () => core.stats(),
     setFaults: (f) => core.setFaults(f),
     addFile: (meta) => core.addFile(meta),
+    advanceTime: (ms) => core.advanceTime(ms),
+    setStorageQuota: (bytes) => core.setStorageQuota(bytes),
     close: () => served.close(),
   };
 }

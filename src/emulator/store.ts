@@ -10,6 +10,10 @@ export interface StoredFile {
   createdAt: string;
   sha256: string | null;
   downloadable: boolean;
+  /** The workspace that sees the file (absent in journals written before workspaces existed). */
+  workspaceId?: string | undefined;
+  /** RFC 3339 expiry, or null/absent when the file never expires. */
+  expiresAt?: string | null | undefined;
 }
 
 interface Entry {
@@ -53,10 +57,41 @@ export class FileStore {
   private readonly deletedKeys = new Map<string, SortKey>();
   private tombstones = 0;
   private nextSeq = 0;
+  // Files with an expiry, soonest first; swept lazily by `sweep`.
+  private expiries: { ms: number; id: string }[] = [];
+  private readonly expiredIds = new Set<string>();
+  private bytes = 0;
 
   /** Number of live files. */
   get size(): number {
     return this.live.size;
+  }
+
+  /** Sum of the live files' sizes (what counts against a storage quota). */
+  get storedBytes(): number {
+    return this.bytes;
+  }
+
+  /** Removes every file whose expiry is at or before `nowMs`; returns them. */
+  sweep(nowMs: number): StoredFile[] {
+    const gone: StoredFile[] = [];
+    let n = 0;
+    for (const { ms, id } of this.expiries) {
+      if (ms > nowMs) break;
+      n++;
+      const f = this.delete(id);
+      if (f) {
+        this.expiredIds.add(id);
+        gone.push(f);
+      }
+    }
+    if (n > 0) this.expiries = this.expiries.slice(n);
+    return gone;
+  }
+
+  /** True for a file removed by expiry (answered 404 file_expired rather than a plain 404). */
+  isExpired(id: string): boolean {
+    return this.expiredIds.has(id);
   }
 
   /** Adds a file; throws DuplicateFileIdError when the ID is taken (live or deleted). */
@@ -79,6 +114,12 @@ export class FileStore {
       this.entries.splice(this.lowerBound(entry), 0, entry);
     }
     this.live.set(file.id, entry);
+    this.bytes += file.sizeBytes;
+    const expiresMs = file.expiresAt ? Date.parse(file.expiresAt) : Number.NaN;
+    if (!Number.isNaN(expiresMs)) {
+      const at = this.expiries.findIndex((e) => e.ms > expiresMs);
+      this.expiries.splice(at === -1 ? this.expiries.length : at, 0, { ms: expiresMs, id: file.id });
+    }
     return file;
   }
 
@@ -93,6 +134,7 @@ export class FileStore {
     if (!entry) return undefined;
     entry.deleted = true;
     this.live.delete(id);
+    this.bytes -= entry.file.sizeBytes;
     this.deletedKeys.set(id, { createdAtMs: entry.createdAtMs, seq: entry.seq });
     this.tombstones++;
     if (this.tombstones > 1024 && this.tombstones * 2 > this.entries.length) this.compact();
@@ -140,6 +182,9 @@ export class FileStore {
     this.live.clear();
     this.deletedKeys.clear();
     this.tombstones = 0;
+    this.expiries = [];
+    this.expiredIds.clear();
+    this.bytes = 0;
   }
 
   private keyOf(id: string): SortKey {

@@ -35,6 +35,16 @@ export interface EmulatorOptions {
   requestsPerMinute?: number;
   /** Default 500 MiB; a bigger file gets 413. */
   maxUploadBytes?: number;
+  /** Refuse requests that send the files beta header (the GA-only API after the beta's retirement). */
+  gaOnly?: boolean;
+  /**
+   * The workspaces the key can act on. One entry (or none: `wrkspc_default`): the key is bound to
+   * it and a different `anthropic-workspace-id` is refused (403). Several: every request must
+   * name one of them, and each sees only its own files.
+   */
+  workspaces?: string[];
+  /** Total bytes of live files (all workspaces: the quota is the organisation's) over which uploads get 400 storage_quota_exceeded. */
+  storageQuotaBytes?: number;
   logger?: Logger;
 }
 
@@ -47,6 +57,22 @@ export interface EmulatorFile {
   createdAt: string;
   sha256: string;
   downloadable: boolean;
+  workspaceId: string;
+  /** RFC 3339, or null when the file never expires. */
+  expiresAt: string | null;
+}
+
+/** Limits and switches shown by GET /_emulator/state. */
+export interface EmulatorSettings {
+  requestsPerMinute: number;
+  maxUploadBytes: number;
+  dataDir: string | null;
+  gaOnly: boolean;
+  workspaces: string[];
+  storageQuotaBytes: number | null;
+  storedBytes: number;
+  /** The emulator's clock (advanced by advanceTime). */
+  now: string;
 }
 
 /** Counters a test can assert on. */
@@ -77,6 +103,10 @@ export interface RunningEmulator {
   setFaults(f: FaultOptions): void;
   /** Seeds a file as if another program (or a tool) had made it. */
   addFile(meta: AddFileInput): EmulatorFile;
+  /** Moves the emulator's clock forward, e.g. past a file's expires_at. */
+  advanceTime(ms: number): void;
+  /** Sets (bytes) or lifts (null) the storage quota at run time. */
+  setStorageQuota(bytes: number | null): void;
   /** Closes the server and every open socket. */
   close(): Promise<void>;
 }

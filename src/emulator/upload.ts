@@ -12,7 +12,14 @@ export interface ReceivedUpload {
   mimeType: string;
   sizeBytes: number;
   sha256: string;
+  /** The optional `expires_in_seconds` form field, validated. */
+  expiresInSeconds?: number | undefined;
 }
+
+/** The documented range of `expires_in_seconds`: one hour to ninety days. */
+export const EXPIRES_IN_SECONDS_MIN = 3600;
+export const EXPIRES_IN_SECONDS_MAX = 7_776_000;
+const FIELD_MAX_BYTES = 64;
 
 /** Settings for receiving one upload. */
 export interface ReceiveOptions {
@@ -44,6 +51,8 @@ export function receiveUpload(req: IncomingMessage, options: ReceiveOptions): Pr
     let size = 0;
     let writer: ContentWriter | undefined;
     let settled = false;
+    let part: 'file' | 'expires' = 'file';
+    let expiresField: string | undefined;
 
     const cleanup = (): void => {
       req.off('data', onData);
@@ -61,6 +70,13 @@ export function receiveUpload(req: IncomingMessage, options: ReceiveOptions): Pr
     const parser = new MultipartParser(boundary, {
       onPartBegin(headers) {
         const disposition = formDataDisposition(headers.get('content-disposition'));
+        if (disposition.name === 'expires_in_seconds') {
+          if (expiresField !== undefined) throw invalidRequest('more than one expires_in_seconds field');
+          part = 'expires';
+          expiresField = '';
+          return;
+        }
+        part = 'file';
         if (disposition.name !== 'file') {
           throw invalidRequest(
             `unexpected form field ${JSON.stringify(disposition.name ?? '')}: send exactly one part named "file"`,
@@ -77,6 +93,11 @@ export function receiveUpload(req: IncomingMessage, options: ReceiveOptions): Pr
         if (options.disk) writer = options.disk.createContentWriter(id);
       },
       onPartData(chunk) {
+        if (part === 'expires') {
+          expiresField = (expiresField ?? '') + chunk.toString('utf8');
+          if (expiresField.length > FIELD_MAX_BYTES) throw invalidRequest('expires_in_seconds is too long');
+          return;
+        }
         size += chunk.length;
         if (size > options.maxUploadBytes) {
           throw new ApiErrorResponse(
@@ -118,7 +139,27 @@ export function receiveUpload(req: IncomingMessage, options: ReceiveOptions): Pr
         fail(invalidRequest('missing the "file" part'));
         return;
       }
-      const upload: ReceivedUpload = { id, filename, mimeType, sizeBytes: size, sha256: hash.digest('hex') };
+      let expiresInSeconds: number | undefined;
+      if (expiresField !== undefined) {
+        const n = Number(expiresField.trim());
+        if (!/^\d+$/.test(expiresField.trim()) || n < EXPIRES_IN_SECONDS_MIN || n > EXPIRES_IN_SECONDS_MAX) {
+          fail(
+            invalidRequest(
+              `expires_in_seconds must be an integer from ${EXPIRES_IN_SECONDS_MIN} to ${EXPIRES_IN_SECONDS_MAX}`,
+            ),
+          );
+          return;
+        }
+        expiresInSeconds = n;
+      }
+      const upload: ReceivedUpload = {
+        id,
+        filename,
+        mimeType,
+        sizeBytes: size,
+        sha256: hash.digest('hex'),
+        expiresInSeconds,
+      };
       settled = true;
       cleanup();
       (writer ? writer.commit() : Promise.resolve()).then(

@@ -369,7 +369,12 @@ export class Executor {
         logger.warn({ path: relPath, err: info }, 'upload outcome unknown; kept as a pending intent');
         return { op, status: 'ambiguous', error: info.message };
       }
-      if (info.status !== undefined && REFUSED_STATUSES.has(info.status)) {
+      // A full storage (400 storage_quota_exceeded) is not this file's fault: a failure, not a skip.
+      if (
+        info.status !== undefined &&
+        REFUSED_STATUSES.has(info.status) &&
+        info.name !== 'StorageQuotaError'
+      ) {
         // A definitive refusal (bad name, empty file, too large): nothing was created.
         manifest.removePendingUpload(relPath);
         logger.warn(

@@ -1,4 +1,5 @@
 /** One folder's working set for a process: its manifest, filter and executor, opened together. */
+import { clientForFolder } from '../api/client.js';
 import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
 import { Manifest, openManifest } from '../state/manifest.js';
@@ -44,7 +45,7 @@ export async function openFolderSession(
   const folderLogger = logger.child({ folder: folder.name });
   const executor = new Executor({
     root: folder.path,
-    client,
+    client: clientForFolder(client, folder),
     manifest,
     concurrency: config.api.concurrency,
     logger: folderLogger,
@@ -90,7 +91,7 @@ export function passContext(
     followSymlinks: session.folder.followSymlinks,
     manifest: session.manifest,
     executor: session.executor,
-    client,
+    client: clientForFolder(client, session.folder),
     limits: config.safety,
     allowMassDelete: opts.allowMassDelete ?? false,
     logger: session.logger,

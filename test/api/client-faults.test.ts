@@ -59,7 +59,7 @@ describe('retries each retryable failure', () => {
     emu.setFaults({ rate429: 1, retryAfterMs: 37 });
     const { client, retries } = recordingClient();
     const page = await client.list();
-    expect(page.hasMore).toBe(false);
+    expect(page.nextPage).toBeNull();
     expect(retries).toEqual([
       { method: 'GET', route: '/v1/files', attempt: 1, delayMs: 37, reason: '429 rate_limit_error' },
     ]);

@@ -8,6 +8,7 @@ import { FilesClient } from '../../src/api/client.js';
 import {
   AuthenticationError,
   BadRequestError,
+  ContractMismatchError,
   MissingApiKeyError,
   NotFoundError,
   PaginationLoopError,
@@ -119,21 +120,25 @@ describe('list, retrieve, delete, download', () => {
     }
   });
 
-  it('pages with limit, after_id and before_id, newest first', async () => {
-    const own = await startTestEmulator();
+  it('pages with limit and the GA page cursor until next_page is null', async () => {
+    const own = await startTestEmulator({ gaOnly: true });
     const c = clientFor(own);
     try {
       const ids = Array.from(
         { length: 5 },
         (_, i) => own.addFile({ filename: `p${i}.txt`, sizeBytes: 1 }).id,
-      ).reverse();
+      );
       const first = await c.list({ limit: 2 });
-      expect(first.data.map((f) => f.id)).toEqual(ids.slice(0, 2));
-      expect(first).toMatchObject({ firstId: ids[0], lastId: ids[1], hasMore: true });
-      const next = await c.list({ limit: 2, afterId: first.lastId ?? '' });
-      expect(next.data.map((f) => f.id)).toEqual(ids.slice(2, 4));
-      const back = await c.list({ limit: 2, beforeId: next.firstId ?? '' });
-      expect(back.data.map((f) => f.id)).toEqual(ids.slice(0, 2));
+      expect(first.data).toHaveLength(2);
+      expect(first.nextPage).toMatch(/^page_/);
+      const seen = first.data.map((f) => f.id);
+      let page = first;
+      while (page.nextPage !== null) {
+        page = await c.list({ limit: 2, page: page.nextPage });
+        seen.push(...page.data.map((f) => f.id));
+      }
+      expect(seen.sort()).toEqual([...ids].sort());
+      expect(own.stats().byRoute['GET /v1/files']).toBe(3);
       const empty = await (async () => {
         const e = await startTestEmulator();
         const ec = clientFor(e);
@@ -144,7 +149,7 @@ describe('list, retrieve, delete, download', () => {
           await e.close();
         }
       })();
-      expect(empty).toEqual({ data: [], firstId: null, lastId: null, hasMore: false });
+      expect(empty).toEqual({ data: [], nextPage: null });
     } finally {
       await c.close();
       await own.close();
@@ -281,30 +286,59 @@ describe('against a misbehaving server', () => {
     await new Promise((r) => server.close(r));
   });
 
-  it('stops listAll with PaginationLoopError when a page repeats its cursor', async () => {
+  const sameFile = {
+    id: 'file_same',
+    type: 'file',
+    filename: 'a',
+    mime_type: 'text/plain',
+    size_bytes: 1,
+    created_at: '2026-01-01T00:00:00.000Z',
+  };
+  function answerJson(body: unknown): void {
     handler = (_req, res) => {
       res.setHeader('content-type', 'application/json');
-      const file = {
-        id: 'file_same',
-        type: 'file',
-        filename: 'a',
-        mime_type: 'text/plain',
-        size_bytes: 1,
-        created_at: new Date().toISOString(),
-      };
-      res.end(JSON.stringify({ data: [file], first_id: 'file_same', last_id: 'file_same', has_more: true }));
+      res.end(JSON.stringify(body));
     };
-    const c = clientFor({ url }, { maxRetries: 0 });
+  }
+  async function listAllError(contract: 'ga' | 'beta'): Promise<{ err: unknown; seen: string[] }> {
+    const c = clientFor({ url }, { maxRetries: 0, contract });
     try {
       const seen: string[] = [];
       const err = await (async () => {
         for await (const f of c.listAll()) seen.push(f.id);
       })().catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(PaginationLoopError);
-      expect(seen.length).toBeLessThanOrEqual(2);
+      return { err, seen };
     } finally {
       await c.close();
     }
+  }
+
+  it('stops listAll with PaginationLoopError when a GA page repeats its next_page', async () => {
+    answerJson({ data: [sameFile], next_page: 'page_same' });
+    const { err, seen } = await listAllError('ga');
+    expect(err).toBeInstanceOf(PaginationLoopError);
+    expect(seen.length).toBeLessThanOrEqual(2);
+  });
+
+  it('stops listAll with PaginationLoopError when a beta page repeats its cursor', async () => {
+    answerJson({ data: [sameFile], first_id: 'file_same', last_id: 'file_same', has_more: true });
+    const { err, seen } = await listAllError('beta');
+    expect(err).toBeInstanceOf(PaginationLoopError);
+    expect(seen.length).toBeLessThanOrEqual(2);
+  });
+
+  it('names the missing field when the listing has the other contract’s shape', async () => {
+    answerJson({ data: [sameFile], first_id: 'file_same', last_id: 'file_same', has_more: false });
+    const ga = await listAllError('ga');
+    expect(ga.err).toBeInstanceOf(ContractMismatchError);
+    expect(ga.err).toMatchObject({ field: 'next_page', contract: 'ga' });
+    expect((ga.err as Error).message).toContain('"next_page"');
+    answerJson({ data: [sameFile], next_page: null });
+    const beta = await listAllError('beta');
+    expect(beta.err).toMatchObject({ field: 'has_more', contract: 'beta' });
+    answerJson({ data: [{ ...sameFile, size_bytes: undefined }], next_page: null });
+    const file = await listAllError('ga');
+    expect(file.err).toMatchObject({ field: 'data.0.size_bytes' });
   });
 
   it('maps a non-JSON 413 to RequestTooLargeError', async () => {

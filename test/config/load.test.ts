@@ -33,6 +33,7 @@ describe('defaults', () => {
         maxRetries: 6,
         maxRetryTimeMs: 300_000,
         maxConnections: 8,
+        contract: 'ga',
       },
       stateDir: path.join(dir, '.files-sync', 'sync.config'),
       folders: [

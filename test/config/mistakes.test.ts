@@ -451,6 +451,63 @@ const rows: MistakeRow[] = [
     message: 'invalid escape',
     fix: 'write a backslash as \\\\',
   },
+  // Files API contract, workspaces, expiry
+  {
+    name: 'unknown API contract',
+    input: withBase({ api: { contract: 'GA' } }),
+    path: 'api.contract',
+    message: 'must be one of ga, beta',
+    fix: 'use "ga"',
+  },
+  {
+    name: 'API contract as a beta header value',
+    input: withBase({ api: { contract: 'files-api-2025-04-14' } }),
+    path: 'api.contract',
+    message: 'must be one of ga, beta',
+    fix: 'use one of "ga", "beta"',
+  },
+  {
+    name: 'workspace name instead of ID',
+    input: withBase({ api: { workspaceId: 'Legal team' } }),
+    path: 'api.workspaceId',
+    message: 'must be a workspace ID like "wrkspc_',
+    fix: 'starts with "wrkspc_"',
+  },
+  {
+    name: 'folder workspace ID empty',
+    input: withBase({ folders: [{ ...docs, workspaceId: '' }] }),
+    path: 'folders[0].workspaceId',
+    message: 'must be a workspace ID',
+    fix: 'not the workspace name',
+  },
+  {
+    name: 'expiry shorter than an hour',
+    input: withBase({ folders: [{ ...docs, expiresInSeconds: 600 }] }),
+    path: 'folders[0].expiresInSeconds',
+    message: 'between 3600 and 7776000, got 600',
+    fix: 'from 3600 to 7776000',
+  },
+  {
+    name: 'expiry longer than ninety days',
+    input: withBase({ folders: [{ ...docs, expiresInSeconds: 7_776_001 }] }),
+    path: 'folders[0].expiresInSeconds',
+    message: 'got 7776001',
+    fix: 'from 3600 to 7776000',
+  },
+  {
+    name: 'expiry in quotes',
+    input: withBase({ folders: [{ ...docs, expiresInSeconds: '86400' }] }),
+    path: 'folders[0].expiresInSeconds',
+    message: 'must be a number, got a string',
+    fix: 'remove the quotes: 86400',
+  },
+  {
+    name: 'expiresInSeconds at the api level',
+    input: withBase({ api: { expiresInSeconds: 86400 } }),
+    path: 'api.expiresInSeconds',
+    message: 'unknown key',
+    fix: 'known keys here',
+  },
   // keys in the file
   {
     name: 'apiKey at the top',

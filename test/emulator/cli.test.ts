@@ -60,7 +60,17 @@ describe('emulatorOptionsFromCli', () => {
     expect(emulatorOptionsFromCli({ fault500: '0.1' }, env).faults).toEqual({ rate500: 0.1, latencyMs: 10 });
   });
 
+  it('maps the GA-only, workspace and storage quota flags', () => {
+    const o = emulatorOptionsFromCli(
+      { gaOnly: true, workspaces: 'wrkspc_a, wrkspc_b', storageQuotaBytes: '1000' },
+      {},
+    );
+    expect(o).toMatchObject({ gaOnly: true, workspaces: ['wrkspc_a', 'wrkspc_b'], storageQuotaBytes: 1000 });
+  });
+
   it.each([
+    [{ workspaces: 'wrkspc_a,,wrkspc_b' }, {}],
+    [{ storageQuotaBytes: 'lots' }, {}],
     [{ port: 'abc' }, {}],
     [{ port: '70000' }, {}],
     [{ fault429: '1.5' }, {}],

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FormData, request } from 'undici';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
-import { API_HEADERS, call, multipart, seed, upload } from './support.js';
+import { API_HEADERS, GA, call, multipart, seed, upload } from './support.js';
 
 const FILE_ID = /^file_[0-9A-Za-z]{24}$/;
 const REQUEST_ID = /^req_[0-9A-Za-z]{24}$/;
@@ -78,18 +78,19 @@ describe('request headers and errors', () => {
     expect(r.json.error.type).toBe('invalid_request_error');
   });
 
-  it('answers 400 without the files beta, accepts it inside a comma-separated list', async () => {
-    const missing = await call(emu, 'GET', '/v1/files', {
+  it('answers GA shapes without the files beta and beta shapes with it, also inside a comma-separated list', async () => {
+    const ga = await call(emu, 'GET', '/v1/files', {
       noDefaultHeaders: true,
       headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
     });
-    expect(missing.status).toBe(400);
+    expect(ga.status).toBe(200);
+    expect(ga.json).toEqual({ data: [], next_page: null });
     const other = await call(emu, 'GET', '/v1/files', { headers: { 'anthropic-beta': 'some-other-beta' } });
-    expect(other.status).toBe(400);
+    expect(other.json).toEqual({ data: [], next_page: null });
     const listed = await call(emu, 'GET', '/v1/files', {
       headers: { 'anthropic-beta': 'other-2025-01-01, files-api-2025-04-14' },
     });
-    expect(listed.status).toBe(200);
+    expect(listed.json).toEqual({ data: [], first_id: null, last_id: null, has_more: false });
   });
 
   it('ignores ?beta=true', async () => {
@@ -137,6 +138,7 @@ describe('POST /v1/files', () => {
       size_bytes: 11,
       created_at: expect.stringMatching(RFC3339_MS),
       downloadable: false,
+      expires_at: null,
     });
     expect(emu.files()).toEqual([
       {
@@ -147,6 +149,8 @@ describe('POST /v1/files', () => {
         createdAt: r.json.created_at,
         sha256: sha256('hello world'),
         downloadable: false,
+        workspaceId: 'wrkspc_default',
+        expiresAt: null,
       },
     ]);
     expect(emu.stats().uploadsCreated).toBe(1);
@@ -278,7 +282,7 @@ describe('POST /v1/files', () => {
 describe('GET /v1/files', () => {
   it('returns an empty page with null ids', async () => {
     const r = await call(emu, 'GET', '/v1/files');
-    expect(r.json).toEqual({ data: [], first_id: null, last_id: null, has_more: false, next_page: null });
+    expect(r.json).toEqual({ data: [], first_id: null, last_id: null, has_more: false });
   });
 
   it('defaults to 20 items, newest first', async () => {
@@ -315,7 +319,6 @@ describe('GET /v1/files', () => {
       forward.push(...r.json.data.map((f: { id: string }) => f.id));
       pages++;
       if (!r.json.has_more) break;
-      expect(r.json.next_page).toBe(r.json.last_id);
       after = r.json.last_id;
     }
     expect(pages).toBe(9);
@@ -332,10 +335,11 @@ describe('GET /v1/files', () => {
     expect(backward).toEqual(ids.slice(0, -1));
   });
 
-  it('accepts the GA `page` token as the continuation cursor', async () => {
+  it('pages with the opaque GA `page` token when no beta header is sent', async () => {
     const ids = seed(emu, 5);
-    const first = await call(emu, 'GET', '/v1/files?limit=3');
-    const second = await call(emu, 'GET', `/v1/files?limit=3&page=${first.json.next_page}`);
+    const first = await call(emu, 'GET', '/v1/files?limit=3', GA);
+    expect(first.json.next_page).toMatch(/^page_/);
+    const second = await call(emu, 'GET', `/v1/files?limit=3&page=${first.json.next_page}`, GA);
     expect(second.json.data.map((f: { id: string }) => f.id)).toEqual(ids.slice(3));
     expect(second.json.next_page).toBeNull();
   });
@@ -407,6 +411,8 @@ describe('single-file routes', () => {
       sha256: 'abc',
       mimeType: 'text/x',
       downloadable: false,
+      workspaceId: 'wrkspc_default',
+      expiresAt: null,
     });
     expect((await call(emu, 'GET', '/v1/files/file_fixedid')).json.created_at).toBe(
       '2025-01-02T03:04:05.678Z',

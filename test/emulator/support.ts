@@ -8,6 +8,23 @@ export const API_HEADERS = {
   'anthropic-beta': 'files-api-2025-04-14',
 } as const;
 
+/** The headers of a GA request: no beta header. */
+export const GA_HEADERS = {
+  'x-api-key': API_HEADERS['x-api-key'],
+  'anthropic-version': API_HEADERS['anthropic-version'],
+} as const;
+
+/** `call` options for a GA request (spread and add `headers` entries as needed via gaWith). */
+export const GA = { noDefaultHeaders: true, headers: { ...GA_HEADERS } } as const;
+
+/** `call` options for a GA request with extra headers (workspace, content-type). */
+export function gaWith(headers: Record<string, string>): {
+  noDefaultHeaders: true;
+  headers: Record<string, string>;
+} {
+  return { noDefaultHeaders: true, headers: { ...GA_HEADERS, ...headers } };
+}
+
 /** A response read to its end. */
 export interface ApiResponse {
   status: number;
