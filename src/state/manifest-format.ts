@@ -138,8 +138,8 @@ export function migrate(raw: unknown, options: MigrateOptions = {}): ManifestDat
     );
   }
   const v1 = version === 0 ? upgradeV0(raw, options.folder) : raw;
-  // v1 had no suspects or unsettled attempts.
-  const source = version < 2 ? { suspects: {}, unsettled: {}, ...v1 } : v1;
+  // v1 had no suspects or unsettled attempts; an empty section may be left out.
+  const source: Record<string, unknown> = { suspects: {}, unsettled: {}, ...v1 };
 
   const folder = folderSchema.safeParse(source['folder']);
   if (!folder.success) throw corrupt('folder is missing or malformed');

@@ -37,12 +37,16 @@ export async function makeProject(
   await fs.mkdir(folder, { recursive: true });
   const emulator = await startEmulator({ apiKey: TEST_KEY, ...opts.emulator });
   const configPath = path.join(dir, 'sync.config.json');
+  // Each test's emulator is a workspace of its own (exclusive), and old IDs are deleted at once
+  // (no retention) unless a test says otherwise: the suites check "no orphan, no duplicate" and
+  // immediate deletes. The shared-workspace tests set both explicitly.
   const config = {
-    api: { baseUrl: emulator.url, concurrency: 4, maxRetryTimeMs: 60_000 },
+    api: { baseUrl: emulator.url, concurrency: 4, maxRetryTimeMs: 60_000, workspaceExclusive: true },
     stateDir,
     folders: [{ name: 'docs', path: folder }],
     watch: { debounceMs: 200 },
     reconcile: { intervalMs: 0 },
+    retention: { supersededMs: 0, removedMs: 0 },
     log: { level: 'info' },
     ...opts.config,
   };

@@ -15,7 +15,14 @@ import {
   SourceChangedError,
   UploadOutcomeUnknownError,
 } from '../../src/api/errors.js';
-import type { ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from '../../src/types.js';
+import type {
+  ManifestEntry,
+  PendingDelete,
+  PendingUpload,
+  RemoteFile,
+  Suspect,
+  UnsettledAttempt,
+} from '../../src/types.js';
 
 const NOW = new Date('2026-11-05T00:00:00.000Z');
 const logger = pino({ level: 'silent' });
@@ -70,6 +77,31 @@ class FakeManifest implements ExecutorManifest {
   }
   removePendingDelete(id: string) {
     this.deletes.delete(id);
+  }
+  readonly suspectMap = new Map<string, Suspect>();
+  readonly unsettledMap = new Map<string, UnsettledAttempt>();
+  suspects() {
+    return [...this.suspectMap.values()];
+  }
+  addSuspect(x: Suspect) {
+    this.suspectMap.set(x.fileId, x);
+    this.log.push(`suspect ${x.fileId}`);
+  }
+  removeSuspect(id: string) {
+    this.suspectMap.delete(id);
+  }
+  unsettled() {
+    return [...this.unsettledMap.values()];
+  }
+  addUnsettled(a: UnsettledAttempt) {
+    this.unsettledMap.set(`${a.startedAt} ${a.path}`, a);
+    this.log.push(`unsettled ${a.path}`);
+  }
+  removeUnsettled(a: Pick<UnsettledAttempt, 'path' | 'startedAt'>) {
+    this.unsettledMap.delete(`${a.startedAt} ${a.path}`);
+  }
+  get size() {
+    return this.entries.size;
   }
   async flush() {
     this.flushedUploads = this.pendingUploads();
@@ -184,13 +216,17 @@ describe('Executor: upload intents', () => {
       intentAtUpload = manifest.flushedUploads.find((u) => u.path === 'a.txt');
       return client.created(filename);
     };
-    const result = await executor().run(ops);
+    const ex = executor();
+    const result = await ex.run(ops);
     expect(result.outcomes.map((o) => o.status)).toEqual(['done', 'done', 'done']);
     // The stray copy's pending delete is recorded (and flushed) before the old intent is dropped.
     expect(manifest.log.slice(0, 3)).toEqual(['pending-delete stray_1', 'flush', 'drop-intent a.txt']);
     // The new intent was written and flushed just before its upload, not at batch start.
     expect(intentAtUpload?.sha256).toBe('h-new');
-    expect(client.log).toEqual(['delete stray_1', 'upload a.txt']);
+    // Deletes leave only through the queue's drain.
+    expect(client.log).toEqual(['upload a.txt']);
+    await ex.drainPendingDeletes();
+    expect(client.log).toEqual(['upload a.txt', 'delete stray_1']);
     expect(manifest.get('a.txt')?.fileId).toBe('file_1');
   });
 });
@@ -224,6 +260,11 @@ describe('Executor: ordering', () => {
     held.open();
     await run;
     expect(events).toEqual(['op-start replace', 'op-end replace', 'op-start refresh', 'op-end refresh']);
+    // The old ID is only queued by the replace; the drain flushes the new ID first, then sends it.
+    expect(client.log).toEqual(['upload a.txt']);
+    manifest.log.length = 0;
+    await ex.drainPendingDeletes();
+    expect(manifest.log[0]).toBe('flush');
     expect(client.log).toEqual(['upload a.txt', 'delete file_old']);
     expect(ex.inFlightCount()).toBe(0);
   });
@@ -299,8 +340,10 @@ describe('Executor: outcomes', () => {
   it('a failed delete keeps its pending delete for the next pass', async () => {
     manifest.entries.set('a.txt', entry('file_a', 'h'));
     client.deleteError = new Error('socket hang up');
-    const result = await executor().run([{ kind: 'delete', path: 'a.txt', fileId: 'file_a' }]);
-    expect(result.outcomes[0]).toMatchObject({ status: 'failed', error: 'socket hang up' });
+    const ex = executor();
+    const result = await ex.run([{ kind: 'delete', path: 'a.txt', fileId: 'file_a' }]);
+    expect(result.outcomes[0]).toMatchObject({ status: 'done', fileId: 'file_a' });
+    expect(await ex.drainPendingDeletes()).toMatchObject({ done: 0, failed: 1 });
     expect(manifest.get('a.txt')).toBeUndefined();
     expect([...manifest.deletes.keys()]).toEqual(['file_a']);
   });
@@ -321,9 +364,11 @@ describe('Executor: post-upload stat check', () => {
       await fs.appendFile(source, 'more');
       return client.created(filename);
     };
-    const result = await executor().run([{ kind: 'upload', path: 'a.txt', local }]);
+    const ex = executor();
+    const result = await ex.run([{ kind: 'upload', path: 'a.txt', local }]);
     expect(result.outcomes[0]?.status).toBe('changed');
     expect(result.retryLater).toEqual(['a.txt']);
+    await ex.drainPendingDeletes();
     expect(client.log).toEqual(['upload a.txt', 'delete file_1']);
     expect(manifest.get('a.txt')).toBeUndefined();
     expect(manifest.uploads.size).toBe(0);
