@@ -375,3 +375,75 @@ describe('Executor: post-upload stat check', () => {
     expect(manifest.deletes.size).toBe(0);
   });
 });
+
+describe('Executor: the delayed delete queue', () => {
+  it('holds due removals while everything queued is over the limits; sends and logs each once released', async () => {
+    for (let i = 0; i < 20; i++) manifest.entries.set(`k${i}.txt`, entry(`keep_${i}`, 'h'));
+    const at = NOW.toISOString();
+    for (let i = 0; i < 10; i++)
+      manifest.deletes.set(`gone_${i}`, {
+        fileId: `gone_${i}`,
+        path: `g${i}.txt`,
+        reason: 'removed',
+        queuedAt: at,
+      });
+    const later = new Date(NOW.getTime() + 60_000).toISOString();
+    manifest.deletes.set('old_1', {
+      fileId: 'old_1',
+      path: 'k1.txt',
+      reason: 'replaced',
+      queuedAt: at,
+      notBefore: later,
+    });
+    const lines: Array<Record<string, unknown>> = [];
+    const capture = pino(
+      { level: 'info' },
+      { write: (s: string) => void lines.push(JSON.parse(s) as never) },
+    );
+    const ex = new Executor({
+      root,
+      client,
+      manifest,
+      concurrency: 4,
+      logger: capture,
+      now: () => NOW,
+      limits: { maxDeletes: 100, maxDeletePercent: 25 },
+    });
+    const held = await ex.drainPendingDeletes();
+    // 10 removals of 30 tracked files (20 + the 10 taken out) is 33%: none is sent.
+    expect(held).toMatchObject({ done: 0, held: 10, waiting: 1, nextDueAt: NOW.getTime() + 60_000 });
+    expect(held.heldReason).toMatch(/33\.3% of 30 tracked files.*--allow-mass-delete/);
+    expect(client.log).toEqual([]);
+
+    const released = await ex.drainPendingDeletes({ allowMassDelete: true });
+    expect(released).toMatchObject({ done: 10, held: 0, waiting: 1 });
+    const sent = lines.filter((l) => l['msg'] === 'deleted remote file');
+    expect(sent.map((l) => [l['level'], l['path'], l['fileId']]).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => [30, `g${i}.txt`, `gone_${i}`]).sort(),
+    );
+    // The superseded ID stays valid until its retention has passed.
+    expect([...manifest.deletes.keys()]).toEqual(['old_1']);
+  });
+
+  it('a replace queues the old ID with its retention instead of deleting it', async () => {
+    manifest.entries.set('a.txt', entry('file_old', 'h0'));
+    const ex = new Executor({
+      root,
+      client,
+      manifest,
+      concurrency: 4,
+      logger,
+      now: () => NOW,
+      retention: { supersededMs: 600_000, removedMs: 60_000 },
+    });
+    await ex.run([
+      { kind: 'replace', path: 'a.txt', local: await file('a.txt', 'new'), oldFileId: 'file_old' },
+    ]);
+    await ex.drainPendingDeletes();
+    expect(client.log).toEqual(['upload a.txt']);
+    expect(manifest.deletes.get('file_old')).toMatchObject({
+      reason: 'replaced',
+      notBefore: new Date(NOW.getTime() + 600_000).toISOString(),
+    });
+  });
+});
