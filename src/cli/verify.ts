@@ -75,7 +75,9 @@ export function registerVerifyCommand(program: Command): void {
                 `  ${d.kind} ${displayPath(d.path)}${d.fileId ? ` (${d.fileId})` : ''}${d.detail ? `: ${displayPath(d.detail)}` : ''}\n`,
               );
             if (r.retained > 0)
-              process.stdout.write(`  ${r.retained} old IDs still valid for their retention time (not drift)\n`);
+              process.stdout.write(
+                `  ${r.retained} old IDs still valid for their retention time (not drift)\n`,
+              );
             if (r.suspects.length > 0)
               process.stdout.write(
                 `  ${r.suspects.length} suspects: remote files our unanswered uploads may have created, not provably ours; never adopted or deleted in a shared workspace (delete them yourself, or set api.workspaceExclusive if the workspace is files-sync's alone)\n`,

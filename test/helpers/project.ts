@@ -40,15 +40,15 @@ export async function makeProject(
   // Each test's emulator is a workspace of its own (exclusive), and old IDs are deleted at once
   // (no retention) unless a test says otherwise: the suites check "no orphan, no duplicate" and
   // immediate deletes. The shared-workspace tests set both explicitly.
-  const apiOverride = (opts.config?.['api'] ?? {}) as Record<string, unknown>;
+  const api = {
+    baseUrl: emulator.url,
+    concurrency: 4,
+    maxRetryTimeMs: 60_000,
+    workspaceExclusive: true,
+    ...(opts.config?.['api'] as Record<string, unknown> | undefined),
+  };
   const config = {
-    api: {
-      baseUrl: emulator.url,
-      concurrency: 4,
-      maxRetryTimeMs: 60_000,
-      workspaceExclusive: true,
-      ...apiOverride,
-    },
+    api,
     stateDir,
     folders: [{ name: 'docs', path: folder }],
     watch: { debounceMs: 200 },
@@ -57,7 +57,7 @@ export async function makeProject(
     log: { level: 'info' },
     ...opts.config,
   };
-  config.api = { ...config.api, ...apiOverride };
+  config.api = api;
   await fs.writeFile(configPath, JSON.stringify(config, null, 2));
   const write = async (rel: string, content: string | Buffer) => {
     const abs = path.join(folder, rel);
