@@ -5,14 +5,13 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import pino, { type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeProject, TEST_KEY, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 import { loadConfig } from '../../src/config/load.js';
 import { FilesClient } from '../../src/api/client.js';
 import { FolderSync } from '../../src/sync/folder.js';
-import type { LogLine } from './daemon-harness.js';
+import { captureLogger, type LogLine } from './daemon-harness.js';
 
 const FILES = 500;
 let project: Project | undefined;
@@ -24,12 +23,6 @@ afterEach(async () => {
   project = undefined;
 });
 
-function captureLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
-  return { logger, lines };
-}
-
 /** A watched folder of FILES synced files, with removals kept for 60 s (the default retention). */
 async function syncedFolder(): Promise<{ p: Project; folder: FolderSync; lines: LogLine[] }> {
   const files: Record<string, string> = {};
@@ -39,7 +32,7 @@ async function syncedFolder(): Promise<{ p: Project; folder: FolderSync; lines: 
     config: { retention: { supersededMs: 600_000, removedMs: 60_000 }, api: { concurrency: 8 } },
   }));
   const { config } = await loadConfig({ configPath: p.configPath, env: p.env });
-  const { logger, lines } = captureLogger();
+  const { logger, lines } = captureLogger('info');
   const client = new FilesClient({ apiKey: TEST_KEY, baseUrl: p.emulator.url, logger });
   cleanups.push(() => client.close());
   const folder = new FolderSync({ config, folder: config.folders[0]!, client, logger });
