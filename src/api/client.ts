@@ -22,6 +22,7 @@ import { mimeTypeFor } from './mime.js';
 import { streamedMultipart } from './multipart.js';
 import { shouldRetry, withRetry, type RetryInfo } from './retry.js';
 import { Transport, type CallSpec } from './transport.js';
+import { ApiHealth, type BreakerOptions } from './breaker.js';
 import { UploadTracker } from './upload-tracker.js';
 import {
   WireDeletedSchema,
@@ -76,6 +77,8 @@ export interface FilesClientOptions {
     reason: string;
   }) => void;
   logger?: Logger;
+  /** Circuit breaker and storage-quota pause settings (one breaker per client and its views). */
+  breaker?: BreakerOptions | undefined;
 }
 
 /** One page of the listing; `nextPage` is the cursor of the next one, null on the last page. */
@@ -129,6 +132,7 @@ interface SharedState {
   agent: Agent;
   tracker: UploadTracker;
   views: Map<string, FilesClient>;
+  health: ApiHealth;
 }
 
 /** What a scoped view changes: the workspace its requests act on, the default upload expiry. */
@@ -174,14 +178,25 @@ export class FilesClient {
         connect: { timeout: options.connectTimeoutMs ?? 10_000 },
       });
     this.tracker = shared?.tracker ?? new UploadTracker();
-    this.shared = shared ?? { agent: this.agent, tracker: this.tracker, views: new Map() };
+    this.shared = shared ?? {
+      agent: this.agent,
+      tracker: this.tracker,
+      views: new Map(),
+      health: new ApiHealth(options.breaker),
+    };
     this.transport = new Transport({
       baseUrl: options.baseUrl ?? process.env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
       apiKey: options.apiKey,
       betas: this.contract === 'beta' ? (options.betas ?? DEFAULT_BETAS) : [],
       workspaceId: options.workspaceId,
       dispatcher: this.agent,
+      health: this.shared.health,
     });
+  }
+
+  /** The breaker and storage-quota pause shared by this client and its views. */
+  get health(): ApiHealth {
+    return this.shared.health;
   }
 
   /**

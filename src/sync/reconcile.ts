@@ -34,6 +34,7 @@ export interface ReconcileReport extends Pick<
   | 'heldReason'
   | 'unmanagedRemote'
   | 'remoteFiles'
+  | 'listingError'
   | 'localFiles'
   | 'ops'
 > {
@@ -87,6 +88,7 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
   // Set only when known, so `sync --json` prints exactly what it printed before.
   if (r.heldReason !== undefined) report.heldReason = r.heldReason;
   if (r.remoteFiles !== undefined) report.remoteFiles = r.remoteFiles;
+  if (r.listingError !== undefined) report.listingError = r.listingError;
   if (r.error !== undefined) report.error = r.error;
   return report;
 }
