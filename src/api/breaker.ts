@@ -202,6 +202,8 @@ export class ApiHealth {
     if (probe) this.probing = false;
     if (isUpload && error instanceof StorageQuotaError && !error.message.startsWith(QUOTA_PAUSED_PREFIX)) {
       const first = this.quota === undefined;
+      // Emitted when a pause starts or restarts after it ran out, so a daemon re-arms its timer.
+      const restarted = !this.uploadsPaused;
       const now = this.now();
       this.quota = {
         since: first ? now : this.quota!.since,
@@ -209,7 +211,7 @@ export class ApiHealth {
         message:
           'storage quota exceeded (400 storage_quota_exceeded): delete files from the organisation\u2019s Files API storage or raise its quota; uploads retry by themselves',
       };
-      if (first) this.emit();
+      if (restarted) this.emit();
     } else if (isUpload && error === undefined && this.quota) {
       this.quota = undefined;
       this.emit();
