@@ -7,7 +7,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiHealth, BreakerOpenError, type ApiHealthSnapshot } from '../../src/api/breaker.js';
-import { ConnectionError, InternalServerError, StorageQuotaError } from '../../src/api/errors.js';
+import {
+  AuthenticationError,
+  ConnectionError,
+  InternalServerError,
+  StorageQuotaError,
+} from '../../src/api/errors.js';
 import type { FilesClient } from '../../src/api/client.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { clientFor, startTestEmulator, tempDir } from './support.js';
@@ -64,9 +69,7 @@ describe('ApiHealth (state machine)', () => {
 
   it('a 401 opens it at once and names where the key came from', () => {
     const h = new ApiHealth({ keySource: 'the key file /etc/files-sync/key', now });
-    h.admit(false)(
-      new InternalServerError('x', { status: 401, method: 'GET', route: '/v1/files' }) as unknown as Error,
-    );
+    h.admit(false)(new AuthenticationError('x', { status: 401, method: 'GET', route: '/v1/files' }));
     expect(h.snapshot().cause?.message).toBe('API key refused (401): check the key file /etc/files-sync/key');
   });
 
