@@ -13,7 +13,15 @@ import {
   type CommonOptions,
 } from './common.js';
 import { ProgressLine } from './progress.js';
-import { failureReason, formatNotMirrored, notMirrored } from '../sync/not-mirrored.js';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {
+  CHANGED_REASONS,
+  failureReason,
+  formatNotMirrored,
+  notMirrored,
+  type NotMirrored,
+} from '../sync/not-mirrored.js';
 import type { FilesClient } from '../api/client.js';
 
 interface SyncOptions extends CommonOptions {
@@ -23,7 +31,7 @@ interface SyncOptions extends CommonOptions {
 }
 
 /** Human summary of one folder's pass. */
-function formatReport(r: ReconcileReport, dryRun: boolean): string {
+function formatReport(r: ReconcileReport, dryRun: boolean, nm: NotMirrored): string {
   const c = r.counts;
   const lines: string[] = [];
   if (r.status === 'unavailable')
@@ -55,7 +63,7 @@ function formatReport(r: ReconcileReport, dryRun: boolean): string {
   for (const f of own.slice(0, 20)) lines.push(`  FAILED ${f.kind} ${f.path}: ${f.error}`);
   if (own.length > 20) lines.push(`  ... and ${own.length - 20} more failed`);
   if (!dryRun) {
-    const summary = formatNotMirrored(notMirrored(r));
+    const summary = formatNotMirrored(nm);
     if (summary !== undefined) lines.push(`  ${summary}`);
   }
   if (dryRun) {
@@ -65,6 +73,20 @@ function formatReport(r: ReconcileReport, dryRun: boolean): string {
     if (r.ops.length > 50) lines.push(`  ... and ${r.ops.length - 50} more`);
   }
   return lines.join('\n');
+}
+
+/** Paths of files that changed during the run and no longer exist: deleted meanwhile, nothing left to mirror. */
+async function goneSince(root: string, r: ReconcileReport): Promise<Set<string>> {
+  const gone = new Set<string>();
+  for (const s of r.skipped) {
+    if (!CHANGED_REASONS.has(s.reason)) continue;
+    const exists = await fs.lstat(path.join(root, ...s.path.split('/'))).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) gone.add(s.path);
+  }
+  return gone;
 }
 
 /**
@@ -123,6 +145,7 @@ process holds the state directory, 78 configuration error.`,
         const client = await createClient(config, logger);
         const lock = await acquireLock(config.stateDir);
         const reports: ReconcileReport[] = [];
+        const unsynced = new Map<ReconcileReport, NotMirrored>();
         const progress = new ProgressLine();
         try {
           for (const folder of config.folders) {
@@ -139,7 +162,9 @@ process holds the state directory, 78 configuration error.`,
               });
               progress.finish();
               reports.push(report);
-              if (!opts.json) process.stdout.write(`${formatReport(report, opts.dryRun === true)}\n`);
+              const nm = notMirrored(report, await goneSince(folder.path, report));
+              unsynced.set(report, nm);
+              if (!opts.json) process.stdout.write(`${formatReport(report, opts.dryRun === true, nm)}\n`);
             } finally {
               await session.close();
             }
@@ -151,15 +176,16 @@ process holds the state directory, 78 configuration error.`,
         }
         if (opts.json) {
           // The op list is what a dry run is for; after a real run the counts say it all.
-          const out = reports.map(({ ops, ...r }) =>
-            opts.dryRun ? { ...r, ops } : { ...r, notMirrored: notMirrored(r).reasons },
-          );
+          const out = reports.map((report) => {
+            const { ops, ...r } = report;
+            return opts.dryRun ? { ...r, ops } : { ...r, notMirrored: unsynced.get(report)?.reasons ?? [] };
+          });
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         }
         const apiProblem = apiHealthMessage(client, reports);
         if (apiProblem !== undefined) process.stderr.write(`files-sync: ${apiProblem}\n`);
         if (opts.dryRun) return reports.some((r) => r.status !== 'ok') ? EXIT.failed : EXIT.ok;
-        return reports.some((r) => notMirrored(r).incomplete) ? EXIT.failed : EXIT.ok;
+        return reports.some((r) => unsynced.get(r)?.incomplete !== false) ? EXIT.failed : EXIT.ok;
       }),
     );
 }

@@ -36,11 +36,21 @@ export function failureReason(f: { error: string; httpStatus?: number | undefine
   return 'failed';
 }
 
-/** Counts, per reason, what a full pass did not mirror; held deletes are not counted (they wait on purpose). */
-export function notMirrored(r: MirrorReport): NotMirrored {
+/** Skips about a file that moved under us: not a file left behind when the path is gone by now. */
+export const CHANGED_REASONS: ReadonlySet<string> = new Set([
+  'changed-during-upload',
+  'changed-or-unreadable',
+]);
+
+/**
+ * Counts, per reason, what a full pass did not mirror; held deletes are not counted (they wait on
+ * purpose), nor files that changed during the run and are `gone` from the folder by its end.
+ */
+export function notMirrored(r: MirrorReport, gone: ReadonlySet<string> = new Set()): NotMirrored {
   const counts = new Map<string, number>();
   const add = (reason: string): void => void counts.set(reason, (counts.get(reason) ?? 0) + 1);
-  for (const s of r.skipped) if (!BY_DESIGN.has(s.reason)) add(s.reason);
+  for (const s of r.skipped)
+    if (!BY_DESIGN.has(s.reason) && !(CHANGED_REASONS.has(s.reason) && gone.has(s.path))) add(s.reason);
   for (const f of r.failed) add(failureReason(f));
   const reasons = [...counts].map(([reason, count]) => ({ reason, count }));
   const out: NotMirrored = {

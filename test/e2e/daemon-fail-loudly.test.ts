@@ -69,11 +69,11 @@ describe('daemon fails loudly', () => {
       const metrics = (await get(`${url}/metrics`)).body;
       expect(metrics).toMatch(/^files_sync_api_breaker_open 1$/m);
 
-      // Probes keep failing meanwhile; the log says it once, not once per probe or per file.
+      // Probes keep failing meanwhile (1 s doubling to 30 s); the log says it once, not once per probe or per file.
       const probesBefore = p.emulator.stats().requests;
-      await waitFor(() => p.emulator.stats().requests >= probesBefore + 2, {
-        timeoutMs: 20_000,
-        message: 'two more probes',
+      await waitFor(() => p.emulator.stats().requests > probesBefore, {
+        timeoutMs: 45_000,
+        message: 'one more probe',
       });
       expect(count(daemon, 'Files API degraded: requests stopped, probing until it answers')).toBe(1);
 
