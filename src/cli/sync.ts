@@ -100,7 +100,7 @@ function apiHealthMessage(client: FilesClient, reports: readonly ReconcileReport
   const lines: string[] = [];
   if (h.breaker !== 'closed' && h.cause) {
     lines.push(
-      `stopped sending requests: ${h.cause.message} (${h.cause.failures} failures in a row); ${count('api-unavailable')} operations not attempted. Run sync again once the API answers.`,
+      `stopped sending requests: ${h.cause.message} (${h.cause.failures} failures in a row); ${count('api-unavailable')} operations not done. Run sync again once the API answers.`,
     );
   }
   if (h.quota) {

@@ -65,7 +65,8 @@ describe('daemon fails loudly', () => {
       expect(h.reasons.some((r) => reason.test(r))).toBe(true);
       const st = await runCli(['status', '-c', p.configPath], { env: p.env });
       expect(st.stdout).toMatch(/Files API: DEGRADED: /);
-      expect(st.stdout).toContain(reason.source.replace(/\\|\^|\$/g, '').split(' (')[0]);
+      // The same sentence as healthz, e.g. "API key refused (401): check ANTHROPIC_API_KEY".
+      expect(st.stdout).toMatch(new RegExp(`DEGRADED: ${reason.source.slice(1, -1)} \\(since`));
       const metrics = (await get(`${url}/metrics`)).body;
       expect(metrics).toMatch(/^files_sync_api_breaker_open 1$/m);
 

@@ -80,6 +80,8 @@ describe('sync fails loudly', () => {
     expect(r.code).toBe(1);
     expect(r.stderr.match(/stopped sending requests: API failing \(529 overloaded_error\)/g)).toHaveLength(1);
     expect(seconds).toBeLessThan(45);
+    // Not one error line per file: the listing's retries, the few that opened the breaker, the message.
+    expect(r.stderr.trim().split('\n').length).toBeLessThan(30);
     // Listing retries plus the failures that open the breaker plus a few probes: not 220 x 7 attempts.
     expect(p.emulator.stats().requests).toBeLessThan(60);
   }, 120_000);
