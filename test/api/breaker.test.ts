@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ApiHealth, BreakerOpenError, type ApiHealthSnapshot } from '../../src/api/breaker.js';
 import {
   AuthenticationError,
@@ -13,9 +13,7 @@ import {
   InternalServerError,
   StorageQuotaError,
 } from '../../src/api/errors.js';
-import type { FilesClient } from '../../src/api/client.js';
-import type { RunningEmulator } from '../../src/emulator/index.js';
-import { clientFor, startTestEmulator, tempDir } from './support.js';
+import { clientFor, emulatorPerTest } from './support.js';
 
 const refused = () =>
   new ConnectionError('GET /v1/files: connection failed (ECONNREFUSED)', {
@@ -94,28 +92,14 @@ describe('ApiHealth (state machine)', () => {
 });
 
 describe('the client behind the breaker (emulator)', () => {
-  let emu: RunningEmulator;
-  let tmp: { dir: string; cleanup: () => Promise<void> };
-  const clients: FilesClient[] = [];
-  beforeAll(async () => {
-    tmp = await tempDir();
-  });
-  afterAll(async () => {
-    await tmp.cleanup();
-  });
-  beforeEach(async () => {
-    emu = await startTestEmulator();
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-    await emu.close();
-  });
+  const t = emulatorPerTest();
 
   it('with every request failing, 50 concurrent uploads cost about one attempt each, not 7', async () => {
-    emu.setFaults({ rate529: 1 });
-    const client = clientFor(emu, { maxRetries: 6, breaker: { threshold: 10, baseCooldownMs: 60_000 } });
-    clients.push(client);
-    const path = join(tmp.dir, 'f.txt');
+    t.emu.setFaults({ rate529: 1 });
+    const client = t.track(
+      clientFor(t.emu, { maxRetries: 6, breaker: { threshold: 10, baseCooldownMs: 60_000 } }),
+    );
+    const path = join(t.dir, 'f.txt');
     await writeFile(path, 'x');
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, (_, i) => client.upload(path, { filename: `f${i}.txt` })),
@@ -127,17 +111,16 @@ describe('the client behind the breaker (emulator)', () => {
     expect(breakerErrors).toBeGreaterThan(30);
     // All 50 first attempts were admitted before any answer came back; after the 10th failure no
     // retry is sent (without the breaker: 50 x 7 attempts).
-    expect(emu.stats().requests).toBeLessThanOrEqual(50 + 10);
+    expect(t.emu.stats().requests).toBeLessThanOrEqual(50 + 10);
     expect(client.health.snapshot().cause?.message).toBe('API failing (529 overloaded_error)');
   });
 
   it('a refused key opens it; a probe after the key works again closes it', async () => {
-    emu.setFaults({ refuseKey: true });
-    const client = clientFor(emu, { breaker: { baseCooldownMs: 50 } });
-    clients.push(client);
+    t.emu.setFaults({ refuseKey: true });
+    const client = t.track(clientFor(t.emu, { breaker: { baseCooldownMs: 50 } }));
     await expect(client.list()).rejects.toThrow(/401/);
     await expect(client.list()).rejects.toBeInstanceOf(BreakerOpenError);
-    emu.setFaults({});
+    t.emu.setFaults({});
     await new Promise((r) => setTimeout(r, 60));
     await expect(client.list()).resolves.toMatchObject({ data: [] });
     expect(client.health.degraded).toBe(false);
