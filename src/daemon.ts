@@ -11,8 +11,9 @@ import { acquireLock, type StateLock } from './state/lock.js';
 import { FolderSync } from './sync/folder.js';
 import { createMetrics, type SyncMetrics } from './metrics.js';
 import { startStatusServer, type StatusServer } from './http.js';
-import { STATUS_FILE, type DaemonStatus } from './status.js';
+import { STATUS_FILE, healthOf, type ApiStatus, type DaemonStatus } from './status.js';
 import type { FilesClient } from './api/client.js';
+import type { ApiHealthSnapshot } from './api/breaker.js';
 import type { OpOutcome } from './sync/execute.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -56,6 +57,11 @@ export class Daemon {
   private reloads: Promise<unknown> = Promise.resolve();
   private statusSoon: NodeJS.Timeout | undefined;
   private statusWrites: Promise<void> = Promise.resolve();
+  private probeTimer: NodeJS.Timeout | undefined;
+  private quotaTimer: NodeJS.Timeout | undefined;
+  private unsubscribeHealth: (() => void) | undefined;
+  /** What was last logged about the API, so each change is logged once. */
+  private loggedApi = { breaker: '', quota: false };
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -80,7 +86,9 @@ export class Daemon {
       this.http = await startStatusServer(listen, () => this.status(), this.metrics.registry);
       this.opts.logger.info({ url: this.http.url }, 'status endpoint listening');
     }
+    this.unsubscribeHealth = this.opts.client.health.onChange((h) => this.onApiHealth(h));
     await Promise.all(this.config.folders.map((f) => this.startFolder(f)));
+    this.onApiHealth(this.opts.client.health.snapshot());
     this.statusTimer = setInterval(() => void this.writeStatus(), this.opts.statusIntervalMs ?? 2_000);
     this.statusTimer.unref();
     await this.writeStatus();
@@ -97,6 +105,7 @@ export class Daemon {
       allowMassDelete: this.opts.allowMassDelete ?? false,
       onStatus: () => this.writeStatusSoon(),
       onOutcome: this.opts.onOutcome,
+      health: this.opts.client.health,
     });
     this.folders.set(folder.name, fsync);
     await fsync.start();
@@ -191,7 +200,89 @@ export class Daemon {
       configPath: this.opts.configPath,
       updatedAt: new Date().toISOString(),
       folders: [...this.folders.values()].map((f) => f.status()),
+      api: this.apiStatus(),
     };
+  }
+
+  private apiStatus(): ApiStatus {
+    const h = this.opts.client.health.snapshot();
+    const api: ApiStatus = { state: h.breaker === 'closed' ? 'ok' : 'degraded' };
+    if (h.breaker !== 'closed' && h.cause) {
+      api.reason = h.cause.message;
+      api.since = h.cause.since;
+      if (h.nextProbeAt !== undefined) api.nextProbeAt = h.nextProbeAt;
+    }
+    if (h.quota)
+      api.uploadsPaused = { reason: h.quota.message, since: h.quota.since, retryAt: h.quota.retryAt };
+    return api;
+  }
+
+  /**
+   * The breaker or the quota pause changed: log it once per change, probe while the breaker is
+   * open (nothing else is sent), and once it closes, reconcile every folder to catch up.
+   */
+  private onApiHealth(h: ApiHealthSnapshot): void {
+    if (this.stopped) return;
+    const log = this.opts.logger;
+    const breaker = h.breaker === 'closed' ? 'closed' : (h.cause?.message ?? 'open');
+    if (breaker !== this.loggedApi.breaker) {
+      if (breaker === 'closed') {
+        if (this.loggedApi.breaker !== '') {
+          log.info('the Files API answers again; resuming (reconciling every folder)');
+          for (const f of this.folders.values()) f.resume('API back');
+        }
+      } else {
+        log.error(
+          { reason: breaker, failures: h.cause?.failures, nextProbeAt: h.nextProbeAt },
+          'Files API degraded: requests stopped, probing until it answers',
+        );
+      }
+      this.loggedApi.breaker = breaker;
+    }
+    if (h.breaker !== 'closed') this.scheduleProbe();
+    const paused = h.quota !== undefined;
+    if (paused !== this.loggedApi.quota) {
+      if (paused)
+        log.error(
+          { reason: h.quota?.message, retryAt: h.quota?.retryAt },
+          'uploads paused: storage quota exceeded',
+        );
+      else log.info('uploads resumed: the storage quota has room again');
+      this.loggedApi.quota = paused;
+    }
+    if (paused) this.scheduleQuotaRetry();
+    this.metrics.breakerOpen.set(h.breaker === 'closed' ? 0 : 1);
+    this.metrics.uploadsPaused.set(paused ? 1 : 0);
+    this.writeStatusSoon();
+  }
+
+  /** One cheap request (a one-file listing) once the breaker lets a probe through. */
+  private scheduleProbe(): void {
+    if (this.probeTimer !== undefined || this.stopped) return;
+    const health = this.opts.client.health;
+    this.probeTimer = setTimeout(() => {
+      void this.opts.client
+        .list({ limit: 1 })
+        .catch(() => undefined)
+        .finally(() => {
+          this.probeTimer = undefined;
+          if (health.degraded) this.scheduleProbe();
+          this.writeStatusSoon();
+        });
+    }, health.msUntilProbe() + 50);
+    this.probeTimer.unref();
+  }
+
+  /** Uploads paused for the quota are tried again (by a reconciliation) when the pause runs out. */
+  private scheduleQuotaRetry(): void {
+    if (this.quotaTimer !== undefined || this.stopped) return;
+    this.quotaTimer = setTimeout(() => {
+      this.quotaTimer = undefined;
+      if (!this.opts.client.health.snapshot().quota) return;
+      this.opts.logger.info('retrying uploads paused by the storage quota');
+      for (const f of this.folders.values()) f.resume('storage quota retry');
+    }, this.opts.client.health.msUntilUploadRetry() + 50);
+    this.quotaTimer.unref();
   }
 
   /** Writes the snapshot shortly after a folder's status changed (at most every 250 ms), so `status` is not a period behind. */
@@ -213,7 +304,9 @@ export class Daemon {
   private async writeStatusOnce(): Promise<void> {
     const file = path.join(this.config.stateDir, STATUS_FILE);
     try {
-      await writeFileAtomic(file, `${JSON.stringify(this.status(), null, 2)}\n`);
+      const status = this.status();
+      this.metrics.degraded.set(healthOf(status).ok ? 0 : 1);
+      await writeFileAtomic(file, `${JSON.stringify(status, null, 2)}\n`);
     } catch (err) {
       this.opts.logger.debug({ err: (err as Error).message }, 'could not write status snapshot');
     }
@@ -233,6 +326,9 @@ export class Daemon {
     await this.reloads;
     if (this.statusTimer) clearInterval(this.statusTimer);
     if (this.statusSoon) clearTimeout(this.statusSoon);
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    if (this.quotaTimer) clearTimeout(this.quotaTimer);
+    this.unsubscribeHealth?.();
     await Promise.all([...this.folders.values()].map((f) => f.stop(this.opts.drainMs ?? 10_000)));
     await this.writeStatus();
     await this.http?.close();

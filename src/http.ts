@@ -2,7 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { DaemonStatus } from './status.js';
+import { healthOf, type DaemonStatus } from './status.js';
 import { checkListenAddress, parseListenAddress } from './config/listen.js';
 import { FilesSyncError } from './errors.js';
 
@@ -37,13 +37,8 @@ export async function startStatusServer(
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     if (url.pathname === '/healthz') {
-      const s = getStatus();
-      const bad = s.folders.filter((f) => f.mode === 'unavailable' || f.mode === 'stopped');
-      return send(
-        bad.length === 0 ? 200 : 503,
-        'application/json',
-        `${JSON.stringify({ ok: bad.length === 0, unavailable: bad.map((f) => f.name) })}\n`,
-      );
+      const health = healthOf(getStatus());
+      return send(health.ok ? 200 : 503, 'application/json', `${JSON.stringify(health)}\n`);
     }
     if (url.pathname === '/status')
       return send(200, 'application/json', `${JSON.stringify(getStatus(), null, 2)}\n`);

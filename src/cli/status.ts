@@ -84,6 +84,7 @@ export function registerStatusCommand(program: Command): void {
           startedAt: running ? snap!.startedAt : null,
           uptimeSeconds: running ? snap!.uptimeSeconds : null,
           updatedAt: snap?.updatedAt ?? null,
+          api: running ? (snap!.api ?? null) : null,
           folders,
         };
         if (opts.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -93,6 +94,15 @@ export function registerStatusCommand(program: Command): void {
               ? `daemon running: pid ${snap!.pid}, up ${snap!.uptimeSeconds} s (snapshot ${snap!.updatedAt})\n`
               : 'daemon not running\n',
           );
+          const api = running ? snap!.api : undefined;
+          if (api?.state === 'degraded')
+            process.stdout.write(
+              `Files API: DEGRADED: ${api.reason ?? 'failing'} (since ${api.since ?? '?'}; probing, next ${api.nextProbeAt ?? 'soon'})\n`,
+            );
+          if (api?.uploadsPaused)
+            process.stdout.write(
+              `uploads PAUSED: ${api.uploadsPaused.reason} (since ${api.uploadsPaused.since}; next try ${api.uploadsPaused.retryAt})\n`,
+            );
           for (const f of folders) {
             process.stdout.write(
               `${f.name} (${displayPath(f.root)}): ${f.mode}, ${f.filesTracked} tracked, ${f.pendingUploads} pending uploads, ${f.pendingDeletes} pending deletes, ${f.heldDeletes} held deletes, queue ${f.queueDepth}\n`,
