@@ -5,6 +5,7 @@ import type { Config, FolderConfig } from '../config/schema.js';
 import { Manifest, openManifest } from '../state/manifest.js';
 import { createPathFilter, type PathFilter } from '../local/filter.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
+import { logFileOp } from './file-op-log.js';
 import { reconcileFolder, type ReconcileReport } from './reconcile.js';
 import type { PassContext, PassOptions, RemoteLister } from './pass.js';
 
@@ -50,7 +51,12 @@ export async function openFolderSession(
     concurrency: config.api.concurrency,
     logger: folderLogger,
     signal: options.signal,
-    onEvent: options.onEvent,
+    // Every executor is built here: one log line per finished file operation, as it finishes.
+    onEvent: (e) => {
+      if (e.type === 'op-end' && e.outcome)
+        logFileOp(folderLogger, e.outcome, (p) => manifest.get(p)?.fileId);
+      options.onEvent?.(e);
+    },
   });
   return {
     folder,
