@@ -53,6 +53,6 @@ export function guardDeletes(input: SafetyInput): SafetyVerdict {
   return {
     allowed: others,
     held: deletes,
-    reason: `${reason}; run with --allow-mass-delete to release them`,
+    reason: `${reason}; if they are meant, release them with \`files-sync release-deletes\` (asks a running daemon) or \`sync --allow-mass-delete\``,
   };
 }
