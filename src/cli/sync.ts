@@ -1,5 +1,6 @@
 /** `files-sync sync`: one full reconciliation of every (or the named) folder, then exit. */
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import { acquireLock } from '../state/lock.js';
 import { openFolderSession, reconcileSession } from '../sync/session.js';
 import type { ReconcileReport } from '../sync/reconcile.js';
@@ -12,7 +13,9 @@ import {
   runCommand,
   type CommonOptions,
 } from './common.js';
-import { ProgressLine } from './progress.js';
+import { ProgressLine, SyncProgress } from './progress.js';
+import { humanLogDestination } from './human-log.js';
+import { formatBytes } from './human.js';
 
 interface SyncOptions extends CommonOptions {
   dryRun?: boolean;
@@ -59,6 +62,27 @@ function formatReport(r: ReconcileReport, dryRun: boolean): string {
   return lines.join('\n');
 }
 
+/** Ctrl-C stops the requests in flight and ends the sync with a word on what was done; twice quits at once. */
+function interruptOnCtrlC(progress: SyncProgress, logger: Logger): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSigint = () => {
+    // Every upload writes its intent first: even quitting at once loses nothing a rerun cannot resolve.
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+    // Every op still queued now fails as aborted: one line below says it all, not one per file.
+    logger.level = 'silent';
+    progress.line.above('interrupted: stopping the requests in flight (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+/** What an interrupted sync says before it exits 130. */
+function interruptedMessage(progress: SyncProgress): string {
+  const { files, bytes } = progress.done;
+  return `files-sync: interrupted after ${files} files synced (${formatBytes(bytes)} uploaded); what finished is recorded. Run \`files-sync sync\` again to continue.`;
+}
+
 /** Registers `sync`. */
 export function registerSyncCommand(program: Command): void {
   program
@@ -87,41 +111,55 @@ directory, 78 configuration error.`,
     .action((opts: SyncOptions) =>
       runCommand(async () => {
         const { config } = await loadCliConfig(opts);
-        const logger = commandLogger(config, { json: opts.json === true });
+        // On a TTY the progress line owns stderr: log lines are printed readably above it.
+        const progress = new SyncProgress(new ProgressLine());
+        const logger = commandLogger(config, {
+          json: opts.json === true,
+          destination: progress.line.enabled ? humanLogDestination(progress.line) : undefined,
+        });
         const client = await createClient(config, logger);
         const lock = await acquireLock(config.stateDir);
         const reports: ReconcileReport[] = [];
-        const progress = new ProgressLine();
+        const ctrlC = interruptOnCtrlC(progress, logger);
         try {
           for (const folder of config.folders) {
+            if (ctrlC.signal.aborted) break;
+            progress.startFolder(folder.name);
             const session = await openFolderSession(config, folder, client, logger, {
+              signal: ctrlC.signal,
               onEvent: (e) => {
-                if (e.type === 'op-end') progress.tick();
+                if (e.type === 'op-end' && e.outcome) progress.onOpEnd(e.outcome);
               },
             });
             try {
               const report = await reconcileSession(session, config, client, {
                 dryRun: opts.dryRun === true,
                 allowMassDelete: opts.allowMassDelete === true,
-                onPlan: (plan) => progress.start(folder.name, plan.ops.length),
+                signal: ctrlC.signal,
+                onProgress: (e) => progress.onScan(e),
+                onPlan: (plan, held) => progress.onPlan(plan, held, opts.dryRun === true),
               });
-              progress.finish();
+              progress.line.finish();
               reports.push(report);
-              if (!opts.json) process.stdout.write(`${formatReport(report, opts.dryRun === true)}\n`);
+              if (!opts.json && !ctrlC.signal.aborted)
+                process.stdout.write(`${formatReport(report, opts.dryRun === true)}\n`);
             } finally {
               await session.close();
             }
           }
         } finally {
-          progress.finish();
+          ctrlC.dispose();
+          progress.line.finish();
           await lock.release();
           await client.close();
         }
+        if (ctrlC.signal.aborted) process.stderr.write(`${interruptedMessage(progress)}\n`);
         if (opts.json) {
           // The op list is what a dry run is for; after a real run the counts say it all.
           const out = reports.map(({ ops, ...r }) => (opts.dryRun ? { ...r, ops } : r));
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         }
+        if (ctrlC.signal.aborted) return 130;
         return reports.some((r) => r.status !== 'ok') ? EXIT.failed : EXIT.ok;
       }),
     );

@@ -11,7 +11,7 @@ import { planSync, type EntryLookup, type Plan, type PlanInput } from './plan.js
 import { countOps, isUploadedOrAdopted, opLabel, type OpKind, type SyncOp } from './ops.js';
 import { guardDeletes, type SafetyLimits } from './safety.js';
 import { isFatalStatus, type Executor, type ExecutorManifest, type OpOutcome } from './execute.js';
-import { checkPaths, scanAll, type LocalSkip, type LocalState } from './local-state.js';
+import { checkPaths, scanAll, type LocalSkip, type LocalState, type ScanProgress } from './local-state.js';
 
 /** What a pass needs of the manifest beyond what the executor writes. */
 export interface PassManifest extends ExecutorManifest {
@@ -48,6 +48,8 @@ export interface PassOptions {
   dryRun?: boolean | undefined;
   /** Called once the local side is read, before planning (a batch warns about skips from it). */
   onLocal?: ((state: LocalState) => void) | undefined;
+  /** Called as a full pass scans, hashes and lists (progress displays). */
+  onProgress?: ((event: ScanProgress) => void) | undefined;
   /** Called once the plan is known (progress bars size themselves from it). */
   onPlan?: ((plan: Plan, held: number) => void) | undefined;
 }
@@ -141,7 +143,9 @@ async function listRemote(
 export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise<PassReport> {
   const full = opts.paths === undefined;
   const report = emptyReport();
-  const state = full ? await scanAll(ctx) : await checkPaths(ctx, opts.paths ?? []);
+  const state = full
+    ? await scanAll({ ...ctx, onProgress: opts.onProgress })
+    : await checkPaths(ctx, opts.paths ?? []);
   if ('unavailable' in state) return { ...report, status: 'unavailable', error: state.unavailable };
   opts.onLocal?.(state);
   report.localFiles = state.localFiles ?? 0;
@@ -149,6 +153,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
 
   let remote: PlanInput['remote'];
   if (full) {
+    opts.onProgress?.({ phase: 'listing' });
     const listed = await listRemote(ctx);
     if (listed && 'refused' in listed) return { ...report, status: 'failed', error: listed.refused };
     remote = listed;

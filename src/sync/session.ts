@@ -111,7 +111,7 @@ export function reconcileSession(
   session: FolderSession,
   config: Config,
   client: RemoteLister,
-  opts: Pick<PassOptions, 'onPlan'> & {
+  opts: Pick<PassOptions, 'onPlan' | 'onProgress'> & {
     dryRun?: boolean | undefined;
     allowMassDelete?: boolean | undefined;
     signal?: AbortSignal | undefined;
@@ -123,5 +123,6 @@ export function reconcileSession(
     manifest: session.manifest,
     dryRun: opts.dryRun ?? false,
     onPlan: opts.onPlan,
+    onProgress: opts.onProgress,
   });
 }
