@@ -16,6 +16,7 @@ import {
 import { ProgressLine, SyncProgress } from './progress.js';
 import { humanLogDestination } from './human-log.js';
 import { formatBytes } from './human.js';
+import { recordLastSync } from './last-sync.js';
 
 interface SyncOptions extends CommonOptions {
   dryRun?: boolean;
@@ -110,6 +111,7 @@ directory, 78 configuration error.`,
     )
     .action((opts: SyncOptions) =>
       runCommand(async () => {
+        const startedAt = Date.now();
         const { config } = await loadCliConfig(opts);
         // On a TTY the progress line owns stderr: log lines are printed readably above it.
         const progress = new SyncProgress(new ProgressLine());
@@ -152,6 +154,11 @@ directory, 78 configuration error.`,
           progress.line.finish();
           await lock.release();
           await client.close();
+        }
+        if (opts.dryRun !== true) {
+          const failed = await recordLastSync(config.stateDir, reports, startedAt, ctrlC.signal.aborted);
+          if (failed)
+            logger.warn({ err: failed.message }, 'could not record this sync for `files-sync status`');
         }
         if (ctrlC.signal.aborted) process.stderr.write(`${interruptedMessage(progress)}\n`);
         if (opts.json) {

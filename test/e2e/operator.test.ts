@@ -101,9 +101,27 @@ describe('operating a running daemon', () => {
     await expect(fs.stat(path.join(p.stateDir, 'control.json'))).rejects.toThrow(/ENOENT/);
   });
 
-  it('release-deletes without a daemon syncs with the guards off', async () => {
+  it('status before and after a one-off sync; release-deletes without a daemon syncs with the guards off', async () => {
     const p = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' } });
+    const before = await runCli(['status', '-c', p.configPath], { env: p.env });
+    expect(before.stdout).toBe(
+      `daemon not running\ndocs (${p.folder}): not synced yet (run \`files-sync sync\` or start the daemon)\n`,
+    );
     await syncJson(p);
+    // For cron users: status shows the last one-off sync.
+    const after = await runCli(['status', '-c', p.configPath], { env: p.env });
+    expect(after.stdout).toMatch(
+      /^last one-off sync \d{4}-\S+Z: ok \(3 up, 0 replaced, 0 del, 0 failed; [\d.]+ s\)$/m,
+    );
+    const json = JSON.parse(
+      (await runCli(['status', '-c', p.configPath, '--json'], { env: p.env })).stdout,
+    ) as {
+      lastSync: { result: string; folders: unknown[] };
+    };
+    expect(json.lastSync).toMatchObject({
+      result: 'ok',
+      folders: [{ name: 'docs', status: 'ok', uploaded: 3 }],
+    });
     // A full pass pairs a rename into a move: logged with the file ID it keeps.
     await fs.mkdir(path.join(p.folder, 'sub'));
     await fs.rename(path.join(p.folder, 'c.txt'), path.join(p.folder, 'sub', 'c.txt'));
@@ -118,5 +136,9 @@ describe('operating a running daemon', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('docs: released; deleted 3 remote files\n');
     expect(p.emulator.files()).toHaveLength(0);
+    const last = await runCli(['status', '-c', p.configPath], { env: p.env });
+    expect(last.stdout).toMatch(
+      /^last one-off sync \S+: ok \(0 up, 0 replaced, 0 del, 0 failed, 3 deletes held;/m,
+    );
   });
 });
