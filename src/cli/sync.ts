@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { acquireLock } from '../state/lock.js';
 import { openFolderSession, reconcileSession } from '../sync/session.js';
 import type { ReconcileReport } from '../sync/reconcile.js';
-import { opWhere } from '../sync/ops.js';
+import { isUploadOp, opWhere, type SyncOp } from '../sync/ops.js';
+import { displayPath } from '../local/display-name.js';
 import {
   commandLogger,
   createClient,
@@ -22,6 +23,12 @@ interface SyncOptions extends CommonOptions {
   dryRun?: boolean;
   json?: boolean;
   allowMassDelete?: boolean;
+}
+
+/** One planned operation for people: where, and how much an upload sends. */
+function dryRunLine(op: SyncOp): string {
+  const size = isUploadOp(op) ? ` (${formatBytes(op.local.size)})` : '';
+  return `${op.kind} ${displayPath(opWhere(op))}${size}`;
 }
 
 /** Human summary of one folder's pass. */
@@ -55,10 +62,9 @@ function formatReport(r: ReconcileReport, dryRun: boolean): string {
   for (const f of r.failed.slice(0, 20)) lines.push(`  FAILED ${f.kind} ${f.path}: ${f.error}`);
   if (r.failed.length > 20) lines.push(`  ... and ${r.failed.length - 20} more failed`);
   if (dryRun) {
-    for (const op of r.ops.slice(0, 50)) {
-      lines.push(`  ${op.kind} ${opWhere(op)}`);
-    }
-    if (r.ops.length > 50) lines.push(`  ... and ${r.ops.length - 50} more`);
+    for (const op of r.ops.slice(0, 50)) lines.push(`  ${dryRunLine(op)}`);
+    if (r.ops.length > 50)
+      lines.push(`  ... and ${r.ops.length - 50} more (all of them: files-sync sync --dry-run --json)`);
   }
   return lines.join('\n');
 }
@@ -106,8 +112,12 @@ Examples:
   $ files-sync sync --folder docs --dry-run
   $ files-sync sync --json | jq '.[].uploaded'
 
-Exit codes: 0 in sync, 1 something failed (see the summary), 75 another process holds the state
-directory, 78 configuration error.`,
+On a terminal a progress line shows the phase, files and bytes done, rate and ETA. Ctrl-C stops
+the requests in flight and says what was done; what finished is recorded and a rerun continues.
+Held deletes: \`files-sync release-deletes\` (works while the daemon runs) or --allow-mass-delete.
+
+Exit codes: 0 in sync, 1 something failed (see the summary), 64 bad flag, 75 another process
+holds the state directory, 78 configuration error, 130 interrupted (Ctrl-C).`,
     )
     .action((opts: SyncOptions) =>
       runCommand(async () => {

@@ -1,11 +1,11 @@
 /**
  * `files-sync sync` as a person runs it: on a terminal (a pseudo-TTY made by util-linux `script`)
- * a progress line with files and bytes and no JSON; Ctrl-C ends it with what was done and exit
+ * a progress line with files and bytes and no JSON; a dry run's list with sizes; Ctrl-C ends it with what was done and exit
  * 130, and a rerun finishes the job without uploading anything twice.
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { CLI_ENTRY, makeProject, spawnCli, TSX_LOADER } from '../helpers/project.js';
+import { CLI_ENTRY, makeProject, runCli, spawnCli, TSX_LOADER } from '../helpers/project.js';
 import { syncJson } from '../helpers/sync-cli.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -41,6 +41,15 @@ describe('sync for a person at a terminal', () => {
     expect(r.out).toMatch(/docs: uploading \[[#.]+\] \d+\/40 files, [\d.]+ (B|KiB)\/78\.\d KiB/);
     expect(r.out).toMatch(/docs: uploaded 40, replaced 0/);
     expect(r.out).not.toContain('{"level"');
+  });
+
+  it('a dry run lists uploads with human sizes and says how to see a cut list whole', async () => {
+    const many = Object.fromEntries(Array.from({ length: 55 }, (_, i) => [`m${i}.txt`, 'y'.repeat(1536)]));
+    const p = await makeProject({ files: many });
+    const r = await runCli(['sync', '-c', p.configPath, '--dry-run'], { env: p.env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}upload m\d+\.txt \(1\.5 KiB\)$/m);
+    expect(r.stdout).toContain('  ... and 5 more (all of them: files-sync sync --dry-run --json)\n');
   });
 
   it('Ctrl-C stops the sync with what was done and exit 130; a rerun continues', async () => {
