@@ -1,3 +1,4 @@
+/** Parses and checks the `--http` / `http.listen` address of the daemon's status server. */
 import { isIP } from 'node:net';
 import { echoString } from './echo.js';
 
