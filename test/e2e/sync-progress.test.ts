@@ -52,28 +52,34 @@ describe('sync for a person at a terminal', () => {
     expect(r.stdout).toContain('  ... and 5 more (all of them: files-sync sync --dry-run --json)\n');
   });
 
-  it('Ctrl-C stops the sync with what was done and exit 130; a rerun continues', async () => {
-    const p = await makeProject({
-      files,
-      config: { api: { concurrency: 1 } },
-      emulator: { faults: { latencyMs: 150 } },
-    });
-    const child = spawnCli(['sync', '-c', p.configPath, '--json'], { env: p.env });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await waitFor(() => stderr.includes('"msg":"uploaded"'), { message: () => `a first upload\n${stderr}` });
-    child.kill('SIGINT');
-    expect(await exited).toBe(130);
-    expect(stderr).toMatch(
-      /files-sync: interrupted after \d+ files synced \([\d.]+ KiB uploaded\); what finished is recorded\. Run `files-sync sync` again to continue\./,
-    );
-    // One line says it: not one "operation failed" per aborted file.
-    expect(stderr).not.toMatch(/operation failed/);
-    expect(p.emulator.files().length).toBeLessThan(40);
+  it(
+    'Ctrl-C stops the sync with what was done and exit 130; a rerun continues',
+    { timeout: 180_000 },
+    async () => {
+      const p = await makeProject({
+        files,
+        config: { api: { concurrency: 1 } },
+        emulator: { faults: { latencyMs: 150 } },
+      });
+      const child = spawnCli(['sync', '-c', p.configPath, '--json'], { env: p.env });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await waitFor(() => stderr.includes('"msg":"uploaded"'), {
+        message: () => `a first upload\n${stderr}`,
+      });
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(stderr).toMatch(
+        /files-sync: interrupted after \d+ files synced \([\d.]+ KiB uploaded\); what finished is recorded\. Run `files-sync sync` again to continue\./,
+      );
+      // One line says it: not one "operation failed" per aborted file.
+      expect(stderr).not.toMatch(/operation failed/);
+      expect(p.emulator.files().length).toBeLessThan(40);
 
-    const rerun = await syncJson(p);
-    expect(rerun.code).toBe(0);
-    expect(p.emulator.files()).toHaveLength(40);
-  });
+      const rerun = await syncJson(p);
+      expect(rerun.code).toBe(0);
+      expect(p.emulator.files()).toHaveLength(40);
+    },
+  );
 });
