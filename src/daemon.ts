@@ -15,6 +15,14 @@ import { STATUS_FILE, healthOf, type ApiStatus, type DaemonStatus } from './stat
 import type { FilesClient } from './api/client.js';
 import type { ApiHealthSnapshot } from './api/breaker.js';
 import type { OpOutcome } from './sync/execute.js';
+import { applyLogLevel } from './log.js';
+import {
+  newControlToken,
+  removeControlRecord,
+  UnknownFolderError,
+  writeControlRecord,
+  type ReleaseResult,
+} from './control.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -34,9 +42,9 @@ export interface DaemonOptions {
   onOutcome?: (folder: string, outcome: OpOutcome) => void;
 }
 
-/** The settings every FolderSync reads from the shared config. */
+/** The settings every FolderSync reads from the shared config (its executor reads api.concurrency). */
 function sharedKey(c: Config): string {
-  return JSON.stringify([c.safety, c.watch, c.reconcile]);
+  return JSON.stringify([c.safety, c.watch, c.reconcile, c.api.concurrency]);
 }
 
 function folderKey(f: FolderConfig): string {
@@ -83,7 +91,16 @@ export class Daemon {
     this.lock = await acquireLock(this.config.stateDir);
     const listen = this.opts.httpListen !== undefined ? this.opts.httpListen : this.config.http.listen;
     if (listen) {
-      this.http = await startStatusServer(listen, () => this.status(), this.metrics.registry);
+      const control = {
+        token: newControlToken(),
+        releaseDeletes: (names?: string[]) => this.releaseDeletes(names),
+      };
+      this.http = await startStatusServer(listen, () => this.status(), this.metrics.registry, control);
+      await writeControlRecord(this.config.stateDir, {
+        pid: process.pid,
+        url: this.http.url,
+        token: control.token,
+      });
       this.opts.logger.info({ url: this.http.url }, 'status endpoint listening');
     }
     this.unsubscribeHealth = this.opts.client.health.onChange((h) => this.onApiHealth(h));
@@ -140,17 +157,19 @@ export class Daemon {
       );
       next = { ...next, stateDir: this.config.stateDir };
     }
-    // The client and the endpoint were made at start-up: their settings need a restart.
+    // The client and the endpoint were made at start-up: their settings need a restart
+    // (api.concurrency does not: the folders are restarted with it, see sharedKey).
     for (const [name, a, b] of [
-      ['api', this.config.api, next.api],
+      ['api', { ...this.config.api, concurrency: 0 }, { ...next.api, concurrency: 0 }],
       ['http', this.config.http, next.http],
     ] as const) {
       if (JSON.stringify(a) !== JSON.stringify(b))
         this.opts.logger.warn(
           { section: name },
-          `${name}.* changes need a restart; the running values stay in force`,
+          `${name}.* changes need a restart${name === 'api' ? ' (api.concurrency excepted)' : ''}; the running values stay in force`,
         );
     }
+    if (next.log.level !== this.config.log.level) applyLogLevel(this.opts.logger, next.log.level);
     // Every folder reads safety, watch and reconcile: a change there restarts them all with it.
     const sharedChanged = sharedKey(next) !== sharedKey(this.config);
     const old = new Map(this.config.folders.map((f) => [f.name, f]));
@@ -188,6 +207,14 @@ export class Daemon {
     );
     await this.writeStatus();
     return true;
+  }
+
+  /** Reconciles the named folders (all when undefined) once with the delete guards off. */
+  async releaseDeletes(names?: string[]): Promise<ReleaseResult[]> {
+    const unknown = (names ?? []).filter((n) => !this.folders.has(n));
+    if (unknown.length > 0) throw new UnknownFolderError(`no folder named ${unknown.join(', ')} is running`);
+    const chosen = [...this.folders.values()].filter((f) => names === undefined || names.includes(f.name));
+    return Promise.all(chosen.map((f) => f.releaseDeletes()));
   }
 
   /** The current status of the daemon and every folder. */
@@ -331,6 +358,7 @@ export class Daemon {
     this.unsubscribeHealth?.();
     await Promise.all([...this.folders.values()].map((f) => f.stop(this.opts.drainMs ?? 10_000)));
     await this.writeStatus();
+    if (this.http) await removeControlRecord(this.config.stateDir).catch(() => undefined);
     await this.http?.close();
     await this.opts.client.close();
     await this.lock?.release();

@@ -1,10 +1,11 @@
-/** The daemon's optional loopback endpoint: /healthz, /status (JSON) and /metrics (Prometheus text). */
+/** The daemon's optional loopback endpoint: /healthz, /status (JSON), /metrics (Prometheus text), POST /v1/release-deletes. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { healthOf, type DaemonStatus } from './status.js';
 import { checkListenAddress, parseListenAddress } from './config/listen.js';
 import { FilesSyncError } from './errors.js';
+import { handleControlRequest, type ControlActions } from './control.js';
 
 /** The status endpoint was asked to listen somewhere it must not (or on something that is no address). */
 export class StatusServerAddressError extends FilesSyncError {}
@@ -19,6 +20,7 @@ export async function startStatusServer(
   listen: string,
   getStatus: () => DaemonStatus,
   registry: Registry,
+  control?: ControlActions,
 ): Promise<StatusServer> {
   // The endpoint has no authentication and shows paths and errors: loopback only, whatever asked for it.
   const problem = checkListenAddress(listen);
@@ -35,6 +37,8 @@ export async function startStatusServer(
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
+    if (control && url.pathname.startsWith('/v1/'))
+      return void handleControlRequest(req, url.pathname, control, send);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     if (url.pathname === '/healthz') {
       const health = healthOf(getStatus());

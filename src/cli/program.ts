@@ -8,6 +8,7 @@ import { registerEmulatorCommand } from './emulator.js';
 import { registerRunCommand } from './run.js';
 import { registerStatusCommand } from './status.js';
 import { registerDemoCommand } from './demo.js';
+import { registerReleaseDeletesCommand } from './release-deletes.js';
 import { verbosityLevel } from './common.js';
 import { VERSION } from './version.js';
 
@@ -50,6 +51,7 @@ Quick start:
   registerSyncCommand(program);
   registerRunCommand(program);
   registerStatusCommand(program);
+  registerReleaseDeletesCommand(program);
   registerQueryCommands(program);
   registerVerifyCommand(program);
   registerEmulatorCommand(program);

@@ -37,7 +37,7 @@ export function registerQueryCommands(program: Command): void {
     .option('--state-dir <dir>', 'override stateDir')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ files-sync ls\n  $ files-sync ls --folder docs --json | jq -r \'.[] | select(.path|endswith(".pdf")) | .fileId\'',
+      '\nExamples:\n  $ files-sync ls\n  $ files-sync ls --folder docs --json | jq -r \'.[] | select(.path|endswith(".pdf")) | .fileId\'\n\nNames with control characters are shown escaped; --json has them exact.\nExit codes: 0 ok, 1 not synced yet, 64 bad flag, 78 configuration error.',
     )
     .action((opts: LsOptions) =>
       runCommand(async () => {
@@ -84,7 +84,7 @@ export function registerQueryCommands(program: Command): void {
     .option('--state-dir <dir>', 'override stateDir')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ files-sync id /srv/docs/contracts/2026/acme.pdf\n  $ cd /srv/docs && files-sync id contracts/2026/acme.pdf\n\nPrints only the file ID. Exit 1 with a message on stderr when the file is not synced.',
+      '\nExamples:\n  $ files-sync id /srv/docs/contracts/2026/acme.pdf\n  $ cd /srv/docs && files-sync id contracts/2026/acme.pdf\n\nPrints only the file ID. Exit codes: 0 ok, 1 not synced (a message on stderr), 64 bad flag, 78 configuration error.',
     )
     .action((target: string, opts: CommonOptions) =>
       runCommand(async () => {

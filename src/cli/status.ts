@@ -7,6 +7,8 @@ import { STATUS_FILE, type DaemonStatus, type FolderStatus } from '../status.js'
 import type { PendingDelete } from '../types.js';
 import { openManifest } from '../state/manifest.js';
 import { isProcessAlive } from '../state/process.js';
+import { ManifestNotFoundError } from '../state/errors.js';
+import { formatLastSync, readLastSync } from './last-sync.js';
 import { EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
 
 interface StatusOptions extends CommonOptions {
@@ -41,7 +43,15 @@ export function registerStatusCommand(program: Command): void {
     .option('--state-dir <dir>', 'override stateDir')
     .addHelpText(
       'after',
-      "\nExamples:\n  $ files-sync status\n  $ files-sync status --json | jq '.folders[] | {name, pendingUploads}'\n\nExit codes: 0 daemon running, 3 not running (the manifest figures are still shown).",
+      `
+Examples:
+  $ files-sync status
+  $ files-sync status --json | jq '.folders[] | {name, pendingUploads}'
+
+Shows the last one-off \`files-sync sync\` too (when, result, counts), for runs from cron.
+
+Exit codes: 0 daemon running, 3 not running (the manifest figures are still shown), 64 bad flag,
+78 configuration error.`,
     )
     .action((opts: StatusOptions) =>
       runCommand(async () => {
@@ -57,13 +67,18 @@ export function registerStatusCommand(program: Command): void {
         const running =
           snap !== undefined && isProcessAlive(snap.pid) && !snap.folders.every((f) => f.mode === 'stopped');
         const folders = [];
+        /** Folders with no manifest yet: shown as "not synced yet", not as "stopped, 0 tracked". */
+        const neverSynced = new Set<string>();
         for (const f of config.folders) {
           const live = running ? snap?.folders.find((s) => s.name === f.name) : undefined;
           if (live) {
             folders.push(live);
             continue;
           }
-          const m = await openManifest(config.stateDir, f.name).catch(() => undefined);
+          const m = await openManifest(config.stateDir, f.name).catch((err: unknown) => {
+            if (err instanceof ManifestNotFoundError) neverSynced.add(f.name);
+            return undefined;
+          });
           folders.push({
             name: f.name,
             root: f.path,
@@ -78,6 +93,7 @@ export function registerStatusCommand(program: Command): void {
             deleteQueue: deleteQueueOf(m?.pendingDeletes() ?? []),
           });
         }
+        const lastSync = await readLastSync(config.stateDir);
         const out = {
           running,
           pid: running ? snap!.pid : null,
@@ -86,6 +102,7 @@ export function registerStatusCommand(program: Command): void {
           updatedAt: snap?.updatedAt ?? null,
           api: running ? (snap!.api ?? null) : null,
           folders,
+          lastSync: lastSync ?? null,
         };
         if (opts.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         else {
@@ -103,7 +120,14 @@ export function registerStatusCommand(program: Command): void {
             process.stdout.write(
               `uploads PAUSED: ${api.uploadsPaused.reason} (since ${api.uploadsPaused.since}; next try ${api.uploadsPaused.retryAt})\n`,
             );
+          if (lastSync) process.stdout.write(`${formatLastSync(lastSync)}\n`);
           for (const f of folders) {
+            if (neverSynced.has(f.name)) {
+              process.stdout.write(
+                `${f.name} (${displayPath(f.root)}): not synced yet (run \`files-sync sync\` or start the daemon)\n`,
+              );
+              continue;
+            }
             process.stdout.write(
               `${f.name} (${displayPath(f.root)}): ${f.mode}, ${f.filesTracked} tracked, ${f.pendingUploads} pending uploads, ${f.pendingDeletes} pending deletes, ${f.heldDeletes} held deletes, queue ${f.queueDepth}\n`,
             );

@@ -33,7 +33,7 @@ export function registerVerifyCommand(program: Command): void {
     .option('--state-dir <dir>', 'override stateDir')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ files-sync verify\n  $ files-sync verify --folder docs --json\n\nSuspects (remote files an unanswered upload may have created, not provably ours) count as drift and are listed with file ID, name, size, created_at and why.\n\nExit codes: 0 no drift, 1 drift found (run `files-sync sync` to repair), 78 configuration error.',
+      '\nExamples:\n  $ files-sync verify\n  $ files-sync verify --folder docs --json\n\nSuspects (remote files an unanswered upload may have created, not provably ours) count as drift and are listed with file ID, name, size, created_at and why.\n\nExit codes: 0 no drift, 1 drift found (run `files-sync sync` to repair), 64 bad flag, 78 configuration error.',
     )
     .action((opts: VerifyOptions) =>
       runCommand(async () => {

@@ -21,6 +21,8 @@ import type { DrainResult, ExecutorClient, ExecutorEvent, OpOutcome } from './ex
 import type { ApiHealth } from '../api/breaker.js';
 import { failureReason } from './not-mirrored.js';
 import { checkRoot, type RootCheck } from './root-check.js';
+import type { ReconcileReport } from './reconcile.js';
+import { releaseResult, type ReleaseResult } from '../control.js';
 
 /** How soon a reconciliation follows when a path waits on an unresolved upload intent. */
 const INTENT_RECONCILE_DELAY_MS = 2_000;
@@ -261,7 +263,7 @@ export class FolderSync {
     for (const p of paths) this.queuedPaths.add(p);
     if (wasEmpty && this.queuedPaths.size > 0) {
       const gather = Math.min(GATHER_MS, this.opts.config.watch.debounceMs);
-      this.schedule(async () => {
+      void this.schedule(async () => {
         if (gather > 0) await new Promise((resolve) => setTimeout(resolve, gather));
         if (!this.stopping) await this.runBatch();
       });
@@ -274,20 +276,23 @@ export class FolderSync {
     if (this.stopping || this.reconcileQueued) return;
     this.reconcileQueued = true;
     this.log.debug({ reason }, 'reconciliation queued');
-    this.schedule(async () => {
+    void this.schedule(async () => {
       this.reconcileQueued = false;
       await this.reconcile(reason);
     });
   }
 
-  private schedule(job: () => Promise<void>): void {
-    void this.jobs.run(JOBS, async () => {
+  /** Queues a job after the folder's others; resolves once it ran (or was skipped by a stop), never rejects. */
+  private schedule(job: () => Promise<void>): Promise<void> {
+    return this.jobs.run(JOBS, async () => {
       try {
         if (!this.stopping) await job();
       } catch (err) {
         this.log.error({ err: errorMessage(err) }, 'sync job failed');
         this.tracker.recordError(errorMessage(err));
       } finally {
+        // The gauge is set when paths arrive; without this it kept the last arrival's depth forever.
+        this.tracker.setQueueDepth(this.queueDepth());
         this.opts.onStatus?.();
       }
     });
@@ -298,14 +303,29 @@ export class FolderSync {
     return this.jobs.idle();
   }
 
-  private async reconcile(reason: string): Promise<void> {
+  /**
+   * Reconciles once with the delete guards off, after the jobs already queued: what they hold is
+   * deleted (`files-sync release-deletes`). Undefined when the folder stopped first or the pass threw.
+   */
+  async releaseDeletes(): Promise<ReleaseResult> {
+    let report: ReconcileReport | undefined;
+    await this.schedule(async () => {
+      report = await this.reconcile('release-deletes', true);
+    });
+    return releaseResult(this.name, report);
+  }
+
+  private async reconcile(
+    reason: string,
+    allowMassDelete = this.opts.allowMassDelete,
+  ): Promise<ReconcileReport | undefined> {
     if (this.opts.health?.degraded) {
       // Every request would fail fast; resume() reconciles once the breaker closes.
       this.log.debug({ reason }, 'reconciliation deferred: the Files API is degraded');
-      return;
+      return undefined;
     }
     const report = await reconcileSession(this.session!, this.opts.config, this.opts.client, {
-      allowMassDelete: this.opts.allowMassDelete,
+      allowMassDelete,
       signal: this.abort.signal,
     });
     this.tracker.recordReconcile(report, reason);
@@ -322,6 +342,7 @@ export class FolderSync {
     // Paths the executor could not finish are looked at again by the watcher path with backoff;
     // those that failed for a shared cause wait for the daemon's resume() instead.
     for (const f of report.failed) if (!isSharedCause(f)) this.retryLater(f.path);
+    return report;
   }
 
   /** Runs a pass over the queued paths. */

@@ -18,7 +18,7 @@ import {
   type OpOutcome,
 } from './execute.js';
 import type { ClockBounds } from './plan.js';
-import { checkPaths, scanAll, type LocalSkip, type LocalState } from './local-state.js';
+import { checkPaths, scanAll, type LocalSkip, type LocalState, type ScanProgress } from './local-state.js';
 
 /** What a pass needs of the manifest beyond what the executor writes. */
 export interface PassManifest extends ExecutorManifest {
@@ -58,6 +58,8 @@ export interface PassOptions {
   dryRun?: boolean | undefined;
   /** Called once the local side is read, before planning (a batch warns about skips from it). */
   onLocal?: ((state: LocalState) => void) | undefined;
+  /** Called as a full pass scans, hashes and lists (progress displays). */
+  onProgress?: ((event: ScanProgress) => void) | undefined;
   /** Called once the plan is known (progress bars size themselves from it). */
   onPlan?: ((plan: Plan, held: number) => void) | undefined;
 }
@@ -159,7 +161,9 @@ async function listRemote(
 export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise<PassReport> {
   const full = opts.paths === undefined;
   const report = emptyReport();
-  const state = full ? await scanAll(ctx) : await checkPaths(ctx, opts.paths ?? []);
+  const state = full
+    ? await scanAll({ ...ctx, onProgress: opts.onProgress })
+    : await checkPaths(ctx, opts.paths ?? []);
   if ('unavailable' in state) return { ...report, status: 'unavailable', error: state.unavailable };
   opts.onLocal?.(state);
   report.localFiles = state.localFiles ?? 0;
@@ -167,6 +171,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
 
   let remote: PlanInput['remote'];
   if (full) {
+    opts.onProgress?.({ phase: 'listing' });
     const listed = await listRemote(ctx);
     if ('refused' in listed) return { ...report, status: 'failed', error: listed.refused };
     if ('incomplete' in listed) report.listingError = listed.incomplete;

@@ -10,7 +10,7 @@ export interface ReconcileManifest extends PassManifest {
   updateStats(patch: Record<string, unknown>): void;
 }
 
-export interface ReconcileOptions extends PassContext, Pick<PassOptions, 'onPlan'> {
+export interface ReconcileOptions extends PassContext, Pick<PassOptions, 'onPlan' | 'onProgress'> {
   folderName: string;
   manifest: ReconcileManifest;
   dryRun: boolean;
@@ -47,7 +47,7 @@ export interface ReconcileReport extends Pick<
 export async function reconcileFolder(opts: ReconcileOptions): Promise<ReconcileReport> {
   const started = Date.now();
   const { manifest } = opts;
-  const r = await runPass(opts, { dryRun: opts.dryRun, onPlan: opts.onPlan });
+  const r = await runPass(opts, { dryRun: opts.dryRun, onPlan: opts.onPlan, onProgress: opts.onProgress });
   if (!opts.dryRun) {
     const lastReconcileAt = new Date().toISOString();
     if (r.plan === undefined) {

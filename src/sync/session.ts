@@ -5,6 +5,7 @@ import type { Config, FolderConfig } from '../config/schema.js';
 import { Manifest, openManifest } from '../state/manifest.js';
 import { createPathFilter, type PathFilter } from '../local/filter.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
+import { logFileOp } from './file-op-log.js';
 import { reconcileFolder, type ReconcileReport } from './reconcile.js';
 import type { PassContext, PassOptions, RemoteLister } from './pass.js';
 
@@ -66,7 +67,12 @@ export async function openFolderSession(
     concurrency: config.api.concurrency,
     logger: folderLogger,
     signal: options.signal,
-    onEvent: options.onEvent,
+    // Every executor is built here: one log line per finished file operation, as it finishes.
+    onEvent: (e) => {
+      if (e.type === 'op-end' && e.outcome)
+        logFileOp(folderLogger, e.outcome, (p) => manifest.get(p)?.fileId);
+      options.onEvent?.(e);
+    },
     retention: config.retention,
     exclusive: config.api.workspaceExclusive,
     limits: config.safety,
@@ -132,7 +138,7 @@ export function reconcileSession(
   session: FolderSession,
   config: Config,
   client: RemoteLister,
-  opts: Pick<PassOptions, 'onPlan'> & {
+  opts: Pick<PassOptions, 'onPlan' | 'onProgress'> & {
     dryRun?: boolean | undefined;
     allowMassDelete?: boolean | undefined;
     signal?: AbortSignal | undefined;
@@ -144,5 +150,6 @@ export function reconcileSession(
     manifest: session.manifest,
     dryRun: opts.dryRun ?? false,
     onPlan: opts.onPlan,
+    onProgress: opts.onProgress,
   });
 }

@@ -60,7 +60,7 @@ describe('files-sync sync', () => {
     await fs.rename(path.join(project.folder, 'old/name.txt'), path.join(project.folder, 'new/name.txt'));
 
     const dry = await runCli(['sync', '-c', project.configPath, '--dry-run'], { env: project.env });
-    expect(dry.stdout).toMatch(/replace edit\.txt/);
+    expect(dry.stdout).toMatch(/replace edit\.txt \(12 B\)/);
     expect(dry.stdout).toMatch(/move old\/name\.txt -> new\/name\.txt/);
     expect(dry.stdout).toMatch(/delete gone\.txt/);
     expect(project.emulator.stats().uploadsCreated).toBe(4);
