@@ -402,7 +402,7 @@ export class FolderSync {
       () => {
         this.drainTimer = undefined;
         this.drainAt = undefined;
-        this.schedule(async () => {
+        void this.schedule(async () => {
           const drained = await this.session!.executor.drainPendingDeletes({
             allowMassDelete: this.opts.allowMassDelete,
           });
