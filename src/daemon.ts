@@ -14,6 +14,8 @@ import { startStatusServer, type StatusServer } from './http.js';
 import { STATUS_FILE, type DaemonStatus } from './status.js';
 import type { FilesClient } from './api/client.js';
 import type { OpOutcome } from './sync/execute.js';
+import { ServeHub } from './serve/hub.js';
+import { readBearerToken } from './serve/token.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -49,6 +51,8 @@ export class Daemon {
   private config: Config;
   private lock: StateLock | undefined;
   private http: StatusServer | undefined;
+  /** The consumer API (/v1/lookup, /v1/events) and the change log behind it. */
+  serve: ServeHub | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = new Date();
   private stopped = false;
@@ -76,8 +80,17 @@ export class Daemon {
   private async startOnce(): Promise<void> {
     this.lock = await acquireLock(this.config.stateDir);
     const listen = this.opts.httpListen !== undefined ? this.opts.httpListen : this.config.http.listen;
+    const { tokenFile } = this.config.http;
+    this.serve = await ServeHub.open({
+      stateDir: this.config.stateDir,
+      folders: () => this.folders.values(),
+      logger: this.opts.logger,
+    });
     if (listen) {
-      this.http = await startStatusServer(listen, () => this.status(), this.metrics.registry);
+      this.http = await startStatusServer(listen, () => this.status(), this.metrics.registry, {
+        api: this.serve,
+        token: tokenFile ? await readBearerToken(tokenFile) : undefined,
+      });
       this.opts.logger.info({ url: this.http.url }, 'status endpoint listening');
     }
     await Promise.all(this.config.folders.map((f) => this.startFolder(f)));
@@ -95,8 +108,14 @@ export class Daemon {
       logger: this.opts.logger,
       metrics: this.metrics,
       allowMassDelete: this.opts.allowMassDelete ?? false,
-      onStatus: () => this.writeStatusSoon(),
-      onOutcome: this.opts.onOutcome,
+      onStatus: () => {
+        this.writeStatusSoon();
+        this.serve?.onStatus(fsync.status());
+      },
+      onOutcome: (name, outcome) => {
+        this.opts.onOutcome?.(name, outcome);
+        this.serve?.onOutcome(name, outcome);
+      },
     });
     this.folders.set(folder.name, fsync);
     await fsync.start();
@@ -236,6 +255,7 @@ export class Daemon {
     await Promise.all([...this.folders.values()].map((f) => f.stop(this.opts.drainMs ?? 10_000)));
     await this.writeStatus();
     await this.http?.close();
+    await this.serve?.close();
     await this.opts.client.close();
     await this.lock?.release();
     this.opts.logger.info('files-sync daemon stopped');

@@ -43,7 +43,7 @@ describe('defaults', () => {
       reconcile: { intervalMs: 900_000, onStart: true },
       safety: { maxDeletes: 500, maxDeletePercent: 25 },
       log: { level: 'info' },
-      http: { listen: null },
+      http: { listen: null, tokenFile: null },
     };
     expect(config).toEqual(expected);
     expect(configPath).toBe(file);
