@@ -45,7 +45,11 @@ export async function serve(
       httpListen: opts.listen ?? '127.0.0.1:0',
       drainMs: 2_000,
     });
-    await daemon.start();
+    // As `run` does: a start that fails stops what it started (the lock, the event log).
+    await daemon.start().catch(async (err: unknown) => {
+      await daemon.stop().catch(() => undefined);
+      throw err;
+    });
     await daemon.idle();
   };
   await start();
