@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerSyncCommand } from './sync.js';
 import { registerQueryCommands } from './query.js';
+import { registerEventsCommand } from './events.js';
 import { registerVerifyCommand } from './verify.js';
 import { registerInitCommand } from './init.js';
 import { registerEmulatorCommand } from './emulator.js';
@@ -51,6 +52,7 @@ Quick start:
   registerRunCommand(program);
   registerStatusCommand(program);
   registerQueryCommands(program);
+  registerEventsCommand(program);
   registerVerifyCommand(program);
   registerEmulatorCommand(program);
   return program;

@@ -30,16 +30,21 @@ export function getFromDaemon(
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-    const req = http.request({ ...connectOptions(target), path: pathAndQuery, method: 'GET', headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { ...connectOptions(target), path: pathAndQuery, method: 'GET', headers },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     if (opts.timeoutMs !== undefined)
-      req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`no answer from the daemon in ${opts.timeoutMs} ms`)));
+      req.setTimeout(opts.timeoutMs, () =>
+        req.destroy(new Error(`no answer from the daemon in ${opts.timeoutMs} ms`)),
+      );
     req.end();
   });
 }
