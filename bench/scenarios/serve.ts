@@ -29,6 +29,8 @@ const LOOKUP = 'GET /v1/lookup (daemon idle)';
 const SSE = 'SSE event after the manifest records the change';
 const ID_DAEMON = 'files-sync id (daemon answers)';
 const ID_MANIFEST = 'files-sync id (reads the manifest)';
+const ID_CONFIG = 'files-sync id -c CONFIG (daemon answers)';
+const NODE_BARE = 'node -e 0 (process start)';
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -97,7 +99,7 @@ export const serveScenario: Scenario = {
         folderPath: tree.root,
         stateDir: tree.stateDir,
         concurrency: 4,
-        debounceMs: 50,
+        debounceMs: 100,
         logLevel: 'warn',
       });
       const port = await freePort();
@@ -207,7 +209,7 @@ export const serveScenario: Scenario = {
             p99_ms: round(percentile(sseDelays, 99)),
             edit_to_event_p50_ms: round(median(editToEvent)),
           },
-          note: `${edits} edits one at a time (debounce 50 ms); delay = arrival - the event's time, stamped as the manifest records the upload (ms clock)`,
+          note: `${edits} edits one at a time (debounce 100 ms); delay = arrival - the event's time, stamped as the manifest records the upload (ms clock)`,
         });
         checks.push({
           name: 'SSE event <= 50 ms after the manifest records it (p99)',
@@ -218,26 +220,41 @@ export const serveScenario: Scenario = {
         // (c) `files-sync id`, the installed CLI (dist/), with the daemon answering vs without it.
         const cli = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
         const target = absPath(tree.root, paths[0]!);
-        const idWalls = async (cfg: string) => {
+        const idWalls = async (args: string[]) => {
           const walls: number[] = [];
           for (let k = 0; k < idRuns; k++) {
-            const r = await timeNode([cli, 'id', target, '-c', cfg], env);
+            const r = await timeNode([cli, 'id', target, ...args], env);
             if (r.code !== 0 || !r.out.startsWith('file_')) throw new BenchError(`id failed: ${r.err}`, {});
             walls.push(r.ms);
           }
           return walls;
         };
         ctx.log(`files-sync id x${idRuns}, daemon answering`);
-        const withDaemon = await idWalls(configPath);
+        const withDaemon = await idWalls(['--http', `127.0.0.1:${port}`]);
+        const viaConfig = await idWalls(['-c', configPath]);
+        const bare: number[] = [];
+        for (let k = 0; k < idRuns; k++) bare.push((await timeNode(['-e', '0'], env)).ms);
         const noHttp = path.join(ctx.workDir, 'no-http.config.json');
         await fs.writeFile(noHttp, JSON.stringify({ ...config, log: { level: 'warn' } }));
         ctx.log(`files-sync id x${idRuns}, reading the ${Math.round(tree.manifestBytes / 1e6)} MB manifest`);
-        const withManifest = await idWalls(noHttp);
+        const withManifest = await idWalls(['-c', noHttp]);
         measurements.push({
           contender: ID_DAEMON,
           role: 'ours',
           metrics: { wall_ms: round(median(withDaemon)) },
-          note: `median of ${idRuns}, node dist/cli/main.js`,
+          note: `median of ${idRuns}, node dist/cli/main.js id PATH --http ADDRESS (no config read)`,
+        });
+        measurements.push({
+          contender: ID_CONFIG,
+          role: 'ours',
+          metrics: { wall_ms: round(median(viaConfig)) },
+          note: `median of ${idRuns}, id PATH -c CONFIG: reads the config for http.listen, then asks the daemon`,
+        });
+        measurements.push({
+          contender: NODE_BARE,
+          role: 'reference',
+          metrics: { wall_ms: round(median(bare)) },
+          note: 'node -e 0: what any node CLI pays on this machine right now (load varies)',
         });
         measurements.push({
           contender: ID_MANIFEST,
@@ -256,7 +273,10 @@ export const serveScenario: Scenario = {
       return {
         sizes: { files, lookups, clients, edits, manifestBytes: tree.manifestBytes },
         measurements,
-        ratios: [ratioOf(measurements, ID_DAEMON, ID_MANIFEST, 'wall_ms', 'lower')],
+        ratios: [
+          ratioOf(measurements, ID_DAEMON, ID_MANIFEST, 'wall_ms', 'lower'),
+          ratioOf(measurements, ID_CONFIG, ID_MANIFEST, 'wall_ms', 'lower'),
+        ],
         checks,
         notes,
       };

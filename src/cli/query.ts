@@ -14,6 +14,8 @@ import { askDaemon } from '../serve/daemon-link.js';
 import { CliExit, EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
 
 interface IdOptions extends CommonOptions {
+  http?: string;
+  httpTokenFile?: string;
   block?: boolean;
   json?: boolean;
   wait?: string;
@@ -136,6 +138,11 @@ export function registerQueryCommands(program: Command): void {
     .description('Print the file ID of a synced file (absolute path, or relative to the current directory)')
     .option('-c, --config <file>', 'config file')
     .option('--state-dir <dir>', 'override stateDir')
+    .option(
+      '--http <address>',
+      'ask the daemon at this address (host:port or unix:/path) instead of http.listen',
+    )
+    .option('--http-token-file <file>', 'bearer token for --http (instead of http.tokenFile)')
     .option('--block', 'print the Messages API content block for the file (JSON) instead of the ID')
     .option(
       '--json',
@@ -152,6 +159,7 @@ Examples:
   $ files-sync id /srv/docs/contracts/2026/acme.pdf
   $ cd /srv/docs && files-sync id contracts/2026/acme.pdf
   $ files-sync id report.pdf --block --wait 60
+  $ files-sync id /srv/docs/report.pdf --http unix:/run/files-sync/api.sock   # fastest: no config read
 
 Asks the running daemon when http.listen is set (live state; --wait), else reads the manifest.
 Exit 1 with a message on stderr when the file is not synced; 75 when still pending after --wait.`,
@@ -159,7 +167,15 @@ Exit 1 with a message on stderr when the file is not synced; 75 when still pendi
     .action((target: string, opts: IdOptions) =>
       runCommand(async () => {
         const wait = parseWaitFlag(opts.wait);
-        const { config } = await loadCliConfig(opts, { checkPaths: false });
+        const loaded = (await loadCliConfig(opts, { checkPaths: false })).config;
+        const config: Config = {
+          ...loaded,
+          http: {
+            listen: opts.http ?? loaded.http.listen,
+            tokenFile:
+              opts.httpTokenFile !== undefined ? path.resolve(opts.httpTokenFile) : loaded.http.tokenFile,
+          },
+        };
         const abs = path.resolve(process.cwd(), target);
         const where = locateIn(config.folders, abs);
         if (!where) {

@@ -52,7 +52,24 @@ describe('files-sync id and events', () => {
     expect(badWait.code).toBe(64);
     expect(badWait.stderr).toMatch(/--wait: expected whole seconds from 0 to 300/);
 
+    // The fast path: straight to the daemon by absolute path, no config read.
+    const direct = await runCli(['id', abs, '--http', `unix:${sock}`, '--block'], { env: project.env });
+    expect(direct.code).toBe(0);
+    expect(JSON.parse(direct.stdout)).toEqual(JSON.parse(block.stdout));
+    const directMissing = await runCli(
+      ['id', path.join(project.folder, 'nope.txt'), '--http', `unix:${sock}`],
+      {
+        env: project.env,
+      },
+    );
+    expect(directMissing.code).toBe(1);
+    expect(directMissing.stderr).toMatch(/nope\.txt: nope\.txt is not synced in folder "docs"/);
+
     await s.stop();
+    // No daemon at --http: the full command reads the config and the manifest.
+    const fallback = await cli('--http', `unix:${sock}`);
+    expect(fallback.code).toBe(0);
+    expect(fallback.stdout.trim()).toBe(fileId);
     const offline = await cli('--json', '--wait', '5');
     expect(offline.code).toBe(0);
     // From the manifest alone: the last upload, synced as far as the manifest knows.
