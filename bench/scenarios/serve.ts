@@ -24,6 +24,7 @@ import {
 } from '../lib/results.js';
 import { prepareSyncedTree } from '../lib/synced-tree.js';
 import { BenchError } from '../lib/errors.js';
+import { takeSseMessages } from '../../src/serve/client.js';
 
 const LOOKUP = 'GET /v1/lookup (daemon idle)';
 const SSE = 'SSE event after the manifest records the change';
@@ -173,14 +174,11 @@ export const serveScenario: Scenario = {
             let waiting: { path: string; at: number; done: () => void } | undefined;
             res.setEncoding('utf8');
             res.on('data', (chunk: string) => {
-              buf += chunk;
-              let i: number;
-              while ((i = buf.indexOf('\n\n')) >= 0) {
-                const block = buf.slice(0, i);
-                buf = buf.slice(i + 2);
-                const data = /^data: (.*)$/m.exec(block)?.[1];
-                if (!data || !waiting) continue;
-                const e = JSON.parse(data) as { path: string; time: string };
+              const { messages, rest } = takeSseMessages(buf + chunk);
+              buf = rest;
+              for (const m of messages) {
+                if (!m.data || !waiting) continue;
+                const e = JSON.parse(m.data) as { path: string; time: string };
                 if (e.path !== waiting.path) continue;
                 sseDelays.push(Date.now() - Date.parse(e.time));
                 editToEvent.push(performance.now() - waiting.at);

@@ -48,3 +48,24 @@ export function getFromDaemon(
     req.end();
   });
 }
+
+/** One Server-Sent Events message: its `event:` name, `id:` and `data:` (single-line data, as /v1/events sends). */
+export interface SseMessage {
+  event: string | undefined;
+  id: string | undefined;
+  data: string | undefined;
+}
+
+/** Splits the complete messages off an SSE buffer; `rest` is the incomplete tail to keep. */
+export function takeSseMessages(buffer: string): { messages: SseMessage[]; rest: string } {
+  const messages: SseMessage[] = [];
+  let rest = buffer;
+  let i: number;
+  while ((i = rest.indexOf('\n\n')) >= 0) {
+    const block = rest.slice(0, i);
+    rest = rest.slice(i + 2);
+    const field = (name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(block)?.[1];
+    messages.push({ event: field('event'), id: field('id'), data: field('data') });
+  }
+  return { messages, rest };
+}

@@ -7,7 +7,12 @@ import { loadConfig } from '../../src/config/load.js';
 import { parseListenTarget } from '../../src/config/listen.js';
 import { FilesClient } from '../../src/api/client.js';
 import { Daemon } from '../../src/daemon.js';
-import { connectOptions, getFromDaemon, type DaemonResponse } from '../../src/serve/client.js';
+import {
+  connectOptions,
+  getFromDaemon,
+  takeSseMessages,
+  type DaemonResponse,
+} from '../../src/serve/client.js';
 import type { ChangeEvent } from '../../src/serve/change-events.js';
 
 export interface Served {
@@ -113,16 +118,12 @@ export function openStream(
       };
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        text += chunk;
-        let i: number;
-        while ((i = text.indexOf('\n\n')) >= 0) {
-          const block = text.slice(0, i);
-          text = text.slice(i + 2);
-          const name = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (name !== undefined) stream.names.push(name);
-          if (name !== undefined && name !== 'reset' && data !== undefined)
-            stream.events.push(JSON.parse(data) as ChangeEvent);
+        const { messages, rest } = takeSseMessages(text + chunk);
+        text = rest;
+        for (const m of messages) {
+          if (m.event !== undefined) stream.names.push(m.event);
+          if (m.event !== undefined && m.event !== 'reset' && m.data !== undefined)
+            stream.events.push(JSON.parse(m.data) as ChangeEvent);
         }
       });
       res.on('error', () => undefined);
