@@ -1,3 +1,4 @@
+/** FilesClient: upload, list, retrieve, delete and ambiguity handling over the Files API (GA by default). */
 import { openAsBlob } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Agent, FormData } from 'undici';

@@ -1,3 +1,4 @@
+/** Typed API errors carrying status, type, error code, request id and route. */
 import { FilesSyncError } from '../errors.js';
 
 /**

@@ -1,3 +1,4 @@
+/** The MIME type an upload declares, from the file name. */
 import mime from 'mime-types';
 
 export const DEFAULT_MIME_TYPE = 'application/octet-stream';

@@ -1,3 +1,4 @@
+/** A streamed multipart/form-data body for uploads whose source is a stream, not a path. */
 import { randomBytes } from 'node:crypto';
 
 /** A multipart/form-data body built around a stream, with its content type and (when known) length. */

@@ -1,3 +1,4 @@
+/** Retry policy: what is retried, retry-after headers, backoff with jitter, bounded by p-retry. */
 import pRetry from 'p-retry';
 import {
   ApiError,

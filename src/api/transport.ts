@@ -1,3 +1,4 @@
+/** HTTP over undici: headers, timeouts, abort, JSON bodies and typed errors for every call. */
 import { Readable } from 'node:stream';
 import { request, FormData, type Dispatcher } from 'undici';
 import { scrub } from '../log.js';

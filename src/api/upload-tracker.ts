@@ -3,8 +3,15 @@
  * this client already handed out, which upload attempts for the same (filename, size) are still in
  * flight, and one resolution at a time per (filename, size).
  */
-import { uploadKey } from '../sync/ops.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
+
+/**
+ * The key under which uploads can be confused with each other: the API keeps no path or hash, so
+ * a remote file is tied to an upload by its name and size alone.
+ */
+export function uploadKey(remoteName: string, sizeBytes: number): string {
+  return `${sizeBytes}\0${remoteName}`;
+}
 
 export class UploadTracker {
   private readonly handedOut = new Set<string>();

@@ -1,3 +1,4 @@
+/** The Files API wire shapes (zod) and their conversion to our RemoteFile. */
 import { z } from 'zod';
 import type { RemoteFile } from '../types.js';
 

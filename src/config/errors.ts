@@ -1,3 +1,4 @@
+/** ConfigError: every config mistake with its field and fix, printed before anything runs (exit 78). */
 import { FilesSyncError } from '../errors.js';
 
 /** sysexits.h EX_CONFIG: the process exits with this when the configuration is unusable. */

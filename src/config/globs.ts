@@ -1,3 +1,4 @@
+/** Checks one include/exclude glob and phrases its problem for a person. */
 import picomatch from 'picomatch';
 import { echoString } from './echo.js';
 

@@ -1,3 +1,4 @@
+/** Turns zod issues into config issues that name the field, the value, its source and the fix. */
 import type { z } from 'zod';
 import type { ConfigIssue } from './errors.js';
 import { FOLDER_NAME_PATTERN } from './schema.js';

@@ -1,4 +1,4 @@
-// Where the daemon's HTTP endpoint listens: "host:port" (loopback, or any host with a bearer token) or "unix:/path".
+/** Parses and checks `--http` / `http.listen`: "host:port" (loopback, or any host with a bearer token) or "unix:/path". */
 import path from 'node:path';
 import { isIP } from 'node:net';
 import { echoString } from './echo.js';

@@ -1,3 +1,4 @@
+/** Loads the config: file, then environment, then flags; resolves paths and the state dir; checks it all. */
 import { existsSync } from 'node:fs';
 import { access, readFile, realpath, stat } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';

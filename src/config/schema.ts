@@ -1,3 +1,4 @@
+/** The config schema: validation, defaults and the JSON Schema export (`npm run gen:schema`). */
 import { z } from 'zod';
 import { checkGlob } from './globs.js';
 import { checkListenAddress } from './listen.js';

@@ -1,3 +1,4 @@
+/** Emulator request checks: API key, anthropic-version, beta header and workspace scope. */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiErrorResponse, invalidRequest } from './errors.js';

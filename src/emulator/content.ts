@@ -1,3 +1,4 @@
+/** Deterministic generated content for emulator files added without bytes. */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 

@@ -1,3 +1,4 @@
+/** Optional persistence for the emulator: a journal of metadata and content files in --data-dir. */
 import {
   closeSync,
   createReadStream,

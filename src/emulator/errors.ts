@@ -1,3 +1,4 @@
+/** Emulator errors and the API error bodies they become. */
 import { FilesSyncError } from '../errors.js';
 
 /** Base of the emulator's own errors. */

@@ -1,3 +1,4 @@
+/** Fault injection for the emulator: 429/5xx/reset/created-then-reset at seeded rates, latency. */
 import { z } from 'zod';
 import type { FaultOptions } from './types.js';
 

@@ -1,3 +1,4 @@
+/** Small HTTP helpers for the emulator: JSON replies, API error bodies, draining request bodies. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiErrorResponse } from './errors.js';
 

@@ -1,3 +1,4 @@
+/** File and request IDs shaped like the real API's. */
 import { randomBytes } from 'node:crypto';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

@@ -1,3 +1,4 @@
+/** The /_emulator/* routes tests use to inspect and steer the emulator. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ApiErrorResponse, invalidRequest } from './errors.js';

@@ -1,3 +1,4 @@
+/** A streaming multipart/form-data parser for the emulator's upload route. */
 import { MultipartError } from './errors.js';
 
 /** Callbacks of the streaming parser, in order: begin, data*, end, for every part. */

@@ -1,3 +1,4 @@
+/** A sliding-window requests-per-minute limiter for the emulator. */
 const WINDOW_MS = 60_000;
 
 /** Outcome of asking the limiter for one request slot. */

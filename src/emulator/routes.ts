@@ -1,3 +1,4 @@
+/** The emulator's /v1/files routes: matching, listing (GA and beta shapes), retrieve, delete. */
 import type { Readable } from 'node:stream';
 import { generatedContent } from './content.js';
 import type { DataDirectory } from './disk.js';

@@ -1,3 +1,4 @@
+/** The emulator's HTTP server: request ids, auth, faults, rate limit, routing, shutdown. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';

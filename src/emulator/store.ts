@@ -1,3 +1,4 @@
+/** The emulator's in-memory file store: metadata, listing order and cursors. */
 import { DuplicateFileIdError, UnknownCursorError } from './errors.js';
 
 /** A file record as the store keeps it; `sha256` null means "not computed yet" (seeded files). */

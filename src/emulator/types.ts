@@ -1,3 +1,4 @@
+/** Option and data types shared by the emulator's modules. */
 import type { Logger } from 'pino';
 
 /** Fault injection settings; every rate is a probability per /v1 request (0..1). */

@@ -1,3 +1,4 @@
+/** Receives one multipart upload: streams the file part, hashes it, enforces limits. */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { ContentWriter, DataDirectory } from './disk.js';

@@ -3,7 +3,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { link, readFile, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createFileExclusive, tempPathFor } from './atomic-write.js';
+import { createFileExclusive, tempPathFor, writeFileAtomic } from './atomic-write.js';
 import { StateLockedError } from './errors.js';
 import { isProcessAlive, processStartId } from './process.js';
 import { ensureStateDir } from './state-dir.js';
@@ -146,6 +146,7 @@ function isLive(holder: LockHolder, file: string): boolean {
 /**
  * Replaces a stale lock. A guard file serialises takers, and the stale content is re-checked
  * under the guard, so two processes that both saw the same stale lock cannot both end up holding it.
+ * A guard left by a taker that died is removed after TAKEOVER_GUARD_STALE_MS.
  */
 async function takeOver(
   file: string,
@@ -168,10 +169,10 @@ async function takeOver(
     const current = await readLockFile(file);
     if (current === undefined) return 'retry';
     if (current.raw !== staleRaw) return 'retry';
-    await unlink(file).catch((err: unknown) => {
-      if (errorCode(err) !== 'ENOENT') throw err;
-    });
-    return (await createExclusive(file, content)) ? 'taken' : 'retry';
+    // Renamed over the stale lock, never unlinked first: a lock file that is briefly absent would
+    // let a newcomer's exclusive create win beside us.
+    await writeFileAtomic(file, content);
+    return 'taken';
   } finally {
     await unlink(guard).catch(() => undefined);
   }

@@ -83,13 +83,8 @@ export function opWhere(op: SyncOp): string {
   return op.kind === 'move' ? `${op.from} -> ${op.to}` : opLabel(op);
 }
 
-/**
- * The key under which uploads can be confused with each other: the API keeps no path or hash, so
- * a remote file is tied to an upload by its name and size alone.
- */
-export function uploadKey(remoteName: string, sizeBytes: number): string {
-  return `${sizeBytes}\0${remoteName}`;
-}
+/** The key under which uploads can be confused with each other (defined by the API layer, which needs it first). */
+export { uploadKey } from '../api/upload-tracker.js';
 
 /** The key a move pairs on: same content and same remote basename (a rename keeps its file ID). */
 export function moveKey(sha256: string, relPath: string): string {

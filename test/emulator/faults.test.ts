@@ -32,13 +32,15 @@ describe('FaultInjector', () => {
     expect(f.pick(true)).toBe('rateCreatedThenReset');
   });
 
-  it('uses 100 ms as the default retry-after and reports its config', () => {
-    const f = new FaultInjector({ latencyMs: 5 });
+  it('uses 100 ms as the default retry-after, and configure() replaces the whole fault set', () => {
+    const f = new FaultInjector({ latencyMs: 5, rate429: 1, seed: 1 });
     expect(f.retryAfterMs).toBe(100);
-    expect(f.latencyMs).toBe(5);
+    expect(f.pick(false)).toBe('rate429');
+    // A reconfiguration is a new fault set, not a patch: the 429s and the latency are gone.
     f.configure({ retryAfterMs: 2500 });
     expect(f.retryAfterMs).toBe(2500);
-    expect(f.config).toEqual({ retryAfterMs: 2500 });
+    expect(f.latencyMs).toBe(0);
+    expect(f.pick(false)).toBeNull();
   });
 
   it('createPrng yields numbers in [0, 1)', () => {
