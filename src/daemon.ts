@@ -23,6 +23,8 @@ import {
   writeControlRecord,
   type ReleaseResult,
 } from './control.js';
+import { ServeHub } from './serve/hub.js';
+import { readBearerToken } from './serve/token.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -58,6 +60,8 @@ export class Daemon {
   private config: Config;
   private lock: StateLock | undefined;
   private http: StatusServer | undefined;
+  /** The consumer API (/v1/lookup, /v1/events) and the change log behind it. */
+  serve: ServeHub | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = new Date();
   private stopped = false;
@@ -90,12 +94,22 @@ export class Daemon {
   private async startOnce(): Promise<void> {
     this.lock = await acquireLock(this.config.stateDir);
     const listen = this.opts.httpListen !== undefined ? this.opts.httpListen : this.config.http.listen;
+    const { tokenFile } = this.config.http;
+    this.serve = await ServeHub.open({
+      stateDir: this.config.stateDir,
+      folders: () => this.folders.values(),
+      logger: this.opts.logger,
+    });
     if (listen) {
       const control = {
         token: newControlToken(),
         releaseDeletes: (names?: string[]) => this.releaseDeletes(names),
       };
-      this.http = await startStatusServer(listen, () => this.status(), this.metrics.registry, control);
+      this.http = await startStatusServer(listen, () => this.status(), this.metrics.registry, {
+        api: this.serve,
+        token: tokenFile ? await readBearerToken(tokenFile) : undefined,
+        control,
+      });
       await writeControlRecord(this.config.stateDir, {
         pid: process.pid,
         url: this.http.url,
@@ -120,8 +134,14 @@ export class Daemon {
       logger: this.opts.logger,
       metrics: this.metrics,
       allowMassDelete: this.opts.allowMassDelete ?? false,
-      onStatus: () => this.writeStatusSoon(),
-      onOutcome: this.opts.onOutcome,
+      onStatus: () => {
+        this.writeStatusSoon();
+        this.serve?.onStatus(fsync.status());
+      },
+      onOutcome: (name, outcome) => {
+        this.opts.onOutcome?.(name, outcome);
+        this.serve?.onOutcome(name, outcome);
+      },
       health: this.opts.client.health,
     });
     this.folders.set(folder.name, fsync);
@@ -360,6 +380,7 @@ export class Daemon {
     await this.writeStatus();
     if (this.http) await removeControlRecord(this.config.stateDir).catch(() => undefined);
     await this.http?.close();
+    await this.serve?.close();
     await this.opts.client.close();
     await this.lock?.release();
     this.opts.logger.info('files-sync daemon stopped');

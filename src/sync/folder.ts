@@ -23,6 +23,7 @@ import { failureReason } from './not-mirrored.js';
 import { checkRoot, type RootCheck } from './root-check.js';
 import type { ReconcileReport } from './reconcile.js';
 import { releaseResult, type ReleaseResult } from '../control.js';
+import type { LookupFolder } from '../serve/lookup.js';
 
 /** How soon a reconciliation follows when a path waits on an unresolved upload intent. */
 const INTENT_RECONCILE_DELAY_MS = 2_000;
@@ -444,6 +445,19 @@ export class FolderSync {
     return (
       (this.debouncer?.pending() ?? 0) + this.queuedPaths.size + (this.session?.executor.inFlightCount() ?? 0)
     );
+  }
+
+  /** What /v1/lookup reads: the live manifest and filter, and whether a path has work queued or running. */
+  lookupView(): LookupFolder | undefined {
+    const s = this.session;
+    if (!s) return undefined;
+    return {
+      name: this.name,
+      root: this.opts.folder.path,
+      manifest: s.manifest,
+      includes: (rel) => s.filter.matchesFile(rel),
+      busy: (rel) => this.queuedPaths.has(rel) || s.executor.inFlight().has(rel),
+    };
   }
 
   /** A snapshot for `files-sync status` and /status. */
