@@ -95,7 +95,8 @@ describe('configuration mistakes at the CLI', () => {
     }
     expect(p.emulator.stats().requests).toBe(0);
     await expect(fs.access(p.stateDir)).rejects.toThrow();
-  });
+    // About 20 CLI start-ups, 4 at a time: a loaded 2-core machine needs more than the default minute.
+  }, 240_000);
 
   it('a refused key (401) fails once, clearly, without the key, and creates nothing remote', async () => {
     const project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b' } });
