@@ -124,8 +124,9 @@ describe('uploads whose outcome is unknown', () => {
     const { client } = recordingClient({}, false);
     // A first answered upload gives a millisecond estimate of the server's clock.
     const warm = await client.upload(await tempFile('warm.txt', 'w'), { filename: 'warm.txt' });
-    // Slower than the warm-up, so the file is provably created after the attempt began.
-    emu.setFaults({ rateCreatedThenReset: 1, latencyMs: 50 });
+    // Created a second after the attempt began: more than the clock estimate's uncertainty (the
+    // warm-up's round trip) even on a loaded 2-core machine, so the file is provably ours.
+    emu.setFaults({ rateCreatedThenReset: 1, latencyMs: 1_000 });
     const file = await client.upload(path, { filename: 'ctr.txt' });
     const remote = emu.files();
     expect(remote.map((f) => f.id).sort()).toEqual([file.id, warm.id].sort());
@@ -159,7 +160,8 @@ describe('uploads whose outcome is unknown', () => {
     const path = await tempFile('same.txt', 'same bytes');
     const { client } = recordingClient({}, false);
     const first = await client.upload(path, { filename: 'same.txt' });
-    emu.setFaults({ rateCreatedThenReset: 1 });
+    // The second copy is created a second after its attempt began: provably that attempt's.
+    emu.setFaults({ rateCreatedThenReset: 1, latencyMs: 1_000 });
     const second = await client.upload(path, { filename: 'same.txt' });
     expect(second.id).not.toBe(first.id);
     expect(new Set(emu.files().map((f) => f.id))).toEqual(new Set([first.id, second.id]));
