@@ -425,6 +425,32 @@ describe('Executor: the delayed delete queue', () => {
     expect([...manifest.deletes.keys()]).toEqual(['old_1']);
   });
 
+  it('a release also covers removals still waiting for their retention: they are not held again when due', async () => {
+    let now = NOW.getTime();
+    for (let i = 0; i < 20; i++) manifest.entries.set(`k${i}.txt`, entry(`keep_${i}`, 'h'));
+    const later = new Date(now + 60_000).toISOString();
+    for (let i = 0; i < 10; i++)
+      manifest.deletes.set(`gone_${i}`, {
+        fileId: `gone_${i}`,
+        path: `g${i}.txt`,
+        reason: 'removed',
+        queuedAt: NOW.toISOString(),
+        notBefore: later,
+      });
+    const ex = new Executor({
+      root,
+      client,
+      manifest,
+      concurrency: 4,
+      logger,
+      now: () => new Date(now),
+      limits: { maxDeletes: 100, maxDeletePercent: 25 },
+    });
+    expect(await ex.drainPendingDeletes({ allowMassDelete: true })).toMatchObject({ done: 0, waiting: 10 });
+    now += 61_000;
+    expect(await ex.drainPendingDeletes()).toMatchObject({ done: 10, held: 0 });
+  });
+
   it('a replace queues the old ID with its retention instead of deleting it', async () => {
     manifest.entries.set('a.txt', entry('file_old', 'h0'));
     const ex = new Executor({
