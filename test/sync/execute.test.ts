@@ -7,7 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Executor, type ExecutorClient, type ExecutorManifest } from '../../src/sync/execute.js';
+import {
+  Executor,
+  type ExecutorClient,
+  type ExecutorManifest,
+  type ExecutorOptions,
+} from '../../src/sync/execute.js';
 import type { HashedEntry, SyncOp } from '../../src/sync/ops.js';
 import {
   AuthenticationError,
@@ -153,8 +158,8 @@ afterEach(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
-function executor(concurrency = 4): Executor {
-  return new Executor({ root, client, manifest, concurrency, logger, now: () => NOW });
+function executor(concurrency = 4, over: Partial<ExecutorOptions> = {}): Executor {
+  return new Executor({ root, client, manifest, concurrency, logger, now: () => NOW, ...over });
 }
 
 /** Writes a real file and returns its entry as the planner would see it (hashed as `sha256`). */
@@ -400,15 +405,7 @@ describe('Executor: the delayed delete queue', () => {
       { level: 'info' },
       { write: (s: string) => void lines.push(JSON.parse(s) as never) },
     );
-    const ex = new Executor({
-      root,
-      client,
-      manifest,
-      concurrency: 4,
-      logger: capture,
-      now: () => NOW,
-      limits: { maxDeletes: 100, maxDeletePercent: 25 },
-    });
+    const ex = executor(4, { logger: capture, limits: { maxDeletes: 100, maxDeletePercent: 25 } });
     const held = await ex.drainPendingDeletes();
     // 10 removals of 30 tracked files (20 + the 10 taken out) is 33%: none is sent.
     expect(held).toMatchObject({ done: 0, held: 10, waiting: 1, nextDueAt: NOW.getTime() + 60_000 });
@@ -437,15 +434,7 @@ describe('Executor: the delayed delete queue', () => {
         queuedAt: NOW.toISOString(),
         notBefore: later,
       });
-    const ex = new Executor({
-      root,
-      client,
-      manifest,
-      concurrency: 4,
-      logger,
-      now: () => new Date(now),
-      limits: { maxDeletes: 100, maxDeletePercent: 25 },
-    });
+    const ex = executor(4, { now: () => new Date(now), limits: { maxDeletes: 100, maxDeletePercent: 25 } });
     expect(await ex.drainPendingDeletes({ allowMassDelete: true })).toMatchObject({ done: 0, waiting: 10 });
     now += 61_000;
     expect(await ex.drainPendingDeletes()).toMatchObject({ done: 10, held: 0 });
@@ -453,15 +442,7 @@ describe('Executor: the delayed delete queue', () => {
 
   it('a replace queues the old ID with its retention instead of deleting it', async () => {
     manifest.entries.set('a.txt', entry('file_old', 'h0'));
-    const ex = new Executor({
-      root,
-      client,
-      manifest,
-      concurrency: 4,
-      logger,
-      now: () => NOW,
-      retention: { supersededMs: 600_000, removedMs: 60_000 },
-    });
+    const ex = executor(4, { retention: { supersededMs: 600_000, removedMs: 60_000 } });
     await ex.run([
       { kind: 'replace', path: 'a.txt', local: await file('a.txt', 'new'), oldFileId: 'file_old' },
     ]);
