@@ -52,6 +52,8 @@ export interface PendingDelete {
   queuedAt: string;
   /** ISO-8601 time before which it is not sent (consumers may still hold the ID); absent = at once. */
   notBefore?: string | undefined;
+  /** A removal released by an explicit command (release-deletes, --allow-mass-delete): never held again. */
+  released?: boolean | undefined;
 }
 
 /**

@@ -65,6 +65,7 @@ const pendingDeleteSchema = z.object({
   reason: z.enum(['removed', 'replaced', 'stray', 'suspect']),
   queuedAt: z.string(),
   notBefore: z.string().optional(),
+  released: z.boolean().optional(),
 });
 
 const suspectSchema = z.object({

@@ -196,7 +196,7 @@ export class Executor {
   /** Removals queued (waiting or due) in the manifest: what the guard counts besides a plan. */
   queuedRemovals(): number {
     let n = 0;
-    for (const d of this.opts.manifest.pendingDeletes()) if (d.reason === 'removed') n++;
+    for (const d of this.opts.manifest.pendingDeletes()) if (isGuarded(d)) n++;
     return n;
   }
 
@@ -502,6 +502,13 @@ export class Executor {
    */
   async drainPendingDeletes(opts: { allowMassDelete?: boolean | undefined } = {}): Promise<DrainResult> {
     const { client, manifest, logger, signal } = this.opts;
+    if (opts.allowMassDelete) {
+      // A release covers every removal queued now, also those still waiting for their retention:
+      // marked durably, so the guard does not hold them again once they fall due.
+      for (const d of manifest.pendingDeletes())
+        if (d.reason === 'removed' && d.released !== true)
+          manifest.addPendingDelete({ ...d, released: true });
+    }
     await manifest.flush();
     const now = this.now().getTime();
     const all = manifest.pendingDeletes();
@@ -511,7 +518,7 @@ export class Executor {
       const t = d.notBefore === undefined ? now : Date.parse(d.notBefore);
       if (t > now && (nextDueAt === undefined || t < nextDueAt)) nextDueAt = t;
     }
-    const removals = all.filter((d) => d.reason === 'removed').length + this.guard.heldPaths.size;
+    const removals = all.filter(isGuarded).length + this.guard.heldPaths.size;
     let heldReason: string | undefined;
     if (!opts.allowMassDelete && this.opts.limits && removals > 0) {
       const reason =
@@ -524,7 +531,7 @@ export class Executor {
       if (reason !== undefined)
         heldReason = reason.includes(RELEASE_HINT) ? reason : `${reason}; ${RELEASE_HINT}`;
     }
-    const sendable = heldReason === undefined ? due : due.filter((d) => d.reason !== 'removed');
+    const sendable = heldReason === undefined ? due : due.filter((d) => !isGuarded(d));
     let done = 0;
     let failed = 0;
     await Promise.all(
@@ -549,7 +556,7 @@ export class Executor {
         }),
       ),
     );
-    const held = heldReason === undefined ? 0 : all.filter((d) => d.reason === 'removed').length;
+    const held = heldReason === undefined ? 0 : all.filter(isGuarded).length;
     return {
       done,
       failed,
@@ -559,6 +566,11 @@ export class Executor {
       nextDueAt,
     };
   }
+}
+
+/** Removals the guard judges: those not released by an explicit command. */
+function isGuarded(d: PendingDelete): boolean {
+  return d.reason === 'removed' && d.released !== true;
 }
 
 /** A suspect record for the manifest. */

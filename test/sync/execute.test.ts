@@ -7,7 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Executor, type ExecutorClient, type ExecutorManifest } from '../../src/sync/execute.js';
+import {
+  Executor,
+  type ExecutorClient,
+  type ExecutorManifest,
+  type ExecutorOptions,
+} from '../../src/sync/execute.js';
 import type { HashedEntry, SyncOp } from '../../src/sync/ops.js';
 import {
   AuthenticationError,
@@ -153,8 +158,8 @@ afterEach(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
-function executor(concurrency = 4): Executor {
-  return new Executor({ root, client, manifest, concurrency, logger, now: () => NOW });
+function executor(concurrency = 4, over: Partial<ExecutorOptions> = {}): Executor {
+  return new Executor({ root, client, manifest, concurrency, logger, now: () => NOW, ...over });
 }
 
 /** Writes a real file and returns its entry as the planner would see it (hashed as `sha256`). */
@@ -400,15 +405,7 @@ describe('Executor: the delayed delete queue', () => {
       { level: 'info' },
       { write: (s: string) => void lines.push(JSON.parse(s) as never) },
     );
-    const ex = new Executor({
-      root,
-      client,
-      manifest,
-      concurrency: 4,
-      logger: capture,
-      now: () => NOW,
-      limits: { maxDeletes: 100, maxDeletePercent: 25 },
-    });
+    const ex = executor(4, { logger: capture, limits: { maxDeletes: 100, maxDeletePercent: 25 } });
     const held = await ex.drainPendingDeletes();
     // 10 removals of 30 tracked files (20 + the 10 taken out) is 33%: none is sent.
     expect(held).toMatchObject({ done: 0, held: 10, waiting: 1, nextDueAt: NOW.getTime() + 60_000 });
@@ -425,17 +422,27 @@ describe('Executor: the delayed delete queue', () => {
     expect([...manifest.deletes.keys()]).toEqual(['old_1']);
   });
 
+  it('a release also covers removals still waiting for their retention: they are not held again when due', async () => {
+    let now = NOW.getTime();
+    for (let i = 0; i < 20; i++) manifest.entries.set(`k${i}.txt`, entry(`keep_${i}`, 'h'));
+    const later = new Date(now + 60_000).toISOString();
+    for (let i = 0; i < 10; i++)
+      manifest.deletes.set(`gone_${i}`, {
+        fileId: `gone_${i}`,
+        path: `g${i}.txt`,
+        reason: 'removed',
+        queuedAt: NOW.toISOString(),
+        notBefore: later,
+      });
+    const ex = executor(4, { now: () => new Date(now), limits: { maxDeletes: 100, maxDeletePercent: 25 } });
+    expect(await ex.drainPendingDeletes({ allowMassDelete: true })).toMatchObject({ done: 0, waiting: 10 });
+    now += 61_000;
+    expect(await ex.drainPendingDeletes()).toMatchObject({ done: 10, held: 0 });
+  });
+
   it('a replace queues the old ID with its retention instead of deleting it', async () => {
     manifest.entries.set('a.txt', entry('file_old', 'h0'));
-    const ex = new Executor({
-      root,
-      client,
-      manifest,
-      concurrency: 4,
-      logger,
-      now: () => NOW,
-      retention: { supersededMs: 600_000, removedMs: 60_000 },
-    });
+    const ex = executor(4, { retention: { supersededMs: 600_000, removedMs: 60_000 } });
     await ex.run([
       { kind: 'replace', path: 'a.txt', local: await file('a.txt', 'new'), oldFileId: 'file_old' },
     ]);
