@@ -4,7 +4,17 @@
  *   import { openManifest } from 'files-sync';
  *   const m = await openManifest('/var/lib/files-sync', 'docs');
  *   m.get('contracts/2026/acme.pdf')?.fileId;
+ *   m.previousIds('contracts/2026/acme.pdf'); // earlier IDs still valid, each with its `until`
  */
-export { openManifest } from './state/manifest.js';
-export type { LocalEntry, ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from './types.js';
+export { openManifest, type ManifestReader, type ReadonlyManifest } from './state/manifest.js';
+export type {
+  LocalEntry,
+  ManifestEntry,
+  PendingDelete,
+  PendingUpload,
+  PreviousId,
+  RemoteFile,
+  Suspect,
+  UnsettledAttempt,
+} from './types.js';
 export type { DaemonStatus, FolderStatus } from './status.js';

@@ -11,6 +11,9 @@ export interface SyncMetrics {
   queueDepth: Gauge<'folder'>;
   filesTracked: Gauge<'folder'>;
   heldDeletes: Gauge<'folder'>;
+  /** Delete queue by state: waiting (retention) or due (to be sent, or held). */
+  deleteQueue: Gauge<'folder' | 'state'>;
+  suspects: Gauge<'folder'>;
   changeToUploadSeconds: Histogram<'folder'>;
   reconcileSeconds: Histogram<'folder'>;
 }
@@ -67,6 +70,18 @@ export function createMetrics(): SyncMetrics {
     heldDeletes: new Gauge({
       name: 'files_sync_held_deletes',
       help: 'Deletes held by the safety guard.',
+      labelNames: ['folder'],
+      registers,
+    }),
+    deleteQueue: new Gauge({
+      name: 'files_sync_delete_queue',
+      help: 'Remote deletes queued: "waiting" for their retention time, "due" to be sent (or held).',
+      labelNames: ['folder', 'state'],
+      registers,
+    }),
+    suspects: new Gauge({
+      name: 'files_sync_suspects',
+      help: 'Remote files that may be ours but cannot be proven so (see files-sync verify).',
       labelNames: ['folder'],
       registers,
     }),

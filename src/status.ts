@@ -1,4 +1,5 @@
 /** The daemon's status as shown by `files-sync status` and GET /status. */
+import type { Suspect } from './types.js';
 
 export interface FolderStatus {
   name: string;
@@ -10,6 +11,12 @@ export interface FolderStatus {
   pendingDeletes: number;
   heldDeletes: number;
   heldReason?: string;
+  /** The delayed delete queue: deletes waiting for their retention time, and when the next is due. */
+  deleteQueue?: { waiting: number; due: number; nextDueAt?: string };
+  /** Remote files that may be ours but cannot be proven so: reported, never adopted. */
+  suspects?: Suspect[];
+  /** Unanswered uploads whose late copy a later listing still has to look for. */
+  unsettledUploads?: number;
   queueDepth: number;
   lastReconcile?: {
     at: string;

@@ -3,7 +3,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { displayPath } from '../local/display-name.js';
-import { STATUS_FILE, type DaemonStatus } from '../status.js';
+import { STATUS_FILE, type DaemonStatus, type FolderStatus } from '../status.js';
+import type { PendingDelete } from '../types.js';
 import { openManifest } from '../state/manifest.js';
 import { isProcessAlive } from '../state/process.js';
 import { ManifestNotFoundError } from '../state/errors.js';
@@ -14,12 +15,28 @@ interface StatusOptions extends CommonOptions {
   json?: boolean;
 }
 
+/** The delete queue as stored: what still waits for its retention time, and when the next is due. */
+function deleteQueueOf(deletes: readonly PendingDelete[]): NonNullable<FolderStatus['deleteQueue']> {
+  const now = Date.now();
+  let waiting = 0;
+  let next: number | undefined;
+  for (const d of deletes) {
+    const t = d.notBefore === undefined ? now : Date.parse(d.notBefore);
+    if (t <= now) continue;
+    waiting++;
+    if (next === undefined || t < next) next = t;
+  }
+  const q: NonNullable<FolderStatus['deleteQueue']> = { waiting, due: deletes.length - waiting };
+  if (next !== undefined) q.nextDueAt = new Date(next).toISOString();
+  return q;
+}
+
 /** Registers `status`. */
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .description(
-      'Show per folder: files tracked, pending uploads/deletes, held deletes, last reconciliation, last error, daemon pid/uptime',
+      'Show per folder: files tracked, pending uploads/deletes, held deletes, the delete queue, suspects, last reconciliation, last error, daemon pid/uptime',
     )
     .option('-c, --config <file>', 'config file')
     .option('--json', 'JSON on stdout')
@@ -71,6 +88,9 @@ Exit codes: 0 daemon running, 3 not running (the manifest figures are still show
             pendingDeletes: m?.pendingDeletes().length ?? 0,
             heldDeletes: 0,
             queueDepth: 0,
+            suspects: m?.suspects() ?? [],
+            unsettledUploads: m?.unsettled().length ?? 0,
+            deleteQueue: deleteQueueOf(m?.pendingDeletes() ?? []),
           });
         }
         const lastSync = await readLastSync(config.stateDir);
@@ -107,6 +127,19 @@ Exit codes: 0 daemon running, 3 not running (the manifest figures are still show
               );
             if ('heldReason' in f && f.heldReason)
               process.stdout.write(`  held: ${displayPath(f.heldReason)}\n`);
+            const q = f.deleteQueue;
+            if (q && q.waiting > 0)
+              process.stdout.write(
+                `  delete queue: ${q.waiting} old IDs kept valid for their retention${q.nextDueAt ? `, next due ${q.nextDueAt}` : ''}\n`,
+              );
+            if (f.unsettledUploads)
+              process.stdout.write(
+                `  ${f.unsettledUploads} unanswered uploads still to be looked for by a later reconciliation\n`,
+              );
+            for (const x of f.suspects ?? [])
+              process.stdout.write(
+                `  suspect ${x.fileId} ${displayPath(x.filename)} (${x.sizeBytes} bytes, created ${x.createdAt}) for ${displayPath(x.path)}: ${x.why}\n`,
+              );
             if ('lastError' in f && f.lastError)
               process.stdout.write(
                 `  last error ${f.lastError.at}: ${f.lastError.path ? `${displayPath(f.lastError.path)}: ` : ''}${displayPath(f.lastError.message)}\n`,

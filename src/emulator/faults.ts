@@ -1,9 +1,10 @@
-/** Fault injection for the emulator: 429/5xx/reset/created-then-reset at seeded rates, latency. */
+/** Fault injection for the emulator: 429/5xx/reset/created-then-reset/late-create at seeded rates, latency. */
 import { z } from 'zod';
 import type { FaultOptions } from './types.js';
 
 /** The kinds of fault the emulator can inject. */
-export type FaultKind = 'rate429' | 'rate500' | 'rate529' | 'rateReset' | 'rateCreatedThenReset';
+export type FaultKind =
+  'rate429' | 'rate500' | 'rate529' | 'rateReset' | 'rateCreatedThenReset' | 'rateLateCreate';
 
 /** Every counter key a fault (or the rpm limit) can bump in stats.faultsInjected. */
 export const FAULT_COUNTER_KEYS = [
@@ -12,8 +13,14 @@ export const FAULT_COUNTER_KEYS = [
   'rate529',
   'rateReset',
   'rateCreatedThenReset',
+  'rateLateCreate',
+  /** Late-create uploads whose file has appeared (rateLateCreate counts them when they are held). */
+  'lateCreated',
   'rpmLimit',
 ] as const;
+
+/** Default of lateCreateMs: how long a "late create" upload is held before its file appears. */
+export const DEFAULT_LATE_CREATE_MS = 2_000;
 
 const DEFAULT_RETRY_AFTER_MS = 100;
 
@@ -26,6 +33,8 @@ export const faultOptionsSchema = z.strictObject({
   rate529: rate.optional(),
   rateReset: rate.optional(),
   rateCreatedThenReset: rate.optional(),
+  rateLateCreate: rate.optional(),
+  lateCreateMs: z.number().int().min(0).max(600_000).optional(),
   latencyMs: z.number().int().min(0).max(600_000).optional(),
   retryAfterMs: z.number().int().min(0).max(3_600_000).optional(),
   seed: z.number().int().optional(),
@@ -85,7 +94,12 @@ export class FaultInjector {
     return this.options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
   }
 
-  /** The fault for the next request, or null; `isUpload` enables rateCreatedThenReset. */
+  /** How long a "late create" upload is held, unanswered, before its file appears. */
+  get lateCreateMs(): number {
+    return this.options.lateCreateMs ?? DEFAULT_LATE_CREATE_MS;
+  }
+
+  /** The fault for the next request, or null; `isUpload` enables rateCreatedThenReset and rateLateCreate. */
   pick(isUpload: boolean): FaultKind | null {
     const o = this.options;
     const r = this.random();
@@ -96,6 +110,9 @@ export class FaultInjector {
     }
     if (isUpload && (o.rateCreatedThenReset ?? 0) > 0 && this.random() < (o.rateCreatedThenReset ?? 0)) {
       return 'rateCreatedThenReset';
+    }
+    if (isUpload && (o.rateLateCreate ?? 0) > 0 && this.random() < (o.rateLateCreate ?? 0)) {
+      return 'rateLateCreate';
     }
     return null;
   }

@@ -249,7 +249,12 @@ class Emulator implements EmulatorCore {
     const fileId = match.fileId ?? '';
     switch (match.name) {
       case 'POST /v1/files':
-        await this.upload(req, res, fault === 'rateCreatedThenReset', scope.workspaceId);
+        await this.upload(
+          req,
+          res,
+          fault === 'rateCreatedThenReset' || fault === 'rateLateCreate' ? fault : null,
+          scope.workspaceId,
+        );
         return;
       case 'GET /v1/files':
         return send(res, listFiles(deps, url.searchParams, scope.contract));
@@ -268,7 +273,7 @@ class Emulator implements EmulatorCore {
   private async upload(
     req: IncomingMessage,
     res: ServerResponse,
-    resetAfterCreate: boolean,
+    fault: 'rateCreatedThenReset' | 'rateLateCreate' | null,
     workspaceId: string,
   ): Promise<void> {
     const declared = Number(req.headers['content-length']);
@@ -296,6 +301,11 @@ class Emulator implements EmulatorCore {
         'storage_quota_exceeded',
       );
     }
+    if (fault === 'rateLateCreate') {
+      // Nothing is answered; the file appears after the client has given up (and the socket goes).
+      this.countFault(fault);
+      await delay(this.faultInjector.lateCreateMs);
+    }
     const { expiresInSeconds, ...rest } = received;
     const now = this.now();
     const file = this.store(workspaceId).insert({
@@ -308,15 +318,15 @@ class Emulator implements EmulatorCore {
     });
     this.disk?.append({ op: 'add', file });
     this.counters.uploadsCreated++;
-    if (resetAfterCreate) {
-      this.countFault('rateCreatedThenReset');
+    if (fault !== null) {
+      this.countFault(fault === 'rateCreatedThenReset' ? fault : 'lateCreated');
       req.socket.destroy();
       return;
     }
     send(res, { status: 200, json: apiFile(file) });
   }
 
-  private countFault(kind: FaultKind | 'rpmLimit'): void {
+  private countFault(kind: FaultKind | 'rpmLimit' | 'lateCreated'): void {
     this.counters.faultsInjected[kind] = (this.counters.faultsInjected[kind] ?? 0) + 1;
   }
 

@@ -17,7 +17,7 @@ import { runPass, type RemoteLister } from './pass.js';
 import { isUploadOp, opPath } from './ops.js';
 import { FolderStatusTracker } from './folder-status.js';
 import { RetryTimers } from './retry-timers.js';
-import type { ExecutorClient, ExecutorEvent, OpOutcome } from './execute.js';
+import type { DrainResult, ExecutorClient, ExecutorEvent, OpOutcome } from './execute.js';
 import type { ReconcileReport } from './reconcile.js';
 import { releaseResult, type ReleaseResult } from '../control.js';
 
@@ -64,10 +64,15 @@ export class FolderSync {
   private watcher: FolderWatcher | undefined;
   private debouncer: PathDebouncer | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
+  /** Fires when the next queued delete's retention has passed. */
+  private drainTimer: NodeJS.Timeout | undefined;
+  private drainAt: number | undefined;
   private readonly timers = new RetryTimers(RETRY_BASE_MS, RETRY_MAX_MS);
   private readonly jobs = new KeyedQueue();
   private queuedPaths = new Set<string>();
   private reconcileQueued = false;
+  /** Set by `releaseDeletes` until the delete queue has nothing waiting (see there). */
+  private released = false;
   private stopping = false;
   private readonly abort = new AbortController();
   /** When each path's pending change was first seen (for the change-to-upload metric). */
@@ -241,6 +246,9 @@ export class FolderSync {
   async releaseDeletes(): Promise<ReleaseResult> {
     let report: ReconcileReport | undefined;
     await this.schedule(async () => {
+      // Released removals may wait out their retention in the queue: the drains that send them
+      // must not hold them again, so the release lasts until the queue has sent what it held.
+      this.released = true;
       report = await this.reconcile('release-deletes', true);
     });
     return releaseResult(this.name, report);
@@ -255,6 +263,7 @@ export class FolderSync {
       signal: this.abort.signal,
     });
     this.tracker.recordReconcile(report, reason);
+    if (report.deleteQueue) this.afterDrain(report.deleteQueue);
     if (report.status === 'unavailable') {
       this.tracker.setMode('unavailable', 'folder root unavailable');
     } else if (this.tracker.mode === 'unavailable') {
@@ -287,6 +296,7 @@ export class FolderSync {
       },
     });
     const { plan } = report;
+    if (report.deleteQueue) this.afterDrain(report.deleteQueue);
     if (report.status === 'unavailable' || !plan) {
       this.tracker.setMode('unavailable', 'folder root unavailable');
       this.tracker.recordError(report.error ?? 'folder unavailable');
@@ -307,6 +317,35 @@ export class FolderSync {
     }
     for (const o of report.outcomes) this.afterOutcome(o);
     for (const p of report.retryLater) this.retryLater(p);
+  }
+
+  /** Records the delete queue's state and arms the timer for its next due delete. */
+  private afterDrain(q: DrainResult): void {
+    this.tracker.recordDrain(q);
+    if (q.nextDueAt === undefined || this.stopping) return;
+    if (this.drainAt !== undefined && this.drainAt <= q.nextDueAt) return;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainAt = q.nextDueAt;
+    this.drainTimer = setTimeout(
+      () => {
+        this.drainTimer = undefined;
+        this.drainAt = undefined;
+        void this.schedule(async () => {
+          const drained = await this.session!.executor.drainPendingDeletes({
+            allowMassDelete: this.opts.allowMassDelete || this.released,
+          });
+          if (drained.waiting === 0) this.released = false;
+          if (drained.heldReason !== undefined && this.session!.executor.guard.setHeld(drained.heldReason))
+            this.log.warn(
+              { held: drained.held, reason: drained.heldReason },
+              'deletes held by the safety guard; none is sent until released',
+            );
+          this.afterDrain(drained);
+        });
+      },
+      Math.max(0, q.nextDueAt - Date.now()) + 10,
+    );
+    this.drainTimer.unref();
   }
 
   /** A path's change is done (or refused for good): reset its backoff and time its upload. */
@@ -345,6 +384,8 @@ export class FolderSync {
       pendingDeletes: m?.pendingDeletes().length ?? 0,
       queueDepth: this.queueDepth(),
       watchedPaths: this.watcher?.watchedCount(),
+      suspects: m?.suspects(),
+      unsettledUploads: m?.unsettled().length,
     });
   }
 
@@ -353,6 +394,7 @@ export class FolderSync {
     if (this.stopping) return;
     this.stopping = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
     this.timers.close();
     this.debouncer?.close();
     await this.watcher?.close().catch(() => undefined);

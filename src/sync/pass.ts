@@ -10,7 +10,14 @@ import { errorMessage, errorStatus } from '../errors.js';
 import { planSync, type EntryLookup, type Plan, type PlanInput } from './plan.js';
 import { countOps, isUploadedOrAdopted, opLabel, type OpKind, type SyncOp } from './ops.js';
 import { guardDeletes, type SafetyLimits } from './safety.js';
-import { isFatalStatus, type Executor, type ExecutorManifest, type OpOutcome } from './execute.js';
+import {
+  isFatalStatus,
+  type DrainResult,
+  type Executor,
+  type ExecutorManifest,
+  type OpOutcome,
+} from './execute.js';
+import type { ClockBounds } from './plan.js';
 import { checkPaths, scanAll, type LocalSkip, type LocalState, type ScanProgress } from './local-state.js';
 
 /** What a pass needs of the manifest beyond what the executor writes. */
@@ -18,11 +25,12 @@ export interface PassManifest extends ExecutorManifest {
   entries(): IterableIterator<[string, ManifestEntry]>;
   paths(): IterableIterator<string>;
   has(path: string): boolean;
-  readonly size: number;
 }
 
 export interface RemoteLister {
   listAll(opts?: { pageSize?: number; signal?: AbortSignal | undefined }): AsyncIterable<RemoteFile>;
+  /** Server clock minus ours, as far as the server's answers tell (FilesClient has it). */
+  clockOffset?: (() => ClockBounds | undefined) | undefined;
 }
 
 /** One folder as a pass sees it. */
@@ -38,6 +46,8 @@ export interface PassContext {
   logger: Logger;
   /** File IDs other folders of this daemon own (same workspace): never adopted, discarded or counted as unmanaged here. */
   foreignIds?: (() => Promise<ReadonlySet<string>>) | undefined;
+  /** The workspace is declared exclusive to files-sync (api.workspaceExclusive). */
+  exclusive?: boolean | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -78,6 +88,10 @@ export interface PassReport {
   failed: PassFailure[];
   heldDeletes: number;
   heldReason?: string | undefined;
+  /** True when this pass started a hold (it is announced once, not on every batch). */
+  newHold?: boolean | undefined;
+  /** The delete queue after the pass (undefined for a dry run). */
+  deleteQueue?: DrainResult | undefined;
   unmanagedRemote: number;
   remoteFiles?: number | undefined;
   localFiles: number;
@@ -167,7 +181,11 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
       entries,
       pendingUploads: ctx.manifest.pendingUploads(),
       pendingDeletes: ctx.manifest.pendingDeletes(),
+      suspects: ctx.manifest.suspects(),
+      unsettled: ctx.manifest.unsettled(),
     },
+    clock: remote ? ctx.client.clockOffset?.() : undefined,
+    exclusive: ctx.exclusive,
     scope: state.scope,
     remote,
     unreadable: state.unreadable,
@@ -175,18 +193,40 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     inFlight: ctx.executor.inFlight(),
     foreignIds: remote && ctx.foreignIds ? await ctx.foreignIds() : undefined,
   });
+  const guard = ctx.executor.guard;
+  const planned = new Set(plan.ops.flatMap((o) => (o.kind === 'delete' ? [o.path] : [])));
+  // Held paths outside this plan still count; a full pass re-plans every one of them.
+  let heldElsewhere = 0;
+  if (!full) for (const p of guard.heldPaths) if (!planned.has(p)) heldElsewhere++;
   const verdict = guardDeletes({
     ops: plan.ops,
-    trackedCount: ctx.manifest.size,
+    trackedCount: ctx.manifest.size - heldElsewhere,
     localCount: state.localFiles,
     limits: ctx.limits,
     allowMassDelete: ctx.allowMassDelete,
+    load: {
+      queued: ctx.executor.queuedRemovals() + heldElsewhere,
+      recentlySent: guard.recentlySent(),
+    },
   });
-  if (verdict.held.length > 0)
+  if (opts.dryRun !== true) {
+    if (full) guard.heldPaths.clear();
+    // A path this pass looked at and did not hold is no longer held (restored, or released).
+    for (const p of state.scope ?? []) guard.heldPaths.delete(p);
+    for (const d of verdict.held) guard.heldPaths.add(d.path);
+    if (verdict.held.length > 0) report.newHold = guard.setHeld(verdict.reason);
+    else if (guard.heldPaths.size === 0) guard.setHeld(undefined);
+    if (report.newHold)
+      ctx.logger.warn(
+        { held: guard.heldPaths.size, reason: verdict.reason },
+        'deletes held by the safety guard; none is sent until released',
+      );
+  } else if (verdict.held.length > 0) {
     ctx.logger.warn(
       { held: verdict.held.length, reason: verdict.reason },
-      'deletes held by the safety guard',
+      'deletes would be held by the safety guard',
     );
+  }
   opts.onPlan?.(plan, verdict.held.length);
 
   report.plan = plan;
@@ -201,10 +241,25 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
 
   if (opts.dryRun !== true && (full || verdict.allowed.length > 0)) {
     const result = await ctx.executor.run(verdict.allowed);
-    if (full) await ctx.executor.drainPendingDeletes();
     report.outcomes = result.outcomes;
     report.retryLater = result.retryLater;
     tally(report, result.outcomes);
+  }
+  if (opts.dryRun !== true) {
+    // Deletes only ever leave through the delayed queue, judged as a whole.
+    const drained = await ctx.executor.drainPendingDeletes({ allowMassDelete: ctx.allowMassDelete });
+    report.deleteQueue = drained;
+    if (drained.held > report.heldDeletes) {
+      report.heldDeletes = drained.held;
+      report.heldReason = drained.heldReason;
+      if (guard.setHeld(drained.heldReason)) {
+        report.newHold = true;
+        ctx.logger.warn(
+          { held: drained.held, reason: drained.heldReason },
+          'deletes held by the safety guard; none is sent until released',
+        );
+      }
+    }
   }
   if (report.failed.length > 0) report.status = 'failed';
   return report;

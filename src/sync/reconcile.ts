@@ -32,6 +32,7 @@ export interface ReconcileReport extends Pick<
   | 'failed'
   | 'heldDeletes'
   | 'heldReason'
+  | 'deleteQueue'
   | 'unmanagedRemote'
   | 'remoteFiles'
   | 'localFiles'
@@ -86,6 +87,7 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
   };
   // Set only when known, so `sync --json` prints exactly what it printed before.
   if (r.heldReason !== undefined) report.heldReason = r.heldReason;
+  if (r.deleteQueue !== undefined) report.deleteQueue = r.deleteQueue;
   if (r.remoteFiles !== undefined) report.remoteFiles = r.remoteFiles;
   if (r.error !== undefined) report.error = r.error;
   return report;

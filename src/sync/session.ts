@@ -9,6 +9,21 @@ import { logFileOp } from './file-op-log.js';
 import { reconcileFolder, type ReconcileReport } from './reconcile.js';
 import type { PassContext, PassOptions, RemoteLister } from './pass.js';
 
+/**
+ * Every manifest this process has open: an ambiguous upload in one folder must never adopt a file
+ * another folder records, queues for deletion or suspects (they may share a workspace).
+ */
+const openManifests = new Set<Manifest>();
+
+/** True when any manifest open in this process knows the ID. */
+export function ownedByAnyFolder(id: string): boolean {
+  for (const m of openManifests) {
+    if (m.findByFileId(id) !== undefined) return true;
+    if (Object.hasOwn(m.data.pendingDeletes, id) || Object.hasOwn(m.data.suspects, id)) return true;
+  }
+  return false;
+}
+
 export interface FolderSession {
   folder: FolderConfig;
   manifest: Manifest;
@@ -44,6 +59,7 @@ export async function openFolderSession(
   const manifest = await Manifest.open(config.stateDir, { name: folder.name, root: folder.path });
   const filter = folderFilter(config, folder);
   const folderLogger = logger.child({ folder: folder.name });
+  const others = config.folders.length > 1 ? await otherFoldersIds(config, folder.name) : new Set<string>();
   const executor = new Executor({
     root: folder.path,
     client: clientForFolder(client, folder),
@@ -57,14 +73,23 @@ export async function openFolderSession(
         logFileOp(folderLogger, e.outcome, (p) => manifest.get(p)?.fileId);
       options.onEvent?.(e);
     },
+    retention: config.retention,
+    exclusive: config.api.workspaceExclusive,
+    limits: config.safety,
+    // Other folders' manifests: the open ones live, the rest as they were on disk at open.
+    isOwned: (id) => ownedByAnyFolder(id) || others.has(id),
   });
+  openManifests.add(manifest);
   return {
     folder,
     manifest,
     filter,
     executor,
     logger: folderLogger,
-    close: () => manifest.close(),
+    close: async () => {
+      openManifests.delete(manifest);
+      await manifest.close();
+    },
   };
 }
 
@@ -80,6 +105,7 @@ async function otherFoldersIds(config: Config, folderName: string): Promise<Set<
     if (!m) continue;
     for (const [, e] of m.entries()) ids.add(e.fileId);
     for (const d of m.pendingDeletes()) ids.add(d.fileId);
+    for (const x of m.suspects()) ids.add(x.fileId);
   }
   return ids;
 }
@@ -102,6 +128,7 @@ export function passContext(
     allowMassDelete: opts.allowMassDelete ?? false,
     logger: session.logger,
     foreignIds: config.folders.length > 1 ? () => otherFoldersIds(config, session.folder.name) : undefined,
+    exclusive: config.api.workspaceExclusive,
     signal: opts.signal,
   };
 }
