@@ -14,6 +14,7 @@ import { hashingScenario } from './scenarios/hashing.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { watchMemoryScenario } from './scenarios/watch-memory.js';
 import { manifestScenario } from './scenarios/manifest.js';
+import { serveScenario } from './scenarios/serve.js';
 
 /** Every scenario, in the order a full run takes them (latency before manifest: they share a daemon run). */
 export const SCENARIOS: readonly Scenario[] = [
@@ -23,6 +24,7 @@ export const SCENARIOS: readonly Scenario[] = [
   latencyScenario,
   watchMemoryScenario,
   manifestScenario,
+  serveScenario,
 ];
 
 const ALIASES: Record<string, string> = {

@@ -16,6 +16,9 @@ export interface SyncMetrics {
   suspects: Gauge<'folder'>;
   changeToUploadSeconds: Histogram<'folder'>;
   reconcileSeconds: Histogram<'folder'>;
+  breakerOpen: Gauge;
+  uploadsPaused: Gauge;
+  degraded: Gauge;
 }
 
 /** Creates the daemon's metrics in a fresh registry (with Node's default process metrics). */
@@ -97,6 +100,21 @@ export function createMetrics(): SyncMetrics {
       help: 'Duration of full reconciliations.',
       labelNames: ['folder'],
       buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900],
+      registers,
+    }),
+    breakerOpen: new Gauge({
+      name: 'files_sync_api_breaker_open',
+      help: '1 while the API circuit breaker is open (every request failed the same way; only probes are sent).',
+      registers,
+    }),
+    uploadsPaused: new Gauge({
+      name: 'files_sync_uploads_paused',
+      help: '1 while uploads are paused because the storage quota is exceeded.',
+      registers,
+    }),
+    degraded: new Gauge({
+      name: 'files_sync_degraded',
+      help: '1 while /healthz answers 503 (API failing, key refused, storage full, a folder root missing).',
       registers,
     }),
   };

@@ -23,6 +23,7 @@ import { mimeTypeFor } from './mime.js';
 import { streamedMultipart } from './multipart.js';
 import { shouldRetry, withRetry, type RetryInfo } from './retry.js';
 import { Transport, type CallSpec } from './transport.js';
+import { ApiHealth, type BreakerOptions } from './breaker.js';
 import { UploadTracker } from './upload-tracker.js';
 import { clockObservingDispatcher, ServerClock, type ClockOffset } from './server-clock.js';
 import {
@@ -78,6 +79,8 @@ export interface FilesClientOptions {
     reason: string;
   }) => void;
   logger?: Logger;
+  /** Circuit breaker and storage-quota pause settings (one breaker per client and its views). */
+  breaker?: BreakerOptions | undefined;
 }
 
 /** One page of the listing; `nextPage` is the cursor of the next one, null on the last page. */
@@ -189,6 +192,7 @@ interface SharedState {
   tracker: UploadTracker;
   clock: ServerClock;
   views: Map<string, FilesClient>;
+  health: ApiHealth;
 }
 
 /** What a scoped view changes: the workspace its requests act on, the default upload expiry. */
@@ -236,13 +240,20 @@ export class FilesClient {
       });
     this.tracker = shared?.tracker ?? new UploadTracker();
     this.clock = shared?.clock ?? new ServerClock();
-    this.shared = shared ?? { agent: this.agent, tracker: this.tracker, clock: this.clock, views: new Map() };
+    this.shared = shared ?? {
+      agent: this.agent,
+      tracker: this.tracker,
+      clock: this.clock,
+      views: new Map(),
+      health: new ApiHealth(options.breaker),
+    };
     this.transport = new Transport({
       baseUrl: options.baseUrl ?? process.env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
       apiKey: options.apiKey,
       betas: this.contract === 'beta' ? (options.betas ?? DEFAULT_BETAS) : [],
       workspaceId: options.workspaceId,
       dispatcher: clockObservingDispatcher(this.agent, this.clock),
+      health: this.shared.health,
     });
   }
 
@@ -254,6 +265,11 @@ export class FilesClient {
   /** Twice the upload timeout: how long after an unanswered attempt its file may still appear. */
   get settleDelayMs(): number {
     return 2 * this.opts.uploadTimeoutMs;
+  }
+
+  /** The breaker and storage-quota pause shared by this client and its views. */
+  get health(): ApiHealth {
+    return this.shared.health;
   }
 
   /**

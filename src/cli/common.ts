@@ -140,6 +140,12 @@ export async function createClient(
     contract: api.contract,
     workspaceId: api.workspaceId,
     logger,
+    // Named in "API key refused (401): check ..." so the fix points at where the key came from.
+    breaker: {
+      keySource: process.env.ANTHROPIC_API_KEY?.trim()
+        ? 'ANTHROPIC_API_KEY'
+        : `the key file ${api.keyFile ?? ''}`.trim(),
+    },
     ...(onRetry ? { onRetry } : {}),
   });
 }

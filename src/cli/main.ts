@@ -33,4 +33,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   }
 }
 
-await main();
+// `id --http ADDRESS` answers without loading the config or the other commands (see id-direct.ts).
+const direct =
+  process.argv[2] === 'id' && process.argv.some((a) => a === '--http' || a.startsWith('--http='))
+    ? await (await import('./id-direct.js')).tryDirectId(process.argv.slice(2))
+    : undefined;
+if (direct !== undefined) process.exitCode = direct;
+else await main();

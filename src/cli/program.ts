@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerSyncCommand } from './sync.js';
 import { registerQueryCommands } from './query.js';
+import { registerEventsCommand } from './events.js';
 import { registerVerifyCommand } from './verify.js';
 import { registerInitCommand } from './init.js';
 import { registerEmulatorCommand } from './emulator.js';
@@ -53,6 +54,7 @@ Quick start:
   registerStatusCommand(program);
   registerReleaseDeletesCommand(program);
   registerQueryCommands(program);
+  registerEventsCommand(program);
   registerVerifyCommand(program);
   registerEmulatorCommand(program);
   return program;

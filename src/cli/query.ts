@@ -1,29 +1,85 @@
-/** `files-sync ls` and `files-sync id`: answer "what is the file ID of this path?" from the manifest. */
+/**
+ * `files-sync ls` and `files-sync id`: answer "what is the file ID of this path?" — from the
+ * running daemon when it answers (fast, live state, --wait), else from the manifest.
+ */
 import path from 'node:path';
 import type { Command } from 'commander';
 import { displayPath } from '../local/display-name.js';
 import { openManifest } from '../state/manifest.js';
-import type { Config, FolderConfig } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
+import { locateIn } from '../serve/locate.js';
+import { lookupInManifest, type LookupResult } from '../serve/lookup.js';
+import { MAX_WAIT_SECONDS } from '../serve/lookup-route.js';
+import { askDaemon } from '../serve/daemon-link.js';
 import { CliExit, EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
+
+interface IdOptions extends CommonOptions {
+  http?: string;
+  httpTokenFile?: string;
+  block?: boolean;
+  json?: boolean;
+  wait?: string;
+}
+
+/** How long `id` gives the daemon to answer before reading the manifest itself (wait excluded). */
+const DAEMON_TIMEOUT_MS = 2_000;
+
+function parseWaitFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n) || n > MAX_WAIT_SECONDS)
+    throw new CliExit(
+      `files-sync: --wait: expected whole seconds from 0 to ${MAX_WAIT_SECONDS}, got ${JSON.stringify(value)}. Fix: e.g. --wait 30`,
+      EXIT.usage,
+    );
+  return n;
+}
+
+/**
+ * The lookup answer for a path: the daemon's (live state, honours wait), or the manifest's when no
+ * daemon answers. A path the daemon does not know ends the command with its reason.
+ */
+async function lookupPath(
+  config: Config,
+  folder: string,
+  rel: string,
+  wait: number | undefined,
+): Promise<{ result: LookupResult; from: 'daemon' | 'manifest' }> {
+  const query = `/v1/lookup?folder=${encodeURIComponent(folder)}&path=${encodeURIComponent(rel)}${wait ? `&wait=${wait}` : ''}`;
+  const res = await askDaemon(config, query, DAEMON_TIMEOUT_MS + (wait ?? 0) * 1000);
+  if (res) {
+    const body = JSON.parse(res.body) as LookupResult & { error?: string; reason?: string; state: string };
+    if (res.status === 200) return { result: body, from: 'daemon' };
+    if (res.status === 408)
+      throw new CliExit(
+        `files-sync: ${displayPath(rel)} is still ${body.state} after ${wait} s${body.reason ? ` (${body.reason})` : ''}`,
+        EXIT.tempfail,
+      );
+    if (res.status === 404)
+      throw new CliExit(
+        `files-sync: ${displayPath(rel)} is not synced${body.state === 'pending' ? ' yet (an upload is pending)' : body.state === 'failed' ? ` (failed: ${body.reason ?? 'unknown'})` : ''} in folder "${folder}"`,
+        EXIT.failed,
+      );
+    // Anything else is the daemon's problem; the manifest still knows the answer.
+  }
+  if (wait)
+    process.stderr.write(
+      'files-sync: WARNING: --wait needs the running daemon (http.listen); answering from the manifest\n',
+    );
+  const m = await openManifest(config.stateDir, folder);
+  const result = lookupInManifest(folder, m, rel);
+  if (!result) {
+    const pending = Object.hasOwn(m.data.pendingUploads, rel);
+    throw new CliExit(
+      `files-sync: ${displayPath(rel)} is not synced${pending ? ' yet (an upload is pending)' : ''} in folder "${folder}"`,
+      EXIT.failed,
+    );
+  }
+  return { result, from: 'manifest' };
+}
 
 interface LsOptions extends CommonOptions {
   json?: boolean;
-}
-
-/** Finds the configured folder that contains an absolute path, and the path relative to it (POSIX). */
-export function locatePath(
-  config: Config,
-  absPath: string,
-): { folder: FolderConfig; rel: string } | undefined {
-  let best: { folder: FolderConfig; rel: string } | undefined;
-  for (const folder of config.folders) {
-    const rel = path.relative(folder.path, absPath);
-    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) continue;
-    // The deepest root wins (folders cannot nest, but be exact anyway).
-    if (!best || folder.path.length > best.folder.path.length)
-      best = { folder, rel: rel.split(path.sep).join('/') };
-  }
-  return best;
 }
 
 /** Registers `ls` and `id`. */
@@ -82,31 +138,57 @@ export function registerQueryCommands(program: Command): void {
     .description('Print the file ID of a synced file (absolute path, or relative to the current directory)')
     .option('-c, --config <file>', 'config file')
     .option('--state-dir <dir>', 'override stateDir')
+    .option(
+      '--http <address>',
+      'ask the daemon at this address (host:port or unix:/path) instead of http.listen',
+    )
+    .option('--http-token-file <file>', 'bearer token for --http (instead of http.tokenFile)')
+    .option('--block', 'print the Messages API content block for the file (JSON) instead of the ID')
+    .option(
+      '--json',
+      'print the whole lookup answer: fileId, sha256, sizeBytes, mimeType, state, previous, block',
+    )
+    .option(
+      '--wait <seconds>',
+      `if the file is pending (edited, not uploaded yet), wait up to this long for the upload (max ${MAX_WAIT_SECONDS}; needs the daemon)`,
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ files-sync id /srv/docs/contracts/2026/acme.pdf\n  $ cd /srv/docs && files-sync id contracts/2026/acme.pdf\n\nPrints only the file ID. Exit codes: 0 ok, 1 not synced (a message on stderr), 64 bad flag, 78 configuration error.',
+      `
+Examples:
+  $ files-sync id /srv/docs/contracts/2026/acme.pdf
+  $ cd /srv/docs && files-sync id contracts/2026/acme.pdf
+  $ files-sync id report.pdf --block --wait 60
+  $ files-sync id /srv/docs/report.pdf --http unix:/run/files-sync/api.sock   # fastest: no config read
+
+Asks the running daemon when http.listen is set (live state; --wait), else reads the manifest.
+Exit codes: 0 ok, 1 not synced (a message on stderr), 64 bad flag, 75 still pending after --wait,
+78 configuration error.`,
     )
-    .action((target: string, opts: CommonOptions) =>
+    .action((target: string, opts: IdOptions) =>
       runCommand(async () => {
-        const { config } = await loadCliConfig(opts, { checkPaths: false });
+        const wait = parseWaitFlag(opts.wait);
+        const loaded = (await loadCliConfig(opts, { checkPaths: false })).config;
+        const config: Config = {
+          ...loaded,
+          http: {
+            listen: opts.http ?? loaded.http.listen,
+            tokenFile:
+              opts.httpTokenFile !== undefined ? path.resolve(opts.httpTokenFile) : loaded.http.tokenFile,
+          },
+        };
         const abs = path.resolve(process.cwd(), target);
-        const where = locatePath(config, abs);
+        const where = locateIn(config.folders, abs);
         if (!where) {
           throw new CliExit(
             `files-sync: ${displayPath(abs)} is not inside any configured folder (${config.folders.map((f) => displayPath(f.path)).join(', ')})`,
             EXIT.failed,
           );
         }
-        const m = await openManifest(config.stateDir, where.folder.name);
-        const entry = m.get(where.rel);
-        if (!entry) {
-          const pending = m.pendingUploads?.().some((p) => p.path === where.rel);
-          throw new CliExit(
-            `files-sync: ${displayPath(where.rel)} is not synced${pending ? ' yet (an upload is pending)' : ''} in folder "${where.folder.name}"`,
-            EXIT.failed,
-          );
-        }
-        process.stdout.write(`${entry.fileId}\n`);
+        const { result } = await lookupPath(config, where.folder.name, where.rel, wait);
+        if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        else if (opts.block) process.stdout.write(`${JSON.stringify(result.block)}\n`);
+        else process.stdout.write(`${result.fileId}\n`);
         return EXIT.ok;
       }),
     );

@@ -1,4 +1,5 @@
 /** `files-sync run`: the daemon in the foreground (systemd runs this). */
+import path from 'node:path';
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { Daemon } from '../daemon.js';
@@ -17,6 +18,7 @@ import { VERSION } from './version.js';
 
 interface RunOptions extends CommonOptions {
   http?: string;
+  httpTokenFile?: string;
   allowMassDelete?: boolean;
 }
 
@@ -46,9 +48,10 @@ export function registerRunCommand(program: Command): void {
     .option('-c, --config <file>', 'config file (default: ./sync.config.json, $FILES_SYNC_CONFIG, ...)')
     .option('--folder <name...>', 'only these folders')
     .option(
-      '--http <host:port>',
-      'serve /healthz, /status and /metrics on a loopback address (overrides http.listen)',
+      '--http <address>',
+      'serve /healthz, /status, /metrics and the /v1/ API on host:port (loopback unless a token is set) or unix:/path (overrides http.listen)',
     )
+    .option('--http-token-file <file>', 'require the bearer token in this file (overrides http.tokenFile)')
     .option('--allow-mass-delete', 'release deletes held by the safety guards')
     .option('--state-dir <dir>', 'override stateDir')
     .option('--log-level <level>', 'override log.level')
@@ -58,6 +61,7 @@ export function registerRunCommand(program: Command): void {
 Examples:
   $ files-sync run
   $ files-sync run -c /etc/files-sync/config.json --http 127.0.0.1:9464
+  $ files-sync run --http unix:/run/files-sync/api.sock
 
 Signals: SIGTERM/SIGINT drain in-flight requests, flush the manifest and exit 0;
 SIGHUP reloads the config (a bad config keeps the running one and logs why): folders, safety,
@@ -69,12 +73,30 @@ Exit codes: 0 clean stop, 64 bad flag value, 75 another process holds the state 
     )
     .action((opts: RunOptions) =>
       runCommand(async () => {
-        const { config, configPath } = await loadCliConfig(opts);
-        const listenProblem = opts.http !== undefined ? checkListenAddress(opts.http) : null;
-        if (listenProblem) {
+        const withToken = (c: Config): Config =>
+          opts.httpTokenFile === undefined
+            ? c
+            : { ...c, http: { ...c.http, tokenFile: path.resolve(opts.httpTokenFile) } };
+        const loaded = await loadCliConfig(opts);
+        const config = withToken(loaded.config);
+        const { configPath } = loaded;
+        const shapeProblem =
+          opts.http !== undefined ? checkListenAddress(opts.http, { hasToken: true }) : null;
+        if (shapeProblem) {
           throw new CliExit(
-            `files-sync: bad command-line value\n--http: ${listenProblem.message}. Fix: ${listenProblem.fix}`,
+            `files-sync: bad command-line value\n--http: ${shapeProblem.message}. Fix: ${shapeProblem.fix}`,
             EXIT.usage,
+          );
+        }
+        // A well-formed address that would expose the API without a token: a configuration error.
+        const tokenProblem =
+          opts.http !== undefined
+            ? checkListenAddress(opts.http, { hasToken: config.http.tokenFile !== null })
+            : null;
+        if (tokenProblem) {
+          throw new CliExit(
+            `files-sync: configuration error\n--http: ${tokenProblem.message}. Fix: ${tokenProblem.fix}`,
+            EXIT.config,
           );
         }
         const logger = createLogger({
@@ -93,7 +115,7 @@ Exit codes: 0 clean stop, 64 bad flag value, 75 another process holds the state 
           configPath,
           client,
           logger,
-          loadConfig: async () => (await loadCliConfig({ ...opts, config: configPath })).config,
+          loadConfig: async () => withToken((await loadCliConfig({ ...opts, config: configPath })).config),
           ...(opts.http !== undefined ? { httpListen: opts.http } : {}),
           allowMassDelete: opts.allowMassDelete === true,
         });

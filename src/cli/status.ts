@@ -100,6 +100,7 @@ Exit codes: 0 daemon running, 3 not running (the manifest figures are still show
           startedAt: running ? snap!.startedAt : null,
           uptimeSeconds: running ? snap!.uptimeSeconds : null,
           updatedAt: snap?.updatedAt ?? null,
+          api: running ? (snap!.api ?? null) : null,
           folders,
           lastSync: lastSync ?? null,
         };
@@ -110,6 +111,15 @@ Exit codes: 0 daemon running, 3 not running (the manifest figures are still show
               ? `daemon running: pid ${snap!.pid}, up ${snap!.uptimeSeconds} s (snapshot ${snap!.updatedAt})\n`
               : 'daemon not running\n',
           );
+          const api = running ? snap!.api : undefined;
+          if (api?.state === 'degraded')
+            process.stdout.write(
+              `Files API: DEGRADED: ${api.reason ?? 'failing'} (since ${api.since ?? '?'}; probing, next ${api.nextProbeAt ?? 'soon'})\n`,
+            );
+          if (api?.uploadsPaused)
+            process.stdout.write(
+              `uploads PAUSED: ${api.uploadsPaused.reason} (since ${api.uploadsPaused.since}; next try ${api.uploadsPaused.retryAt})\n`,
+            );
           if (lastSync) process.stdout.write(`${formatLastSync(lastSync)}\n`);
           for (const f of folders) {
             if (neverSynced.has(f.name)) {

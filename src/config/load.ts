@@ -147,7 +147,9 @@ async function loadFrom(
   }));
   const api = { ...rest.api, baseUrl: rest.api.baseUrl.replace(/\/+$/, '') };
   if (api.keyFile !== undefined) api.keyFile = resolveAgainst(api.keyFile, configDir, env);
-  const config: Config = { ...rest, api, stateDir, folders };
+  const http = { ...rest.http };
+  if (http.tokenFile !== null) http.tokenFile = resolveAgainst(http.tokenFile, configDir, env);
+  const config: Config = { ...rest, api, http, stateDir, folders };
 
   const checkPaths = options.checkPaths ?? true;
   issues.push(...checkFolderLayout(checkPaths ? await withRealPaths(folders) : folders));

@@ -249,14 +249,34 @@ const httpSchema = z
     listen: z
       .string()
       .superRefine((address, ctx) => {
-        const problem = checkListenAddress(address);
+        // The shape only here; whether a non-loopback host has its token is checked on the object.
+        const problem = checkListenAddress(address, { hasToken: true });
         if (problem) ctx.addIssue({ code: 'custom', message: problem.message, params: { fix: problem.fix } });
       })
       .nullable()
       .default(null)
       .describe(
-        'Address of the local status/metrics endpoint, e.g. "127.0.0.1:9464"; loopback only; null turns it off.',
+        'Address of the local HTTP endpoint (/healthz, /status, /metrics, /v1/lookup, /v1/events): "127.0.0.1:9464", or "unix:/run/files-sync/api.sock" for a Unix socket (created 0660); a non-loopback host needs tokenFile; null turns it off.',
       ),
+    tokenFile: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe(
+        "File holding a bearer token (first line) that every request but /healthz must send as 'Authorization: Bearer TOKEN'. Relative to this file's directory. Required for a non-loopback listen address.",
+      ),
+  })
+  .superRefine((http, ctx) => {
+    if (http.listen === null || http.tokenFile !== null) return;
+    const problem = checkListenAddress(http.listen);
+    if (problem)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen'],
+        message: problem.message,
+        params: { fix: problem.fix },
+      });
   })
   .describe('Local HTTP endpoint.');
 

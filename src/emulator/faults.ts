@@ -38,6 +38,8 @@ export const faultOptionsSchema = z.strictObject({
   latencyMs: z.number().int().min(0).max(600_000).optional(),
   retryAfterMs: z.number().int().min(0).max(3_600_000).optional(),
   seed: z.number().int().optional(),
+  refuseKey: z.boolean().optional(),
+  repeatCursor: z.boolean().optional(),
 });
 
 /** Validates unknown JSON as FaultOptions; throws a ZodError when invalid. */
@@ -45,7 +47,8 @@ export function parseFaultOptions(input: unknown): FaultOptions {
   const parsed = faultOptionsSchema.parse(input);
   // exactOptionalPropertyTypes: drop keys zod left as undefined.
   const out: FaultOptions = {};
-  for (const [k, v] of Object.entries(parsed)) if (v !== undefined) (out as Record<string, number>)[k] = v;
+  for (const [k, v] of Object.entries(parsed))
+    if (v !== undefined) (out as Record<string, number | boolean>)[k] = v;
   return out;
 }
 
@@ -87,6 +90,16 @@ export class FaultInjector {
   /** Latency to add to every /v1 response. */
   get latencyMs(): number {
     return this.options.latencyMs ?? 0;
+  }
+
+  /** True while every /v1 request is refused as if the key were revoked. */
+  get refuseKey(): boolean {
+    return this.options.refuseKey === true;
+  }
+
+  /** True while the GA listing hands out the cursor just followed (a pagination loop). */
+  get repeatCursor(): boolean {
+    return this.options.repeatCursor === true;
   }
 
   /** What an injected 429 asks the client to wait. */

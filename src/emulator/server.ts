@@ -19,6 +19,7 @@ import {
   deleteFile,
   fileContent,
   listFiles,
+  listFilesRepeatingCursor,
   matchRoute,
   methodNotAllowed,
   retrieveFile,
@@ -211,6 +212,12 @@ class Emulator implements EmulatorCore {
     // counts against the rate limit or meets any injected fault.
     const scope = checkApiHeaders(req.headers, this.policy);
     if (scope instanceof ApiErrorResponse) throw scope;
+    if (this.faultInjector.refuseKey)
+      throw new ApiErrorResponse(
+        401,
+        'authentication_error',
+        'invalid x-api-key (refused by the emulator switch)',
+      );
     // The SDK reads this response header into APIError.workspaceID.
     res.setHeader('anthropic-workspace-id', scope.workspaceId);
     this.sweepExpired();
@@ -257,6 +264,8 @@ class Emulator implements EmulatorCore {
         );
         return;
       case 'GET /v1/files':
+        if (this.faultInjector.repeatCursor && scope.contract === 'ga')
+          return send(res, listFilesRepeatingCursor(deps, url.searchParams));
         return send(res, listFiles(deps, url.searchParams, scope.contract));
       case 'GET /v1/files/{id}':
         return send(res, retrieveFile(deps, fileId));

@@ -27,6 +27,10 @@ export interface FaultOptions {
   retryAfterMs?: number;
   /** Seed of the deterministic PRNG that picks faults. */
   seed?: number;
+  /** Every /v1 request gets 401 authentication_error, as for a revoked key (switch back with false). */
+  refuseKey?: boolean;
+  /** GA listing: every page says `next_page: "page_repeat"`, the cursor just followed (a server bug). */
+  repeatCursor?: boolean;
 }
 
 /** How to start an emulator. */

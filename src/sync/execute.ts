@@ -354,7 +354,10 @@ export class Executor {
       }
     } catch (err) {
       const info = errorInfo(err);
-      logger.error({ op: describeOp(op), err: info }, 'operation failed');
+      // Not sent because the client's breaker is open: its cause is reported once, not per file.
+      if (info.name === 'BreakerOpenError')
+        logger.debug({ op: describeOp(op), err: info }, 'operation not sent');
+      else logger.error({ op: describeOp(op), err: info }, 'operation failed');
       return { op, status: 'failed', error: info.message, httpStatus: info.status };
     }
   }

@@ -15,6 +15,7 @@ export type FolderMode = FolderStatus['mode'];
 
 /** Skip reasons worth a warning: the user expects these files to sync and they do not. */
 const REPORTED_SKIPS = new Set([
+  'symlink',
   'special',
   'unreadable',
   'too-large',

@@ -18,8 +18,12 @@ import { isUploadOp, opPath } from './ops.js';
 import { FolderStatusTracker } from './folder-status.js';
 import { RetryTimers } from './retry-timers.js';
 import type { DrainResult, ExecutorClient, ExecutorEvent, OpOutcome } from './execute.js';
+import type { ApiHealth } from '../api/breaker.js';
+import { failureReason } from './not-mirrored.js';
+import { checkRoot, type RootCheck } from './root-check.js';
 import type { ReconcileReport } from './reconcile.js';
 import { releaseResult, type ReleaseResult } from '../control.js';
+import type { LookupFolder } from '../serve/lookup.js';
 
 /** How soon a reconciliation follows when a path waits on an unresolved upload intent. */
 const INTENT_RECONCILE_DELAY_MS = 2_000;
@@ -34,6 +38,8 @@ const RETRY_MAX_MS = 5 * 60_000;
 const GATHER_MS = 100;
 /** Reconciliation period of a folder whose watcher failed while periodic reconciliation is off. */
 const FALLBACK_RECONCILE_MS = 5 * 60_000;
+/** How often a watched folder's root is stat'ed: a root renamed away kills watchers silently. */
+const ROOT_CHECK_MS = 1_000;
 /** The one key of the folder's job queue: every job waits for the one before. */
 const JOBS = ['jobs'];
 
@@ -52,6 +58,15 @@ export interface FolderSyncOptions {
   createWatcher?: typeof createWatcher | undefined;
   /** Reconciliation period once the watcher failed and `reconcile.intervalMs` is 0; default 5 min. */
   fallbackReconcileMs?: number | undefined;
+  /** The client's breaker: while it is open, work waits (the daemon calls resume() once it closes). */
+  health?: ApiHealth | undefined;
+  /** How often the root is checked while watching (default 1 s). */
+  rootCheckMs?: number | undefined;
+}
+
+/** Failures with a cause shared by every file (API down, storage full): the daemon retries them all at once. */
+function isSharedCause(o: { error?: string | undefined; httpStatus?: number | undefined }): boolean {
+  return failureReason({ error: o.error ?? '' }) !== 'failed';
 }
 
 function isWithin(p: string, dir: string): boolean {
@@ -67,6 +82,10 @@ export class FolderSync {
   /** Fires when the next queued delete's retention has passed. */
   private drainTimer: NodeJS.Timeout | undefined;
   private drainAt: number | undefined;
+  private rootTimer: NodeJS.Timeout | undefined;
+  /** The root's identity when last seen, and whether it is missing now. */
+  private root: RootCheck | undefined;
+  private rootMissing = false;
   private readonly timers = new RetryTimers(RETRY_BASE_MS, RETRY_MAX_MS);
   private readonly jobs = new KeyedQueue();
   private queuedPaths = new Set<string>();
@@ -97,13 +116,61 @@ export class FolderSync {
       onEvent: (e) => this.onExecutorEvent(e),
     });
     if (config.reconcile.onStart) this.requestReconcile('startup');
-    if (config.watch.enabled) await this.startWatcher();
-    else this.tracker.setMode('reconcile-only', 'watching is off');
+    if (config.watch.enabled) {
+      this.root = await checkRoot(folder.path);
+      await this.startWatcher();
+      this.rootTimer = setInterval(() => void this.checkRoot(), this.opts.rootCheckMs ?? ROOT_CHECK_MS);
+      this.rootTimer.unref();
+    } else this.tracker.setMode('reconcile-only', 'watching is off');
     if (config.reconcile.intervalMs > 0) {
       this.reconcileTimer = setInterval(() => this.requestReconcile('timer'), config.reconcile.intervalMs);
       this.reconcileTimer.unref();
     }
     this.opts.onStatus?.();
+  }
+
+  /**
+   * A missing root (renamed away, unmounted) stops watching and shows as unavailable, never as
+   * deletions; a root that is back (or replaced by another directory) is watched anew and reconciled.
+   */
+  private async checkRoot(): Promise<void> {
+    if (this.stopping) return;
+    const now = await checkRoot(this.opts.folder.path);
+    if (this.stopping) return;
+    const root = this.opts.folder.path;
+    if (now.missing !== undefined) {
+      if (this.rootMissing) return;
+      this.rootMissing = true;
+      this.log.error({ root, err: now.missing }, 'folder root missing; watching stopped until it comes back');
+      this.tracker.setMode('unavailable', 'folder root missing');
+      this.tracker.recordError(`folder root missing: ${now.missing}`);
+      this.debouncer?.close();
+      this.debouncer = undefined;
+      await this.watcher?.close().catch(() => undefined);
+      this.watcher = undefined;
+      this.opts.onStatus?.();
+      return;
+    }
+    const replaced = this.root !== undefined && !this.rootMissing && now.id !== this.root.id;
+    this.root = now;
+    if (!this.rootMissing && !replaced) return;
+    this.rootMissing = false;
+    this.log.warn(
+      { root, replaced },
+      replaced ? 'folder root replaced; watching it anew' : 'folder root is back; watching again',
+    );
+    this.debouncer?.close();
+    await this.watcher?.close().catch(() => undefined);
+    this.watcher = undefined;
+    this.tracker.setMode('starting', 'folder root back');
+    await this.startWatcher();
+    this.requestReconcile('folder root back');
+    this.opts.onStatus?.();
+  }
+
+  /** The API answers again (or the quota pause ran out): catch up with one reconciliation. */
+  resume(reason: string): void {
+    this.requestReconcile(reason);
   }
 
   private async startWatcher(): Promise<void> {
@@ -257,7 +324,12 @@ export class FolderSync {
   private async reconcile(
     reason: string,
     allowMassDelete = this.opts.allowMassDelete,
-  ): Promise<ReconcileReport> {
+  ): Promise<ReconcileReport | undefined> {
+    if (this.opts.health?.degraded) {
+      // Every request would fail fast; resume() reconciles once the breaker closes.
+      this.log.debug({ reason }, 'reconciliation deferred: the Files API is degraded');
+      return undefined;
+    }
     const report = await reconcileSession(this.session!, this.opts.config, this.opts.client, {
       allowMassDelete,
       signal: this.abort.signal,
@@ -273,8 +345,9 @@ export class FolderSync {
       );
       if (this.opts.config.watch.enabled && !this.watcher) await this.startWatcher();
     }
-    // Paths the executor could not finish are looked at again by the watcher path with backoff.
-    for (const f of report.failed) this.retryLater(f.path);
+    // Paths the executor could not finish are looked at again by the watcher path with backoff;
+    // those that failed for a shared cause wait for the daemon's resume() instead.
+    for (const f of report.failed) if (!isSharedCause(f)) this.retryLater(f.path);
     return report;
   }
 
@@ -283,6 +356,10 @@ export class FolderSync {
     const paths = [...this.queuedPaths];
     this.queuedPaths.clear();
     if (paths.length === 0) return;
+    if (this.opts.health?.degraded) {
+      // The reconciliation after resume() covers these paths.
+      return;
+    }
     const ctx = passContext(this.session!, this.opts.config, this.opts.client, {
       allowMassDelete: this.opts.allowMassDelete,
       signal: this.abort.signal,
@@ -316,7 +393,8 @@ export class FolderSync {
       return;
     }
     for (const o of report.outcomes) this.afterOutcome(o);
-    for (const p of report.retryLater) this.retryLater(p);
+    const shared = new Set(report.outcomes.filter(isSharedCause).map((o) => opPath(o.op)));
+    for (const p of report.retryLater) if (!shared.has(p)) this.retryLater(p);
   }
 
   /** Records the delete queue's state and arms the timer for its next due delete. */
@@ -375,6 +453,19 @@ export class FolderSync {
     );
   }
 
+  /** What /v1/lookup reads: the live manifest and filter, and whether a path has work queued or running. */
+  lookupView(): LookupFolder | undefined {
+    const s = this.session;
+    if (!s) return undefined;
+    return {
+      name: this.name,
+      root: this.opts.folder.path,
+      manifest: s.manifest,
+      includes: (rel) => s.filter.matchesFile(rel),
+      busy: (rel) => this.queuedPaths.has(rel) || s.executor.inFlight().has(rel),
+    };
+  }
+
   /** A snapshot for `files-sync status` and /status. */
   status(): FolderStatus {
     const m = this.session?.manifest;
@@ -395,6 +486,7 @@ export class FolderSync {
     this.stopping = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.rootTimer) clearInterval(this.rootTimer);
     this.timers.close();
     this.debouncer?.close();
     await this.watcher?.close().catch(() => undefined);

@@ -94,6 +94,8 @@ export interface PassReport {
   deleteQueue?: DrainResult | undefined;
   unmanagedRemote: number;
   remoteFiles?: number | undefined;
+  /** Why a full pass has no complete remote listing (intents unresolved, vanished copies unseen). */
+  listingError?: string | undefined;
   localFiles: number;
   /** Operations cleared to run. */
   ops: SyncOp[];
@@ -127,7 +129,9 @@ function emptyReport(): PassReport {
 /** Lists every remote file; undefined when the listing failed for a reason that spares the local side. */
 async function listRemote(
   ctx: PassContext,
-): Promise<{ files: Map<string, RemoteFile>; startedAt: Date } | { refused: string } | undefined> {
+): Promise<
+  { files: Map<string, RemoteFile>; startedAt: Date } | { refused: string } | { incomplete: string }
+> {
   const startedAt = new Date();
   const files = new Map<string, RemoteFile>();
   try {
@@ -146,7 +150,7 @@ async function listRemote(
     }
     // Without a complete listing we cannot resolve intents or spot vanished copies; the rest is safe.
     ctx.logger.warn({ err: errorMessage(err) }, 'remote listing failed; reconciling local changes only');
-    return undefined;
+    return { incomplete: errorMessage(err) };
   }
 }
 
@@ -169,8 +173,9 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   if (full) {
     opts.onProgress?.({ phase: 'listing' });
     const listed = await listRemote(ctx);
-    if (listed && 'refused' in listed) return { ...report, status: 'failed', error: listed.refused };
-    remote = listed;
+    if ('refused' in listed) return { ...report, status: 'failed', error: listed.refused };
+    if ('incomplete' in listed) report.listingError = listed.incomplete;
+    else remote = listed;
   }
 
   // A full pass plans against a snapshot of the entries; a batch only looks up its own paths.

@@ -35,6 +35,7 @@ export interface ReconcileReport extends Pick<
   | 'deleteQueue'
   | 'unmanagedRemote'
   | 'remoteFiles'
+  | 'listingError'
   | 'localFiles'
   | 'ops'
 > {
@@ -89,6 +90,7 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
   if (r.heldReason !== undefined) report.heldReason = r.heldReason;
   if (r.deleteQueue !== undefined) report.deleteQueue = r.deleteQueue;
   if (r.remoteFiles !== undefined) report.remoteFiles = r.remoteFiles;
+  if (r.listingError !== undefined) report.listingError = r.listingError;
   if (r.error !== undefined) report.error = r.error;
   return report;
 }

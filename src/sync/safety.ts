@@ -50,7 +50,7 @@ export interface SafetyVerdict {
 
 /** How to release held deletes, said with every hold. */
 export const RELEASE_HINT =
-  'if they are intended, release them with `files-sync release-deletes` (asks a running daemon, or syncs with `--allow-mass-delete` when none runs); if not, restore the files';
+  'if they are intended, release them with `files-sync release-deletes` (asks a running daemon) or `files-sync sync --allow-mass-delete`; if not, restore the files';
 
 /**
  * Why `count` removals out of `tracked + count` would be too many, or undefined when they are not.

@@ -45,7 +45,7 @@ describe('defaults', () => {
       safety: { maxDeletes: 500, maxDeletePercent: 25 },
       retention: { supersededMs: 600_000, removedMs: 60_000 },
       log: { level: 'info' },
-      http: { listen: null },
+      http: { listen: null, tokenFile: null },
     };
     expect(config).toEqual(expected);
     expect(configPath).toBe(file);

@@ -377,15 +377,15 @@ const rows: MistakeRow[] = [
     name: 'listen on all interfaces',
     input: withBase({ http: { listen: '0.0.0.0:9464' } }),
     path: 'http.listen',
-    message: 'only loopback hosts are allowed',
-    fix: '"127.0.0.1:9464"',
+    message: 'a non-loopback host needs a bearer token',
+    fix: 'set http.tokenFile',
   },
   {
     name: 'listen on a LAN address',
     input: withBase({ http: { listen: '192.168.1.5:80' } }),
     path: 'http.listen',
     message: 'got host "192.168.1.5"',
-    fix: '"[::1]:80"',
+    fix: '"127.0.0.1:80"',
   },
   {
     name: 'listen without port',

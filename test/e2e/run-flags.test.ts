@@ -7,11 +7,11 @@ import { onCleanup } from '../helpers/cleanup.js';
 import { syncJson } from '../helpers/sync-cli.js';
 import { parseLogLines, startDaemon, waitForSync } from './daemon-harness.js';
 
-it('run --http on a non-loopback address exits 64 (usage) before starting anything', async () => {
+it('run --http on a non-loopback address without a token exits 78 before starting anything', async () => {
   const p = await makeProject({ files: { 'a.txt': 'a' } });
   const r = await runCli(['run', '-c', p.configPath, '--http', '0.0.0.0:9464'], { env: p.env });
-  expect(r.code).toBe(64);
-  expect(r.stderr).toMatch(/--http: .*loopback/i);
+  expect(r.code).toBe(78);
+  expect(r.stderr).toMatch(/--http: .*non-loopback host needs a bearer token/i);
   expect(p.emulator.stats().requests).toBe(0);
 });
 

@@ -177,13 +177,16 @@ describe('files-sync sync', () => {
     await expectMirrored(project, { unmanaged: 1 });
   });
 
-  it('reports and skips files the API refuses, and syncs the rest (exit 0)', async () => {
+  it('reports and skips files the API refuses, syncs the rest, and exits 1 (a file is not mirrored)', async () => {
     const project = await makeProject({
       files: { 'small.txt': 'ok', 'big.bin': 'x'.repeat(5000) },
       emulator: { maxUploadBytes: 2000 },
     });
     const r = await sync(project);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
+    expect((r.reports[0] as { notMirrored?: unknown }).notMirrored).toEqual([
+      { reason: 'refused-by-api', count: 1 },
+    ]);
     expect(r.reports[0]!.uploaded).toBe(1);
     expect(r.reports[0]!.skipped).toEqual(
       expect.arrayContaining([expect.objectContaining({ path: 'big.bin', reason: 'refused-by-api' })]),

@@ -1,0 +1,285 @@
+/**
+ * Scenario 7: serving consumers from the daemon on a 100k-entry manifest. (a) GET /v1/lookup
+ * latency (p50/p99) and throughput with keep-alive clients, daemon idle; (b) how long after the
+ * manifest records a change its event reaches an SSE client; (c) `files-sync id` wall time with
+ * the daemon answering vs reading the manifest itself (the baseline).
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { REPO_ROOT } from '../lib/child.js';
+import { isDaemonStarted, isReconcileDone, startDaemon } from '../lib/daemon.js';
+import { startBenchEmulator } from '../lib/emulator.js';
+import { absPath, productEnv, writeProductConfig } from '../lib/product.js';
+import {
+  median,
+  percentile,
+  ratioOf,
+  round,
+  type Check,
+  type Measurement,
+  type Scenario,
+} from '../lib/results.js';
+import { prepareSyncedTree } from '../lib/synced-tree.js';
+import { BenchError } from '../lib/errors.js';
+import { takeSseMessages } from '../../src/serve/client.js';
+
+const LOOKUP = 'GET /v1/lookup (daemon idle)';
+const SSE = 'SSE event after the manifest records the change';
+const ID_DAEMON = 'files-sync id (daemon answers)';
+const ID_MANIFEST = 'files-sync id (reads the manifest)';
+const ID_CONFIG = 'files-sync id -c CONFIG (daemon answers)';
+const NODE_BARE = 'node -e 0 (process start)';
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+function get(agent: http.Agent, port: number, p: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Runs `node <args>` to completion and returns its wall time, stdout and exit code. */
+function timeNode(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ ms: number; code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => resolve({ ms: performance.now() - started, code, out, err }));
+  });
+}
+
+export const serveScenario: Scenario = {
+  id: 'serve',
+  title: 'Serving consumers: lookups, change stream latency, `files-sync id` with the daemon',
+  async run(ctx) {
+    const files = ctx.quick ? 10_000 : 100_000;
+    const lookups = ctx.quick ? 2_000 : 20_000;
+    const clients = 4;
+    const edits = ctx.quick ? 10 : 30;
+    const idRuns = ctx.quick ? 3 : 7;
+    const emulator = await startBenchEmulator();
+    const checks: Check[] = [];
+    const notes: string[] = [];
+    try {
+      ctx.log('building dist/ (the installed CLI is what `files-sync id` runs)');
+      const build = await timeNode(
+        [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+        {},
+      );
+      if (build.code !== 0) throw new BenchError(`build failed: ${build.out}${build.err}`, {});
+      ctx.log(`writing and seeding ${files} files`);
+      const tree = await prepareSyncedTree(ctx.workDir, { seed: ctx.seed, files, emulator: emulator.core });
+      const env = productEnv(emulator.url);
+      const configPath = await writeProductConfig(ctx.workDir, {
+        baseUrl: emulator.url,
+        folderPath: tree.root,
+        stateDir: tree.stateDir,
+        concurrency: 4,
+        debounceMs: 100,
+        logLevel: 'warn',
+      });
+      const port = await freePort();
+      const config = JSON.parse(await fs.readFile(configPath, 'utf8')) as Record<string, unknown>;
+      await fs.writeFile(
+        configPath,
+        JSON.stringify({ ...config, http: { listen: `127.0.0.1:${port}` }, log: { level: 'info' } }),
+      );
+      const daemon = startDaemon(configPath, env);
+      const measurements: Measurement[] = [];
+      try {
+        await daemon.waitForLog(isDaemonStarted, 15 * 60_000, 'daemon started');
+        await daemon.waitForLog(isReconcileDone, 15 * 60_000, 'start-up reconciliation');
+        const paths = tree.corpus.files.map((f) => f.path);
+
+        // (a) Lookups: `clients` keep-alive connections, each sending requests one after another.
+        ctx.log(`${lookups} lookups over ${clients} connections`);
+        const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+        const latencies: number[] = [];
+        let bad = 0;
+        let next = 0;
+        const started = performance.now();
+        await Promise.all(
+          Array.from({ length: clients }, async () => {
+            while (next < lookups) {
+              const i = next++;
+              const p = paths[(i * 7919) % paths.length]!;
+              const t = performance.now();
+              const r = await get(agent, port, `/v1/lookup?folder=bench&path=${encodeURIComponent(p)}`);
+              latencies.push(performance.now() - t);
+              if (r.status !== 200 || !r.body.includes('"state":"synced"')) bad++;
+            }
+          }),
+        );
+        const wallS = (performance.now() - started) / 1000;
+        agent.destroy();
+        measurements.push({
+          contender: LOOKUP,
+          role: 'ours',
+          metrics: {
+            p50_ms: round(median(latencies)),
+            p99_ms: round(percentile(latencies, 99)),
+            max_ms: round(Math.max(...latencies)),
+            lookups_per_s: round(lookups / wallS),
+          },
+          note: `${lookups} lookups of random paths over ${clients} keep-alive connections on loopback; each answer is a map read plus one stat of the file`,
+        });
+        checks.push({
+          name: 'every lookup answered 200 synced',
+          ok: bad === 0,
+          detail: `${bad} other answers`,
+        });
+        checks.push({
+          name: 'lookup p99 <= 5 ms',
+          ok: percentile(latencies, 99) <= 5,
+          detail: `${round(percentile(latencies, 99))} ms`,
+        });
+        checks.push({
+          name: '>= 1,000 lookups/s',
+          ok: lookups / wallS >= 1000,
+          detail: `${round(lookups / wallS)}/s`,
+        });
+
+        // (b) SSE: edit one file at a time; the event's time is stamped when the manifest recorded it.
+        ctx.log(`${edits} edits with an SSE client listening`);
+        const sseDelays: number[] = [];
+        const editToEvent: number[] = [];
+        await new Promise<void>((resolve, reject) => {
+          const req = http.get({ host: '127.0.0.1', port, path: '/v1/events' }, (res) => {
+            let buf = '';
+            let waiting: { path: string; at: number; done: () => void } | undefined;
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              const { messages, rest } = takeSseMessages(buf + chunk);
+              buf = rest;
+              for (const m of messages) {
+                if (!m.data || !waiting) continue;
+                const e = JSON.parse(m.data) as { path: string; time: string };
+                if (e.path !== waiting.path) continue;
+                sseDelays.push(Date.now() - Date.parse(e.time));
+                editToEvent.push(performance.now() - waiting.at);
+                waiting.done();
+              }
+            });
+            void (async () => {
+              for (let k = 0; k < edits; k++) {
+                const p = paths[(k * 104_729) % paths.length]!;
+                await new Promise<void>((done) => {
+                  waiting = { path: p, at: performance.now(), done };
+                  void fs.appendFile(absPath(tree.root, p), `edit ${k}\n`);
+                });
+              }
+              req.destroy();
+              resolve();
+            })().catch(reject);
+          });
+          req.on('error', (err) => (sseDelays.length >= edits ? resolve() : reject(err)));
+        });
+        measurements.push({
+          contender: SSE,
+          role: 'ours',
+          metrics: {
+            p50_ms: round(median(sseDelays)),
+            p99_ms: round(percentile(sseDelays, 99)),
+            edit_to_event_p50_ms: round(median(editToEvent)),
+          },
+          note: `${edits} edits one at a time (debounce 100 ms); delay = arrival - the event's time, stamped as the manifest records the upload (ms clock)`,
+        });
+        checks.push({
+          name: 'SSE event <= 50 ms after the manifest records it (p99)',
+          ok: percentile(sseDelays, 99) <= 50,
+          detail: `${percentile(sseDelays, 99)} ms`,
+        });
+
+        // (c) `files-sync id`, the installed CLI (dist/), with the daemon answering vs without it.
+        const cli = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
+        const target = absPath(tree.root, paths[0]!);
+        const idWalls = async (args: string[]) => {
+          const walls: number[] = [];
+          for (let k = 0; k < idRuns; k++) {
+            const r = await timeNode([cli, 'id', target, ...args], env);
+            if (r.code !== 0 || !r.out.startsWith('file_')) throw new BenchError(`id failed: ${r.err}`, {});
+            walls.push(r.ms);
+          }
+          return walls;
+        };
+        ctx.log(`files-sync id x${idRuns}, daemon answering`);
+        const withDaemon = await idWalls(['--http', `127.0.0.1:${port}`]);
+        const viaConfig = await idWalls(['-c', configPath]);
+        const bare: number[] = [];
+        for (let k = 0; k < idRuns; k++) bare.push((await timeNode(['-e', '0'], env)).ms);
+        const noHttp = path.join(ctx.workDir, 'no-http.config.json');
+        await fs.writeFile(noHttp, JSON.stringify({ ...config, log: { level: 'warn' } }));
+        ctx.log(`files-sync id x${idRuns}, reading the ${Math.round(tree.manifestBytes / 1e6)} MB manifest`);
+        const withManifest = await idWalls(['-c', noHttp]);
+        measurements.push({
+          contender: ID_DAEMON,
+          role: 'ours',
+          metrics: { wall_ms: round(median(withDaemon)) },
+          note: `median of ${idRuns}, node dist/cli/main.js id PATH --http ADDRESS (no config read)`,
+        });
+        measurements.push({
+          contender: ID_CONFIG,
+          role: 'ours',
+          metrics: { wall_ms: round(median(viaConfig)) },
+          note: `median of ${idRuns}, id PATH -c CONFIG: reads the config for http.listen, then asks the daemon`,
+        });
+        measurements.push({
+          contender: NODE_BARE,
+          role: 'reference',
+          metrics: { wall_ms: round(median(bare)) },
+          note: 'node -e 0: what any node CLI pays on this machine right now (load varies)',
+        });
+        measurements.push({
+          contender: ID_MANIFEST,
+          role: 'baseline',
+          metrics: { wall_ms: round(median(withManifest)) },
+          note: `median of ${idRuns}; what id did before (no http.listen)`,
+        });
+        checks.push({
+          name: '`files-sync id` with the daemon <= 150 ms',
+          ok: median(withDaemon) <= 150,
+          detail: `${round(median(withDaemon))} ms`,
+        });
+      } finally {
+        await daemon.stop();
+      }
+      return {
+        sizes: { files, lookups, clients, edits, manifestBytes: tree.manifestBytes },
+        measurements,
+        ratios: [
+          ratioOf(measurements, ID_DAEMON, ID_MANIFEST, 'wall_ms', 'lower'),
+          ratioOf(measurements, ID_CONFIG, ID_MANIFEST, 'wall_ms', 'lower'),
+        ],
+        checks,
+        notes,
+      };
+    } finally {
+      await emulator.close();
+    }
+  },
+};

@@ -1,0 +1,100 @@
+/**
+ * The change vocabulary consumers see on /v1/events and in the event log: what happened to which
+ * path's file ID. Made from the executor's outcomes (one place: the daemon's outcome callback).
+ */
+import type { OpOutcome } from '../sync/execute.js';
+
+export const CHANGE_TYPES = ['uploaded', 'replaced', 'moved', 'deleted', 'expired', 'held'] as const;
+export type ChangeType = (typeof CHANGE_TYPES)[number];
+
+/** A change before the event log numbered it. */
+export interface ChangeInput {
+  type: ChangeType;
+  folder: string;
+  /** The path now (a move's destination); null for a `held` event, which is about the folder. */
+  path: string | null;
+  /** The path's file ID now; for `deleted` and `expired`, the ID that is gone. */
+  fileId: string | null;
+  /** For `replaced` (and `uploaded` after the remote copy vanished), the ID it took over from. */
+  previousFileId: string | null;
+  /** A move's source path. */
+  fromPath?: string | undefined;
+  /** `held`: how many deletes the safety guard holds, and why. */
+  count?: number | undefined;
+  reason?: string | undefined;
+  time: string;
+}
+
+/** A recorded change: `id` increases by one per event, across restarts. */
+export interface ChangeEvent extends ChangeInput {
+  id: number;
+}
+
+/** Where changes go; the daemon's serve layer implements it, a test may collect them. */
+export interface ChangeSink {
+  record(change: ChangeInput): void;
+}
+
+/**
+ * The change an executor outcome means for consumers, or null when none is visible (failures,
+ * stat refreshes, intents, discards of files nobody knew). `currentId` reads the manifest for a
+ * move, whose outcome carries no file ID.
+ */
+export function changeFromOutcome(
+  folder: string,
+  outcome: OpOutcome,
+  currentId: (path: string) => string | undefined,
+  now: Date = new Date(),
+): ChangeInput | null {
+  if (outcome.status !== 'done') return null;
+  const { op } = outcome;
+  const time = now.toISOString();
+  switch (op.kind) {
+    case 'upload':
+    case 'reupload':
+      return {
+        type: 'uploaded',
+        folder,
+        path: op.path,
+        fileId: outcome.fileId ?? null,
+        previousFileId: op.kind === 'reupload' ? op.vanishedFileId : null,
+        time,
+      };
+    case 'replace':
+      return {
+        type: 'replaced',
+        folder,
+        path: op.path,
+        fileId: outcome.fileId ?? null,
+        previousFileId: op.oldFileId,
+        time,
+      };
+    case 'adopt':
+      return {
+        type: op.oldFileId !== undefined ? 'replaced' : 'uploaded',
+        folder,
+        path: op.path,
+        fileId: outcome.fileId ?? op.remote.id,
+        previousFileId: op.oldFileId ?? null,
+        time,
+      };
+    case 'move': {
+      const id = currentId(op.to) ?? null;
+      return {
+        type: 'moved',
+        folder,
+        path: op.to,
+        fromPath: op.from,
+        fileId: id,
+        previousFileId: null,
+        time,
+      };
+    }
+    case 'delete':
+    case 'forget':
+      // fileId names the ID that is gone, so a cache can drop it by either key.
+      return { type: 'deleted', folder, path: op.path, fileId: op.fileId, previousFileId: null, time };
+    default:
+      return null;
+  }
+}

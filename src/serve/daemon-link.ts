@@ -1,0 +1,37 @@
+/**
+ * How a command reaches the running daemon's API: the configured http.listen (TCP or socket) and
+ * http.tokenFile. Undefined when there is no endpoint or nobody answers, so the caller can fall
+ * back to reading the manifest itself.
+ */
+import type { Config } from '../config/schema.js';
+import { parseListenTarget } from '../config/listen.js';
+import { getFromDaemon, type DaemonResponse } from './client.js';
+import { readBearerToken } from './token.js';
+
+/** Errors that mean "no daemon there" rather than "the daemon failed". */
+const NOT_THERE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EADDRNOTAVAIL']);
+
+export async function askDaemon(
+  config: Pick<Config, 'http'>,
+  pathAndQuery: string,
+  timeoutMs: number,
+): Promise<DaemonResponse | undefined> {
+  const listen = config.http.listen;
+  const target = listen ? parseListenTarget(listen) : null;
+  // Port 0 is "any free port": nobody can be reached there from outside the daemon.
+  if (!target || (target.kind === 'tcp' && target.port === 0)) return undefined;
+  let token: string | undefined;
+  if (config.http.tokenFile) {
+    token = await readBearerToken(config.http.tokenFile).catch(() => undefined);
+    if (token === undefined) return undefined;
+  }
+  try {
+    const res = await getFromDaemon(target, pathAndQuery, { token, timeoutMs });
+    // 401: not our token (a different daemon, or a rotated token): the manifest still answers.
+    return res.status === 401 ? undefined : res;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_THERE.has(code)) return undefined;
+    throw err;
+  }
+}
