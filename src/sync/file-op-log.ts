@@ -1,4 +1,7 @@
-/** The one log line per finished file operation (upload, replace, move, delete), like `rclone -v`. */
+/**
+ * The one log line per finished file operation (upload, replace, move, delete), like `rclone -v`.
+ * A delete op queues the remote delete (ID retention); the executor's drain logs the delete it sends.
+ */
 import type { Logger } from 'pino';
 import type { OpOutcome } from './execute.js';
 
@@ -9,8 +12,8 @@ const MESSAGES: Partial<Record<OpOutcome['op']['kind'], string>> = {
   replace: 'replaced',
   adopt: 'adopted an earlier upload',
   move: 'moved',
-  delete: 'deleted',
-  discard: 'deleted a stray upload',
+  delete: 'removed locally; remote copy queued for deletion',
+  discard: 'stray upload queued for deletion',
 };
 
 /**

@@ -90,6 +90,8 @@ export class FolderSync {
   private readonly jobs = new KeyedQueue();
   private queuedPaths = new Set<string>();
   private reconcileQueued = false;
+  /** Set by `releaseDeletes` until the delete queue has nothing waiting (see there). */
+  private released = false;
   private stopping = false;
   private readonly abort = new AbortController();
   /** When each path's pending change was first seen (for the change-to-upload metric). */
@@ -311,6 +313,9 @@ export class FolderSync {
   async releaseDeletes(): Promise<ReleaseResult> {
     let report: ReconcileReport | undefined;
     await this.schedule(async () => {
+      // Released removals may wait out their retention in the queue: the drains that send them
+      // must not hold them again, so the release lasts until the queue has sent what it held.
+      this.released = true;
       report = await this.reconcile('release-deletes', true);
     });
     return releaseResult(this.name, report);
@@ -405,8 +410,9 @@ export class FolderSync {
         this.drainAt = undefined;
         void this.schedule(async () => {
           const drained = await this.session!.executor.drainPendingDeletes({
-            allowMassDelete: this.opts.allowMassDelete,
+            allowMassDelete: this.opts.allowMassDelete || this.released,
           });
+          if (drained.waiting === 0) this.released = false;
           if (drained.heldReason !== undefined && this.session!.executor.guard.setHeld(drained.heldReason))
             this.log.warn(
               { held: drained.held, reason: drained.heldReason },

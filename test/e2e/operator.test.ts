@@ -44,7 +44,8 @@ describe('operating a running daemon', () => {
     async () => {
       const p = await makeProject({
         files: { 'keep.txt': 'keep\n' },
-        config: { safety: { maxDeletes: 0 } },
+        // No ID retention: the deletes of a replace and of a release are sent at once.
+        config: { safety: { maxDeletes: 0 }, retention: { removedMs: 0, supersededMs: 0 } },
       });
       const daemon = await startDaemon(p, ['--http', '127.0.0.1:0']);
       await waitForSync(p);
@@ -78,7 +79,7 @@ describe('operating a running daemon', () => {
         message: 'the daemon holds deletes',
       });
       expect(p.emulator.files()).toHaveLength(4);
-      const warning = daemon.logs().find((l) => l.msg === 'deletes held by the safety guard');
+      const warning = daemon.logs().find((l) => String(l.msg).startsWith('deletes held by the safety guard'));
       expect(String(warning?.reason)).toMatch(/files-sync release-deletes/);
 
       // ...until they are released, without stopping the daemon (it holds the lock).
@@ -87,8 +88,13 @@ describe('operating a running daemon', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toBe('docs: released; deleted 4 remote files\n');
       expect(p.emulator.files()).toHaveLength(0);
-      const deleted = await daemon.waitForLog((l) => l.op === 'delete', 'delete line');
-      expect(deleted).toMatchObject({ msg: 'deleted', fileId: expect.stringMatching(/^file_/) });
+      const queued = await daemon.waitForLog((l) => l.op === 'delete', 'delete line');
+      expect(queued).toMatchObject({
+        msg: 'removed locally; remote copy queued for deletion',
+        fileId: expect.stringMatching(/^file_/),
+      });
+      const sent = await daemon.waitForLog((l) => l.msg === 'deleted remote file', 'sent delete line');
+      expect(sent.fileId).toMatch(/^file_/);
       await waitFor(async () => (await heldInSnapshot(p)) === 0, { message: 'snapshot shows 0 held' });
 
       // The endpoint acts only for who can read the token in the state directory.
