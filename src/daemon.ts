@@ -11,9 +11,18 @@ import { acquireLock, type StateLock } from './state/lock.js';
 import { FolderSync } from './sync/folder.js';
 import { createMetrics, type SyncMetrics } from './metrics.js';
 import { startStatusServer, type StatusServer } from './http.js';
-import { STATUS_FILE, type DaemonStatus } from './status.js';
+import { STATUS_FILE, healthOf, type ApiStatus, type DaemonStatus } from './status.js';
 import type { FilesClient } from './api/client.js';
+import type { ApiHealthSnapshot } from './api/breaker.js';
 import type { OpOutcome } from './sync/execute.js';
+import { applyLogLevel } from './log.js';
+import {
+  newControlToken,
+  removeControlRecord,
+  UnknownFolderError,
+  writeControlRecord,
+  type ReleaseResult,
+} from './control.js';
 import { ServeHub } from './serve/hub.js';
 import { readBearerToken } from './serve/token.js';
 
@@ -35,9 +44,9 @@ export interface DaemonOptions {
   onOutcome?: (folder: string, outcome: OpOutcome) => void;
 }
 
-/** The settings every FolderSync reads from the shared config. */
+/** The settings every FolderSync reads from the shared config (its executor reads api.concurrency). */
 function sharedKey(c: Config): string {
-  return JSON.stringify([c.safety, c.watch, c.reconcile]);
+  return JSON.stringify([c.safety, c.watch, c.reconcile, c.api.concurrency]);
 }
 
 function folderKey(f: FolderConfig): string {
@@ -60,6 +69,11 @@ export class Daemon {
   private reloads: Promise<unknown> = Promise.resolve();
   private statusSoon: NodeJS.Timeout | undefined;
   private statusWrites: Promise<void> = Promise.resolve();
+  private probeTimer: NodeJS.Timeout | undefined;
+  private quotaTimer: NodeJS.Timeout | undefined;
+  private unsubscribeHealth: (() => void) | undefined;
+  /** What was last logged about the API, so each change is logged once. */
+  private loggedApi = { breaker: '', quota: false };
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -87,13 +101,25 @@ export class Daemon {
       logger: this.opts.logger,
     });
     if (listen) {
+      const control = {
+        token: newControlToken(),
+        releaseDeletes: (names?: string[]) => this.releaseDeletes(names),
+      };
       this.http = await startStatusServer(listen, () => this.status(), this.metrics.registry, {
         api: this.serve,
         token: tokenFile ? await readBearerToken(tokenFile) : undefined,
+        control,
+      });
+      await writeControlRecord(this.config.stateDir, {
+        pid: process.pid,
+        url: this.http.url,
+        token: control.token,
       });
       this.opts.logger.info({ url: this.http.url }, 'status endpoint listening');
     }
+    this.unsubscribeHealth = this.opts.client.health.onChange((h) => this.onApiHealth(h));
     await Promise.all(this.config.folders.map((f) => this.startFolder(f)));
+    this.onApiHealth(this.opts.client.health.snapshot());
     this.statusTimer = setInterval(() => void this.writeStatus(), this.opts.statusIntervalMs ?? 2_000);
     this.statusTimer.unref();
     await this.writeStatus();
@@ -116,6 +142,7 @@ export class Daemon {
         this.opts.onOutcome?.(name, outcome);
         this.serve?.onOutcome(name, outcome);
       },
+      health: this.opts.client.health,
     });
     this.folders.set(folder.name, fsync);
     await fsync.start();
@@ -150,17 +177,19 @@ export class Daemon {
       );
       next = { ...next, stateDir: this.config.stateDir };
     }
-    // The client and the endpoint were made at start-up: their settings need a restart.
+    // The client and the endpoint were made at start-up: their settings need a restart
+    // (api.concurrency does not: the folders are restarted with it, see sharedKey).
     for (const [name, a, b] of [
-      ['api', this.config.api, next.api],
+      ['api', { ...this.config.api, concurrency: 0 }, { ...next.api, concurrency: 0 }],
       ['http', this.config.http, next.http],
     ] as const) {
       if (JSON.stringify(a) !== JSON.stringify(b))
         this.opts.logger.warn(
           { section: name },
-          `${name}.* changes need a restart; the running values stay in force`,
+          `${name}.* changes need a restart${name === 'api' ? ' (api.concurrency excepted)' : ''}; the running values stay in force`,
         );
     }
+    if (next.log.level !== this.config.log.level) applyLogLevel(this.opts.logger, next.log.level);
     // Every folder reads safety, watch and reconcile: a change there restarts them all with it.
     const sharedChanged = sharedKey(next) !== sharedKey(this.config);
     const old = new Map(this.config.folders.map((f) => [f.name, f]));
@@ -200,6 +229,14 @@ export class Daemon {
     return true;
   }
 
+  /** Reconciles the named folders (all when undefined) once with the delete guards off. */
+  async releaseDeletes(names?: string[]): Promise<ReleaseResult[]> {
+    const unknown = (names ?? []).filter((n) => !this.folders.has(n));
+    if (unknown.length > 0) throw new UnknownFolderError(`no folder named ${unknown.join(', ')} is running`);
+    const chosen = [...this.folders.values()].filter((f) => names === undefined || names.includes(f.name));
+    return Promise.all(chosen.map((f) => f.releaseDeletes()));
+  }
+
   /** The current status of the daemon and every folder. */
   status(): DaemonStatus {
     return {
@@ -210,7 +247,89 @@ export class Daemon {
       configPath: this.opts.configPath,
       updatedAt: new Date().toISOString(),
       folders: [...this.folders.values()].map((f) => f.status()),
+      api: this.apiStatus(),
     };
+  }
+
+  private apiStatus(): ApiStatus {
+    const h = this.opts.client.health.snapshot();
+    const api: ApiStatus = { state: h.breaker === 'closed' ? 'ok' : 'degraded' };
+    if (h.breaker !== 'closed' && h.cause) {
+      api.reason = h.cause.message;
+      api.since = h.cause.since;
+      if (h.nextProbeAt !== undefined) api.nextProbeAt = h.nextProbeAt;
+    }
+    if (h.quota)
+      api.uploadsPaused = { reason: h.quota.message, since: h.quota.since, retryAt: h.quota.retryAt };
+    return api;
+  }
+
+  /**
+   * The breaker or the quota pause changed: log it once per change, probe while the breaker is
+   * open (nothing else is sent), and once it closes, reconcile every folder to catch up.
+   */
+  private onApiHealth(h: ApiHealthSnapshot): void {
+    if (this.stopped) return;
+    const log = this.opts.logger;
+    const breaker = h.breaker === 'closed' ? 'closed' : (h.cause?.message ?? 'open');
+    if (breaker !== this.loggedApi.breaker) {
+      if (breaker === 'closed') {
+        if (this.loggedApi.breaker !== '') {
+          log.info('the Files API answers again; resuming (reconciling every folder)');
+          for (const f of this.folders.values()) f.resume('API back');
+        }
+      } else {
+        log.error(
+          { reason: breaker, failures: h.cause?.failures, nextProbeAt: h.nextProbeAt },
+          'Files API degraded: requests stopped, probing until it answers',
+        );
+      }
+      this.loggedApi.breaker = breaker;
+    }
+    if (h.breaker !== 'closed') this.scheduleProbe();
+    const paused = h.quota !== undefined;
+    if (paused !== this.loggedApi.quota) {
+      if (paused)
+        log.error(
+          { reason: h.quota?.message, retryAt: h.quota?.retryAt },
+          'uploads paused: storage quota exceeded',
+        );
+      else log.info('uploads resumed: the storage quota has room again');
+      this.loggedApi.quota = paused;
+    }
+    if (paused) this.scheduleQuotaRetry();
+    this.metrics.breakerOpen.set(h.breaker === 'closed' ? 0 : 1);
+    this.metrics.uploadsPaused.set(paused ? 1 : 0);
+    this.writeStatusSoon();
+  }
+
+  /** One cheap request (a one-file listing) once the breaker lets a probe through. */
+  private scheduleProbe(): void {
+    if (this.probeTimer !== undefined || this.stopped) return;
+    const health = this.opts.client.health;
+    this.probeTimer = setTimeout(() => {
+      void this.opts.client
+        .list({ limit: 1 })
+        .catch(() => undefined)
+        .finally(() => {
+          this.probeTimer = undefined;
+          if (health.degraded) this.scheduleProbe();
+          this.writeStatusSoon();
+        });
+    }, health.msUntilProbe() + 50);
+    this.probeTimer.unref();
+  }
+
+  /** Uploads paused for the quota are tried again (by a reconciliation) when the pause runs out. */
+  private scheduleQuotaRetry(): void {
+    if (this.quotaTimer !== undefined || this.stopped) return;
+    this.quotaTimer = setTimeout(() => {
+      this.quotaTimer = undefined;
+      if (!this.opts.client.health.snapshot().quota) return;
+      this.opts.logger.info('retrying uploads paused by the storage quota');
+      for (const f of this.folders.values()) f.resume('storage quota retry');
+    }, this.opts.client.health.msUntilUploadRetry() + 50);
+    this.quotaTimer.unref();
   }
 
   /** Writes the snapshot shortly after a folder's status changed (at most every 250 ms), so `status` is not a period behind. */
@@ -232,7 +351,9 @@ export class Daemon {
   private async writeStatusOnce(): Promise<void> {
     const file = path.join(this.config.stateDir, STATUS_FILE);
     try {
-      await writeFileAtomic(file, `${JSON.stringify(this.status(), null, 2)}\n`);
+      const status = this.status();
+      this.metrics.degraded.set(healthOf(status).ok ? 0 : 1);
+      await writeFileAtomic(file, `${JSON.stringify(status, null, 2)}\n`);
     } catch (err) {
       this.opts.logger.debug({ err: (err as Error).message }, 'could not write status snapshot');
     }
@@ -252,8 +373,12 @@ export class Daemon {
     await this.reloads;
     if (this.statusTimer) clearInterval(this.statusTimer);
     if (this.statusSoon) clearTimeout(this.statusSoon);
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    if (this.quotaTimer) clearTimeout(this.quotaTimer);
+    this.unsubscribeHealth?.();
     await Promise.all([...this.folders.values()].map((f) => f.stop(this.opts.drainMs ?? 10_000)));
     await this.writeStatus();
+    if (this.http) await removeControlRecord(this.config.stateDir).catch(() => undefined);
     await this.http?.close();
     await this.serve?.close();
     await this.opts.client.close();

@@ -1,14 +1,16 @@
 /**
- * The daemon's local HTTP endpoint: /healthz, /status (JSON), /metrics (Prometheus text) and the
- * consumer API under /v1/ (src/serve). TCP (loopback, or any host with a bearer token) or a Unix socket.
+ * The daemon's local HTTP endpoint: /healthz, /status (JSON), /metrics (Prometheus text), the
+ * consumer API under /v1/ (src/serve) and POST /v1/release-deletes (src/control.ts). TCP
+ * (loopback, or any host with a bearer token) or a Unix socket.
  */
 import http from 'node:http';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { DaemonStatus } from './status.js';
+import { healthOf, type DaemonStatus } from './status.js';
 import { checkListenAddress, parseListenTarget, type ListenTarget } from './config/listen.js';
 import { FilesSyncError, errorCode } from './errors.js';
+import { handleControlRequest, type ControlActions } from './control.js';
 import type { ApiRoutes } from './serve/hub.js';
 import { bearerMatches } from './serve/token.js';
 import { sendError } from './serve/http-util.js';
@@ -27,6 +29,8 @@ export interface StatusServerOptions {
   api?: ApiRoutes | undefined;
   /** Bearer token every request but /healthz must carry; required for a non-loopback TCP host. */
   token?: string | undefined;
+  /** POST /v1/release-deletes, guarded by its own token (control.json in the state dir). */
+  control?: ControlActions | undefined;
 }
 
 /** Unix socket mode: the owner and its group (the consumers' group) may connect, nobody else. */
@@ -54,6 +58,8 @@ export async function startStatusServer(
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
+    if (options.control && url.pathname === '/v1/release-deletes')
+      return void handleControlRequest(req, url.pathname, options.control, send);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     if (
       token !== undefined &&
@@ -75,13 +81,8 @@ export async function startStatusServer(
       return sendError(res, 500, `internal error: ${(err as Error).message}`);
     }
     if (url.pathname === '/healthz') {
-      const s = getStatus();
-      const bad = s.folders.filter((f) => f.mode === 'unavailable' || f.mode === 'stopped');
-      return send(
-        bad.length === 0 ? 200 : 503,
-        'application/json',
-        `${JSON.stringify({ ok: bad.length === 0, unavailable: bad.map((f) => f.name) })}\n`,
-      );
+      const health = healthOf(getStatus());
+      return send(health.ok ? 200 : 503, 'application/json', `${JSON.stringify(health)}\n`);
     }
     if (url.pathname === '/status')
       return send(200, 'application/json', `${JSON.stringify(getStatus(), null, 2)}\n`);

@@ -4,6 +4,7 @@
  *   import { openManifest } from 'files-sync';
  *   const m = await openManifest('/var/lib/files-sync', 'docs');
  *   m.get('contracts/2026/acme.pdf')?.fileId;
+ *   m.previousIds('contracts/2026/acme.pdf'); // earlier IDs still valid, each with its `until`
  *   m.lookup('contracts/2026/acme.pdf')?.block;   // ready for the Messages API
  *   for await (const change of m.changes()) console.log(change.type, change.path);
  */
@@ -12,6 +13,14 @@ export { contentBlock, type ContentBlock } from './serve/blocks.js';
 export { followEventLog, readEventLog, KEEP_EVENTS, type FollowOptions } from './serve/event-log.js';
 export type { ChangeEvent, ChangeType } from './serve/change-events.js';
 export type { LookupResult, PreviousId, SyncState } from './serve/lookup.js';
-export type { ReadonlyManifest } from './state/manifest.js';
-export type { LocalEntry, ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from './types.js';
+export type { ManifestReader, ReadonlyManifest } from './state/manifest.js';
+export type {
+  LocalEntry,
+  ManifestEntry,
+  PendingDelete,
+  PendingUpload,
+  RemoteFile,
+  Suspect,
+  UnsettledAttempt,
+} from './types.js';
 export type { DaemonStatus, FolderStatus } from './status.js';

@@ -120,6 +120,20 @@ export function scrub(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+/**
+ * Changes a running logger's level (SIGHUP applies log.level this way). Children made with
+ * `child()` follow: they inherit the level through their prototype unless given their own. The
+ * change is logged at whichever of the two levels shows it.
+ */
+export function applyLogLevel(logger: Logger, level: LevelWithSilent): void {
+  const from = logger.level;
+  const say = () => logger.info({ from, to: level }, 'log level changed');
+  const shownBefore = logger.isLevelEnabled('info');
+  if (shownBefore) say();
+  logger.level = level;
+  if (!shownBefore && logger.isLevelEnabled('info')) say();
+}
+
 /** A logger that discards everything (tests, library use). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });

@@ -11,8 +11,14 @@ export interface SyncMetrics {
   queueDepth: Gauge<'folder'>;
   filesTracked: Gauge<'folder'>;
   heldDeletes: Gauge<'folder'>;
+  /** Delete queue by state: waiting (retention) or due (to be sent, or held). */
+  deleteQueue: Gauge<'folder' | 'state'>;
+  suspects: Gauge<'folder'>;
   changeToUploadSeconds: Histogram<'folder'>;
   reconcileSeconds: Histogram<'folder'>;
+  breakerOpen: Gauge;
+  uploadsPaused: Gauge;
+  degraded: Gauge;
 }
 
 /** Creates the daemon's metrics in a fresh registry (with Node's default process metrics). */
@@ -70,6 +76,18 @@ export function createMetrics(): SyncMetrics {
       labelNames: ['folder'],
       registers,
     }),
+    deleteQueue: new Gauge({
+      name: 'files_sync_delete_queue',
+      help: 'Remote deletes queued: "waiting" for their retention time, "due" to be sent (or held).',
+      labelNames: ['folder', 'state'],
+      registers,
+    }),
+    suspects: new Gauge({
+      name: 'files_sync_suspects',
+      help: 'Remote files that may be ours but cannot be proven so (see files-sync verify).',
+      labelNames: ['folder'],
+      registers,
+    }),
     changeToUploadSeconds: new Histogram({
       name: 'files_sync_change_to_upload_seconds',
       help: 'From the first file-system event of a change to its upload being recorded.',
@@ -82,6 +100,21 @@ export function createMetrics(): SyncMetrics {
       help: 'Duration of full reconciliations.',
       labelNames: ['folder'],
       buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900],
+      registers,
+    }),
+    breakerOpen: new Gauge({
+      name: 'files_sync_api_breaker_open',
+      help: '1 while the API circuit breaker is open (every request failed the same way; only probes are sent).',
+      registers,
+    }),
+    uploadsPaused: new Gauge({
+      name: 'files_sync_uploads_paused',
+      help: '1 while uploads are paused because the storage quota is exceeded.',
+      registers,
+    }),
+    degraded: new Gauge({
+      name: 'files_sync_degraded',
+      help: '1 while /healthz answers 503 (API failing, key refused, storage full, a folder root missing).',
       registers,
     }),
   };

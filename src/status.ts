@@ -1,4 +1,5 @@
 /** The daemon's status as shown by `files-sync status` and GET /status. */
+import type { Suspect } from './types.js';
 
 export interface FolderStatus {
   name: string;
@@ -10,6 +11,12 @@ export interface FolderStatus {
   pendingDeletes: number;
   heldDeletes: number;
   heldReason?: string;
+  /** The delayed delete queue: deletes waiting for their retention time, and when the next is due. */
+  deleteQueue?: { waiting: number; due: number; nextDueAt?: string };
+  /** Remote files that may be ours but cannot be proven so: reported, never adopted. */
+  suspects?: Suspect[];
+  /** Unanswered uploads whose late copy a later listing still has to look for. */
+  unsettledUploads?: number;
   queueDepth: number;
   lastReconcile?: {
     at: string;
@@ -24,6 +31,18 @@ export interface FolderStatus {
   watchedPaths?: number;
 }
 
+/** The Files API as the daemon's client sees it: the breaker and the storage-quota pause. */
+export interface ApiStatus {
+  /** 'degraded': the breaker is open (every request failed the same way); nothing is sent but probes. */
+  state: 'ok' | 'degraded';
+  /** Why, e.g. "API key refused (401): check ANTHROPIC_API_KEY" or "API unreachable (ECONNREFUSED)". */
+  reason?: string;
+  since?: string;
+  nextProbeAt?: string;
+  /** Set while uploads are paused because the organisation's storage quota is exceeded. */
+  uploadsPaused?: { reason: string; since: string; retryAt: string };
+}
+
 export interface DaemonStatus {
   pid: number;
   startedAt: string;
@@ -33,7 +52,30 @@ export interface DaemonStatus {
   /** When this snapshot was written. */
   updatedAt: string;
   folders: FolderStatus[];
+  /** Absent in snapshots of older versions. */
+  api?: ApiStatus;
 }
 
 /** File name of the status snapshot the daemon keeps in its state directory. */
 export const STATUS_FILE = 'status.json';
+
+/** What /healthz answers: healthy only when every folder runs and the API takes our requests. */
+export interface Health {
+  ok: boolean;
+  /** Folders that are unavailable (e.g. root missing) or stopped. */
+  unavailable: string[];
+  /** One line per problem, e.g. "API key refused (401): check ANTHROPIC_API_KEY". */
+  reasons: string[];
+}
+
+/** Judges a status snapshot the way /healthz, the degraded metric and `status` do. */
+export function healthOf(s: DaemonStatus): Health {
+  const bad = s.folders.filter((f) => f.mode === 'unavailable' || f.mode === 'stopped');
+  const reasons = bad.map(
+    (f) =>
+      `folder ${f.name}: ${f.mode}${f.mode === 'unavailable' && f.lastError ? ` (${f.lastError.message})` : ''}`,
+  );
+  if (s.api?.state === 'degraded') reasons.push(s.api.reason ?? 'Files API degraded');
+  if (s.api?.uploadsPaused) reasons.push(s.api.uploadsPaused.reason);
+  return { ok: reasons.length === 0, unavailable: bad.map((f) => f.name), reasons };
+}

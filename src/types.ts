@@ -39,14 +39,59 @@ export interface PendingUpload {
   startedAt: string;
 }
 
-/** A file ID that must be deleted remotely (removed path, replaced version, stray). */
+/**
+ * A file ID that must be deleted remotely (removed path, replaced version, stray copy of ours, or
+ * a suspect in a workspace declared exclusive). It stays valid until `notBefore` (retention).
+ */
 export interface PendingDelete {
   fileId: string;
   /** The path it belonged to, for messages only. */
   path: string;
-  reason: 'removed' | 'replaced' | 'stray';
+  reason: 'removed' | 'replaced' | 'stray' | 'suspect';
   /** ISO-8601 time it was queued. */
   queuedAt: string;
+  /** ISO-8601 time before which it is not sent (consumers may still hold the ID); absent = at once. */
+  notBefore?: string | undefined;
+}
+
+/**
+ * A remote file that may have been created by one of our unanswered uploads but cannot be proven
+ * ours (several candidates, or created too close to the attempt's start to tell by the server's
+ * clock). Reported, never adopted; deleted only in a workspace declared exclusive.
+ */
+export interface Suspect {
+  fileId: string;
+  filename: string;
+  sizeBytes: number;
+  /** The server's created_at. */
+  createdAt: string;
+  /** The local path whose upload it may belong to. */
+  path: string;
+  why: string;
+  /** ISO-8601 time it was recorded. */
+  recordedAt: string;
+}
+
+/**
+ * An upload attempt that got no answer and whose file may still appear (a server can finish a
+ * request after the client gave up). Kept until a listing taken after `settleAfter` looked for it.
+ */
+export interface UnsettledAttempt {
+  path: string;
+  remoteName: string;
+  size: number;
+  /** ISO-8601 local time the attempt began. */
+  startedAt: string;
+  /** ISO-8601 local time after which a listing can settle it. */
+  settleAfter: string;
+}
+
+/** A previous file ID of a path that is still alive (superseded or removed, waiting for its retention). */
+export interface PreviousId {
+  fileId: string;
+  reason: PendingDelete['reason'];
+  /** ISO-8601 time until which the ID stays valid at least. */
+  until: string;
 }
 
 /** The API's metadata of one remote file. */

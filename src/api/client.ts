@@ -23,7 +23,9 @@ import { mimeTypeFor } from './mime.js';
 import { streamedMultipart } from './multipart.js';
 import { shouldRetry, withRetry, type RetryInfo } from './retry.js';
 import { Transport, type CallSpec } from './transport.js';
+import { ApiHealth, type BreakerOptions } from './breaker.js';
 import { UploadTracker } from './upload-tracker.js';
+import { clockObservingDispatcher, ServerClock, type ClockOffset } from './server-clock.js';
 import {
   WireDeletedSchema,
   WireFilePageSchema,
@@ -77,6 +79,8 @@ export interface FilesClientOptions {
     reason: string;
   }) => void;
   logger?: Logger;
+  /** Circuit breaker and storage-quota pause settings (one breaker per client and its views). */
+  breaker?: BreakerOptions | undefined;
 }
 
 /** One page of the listing; `nextPage` is the cursor of the next one, null on the last page. */
@@ -92,22 +96,80 @@ export type UploadSource =
 export interface UploadOptions {
   filename: string;
   mimeType?: string;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** `expires_in_seconds`: the server deletes the file this long after the upload (3600..7776000). */
   expiresInSeconds?: number | undefined;
   /**
-   * File IDs the caller already owns (e.g. recorded by an earlier process); never adopted after an
-   * unanswered attempt, since this client's own memory only covers IDs it handed out itself.
+   * File IDs the caller already knows (recorded by any folder's manifest, queued for deletion, or
+   * already suspected); never adopted after an unanswered attempt, since this client's own memory
+   * only covers IDs it handed out itself.
    */
-  isOwned?: (id: string) => boolean;
+  isOwned?: ((id: string) => boolean) | undefined;
+  /**
+   * Called (and awaited, so the caller can make them durable) with the remote files an unanswered
+   * attempt may have created but that cannot be proven ours; the upload is then sent again.
+   */
+  onSuspects?: ((files: RemoteFile[], why: string) => Promise<void> | void) | undefined;
+  /**
+   * Called (and awaited) for every unanswered attempt that adopted nothing: its file may still
+   * appear later, so a listing after `settleAfter` must look for it.
+   */
+  onUnsettled?: ((attempt: UnsettledUpload) => Promise<void> | void) | undefined;
+}
+
+/** An unanswered upload attempt whose file may still appear. */
+export interface UnsettledUpload {
+  filename: string;
+  sizeBytes: number;
+  startedAt: Date;
+  /** Twice the upload timeout after the start: by then a server has given up on the request too. */
+  settleAfter: Date;
 }
 
 export interface FindRecentUploadOptions {
   signal?: AbortSignal;
   /** IDs never to return (default: the IDs this client already handed out). */
   exclude?: { has(id: string): boolean };
-  /** Clock slack between us and the server (default 60 s). */
-  slackMs?: number;
+}
+
+/** What the files an unanswered attempt may have created amount to. */
+export interface UploadCandidates {
+  /** The one file provably created by the attempt (see `judgeCandidates`), or null. */
+  adopt: RemoteFile | null;
+  /** Files that may be the attempt's but cannot be proven so. */
+  suspects: RemoteFile[];
+  why?: string | undefined;
+}
+
+/**
+ * Judges the unclaimed files of an attempt's name and size. A file created before the attempt
+ * began by the server's clock (`created_at < start + offset.lo`) is certainly someone else's. One
+ * is adopted only if it is the only possible one and certainly created at or after the start
+ * (`created_at >= start + offset.hi`); without a clock estimate nothing is provable.
+ */
+export function judgeCandidates(
+  files: readonly RemoteFile[],
+  startedAt: Date,
+  offset: ClockOffset | undefined,
+): UploadCandidates {
+  const start = startedAt.getTime();
+  const lo = offset?.lo ?? -Infinity;
+  const hi = offset?.hi ?? Infinity;
+  const possible = files.filter((f) => {
+    const created = Date.parse(f.createdAt);
+    return !Number.isFinite(created) || created >= start + lo;
+  });
+  if (possible.length === 0) return { adopt: null, suspects: [] };
+  const only = possible.length === 1 ? possible[0]! : undefined;
+  if (only && Date.parse(only.createdAt) >= start + hi) return { adopt: only, suspects: [] };
+  const window = offset
+    ? `the server clock is known to within ${Math.round(hi - lo)} ms`
+    : 'no server clock estimate yet';
+  const why =
+    possible.length > 1
+      ? `${possible.length} files of this name and size appeared around an unanswered upload; which one (if any) is ours cannot be told`
+      : `created too close to the start of an unanswered upload to tell it from another client's file (${window})`;
+  return { adopt: null, suspects: possible, why };
 }
 
 export const DEFAULT_BETAS: readonly string[] = ['files-api-2025-04-14'];
@@ -117,7 +179,6 @@ export const EXPIRES_IN_SECONDS_MAX = 7_776_000;
 /** Largest `ids` filter the GA listing accepts (after de-duplication). */
 export const IDS_BATCH = 100;
 const FILES_PATH = '/v1/files';
-const FIND_PAGE_SIZE = 100;
 const LIST_ALL_PAGE_SIZE = 1000;
 
 /**
@@ -129,7 +190,9 @@ const LIST_ALL_PAGE_SIZE = 1000;
 interface SharedState {
   agent: Agent;
   tracker: UploadTracker;
+  clock: ServerClock;
   views: Map<string, FilesClient>;
+  health: ApiHealth;
 }
 
 /** What a scoped view changes: the workspace its requests act on, the default upload expiry. */
@@ -142,6 +205,7 @@ export class FilesClient {
   private readonly transport: Transport;
   private readonly agent: Agent;
   private readonly tracker: UploadTracker;
+  private readonly clock: ServerClock;
   private readonly shared: SharedState;
   // Views share the root's connections; only the root closes them.
   private readonly isView: boolean;
@@ -175,14 +239,37 @@ export class FilesClient {
         connect: { timeout: options.connectTimeoutMs ?? 10_000 },
       });
     this.tracker = shared?.tracker ?? new UploadTracker();
-    this.shared = shared ?? { agent: this.agent, tracker: this.tracker, views: new Map() };
+    this.clock = shared?.clock ?? new ServerClock();
+    this.shared = shared ?? {
+      agent: this.agent,
+      tracker: this.tracker,
+      clock: this.clock,
+      views: new Map(),
+      health: new ApiHealth(options.breaker),
+    };
     this.transport = new Transport({
       baseUrl: options.baseUrl ?? process.env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
       apiKey: options.apiKey,
       betas: this.contract === 'beta' ? (options.betas ?? DEFAULT_BETAS) : [],
       workspaceId: options.workspaceId,
-      dispatcher: this.agent,
+      dispatcher: clockObservingDispatcher(this.agent, this.clock),
+      health: this.shared.health,
     });
+  }
+
+  /** Server clock minus ours (ms) as far as the server's answers tell; undefined before any answer. */
+  clockOffset(): ClockOffset | undefined {
+    return this.clock.offset;
+  }
+
+  /** Twice the upload timeout: how long after an unanswered attempt its file may still appear. */
+  get settleDelayMs(): number {
+    return 2 * this.opts.uploadTimeoutMs;
+  }
+
+  /** The breaker and storage-quota pause shared by this client and its views. */
+  get health(): ApiHealth {
+    return this.shared.health;
   }
 
   /**
@@ -276,6 +363,8 @@ export class FilesClient {
         .then((json) => {
           const file = this.parse(WireFileSchema, json, 'POST', route, toRemoteFile);
           this.tracker.claim(file.id);
+          // created_at was stamped between our send and the answer: a millisecond-precise sample.
+          this.clock.observe(Date.parse(file.createdAt), startedAt.getTime(), Date.now());
           return file;
         });
       try {
@@ -297,15 +386,14 @@ export class FilesClient {
         const serverFailed = err instanceof ApiError && err.status >= 500 && err.status !== 529;
         if ((err instanceof ConnectionError && !certainlyNotSent(err)) || serverFailed) {
           const size = sizeBytes ?? streamBytes;
-          const adopted = await this.resolveAmbiguousUpload(
-            filename,
-            size,
-            startedAt,
-            err,
-            signal,
-            opts.isOwned,
-          );
+          const adopted = await this.resolveAmbiguousUpload(filename, size, startedAt, err, signal, opts);
           if (adopted) return adopted;
+          await opts.onUnsettled?.({
+            filename,
+            sizeBytes: size,
+            startedAt,
+            settleAfter: new Date(startedAt.getTime() + this.settleDelayMs),
+          });
         }
         if (!isPath && streamTouched && shouldRetry(err, 1)) {
           throw new SourceNotRetryableError(
@@ -483,9 +571,27 @@ export class FilesClient {
   }
 
   /**
-   * The newest file named `filename` with `sizeBytes` bytes created at or after `since` (minus
-   * clock slack) that is not excluded. GA documents no listing order, so the whole listing is
-   * read; the beta contract lists newest first, so paging stops once files are older.
+   * Every file named `filename` with `sizeBytes` bytes that is not excluded (default: the IDs this
+   * client handed out). GA documents no listing order, so the whole listing is read.
+   */
+  async findUploadCandidates(
+    filename: string,
+    sizeBytes: number,
+    opts: FindRecentUploadOptions = {},
+  ): Promise<RemoteFile[]> {
+    const exclude = opts.exclude ?? this.tracker.claimed;
+    const out: RemoteFile[] = [];
+    for await (const page of this.pages(LIST_ALL_PAGE_SIZE, opts.signal)) {
+      for (const file of page.data)
+        if (file.filename === filename && file.sizeBytes === sizeBytes && !exclude.has(file.id))
+          out.push(file);
+    }
+    return out;
+  }
+
+  /**
+   * The newest candidate (see `findUploadCandidates`) created at or after `since` by our clock.
+   * A lookup helper only: ownership is judged by `judgeCandidates` with the server's clock.
    */
   async findRecentUpload(
     filename: string,
@@ -493,22 +599,11 @@ export class FilesClient {
     since: Date,
     opts: FindRecentUploadOptions = {},
   ): Promise<RemoteFile | null> {
-    const cutoff = since.getTime() - (opts.slackMs ?? 60_000);
-    const exclude = opts.exclude ?? this.tracker.claimed;
-    const ordered = this.contract === 'beta';
-    const limit = ordered ? FIND_PAGE_SIZE : LIST_ALL_PAGE_SIZE;
     let best: RemoteFile | null = null;
-    for await (const page of this.pages(limit, opts.signal)) {
-      for (const file of page.data) {
-        const created = Date.parse(file.createdAt);
-        if (Number.isFinite(created) && created < cutoff) {
-          if (ordered) return best;
-          continue;
-        }
-        if (file.filename !== filename || file.sizeBytes !== sizeBytes || exclude.has(file.id)) continue;
-        if (ordered) return file;
-        if (best === null || Date.parse(best.createdAt) < created) best = file;
-      }
+    for (const f of await this.findUploadCandidates(filename, sizeBytes, opts)) {
+      const created = Date.parse(f.createdAt);
+      if (created < since.getTime()) continue;
+      if (best === null || Date.parse(best.createdAt) < created) best = f;
     }
     return best;
   }
@@ -525,16 +620,17 @@ export class FilesClient {
     startedAt: Date,
     original: ConnectionError | ApiError,
     signal: AbortSignal | undefined,
-    isOwned: ((id: string) => boolean) | undefined,
+    opts: Pick<UploadOptions, 'isOwned' | 'onSuspects'>,
   ): Promise<RemoteFile | null> {
     const key = UploadTracker.keyOf(filename, sizeBytes);
     const code = original instanceof ConnectionError ? original.code : `HTTP ${original.status}`;
     const claimed = this.tracker.claimed;
+    const isOwned = opts.isOwned;
     const exclude = isOwned ? { has: (id: string) => claimed.has(id) || isOwned(id) } : claimed;
     return this.tracker.resolveExclusively(key, async () => {
-      let found: RemoteFile | null;
+      let files: RemoteFile[];
       try {
-        found = await this.findRecentUpload(filename, sizeBytes, startedAt, {
+        files = await this.findUploadCandidates(filename, sizeBytes, {
           exclude,
           ...(signal ? { signal } : {}),
         });
@@ -546,14 +642,25 @@ export class FilesClient {
           { cause: lookupError },
         );
       }
-      if (found) {
-        this.tracker.claim(found.id);
+      // Judged after the lookup, whose answers sharpened the clock estimate.
+      const verdict = judgeCandidates(files, startedAt, this.clock.offset);
+      if (verdict.adopt) {
+        this.tracker.claim(verdict.adopt.id);
         this.opts.logger?.info(
-          { fileId: found.id, filename, code },
-          'adopted the file an unanswered upload created',
+          { fileId: verdict.adopt.id, filename, code },
+          'adopted the file an unanswered upload provably created',
         );
+        return verdict.adopt;
       }
-      return found;
+      if (verdict.suspects.length > 0) {
+        for (const f of verdict.suspects) this.tracker.claim(f.id);
+        this.opts.logger?.warn(
+          { filename, code, suspects: verdict.suspects.map((f) => f.id), why: verdict.why },
+          'an unanswered upload may have created a file that cannot be proven ours; uploading again',
+        );
+        await opts.onSuspects?.(verdict.suspects, verdict.why ?? 'unproven');
+      }
+      return null;
     });
   }
 

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { request, FormData, type Dispatcher } from 'undici';
 import { scrub } from '../log.js';
 import { ApiError, ConnectionError, RequestTimeoutError, apiErrorFor, type RetryHeaders } from './errors.js';
+import type { ApiHealth } from './breaker.js';
 
 /** Where and how to reach the Files API; the key lives here and nowhere else. */
 export interface TransportConfig {
@@ -13,6 +14,8 @@ export interface TransportConfig {
   /** Sent as `anthropic-workspace-id` on every request when set. */
   workspaceId?: string | undefined;
   dispatcher: Dispatcher;
+  /** The client-wide breaker and quota pause every request passes through (none: always sent). */
+  health?: ApiHealth | undefined;
 }
 
 /**
@@ -54,6 +57,19 @@ export class Transport {
 
   /** Sends and returns the open 2xx response; the caller must consume or dump its body. */
   async open(spec: CallSpec): Promise<OpenResponse> {
+    // Refused here (BreakerOpenError, paused upload) means nothing was sent.
+    const settle = this.config.health?.admit(spec.method === 'POST' && spec.path === '/v1/files');
+    try {
+      const res = await this.send(spec);
+      settle?.();
+      return res;
+    } catch (err) {
+      settle?.(err);
+      throw err;
+    }
+  }
+
+  private async send(spec: CallSpec): Promise<OpenResponse> {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new TimeLimitReached()), spec.timeoutMs);
     const signal = spec.signal ? AbortSignal.any([spec.signal, timeout.signal]) : timeout.signal;

@@ -1,5 +1,5 @@
 /** Shared plumbing of the CLI commands: config loading, exit codes, client and folder set-up. */
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { ConfigError, EXIT_CONFIG, formatConfigError } from '../config/errors.js';
 import { resolveApiKey } from '../config/api-key.js';
@@ -140,6 +140,12 @@ export async function createClient(
     contract: api.contract,
     workspaceId: api.workspaceId,
     logger,
+    // Named in "API key refused (401): check ..." so the fix points at where the key came from.
+    breaker: {
+      keySource: process.env.ANTHROPIC_API_KEY?.trim()
+        ? 'ANTHROPIC_API_KEY'
+        : `the key file ${api.keyFile ?? ''}`.trim(),
+    },
     ...(onRetry ? { onRetry } : {}),
   });
 }
@@ -147,12 +153,12 @@ export async function createClient(
 /** The command logger: JSON to stderr for one-shot commands so stdout stays clean for results. */
 export function commandLogger(
   config: Config | undefined,
-  opts: { json?: boolean; quiet?: boolean } = {},
+  opts: { json?: boolean; quiet?: boolean; destination?: DestinationStream | undefined } = {},
 ): Logger {
   const level = opts.quiet ? 'warn' : (config?.log.level ?? 'info');
   return createLogger({
     level: level === 'info' && !opts.json ? 'warn' : level,
-    destination: process.stderr as unknown as import('pino').DestinationStream,
+    destination: opts.destination ?? process.stderr,
     journalFd: 2,
     pretty: false,
     secrets: knownSecrets,

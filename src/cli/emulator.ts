@@ -174,7 +174,9 @@ export function registerEmulatorCommand(program: Command): void {
       `
 Prints one line, ANTHROPIC_BASE_URL=<url>, and serves until Ctrl-C / SIGTERM.
 Faults may also come as JSON in ${FAULTS_ENV} (flags win).
-Inspection (no auth): GET /_emulator/state, GET /_emulator/files, POST /_emulator/faults,
+Inspection (no auth): GET /_emulator/state, GET /_emulator/files, POST /_emulator/faults
+(same JSON; {"rate529":1} fails every request, {"refuseKey":true} answers 401 as for a revoked key,
+{"repeatCursor":true} makes the GA listing repeat its cursor; {} turns faults off),
 POST /_emulator/clock {"advanceMs":n}, POST /_emulator/quota {"bytes":n|null}, POST /_emulator/reset.
 
 Examples:

@@ -9,6 +9,7 @@ import { registerEmulatorCommand } from './emulator.js';
 import { registerRunCommand } from './run.js';
 import { registerStatusCommand } from './status.js';
 import { registerDemoCommand } from './demo.js';
+import { registerReleaseDeletesCommand } from './release-deletes.js';
 import { verbosityLevel } from './common.js';
 import { VERSION } from './version.js';
 
@@ -51,6 +52,7 @@ Quick start:
   registerSyncCommand(program);
   registerRunCommand(program);
   registerStatusCommand(program);
+  registerReleaseDeletesCommand(program);
   registerQueryCommands(program);
   registerEventsCommand(program);
   registerVerifyCommand(program);

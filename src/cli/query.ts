@@ -93,7 +93,7 @@ export function registerQueryCommands(program: Command): void {
     .option('--state-dir <dir>', 'override stateDir')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ files-sync ls\n  $ files-sync ls --folder docs --json | jq -r \'.[] | select(.path|endswith(".pdf")) | .fileId\'',
+      '\nExamples:\n  $ files-sync ls\n  $ files-sync ls --folder docs --json | jq -r \'.[] | select(.path|endswith(".pdf")) | .fileId\'\n\nNames with control characters are shown escaped; --json has them exact.\nExit codes: 0 ok, 1 not synced yet, 64 bad flag, 78 configuration error.',
     )
     .action((opts: LsOptions) =>
       runCommand(async () => {
@@ -162,7 +162,8 @@ Examples:
   $ files-sync id /srv/docs/report.pdf --http unix:/run/files-sync/api.sock   # fastest: no config read
 
 Asks the running daemon when http.listen is set (live state; --wait), else reads the manifest.
-Exit 1 with a message on stderr when the file is not synced; 75 when still pending after --wait.`,
+Exit codes: 0 ok, 1 not synced (a message on stderr), 64 bad flag, 75 still pending after --wait,
+78 configuration error.`,
     )
     .action((target: string, opts: IdOptions) =>
       runCommand(async () => {

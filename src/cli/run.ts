@@ -64,7 +64,10 @@ Examples:
   $ files-sync run --http unix:/run/files-sync/api.sock
 
 Signals: SIGTERM/SIGINT drain in-flight requests, flush the manifest and exit 0;
-SIGHUP reloads the config (a bad config keeps the running one and logs why).
+SIGHUP reloads the config (a bad config keeps the running one and logs why): folders, safety,
+watch, reconcile, api.concurrency and log.level apply at once; other api.*, http.* and stateDir
+need a restart (the log says so). With --http/http.listen, \`files-sync release-deletes\` asks
+this daemon to let held deletes go.
 Exit codes: 0 clean stop, 64 bad flag value, 75 another process holds the state directory,
 78 configuration error.`,
     )

@@ -33,7 +33,7 @@ export function registerVerifyCommand(program: Command): void {
     .option('--state-dir <dir>', 'override stateDir')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ files-sync verify\n  $ files-sync verify --folder docs --json\n\nExit codes: 0 no drift, 1 drift found (run `files-sync sync` to repair), 78 configuration error.',
+      '\nExamples:\n  $ files-sync verify\n  $ files-sync verify --folder docs --json\n\nSuspects (remote files an unanswered upload may have created, not provably ours) count as drift and are listed with file ID, name, size, created_at and why.\n\nExit codes: 0 no drift, 1 drift found (run `files-sync sync` to repair), 64 bad flag, 78 configuration error.',
     )
     .action((opts: VerifyOptions) =>
       runCommand(async () => {
@@ -59,6 +59,7 @@ export function registerVerifyCommand(program: Command): void {
             entries: new Map(m.entries()),
             pendingUploads: m.pendingUploads(),
             pendingDeletes: m.pendingDeletes(),
+            suspects: m.suspects(),
             ...(remote ? { remote } : {}),
           });
           results.push({ folder: folder.name, ...report });
@@ -72,6 +73,14 @@ export function registerVerifyCommand(program: Command): void {
             for (const d of r.drift)
               process.stdout.write(
                 `  ${d.kind} ${displayPath(d.path)}${d.fileId ? ` (${d.fileId})` : ''}${d.detail ? `: ${displayPath(d.detail)}` : ''}\n`,
+              );
+            if (r.retained > 0)
+              process.stdout.write(
+                `  ${r.retained} old IDs still valid for their retention time (not drift)\n`,
+              );
+            if (r.suspects.length > 0)
+              process.stdout.write(
+                `  ${r.suspects.length} suspects: remote files our unanswered uploads may have created, not provably ours; never adopted or deleted in a shared workspace (delete them yourself, or set api.workspaceExclusive if the workspace is files-sync's alone)\n`,
               );
           }
         }

@@ -98,6 +98,12 @@ const apiSchema = z
     workspaceId: workspaceId(
       "Workspace to act on, sent as anthropic-workspace-id. Only needed when the API key can act on several workspaces; a folder's workspaceId overrides it.",
     ),
+    workspaceExclusive: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Declare the workspace dedicated to files-sync: remote files that our unanswered uploads may have created (suspects, late copies) are then deleted automatically. Default false (shared): nothing that is not provably ours is ever deleted; suspects are only reported.',
+      ),
   })
   .describe('How files-sync talks to the Files API.');
 
@@ -202,16 +208,35 @@ const safetySchema = z
       0,
       100_000_000,
       500,
-      'Hold deletes when one pass would delete more remote files than this.',
+      'Hold deletes when more than this many removals are queued, held or sent within 15 minutes (all counted together, never batch by batch).',
     ),
     maxDeletePercent: z
       .number()
       .min(0)
       .max(100)
       .default(25)
-      .describe('Hold deletes when one pass would delete more than this percentage of tracked files.'),
+      .describe(
+        'Hold deletes when the removals queued, held or sent within 15 minutes are more than this percentage of tracked files (from 10 removals on).',
+      ),
   })
   .describe('Delete guards.');
+
+const retentionSchema = z
+  .strictObject({
+    supersededMs: int(
+      0,
+      604_800_000,
+      600_000,
+      "How long a replaced version's file ID stays valid (consumers may still hold it) before it is deleted, in ms; 0 deletes at once.",
+    ),
+    removedMs: int(
+      0,
+      604_800_000,
+      60_000,
+      "How long a removed file's ID stays valid before it is deleted, in ms; 0 deletes at once.",
+    ),
+  })
+  .describe('ID retention: old file IDs stay valid this long before their delete is sent (a durable queue).');
 
 const logSchema = z
   .strictObject({
@@ -271,6 +296,7 @@ export const configFileSchema = z
     watch: watchSchema.prefault({}),
     reconcile: reconcileSchema.prefault({}),
     safety: safetySchema.prefault({}),
+    retention: retentionSchema.prefault({}),
     log: logSchema.prefault({}),
     http: httpSchema.prefault({}),
   })

@@ -1,9 +1,10 @@
-/** Fault injection for the emulator: 429/5xx/reset/created-then-reset at seeded rates, latency. */
+/** Fault injection for the emulator: 429/5xx/reset/created-then-reset/late-create at seeded rates, latency. */
 import { z } from 'zod';
 import type { FaultOptions } from './types.js';
 
 /** The kinds of fault the emulator can inject. */
-export type FaultKind = 'rate429' | 'rate500' | 'rate529' | 'rateReset' | 'rateCreatedThenReset';
+export type FaultKind =
+  'rate429' | 'rate500' | 'rate529' | 'rateReset' | 'rateCreatedThenReset' | 'rateLateCreate';
 
 /** Every counter key a fault (or the rpm limit) can bump in stats.faultsInjected. */
 export const FAULT_COUNTER_KEYS = [
@@ -12,8 +13,14 @@ export const FAULT_COUNTER_KEYS = [
   'rate529',
   'rateReset',
   'rateCreatedThenReset',
+  'rateLateCreate',
+  /** Late-create uploads whose file has appeared (rateLateCreate counts them when they are held). */
+  'lateCreated',
   'rpmLimit',
 ] as const;
+
+/** Default of lateCreateMs: how long a "late create" upload is held before its file appears. */
+export const DEFAULT_LATE_CREATE_MS = 2_000;
 
 const DEFAULT_RETRY_AFTER_MS = 100;
 
@@ -26,9 +33,13 @@ export const faultOptionsSchema = z.strictObject({
   rate529: rate.optional(),
   rateReset: rate.optional(),
   rateCreatedThenReset: rate.optional(),
+  rateLateCreate: rate.optional(),
+  lateCreateMs: z.number().int().min(0).max(600_000).optional(),
   latencyMs: z.number().int().min(0).max(600_000).optional(),
   retryAfterMs: z.number().int().min(0).max(3_600_000).optional(),
   seed: z.number().int().optional(),
+  refuseKey: z.boolean().optional(),
+  repeatCursor: z.boolean().optional(),
 });
 
 /** Validates unknown JSON as FaultOptions; throws a ZodError when invalid. */
@@ -36,7 +47,8 @@ export function parseFaultOptions(input: unknown): FaultOptions {
   const parsed = faultOptionsSchema.parse(input);
   // exactOptionalPropertyTypes: drop keys zod left as undefined.
   const out: FaultOptions = {};
-  for (const [k, v] of Object.entries(parsed)) if (v !== undefined) (out as Record<string, number>)[k] = v;
+  for (const [k, v] of Object.entries(parsed))
+    if (v !== undefined) (out as Record<string, number | boolean>)[k] = v;
   return out;
 }
 
@@ -80,12 +92,27 @@ export class FaultInjector {
     return this.options.latencyMs ?? 0;
   }
 
+  /** True while every /v1 request is refused as if the key were revoked. */
+  get refuseKey(): boolean {
+    return this.options.refuseKey === true;
+  }
+
+  /** True while the GA listing hands out the cursor just followed (a pagination loop). */
+  get repeatCursor(): boolean {
+    return this.options.repeatCursor === true;
+  }
+
   /** What an injected 429 asks the client to wait. */
   get retryAfterMs(): number {
     return this.options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
   }
 
-  /** The fault for the next request, or null; `isUpload` enables rateCreatedThenReset. */
+  /** How long a "late create" upload is held, unanswered, before its file appears. */
+  get lateCreateMs(): number {
+    return this.options.lateCreateMs ?? DEFAULT_LATE_CREATE_MS;
+  }
+
+  /** The fault for the next request, or null; `isUpload` enables rateCreatedThenReset and rateLateCreate. */
   pick(isUpload: boolean): FaultKind | null {
     const o = this.options;
     const r = this.random();
@@ -96,6 +123,9 @@ export class FaultInjector {
     }
     if (isUpload && (o.rateCreatedThenReset ?? 0) > 0 && this.random() < (o.rateCreatedThenReset ?? 0)) {
       return 'rateCreatedThenReset';
+    }
+    if (isUpload && (o.rateLateCreate ?? 0) > 0 && this.random() < (o.rateLateCreate ?? 0)) {
+      return 'rateLateCreate';
     }
     return null;
   }

@@ -129,6 +129,12 @@ function listFilesGa(deps: RouteDeps, query: URLSearchParams): RouteResult {
   };
 }
 
+/** The repeatCursor fault: the first page of the listing, always pointing at the same next cursor. */
+export function listFilesRepeatingCursor(deps: RouteDeps, query: URLSearchParams): RouteResult {
+  const page = listOrCursorError(deps, { limit: parseLimit(query.get('limit')) });
+  return { status: 200, json: { data: page.data.map(apiFile), next_page: `${PAGE_PREFIX}repeat` } };
+}
+
 // Opaque to clients (they must not parse it); inside, the last ID of the page before.
 function encodePageToken(lastId: string): string {
   return PAGE_PREFIX + Buffer.from(lastId, 'utf8').toString('base64url');

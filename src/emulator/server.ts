@@ -19,6 +19,7 @@ import {
   deleteFile,
   fileContent,
   listFiles,
+  listFilesRepeatingCursor,
   matchRoute,
   methodNotAllowed,
   retrieveFile,
@@ -211,6 +212,12 @@ class Emulator implements EmulatorCore {
     // counts against the rate limit or meets any injected fault.
     const scope = checkApiHeaders(req.headers, this.policy);
     if (scope instanceof ApiErrorResponse) throw scope;
+    if (this.faultInjector.refuseKey)
+      throw new ApiErrorResponse(
+        401,
+        'authentication_error',
+        'invalid x-api-key (refused by the emulator switch)',
+      );
     // The SDK reads this response header into APIError.workspaceID.
     res.setHeader('anthropic-workspace-id', scope.workspaceId);
     this.sweepExpired();
@@ -249,9 +256,16 @@ class Emulator implements EmulatorCore {
     const fileId = match.fileId ?? '';
     switch (match.name) {
       case 'POST /v1/files':
-        await this.upload(req, res, fault === 'rateCreatedThenReset', scope.workspaceId);
+        await this.upload(
+          req,
+          res,
+          fault === 'rateCreatedThenReset' || fault === 'rateLateCreate' ? fault : null,
+          scope.workspaceId,
+        );
         return;
       case 'GET /v1/files':
+        if (this.faultInjector.repeatCursor && scope.contract === 'ga')
+          return send(res, listFilesRepeatingCursor(deps, url.searchParams));
         return send(res, listFiles(deps, url.searchParams, scope.contract));
       case 'GET /v1/files/{id}':
         return send(res, retrieveFile(deps, fileId));
@@ -268,7 +282,7 @@ class Emulator implements EmulatorCore {
   private async upload(
     req: IncomingMessage,
     res: ServerResponse,
-    resetAfterCreate: boolean,
+    fault: 'rateCreatedThenReset' | 'rateLateCreate' | null,
     workspaceId: string,
   ): Promise<void> {
     const declared = Number(req.headers['content-length']);
@@ -296,6 +310,11 @@ class Emulator implements EmulatorCore {
         'storage_quota_exceeded',
       );
     }
+    if (fault === 'rateLateCreate') {
+      // Nothing is answered; the file appears after the client has given up (and the socket goes).
+      this.countFault(fault);
+      await delay(this.faultInjector.lateCreateMs);
+    }
     const { expiresInSeconds, ...rest } = received;
     const now = this.now();
     const file = this.store(workspaceId).insert({
@@ -308,15 +327,15 @@ class Emulator implements EmulatorCore {
     });
     this.disk?.append({ op: 'add', file });
     this.counters.uploadsCreated++;
-    if (resetAfterCreate) {
-      this.countFault('rateCreatedThenReset');
+    if (fault !== null) {
+      this.countFault(fault === 'rateCreatedThenReset' ? fault : 'lateCreated');
       req.socket.destroy();
       return;
     }
     send(res, { status: 200, json: apiFile(file) });
   }
 
-  private countFault(kind: FaultKind | 'rpmLimit'): void {
+  private countFault(kind: FaultKind | 'rpmLimit' | 'lateCreated'): void {
     this.counters.faultsInjected[kind] = (this.counters.faultsInjected[kind] ?? 0) + 1;
   }
 

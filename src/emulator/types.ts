@@ -13,12 +13,24 @@ export interface FaultOptions {
   rateReset?: number;
   /** POST /v1/files only: create the file, then destroy the socket (the client never hears). */
   rateCreatedThenReset?: number;
+  /**
+   * POST /v1/files only: read the upload, answer nothing, and create the file only `lateCreateMs`
+   * later (after a client with a shorter upload timeout gave up and looked for it), then drop the
+   * connection: a server finishing a request its client abandoned.
+   */
+  rateLateCreate?: number;
+  /** How long a late-create upload is held before its file appears (default 2000 ms). */
+  lateCreateMs?: number;
   /** Added to every /v1 response. */
   latencyMs?: number;
   /** What an injected 429 asks the client to wait (default 100 ms). */
   retryAfterMs?: number;
   /** Seed of the deterministic PRNG that picks faults. */
   seed?: number;
+  /** Every /v1 request gets 401 authentication_error, as for a revoked key (switch back with false). */
+  refuseKey?: boolean;
+  /** GA listing: every page says `next_page: "page_repeat"`, the cursor just followed (a server bug). */
+  repeatCursor?: boolean;
 }
 
 /** How to start an emulator. */

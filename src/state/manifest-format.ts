@@ -1,10 +1,14 @@
 // The manifest's on-disk format: its schema, version and migrations.
 import { z } from 'zod';
-import type { ManifestEntry, PendingDelete, PendingUpload } from '../types.js';
+import type { ManifestEntry, PendingDelete, PendingUpload, Suspect, UnsettledAttempt } from '../types.js';
 import { ManifestCorruptError, ManifestVersionError } from './errors.js';
 
-/** The manifest format this code reads and writes. */
-export const MANIFEST_VERSION = 1;
+/**
+ * The manifest format this code reads and writes. 2 added suspects, unsettled attempts and the
+ * retention time of pending deletes; a v1 file is read as v2 with those sections empty, and an
+ * older files-sync refuses a v2 file rather than dropping suspects it does not know.
+ */
+export const MANIFEST_VERSION = 2;
 
 /** Free-form status the daemon records for `status` to show. */
 export interface ManifestStats {
@@ -16,7 +20,7 @@ export interface ManifestStats {
 
 /** The whole content of one folder's manifest file. */
 export interface ManifestData {
-  version: 1;
+  version: 2;
   folder: { name: string; root: string };
   /** Key: relative path. */
   entries: Record<string, ManifestEntry>;
@@ -24,7 +28,16 @@ export interface ManifestData {
   pendingUploads: Record<string, PendingUpload>;
   /** Key: file ID. */
   pendingDeletes: Record<string, PendingDelete>;
+  /** Key: file ID. Remote files that may be ours but cannot be proven so. */
+  suspects: Record<string, Suspect>;
+  /** Key: `unsettledKey(attempt)`. Unanswered attempts whose late copy may still appear. */
+  unsettled: Record<string, UnsettledAttempt>;
   stats?: ManifestStats;
+}
+
+/** The key of an unsettled attempt in `ManifestData.unsettled`. */
+export function unsettledKey(a: Pick<UnsettledAttempt, 'path' | 'startedAt'>): string {
+  return `${a.startedAt} ${a.path}`;
 }
 
 const manifestEntrySchema = z.object({
@@ -49,8 +62,27 @@ const pendingUploadSchema = z.object({
 const pendingDeleteSchema = z.object({
   fileId: z.string().min(1),
   path: z.string(),
-  reason: z.enum(['removed', 'replaced', 'stray']),
+  reason: z.enum(['removed', 'replaced', 'stray', 'suspect']),
   queuedAt: z.string(),
+  notBefore: z.string().optional(),
+});
+
+const suspectSchema = z.object({
+  fileId: z.string().min(1),
+  filename: z.string(),
+  sizeBytes: z.number().nonnegative(),
+  createdAt: z.string(),
+  path: z.string(),
+  why: z.string(),
+  recordedAt: z.string(),
+});
+
+const unsettledSchema = z.object({
+  path: z.string().min(1),
+  remoteName: z.string(),
+  size: z.number().nonnegative(),
+  startedAt: z.string(),
+  settleAfter: z.string(),
 });
 
 const folderSchema = z.object({ name: z.string(), root: z.string() });
@@ -71,6 +103,8 @@ export function emptyManifest(folder: { name: string; root: string }): ManifestD
     entries: emptyRecord(),
     pendingUploads: emptyRecord(),
     pendingDeletes: emptyRecord(),
+    suspects: emptyRecord(),
+    unsettled: emptyRecord(),
   };
 }
 
@@ -103,7 +137,9 @@ export function migrate(raw: unknown, options: MigrateOptions = {}): ManifestDat
       { file, version, supported: MANIFEST_VERSION },
     );
   }
-  const source = version === 0 ? upgradeV0(raw, options.folder) : raw;
+  const v1 = version === 0 ? upgradeV0(raw, options.folder) : raw;
+  // v1 had no suspects or unsettled attempts; an empty section may be left out.
+  const source: Record<string, unknown> = { suspects: {}, unsettled: {}, ...v1 };
 
   const folder = folderSchema.safeParse(source['folder']);
   if (!folder.success) throw corrupt('folder is missing or malformed');
@@ -113,7 +149,13 @@ export function migrate(raw: unknown, options: MigrateOptions = {}): ManifestDat
     entries: validRecord(source['entries'], manifestEntrySchema, 'entries', corrupt),
     pendingUploads: validRecord(source['pendingUploads'], pendingUploadSchema, 'pendingUploads', corrupt),
     pendingDeletes: validRecord(source['pendingDeletes'], pendingDeleteSchema, 'pendingDeletes', corrupt),
+    suspects: validRecord(source['suspects'], suspectSchema, 'suspects', corrupt),
+    unsettled: validRecord(source['unsettled'], unsettledSchema, 'unsettled', corrupt),
   };
+  for (const [key, u] of Object.entries(data.unsettled)) {
+    if (unsettledKey(u) !== key)
+      throw corrupt(`unsettled[${JSON.stringify(key)}] names ${JSON.stringify(u.path)}`);
+  }
   for (const [key, p] of Object.entries(data.pendingUploads)) {
     if (p.path !== key)
       throw corrupt(`pendingUploads[${JSON.stringify(key)}] names path ${JSON.stringify(p.path)}`);

@@ -1,7 +1,14 @@
 // One folder's manifest (path -> file ID, upload intents, pending deletes), batched atomic writes.
 import { link, readFile, unlink } from 'node:fs/promises';
 import { Low, type Adapter } from 'lowdb';
-import type { ManifestEntry, PendingDelete, PendingUpload } from '../types.js';
+import type {
+  ManifestEntry,
+  PendingDelete,
+  PendingUpload,
+  PreviousId,
+  Suspect,
+  UnsettledAttempt,
+} from '../types.js';
 import { removeAbandonedTempFiles, writeFileAtomic } from './atomic-write.js';
 import {
   ManifestClosedError,
@@ -14,6 +21,7 @@ import {
   emptyRecord,
   MANIFEST_VERSION,
   migrate,
+  unsettledKey,
   type ManifestData,
   type ManifestStats,
 } from './manifest-format.js';
@@ -51,6 +59,15 @@ export interface ManifestReader {
   findByFileId(fileId: string): string | undefined;
   pendingUploads(): PendingUpload[];
   pendingDeletes(): PendingDelete[];
+  /** Remote files that may be ours but cannot be proven so (reported by status and verify). */
+  suspects(): Suspect[];
+  /** Unanswered upload attempts whose late copy may still appear. */
+  unsettled(): UnsettledAttempt[];
+  /**
+   * The earlier file IDs of a path that are still alive: superseded or removed, waiting for their
+   * retention time before deletion. A consumer holding one may keep using it until `until`.
+   */
+  previousIds(relPath: string): PreviousId[];
 }
 
 /** A read-only view of a manifest file for library users. */
@@ -162,6 +179,23 @@ class ManifestView implements ManifestReader {
 
   pendingDeletes(): PendingDelete[] {
     return Object.values(this.current.pendingDeletes);
+  }
+
+  suspects(): Suspect[] {
+    return Object.values(this.current.suspects);
+  }
+
+  unsettled(): UnsettledAttempt[] {
+    return Object.values(this.current.unsettled);
+  }
+
+  previousIds(relPath: string): PreviousId[] {
+    const out: PreviousId[] = [];
+    for (const d of this.pendingDeletes()) {
+      if (d.path !== relPath || (d.reason !== 'replaced' && d.reason !== 'removed')) continue;
+      out.push({ fileId: d.fileId, reason: d.reason, until: d.notBefore ?? d.queuedAt });
+    }
+    return out.sort((a, b) => b.until.localeCompare(a.until));
   }
 
   protected rebuildIndex(): void {
@@ -310,6 +344,43 @@ export class Manifest extends ManifestView {
     this.assertOpen();
     if (!Object.hasOwn(this.current.pendingDeletes, fileId)) return;
     delete this.current.pendingDeletes[fileId];
+    this.markDirty();
+  }
+
+  /** Records a suspect; with `{ durable: true }` the promise resolves once it is on disk. */
+  addSuspect(suspect: Suspect): void;
+  addSuspect(suspect: Suspect, options: DurableOption): Promise<void>;
+  addSuspect(suspect: Suspect, options?: DurableOption): void | Promise<void> {
+    this.assertOpen();
+    this.current.suspects[suspect.fileId] = suspect;
+    this.markDirty();
+    return options?.durable ? this.flush() : undefined;
+  }
+
+  /** Forgets a suspect (gone from the server, or queued for deletion in an exclusive workspace). */
+  removeSuspect(fileId: string): void {
+    this.assertOpen();
+    if (!Object.hasOwn(this.current.suspects, fileId)) return;
+    delete this.current.suspects[fileId];
+    this.markDirty();
+  }
+
+  /** Records an unanswered attempt; with `{ durable: true }` the promise resolves once it is on disk. */
+  addUnsettled(attempt: UnsettledAttempt): void;
+  addUnsettled(attempt: UnsettledAttempt, options: DurableOption): Promise<void>;
+  addUnsettled(attempt: UnsettledAttempt, options?: DurableOption): void | Promise<void> {
+    this.assertOpen();
+    this.current.unsettled[unsettledKey(attempt)] = attempt;
+    this.markDirty();
+    return options?.durable ? this.flush() : undefined;
+  }
+
+  /** Drops an attempt a listing has settled. */
+  removeUnsettled(attempt: Pick<UnsettledAttempt, 'path' | 'startedAt'>): void {
+    this.assertOpen();
+    const key = unsettledKey(attempt);
+    if (!Object.hasOwn(this.current.unsettled, key)) return;
+    delete this.current.unsettled[key];
     this.markDirty();
   }
 

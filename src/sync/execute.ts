@@ -10,7 +10,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from '../types.js';
+import type {
+  ManifestEntry,
+  PendingDelete,
+  PendingUpload,
+  RemoteFile,
+  Suspect,
+  UnsettledAttempt,
+} from '../types.js';
+import { DeleteGuardState, overLimit, RELEASE_HINT, type SafetyLimits } from './safety.js';
 import { sameStat } from './plan.js';
 import { describeOp, isUploadOp, opPaths, uploadKey, type HashedEntry, type SyncOp } from './ops.js';
 import { KeyedQueue, Semaphore } from '../util/keyed-queue.js';
@@ -33,6 +41,13 @@ export interface ExecutorManifest {
   pendingDeletes(): PendingDelete[];
   addPendingDelete(d: PendingDelete): unknown;
   removePendingDelete(fileId: string): void;
+  suspects(): Suspect[];
+  addSuspect(s: Suspect): unknown;
+  removeSuspect(fileId: string): void;
+  unsettled(): UnsettledAttempt[];
+  addUnsettled(a: UnsettledAttempt): unknown;
+  removeUnsettled(a: Pick<UnsettledAttempt, 'path' | 'startedAt'>): void;
+  readonly size: number;
   flush(): Promise<void>;
 }
 
@@ -44,7 +59,16 @@ export interface ExecutorClient {
       filename: string;
       mimeType?: string;
       signal?: AbortSignal | undefined;
-      isOwned?: (id: string) => boolean;
+      isOwned?: ((id: string) => boolean) | undefined;
+      onSuspects?: ((files: RemoteFile[], why: string) => Promise<void> | void) | undefined;
+      onUnsettled?:
+        | ((a: {
+            filename: string;
+            sizeBytes: number;
+            startedAt: Date;
+            settleAfter: Date;
+          }) => Promise<void> | void)
+        | undefined;
     },
   ): Promise<RemoteFile>;
   delete(
@@ -79,6 +103,27 @@ export interface ExecutorOptions {
   onEvent?: ((event: ExecutorEvent) => void) | undefined;
   /** Injected clock, for tests. */
   now?: () => Date;
+  /** How long superseded and removed files' IDs stay valid before their delete is sent (ms; default 0). */
+  retention?: { supersededMs: number; removedMs: number } | undefined;
+  /** The workspace is declared exclusive to files-sync: suspects are deleted rather than kept. */
+  exclusive?: boolean | undefined;
+  /** IDs any folder of this process knows (manifest, queued deletes, suspects): never adopted. */
+  isOwned?: ((id: string) => boolean) | undefined;
+  /** Delete guard limits for the queue (default: no limit). */
+  limits?: SafetyLimits | undefined;
+}
+
+/** What one drain of the delete queue did. */
+export interface DrainResult {
+  done: number;
+  failed: number;
+  /** Removals the guard holds (not sent). */
+  held: number;
+  heldReason?: string | undefined;
+  /** Deletes waiting for their retention time. */
+  waiting: number;
+  /** When the next waiting delete becomes due (ms since the epoch), if any. */
+  nextDueAt?: number | undefined;
 }
 
 export interface ExecResult {
@@ -128,10 +173,31 @@ export class Executor {
   private readonly uploads = new KeyedQueue();
   /** Set by an authentication/permission failure; cleared at the start of each run. */
   private fatal: { error: string; status?: number | undefined } | undefined;
+  /** The delete guard's memory: held paths, removals sent in the window, whether a hold was announced. */
+  readonly guard: DeleteGuardState;
 
   constructor(private readonly opts: ExecutorOptions) {
     this.sem = new Semaphore(Math.max(1, opts.concurrency));
     this.now = opts.now ?? (() => new Date());
+    this.guard = new DeleteGuardState(() => this.now().getTime());
+  }
+
+  /** A pending delete for `fileId`, valid until its retention for `reason` has passed. */
+  private queued(fileId: string, relPath: string, reason: PendingDelete['reason']): PendingDelete {
+    const now = this.now();
+    const r = this.opts.retention;
+    const keepMs =
+      reason === 'replaced' ? (r?.supersededMs ?? 0) : reason === 'removed' ? (r?.removedMs ?? 0) : 0;
+    const d: PendingDelete = { fileId, path: relPath, reason, queuedAt: now.toISOString() };
+    if (keepMs > 0) d.notBefore = new Date(now.getTime() + keepMs).toISOString();
+    return d;
+  }
+
+  /** Removals queued (waiting or due) in the manifest: what the guard counts besides a plan. */
+  queuedRemovals(): number {
+    let n = 0;
+    for (const d of this.opts.manifest.pendingDeletes()) if (d.reason === 'removed') n++;
+    return n;
   }
 
   /** How many paths have an operation queued or running (no copy: read on every file event). */
@@ -164,7 +230,12 @@ export class Executor {
       if (op.kind === 'discard') {
         // Recorded before any intent of this batch is dropped: once an intent goes, this record is
         // the only trace of the stray copy (ops on other paths may drop theirs first).
-        manifest.addPendingDelete({ fileId: op.fileId, path: op.path, reason: 'stray', queuedAt: startedAt });
+        manifest.addPendingDelete(this.queued(op.fileId, op.path, op.suspect ? 'suspect' : 'stray'));
+        mustFlush = true;
+      }
+      if (op.kind === 'suspect') {
+        // Likewise: the suspect record must be on disk before the intent that explains it goes.
+        manifest.addSuspect(suspectRecord(op.path, op.remote, op.why, startedAt));
         mustFlush = true;
       }
       if (isUploadOp(op)) {
@@ -229,34 +300,28 @@ export class Executor {
         case 'replace':
           return await this.upload(op, op.path, op.local, op.oldFileId, deferredIntents.get(op.path));
         case 'delete':
+          // Into the delayed queue: the ID stays valid for its retention time, and the guard
+          // judges it with every other removal before it is sent (drainPendingDeletes).
           manifest.remove(op.path);
-          return await this.deleteRemote(op, {
-            fileId: op.fileId,
-            path: op.path,
-            reason: 'removed',
-            queuedAt: this.now().toISOString(),
-          });
+          manifest.addPendingDelete(this.queued(op.fileId, op.path, 'removed'));
+          return { op, status: 'done', fileId: op.fileId };
         case 'discard':
-          return await this.deleteRemote(op, {
-            fileId: op.fileId,
-            path: op.path,
-            reason: 'stray',
-            queuedAt: this.now().toISOString(),
-          });
+          // Queued in run() already; sent by the next drain.
+          manifest.removeSuspect(op.fileId);
+          return { op, status: 'done', fileId: op.fileId };
+        case 'suspect':
+          return { op, status: 'done', fileId: op.remote.id };
+        case 'settle':
+          manifest.removeUnsettled(op);
+          return { op, status: 'done' };
         case 'move': {
           const displaced = manifest.rename(op.from, op.to);
           const e = manifest.get(op.to);
           if (e)
             manifest.set(op.to, { ...e, size: op.local.size, mtimeMs: op.local.mtimeMs, ino: op.local.ino });
-          if (displaced && displaced.fileId !== e?.fileId) {
-            // The target path had its own remote copy: it is replaced, so it must go.
-            return await this.deleteRemote(op, {
-              fileId: displaced.fileId,
-              path: op.to,
-              reason: 'replaced',
-              queuedAt: this.now().toISOString(),
-            });
-          }
+          // The target path had its own remote copy: it is superseded, so it goes after its retention.
+          if (displaced && displaced.fileId !== e?.fileId)
+            manifest.addPendingDelete(this.queued(displaced.fileId, op.to, 'replaced'));
           return { op, status: 'done' };
         }
         case 'refresh': {
@@ -276,13 +341,7 @@ export class Executor {
         case 'adopt': {
           manifest.set(op.path, this.entryFor(op.path, op.local, op.remote));
           manifest.removePendingUpload(op.path);
-          if (op.oldFileId) {
-            return await this.deleteRemote(
-              op,
-              { fileId: op.oldFileId, path: op.path, reason: 'replaced', queuedAt: this.now().toISOString() },
-              op.remote.id,
-            );
-          }
+          if (op.oldFileId) manifest.addPendingDelete(this.queued(op.oldFileId, op.path, 'replaced'));
           return { op, status: 'done', fileId: op.remote.id };
         }
         case 'drop-intent':
@@ -290,11 +349,15 @@ export class Executor {
           return { op, status: 'done' };
         case 'delete-done':
           manifest.removePendingDelete(op.fileId);
+          manifest.removeSuspect(op.fileId);
           return { op, status: 'done' };
       }
     } catch (err) {
       const info = errorInfo(err);
-      logger.error({ op: describeOp(op), err: info }, 'operation failed');
+      // Not sent because the client's breaker is open: its cause is reported once, not per file.
+      if (info.name === 'BreakerOpenError')
+        logger.debug({ op: describeOp(op), err: info }, 'operation not sent');
+      else logger.error({ op: describeOp(op), err: info }, 'operation failed');
       return { op, status: 'failed', error: info.message, httpStatus: info.status };
     }
   }
@@ -333,10 +396,18 @@ export class Executor {
     });
   }
 
-  /** True for IDs this folder already owns: recorded for a path or waiting to be deleted. */
+  /**
+   * True for IDs this process already knows: recorded for a path, waiting to be deleted, or
+   * suspected, in this folder or (through `isOwned`) any other.
+   */
   private owns(id: string): boolean {
     const { manifest } = this.opts;
-    return manifest.findByFileId(id) !== undefined || manifest.pendingDeletes().some((d) => d.fileId === id);
+    return (
+      manifest.findByFileId(id) !== undefined ||
+      manifest.pendingDeletes().some((d) => d.fileId === id) ||
+      manifest.suspects().some((s) => s.fileId === id) ||
+      this.opts.isOwned?.(id) === true
+    );
   }
 
   private async uploadNow(
@@ -356,6 +427,24 @@ export class Executor {
         signal,
         // An earlier run's file of the same name and size is ours already, not this attempt's.
         isOwned: (id) => this.owns(id),
+        onSuspects: async (files, why) => {
+          const at = this.now().toISOString();
+          for (const f of files) {
+            if (this.opts.exclusive) manifest.addPendingDelete(this.queued(f.id, relPath, 'suspect'));
+            else manifest.addSuspect(suspectRecord(relPath, f, why, at));
+          }
+          await manifest.flush();
+        },
+        onUnsettled: async (a) => {
+          manifest.addUnsettled({
+            path: relPath,
+            remoteName: a.filename,
+            size: a.sizeBytes,
+            startedAt: a.startedAt.toISOString(),
+            settleAfter: a.settleAfter.toISOString(),
+          });
+          await manifest.flush();
+        },
       });
     } catch (err) {
       const info = errorInfo(err);
@@ -390,58 +479,65 @@ export class Executor {
     // not match the hash. Discard that copy rather than record a stale hash.
     const after = await fs.lstat(abs).catch(() => undefined);
     if (!after || !sameStat({ ...local, size: after.size, mtimeMs: after.mtimeMs, ino: after.ino }, local)) {
+      manifest.addPendingDelete(this.queued(remote.id, relPath, 'stray'));
       manifest.removePendingUpload(relPath);
-      await this.deleteRemote(op, {
-        fileId: remote.id,
-        path: relPath,
-        reason: 'stray',
-        queuedAt: this.now().toISOString(),
-      });
       logger.info({ path: relPath }, 'file changed during upload; discarded that copy and will upload again');
       return { op, status: 'changed' };
     }
 
+    // The new ID first; the old one only queued (never sent) here. A drain flushes the manifest
+    // before it sends any delete, so a reader never finds an ID that is already deleted.
     manifest.set(relPath, this.entryFor(relPath, local, remote));
     manifest.removePendingUpload(relPath);
-    if (oldFileId && oldFileId !== remote.id) {
-      const del = await this.deleteRemote(op, {
-        fileId: oldFileId,
-        path: relPath,
-        reason: 'replaced',
-        queuedAt: this.now().toISOString(),
-      });
-      return { ...del, fileId: remote.id, op };
-    }
+    if (oldFileId && oldFileId !== remote.id)
+      manifest.addPendingDelete(this.queued(oldFileId, relPath, 'replaced'));
     return { op, status: 'done', fileId: remote.id };
   }
 
-  /** Records a pending delete, sends it, and clears it once the API confirms (404 counts as done). */
-  private async deleteRemote(op: SyncOp, pending: PendingDelete, fileId?: string): Promise<OpOutcome> {
+  /**
+   * Sends the queued deletes whose retention has passed, after the manifest that no longer names
+   * them is on disk. Removals are judged first by the guard on everything queued or held plus
+   * everything sent in the sliding window; while it holds, none is sent. Every delete sent is
+   * logged at info level with its path and file ID; a 404 counts as done.
+   */
+  async drainPendingDeletes(opts: { allowMassDelete?: boolean | undefined } = {}): Promise<DrainResult> {
     const { client, manifest, logger, signal } = this.opts;
-    manifest.addPendingDelete(pending);
-    try {
-      await client.delete(pending.fileId, { signal });
-      manifest.removePendingDelete(pending.fileId);
-      return { op, status: 'done', fileId };
-    } catch (err) {
-      const info = errorInfo(err);
-      // The pending delete stays recorded and is retried by the next pass.
-      logger.warn({ fileId: pending.fileId, path: pending.path, err: info }, 'delete failed; will retry');
-      return { op, status: 'failed', error: info.message, httpStatus: info.status, fileId };
+    await manifest.flush();
+    const now = this.now().getTime();
+    const all = manifest.pendingDeletes();
+    const due = all.filter((d) => d.notBefore === undefined || Date.parse(d.notBefore) <= now);
+    let nextDueAt: number | undefined;
+    for (const d of all) {
+      const t = d.notBefore === undefined ? now : Date.parse(d.notBefore);
+      if (t > now && (nextDueAt === undefined || t < nextDueAt)) nextDueAt = t;
     }
-  }
-
-  /** Retries every recorded pending delete; returns how many are still pending. */
-  async drainPendingDeletes(): Promise<{ done: number; failed: number }> {
-    const { client, manifest, logger, signal } = this.opts;
+    const removals = all.filter((d) => d.reason === 'removed').length + this.guard.heldPaths.size;
+    let heldReason: string | undefined;
+    if (!opts.allowMassDelete && this.opts.limits && removals > 0) {
+      const reason =
+        this.guard.reason ??
+        overLimit(
+          removals + this.guard.recentlySent(),
+          manifest.size - this.guard.heldPaths.size,
+          this.opts.limits,
+        );
+      if (reason !== undefined)
+        heldReason = reason.includes(RELEASE_HINT) ? reason : `${reason}; ${RELEASE_HINT}`;
+    }
+    const sendable = heldReason === undefined ? due : due.filter((d) => d.reason !== 'removed');
     let done = 0;
     let failed = 0;
     await Promise.all(
-      manifest.pendingDeletes().map((d) =>
+      sendable.map((d) =>
         this.sem.with(async () => {
           try {
-            await client.delete(d.fileId, { signal });
+            const r = await client.delete(d.fileId, { signal });
             manifest.removePendingDelete(d.fileId);
+            if (d.reason === 'removed') this.guard.recordSent();
+            logger.info(
+              { path: d.path, fileId: d.fileId, reason: d.reason, alreadyGone: r.alreadyGone },
+              'deleted remote file',
+            );
             done++;
           } catch (err) {
             failed++;
@@ -453,6 +549,27 @@ export class Executor {
         }),
       ),
     );
-    return { done, failed };
+    const held = heldReason === undefined ? 0 : all.filter((d) => d.reason === 'removed').length;
+    return {
+      done,
+      failed,
+      held: held + (heldReason === undefined ? 0 : this.guard.heldPaths.size),
+      heldReason,
+      waiting: all.length - due.length,
+      nextDueAt,
+    };
   }
+}
+
+/** A suspect record for the manifest. */
+function suspectRecord(relPath: string, f: RemoteFile, why: string, at: string): Suspect {
+  return {
+    fileId: f.id,
+    filename: f.filename,
+    sizeBytes: f.sizeBytes,
+    createdAt: f.createdAt,
+    path: relPath,
+    why,
+    recordedAt: at,
+  };
 }

@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import type { FolderStatus } from '../status.js';
 import type { SyncMetrics } from '../metrics.js';
-import type { ExecutorEvent } from './execute.js';
+import type { Suspect } from '../types.js';
+import type { DrainResult, ExecutorEvent } from './execute.js';
 import type { ReconcileReport } from './reconcile.js';
 import { isUploadedOrAdopted, isUploadOp, opPath } from './ops.js';
 
@@ -14,6 +15,7 @@ export type FolderMode = FolderStatus['mode'];
 
 /** Skip reasons worth a warning: the user expects these files to sync and they do not. */
 const REPORTED_SKIPS = new Set([
+  'symlink',
   'special',
   'unreadable',
   'too-large',
@@ -30,12 +32,15 @@ export interface LiveCounts {
   pendingDeletes: number;
   queueDepth: number;
   watchedPaths?: number | undefined;
+  suspects?: Suspect[] | undefined;
+  unsettledUploads?: number | undefined;
 }
 
 export class FolderStatusTracker {
   private current: FolderMode = 'starting';
   private held = 0;
   private heldReason: string | undefined;
+  private deleteQueue: FolderStatus['deleteQueue'];
   private lastReconcile: FolderStatus['lastReconcile'];
   private lastError: FolderStatus['lastError'];
   /** Paths warned about as not synced, with the reason, so each is warned about once. */
@@ -82,6 +87,20 @@ export class FolderStatusTracker {
     this.held = count;
     this.heldReason = reason;
     this.metrics?.heldDeletes.set({ folder: this.name }, count);
+  }
+
+  /** The delete queue after a drain: what waits for its retention, what is due, what was sent. */
+  recordDrain(q: DrainResult): void {
+    const due = q.held + q.failed;
+    this.deleteQueue = { waiting: q.waiting, due };
+    if (q.nextDueAt !== undefined) this.deleteQueue.nextDueAt = new Date(q.nextDueAt).toISOString();
+    if (q.held === 0 && this.held > 0) this.setHeld(0, undefined);
+    else if (q.held > 0) this.setHeld(q.held, q.heldReason);
+    const m = this.metrics;
+    if (!m) return;
+    m.deleteQueue.set({ folder: this.name, state: 'waiting' }, q.waiting);
+    m.deleteQueue.set({ folder: this.name, state: 'due' }, due);
+    if (q.done > 0) m.deletes.inc({ folder: this.name }, q.done);
   }
 
   /** Records (and logs) a finished reconciliation: its summary, failures, warnings and duration. */
@@ -134,8 +153,6 @@ export class FolderStatusTracker {
         m.uploads.inc({ folder: this.name, kind: op.kind });
         if (isUploadOp(op)) m.uploadBytes.inc({ folder: this.name }, op.local.size);
       }
-      if (op.kind === 'delete' || op.kind === 'discard' || op.kind === 'replace')
-        m.deletes.inc({ folder: this.name });
     } else if (outcome.status === 'failed' || outcome.status === 'ambiguous') {
       m.failures.inc({ folder: this.name, kind: op.kind });
       this.recordError(outcome.error ?? outcome.status, opPath(op));
@@ -168,6 +185,12 @@ export class FolderStatusTracker {
     if (this.lastReconcile) s.lastReconcile = this.lastReconcile;
     if (this.lastError) s.lastError = this.lastError;
     if (live.watchedPaths !== undefined) s.watchedPaths = live.watchedPaths;
+    if (this.deleteQueue) s.deleteQueue = this.deleteQueue;
+    if (live.suspects !== undefined) {
+      s.suspects = live.suspects;
+      this.metrics?.suspects.set({ folder: this.name }, live.suspects.length);
+    }
+    if (live.unsettledUploads !== undefined) s.unsettledUploads = live.unsettledUploads;
     return s;
   }
 }

@@ -17,7 +17,12 @@ import { runPass, type RemoteLister } from './pass.js';
 import { isUploadOp, opPath } from './ops.js';
 import { FolderStatusTracker } from './folder-status.js';
 import { RetryTimers } from './retry-timers.js';
-import type { ExecutorClient, ExecutorEvent, OpOutcome } from './execute.js';
+import type { DrainResult, ExecutorClient, ExecutorEvent, OpOutcome } from './execute.js';
+import type { ApiHealth } from '../api/breaker.js';
+import { failureReason } from './not-mirrored.js';
+import { checkRoot, type RootCheck } from './root-check.js';
+import type { ReconcileReport } from './reconcile.js';
+import { releaseResult, type ReleaseResult } from '../control.js';
 import type { LookupFolder } from '../serve/lookup.js';
 
 /** How soon a reconciliation follows when a path waits on an unresolved upload intent. */
@@ -33,6 +38,8 @@ const RETRY_MAX_MS = 5 * 60_000;
 const GATHER_MS = 100;
 /** Reconciliation period of a folder whose watcher failed while periodic reconciliation is off. */
 const FALLBACK_RECONCILE_MS = 5 * 60_000;
+/** How often a watched folder's root is stat'ed: a root renamed away kills watchers silently. */
+const ROOT_CHECK_MS = 1_000;
 /** The one key of the folder's job queue: every job waits for the one before. */
 const JOBS = ['jobs'];
 
@@ -51,6 +58,15 @@ export interface FolderSyncOptions {
   createWatcher?: typeof createWatcher | undefined;
   /** Reconciliation period once the watcher failed and `reconcile.intervalMs` is 0; default 5 min. */
   fallbackReconcileMs?: number | undefined;
+  /** The client's breaker: while it is open, work waits (the daemon calls resume() once it closes). */
+  health?: ApiHealth | undefined;
+  /** How often the root is checked while watching (default 1 s). */
+  rootCheckMs?: number | undefined;
+}
+
+/** Failures with a cause shared by every file (API down, storage full): the daemon retries them all at once. */
+function isSharedCause(o: { error?: string | undefined; httpStatus?: number | undefined }): boolean {
+  return failureReason({ error: o.error ?? '' }) !== 'failed';
 }
 
 function isWithin(p: string, dir: string): boolean {
@@ -63,6 +79,13 @@ export class FolderSync {
   private watcher: FolderWatcher | undefined;
   private debouncer: PathDebouncer | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
+  /** Fires when the next queued delete's retention has passed. */
+  private drainTimer: NodeJS.Timeout | undefined;
+  private drainAt: number | undefined;
+  private rootTimer: NodeJS.Timeout | undefined;
+  /** The root's identity when last seen, and whether it is missing now. */
+  private root: RootCheck | undefined;
+  private rootMissing = false;
   private readonly timers = new RetryTimers(RETRY_BASE_MS, RETRY_MAX_MS);
   private readonly jobs = new KeyedQueue();
   private queuedPaths = new Set<string>();
@@ -91,13 +114,61 @@ export class FolderSync {
       onEvent: (e) => this.onExecutorEvent(e),
     });
     if (config.reconcile.onStart) this.requestReconcile('startup');
-    if (config.watch.enabled) await this.startWatcher();
-    else this.tracker.setMode('reconcile-only', 'watching is off');
+    if (config.watch.enabled) {
+      this.root = await checkRoot(folder.path);
+      await this.startWatcher();
+      this.rootTimer = setInterval(() => void this.checkRoot(), this.opts.rootCheckMs ?? ROOT_CHECK_MS);
+      this.rootTimer.unref();
+    } else this.tracker.setMode('reconcile-only', 'watching is off');
     if (config.reconcile.intervalMs > 0) {
       this.reconcileTimer = setInterval(() => this.requestReconcile('timer'), config.reconcile.intervalMs);
       this.reconcileTimer.unref();
     }
     this.opts.onStatus?.();
+  }
+
+  /**
+   * A missing root (renamed away, unmounted) stops watching and shows as unavailable, never as
+   * deletions; a root that is back (or replaced by another directory) is watched anew and reconciled.
+   */
+  private async checkRoot(): Promise<void> {
+    if (this.stopping) return;
+    const now = await checkRoot(this.opts.folder.path);
+    if (this.stopping) return;
+    const root = this.opts.folder.path;
+    if (now.missing !== undefined) {
+      if (this.rootMissing) return;
+      this.rootMissing = true;
+      this.log.error({ root, err: now.missing }, 'folder root missing; watching stopped until it comes back');
+      this.tracker.setMode('unavailable', 'folder root missing');
+      this.tracker.recordError(`folder root missing: ${now.missing}`);
+      this.debouncer?.close();
+      this.debouncer = undefined;
+      await this.watcher?.close().catch(() => undefined);
+      this.watcher = undefined;
+      this.opts.onStatus?.();
+      return;
+    }
+    const replaced = this.root !== undefined && !this.rootMissing && now.id !== this.root.id;
+    this.root = now;
+    if (!this.rootMissing && !replaced) return;
+    this.rootMissing = false;
+    this.log.warn(
+      { root, replaced },
+      replaced ? 'folder root replaced; watching it anew' : 'folder root is back; watching again',
+    );
+    this.debouncer?.close();
+    await this.watcher?.close().catch(() => undefined);
+    this.watcher = undefined;
+    this.tracker.setMode('starting', 'folder root back');
+    await this.startWatcher();
+    this.requestReconcile('folder root back');
+    this.opts.onStatus?.();
+  }
+
+  /** The API answers again (or the quota pause ran out): catch up with one reconciliation. */
+  resume(reason: string): void {
+    this.requestReconcile(reason);
   }
 
   private async startWatcher(): Promise<void> {
@@ -193,7 +264,7 @@ export class FolderSync {
     for (const p of paths) this.queuedPaths.add(p);
     if (wasEmpty && this.queuedPaths.size > 0) {
       const gather = Math.min(GATHER_MS, this.opts.config.watch.debounceMs);
-      this.schedule(async () => {
+      void this.schedule(async () => {
         if (gather > 0) await new Promise((resolve) => setTimeout(resolve, gather));
         if (!this.stopping) await this.runBatch();
       });
@@ -206,20 +277,23 @@ export class FolderSync {
     if (this.stopping || this.reconcileQueued) return;
     this.reconcileQueued = true;
     this.log.debug({ reason }, 'reconciliation queued');
-    this.schedule(async () => {
+    void this.schedule(async () => {
       this.reconcileQueued = false;
       await this.reconcile(reason);
     });
   }
 
-  private schedule(job: () => Promise<void>): void {
-    void this.jobs.run(JOBS, async () => {
+  /** Queues a job after the folder's others; resolves once it ran (or was skipped by a stop), never rejects. */
+  private schedule(job: () => Promise<void>): Promise<void> {
+    return this.jobs.run(JOBS, async () => {
       try {
         if (!this.stopping) await job();
       } catch (err) {
         this.log.error({ err: errorMessage(err) }, 'sync job failed');
         this.tracker.recordError(errorMessage(err));
       } finally {
+        // The gauge is set when paths arrive; without this it kept the last arrival's depth forever.
+        this.tracker.setQueueDepth(this.queueDepth());
         this.opts.onStatus?.();
       }
     });
@@ -230,12 +304,33 @@ export class FolderSync {
     return this.jobs.idle();
   }
 
-  private async reconcile(reason: string): Promise<void> {
+  /**
+   * Reconciles once with the delete guards off, after the jobs already queued: what they hold is
+   * deleted (`files-sync release-deletes`). Undefined when the folder stopped first or the pass threw.
+   */
+  async releaseDeletes(): Promise<ReleaseResult> {
+    let report: ReconcileReport | undefined;
+    await this.schedule(async () => {
+      report = await this.reconcile('release-deletes', true);
+    });
+    return releaseResult(this.name, report);
+  }
+
+  private async reconcile(
+    reason: string,
+    allowMassDelete = this.opts.allowMassDelete,
+  ): Promise<ReconcileReport | undefined> {
+    if (this.opts.health?.degraded) {
+      // Every request would fail fast; resume() reconciles once the breaker closes.
+      this.log.debug({ reason }, 'reconciliation deferred: the Files API is degraded');
+      return undefined;
+    }
     const report = await reconcileSession(this.session!, this.opts.config, this.opts.client, {
-      allowMassDelete: this.opts.allowMassDelete,
+      allowMassDelete,
       signal: this.abort.signal,
     });
     this.tracker.recordReconcile(report, reason);
+    if (report.deleteQueue) this.afterDrain(report.deleteQueue);
     if (report.status === 'unavailable') {
       this.tracker.setMode('unavailable', 'folder root unavailable');
     } else if (this.tracker.mode === 'unavailable') {
@@ -245,8 +340,10 @@ export class FolderSync {
       );
       if (this.opts.config.watch.enabled && !this.watcher) await this.startWatcher();
     }
-    // Paths the executor could not finish are looked at again by the watcher path with backoff.
-    for (const f of report.failed) this.retryLater(f.path);
+    // Paths the executor could not finish are looked at again by the watcher path with backoff;
+    // those that failed for a shared cause wait for the daemon's resume() instead.
+    for (const f of report.failed) if (!isSharedCause(f)) this.retryLater(f.path);
+    return report;
   }
 
   /** Runs a pass over the queued paths. */
@@ -254,6 +351,10 @@ export class FolderSync {
     const paths = [...this.queuedPaths];
     this.queuedPaths.clear();
     if (paths.length === 0) return;
+    if (this.opts.health?.degraded) {
+      // The reconciliation after resume() covers these paths.
+      return;
+    }
     const ctx = passContext(this.session!, this.opts.config, this.opts.client, {
       allowMassDelete: this.opts.allowMassDelete,
       signal: this.abort.signal,
@@ -267,6 +368,7 @@ export class FolderSync {
       },
     });
     const { plan } = report;
+    if (report.deleteQueue) this.afterDrain(report.deleteQueue);
     if (report.status === 'unavailable' || !plan) {
       this.tracker.setMode('unavailable', 'folder root unavailable');
       this.tracker.recordError(report.error ?? 'folder unavailable');
@@ -286,7 +388,36 @@ export class FolderSync {
       return;
     }
     for (const o of report.outcomes) this.afterOutcome(o);
-    for (const p of report.retryLater) this.retryLater(p);
+    const shared = new Set(report.outcomes.filter(isSharedCause).map((o) => opPath(o.op)));
+    for (const p of report.retryLater) if (!shared.has(p)) this.retryLater(p);
+  }
+
+  /** Records the delete queue's state and arms the timer for its next due delete. */
+  private afterDrain(q: DrainResult): void {
+    this.tracker.recordDrain(q);
+    if (q.nextDueAt === undefined || this.stopping) return;
+    if (this.drainAt !== undefined && this.drainAt <= q.nextDueAt) return;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainAt = q.nextDueAt;
+    this.drainTimer = setTimeout(
+      () => {
+        this.drainTimer = undefined;
+        this.drainAt = undefined;
+        void this.schedule(async () => {
+          const drained = await this.session!.executor.drainPendingDeletes({
+            allowMassDelete: this.opts.allowMassDelete,
+          });
+          if (drained.heldReason !== undefined && this.session!.executor.guard.setHeld(drained.heldReason))
+            this.log.warn(
+              { held: drained.held, reason: drained.heldReason },
+              'deletes held by the safety guard; none is sent until released',
+            );
+          this.afterDrain(drained);
+        });
+      },
+      Math.max(0, q.nextDueAt - Date.now()) + 10,
+    );
+    this.drainTimer.unref();
   }
 
   /** A path's change is done (or refused for good): reset its backoff and time its upload. */
@@ -338,6 +469,8 @@ export class FolderSync {
       pendingDeletes: m?.pendingDeletes().length ?? 0,
       queueDepth: this.queueDepth(),
       watchedPaths: this.watcher?.watchedCount(),
+      suspects: m?.suspects(),
+      unsettledUploads: m?.unsettled().length,
     });
   }
 
@@ -346,6 +479,8 @@ export class FolderSync {
     if (this.stopping) return;
     this.stopping = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.rootTimer) clearInterval(this.rootTimer);
     this.timers.close();
     this.debouncer?.close();
     await this.watcher?.close().catch(() => undefined);

@@ -27,6 +27,13 @@ export interface LocalSkip {
   detail?: string | undefined;
 }
 
+/** What a full scan reports as it goes, for progress displays. */
+export type ScanProgress =
+  | { phase: 'scanning' }
+  | { phase: 'hashing'; files: number; bytes: number }
+  | { phase: 'hashed'; bytes: number }
+  | { phase: 'listing' };
+
 export interface LocalSource {
   root: string;
   filter: PathFilter;
@@ -39,6 +46,7 @@ export interface LocalSource {
   };
   logger: Logger;
   signal?: AbortSignal | undefined;
+  onProgress?: ((event: ScanProgress) => void) | undefined;
 }
 
 export interface LocalState {
@@ -76,6 +84,7 @@ function absPath(root: string, relPath: string): string {
  */
 export async function scanAll(src: LocalSource): Promise<LocalState | RootUnavailable> {
   let scan;
+  src.onProgress?.({ phase: 'scanning' });
   try {
     scan = await scanFolder(src.root, {
       filter: src.filter,
@@ -100,6 +109,7 @@ export async function scanAll(src: LocalSource): Promise<LocalState | RootUnavai
   );
   let hashed = 0;
   const hashSkipped: LocalSkip[] = [];
+  src.onProgress?.({ phase: 'hashing', files: toHash.length, bytes: toHash.reduce((n, l) => n + l.size, 0) });
   await mapLimit(toHash, HASH_CONCURRENCY, async (l) => {
     try {
       const h = await hashFile(absPath(src.root, l.path), {
@@ -108,6 +118,7 @@ export async function scanAll(src: LocalSource): Promise<LocalState | RootUnavai
       });
       hashed++;
       local.set(l.path, { ...l, sha256: h.sha256 });
+      src.onProgress?.({ phase: 'hashed', bytes: l.size });
     } catch (err) {
       local.delete(l.path);
       unreadable.add(l.path);

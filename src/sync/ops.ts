@@ -34,11 +34,18 @@ export type SyncOp =
       /** The path's previous remote file, deleted once the adopted one is recorded. */
       oldFileId?: string | undefined;
     }
-  /** A remote file created by an interrupted upload that nobody will use: delete it. */
-  | { kind: 'discard'; path: string; fileId: string }
+  /**
+   * A remote file created by an interrupted upload that nobody will use (or a suspect, in a
+   * workspace declared exclusive): delete it.
+   */
+  | { kind: 'discard'; path: string; fileId: string; suspect?: boolean | undefined }
+  /** A remote file an interrupted upload may have created but that cannot be proven ours: record it. */
+  | { kind: 'suspect'; path: string; remote: RemoteFile; why: string }
+  /** An unanswered upload attempt a late enough listing has looked for: forget it. */
+  | { kind: 'settle'; path: string; startedAt: string }
   /** Drop a pending intent that left nothing behind (or whose file changed since). */
   | { kind: 'drop-intent'; path: string }
-  /** A pending delete whose file is already gone remotely. */
+  /** A pending delete (or suspect) whose file is already gone remotely. */
   | { kind: 'delete-done'; fileId: string };
 
 export type OpKind = SyncOp['kind'];
@@ -102,6 +109,8 @@ export function describeOp(op: SyncOp): Record<string, unknown> {
     case 'forget':
     case 'discard':
       return { kind: op.kind, path: op.path, fileId: op.fileId };
+    case 'suspect':
+      return { kind: op.kind, path: op.path, fileId: op.remote.id, why: op.why };
     case 'replace':
       return { kind: op.kind, path: op.path, oldFileId: op.oldFileId };
     default:
@@ -121,6 +130,8 @@ export function countOps(ops: readonly SyncOp[]): Record<OpKind, number> {
     forget: 0,
     adopt: 0,
     discard: 0,
+    suspect: 0,
+    settle: 0,
     'drop-intent': 0,
     'delete-done': 0,
   } satisfies Record<OpKind, number>;

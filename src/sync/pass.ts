@@ -10,19 +10,27 @@ import { errorMessage, errorStatus } from '../errors.js';
 import { planSync, type EntryLookup, type Plan, type PlanInput } from './plan.js';
 import { countOps, isUploadedOrAdopted, opLabel, type OpKind, type SyncOp } from './ops.js';
 import { guardDeletes, type SafetyLimits } from './safety.js';
-import { isFatalStatus, type Executor, type ExecutorManifest, type OpOutcome } from './execute.js';
-import { checkPaths, scanAll, type LocalSkip, type LocalState } from './local-state.js';
+import {
+  isFatalStatus,
+  type DrainResult,
+  type Executor,
+  type ExecutorManifest,
+  type OpOutcome,
+} from './execute.js';
+import type { ClockBounds } from './plan.js';
+import { checkPaths, scanAll, type LocalSkip, type LocalState, type ScanProgress } from './local-state.js';
 
 /** What a pass needs of the manifest beyond what the executor writes. */
 export interface PassManifest extends ExecutorManifest {
   entries(): IterableIterator<[string, ManifestEntry]>;
   paths(): IterableIterator<string>;
   has(path: string): boolean;
-  readonly size: number;
 }
 
 export interface RemoteLister {
   listAll(opts?: { pageSize?: number; signal?: AbortSignal | undefined }): AsyncIterable<RemoteFile>;
+  /** Server clock minus ours, as far as the server's answers tell (FilesClient has it). */
+  clockOffset?: (() => ClockBounds | undefined) | undefined;
 }
 
 /** One folder as a pass sees it. */
@@ -38,6 +46,8 @@ export interface PassContext {
   logger: Logger;
   /** File IDs other folders of this daemon own (same workspace): never adopted, discarded or counted as unmanaged here. */
   foreignIds?: (() => Promise<ReadonlySet<string>>) | undefined;
+  /** The workspace is declared exclusive to files-sync (api.workspaceExclusive). */
+  exclusive?: boolean | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -48,6 +58,8 @@ export interface PassOptions {
   dryRun?: boolean | undefined;
   /** Called once the local side is read, before planning (a batch warns about skips from it). */
   onLocal?: ((state: LocalState) => void) | undefined;
+  /** Called as a full pass scans, hashes and lists (progress displays). */
+  onProgress?: ((event: ScanProgress) => void) | undefined;
   /** Called once the plan is known (progress bars size themselves from it). */
   onPlan?: ((plan: Plan, held: number) => void) | undefined;
 }
@@ -76,8 +88,14 @@ export interface PassReport {
   failed: PassFailure[];
   heldDeletes: number;
   heldReason?: string | undefined;
+  /** True when this pass started a hold (it is announced once, not on every batch). */
+  newHold?: boolean | undefined;
+  /** The delete queue after the pass (undefined for a dry run). */
+  deleteQueue?: DrainResult | undefined;
   unmanagedRemote: number;
   remoteFiles?: number | undefined;
+  /** Why a full pass has no complete remote listing (intents unresolved, vanished copies unseen). */
+  listingError?: string | undefined;
   localFiles: number;
   /** Operations cleared to run. */
   ops: SyncOp[];
@@ -111,7 +129,9 @@ function emptyReport(): PassReport {
 /** Lists every remote file; undefined when the listing failed for a reason that spares the local side. */
 async function listRemote(
   ctx: PassContext,
-): Promise<{ files: Map<string, RemoteFile>; startedAt: Date } | { refused: string } | undefined> {
+): Promise<
+  { files: Map<string, RemoteFile>; startedAt: Date } | { refused: string } | { incomplete: string }
+> {
   const startedAt = new Date();
   const files = new Map<string, RemoteFile>();
   try {
@@ -130,7 +150,7 @@ async function listRemote(
     }
     // Without a complete listing we cannot resolve intents or spot vanished copies; the rest is safe.
     ctx.logger.warn({ err: errorMessage(err) }, 'remote listing failed; reconciling local changes only');
-    return undefined;
+    return { incomplete: errorMessage(err) };
   }
 }
 
@@ -141,7 +161,9 @@ async function listRemote(
 export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise<PassReport> {
   const full = opts.paths === undefined;
   const report = emptyReport();
-  const state = full ? await scanAll(ctx) : await checkPaths(ctx, opts.paths ?? []);
+  const state = full
+    ? await scanAll({ ...ctx, onProgress: opts.onProgress })
+    : await checkPaths(ctx, opts.paths ?? []);
   if ('unavailable' in state) return { ...report, status: 'unavailable', error: state.unavailable };
   opts.onLocal?.(state);
   report.localFiles = state.localFiles ?? 0;
@@ -149,9 +171,11 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
 
   let remote: PlanInput['remote'];
   if (full) {
+    opts.onProgress?.({ phase: 'listing' });
     const listed = await listRemote(ctx);
-    if (listed && 'refused' in listed) return { ...report, status: 'failed', error: listed.refused };
-    remote = listed;
+    if ('refused' in listed) return { ...report, status: 'failed', error: listed.refused };
+    if ('incomplete' in listed) report.listingError = listed.incomplete;
+    else remote = listed;
   }
 
   // A full pass plans against a snapshot of the entries; a batch only looks up its own paths.
@@ -162,7 +186,11 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
       entries,
       pendingUploads: ctx.manifest.pendingUploads(),
       pendingDeletes: ctx.manifest.pendingDeletes(),
+      suspects: ctx.manifest.suspects(),
+      unsettled: ctx.manifest.unsettled(),
     },
+    clock: remote ? ctx.client.clockOffset?.() : undefined,
+    exclusive: ctx.exclusive,
     scope: state.scope,
     remote,
     unreadable: state.unreadable,
@@ -170,18 +198,40 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     inFlight: ctx.executor.inFlight(),
     foreignIds: remote && ctx.foreignIds ? await ctx.foreignIds() : undefined,
   });
+  const guard = ctx.executor.guard;
+  const planned = new Set(plan.ops.flatMap((o) => (o.kind === 'delete' ? [o.path] : [])));
+  // Held paths outside this plan still count; a full pass re-plans every one of them.
+  let heldElsewhere = 0;
+  if (!full) for (const p of guard.heldPaths) if (!planned.has(p)) heldElsewhere++;
   const verdict = guardDeletes({
     ops: plan.ops,
-    trackedCount: ctx.manifest.size,
+    trackedCount: ctx.manifest.size - heldElsewhere,
     localCount: state.localFiles,
     limits: ctx.limits,
     allowMassDelete: ctx.allowMassDelete,
+    load: {
+      queued: ctx.executor.queuedRemovals() + heldElsewhere,
+      recentlySent: guard.recentlySent(),
+    },
   });
-  if (verdict.held.length > 0)
+  if (opts.dryRun !== true) {
+    if (full) guard.heldPaths.clear();
+    // A path this pass looked at and did not hold is no longer held (restored, or released).
+    for (const p of state.scope ?? []) guard.heldPaths.delete(p);
+    for (const d of verdict.held) guard.heldPaths.add(d.path);
+    if (verdict.held.length > 0) report.newHold = guard.setHeld(verdict.reason);
+    else if (guard.heldPaths.size === 0) guard.setHeld(undefined);
+    if (report.newHold)
+      ctx.logger.warn(
+        { held: guard.heldPaths.size, reason: verdict.reason },
+        'deletes held by the safety guard; none is sent until released',
+      );
+  } else if (verdict.held.length > 0) {
     ctx.logger.warn(
       { held: verdict.held.length, reason: verdict.reason },
-      'deletes held by the safety guard',
+      'deletes would be held by the safety guard',
     );
+  }
   opts.onPlan?.(plan, verdict.held.length);
 
   report.plan = plan;
@@ -196,10 +246,25 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
 
   if (opts.dryRun !== true && (full || verdict.allowed.length > 0)) {
     const result = await ctx.executor.run(verdict.allowed);
-    if (full) await ctx.executor.drainPendingDeletes();
     report.outcomes = result.outcomes;
     report.retryLater = result.retryLater;
     tally(report, result.outcomes);
+  }
+  if (opts.dryRun !== true) {
+    // Deletes only ever leave through the delayed queue, judged as a whole.
+    const drained = await ctx.executor.drainPendingDeletes({ allowMassDelete: ctx.allowMassDelete });
+    report.deleteQueue = drained;
+    if (drained.held > report.heldDeletes) {
+      report.heldDeletes = drained.held;
+      report.heldReason = drained.heldReason;
+      if (guard.setHeld(drained.heldReason)) {
+        report.newHold = true;
+        ctx.logger.warn(
+          { held: drained.held, reason: drained.heldReason },
+          'deletes held by the safety guard; none is sent until released',
+        );
+      }
+    }
   }
   if (report.failed.length > 0) report.status = 'failed';
   return report;

@@ -6,14 +6,25 @@
  * Longer than 350 lines on purpose: the three phases of `planSync` share one context and one set
  * of invariants; split across files they would have to be read side by side anyway.
  */
-import type { LocalEntry, ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from '../types.js';
+import type {
+  LocalEntry,
+  ManifestEntry,
+  PendingDelete,
+  PendingUpload,
+  RemoteFile,
+  Suspect,
+  UnsettledAttempt,
+} from '../types.js';
 import { moveKey, uploadKey, type HashedEntry, type SyncOp } from './ops.js';
 
 /** The API's per-file limit; bigger files are reported and skipped. */
 export const MAX_UPLOAD_BYTES = 500 * 1024 * 1024;
 
-/** How far before an intent's start a remote created_at may lie and still count as its upload. */
-const INTENT_CLOCK_SLACK_MS = 5 * 60_000;
+/** Server clock minus local clock in ms, known to lie in [lo, hi] (from the server's answers). */
+export interface ClockBounds {
+  lo: number;
+  hi: number;
+}
 
 export type SkipReason = 'too-large' | 'needs-hash' | 'pending-intent';
 
@@ -34,6 +45,8 @@ export interface ManifestView {
   entries: EntryLookup;
   pendingUploads: readonly PendingUpload[];
   pendingDeletes: readonly PendingDelete[];
+  suspects?: readonly Suspect[] | undefined;
+  unsettled?: readonly UnsettledAttempt[] | undefined;
 }
 
 export interface RemoteListing {
@@ -61,6 +74,10 @@ export interface PlanInput {
    * discarded for an intent of this folder, and not counted as unmanaged.
    */
   foreignIds?: ReadonlySet<string> | undefined;
+  /** The server's clock relative to ours; without it no remote file is provably an intent's. */
+  clock?: ClockBounds | undefined;
+  /** The workspace is declared exclusive to files-sync: unproven candidates are discarded, not kept as suspects. */
+  exclusive?: boolean | undefined;
 }
 
 export interface Plan {
@@ -176,9 +193,12 @@ interface ResolvedIntents {
 /**
  * Phase 1: settle what interrupted uploads left behind. Needs a full listing; a watcher batch
  * resolves nothing here. Intents are grouped by upload key (name and size, all the API keeps):
- * a group's remote candidates are the unclaimed files of that key created after its first intent
- * began (minus clock slack). A still-wanted intent adopts the oldest candidate only when every
- * intent of its group has the same content; every candidate nobody adopts is discarded.
+ * a group's possible files are the unclaimed files of that key not created before its first
+ * intent began by the server's clock. One is adopted only when it is provably the intent's: the
+ * group is one still-wanted intent, it is the only possible file, and it was created at or after
+ * the intent began even at the far end of the clock estimate. Every other possible file is a
+ * suspect (shared workspace) or discarded (exclusive workspace). Unsettled attempts whose settle
+ * time has passed are looked for the same way, then forgotten.
  */
 function resolveIntents(ctx: PlanContext): ResolvedIntents {
   const { input, entries, remote, inFlight } = ctx;
@@ -189,10 +209,18 @@ function resolveIntents(ctx: PlanContext): ResolvedIntents {
   if (!remote) return { ops, resolvedPaths, adopted, claimedRemote };
 
   const pendingDeleteIds = input.manifest.pendingDeletes.map((d) => d.fileId);
+  const suspects = input.manifest.suspects ?? [];
   // Only a listing needs to know every ID we own; a watcher batch must not walk 100k entries.
   for (const e of entries.values()) claimedRemote.add(e.fileId);
   for (const id of pendingDeleteIds) claimedRemote.add(id);
+  for (const s of suspects) claimedRemote.add(s.fileId);
   for (const id of input.foreignIds ?? []) claimedRemote.add(id);
+  const lo = input.clock?.lo ?? -Infinity;
+  const hi = input.clock?.hi ?? Infinity;
+  const unproven = (path: string, f: RemoteFile, why: string): SyncOp =>
+    input.exclusive
+      ? { kind: 'discard', path, fileId: f.id, suspect: true }
+      : { kind: 'suspect', path, remote: f, why };
   const intents = [...ctx.intentsByPath.values()]
     .filter(
       (i) =>
@@ -201,7 +229,7 @@ function resolveIntents(ctx: PlanContext): ResolvedIntents {
         Date.parse(i.startedAt) < remote.startedAt.getTime(),
     )
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.path.localeCompare(b.path));
-  const keyOf = (i: PendingUpload) => uploadKey(i.remoteName, i.size);
+  const keyOf = (i: Pick<PendingUpload, 'remoteName' | 'size'>) => uploadKey(i.remoteName, i.size);
   const inFlightKeys = new Set(input.manifest.pendingUploads.filter((i) => inFlight.has(i.path)).map(keyOf));
   const groups = new Map<string, PendingUpload[]>();
   for (const intent of intents) {
@@ -212,54 +240,87 @@ function resolveIntents(ctx: PlanContext): ResolvedIntents {
     if (group) group.push(intent);
     else groups.set(keyOf(intent), [intent]);
   }
+  const settling = (input.manifest.unsettled ?? []).filter(
+    (u) =>
+      Date.parse(u.settleAfter) <= remote.startedAt.getTime() &&
+      !inFlightKeys.has(keyOf(u)) &&
+      (input.scope === undefined || ctx.scope.has(u.path)),
+  );
+  const wantedKeys = new Set([...groups.keys(), ...settling.map(keyOf)]);
   // Indexed once: after a crash in a large initial sync there can be an intent per file.
   const remoteByKey = new Map<string, RemoteFile[]>();
-  if (groups.size > 0) {
+  if (wantedKeys.size > 0) {
     for (const f of remote.files.values()) {
       const key = uploadKey(f.filename, f.sizeBytes);
-      if (!groups.has(key)) continue;
+      if (!wantedKeys.has(key)) continue;
       const list = remoteByKey.get(key);
       if (list) list.push(f);
       else remoteByKey.set(key, [f]);
     }
   }
+  const possibleSince = (key: string, startedAt: string): RemoteFile[] => {
+    const start = Date.parse(startedAt);
+    return (remoteByKey.get(key) ?? [])
+      .filter((f) => !claimedRemote.has(f.id) && !(Date.parse(f.createdAt) < start + lo))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  };
   for (const [key, group] of groups) {
     const first = group[0]!;
     for (const intent of group) resolvedPaths.add(intent.path);
-    const since = Date.parse(first.startedAt) - INTENT_CLOCK_SLACK_MS;
-    const candidates = (remoteByKey.get(key) ?? [])
-      .filter((f) => !claimedRemote.has(f.id) && Date.parse(f.createdAt) >= since)
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    const candidates = possibleSince(key, first.startedAt);
     for (const c of candidates) claimedRemote.add(c.id);
-    // Several intents with different contents: which file holds which content cannot be known,
-    // so none is adopted; every candidate goes and each path is uploaded again.
-    const interchangeable = new Set(group.map((i) => i.sha256)).size === 1;
-    const unused = [...candidates];
-    for (const intent of group) {
-      const local = input.local.get(intent.path);
-      const stillWanted =
-        local !== undefined &&
-        local.sha256 === intent.sha256 &&
-        entries.get(intent.path)?.sha256 !== intent.sha256;
-      const keep = stillWanted && interchangeable ? unused.shift() : undefined;
-      if (keep && local?.sha256 !== undefined) {
-        const old = entries.get(intent.path);
-        ops.push({
-          kind: 'adopt',
-          path: intent.path,
-          intent,
-          remote: keep,
-          local: local as HashedEntry,
-          oldFileId: old && old.fileId !== keep.id ? old.fileId : undefined,
-        });
-        adopted.add(intent.path);
-      } else {
-        ops.push({ kind: 'drop-intent', path: intent.path });
-      }
+    const only = group.length === 1 && candidates.length === 1 ? candidates[0]! : undefined;
+    const provable = only !== undefined && Date.parse(only.createdAt) >= Date.parse(first.startedAt) + hi;
+    const local = input.local.get(first.path);
+    const stillWanted =
+      local !== undefined &&
+      local.sha256 === first.sha256 &&
+      entries.get(first.path)?.sha256 !== first.sha256;
+    if (only && provable && stillWanted && local?.sha256 !== undefined) {
+      const old = entries.get(first.path);
+      ops.push({
+        kind: 'adopt',
+        path: first.path,
+        intent: first,
+        remote: only,
+        local: local as HashedEntry,
+        oldFileId: old && old.fileId !== only.id ? old.fileId : undefined,
+      });
+      adopted.add(first.path);
+      continue;
     }
-    for (const c of unused) ops.push({ kind: 'discard', path: first.path, fileId: c.id });
+    for (const intent of group) ops.push({ kind: 'drop-intent', path: intent.path });
+    const why =
+      candidates.length > 1 || group.length > 1
+        ? `${candidates.length} files of this name and size appeared after ${group.length} interrupted upload(s) began; which (if any) are ours cannot be told`
+        : provable
+          ? 'created by an interrupted upload whose content has changed since'
+          : "created too close to the start of an interrupted upload to tell it from another client's file";
+    // A provable copy nobody wants any more is ours: it goes even in a shared workspace.
+    for (const c of candidates)
+      ops.push(provable ? { kind: 'discard', path: first.path, fileId: c.id } : unproven(first.path, c, why));
   }
+  for (const u of settling) {
+    const late = possibleSince(keyOf(u), u.startedAt);
+    for (const c of late) {
+      claimedRemote.add(c.id);
+      ops.push(
+        unproven(
+          u.path,
+          c,
+          'appeared after an unanswered upload had been given up and sent again (a late copy)',
+        ),
+      );
+    }
+    ops.push({ kind: 'settle', path: u.path, startedAt: u.startedAt });
+  }
+  if (input.exclusive)
+    for (const s of suspects)
+      if (remote.files.has(s.fileId))
+        ops.push({ kind: 'discard', path: s.path, fileId: s.fileId, suspect: true });
   for (const id of pendingDeleteIds) if (!remote.files.has(id)) ops.push({ kind: 'delete-done', fileId: id });
+  for (const s of suspects)
+    if (!remote.files.has(s.fileId)) ops.push({ kind: 'delete-done', fileId: s.fileId });
   return { ops, resolvedPaths, adopted, claimedRemote };
 }
 

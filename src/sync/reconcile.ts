@@ -10,7 +10,7 @@ export interface ReconcileManifest extends PassManifest {
   updateStats(patch: Record<string, unknown>): void;
 }
 
-export interface ReconcileOptions extends PassContext, Pick<PassOptions, 'onPlan'> {
+export interface ReconcileOptions extends PassContext, Pick<PassOptions, 'onPlan' | 'onProgress'> {
   folderName: string;
   manifest: ReconcileManifest;
   dryRun: boolean;
@@ -32,8 +32,10 @@ export interface ReconcileReport extends Pick<
   | 'failed'
   | 'heldDeletes'
   | 'heldReason'
+  | 'deleteQueue'
   | 'unmanagedRemote'
   | 'remoteFiles'
+  | 'listingError'
   | 'localFiles'
   | 'ops'
 > {
@@ -45,7 +47,7 @@ export interface ReconcileReport extends Pick<
 export async function reconcileFolder(opts: ReconcileOptions): Promise<ReconcileReport> {
   const started = Date.now();
   const { manifest } = opts;
-  const r = await runPass(opts, { dryRun: opts.dryRun, onPlan: opts.onPlan });
+  const r = await runPass(opts, { dryRun: opts.dryRun, onPlan: opts.onPlan, onProgress: opts.onProgress });
   if (!opts.dryRun) {
     const lastReconcileAt = new Date().toISOString();
     if (r.plan === undefined) {
@@ -86,7 +88,9 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
   };
   // Set only when known, so `sync --json` prints exactly what it printed before.
   if (r.heldReason !== undefined) report.heldReason = r.heldReason;
+  if (r.deleteQueue !== undefined) report.deleteQueue = r.deleteQueue;
   if (r.remoteFiles !== undefined) report.remoteFiles = r.remoteFiles;
+  if (r.listingError !== undefined) report.listingError = r.listingError;
   if (r.error !== undefined) report.error = r.error;
   return report;
 }

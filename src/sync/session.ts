@@ -5,8 +5,24 @@ import type { Config, FolderConfig } from '../config/schema.js';
 import { Manifest, openManifest } from '../state/manifest.js';
 import { createPathFilter, type PathFilter } from '../local/filter.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
+import { logFileOp } from './file-op-log.js';
 import { reconcileFolder, type ReconcileReport } from './reconcile.js';
 import type { PassContext, PassOptions, RemoteLister } from './pass.js';
+
+/**
+ * Every manifest this process has open: an ambiguous upload in one folder must never adopt a file
+ * another folder records, queues for deletion or suspects (they may share a workspace).
+ */
+const openManifests = new Set<Manifest>();
+
+/** True when any manifest open in this process knows the ID. */
+export function ownedByAnyFolder(id: string): boolean {
+  for (const m of openManifests) {
+    if (m.findByFileId(id) !== undefined) return true;
+    if (Object.hasOwn(m.data.pendingDeletes, id) || Object.hasOwn(m.data.suspects, id)) return true;
+  }
+  return false;
+}
 
 export interface FolderSession {
   folder: FolderConfig;
@@ -43,6 +59,7 @@ export async function openFolderSession(
   const manifest = await Manifest.open(config.stateDir, { name: folder.name, root: folder.path });
   const filter = folderFilter(config, folder);
   const folderLogger = logger.child({ folder: folder.name });
+  const others = config.folders.length > 1 ? await otherFoldersIds(config, folder.name) : new Set<string>();
   const executor = new Executor({
     root: folder.path,
     client: clientForFolder(client, folder),
@@ -50,15 +67,29 @@ export async function openFolderSession(
     concurrency: config.api.concurrency,
     logger: folderLogger,
     signal: options.signal,
-    onEvent: options.onEvent,
+    // Every executor is built here: one log line per finished file operation, as it finishes.
+    onEvent: (e) => {
+      if (e.type === 'op-end' && e.outcome)
+        logFileOp(folderLogger, e.outcome, (p) => manifest.get(p)?.fileId);
+      options.onEvent?.(e);
+    },
+    retention: config.retention,
+    exclusive: config.api.workspaceExclusive,
+    limits: config.safety,
+    // Other folders' manifests: the open ones live, the rest as they were on disk at open.
+    isOwned: (id) => ownedByAnyFolder(id) || others.has(id),
   });
+  openManifests.add(manifest);
   return {
     folder,
     manifest,
     filter,
     executor,
     logger: folderLogger,
-    close: () => manifest.close(),
+    close: async () => {
+      openManifests.delete(manifest);
+      await manifest.close();
+    },
   };
 }
 
@@ -74,6 +105,7 @@ async function otherFoldersIds(config: Config, folderName: string): Promise<Set<
     if (!m) continue;
     for (const [, e] of m.entries()) ids.add(e.fileId);
     for (const d of m.pendingDeletes()) ids.add(d.fileId);
+    for (const x of m.suspects()) ids.add(x.fileId);
   }
   return ids;
 }
@@ -96,6 +128,7 @@ export function passContext(
     allowMassDelete: opts.allowMassDelete ?? false,
     logger: session.logger,
     foreignIds: config.folders.length > 1 ? () => otherFoldersIds(config, session.folder.name) : undefined,
+    exclusive: config.api.workspaceExclusive,
     signal: opts.signal,
   };
 }
@@ -105,7 +138,7 @@ export function reconcileSession(
   session: FolderSession,
   config: Config,
   client: RemoteLister,
-  opts: Pick<PassOptions, 'onPlan'> & {
+  opts: Pick<PassOptions, 'onPlan' | 'onProgress'> & {
     dryRun?: boolean | undefined;
     allowMassDelete?: boolean | undefined;
     signal?: AbortSignal | undefined;
@@ -117,5 +150,6 @@ export function reconcileSession(
     manifest: session.manifest,
     dryRun: opts.dryRun ?? false,
     onPlan: opts.onPlan,
+    onProgress: opts.onProgress,
   });
 }

@@ -1,6 +1,6 @@
 /** Verification: compare the manifest with a fresh hash of every local file and the remote listing. */
 import path from 'node:path';
-import type { ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from '../types.js';
+import type { ManifestEntry, PendingDelete, PendingUpload, RemoteFile, Suspect } from '../types.js';
 import type { PathFilter } from '../local/filter.js';
 import { scanFolder } from '../local/scan.js';
 import { hashFile } from '../local/hash.js';
@@ -21,6 +21,7 @@ export interface Drift {
     | 'remote-size-differs'
     | 'pending-upload'
     | 'pending-delete'
+    | 'suspect'
     | 'unreadable';
   fileId?: string;
   detail?: string;
@@ -33,13 +34,21 @@ export interface VerifyInput {
   entries: ReadonlyMap<string, ManifestEntry>;
   pendingUploads: readonly PendingUpload[];
   pendingDeletes: readonly PendingDelete[];
+  /** Remote files that may be ours but cannot be proven so. */
+  suspects?: readonly Suspect[] | undefined;
   /** All remote files; omitted = local check only. */
   remote?: ReadonlyMap<string, RemoteFile>;
+  /** Injected clock, for tests. */
+  now?: number | undefined;
 }
 
 export interface VerifyReport {
   checked: number;
   drift: Drift[];
+  /** Old IDs still valid for their retention time (not drift: they are deleted when it passes). */
+  retained: number;
+  /** Every suspect still on the server (or every one, without a listing): each is also drift. */
+  suspects: Suspect[];
 }
 
 /** Re-hashes every local file and lists every difference between disk, manifest and remote. */
@@ -77,8 +86,20 @@ export async function verifyFolder(input: VerifyInput): Promise<VerifyReport> {
   }
   for (const p of scan.entries.keys()) if (!input.entries.has(p)) drift.push({ path: p, kind: 'untracked' });
   for (const u of input.pendingUploads) drift.push({ path: u.path, kind: 'pending-upload' });
-  for (const d of input.pendingDeletes)
-    drift.push({ path: d.path, kind: 'pending-delete', fileId: d.fileId });
+  const now = input.now ?? Date.now();
+  let retained = 0;
+  for (const d of input.pendingDeletes) {
+    if (d.notBefore !== undefined && Date.parse(d.notBefore) > now) retained++;
+    else drift.push({ path: d.path, kind: 'pending-delete', fileId: d.fileId });
+  }
+  const suspects = (input.suspects ?? []).filter((x) => !input.remote || input.remote.has(x.fileId));
+  for (const x of suspects)
+    drift.push({
+      path: x.path,
+      kind: 'suspect',
+      fileId: x.fileId,
+      detail: `${x.filename}, ${x.sizeBytes} bytes, created ${x.createdAt}: ${x.why}`,
+    });
   drift.sort((a, b) => a.path.localeCompare(b.path) || a.kind.localeCompare(b.kind));
-  return { checked: scan.entries.size, drift };
+  return { checked: scan.entries.size, drift, retained, suspects };
 }

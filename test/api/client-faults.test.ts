@@ -119,16 +119,40 @@ describe('retries each retryable failure', () => {
 });
 
 describe('uploads whose outcome is unknown', () => {
-  it('"created then reset" adopts the created file instead of uploading twice', async () => {
+  it('"created then reset" adopts the created file once the server clock is known', async () => {
     const path = await tempFile('ctr.txt', 'created then reset');
-    emu.setFaults({ rateCreatedThenReset: 1 });
     const { client } = recordingClient({}, false);
+    // A first answered upload gives a millisecond estimate of the server's clock.
+    const warm = await client.upload(await tempFile('warm.txt', 'w'), { filename: 'warm.txt' });
+    // Slower than the warm-up, so the file is provably created after the attempt began.
+    emu.setFaults({ rateCreatedThenReset: 1, latencyMs: 50 });
     const file = await client.upload(path, { filename: 'ctr.txt' });
     const remote = emu.files();
-    expect(remote.map((f) => f.id)).toEqual([file.id]);
-    expect(remote[0]?.filename).toBe('ctr.txt');
-    expect(emu.stats().uploadsCreated).toBe(1);
+    expect(remote.map((f) => f.id).sort()).toEqual([file.id, warm.id].sort());
+    expect(file.filename).toBe('ctr.txt');
+    expect(emu.stats().uploadsCreated).toBe(2);
     expect(emu.stats().faultsInjected.rateCreatedThenReset).toBe(1);
+  });
+
+  it('with no server clock estimate yet, reports the created file as a suspect and uploads again', async () => {
+    const path = await tempFile('cold.txt', 'cold client');
+    emu.setFaults({ rateCreatedThenReset: 1 });
+    const { client } = recordingClient({}, false);
+    const suspects: string[] = [];
+    const unsettled: string[] = [];
+    const file = await client.upload(path, {
+      filename: 'cold.txt',
+      onSuspects: (files, why) => {
+        suspects.push(...files.map((f) => f.id));
+        expect(why).toMatch(/too close to the start/);
+        emu.setFaults({});
+      },
+      onUnsettled: (a) => void unsettled.push(a.filename),
+    });
+    expect(suspects).toHaveLength(1);
+    expect(suspects).not.toContain(file.id);
+    expect(unsettled).toEqual(['cold.txt']);
+    expect(new Set(emu.files().map((f) => f.id))).toEqual(new Set([file.id, ...suspects]));
   });
 
   it('never adopts a file it already handed out for another upload', async () => {
@@ -141,16 +165,28 @@ describe('uploads whose outcome is unknown', () => {
     expect(new Set(emu.files().map((f) => f.id))).toEqual(new Set([first.id, second.id]));
   });
 
-  it('concurrent ambiguous uploads of the same name and size each get their own file', async () => {
+  it('concurrent ambiguous uploads of the same name and size adopt nothing: every copy is a suspect', async () => {
     const path = await tempFile('twin.txt', 'twin');
-    emu.setFaults({ rateCreatedThenReset: 1 });
     const { client } = recordingClient({}, false);
+    await client.upload(await tempFile('warm.txt', 'w'), { filename: 'warm.txt' });
+    emu.setFaults({ rateCreatedThenReset: 1 });
+    const suspects = new Set<string>();
     const results = await Promise.all(
-      Array.from({ length: 4 }, () => client.upload(path, { filename: 'twin.txt' })),
+      Array.from({ length: 4 }, () =>
+        client.upload(path, {
+          filename: 'twin.txt',
+          onSuspects: (files) => {
+            for (const f of files) suspects.add(f.id);
+            emu.setFaults({});
+          },
+        }),
+      ),
     );
     const ids = new Set(results.map((r) => r.id));
     expect(ids.size).toBe(4);
-    expect(new Set(emu.files().map((f) => f.id))).toEqual(ids);
+    expect(suspects.size).toBe(4);
+    expect([...ids].filter((id) => suspects.has(id))).toEqual([]);
+    expect(emu.files().filter((f) => f.filename === 'twin.txt')).toHaveLength(8);
   });
 
   it('throws UploadOutcomeUnknownError when the lookup after a timeout fails too', async () => {

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BreakerOpenError } from '../../src/api/breaker.js';
 import { FilesClient } from '../../src/api/client.js';
 import {
   AuthenticationError,
@@ -225,8 +226,12 @@ describe('authentication and configuration', () => {
       expect(errorText(err)).not.toContain(badKey);
       expect(errorText(err)).not.toContain(TEST_API_KEY);
       const path = await writeTemp('k.txt', 'k');
+      // A refused key opens the client's breaker at once: the upload is not even sent.
+      const requests = emu.stats().requests;
       const upErr = await bad.upload(path, { filename: 'k.txt' }).catch((e: unknown) => e);
-      expect(upErr).toBeInstanceOf(AuthenticationError);
+      expect(upErr).toBeInstanceOf(BreakerOpenError);
+      expect((upErr as Error).message).toContain('API key refused (401): check ANTHROPIC_API_KEY');
+      expect(emu.stats().requests).toBe(requests);
       expect(errorText(upErr)).not.toContain(badKey);
     } finally {
       await bad.close();

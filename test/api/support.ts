@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FilesClient, type FilesClientOptions } from '../../src/api/client.js';
@@ -46,4 +47,43 @@ export function errorText(err: unknown): string {
   return [err.message, err.stack ?? '', JSON.stringify(ctx ?? {}), JSON.stringify(err), String(err)].join(
     '\n',
   );
+}
+
+/**
+ * A fresh emulator per test, one temp dir per file and the clients a test `track`s closed after
+ * it: the hooks every emulator-backed client test repeats.
+ */
+export function emulatorPerTest(): {
+  readonly emu: RunningEmulator;
+  readonly dir: string;
+  track(client: FilesClient): FilesClient;
+} {
+  let emu: RunningEmulator | undefined;
+  let tmp: { dir: string; cleanup: () => Promise<void> } | undefined;
+  const clients: FilesClient[] = [];
+  beforeAll(async () => {
+    tmp = await tempDir();
+  });
+  afterAll(async () => {
+    await tmp?.cleanup();
+  });
+  beforeEach(async () => {
+    emu = await startTestEmulator();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await emu?.close();
+  });
+  return {
+    get emu() {
+      return emu!;
+    },
+    get dir() {
+      return tmp!.dir;
+    },
+    track(client) {
+      clients.push(client);
+      return client;
+    },
+  };
 }

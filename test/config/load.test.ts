@@ -34,6 +34,7 @@ describe('defaults', () => {
         maxRetryTimeMs: 300_000,
         maxConnections: 8,
         contract: 'ga',
+        workspaceExclusive: false,
       },
       stateDir: path.join(dir, '.files-sync', 'sync.config'),
       folders: [
@@ -42,6 +43,7 @@ describe('defaults', () => {
       watch: { enabled: true, debounceMs: 1000, backend: 'parcel' },
       reconcile: { intervalMs: 900_000, onStart: true },
       safety: { maxDeletes: 500, maxDeletePercent: 25 },
+      retention: { supersededMs: 600_000, removedMs: 60_000 },
       log: { level: 'info' },
       http: { listen: null, tokenFile: null },
     };

@@ -12,8 +12,16 @@ import type { RunningEmulator } from '../../src/emulator/index.js';
 import { spawnCli, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 import { onCleanup } from '../helpers/cleanup.js';
+import pino, { type Logger } from 'pino';
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string | number };
+
+/** An in-process logger whose JSON lines are kept for the test to read. */
+export function captureLogger(level: 'debug' | 'info' = 'debug'): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = pino({ level }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
+  return { logger, lines };
+}
 
 /** A `files-sync run` child process with its output captured. */
 export interface DaemonProcess {

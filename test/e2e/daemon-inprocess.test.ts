@@ -4,7 +4,7 @@
  * path waiting on an unresolved upload intent gets a reconciliation soon.
  */
 import { createHash } from 'node:crypto';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeProject, TEST_KEY, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
@@ -16,7 +16,7 @@ import { FolderSync } from '../../src/sync/folder.js';
 import { Manifest, openManifest } from '../../src/state/manifest.js';
 import { acquireLock } from '../../src/state/lock.js';
 import { WatchLimitError, type FolderWatcher, type WatchOptions } from '../../src/local/watch.js';
-import { waitForSync, type LogLine } from './daemon-harness.js';
+import { captureLogger, waitForSync } from './daemon-harness.js';
 
 let project: Project | undefined;
 const cleanups: Array<() => Promise<void>> = [];
@@ -26,15 +26,6 @@ afterEach(async () => {
   await project?.cleanup();
   project = undefined;
 });
-
-function captureLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) },
-  );
-  return { logger, lines };
-}
 
 async function configOf(p: Project): Promise<Config> {
   return (await loadConfig({ configPath: p.configPath, env: p.env })).config;

@@ -60,7 +60,7 @@ describe('files-sync sync', () => {
     await fs.rename(path.join(project.folder, 'old/name.txt'), path.join(project.folder, 'new/name.txt'));
 
     const dry = await runCli(['sync', '-c', project.configPath, '--dry-run'], { env: project.env });
-    expect(dry.stdout).toMatch(/replace edit\.txt/);
+    expect(dry.stdout).toMatch(/replace edit\.txt \(12 B\)/);
     expect(dry.stdout).toMatch(/move old\/name\.txt -> new\/name\.txt/);
     expect(dry.stdout).toMatch(/delete gone\.txt/);
     expect(project.emulator.stats().uploadsCreated).toBe(4);
@@ -177,13 +177,16 @@ describe('files-sync sync', () => {
     await expectMirrored(project, { unmanaged: 1 });
   });
 
-  it('reports and skips files the API refuses, and syncs the rest (exit 0)', async () => {
+  it('reports and skips files the API refuses, syncs the rest, and exits 1 (a file is not mirrored)', async () => {
     const project = await makeProject({
       files: { 'small.txt': 'ok', 'big.bin': 'x'.repeat(5000) },
       emulator: { maxUploadBytes: 2000 },
     });
     const r = await sync(project);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
+    expect((r.reports[0] as { notMirrored?: unknown }).notMirrored).toEqual([
+      { reason: 'refused-by-api', count: 1 },
+    ]);
     expect(r.reports[0]!.uploaded).toBe(1);
     expect(r.reports[0]!.skipped).toEqual(
       expect.arrayContaining([expect.objectContaining({ path: 'big.bin', reason: 'refused-by-api' })]),

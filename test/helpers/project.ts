@@ -37,15 +37,27 @@ export async function makeProject(
   await fs.mkdir(folder, { recursive: true });
   const emulator = await startEmulator({ apiKey: TEST_KEY, ...opts.emulator });
   const configPath = path.join(dir, 'sync.config.json');
+  // Each test's emulator is a workspace of its own (exclusive), and old IDs are deleted at once
+  // (no retention) unless a test says otherwise: the suites check "no orphan, no duplicate" and
+  // immediate deletes. The shared-workspace tests set both explicitly.
+  const api = {
+    baseUrl: emulator.url,
+    concurrency: 4,
+    maxRetryTimeMs: 60_000,
+    workspaceExclusive: true,
+    ...(opts.config?.['api'] as Record<string, unknown> | undefined),
+  };
   const config = {
-    api: { baseUrl: emulator.url, concurrency: 4, maxRetryTimeMs: 60_000 },
+    api,
     stateDir,
     folders: [{ name: 'docs', path: folder }],
     watch: { debounceMs: 200 },
     reconcile: { intervalMs: 0 },
+    retention: { supersededMs: 0, removedMs: 0 },
     log: { level: 'info' },
     ...opts.config,
   };
+  config.api = api;
   await fs.writeFile(configPath, JSON.stringify(config, null, 2));
   const write = async (rel: string, content: string | Buffer) => {
     const abs = path.join(folder, rel);

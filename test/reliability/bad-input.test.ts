@@ -143,9 +143,16 @@ describe('awkward local files', () => {
     await fh.close();
 
     const r = await syncJson(p);
-    expect(r.code).toBe(0);
+    // F5: files left unmirrored (too large, symlink loops) make the run exit 1, counted per reason.
+    expect(r.code).toBe(1);
     const report = r.reports[0]!;
     expect(report.failed).toEqual([]);
+    expect((report as { notMirrored?: unknown }).notMirrored).toEqual(
+      expect.arrayContaining([
+        { reason: 'too-large', count: 1 },
+        { reason: 'symlink-loop', count: expect.any(Number) as number },
+      ]),
+    );
     const reasons = Object.fromEntries(report.skipped.map((s) => [s.path, s.reason]));
     expect(reasons).toMatchObject({
       pipe: 'special',

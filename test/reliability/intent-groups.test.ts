@@ -1,7 +1,9 @@
 /**
  * Crash recovery when several interrupted uploads share a remote name and size (dir1/index.md,
  * dir2/index.md): the API keeps no path or hash, so the remote files cannot be told apart and
- * handing them out by creation time can give a path another path's content. Pure planner tests.
+ * handing them out by creation time can give a path another path's content. Nor can a group prove
+ * that none of its candidates is another client's: a group adopts nothing. Pure planner tests, in a
+ * workspace declared exclusive (unproven candidates are discarded) with an exact server clock.
  */
 import { describe, expect, it } from 'vitest';
 import { planSync, type PlanInput } from '../../src/sync/plan.js';
@@ -40,6 +42,8 @@ function plan(locals: LocalEntry[], intents: PendingUpload[], remote: RemoteFile
     manifest: { entries: new Map(), pendingUploads: intents, pendingDeletes: [] },
     remote: { files: new Map(remote.map((f) => [f.id, f])), startedAt: LISTED },
     inFlight: new Set(inFlight),
+    clock: { lo: 0, hi: 0 },
+    exclusive: true,
   };
   return planSync(input);
 }
@@ -67,19 +71,19 @@ describe('intents that share a remote name and size', () => {
     ).toEqual(['a/index.md', 'b/index.md']);
   });
 
-  it('with the same content: either file is right, so each path adopts one and nothing is uploaded', () => {
+  it("with the same content: adopts none either (one of the two may be another client's), uploads both again", () => {
     const p = plan(
       [local('a/index.md', 'same'), local('b/index.md', 'same')],
       [intent('a/index.md', 'same'), intent('b/index.md', 'same')],
       [created('f1', '2026-11-01T12:00:01.000Z'), created('f2', '2026-11-01T12:00:02.000Z')],
     );
+    expect(byKind(p.ops, 'adopt')).toEqual([]);
     expect(
-      byKind(p.ops, 'adopt')
-        .map((o) => (o as { remote: RemoteFile }).remote.id)
+      byKind(p.ops, 'discard')
+        .map((o) => (o as { fileId: string }).fileId)
         .sort(),
     ).toEqual(['f1', 'f2']);
-    expect(byKind(p.ops, 'discard')).toEqual([]);
-    expect(byKind(p.ops, 'upload')).toEqual([]);
+    expect(byKind(p.ops, 'upload')).toHaveLength(2);
   });
 
   it('a single intent still adopts its file', () => {

@@ -31,7 +31,7 @@ describe('migrate', () => {
 
   it('upgrades v0 (no version) using the folder it is given', () => {
     const data = migrate({ entries: { 'a.txt': entry } }, { folder });
-    expect(data).toMatchObject({ version: 1, folder, pendingUploads: {}, pendingDeletes: {} });
+    expect(data).toMatchObject({ version: 2, folder, pendingUploads: {}, pendingDeletes: {}, suspects: {} });
   });
 
   it('rejects newer versions and malformed data with typed errors naming the file', () => {

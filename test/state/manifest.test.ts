@@ -78,11 +78,13 @@ describe('Manifest basics', () => {
     expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
     expect((await stat(m.file)).mode & 0o777).toBe(0o600);
     expect(await onDisk()).toEqual({
-      version: 1,
+      version: 2,
       folder,
       entries: {},
       pendingUploads: {},
       pendingDeletes: {},
+      suspects: {},
+      unsettled: {},
     });
     expect(m.size).toBe(0);
   });
@@ -315,15 +317,15 @@ describe('Manifest corruption and versions', () => {
   it('refuses a manifest from a newer version with ManifestVersionError', async () => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(stateDir, { recursive: true });
-    await writeFile(path.join(stateDir, 'docs.manifest.json'), JSON.stringify({ version: 2, stuff: true }));
+    await writeFile(path.join(stateDir, 'docs.manifest.json'), JSON.stringify({ version: 3, stuff: true }));
     await expect(Manifest.open(stateDir, folder)).rejects.toMatchObject({
       name: 'ManifestVersionError',
-      context: { version: 2, supported: 1 },
+      context: { version: 3, supported: 2 },
     });
     await expect(Manifest.open(stateDir, folder)).rejects.toBeInstanceOf(ManifestVersionError);
   });
 
-  it('opens a v0 manifest (no version, no pending sections) and writes it back as v1', async () => {
+  it('opens a v0 manifest (no version, no pending sections) and writes it back as v2', async () => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(stateDir, { recursive: true });
     await writeFile(
@@ -334,7 +336,7 @@ describe('Manifest corruption and versions', () => {
     expect(m.get('a.txt')?.fileId).toBe('file_a');
     await m.flush();
     const disk = await onDisk();
-    expect(disk.version).toBe(1);
+    expect(disk.version).toBe(2);
     expect(disk.folder).toEqual(folder);
     expect(disk.pendingUploads).toEqual({});
   });

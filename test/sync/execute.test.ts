@@ -15,7 +15,14 @@ import {
   SourceChangedError,
   UploadOutcomeUnknownError,
 } from '../../src/api/errors.js';
-import type { ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from '../../src/types.js';
+import type {
+  ManifestEntry,
+  PendingDelete,
+  PendingUpload,
+  RemoteFile,
+  Suspect,
+  UnsettledAttempt,
+} from '../../src/types.js';
 
 const NOW = new Date('2026-11-05T00:00:00.000Z');
 const logger = pino({ level: 'silent' });
@@ -70,6 +77,31 @@ class FakeManifest implements ExecutorManifest {
   }
   removePendingDelete(id: string) {
     this.deletes.delete(id);
+  }
+  readonly suspectMap = new Map<string, Suspect>();
+  readonly unsettledMap = new Map<string, UnsettledAttempt>();
+  suspects() {
+    return [...this.suspectMap.values()];
+  }
+  addSuspect(x: Suspect) {
+    this.suspectMap.set(x.fileId, x);
+    this.log.push(`suspect ${x.fileId}`);
+  }
+  removeSuspect(id: string) {
+    this.suspectMap.delete(id);
+  }
+  unsettled() {
+    return [...this.unsettledMap.values()];
+  }
+  addUnsettled(a: UnsettledAttempt) {
+    this.unsettledMap.set(`${a.startedAt} ${a.path}`, a);
+    this.log.push(`unsettled ${a.path}`);
+  }
+  removeUnsettled(a: Pick<UnsettledAttempt, 'path' | 'startedAt'>) {
+    this.unsettledMap.delete(`${a.startedAt} ${a.path}`);
+  }
+  get size() {
+    return this.entries.size;
   }
   async flush() {
     this.flushedUploads = this.pendingUploads();
@@ -184,13 +216,17 @@ describe('Executor: upload intents', () => {
       intentAtUpload = manifest.flushedUploads.find((u) => u.path === 'a.txt');
       return client.created(filename);
     };
-    const result = await executor().run(ops);
+    const ex = executor();
+    const result = await ex.run(ops);
     expect(result.outcomes.map((o) => o.status)).toEqual(['done', 'done', 'done']);
     // The stray copy's pending delete is recorded (and flushed) before the old intent is dropped.
     expect(manifest.log.slice(0, 3)).toEqual(['pending-delete stray_1', 'flush', 'drop-intent a.txt']);
     // The new intent was written and flushed just before its upload, not at batch start.
     expect(intentAtUpload?.sha256).toBe('h-new');
-    expect(client.log).toEqual(['delete stray_1', 'upload a.txt']);
+    // Deletes leave only through the queue's drain.
+    expect(client.log).toEqual(['upload a.txt']);
+    await ex.drainPendingDeletes();
+    expect(client.log).toEqual(['upload a.txt', 'delete stray_1']);
     expect(manifest.get('a.txt')?.fileId).toBe('file_1');
   });
 });
@@ -224,6 +260,11 @@ describe('Executor: ordering', () => {
     held.open();
     await run;
     expect(events).toEqual(['op-start replace', 'op-end replace', 'op-start refresh', 'op-end refresh']);
+    // The old ID is only queued by the replace; the drain flushes the new ID first, then sends it.
+    expect(client.log).toEqual(['upload a.txt']);
+    manifest.log.length = 0;
+    await ex.drainPendingDeletes();
+    expect(manifest.log[0]).toBe('flush');
     expect(client.log).toEqual(['upload a.txt', 'delete file_old']);
     expect(ex.inFlightCount()).toBe(0);
   });
@@ -299,8 +340,10 @@ describe('Executor: outcomes', () => {
   it('a failed delete keeps its pending delete for the next pass', async () => {
     manifest.entries.set('a.txt', entry('file_a', 'h'));
     client.deleteError = new Error('socket hang up');
-    const result = await executor().run([{ kind: 'delete', path: 'a.txt', fileId: 'file_a' }]);
-    expect(result.outcomes[0]).toMatchObject({ status: 'failed', error: 'socket hang up' });
+    const ex = executor();
+    const result = await ex.run([{ kind: 'delete', path: 'a.txt', fileId: 'file_a' }]);
+    expect(result.outcomes[0]).toMatchObject({ status: 'done', fileId: 'file_a' });
+    expect(await ex.drainPendingDeletes()).toMatchObject({ done: 0, failed: 1 });
     expect(manifest.get('a.txt')).toBeUndefined();
     expect([...manifest.deletes.keys()]).toEqual(['file_a']);
   });
@@ -321,12 +364,86 @@ describe('Executor: post-upload stat check', () => {
       await fs.appendFile(source, 'more');
       return client.created(filename);
     };
-    const result = await executor().run([{ kind: 'upload', path: 'a.txt', local }]);
+    const ex = executor();
+    const result = await ex.run([{ kind: 'upload', path: 'a.txt', local }]);
     expect(result.outcomes[0]?.status).toBe('changed');
     expect(result.retryLater).toEqual(['a.txt']);
+    await ex.drainPendingDeletes();
     expect(client.log).toEqual(['upload a.txt', 'delete file_1']);
     expect(manifest.get('a.txt')).toBeUndefined();
     expect(manifest.uploads.size).toBe(0);
     expect(manifest.deletes.size).toBe(0);
+  });
+});
+
+describe('Executor: the delayed delete queue', () => {
+  it('holds due removals while everything queued is over the limits; sends and logs each once released', async () => {
+    for (let i = 0; i < 20; i++) manifest.entries.set(`k${i}.txt`, entry(`keep_${i}`, 'h'));
+    const at = NOW.toISOString();
+    for (let i = 0; i < 10; i++)
+      manifest.deletes.set(`gone_${i}`, {
+        fileId: `gone_${i}`,
+        path: `g${i}.txt`,
+        reason: 'removed',
+        queuedAt: at,
+      });
+    const later = new Date(NOW.getTime() + 60_000).toISOString();
+    manifest.deletes.set('old_1', {
+      fileId: 'old_1',
+      path: 'k1.txt',
+      reason: 'replaced',
+      queuedAt: at,
+      notBefore: later,
+    });
+    const lines: Array<Record<string, unknown>> = [];
+    const capture = pino(
+      { level: 'info' },
+      { write: (s: string) => void lines.push(JSON.parse(s) as never) },
+    );
+    const ex = new Executor({
+      root,
+      client,
+      manifest,
+      concurrency: 4,
+      logger: capture,
+      now: () => NOW,
+      limits: { maxDeletes: 100, maxDeletePercent: 25 },
+    });
+    const held = await ex.drainPendingDeletes();
+    // 10 removals of 30 tracked files (20 + the 10 taken out) is 33%: none is sent.
+    expect(held).toMatchObject({ done: 0, held: 10, waiting: 1, nextDueAt: NOW.getTime() + 60_000 });
+    expect(held.heldReason).toMatch(/33\.3% of 30 tracked files.*--allow-mass-delete/);
+    expect(client.log).toEqual([]);
+
+    const released = await ex.drainPendingDeletes({ allowMassDelete: true });
+    expect(released).toMatchObject({ done: 10, held: 0, waiting: 1 });
+    const sent = lines.filter((l) => l['msg'] === 'deleted remote file');
+    expect(sent.map((l) => [l['level'], l['path'], l['fileId']]).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => [30, `g${i}.txt`, `gone_${i}`]).sort(),
+    );
+    // The superseded ID stays valid until its retention has passed.
+    expect([...manifest.deletes.keys()]).toEqual(['old_1']);
+  });
+
+  it('a replace queues the old ID with its retention instead of deleting it', async () => {
+    manifest.entries.set('a.txt', entry('file_old', 'h0'));
+    const ex = new Executor({
+      root,
+      client,
+      manifest,
+      concurrency: 4,
+      logger,
+      now: () => NOW,
+      retention: { supersededMs: 600_000, removedMs: 60_000 },
+    });
+    await ex.run([
+      { kind: 'replace', path: 'a.txt', local: await file('a.txt', 'new'), oldFileId: 'file_old' },
+    ]);
+    await ex.drainPendingDeletes();
+    expect(client.log).toEqual(['upload a.txt']);
+    expect(manifest.deletes.get('file_old')).toMatchObject({
+      reason: 'replaced',
+      notBefore: new Date(NOW.getTime() + 600_000).toISOString(),
+    });
   });
 });

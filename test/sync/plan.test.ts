@@ -42,6 +42,8 @@ function input(parts: {
       pendingUploads: parts.intents ?? [],
       pendingDeletes: [],
     },
+    // A server clock known exactly, unless a row says otherwise: adoption rows stay provable.
+    clock: { lo: 0, hi: 0 },
     ...parts.extra,
   };
   if (parts.remote) i.remote = { files: new Map(parts.remote.map((f) => [f.id, f])), startedAt: LISTED };
@@ -68,6 +70,10 @@ function show(op: SyncOp): string {
       return `${op.kind} ${op.path} ${op.fileId}`;
     case 'adopt':
       return `adopt ${op.path} ${op.remote.id} ${op.local.sha256}${op.oldFileId ? ` old=${op.oldFileId}` : ''}`;
+    case 'suspect':
+      return `suspect ${op.path} ${op.remote.id}`;
+    case 'settle':
+      return `settle ${op.path} ${op.startedAt}`;
     case 'drop-intent':
       return `drop-intent ${op.path}`;
     case 'delete-done':
@@ -356,13 +362,43 @@ describe('pending upload intents (crash recovery)', () => {
       unmanaged: 0,
     },
     {
-      name: 'adopts the oldest and discards duplicates',
+      name: 'two possible files: adopts neither, keeps both as suspects and uploads again (shared workspace)',
       in: input({
         local: [local('a.txt', 'h1')],
         intents: [intent],
         remote: [created('f8', '2026-11-01T12:00:05.000Z'), created('f7')],
       }),
-      ops: ['adopt a.txt f7 h1', 'discard a.txt f8'],
+      ops: ['drop-intent a.txt', 'suspect a.txt f7', 'suspect a.txt f8', 'upload a.txt h1'],
+    },
+    {
+      name: 'two possible files in an exclusive workspace: both discarded, uploaded again',
+      in: input({
+        local: [local('a.txt', 'h1')],
+        intents: [intent],
+        remote: [created('f8', '2026-11-01T12:00:05.000Z'), created('f7')],
+        extra: { exclusive: true },
+      }),
+      ops: ['drop-intent a.txt', 'discard a.txt f7', 'discard a.txt f8', 'upload a.txt h1'],
+    },
+    {
+      name: 'one file created inside the clock uncertainty: a suspect, not adopted',
+      in: input({
+        local: [local('a.txt', 'h1')],
+        intents: [intent],
+        remote: [created('f7', '2026-11-01T12:00:00.200Z')],
+        extra: { clock: { lo: -500, hi: 500 } },
+      }),
+      ops: ['drop-intent a.txt', 'suspect a.txt f7', 'upload a.txt h1'],
+    },
+    {
+      name: 'no server clock estimate: nothing is provable, so nothing is adopted',
+      in: input({
+        local: [local('a.txt', 'h1')],
+        intents: [intent],
+        remote: [created('f7')],
+        extra: { clock: undefined },
+      }),
+      ops: ['drop-intent a.txt', 'suspect a.txt f7', 'upload a.txt h1'],
     },
     {
       name: 'drops an intent that left nothing behind and uploads normally',
