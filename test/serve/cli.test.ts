@@ -80,7 +80,7 @@ describe('files-sync id and events', () => {
     });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/nope\.txt is not synced in folder "docs"/);
-  });
+  }, 240_000);
 
   it('events prints the change log, by folder and since an id, as text or JSON lines', async () => {
     const s = await serve({ files: { 'a.txt': 'a\n', 'b.txt': 'b\n' } });
@@ -106,7 +106,7 @@ describe('files-sync id and events', () => {
     expect(bad.code).toBe(64);
     const unknown = await events('--folder', 'nope');
     expect(unknown.code).not.toBe(0);
-  });
+  }, 120_000);
 
   it('run refuses a malformed --http (64); a non-loopback one without a token is in run-flags (78)', async () => {
     const project = await makeProject();
