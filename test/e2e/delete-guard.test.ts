@@ -29,7 +29,13 @@ async function syncedFolder(): Promise<{ p: Project; folder: FolderSync; lines: 
   for (let i = 0; i < FILES; i++) files[`f-${String(i).padStart(3, '0')}.txt`] = `file ${i}`;
   const p = (project = await makeProject({
     files,
-    config: { retention: { supersededMs: 600_000, removedMs: 60_000 }, api: { concurrency: 8 } },
+    // The watcher can miss a removal (inotify under load); the product's answer is the periodic
+    // reconciliation, so it runs every 10 s here and a missed removal is judged by the guard too.
+    config: {
+      retention: { supersededMs: 600_000, removedMs: 60_000 },
+      api: { concurrency: 8 },
+      reconcile: { intervalMs: 10_000 },
+    },
   }));
   const { config } = await loadConfig({ configPath: p.configPath, env: p.env });
   const { logger, lines } = captureLogger('info');
