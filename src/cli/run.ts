@@ -15,6 +15,7 @@ import {
 import { checkListenAddress } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import { VERSION } from './version.js';
+import { effectiveBackend } from '../local/watch.js';
 
 interface RunOptions extends CommonOptions {
   http?: string;
@@ -32,8 +33,7 @@ export function startupFields(config: Config, configPath: string): Record<string
     folders: config.folders.map((f) => ({
       name: f.name,
       path: f.path,
-      // The rule of createWatcher (src/local/watch.ts): parcel cannot follow symlinked directories.
-      watcher: !enabled ? 'off' : backend === 'parcel' && f.followSymlinks ? 'chokidar' : backend,
+      watcher: enabled ? effectiveBackend(backend, f.followSymlinks) : 'off',
     })),
   };
 }

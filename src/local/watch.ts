@@ -22,10 +22,16 @@ export {
 } from './watch-types.js';
 
 /**
- * Starts watching `options.root` with the given backend. The parcel backend does not follow
- * symlinked directories, so a folder with followSymlinks uses chokidar.
+ * The backend a folder really gets: parcel does not follow symlinked directories, so a folder
+ * with followSymlinks uses chokidar.
  */
+export function effectiveBackend(backend: WatchBackend, followSymlinks: boolean | undefined): WatchBackend {
+  return backend === 'parcel' && followSymlinks === true ? 'chokidar' : backend;
+}
+
+/** Starts watching `options.root` with the backend `effectiveBackend` picks. */
 export function createWatcher(backend: WatchBackend, options: WatchOptions): FolderWatcher {
-  if (backend === 'parcel' && options.followSymlinks !== true) return createParcelWatcher(options);
-  return createChokidarWatcher(options);
+  return effectiveBackend(backend, options.followSymlinks) === 'parcel'
+    ? createParcelWatcher(options)
+    : createChokidarWatcher(options);
 }
