@@ -69,7 +69,7 @@ async function lookupPath(
   const m = await openManifest(config.stateDir, folder);
   const result = lookupInManifest(folder, m, rel);
   if (!result) {
-    const pending = Object.hasOwn(m.data.pendingUploads, rel);
+    const pending = m.pendingUpload(rel) !== undefined;
     throw new CliExit(
       `files-sync: ${displayPath(rel)} is not synced${pending ? ' yet (an upload is pending)' : ''} in folder "${folder}"`,
       EXIT.failed,

@@ -80,7 +80,7 @@ export function lookupInManifest(
 ): LookupResult | undefined {
   const entry = manifest.get(rel);
   if (!entry) return undefined;
-  const pending = Object.hasOwn(manifest.data.pendingUploads, rel);
+  const pending = manifest.pendingUpload(rel) !== undefined;
   return describeEntry(
     folder,
     rel,
@@ -131,7 +131,7 @@ export type LiveLookup =
 export async function lookupLive(f: LookupFolder, rel: string, failures: FailureBook): Promise<LiveLookup> {
   const entry = f.manifest.get(rel);
   const failure = failures.get(f.name, rel);
-  const intent = Object.hasOwn(f.manifest.data.pendingUploads, rel);
+  const intent = f.manifest.pendingUpload(rel) !== undefined;
   const local = await stat(`${f.root}/${rel}`).then(
     (s) => ({ size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, isFile: s.isFile() }),
     (err: unknown) => ({ error: errorCode(err) ?? 'error' }),

@@ -26,7 +26,10 @@ import { mimeTypeFor } from '../api/mime.js';
 import { remoteNameFor } from '../api/filename.js';
 import { errorCode, errorMessage, errorStatus } from '../errors.js';
 
-/** The part of the manifest the executor writes through. */
+/**
+ * The part of the state store (src/state/store.ts) the executor writes through; any StateStore is
+ * one. Kept as a subset so executor tests can script a small in-memory one.
+ */
 export interface ExecutorManifest {
   get(path: string): ManifestEntry | undefined;
   set(path: string, entry: ManifestEntry): void;

@@ -4,28 +4,19 @@
  * paths that changed. The guard judges the whole plan before any op runs.
  */
 import type { Logger } from 'pino';
-import type { ManifestEntry, RemoteFile } from '../types.js';
+import type { RemoteFile } from '../types.js';
 import type { PathFilter } from '../local/filter.js';
 import { errorMessage, errorStatus } from '../errors.js';
 import { planSync, type EntryLookup, type Plan, type PlanInput } from './plan.js';
 import { countOps, isUploadedOrAdopted, opLabel, type OpKind, type SyncOp } from './ops.js';
 import { guardDeletes, type SafetyLimits } from './safety.js';
-import {
-  isFatalStatus,
-  type DrainResult,
-  type Executor,
-  type ExecutorManifest,
-  type OpOutcome,
-} from './execute.js';
+import { isFatalStatus, type DrainResult, type Executor, type OpOutcome } from './execute.js';
 import type { ClockBounds } from './plan.js';
+import type { StateStore } from '../state/store.js';
 import { checkPaths, scanAll, type LocalSkip, type LocalState, type ScanProgress } from './local-state.js';
 
-/** What a pass needs of the manifest beyond what the executor writes. */
-export interface PassManifest extends ExecutorManifest {
-  entries(): IterableIterator<[string, ManifestEntry]>;
-  paths(): IterableIterator<string>;
-  has(path: string): boolean;
-}
+/** A pass reads and writes the folder's state through the state store interface (any backend). */
+export type PassManifest = StateStore;
 
 export interface RemoteLister {
   listAll(opts?: { pageSize?: number; signal?: AbortSignal | undefined }): AsyncIterable<RemoteFile>;
