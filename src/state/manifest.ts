@@ -1,6 +1,7 @@
 // One folder's state in local files (the embedded store): a journal of changes plus sharded snapshots.
 import { link, mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { Low, type Adapter } from 'lowdb';
 import type {
   ManifestEntry,
   PendingDelete,
@@ -76,6 +77,23 @@ export interface ReadonlyManifest extends StateReader {
 
 /** Files this code creates in the state dir are private: they map every synced path to a file ID. */
 const FILE_MODE = 0o600;
+
+/**
+ * The head is a lowdb document written through this adapter: lowdb's own JSONFile renames a temp
+ * file too, but neither fsyncs (a power cut can leave an empty head behind the rename) nor creates
+ * the file 0600. Reading goes through readStoredManifest, which also follows the shards and journals.
+ */
+class HeadFileAdapter implements Adapter<ManifestHead> {
+  constructor(private readonly file: string) {}
+
+  read(): Promise<ManifestHead | null> {
+    return Promise.resolve(null);
+  }
+
+  async write(head: ManifestHead): Promise<void> {
+    await writeFileAtomic(this.file, JSON.stringify(head), { mode: FILE_MODE });
+  }
+}
 
 /** In-memory state and its indexes; loads a stored snapshot and applies journal changes. */
 class ManifestView implements StateReader {
@@ -263,24 +281,23 @@ function setOrDelete<T>(m: Map<string, T>, key: string, value: T | null): void {
   else m.set(key, value);
 }
 
-function emptyStored(folder: FolderRecord): StoredManifest {
+function emptyStoredHead(folder: FolderRecord): ManifestHead {
   return {
-    format: 'sharded',
-    head: {
-      version: 3,
-      gen: 0,
-      folder: { ...folder },
-      shards: [null],
-      journalFrom: 0,
-      pendingUploads: emptyRecord(),
-      pendingDeletes: emptyRecord(),
-      suspects: emptyRecord(),
-      unsettled: emptyRecord(),
-      stats: {},
-    },
-    shards: [{}],
-    journals: [],
+    version: 3,
+    gen: 0,
+    folder: { ...folder },
+    shards: [null],
+    journalFrom: 0,
+    pendingUploads: emptyRecord(),
+    pendingDeletes: emptyRecord(),
+    suspects: emptyRecord(),
+    unsettled: emptyRecord(),
+    stats: {},
   };
+}
+
+function emptyStored(folder: FolderRecord): StoredManifest {
+  return { format: 'sharded', head: emptyStoredHead(folder), shards: [{}], journals: [] };
 }
 
 /**
@@ -291,6 +308,7 @@ function emptyStored(folder: FolderRecord): StoredManifest {
  */
 export class Manifest extends ManifestView implements StateStore {
   private readonly dir: string;
+  private readonly headDb: Low<ManifestHead>;
   private readonly writeDelayMs: number;
   private readonly maxWriteDelayMs: number;
   private readonly snapshotAfterBytes: number;
@@ -322,6 +340,7 @@ export class Manifest extends ManifestView implements StateStore {
   private constructor(file: string, stored: StoredManifest, options: ManifestOpenOptions) {
     super(file, stored);
     this.dir = dataDirOf(file);
+    this.headDb = new Low<ManifestHead>(new HeadFileAdapter(file), emptyStoredHead(this.folderRecord));
     this.writeDelayMs = options.writeDelayMs ?? 500;
     this.maxWriteDelayMs = Math.max(options.maxWriteDelayMs ?? 5000, this.writeDelayMs);
     this.snapshotAfterBytes = options.snapshotAfterBytes ?? 4 * 1024 * 1024;
@@ -596,7 +615,8 @@ export class Manifest extends ManifestView implements StateStore {
         unsettled: recordOf(this.unsettledMap),
         stats: this.statsData,
       };
-      await writeFileAtomic(this.file, JSON.stringify(head), { mode: FILE_MODE });
+      this.headDb.data = head;
+      await this.headDb.write();
     } catch (err) {
       for (const d of dirty) this.dirtyShards.add(d);
       if (full) this.needFullSnapshot = true;
