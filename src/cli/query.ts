@@ -66,7 +66,8 @@ async function lookupPath(
     process.stderr.write(
       'files-sync: WARNING: --wait needs the running daemon (http.listen); answering from the manifest\n',
     );
-  const m = await openManifest(config.stateDir, folder);
+  // One path: read only the shard that holds it (constant cost at any folder size).
+  const m = await openManifest(config.stateDir, folder, { onlyPath: rel });
   const result = lookupInManifest(folder, m, rel);
   if (!result) {
     const pending = m.pendingUpload(rel) !== undefined;

@@ -99,7 +99,9 @@ class HeadFileAdapter implements Adapter<ManifestHead> {
 class ManifestView implements StateReader {
   protected folderRecord: FolderRecord = { name: '', root: '' };
   protected statsData: ManifestStats = {};
-  protected entryMap = new Map<string, ManifestEntry>();
+  /** Entries by shard (the shard a path hashes to): a snapshot serialises one without a walk over all. */
+  protected shardMaps: Array<Map<string, ManifestEntry>> = [new Map()];
+  protected entryCount = 0;
   protected uploads = new Map<string, PendingUpload>();
   protected deletes = new Map<string, PendingDelete>();
   protected suspectMap = new Map<string, Suspect>();
@@ -118,23 +120,23 @@ class ManifestView implements StateReader {
   }
 
   get size(): number {
-    return this.entryMap.size;
+    return this.entryCount;
   }
 
   get(relPath: string): ManifestEntry | undefined {
-    return this.entryMap.get(relPath);
+    return this.shardMap(relPath).get(relPath);
   }
 
   has(relPath: string): boolean {
-    return this.entryMap.has(relPath);
+    return this.shardMap(relPath).has(relPath);
   }
 
-  paths(): IterableIterator<string> {
-    return this.entryMap.keys();
+  *paths(): IterableIterator<string> {
+    for (const m of this.shardMaps) yield* m.keys();
   }
 
-  entries(): IterableIterator<[string, ManifestEntry]> {
-    return this.entryMap.entries();
+  *entries(): IterableIterator<[string, ManifestEntry]> {
+    for (const m of this.shardMaps) yield* m.entries();
   }
 
   findByFileId(fileId: string): string | undefined {
@@ -192,7 +194,7 @@ class ManifestView implements StateReader {
     return {
       version: MANIFEST_VERSION,
       folder: { ...this.folderRecord },
-      entries: record(this.entryMap),
+      entries: recordOf(this.entries()),
       pendingUploads: record(this.uploads),
       pendingDeletes: record(this.deletes),
       suspects: record(this.suspectMap),
@@ -202,8 +204,8 @@ class ManifestView implements StateReader {
   }
 
   protected load(stored: StoredManifest): void {
-    this.entryMap = new Map();
     this.byFileId = new Map();
+    this.entryCount = 0;
     const sections = stored.format === 'single' ? stored.data : stored.head;
     this.folderRecord = { ...sections.folder };
     this.statsData = { ...(sections.stats ?? {}) };
@@ -211,9 +213,21 @@ class ManifestView implements StateReader {
     this.deletes = toMap(sections.pendingDeletes);
     this.suspectMap = toMap(sections.suspects);
     this.unsettledMap = toMap(sections.unsettled);
-    const shards = stored.format === 'single' ? [stored.data.entries] : stored.shards;
-    for (const shard of shards) {
-      for (const key in shard) this.setEntry(key, shard[key]!);
+    if (stored.format === 'single') {
+      this.shardMaps = [new Map()];
+      for (const key in stored.data.entries) this.setEntry(key, stored.data.entries[key]!);
+    } else {
+      // A shard file holds exactly the paths that hash to it: no hashing needed to place them.
+      this.shardMaps = stored.shards.map(() => new Map<string, ManifestEntry>());
+      stored.shards.forEach((shard, i) => {
+        const m = this.shardMaps[i]!;
+        for (const key in shard) {
+          const entry = shard[key]!;
+          m.set(key, entry);
+          this.byFileId.set(entry.fileId, key);
+          this.entryCount++;
+        }
+      });
     }
     if (stored.format === 'sharded') {
       for (const journal of stored.journals) for (const op of journal.ops) this.apply(op);
@@ -249,19 +263,35 @@ class ManifestView implements StateReader {
   }
 
   protected setEntry(relPath: string, entry: ManifestEntry): ManifestEntry | undefined {
-    const previous = this.entryMap.get(relPath);
+    const m = this.shardMap(relPath);
+    const previous = m.get(relPath);
     if (previous !== undefined) this.unindex(relPath, previous);
-    this.entryMap.set(relPath, entry);
+    else this.entryCount++;
+    m.set(relPath, entry);
     this.byFileId.set(entry.fileId, relPath);
     return previous;
   }
 
   protected removeEntry(relPath: string): ManifestEntry | undefined {
-    const previous = this.entryMap.get(relPath);
+    const m = this.shardMap(relPath);
+    const previous = m.get(relPath);
     if (previous === undefined) return undefined;
     this.unindex(relPath, previous);
-    this.entryMap.delete(relPath);
+    m.delete(relPath);
+    this.entryCount--;
     return previous;
+  }
+
+  protected shardMap(relPath: string): Map<string, ManifestEntry> {
+    const n = this.shardMaps.length;
+    return this.shardMaps[n === 1 ? 0 : shardOf(relPath, n)]!;
+  }
+
+  /** Spreads the entries over `count` shards (the count only grows, by doubling). */
+  protected reshard(count: number): void {
+    const old = this.shardMaps;
+    this.shardMaps = Array.from({ length: count }, () => new Map<string, ManifestEntry>());
+    for (const m of old) for (const [key, entry] of m) this.shardMaps[shardOf(key, count)]!.set(key, entry);
   }
 
   private unindex(relPath: string, entry: ManifestEntry): void {
@@ -499,7 +529,8 @@ export class Manifest extends ManifestView implements StateStore {
   async startOver(workspaceId: string | null): Promise<void> {
     this.assertOpen();
     await this.flush();
-    this.entryMap = new Map();
+    this.shardMaps = this.shardMaps.map(() => new Map<string, ManifestEntry>());
+    this.entryCount = 0;
     this.byFileId = new Map();
     this.uploads = new Map();
     this.deletes = new Map();
@@ -574,7 +605,7 @@ export class Manifest extends ManifestView implements StateStore {
     this.pendingOps = [];
     let settle!: () => void;
     this.folding = new Promise<void>((resolve) => (settle = resolve));
-    const count = shardCountFor(this.entryMap.size, this.shardFiles.length);
+    const count = shardCountFor(this.entryCount, this.shardFiles.length);
     const reshard = count !== this.shardFiles.length;
     const dirty = reshard ? new Set(Array.from({ length: count }, (_, i) => i)) : this.dirtyShards;
     this.dirtyShards = new Set();
@@ -586,7 +617,9 @@ export class Manifest extends ManifestView implements StateStore {
       : [...this.shardFiles];
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      for (const [shard, content] of bucketEntries(this.entryMap, count, full ? allShards(count) : dirty)) {
+      if (reshard) this.reshard(count);
+      for (const shard of full ? allShards(count) : dirty) {
+        const content = this.shardMaps[shard]!;
         if (content.size === 0) {
           shardFiles[shard] = null;
           continue;
@@ -596,7 +629,7 @@ export class Manifest extends ManifestView implements StateStore {
           version: MANIFEST_VERSION,
           shard,
           of: count,
-          entries: content.entries,
+          entries: recordOf(content),
         });
         await createFileExclusive(path.join(this.dir, name), text, FILE_MODE);
         written.push(name);
@@ -639,7 +672,7 @@ export class Manifest extends ManifestView implements StateStore {
     this.writes++;
     this.snapshots++;
     // An estimate is enough (it only decides when a journal counts as big): ~300 bytes an entry.
-    this.snapshotBytes = this.entryMap.size * 300;
+    this.snapshotBytes = this.entryCount * 300;
     await oldJournal.close();
     for (const name of replaced) await unlink(path.join(this.dir, name)).catch(() => undefined);
     await this.removeJournalsBefore(gen);
@@ -822,25 +855,7 @@ function allShards(count: number): Set<number> {
   return new Set(Array.from({ length: count }, (_, i) => i));
 }
 
-/** The entries of each wanted shard, gathered in one walk over the map. */
-function bucketEntries(
-  entries: Map<string, ManifestEntry>,
-  count: number,
-  wanted: Set<number>,
-): Map<number, { entries: Record<string, ManifestEntry>; size: number }> {
-  const buckets = new Map<number, { entries: Record<string, ManifestEntry>; size: number }>();
-  if (wanted.size === 0) return buckets;
-  for (const s of wanted) buckets.set(s, { entries: emptyRecord(), size: 0 });
-  for (const [key, entry] of entries) {
-    const bucket = buckets.get(count === 1 ? 0 : shardOf(key, count));
-    if (bucket === undefined) continue;
-    bucket.entries[key] = entry;
-    bucket.size++;
-  }
-  return buckets;
-}
-
-function recordOf<T>(m: Map<string, T>): Record<string, T> {
+function recordOf<T>(m: Iterable<[string, T]>): Record<string, T> {
   const out = emptyRecord<T>();
   for (const [k, v] of m) out[k] = v;
   return out;
