@@ -1,7 +1,7 @@
 /**
- * `files-sync verify` with folders in two workspaces of one key: each folder is checked in its own
- * workspace, by ID (the `ids` filter) when few IDs are to be checked, by one listing per workspace
- * otherwise (the beta contract, which has no filter); `--path` checks a subset.
+ * `files-sync verify` and `status --remote` with folders in two workspaces of one key: each folder
+ * is checked in its own workspace, by ID (the `ids` filter) when few IDs are to be checked, by one
+ * listing per workspace otherwise (the beta contract, which has no filter); `--path` checks a subset.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -20,7 +20,11 @@ afterEach(async () => {
 type FolderResult = VerifyReport & { folder: string; remoteCheck: string };
 
 /** Two folders, `docs` in wrkspc_main (the api default) and `legal` in wrkspc_legal. */
-async function twoWorkspaces(opts: { gaOnly: boolean; contract?: string }): Promise<Project> {
+async function twoWorkspaces(opts: {
+  gaOnly: boolean;
+  contract?: string;
+  config?: Record<string, unknown>;
+}): Promise<Project> {
   const p = await makeProject({
     files: { 'a.txt': 'alpha', 'sub/b.md': '# b' },
     emulator: { gaOnly: opts.gaOnly, workspaces: ['wrkspc_main', 'wrkspc_legal'] },
@@ -35,6 +39,7 @@ async function twoWorkspaces(opts: { gaOnly: boolean; contract?: string }): Prom
     workspaceId: 'wrkspc_main',
     ...(opts.contract ? { contract: opts.contract } : {}),
   };
+  Object.assign(config, opts.config);
   config.folders = [
     { name: 'docs', path: p.folder },
     { name: 'legal', path: legal, workspaceId: 'wrkspc_legal' },
@@ -55,6 +60,19 @@ async function verify(
   } catch {
     throw new Error(`verify printed no JSON (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
   }
+}
+
+/** Deletes a file the way another program would. */
+async function deleteBehindOurBack(p: Project, id: string, workspace: string): Promise<void> {
+  const del = await fetch(`${p.emulator.url}/v1/files/${id}`, {
+    method: 'DELETE',
+    headers: {
+      'x-api-key': p.env.ANTHROPIC_API_KEY!,
+      'anthropic-version': '2023-06-01',
+      'anthropic-workspace-id': workspace,
+    },
+  });
+  expect(del.status).toBe(200);
 }
 
 const summary = (results: FolderResult[]) =>
@@ -83,15 +101,7 @@ describe('verify across workspaces', () => {
     // A legal copy deleted behind our back shows in legal only (its own workspace was asked).
     const m = await openManifest(p.stateDir, 'legal');
     const nda = m.get('nda.pdf')!.fileId;
-    const del = await fetch(`${p.emulator.url}/v1/files/${nda}`, {
-      method: 'DELETE',
-      headers: {
-        'x-api-key': p.env.ANTHROPIC_API_KEY!,
-        'anthropic-version': '2023-06-01',
-        'anthropic-workspace-id': 'wrkspc_legal',
-      },
-    });
-    expect(del.status).toBe(200);
+    await deleteBehindOurBack(p, nda, 'wrkspc_legal');
     const drift = await verify(p);
     expect(drift.code).toBe(1);
     expect(summary(drift.results)).toEqual([
@@ -114,5 +124,35 @@ describe('verify across workspaces', () => {
       { folder: 'legal', remoteCheck: 'list', drift: [] },
     ]);
     expect(r.code).toBe(0);
+  });
+});
+
+describe('status --remote', () => {
+  it("looks up queued deletes by ID in each folder's workspace and names those already gone", async () => {
+    const p = (project = await twoWorkspaces({
+      gaOnly: true,
+      config: { retention: { supersededMs: 0, removedMs: 3_600_000 } },
+    }));
+    const legalRoot = path.join(p.dir, 'legal');
+    await fs.rm(path.join(legalRoot, 'nda.pdf'));
+    await fs.rm(path.join(p.folder, 'a.txt'));
+    const removed = await syncJson(p);
+    expect(removed.code, removed.stderr).toBe(0);
+    const nda = (await openManifest(p.stateDir, 'legal')).pendingDeletes()[0]!.fileId;
+    await deleteBehindOurBack(p, nda, 'wrkspc_legal');
+
+    const before = p.emulator.stats().requests;
+    const r = await runCli(['status', '--json', '--remote', '-c', p.configPath], { env: p.env });
+    const json = JSON.parse(r.stdout) as { folders: Array<{ name: string; remote: unknown }> };
+    expect(json.folders.map((f) => [f.name, f.remote])).toEqual([
+      ['docs', { suspects: 0, suspectsGone: [], queuedDeletes: 1, queuedDeletesGone: [] }],
+      ['legal', { suspects: 0, suspectsGone: [], queuedDeletes: 1, queuedDeletesGone: [nda] }],
+    ]);
+    // One ids request per folder, nothing listed.
+    expect(p.emulator.stats().requests - before).toBe(2);
+    const human = await runCli(['status', '--remote', '-c', p.configPath], { env: p.env });
+    expect(human.stdout).toContain(
+      'remote: 0 of 0 suspects still on the server; 1 of 1 queued deletes already gone',
+    );
   });
 });
