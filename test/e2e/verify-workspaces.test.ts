@@ -97,7 +97,10 @@ describe('verify across workspaces', () => {
     expect(ok.code).toBe(0);
     // One ids request per folder: no page of the 2500 foreign files was fetched.
     expect(p.emulator.stats().requests - before).toBe(2);
+  });
 
+  it('finds a copy deleted in the second workspace, and checks a --path subset', async () => {
+    const p = (project = await twoWorkspaces({ gaOnly: true }));
     // A legal copy deleted behind our back shows in legal only (its own workspace was asked).
     const m = await openManifest(p.stateDir, 'legal');
     const nda = m.get('nda.pdf')!.fileId;
