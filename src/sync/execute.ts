@@ -298,8 +298,13 @@ export class Executor {
     try {
       switch (op.kind) {
         case 'upload':
-        case 'reupload':
           return await this.upload(op, op.path, op.local, undefined, deferredIntents.get(op.path));
+        case 'reupload': {
+          // A vanished or expired copy is gone: nothing to delete. An expiring one is still
+          // readable, so consumers keep it for the superseded retention like a replaced version.
+          const retire = op.reason === 'expiring' ? op.oldFileId : undefined;
+          return await this.upload(op, op.path, op.local, retire, deferredIntents.get(op.path));
+        }
         case 'replace':
           return await this.upload(op, op.path, op.local, op.oldFileId, deferredIntents.get(op.path));
         case 'delete':

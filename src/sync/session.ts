@@ -147,6 +147,8 @@ export function passContext(
     logger: session.logger,
     foreignIds: config.folders.length > 1 ? () => otherFoldersIds(config, session.folder.name) : undefined,
     exclusive: config.api.workspaceExclusive,
+    // The next reconciliation is due one interval from now: a copy expiring before it goes up again now.
+    expiryMarginMs: config.reconcile.intervalMs,
     signal: opts.signal,
   };
 }
