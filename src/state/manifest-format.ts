@@ -65,6 +65,7 @@ const manifestEntrySchema = z.object({
   remoteName: z.string(),
   mimeType: z.string(),
   uploadedAt: z.string(),
+  expiresAt: z.string().optional(),
 });
 
 const pendingUploadSchema = z.object({
@@ -234,6 +235,11 @@ function fastValid(item: unknown, shape: ReadonlyArray<readonly [string, 'string
   const size = item['size'];
   if (typeof size === 'number' && size < 0) return false;
   for (const first of ['fileId', 'path'] as const) if (first in item && item[first] === '') return false;
+  // The one optional field an entry may carry (a copy that expires).
+  if (shape === FAST_SHAPES.get(manifestEntrySchema) && 'expiresAt' in item) {
+    if (typeof item['expiresAt'] !== 'string') return false;
+    known++;
+  }
   // Extra fields are stripped by zod: leave such records to it so the output is the same.
   return Object.keys(item).length === known;
 }

@@ -380,6 +380,8 @@ export class Executor {
       remoteName: remote.filename,
       mimeType: remote.mimeType,
       uploadedAt: this.now().toISOString(),
+      // Recorded only when the copy expires, so the common entry stays as small as before.
+      ...(remote.expiresAt ? { expiresAt: remote.expiresAt } : {}),
     };
   }
 
