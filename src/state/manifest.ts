@@ -656,6 +656,8 @@ export class Manifest extends ManifestView implements StateStore {
       this.pendingOps = folded.concat(this.pendingOps);
       this.folding = undefined;
       settle();
+      // Nothing is appended to the old generation any more; it stays on disk until a snapshot lands.
+      await oldJournal.close();
       for (const name of written) await unlink(path.join(this.dir, name)).catch(() => undefined);
       throw new ManifestWriteError(
         `could not write manifest ${this.file}: ${(err as Error).message}`,
