@@ -32,10 +32,11 @@ const RETRY_BASE_MS = 2_000;
 const RETRY_MAX_MS = 5 * 60_000;
 /**
  * How long a watcher job waits for more paths before it starts. The debouncer releases paths one
- * quiet period at a time, so a burst arrives as many small flushes; each job writes the manifest
- * at least once (its upload intents), so gathering them keeps writes batched.
+ * quiet period at a time, so a burst arrives as many small flushes; a short gather still folds a
+ * burst into one job. It was 100 ms while each job rewrote the whole manifest for its intents;
+ * with the journal a job's intents cost one small append, so the wait is kept to a few ms.
  */
-const GATHER_MS = 100;
+const GATHER_MS = 10;
 /** Reconciliation period of a folder whose watcher failed while periodic reconciliation is off. */
 const FALLBACK_RECONCILE_MS = 5 * 60_000;
 /** How often a watched folder's root is stat'ed: a root renamed away kills watchers silently. */
