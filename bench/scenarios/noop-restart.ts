@@ -9,6 +9,7 @@ import { isDaemonStarted, isReconcileDone, startDaemon } from '../lib/daemon.js'
 import { startBenchEmulator } from '../lib/emulator.js';
 import { CLI_ENTRY, productEnv, writeProductConfig } from '../lib/product.js';
 import { median, ratioOf, seconds, type Check, type Measurement, type Scenario } from '../lib/results.js';
+import { sizeFromEnv } from '../lib/sizes.js';
 import { prepareSyncedTree } from '../lib/synced-tree.js';
 
 const SYNC = 'files-sync sync';
@@ -42,7 +43,7 @@ export const noopRestartScenario: Scenario = {
   id: 'noop-restart',
   title: 'No-op restart on an unchanged tree: time until in sync',
   async run(ctx) {
-    const files = ctx.quick ? 10_000 : 100_000;
+    const files = sizeFromEnv('FILES', ctx.quick ? 10_000 : 100_000);
     const repeats = ctx.quick ? 1 : 2;
     const emulator = await startBenchEmulator();
     try {

@@ -11,6 +11,7 @@ import { BenchError } from '../lib/errors.js';
 import { productEnv, writeProductConfig } from '../lib/product.js';
 import { countInotifyWatches, inotifyWatchLimit, readMemoryMB } from '../lib/procfs.js';
 import { ratioOf, round, type Check, type Measurement, type Ratio, type Scenario } from '../lib/results.js';
+import { sizeFromEnv } from '../lib/sizes.js';
 import { WATCH_BACKENDS } from '../../src/config/schema.js';
 import { prepareSyncedTree } from '../lib/synced-tree.js';
 
@@ -70,7 +71,11 @@ export const watchMemoryScenario: Scenario = {
   id: 'watch-memory',
   title: 'Idle daemon memory and inotify watches on large trees, per watcher backend',
   async run(ctx) {
-    const sizes = ctx.quick ? [2_000, 10_000] : [20_000, 100_000];
+    const sizes = process.env.BENCH_FILES
+      ? [sizeFromEnv('FILES', 0)]
+      : ctx.quick
+        ? [2_000, 10_000]
+        : [20_000, 100_000];
     const backends = [...WATCH_BACKENDS];
     const measurements: Measurement[] = [];
     const checks: Check[] = [];

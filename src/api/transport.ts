@@ -26,7 +26,8 @@ export interface CallSpec {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
   query?: Record<string, string | number | readonly string[] | undefined>;
-  body?: FormData | AsyncIterable<Uint8Array>;
+  /** A buffer is sent as it is (a whole small body); an iterable is streamed. */
+  body?: FormData | Uint8Array | AsyncIterable<Uint8Array>;
   headers?: Record<string, string>;
   /** Limit for the whole call (headers + body for JSON, headers only for streams). */
   timeoutMs: number;
@@ -232,9 +233,9 @@ async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): P
   return Buffer.concat(chunks).subarray(0, cap).toString('utf8');
 }
 
-function toRequestBody(body: CallSpec['body']): FormData | Readable | null {
+function toRequestBody(body: CallSpec['body']): FormData | Uint8Array | Readable | null {
   if (body === undefined) return null;
-  if (body instanceof FormData) return body;
+  if (body instanceof FormData || body instanceof Uint8Array) return body;
   // undici takes any async iterable at run time; a Readable satisfies its declared types too.
   return Readable.from(body, { objectMode: false });
 }
