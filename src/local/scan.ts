@@ -53,11 +53,14 @@ const nodeFs: FsLike = {
 
 /**
  * Synchronous lstats of SYNC_STAT_STRETCH files (or a smaller directory's files) that take longer
- * than this (a network mount, a cold disk: > ~80 us each where a cached local lstat takes ~4 us)
- * turn them off for the rest of the scan: the event loop must not stall on a slow file system.
+ * than this (a network mount, a cold disk: > ~200 us each where a cached local lstat takes ~4 us)
+ * count as slow; after SYNC_STAT_STRIKES slow stretches the scan goes asynchronous for the rest:
+ * the event loop must not stall on a slow file system. One slow stretch is not enough, since on a
+ * busy machine the process may simply have been preempted in the middle of one.
  */
-const SYNC_STAT_BUDGET_MS = 20;
+const SYNC_STAT_BUDGET_MS = 50;
 const SYNC_STAT_STRETCH = 256;
+const SYNC_STAT_STRIKES = 3;
 
 export interface ScanOptions {
   filter: PathFilter;
@@ -114,6 +117,11 @@ export async function scanFolder(root: string, options: ScanOptions): Promise<Sc
 
   const result: ScanResult = { entries: new Map(), skipped: [], dirs: 0, unreadableDirs: [] };
   let statSync = fs.lstatSync?.bind(fs);
+  let slowStretches = 0;
+  const endStretch = (startedAt: number): void => {
+    if (performance.now() - startedAt > SYNC_STAT_BUDGET_MS && ++slowStretches >= SYNC_STAT_STRIKES)
+      statSync = undefined;
+  };
   const pool = new TaskPool(Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY), signal);
   const abs = (rel: string): string => (rel === '' ? root : path.join(root, rel));
   const skip = (p: string, reason: SkipReason, detail?: string): void => {
@@ -190,7 +198,7 @@ export async function scanFolder(root: string, options: ScanOptions): Promise<Sc
           if (st?.isFile() === true) result.entries.set(child, toEntry(child, st));
           else pool.add(() => visitFile(child, nextChain));
           if (++statted % SYNC_STAT_STRETCH === 0) {
-            if (performance.now() - stretchStarted > SYNC_STAT_BUDGET_MS) statSync = undefined;
+            endStretch(stretchStarted);
             stretchStarted = performance.now();
           }
         }
@@ -201,8 +209,7 @@ export async function scanFolder(root: string, options: ScanOptions): Promise<Sc
         skip(child, 'special', specialKind(d));
       }
     }
-    if (statSync !== undefined && performance.now() - stretchStarted > SYNC_STAT_BUDGET_MS)
-      statSync = undefined;
+    if (statSync !== undefined && statted % SYNC_STAT_STRETCH !== 0) endStretch(stretchStarted);
   };
 
   const visitFile = async (rel: string, chain: DirChain | undefined): Promise<void> => {
