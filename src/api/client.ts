@@ -120,10 +120,11 @@ export interface UploadOptions {
   /**
    * The version of a path source the caller hashed. When given, every attempt sends exactly that
    * version, read from one open descriptor checked before and after the read, or fails with
-   * SourceChangedError; `onVersionSent` then confirms it, and no stat after the upload is needed.
+   * SourceChangedError; `onVersionSent` confirms it (and that the file was still that version, with
+   * a name, when the answer came), so the caller needs no stat of the path after the upload.
    */
   expected?: FileVersion | undefined;
-  /** Called once the answered attempt is known to have sent `expected`'s bytes. */
+  /** Called once the answered attempt is known to have sent `expected`'s bytes, still current then. */
   onVersionSent?: (() => void) | undefined;
 }
 
@@ -389,7 +390,7 @@ export class FilesClient {
         });
       try {
         const file = await (key ? this.tracker.track(key, post) : post);
-        if (sent !== undefined) opts.onVersionSent?.();
+        if (sent !== undefined && (await sent.stillCurrent())) opts.onVersionSent?.();
         return file;
       } catch (err) {
         if (isAbortError(err) || signal?.aborted) throw err;

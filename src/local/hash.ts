@@ -17,6 +17,8 @@ export interface FileHash extends FileVersion {
 
 interface HashStats extends FileVersion {
   isFile(): boolean;
+  /** Names of the inode; 0 once it was deleted or replaced by a rename (read-version checks it). */
+  nlink?: number;
 }
 
 /** An open file as hashFile uses it (node:fs FileHandle or memfs). */

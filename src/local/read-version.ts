@@ -105,13 +105,32 @@ export class OpenVersion {
     }
   }
 
+  /**
+   * True while the file is still `expected` and still has a name (not deleted or replaced by a
+   * rename): checked on the open descriptor once the upload was answered, so a change at any time
+   * before the answer is caught, as a stat of the path after the upload would.
+   */
+  async stillCurrent(): Promise<boolean> {
+    try {
+      this.check(await this.handle.stat());
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The stat after the last read: a write during the read moved size or mtime. */
   private async checkAfterRead(): Promise<void> {
     this.check(await this.handle.stat());
   }
 
-  private check(now: FileVersion): void {
+  private check(now: FileVersion & { nlink?: number }): void {
     const was = this.expected;
+    if (now.nlink === 0) {
+      throw new FileChangedError(`file deleted while reading it for upload: ${this.absPath}`, {
+        path: this.absPath,
+      });
+    }
     if (was.size === now.size && was.mtimeMs === now.mtimeMs && was.ino === now.ino) return;
     throw new FileChangedError(`file changed since it was hashed: ${this.absPath}`, {
       path: this.absPath,

@@ -161,23 +161,18 @@ async function listRemote(
 export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise<PassReport> {
   const full = opts.paths === undefined;
   const report = emptyReport();
-  // The listing waits on the network, the scan on the disk: run them at the same time.
-  const listing = full ? listRemote(ctx) : undefined;
   const state = full
     ? await scanAll({ ...ctx, onProgress: opts.onProgress })
     : await checkPaths(ctx, opts.paths ?? []);
-  if ('unavailable' in state) {
-    await listing;
-    return { ...report, status: 'unavailable', error: state.unavailable };
-  }
+  if ('unavailable' in state) return { ...report, status: 'unavailable', error: state.unavailable };
   opts.onLocal?.(state);
   report.localFiles = state.localFiles ?? 0;
   report.hashed = state.hashed;
 
   let remote: PlanInput['remote'];
-  if (listing) {
+  if (full) {
     opts.onProgress?.({ phase: 'listing' });
-    const listed = await listing;
+    const listed = await listRemote(ctx);
     if ('refused' in listed) return { ...report, status: 'failed', error: listed.refused };
     if ('incomplete' in listed) report.listingError = listed.incomplete;
     else remote = listed;

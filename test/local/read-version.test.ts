@@ -1,6 +1,6 @@
 /** OpenVersion: reads exactly the hashed version of a file for an upload, or refuses. */
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -85,5 +85,29 @@ describe('OpenVersion', () => {
     await appendFile(p, '!');
     await expect(v.readFramed(Buffer.alloc(0), Buffer.alloc(0))).rejects.toBeInstanceOf(FileChangedError);
     await v.close();
+  });
+
+  it('a file deleted while it is streamed or before the answer is no longer current', async () => {
+    const p = path.join(dir, 'big.bin');
+    await writeFile(p, randomBytes(4096));
+    const it = (await OpenVersion.open(p, await versionOf(p))).chunks(1024);
+    await it.next();
+    await unlink(p);
+    const rest = (async () => {
+      for (;;) if ((await it.next()).done) return;
+    })();
+    await expect(rest).rejects.toBeInstanceOf(FileChangedError);
+
+    const q = path.join(dir, 'small.txt');
+    await writeFile(q, 'hello');
+    const v = await OpenVersion.open(q, await versionOf(q));
+    try {
+      await v.readFramed(Buffer.alloc(0), Buffer.alloc(0));
+      expect(await v.stillCurrent()).toBe(true);
+      await unlink(q);
+      expect(await v.stillCurrent()).toBe(false);
+    } finally {
+      await v.close();
+    }
   });
 });
