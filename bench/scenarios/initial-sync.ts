@@ -9,6 +9,7 @@ import { assertExitOk, REPO_ROOT, runNode, type ChildRun } from '../lib/child.js
 import { startBenchEmulator } from '../lib/emulator.js';
 import { CLI_ENTRY, productEnv, writeProductConfig } from '../lib/product.js';
 import { ratioOf, seconds, type Check, type Measurement, type Scenario } from '../lib/results.js';
+import { sizeFromEnv } from '../lib/sizes.js';
 import { promises as fs } from 'node:fs';
 
 const OURS = 'files-sync sync';
@@ -30,7 +31,7 @@ export const initialSyncScenario: Scenario = {
   id: 'initial-sync',
   title: 'Initial sync of a fresh corpus: files-sync vs the official SDK',
   async run(ctx) {
-    const files = ctx.quick ? 500 : 5000;
+    const files = sizeFromEnv('FILES', ctx.quick ? 500 : 5000);
     const corpusRoot = path.join(ctx.workDir, 'corpus');
     ctx.log(`writing ${files} files (1 KB-2 MB)`);
     const corpus = await writeCorpus(

@@ -4,16 +4,18 @@
  * (the floor) and vs re-hashing every file. Zero uploads and zero hashes are expected.
  */
 import path from 'node:path';
-import { assertExitOk, REPO_ROOT, runNode, type ChildRun } from '../lib/child.js';
+import { assertExitOk, REPO_ROOT, runNode, runProgram, type ChildRun } from '../lib/child.js';
 import { isDaemonStarted, isReconcileDone, startDaemon } from '../lib/daemon.js';
 import { startBenchEmulator } from '../lib/emulator.js';
 import { CLI_ENTRY, productEnv, writeProductConfig } from '../lib/product.js';
 import { median, ratioOf, seconds, type Check, type Measurement, type Scenario } from '../lib/results.js';
+import { sizeFromEnv } from '../lib/sizes.js';
 import { prepareSyncedTree } from '../lib/synced-tree.js';
 
 const SYNC = 'files-sync sync';
 const DAEMON = 'files-sync run (start-up reconciliation)';
 const STAT_WALK = 'stat walk (floor)';
+const FIND = 'find -printf (native floor)';
 const REHASH = 're-hash everything';
 const BASELINE_DIR = path.join(REPO_ROOT, 'bench', 'baselines');
 
@@ -42,7 +44,7 @@ export const noopRestartScenario: Scenario = {
   id: 'noop-restart',
   title: 'No-op restart on an unchanged tree: time until in sync',
   async run(ctx) {
-    const files = ctx.quick ? 10_000 : 100_000;
+    const files = sizeFromEnv('FILES', ctx.quick ? 10_000 : 100_000);
     const repeats = ctx.quick ? 1 : 2;
     const emulator = await startBenchEmulator();
     try {
@@ -83,6 +85,16 @@ export const noopRestartScenario: Scenario = {
             const run = await runNode(path.join(BASELINE_DIR, 'rehash-walk.ts'), ['--root', tree.root]);
             assertExitOk(run, REHASH);
             return { ...fromRun(run), hashed: (JSON.parse(run.stdout) as { files: number }).files };
+          },
+        },
+        {
+          name: FIND,
+          role: 'reference',
+          note: "`find DIR -type f -printf '%s %T@ %i\\n'`: the same walk and lstat (size, mtime, inode) in C, no node start-up: the native floor",
+          run: async () => {
+            const run = await runProgram('find', [tree.root, '-type', 'f', '-printf', '%s %T@ %i\n']);
+            assertExitOk(run, FIND);
+            return fromRun(run);
           },
         },
         {
@@ -195,6 +207,7 @@ export const noopRestartScenario: Scenario = {
         ratioOf(measurements, ours, REHASH, 'in_sync_s', 'lower'),
         ratioOf(measurements, ours, STAT_WALK, 'cpu_s', 'lower'),
         ratioOf(measurements, ours, REHASH, 'cpu_s', 'lower'),
+        ratioOf(measurements, ours, FIND, 'in_sync_s', 'lower'),
       ]);
       return {
         sizes: { files, bytes: tree.corpus.bytes, manifest_bytes: tree.manifestBytes, repeats },

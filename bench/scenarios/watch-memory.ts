@@ -5,18 +5,21 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
+import { promises as fs } from 'node:fs';
 import { isDaemonStarted, isReconcileDone, startDaemon } from '../lib/daemon.js';
 import { startBenchEmulator } from '../lib/emulator.js';
 import { BenchError } from '../lib/errors.js';
 import { productEnv, writeProductConfig } from '../lib/product.js';
 import { countInotifyWatches, inotifyWatchLimit, readMemoryMB } from '../lib/procfs.js';
 import { ratioOf, round, type Check, type Measurement, type Ratio, type Scenario } from '../lib/results.js';
+import { sizeFromEnv } from '../lib/sizes.js';
 import { WATCH_BACKENDS } from '../../src/config/schema.js';
 import { prepareSyncedTree } from '../lib/synced-tree.js';
 
 /** Above this idle RSS at 100k files, another watcher backend is needed (the issue's budget). */
 export const RSS_BUDGET_MB_AT_100K = 400;
 const BUDGET_FILES = 100_000;
+const EMPTY = 'files-sync run, empty folder, default watcher';
 
 interface IdleSample {
   readyS: number;
@@ -70,7 +73,12 @@ export const watchMemoryScenario: Scenario = {
   id: 'watch-memory',
   title: 'Idle daemon memory and inotify watches on large trees, per watcher backend',
   async run(ctx) {
-    const sizes = ctx.quick ? [2_000, 10_000] : [20_000, 100_000];
+    // BENCH_FILES=N measures N/5 and N files (two sizes give the slope).
+    const sizes = process.env.BENCH_FILES
+      ? [Math.max(1, Math.round(sizeFromEnv('FILES', 0) / 5)), sizeFromEnv('FILES', 0)]
+      : ctx.quick
+        ? [2_000, 10_000]
+        : [20_000, 100_000];
     const backends = [...WATCH_BACKENDS];
     const measurements: Measurement[] = [];
     const checks: Check[] = [];
@@ -81,6 +89,33 @@ export const watchMemoryScenario: Scenario = {
     const limit = await inotifyWatchLimit();
     const name = (files: number, backend: string | null) =>
       `files-sync run, ${files} files, watcher ${backend ?? 'off'}`;
+
+    // The empty daemon (default watcher, empty folder): what every file costs is measured above it.
+    const emptyMB = await (async () => {
+      const emulator = await startBenchEmulator();
+      try {
+        const dir = path.join(ctx.workDir, 'empty');
+        await fs.mkdir(path.join(dir, 'tree'), { recursive: true });
+        const config = await writeProductConfig(dir, {
+          baseUrl: emulator.url,
+          folderPath: path.join(dir, 'tree'),
+          stateDir: path.join(dir, 'state'),
+          concurrency: 4,
+          reconcileIntervalMs: 0,
+        });
+        ctx.log('empty folder, default watcher: starting the daemon');
+        const s = await sampleIdleDaemon(config, productEnv(emulator.url));
+        measurements.push({
+          contender: EMPTY,
+          role: 'reference',
+          metrics: { files: 0, idle_rss_mb: s.idleRssMB, peak_rss_mb: s.peakRssMB, ready_s: s.readyS },
+          note: 'the daemon on an empty folder with the default watcher: kb_per_file is measured above it',
+        });
+        return s.idleRssMB;
+      } finally {
+        await emulator.close();
+      }
+    })();
 
     for (const files of sizes) {
       const emulator = await startBenchEmulator();
@@ -112,6 +147,7 @@ export const watchMemoryScenario: Scenario = {
               peak_rss_mb: s.peakRssMB,
               inotify_watches: s.watches,
               watches_per_file: s.watches / files,
+              kb_per_file: ((s.idleRssMB - emptyMB) * 1024) / files,
               inotify_instances: s.instances,
               ready_s: s.readyS,
             },
@@ -140,6 +176,7 @@ export const watchMemoryScenario: Scenario = {
     const [small, large] = sizes as [number, number];
     const notes: string[] = [
       'Every daemon runs with `--http 127.0.0.1:0`: without a watcher nothing else keeps `run` alive (it exits with code 13 right after start-up; reported to the daemon owners).',
+      `kb_per_file is (idle_rss_mb - the empty daemon's ${round(emptyMB)} MB) x 1024 / files: what one synced file costs the idle daemon.`,
       'idle_rss_mb is VmRSS once the daemon logged its start-up reconciliation and watcher ready and three 1 s samples agreed within 2%; peak_rss_mb is the process maximum (start-up included). Uncollected garbage makes idle RSS vary by some 10% between otherwise equal runs.',
     ];
     for (const backend of backends) {

@@ -20,7 +20,7 @@ import {
   isAbortError,
 } from './errors.js';
 import { mimeTypeFor } from './mime.js';
-import { streamedMultipart } from './multipart.js';
+import { multipartFrame, streamedMultipart, type MultipartFrame } from './multipart.js';
 import { shouldRetry, withRetry, type RetryInfo } from './retry.js';
 import { Transport, type CallSpec } from './transport.js';
 import { ApiHealth, type BreakerOptions } from './breaker.js';
@@ -33,6 +33,8 @@ import {
   WireGaFilePageSchema,
   toRemoteFile,
 } from './wire.js';
+import { FileChangedError, type FileVersion } from '../local/hash.js';
+import { OpenVersion } from '../local/read-version.js';
 
 /**
  * Which Files API contract to speak. `ga` (the default): no beta header, `page`/`next_page`
@@ -115,6 +117,15 @@ export interface UploadOptions {
    * appear later, so a listing after `settleAfter` must look for it.
    */
   onUnsettled?: ((attempt: UnsettledUpload) => Promise<void> | void) | undefined;
+  /**
+   * The version of a path source the caller hashed. When given, every attempt sends exactly that
+   * version, read from one open descriptor checked before and after the read, or fails with
+   * SourceChangedError; `onVersionSent` confirms it (and that the file was still that version, with
+   * a name, when the answer came), so the caller needs no stat of the path after the upload.
+   */
+  expected?: FileVersion | undefined;
+  /** Called once the answered attempt is known to have sent `expected`'s bytes, still current then. */
+  onVersionSent?: (() => void) | undefined;
 }
 
 /** An unanswered upload attempt whose file may still appear. */
@@ -327,7 +338,17 @@ export class FilesClient {
       let body: CallSpec['body'];
       let headers: Record<string, string> | undefined;
       let sizeBytes: number | undefined;
-      if (isPath) {
+      let sent: OpenVersion | undefined;
+      if (isPath && opts.expected !== undefined) {
+        const frame = multipartFrame(filename, mimeType, fields);
+        sent = await openVersion(source, opts.expected, filename);
+        body = await versionBody(sent, frame, filename);
+        headers = {
+          'content-type': frame.contentType,
+          'content-length': String(frame.head.byteLength + sent.size + frame.tail.byteLength),
+        };
+        sizeBytes = sent.size;
+      } else if (isPath) {
         const blob = await openPathBlob(source, mimeType, filename);
         sizeBytes = blob.size;
         const form = new FormData();
@@ -368,10 +389,12 @@ export class FilesClient {
           return file;
         });
       try {
-        return await (key ? this.tracker.track(key, post) : post);
+        const file = await (key ? this.tracker.track(key, post) : post);
+        if (sent !== undefined && (await sent.stillCurrent())) opts.onVersionSent?.();
+        return file;
       } catch (err) {
         if (isAbortError(err) || signal?.aborted) throw err;
-        if (isNotReadable(err)) {
+        if (isNotReadable(err) || isFileChanged(err)) {
           throw new SourceChangedError(
             `Upload of ${filename}: the file changed while it was being sent`,
             {
@@ -403,6 +426,8 @@ export class FilesClient {
           );
         }
         throw err;
+      } finally {
+        await sent?.close();
       }
     };
 
@@ -736,6 +761,61 @@ async function openPathBlob(path: string, mimeType: string, filename: string): P
       { cause: err },
     );
   }
+}
+
+/** Files up to this size are sent from one buffer (head, content and tail read into it at once). */
+export const BUFFERED_UPLOAD_MAX_BYTES = 1 << 20;
+
+async function openVersion(path: string, expected: FileVersion, filename: string): Promise<OpenVersion> {
+  try {
+    return await OpenVersion.open(path, expected);
+  } catch (err) {
+    // Changed, vanished or unreadable since the hash: the caller's business (re-scan), not a retry.
+    throw new SourceChangedError(
+      `Upload of ${filename}: ${path} is not the version that was hashed`,
+      { path, filename },
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * The body of a path upload: one buffer for a small file (no form-data encoder, no stream, two
+ * syscalls for the content), otherwise the frame around 1 MiB reads of the open version.
+ */
+async function versionBody(
+  file: OpenVersion,
+  frame: MultipartFrame,
+  filename: string,
+): Promise<Uint8Array | AsyncIterable<Uint8Array>> {
+  if (file.size > BUFFERED_UPLOAD_MAX_BYTES) return framedChunks(frame, file.chunks());
+  try {
+    return await file.readFramed(frame.head, frame.tail);
+  } catch (err) {
+    throw new SourceChangedError(
+      `Upload of ${filename}: the file changed while it was read`,
+      { filename },
+      { cause: err },
+    );
+  }
+}
+
+async function* framedChunks(
+  frame: MultipartFrame,
+  chunks: AsyncIterable<Buffer>,
+): AsyncGenerator<Uint8Array> {
+  yield frame.head;
+  yield* chunks;
+  yield frame.tail;
+}
+
+function isFileChanged(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; depth < 5 && cur instanceof Error; depth++) {
+    if (cur instanceof FileChangedError) return true;
+    cur = cur.cause;
+  }
+  return false;
 }
 
 function isNotReadable(err: unknown): boolean {

@@ -26,7 +26,8 @@ export interface CallSpec {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
   query?: Record<string, string | number | readonly string[] | undefined>;
-  body?: FormData | AsyncIterable<Uint8Array>;
+  /** A buffer is sent as it is (a whole small body); an iterable is streamed. */
+  body?: FormData | Uint8Array | AsyncIterable<Uint8Array>;
   headers?: Record<string, string>;
   /** Limit for the whole call (headers + body for JSON, headers only for streams). */
   timeoutMs: number;
@@ -70,9 +71,16 @@ export class Transport {
   }
 
   private async send(spec: CallSpec): Promise<OpenResponse> {
+    // One controller per call, fed by the caller's signal through a listener removed at the end:
+    // AbortSignal.any would leave a weak reference per call on the long-lived caller signal.
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new TimeLimitReached()), spec.timeoutMs);
-    const signal = spec.signal ? AbortSignal.any([spec.signal, timeout.signal]) : timeout.signal;
+    const callerSignal = spec.signal;
+    const onCallerAbort = (): void => timeout.abort(callerSignal?.reason);
+    if (callerSignal?.aborted) onCallerAbort();
+    else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    const signal = timeout.signal;
+    const unlink = (): void => callerSignal?.removeEventListener('abort', onCallerAbort);
     const release = (): void => clearTimeout(timer);
     try {
       const res = await request(this.url(spec), {
@@ -87,9 +95,12 @@ export class Transport {
       if (res.statusCode < 200 || res.statusCode >= 300) {
         throw await this.errorFrom(spec, res);
       }
+      // The caller's signal keeps aborting the body (a download outlives release()) until it closes.
+      res.body.once('close', unlink);
       return { statusCode: res.statusCode, body: res.body, release };
     } catch (err) {
       release();
+      unlink();
       throw this.translate(err, spec, timeout.signal);
     }
   }
@@ -232,9 +243,9 @@ async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): P
   return Buffer.concat(chunks).subarray(0, cap).toString('utf8');
 }
 
-function toRequestBody(body: CallSpec['body']): FormData | Readable | null {
+function toRequestBody(body: CallSpec['body']): FormData | Uint8Array | Readable | null {
   if (body === undefined) return null;
-  if (body instanceof FormData) return body;
+  if (body instanceof FormData || body instanceof Uint8Array) return body;
   // undici takes any async iterable at run time; a Readable satisfies its declared types too.
   return Readable.from(body, { objectMode: false });
 }

@@ -17,6 +17,8 @@ export interface FileHash extends FileVersion {
 
 interface HashStats extends FileVersion {
   isFile(): boolean;
+  /** Names of the inode; 0 once it was deleted or replaced by a rename (read-version checks it). */
+  nlink?: number;
 }
 
 /** An open file as hashFile uses it (node:fs FileHandle or memfs). */
@@ -92,6 +94,8 @@ export async function hashFile(absPath: string, options: HashOptions = {}): Prom
       hash.update(buffer.subarray(0, bytesRead));
       total += bytesRead;
       await options.onProgress?.(total);
+      // No read to meet EOF: a file that grew meanwhile shows a new size in the stat below.
+      if (total >= before.size) break;
     }
     after = await handle.stat();
   } catch (err) {
@@ -116,13 +120,21 @@ export async function hashFile(absPath: string, options: HashOptions = {}): Prom
     });
   }
   // A save by rename leaves our descriptor on the old inode: the path must still name what we read.
-  let current: HashStats;
-  try {
-    current = await fs.stat(absPath);
-  } catch (err) {
-    throw new FileChangedError(`file vanished while hashing: ${absPath}`, { path: absPath }, { cause: err });
+  // With `expected` (a scan's lstat of this path) the inode was already checked to be the one the
+  // path named; a rename after that is a newer version the next look at the path finds by its inode.
+  if (options.expected === undefined) {
+    let current: HashStats;
+    try {
+      current = await fs.stat(absPath);
+    } catch (err) {
+      throw new FileChangedError(
+        `file vanished while hashing: ${absPath}`,
+        { path: absPath },
+        { cause: err },
+      );
+    }
+    assertSameVersion(absPath, after, current, 'path');
   }
-  assertSameVersion(absPath, after, current, 'path');
 
   const result: FileHash = {
     sha256: hash.digest('hex'),

@@ -72,6 +72,9 @@ export interface ExecutorClient {
             settleAfter: Date;
           }) => Promise<void> | void)
         | undefined;
+      /** The hashed version; a client that sent exactly it calls `onVersionSent`. */
+      expected?: { size: number; mtimeMs: number; ino: number } | undefined;
+      onVersionSent?: (() => void) | undefined;
     },
   ): Promise<RemoteFile>;
   delete(
@@ -430,11 +433,14 @@ export class Executor {
     const abs = path.join(root, ...relPath.split('/'));
     const filename = remoteNameFor(relPath);
     let remote: RemoteFile;
+    let sentHashedVersion = false;
     try {
       remote = await client.upload(abs, {
         filename,
         mimeType: mimeTypeFor(relPath),
         signal,
+        expected: { size: local.size, mtimeMs: local.mtimeMs, ino: local.ino },
+        onVersionSent: () => (sentHashedVersion = true),
         // An earlier run's file of the same name and size is ours already, not this attempt's.
         isOwned: (id) => this.owns(id),
         onSuspects: async (files, why) => {
@@ -486,8 +492,9 @@ export class Executor {
     }
 
     // The upload read the file after we hashed it: if the file changed meanwhile, what went up may
-    // not match the hash. Discard that copy rather than record a stale hash.
-    const after = await fs.lstat(abs).catch(() => undefined);
+    // not match the hash. Discard that copy rather than record a stale hash. A client that checked
+    // the version it sent spares this stat (one per file of an initial sync).
+    const after = sentHashedVersion ? local : await fs.lstat(abs).catch(() => undefined);
     if (!after || !sameStat({ ...local, size: after.size, mtimeMs: after.mtimeMs, ino: after.ino }, local)) {
       manifest.addPendingDelete(this.queued(remote.id, relPath, 'stray'));
       manifest.removePendingUpload(relPath);

@@ -1,11 +1,18 @@
 import { execFileSync } from 'node:child_process';
+import nodeFs from 'node:fs';
 import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPathFilter } from '../../src/local/filter.js';
-import { FolderUnavailableError, isSkippedPath, scanFolder, statEntry } from '../../src/local/scan.js';
+import {
+  FolderUnavailableError,
+  isSkippedPath,
+  scanFolder,
+  statEntry,
+  type FsLike,
+} from '../../src/local/scan.js';
 import { createTestFs, fsError, recordingFs } from './memfs-helpers.js';
 
 const everything = createPathFilter();
@@ -283,4 +290,44 @@ describe('scanFolder on a real folder', () => {
       expect(await statEntry(dir, 'gone.txt')).toBeNull();
     },
   );
+});
+
+describe('scanFolder on the real file system (synchronous lstats per directory)', () => {
+  it('finds the same entries and skips with and without lstatSync, and hands a failed one to the async path', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'scan-sync-'));
+    try {
+      await mkdir(path.join(root, 'd', 'e'), { recursive: true });
+      for (const f of ['a.txt', 'd/b.txt', 'd/e/c.txt', 'gone.txt']) await writeFile(path.join(root, f), f);
+      await symlink('a.txt', path.join(root, 'link'));
+      const asyncOnly: FsLike = {
+        lstat: (p) => nodeFs.promises.lstat(p),
+        stat: (p) => nodeFs.promises.stat(p),
+        readdir: nodeFs.promises.readdir,
+      };
+      const withSync = await scanFolder(root, { filter: everything });
+      const without = await scanFolder(root, { filter: everything, fs: asyncOnly });
+      expect([...withSync.entries.entries()].sort()).toEqual([...without.entries.entries()].sort());
+      expect(withSync.skipped).toEqual([{ path: 'link', reason: 'symlink' }]);
+      expect(without.skipped).toEqual(withSync.skipped);
+
+      // A sync lstat that fails goes the asynchronous way, which reports what it finds then.
+      const failing: FsLike = {
+        ...asyncOnly,
+        lstatSync: (p) => {
+          if (p.endsWith('gone.txt')) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
+          return nodeFs.lstatSync(p);
+        },
+        lstat: async (p) => {
+          if (p.endsWith('gone.txt')) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
+          return nodeFs.promises.lstat(p);
+        },
+      };
+      const raced = await scanFolder(root, { filter: everything, fs: failing });
+      expect(raced.entries.has('gone.txt')).toBe(false);
+      expect(raced.entries.has('d/e/c.txt')).toBe(true);
+      expect(raced.skipped).toContainEqual({ path: 'gone.txt', reason: 'vanished', detail: 'ENOENT' });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });
