@@ -34,17 +34,18 @@ export interface LookupResult {
 }
 
 /**
- * The ID retention of the manifest (issue 9) as the lookup reads it. Until the manifest has it,
- * previousOf() answers []; once it has a `previousIds(path)` method, it is used as is.
+ * The earlier IDs of a path still alive (the manifest's ID retention), in the answer's shape.
+ * O(pending deletes) per call, as ManifestReader.previousIds is; with no deletes waiting (the
+ * usual idle state) that is nothing.
  */
-export interface PreviousIdSource {
-  previousIds(path: string): ReadonlyArray<{ fileId: string; until: string }>;
+export function previousOf(manifest: ManifestReader, rel: string): PreviousId[] {
+  return manifest.previousIds(rel).map((p) => ({ fileId: p.fileId, until: p.until }));
 }
 
-export function previousOf(manifest: unknown, rel: string): PreviousId[] {
-  const source = manifest as Partial<PreviousIdSource> | null;
-  if (typeof source?.previousIds !== 'function') return [];
-  return source.previousIds(rel).map((p) => ({ fileId: p.fileId, until: p.until }));
+/** Whether an upload intent of this path is recorded (an upload was started and not resolved). */
+export function hasPendingUpload(manifest: ManifestReader, rel: string): boolean {
+  // Intents are few (at most one per upload in flight or unresolved): a scan is cheap.
+  return manifest.pendingUploads().some((p) => p.path === rel);
 }
 
 /** The answer for a manifest entry in a given state. */
@@ -80,7 +81,7 @@ export function lookupInManifest(
 ): LookupResult | undefined {
   const entry = manifest.get(rel);
   if (!entry) return undefined;
-  const pending = Object.hasOwn(manifest.data.pendingUploads, rel);
+  const pending = hasPendingUpload(manifest, rel);
   return describeEntry(
     folder,
     rel,
@@ -131,7 +132,7 @@ export type LiveLookup =
 export async function lookupLive(f: LookupFolder, rel: string, failures: FailureBook): Promise<LiveLookup> {
   const entry = f.manifest.get(rel);
   const failure = failures.get(f.name, rel);
-  const intent = Object.hasOwn(f.manifest.data.pendingUploads, rel);
+  const intent = hasPendingUpload(f.manifest, rel);
   const local = await stat(`${f.root}/${rel}`).then(
     (s) => ({ size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, isFile: s.isFile() }),
     (err: unknown) => ({ error: errorCode(err) ?? 'error' }),
