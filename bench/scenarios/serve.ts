@@ -240,33 +240,26 @@ export const serveScenario: Scenario = {
         ctx.log(`files-sync id x${idRuns}, reading the ${Math.round(tree.manifestBytes / 1e6)} MB manifest`);
         const withManifest = await idWalls(['-c', noHttp]);
         const floor = median(bare);
-        measurements.push({
-          contender: ID_DAEMON,
-          role: 'ours',
-          metrics: {
-            wall_ms: round(median(withDaemon)),
-            over_node_start_ms: round(median(withDaemon) - floor),
-          },
-          note: `median of ${idRuns}, bin/files-sync.js id PATH --http ADDRESS (no config read)`,
-        });
-        measurements.push({
-          contender: ID_CONFIG,
-          role: 'ours',
-          metrics: {
-            wall_ms: round(median(viaConfig)),
-            over_node_start_ms: round(median(viaConfig) - floor),
-          },
-          note: `median of ${idRuns}, bin/files-sync.js id PATH -c CONFIG: takes http.listen from the config file, then asks the daemon`,
-        });
-        measurements.push({
-          contender: ID_TSX,
-          role: 'reference',
-          metrics: {
-            wall_ms: round(median(viaTsx)),
-            over_node_start_ms: round(median(viaTsx) - floor),
-          },
-          note: `median of ${idRuns}, node --import tsx src/cli/main.ts id PATH -c CONFIG: what a development checkout pays (tsx transpiles every module it loads); not how users run it`,
-        });
+        const idRow = (contender: string, role: 'ours' | 'reference', walls: number[], note: string) =>
+          measurements.push({
+            contender,
+            role,
+            metrics: { wall_ms: round(median(walls)), over_node_start_ms: round(median(walls) - floor) },
+            note: `median of ${idRuns}, ${note}`,
+          });
+        idRow(ID_DAEMON, 'ours', withDaemon, 'bin/files-sync.js id PATH --http ADDRESS (no config read)');
+        idRow(
+          ID_CONFIG,
+          'ours',
+          viaConfig,
+          'bin/files-sync.js id PATH -c CONFIG: takes http.listen from the config file, then asks the daemon',
+        );
+        idRow(
+          ID_TSX,
+          'reference',
+          viaTsx,
+          'node --import tsx src/cli/main.ts id PATH -c CONFIG: what a development checkout pays (tsx transpiles every module it loads); not how users run it',
+        );
         measurements.push({
           contender: NODE_BARE,
           role: 'reference',
