@@ -22,6 +22,14 @@ interface DirectArgs {
   wait?: number | undefined;
 }
 
+/** The flags with a value the fast path reads, and where each goes. */
+const VALUE_FLAGS = {
+  '--http': 'http',
+  '--http-token-file': 'tokenFile',
+  '-c': 'config',
+  '--config': 'config',
+} as const;
+
 /** Parses exactly `id PATH [--http A | -c F] [--http-token-file F] [--block|--json] [--wait S]`; undefined for anything else. */
 function parseDirect(args: readonly string[]): DirectArgs | undefined {
   if (args[0] !== 'id') return undefined;
@@ -36,10 +44,13 @@ function parseDirect(args: readonly string[]): DirectArgs | undefined {
         ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
         : [a, undefined];
     const value = () => inline ?? args[++i];
-    if (flag === '--http') out.http = value();
-    else if (flag === '--http-token-file') out.tokenFile = value();
-    else if (flag === '-c' || flag === '--config') out.config = value();
-    else if (flag === '--block' && inline === undefined) out.block = true;
+    if (Object.hasOwn(VALUE_FLAGS, flag)) {
+      const v = value();
+      // A flag without its value (or a repeated one) is the full command's usage error to report.
+      const key = VALUE_FLAGS[flag as keyof typeof VALUE_FLAGS];
+      if (v === undefined || v === '' || out[key] !== undefined) return undefined;
+      out[key] = v;
+    } else if (flag === '--block' && inline === undefined) out.block = true;
     else if (flag === '--json' && inline === undefined) out.json = true;
     else if (flag === '--wait') {
       const v = value();
