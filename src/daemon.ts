@@ -50,7 +50,9 @@ function sharedKey(c: Config): string {
 }
 
 function folderKey(f: FolderConfig): string {
-  return JSON.stringify([f.path, f.include, f.exclude, f.followSymlinks]);
+  // The workspace and expiry pick the folder's client view: a change restarts it (and a new
+  // workspace makes it start over there, see openFolderSession).
+  return JSON.stringify([f.path, f.include, f.exclude, f.followSymlinks, f.workspaceId, f.expiresInSeconds]);
 }
 
 /** A running daemon. */

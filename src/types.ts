@@ -24,6 +24,8 @@ export interface ManifestEntry {
   mimeType: string;
   /** ISO-8601 time the upload was recorded. */
   uploadedAt: string;
+  /** ISO-8601 time the remote copy expires (`expires_in_seconds` at upload); absent when it does not. */
+  expiresAt?: string | undefined;
 }
 
 /**

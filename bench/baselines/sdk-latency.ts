@@ -1,6 +1,6 @@
 /**
- * Baseline for change latency: how long one small upload takes with the official SDK when
- * nothing else happens (one request at a time). Prints {latenciesMs: number[]} as JSON.
+ * Baseline for change latency: how long one small upload takes with the official SDK (GA
+ * `client.files`, as files-sync speaks by default) when nothing else happens (one request at a time). Prints {latenciesMs: number[]} as JSON.
  */
 import { createReadStream } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
@@ -14,7 +14,7 @@ const client = new Anthropic({
 const latenciesMs: number[] = [];
 for (const file of (await listFiles(root)).sort()) {
   const started = performance.now();
-  await client.beta.files.upload({ file: createReadStream(file), betas: ['files-api-2025-04-14'] });
+  await client.files.upload({ file: createReadStream(file) });
   latenciesMs.push(performance.now() - started);
 }
 process.stdout.write(`${JSON.stringify({ latenciesMs })}\n`);

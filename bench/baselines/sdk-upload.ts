@@ -1,7 +1,8 @@
 /**
- * Baseline uploader: the official @anthropic-ai/sdk, no manifest logic beyond a path -> ID map
- * written at the end. `--concurrency 1` is the naive one-file-at-a-time script; a higher value is
- * the same SDK with as many uploads in flight as files-sync uses. Reads ANTHROPIC_API_KEY and
+ * Baseline uploader: the official @anthropic-ai/sdk (GA `client.files`, the contract files-sync
+ * speaks by default), no manifest logic beyond a path -> ID map written at the end.
+ * `--concurrency 1` is the naive one-file-at-a-time script; a higher value is the same SDK with
+ * as many uploads in flight as files-sync uses. Reads ANTHROPIC_API_KEY and
  * ANTHROPIC_BASE_URL (the emulator). Prints {files, bytes, failed, workMs} as JSON.
  */
 import { createReadStream, promises as fs } from 'node:fs';
@@ -26,10 +27,8 @@ let bytes = 0;
 let failed = 0;
 await mapLimit(files, concurrency, async (file) => {
   try {
-    const uploaded = await client.beta.files.upload({
-      file: createReadStream(file),
-      betas: ['files-api-2025-04-14'],
-    });
+    // The GA endpoint, as files-sync speaks it by default: no beta header, same multipart body.
+    const uploaded = await client.files.upload({ file: createReadStream(file) });
     ids[path.relative(root, file)] = uploaded.id;
     bytes += uploaded.size_bytes;
   } catch (err) {

@@ -87,7 +87,7 @@ export const initialSyncScenario: Scenario = {
       },
       {
         name: SDK_CONCURRENT,
-        note: `bench/baselines/sdk-upload.ts --concurrency ${SYNC_CONCURRENCY}: client.beta.files.upload(fs.createReadStream(p)), no hashing, a path->ID map written at the end`,
+        note: `bench/baselines/sdk-upload.ts --concurrency ${SYNC_CONCURRENCY}: client.files.upload(fs.createReadStream(p)) (GA), no hashing, a path->ID map written at the end`,
         run: (url, dir) =>
           runNode(
             SDK_SCRIPT,
@@ -115,7 +115,8 @@ export const initialSyncScenario: Scenario = {
     ];
 
     for (const c of contenders) {
-      const emulator = await startBenchEmulator();
+      // GA only: every contender speaks the same contract, none can fall back to the beta shapes.
+      const emulator = await startBenchEmulator({ emulator: { gaOnly: true } });
       const dir = await fs.mkdtemp(path.join(ctx.workDir, 'run-'));
       try {
         ctx.log(`${c.name}: uploading ${files} files (${mb.toFixed(0)} MB)`);

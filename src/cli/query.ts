@@ -66,10 +66,11 @@ async function lookupPath(
     process.stderr.write(
       'files-sync: WARNING: --wait needs the running daemon (http.listen); answering from the manifest\n',
     );
-  const m = await openManifest(config.stateDir, folder);
+  // One path: read only the shard that holds it (constant cost at any folder size).
+  const m = await openManifest(config.stateDir, folder, { onlyPath: rel });
   const result = lookupInManifest(folder, m, rel);
   if (!result) {
-    const pending = Object.hasOwn(m.data.pendingUploads, rel);
+    const pending = m.pendingUpload(rel) !== undefined;
     throw new CliExit(
       `files-sync: ${displayPath(rel)} is not synced${pending ? ' yet (an upload is pending)' : ''} in folder "${folder}"`,
       EXIT.failed,

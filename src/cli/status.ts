@@ -2,6 +2,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { clientForFolder } from '../api/client.js';
+import type { Config } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
 import { displayPath } from '../local/display-name.js';
 import { STATUS_FILE, type DaemonStatus, type FolderStatus } from '../status.js';
 import type { PendingDelete } from '../types.js';
@@ -9,10 +12,66 @@ import { openManifest } from '../state/manifest.js';
 import { isProcessAlive } from '../state/process.js';
 import { ManifestNotFoundError } from '../state/errors.js';
 import { formatLastSync, readLastSync } from './last-sync.js';
-import { EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
+import {
+  commandLogger,
+  createClient,
+  EXIT,
+  loadCliConfig,
+  runCommand,
+  type CommonOptions,
+} from './common.js';
 
 interface StatusOptions extends CommonOptions {
   json?: boolean;
+  remote?: boolean;
+}
+
+/** What `--remote` learnt of a folder's recorded IDs that may be gone: suspects and queued deletes. */
+interface RemoteCheck {
+  suspects: number;
+  /** Suspects the server no longer has (the next reconciliation forgets them). */
+  suspectsGone: string[];
+  queuedDeletes: number;
+  /** Queued deletes whose file is already gone (expired, or deleted elsewhere). */
+  queuedDeletesGone: string[];
+  error?: string;
+}
+
+/**
+ * Looks up each folder's suspects and queued deletes by ID in the folder's own workspace (the ids
+ * filter, 100 a request): a few requests instead of listing every file of the workspace.
+ */
+async function checkRemote(config: Config, json: boolean): Promise<Map<string, RemoteCheck>> {
+  const out = new Map<string, RemoteCheck>();
+  const client = await createClient(config, commandLogger(config, { json }));
+  try {
+    for (const f of config.folders) {
+      const m = await openManifest(config.stateDir, f.name).catch(() => undefined);
+      if (!m) continue;
+      const suspects = m.suspects().map((x) => x.fileId);
+      const deletes = m.pendingDeletes().map((d) => d.fileId);
+      const check: RemoteCheck = {
+        suspects: suspects.length,
+        suspectsGone: [],
+        queuedDeletes: deletes.length,
+        queuedDeletesGone: [],
+      };
+      out.set(f.name, check);
+      if (suspects.length + deletes.length === 0) continue;
+      try {
+        const found = new Set(
+          (await clientForFolder(client, f).retrieveMany([...suspects, ...deletes])).map((x) => x.id),
+        );
+        check.suspectsGone = suspects.filter((id) => !found.has(id));
+        check.queuedDeletesGone = deletes.filter((id) => !found.has(id));
+      } catch (err) {
+        check.error = errorMessage(err);
+      }
+    }
+  } finally {
+    await client.close();
+  }
+  return out;
 }
 
 /** The delete queue as stored: what still waits for its retention time, and when the next is due. */
@@ -40,6 +99,7 @@ export function registerStatusCommand(program: Command): void {
     )
     .option('-c, --config <file>', 'config file')
     .option('--json', 'JSON on stdout')
+    .option('--remote', "also look up suspects and queued deletes by ID in each folder's workspace")
     .option('--state-dir <dir>', 'override stateDir')
     .addHelpText(
       'after',
@@ -49,6 +109,8 @@ Examples:
   $ files-sync status --json | jq '.folders[] | {name, pendingUploads}'
 
 Shows the last one-off \`files-sync sync\` too (when, result, counts), for runs from cron.
+--remote asks the API (by ID, a request per 100 IDs, in each folder's own workspace) which
+suspects and queued deletes are already gone; without it status makes no request.
 
 Exit codes: 0 daemon running, 3 not running (the manifest figures are still shown), 64 bad flag,
 78 configuration error.`,
@@ -94,6 +156,12 @@ Exit codes: 0 daemon running, 3 not running (the manifest figures are still show
           });
         }
         const lastSync = await readLastSync(config.stateDir);
+        const remote = opts.remote ? await checkRemote(config, opts.json === true) : undefined;
+        if (remote)
+          for (const f of folders) {
+            const r = remote.get(f.name);
+            if (r) Object.assign(f, { remote: r });
+          }
         const out = {
           running,
           pid: running ? snap!.pid : null,
@@ -149,6 +217,12 @@ Exit codes: 0 daemon running, 3 not running (the manifest figures are still show
             for (const x of f.suspects ?? [])
               process.stdout.write(
                 `  suspect ${x.fileId} ${displayPath(x.filename)} (${x.sizeBytes} bytes, created ${x.createdAt}) for ${displayPath(x.path)}: ${x.why}\n`,
+              );
+            const r = remote?.get(f.name);
+            if (r?.error) process.stdout.write(`  remote check failed: ${displayPath(r.error)}\n`);
+            else if (r)
+              process.stdout.write(
+                `  remote: ${r.suspects - r.suspectsGone.length} of ${r.suspects} suspects still on the server; ${r.queuedDeletesGone.length} of ${r.queuedDeletes} queued deletes already gone\n`,
               );
             if ('lastError' in f && f.lastError)
               process.stdout.write(

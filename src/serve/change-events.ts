@@ -1,6 +1,12 @@
 /**
  * The change vocabulary consumers see on /v1/events and in the event log: what happened to which
  * path's file ID. Made from the executor's outcomes (one place: the daemon's outcome callback).
+ *
+ * An expiry is one `expired` event, sent once the new copy is up: `previousFileId` is the expired
+ * ID, `fileId` the new one, so a cache swaps them in one step (as for `replaced`) and never sees
+ * a path without an ID. `reason` says whether the old copy is gone already (`expired`) or was
+ * replaced ahead of its expires_at (`expiring`: still readable until then, listed in `previous`).
+ * If the new upload fails no event is sent; the lookup shows the path as failed.
  */
 import type { OpOutcome } from '../sync/execute.js';
 
@@ -13,14 +19,18 @@ export interface ChangeInput {
   folder: string;
   /** The path now (a move's destination); null for a `held` event, which is about the folder. */
   path: string | null;
-  /** The path's file ID now; for `deleted` and `expired`, the ID that is gone. */
+  /** The path's file ID now; for `deleted`, the ID that is gone. */
   fileId: string | null;
-  /** For `replaced` (and `uploaded` after the remote copy vanished), the ID it took over from. */
+  /**
+   * For `replaced`, `expired` (and `uploaded` after the remote copy vanished), the ID it took over
+   * from; after `expired` that ID is gone or expiring (see `reason`).
+   */
   previousFileId: string | null;
   /** A move's source path. */
   fromPath?: string | undefined;
   /** `held`: how many deletes the safety guard holds, and why. */
   count?: number | undefined;
+  /** `held`: why; `expired`: `expired` (the old copy is gone) or `expiring` (it goes at its expires_at). */
   reason?: string | undefined;
   time: string;
 }
@@ -51,15 +61,26 @@ export function changeFromOutcome(
   const time = now.toISOString();
   switch (op.kind) {
     case 'upload':
-    case 'reupload':
       return {
         type: 'uploaded',
         folder,
         path: op.path,
         fileId: outcome.fileId ?? null,
-        previousFileId: op.kind === 'reupload' ? op.vanishedFileId : null,
+        previousFileId: null,
         time,
       };
+    case 'reupload': {
+      const change: ChangeInput = {
+        type: op.reason === 'vanished' ? 'uploaded' : 'expired',
+        folder,
+        path: op.path,
+        fileId: outcome.fileId ?? null,
+        previousFileId: op.oldFileId,
+        time,
+      };
+      if (op.reason !== 'vanished') change.reason = op.reason;
+      return change;
+    }
     case 'replace':
       return {
         type: 'replaced',

@@ -37,7 +37,7 @@ export interface LibraryManifest extends ReadonlyManifest {
 export async function openManifest(stateDir: string, folderName: string): Promise<LibraryManifest> {
   const m = await openReadonlyManifest(stateDir, folderName);
   const lookup = (p: string): LookupResult | undefined => {
-    const rel = path.isAbsolute(p) ? path.relative(m.data.folder.root, p).split(path.sep).join('/') : p;
+    const rel = path.isAbsolute(p) ? path.relative(m.folder.root, p).split(path.sep).join('/') : p;
     return lookupInManifest(folderName, m, rel);
   };
   async function* changes(options: ChangesOptions = {}): AsyncGenerator<ChangeEvent> {

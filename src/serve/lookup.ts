@@ -42,12 +42,6 @@ export function previousOf(manifest: ManifestReader, rel: string): PreviousId[] 
   return manifest.previousIds(rel).map((p) => ({ fileId: p.fileId, until: p.until }));
 }
 
-/** Whether an upload intent of this path is recorded (an upload was started and not resolved). */
-export function hasPendingUpload(manifest: ManifestReader, rel: string): boolean {
-  // Intents are few (at most one per upload in flight or unresolved): a scan is cheap.
-  return manifest.pendingUploads().some((p) => p.path === rel);
-}
-
 /** The answer for a manifest entry in a given state. */
 export function describeEntry(
   folder: string,
@@ -81,7 +75,7 @@ export function lookupInManifest(
 ): LookupResult | undefined {
   const entry = manifest.get(rel);
   if (!entry) return undefined;
-  const pending = hasPendingUpload(manifest, rel);
+  const pending = manifest.pendingUpload(rel) !== undefined;
   return describeEntry(
     folder,
     rel,
@@ -132,7 +126,7 @@ export type LiveLookup =
 export async function lookupLive(f: LookupFolder, rel: string, failures: FailureBook): Promise<LiveLookup> {
   const entry = f.manifest.get(rel);
   const failure = failures.get(f.name, rel);
-  const intent = hasPendingUpload(f.manifest, rel);
+  const intent = f.manifest.pendingUpload(rel) !== undefined;
   const local = await stat(`${f.root}/${rel}`).then(
     (s) => ({ size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, isFile: s.isFile() }),
     (err: unknown) => ({ error: errorCode(err) ?? 'error' }),

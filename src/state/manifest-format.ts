@@ -1,27 +1,43 @@
-// The manifest's on-disk format: its schema, version and migrations.
+// The manifest's on-disk format: its schema, version, migrations, and the v3 head, shard and journal records.
 import { z } from 'zod';
 import type { ManifestEntry, PendingDelete, PendingUpload, Suspect, UnsettledAttempt } from '../types.js';
 import { ManifestCorruptError, ManifestVersionError } from './errors.js';
 
 /**
  * The manifest format this code reads and writes. 2 added suspects, unsettled attempts and the
- * retention time of pending deletes; a v1 file is read as v2 with those sections empty, and an
- * older files-sync refuses a v2 file rather than dropping suspects it does not know.
+ * retention time of pending deletes. 3 split the one file into a head (everything but entries),
+ * entry shards and a journal of changes (see manifest-files.ts), and records the workspace. Older
+ * formats are read and rewritten as 3; an older files-sync refuses a newer file rather than
+ * dropping what it does not know.
  */
-export const MANIFEST_VERSION = 2;
+export const MANIFEST_VERSION = 3;
+
+/** The last single-file format; `migrate` turns any single-file manifest (v0..v2) into its content. */
+export const SINGLE_FILE_VERSION = 2;
 
 /** Free-form status the daemon records for `status` to show. */
 export interface ManifestStats {
-  lastReconcileAt?: string;
-  lastReconcileResult?: string;
-  lastError?: string;
+  lastReconcileAt?: string | undefined;
+  lastReconcileResult?: string | undefined;
+  lastError?: string | undefined;
   [key: string]: unknown;
 }
 
-/** The whole content of one folder's manifest file. */
+/** Which folder a manifest belongs to and, since v3, which workspace its file IDs live in. */
+export interface FolderRecord {
+  name: string;
+  root: string;
+  /**
+   * The `anthropic-workspace-id` the IDs were created under; null for the key's default workspace,
+   * absent when not known (a manifest from before v3).
+   */
+  workspaceId?: string | null;
+}
+
+/** The whole logical content of one folder's manifest (a single-file manifest, or all v3 files merged). */
 export interface ManifestData {
-  version: 2;
-  folder: { name: string; root: string };
+  version: number;
+  folder: FolderRecord;
   /** Key: relative path. */
   entries: Record<string, ManifestEntry>;
   /** Key: relative path. */
@@ -49,6 +65,7 @@ const manifestEntrySchema = z.object({
   remoteName: z.string(),
   mimeType: z.string(),
   uploadedAt: z.string(),
+  expiresAt: z.string().optional(),
 });
 
 const pendingUploadSchema = z.object({
@@ -86,7 +103,11 @@ const unsettledSchema = z.object({
   settleAfter: z.string(),
 });
 
-const folderSchema = z.object({ name: z.string(), root: z.string() });
+const folderSchema = z.object({
+  name: z.string(),
+  root: z.string(),
+  workspaceId: z.string().nullable().optional(),
+});
 
 /**
  * A record whose keys are data (paths, file IDs). Null prototype, so a file literally named
@@ -97,10 +118,10 @@ export function emptyRecord<T>(): Record<string, T> {
 }
 
 /** A fresh manifest for a folder. */
-export function emptyManifest(folder: { name: string; root: string }): ManifestData {
+export function emptyManifest(folder: FolderRecord): ManifestData {
   return {
     version: MANIFEST_VERSION,
-    folder: { name: folder.name, root: folder.root },
+    folder: { ...folder },
     entries: emptyRecord(),
     pendingUploads: emptyRecord(),
     pendingDeletes: emptyRecord(),
@@ -132,12 +153,8 @@ export function migrate(raw: unknown, options: MigrateOptions = {}): ManifestDat
   if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) {
     throw corrupt(`invalid version ${JSON.stringify(version)}`);
   }
-  if (version > MANIFEST_VERSION) {
-    throw new ManifestVersionError(
-      `${named} has version ${version}, newer than this files-sync understands (${MANIFEST_VERSION}); upgrade files-sync`,
-      { file, version, supported: MANIFEST_VERSION },
-    );
-  }
+  if (version > MANIFEST_VERSION) throw tooNew(named, file, version);
+  if (version > SINGLE_FILE_VERSION) throw corrupt(`version ${version} is not a single-file manifest`);
   const v1 = version === 0 ? upgradeV0(raw, options.folder) : raw;
   // v1 had no suspects or unsettled attempts; an empty section may be left out.
   const source: Record<string, unknown> = { suspects: {}, unsettled: {}, ...v1 };
@@ -145,7 +162,7 @@ export function migrate(raw: unknown, options: MigrateOptions = {}): ManifestDat
   const folder = folderSchema.safeParse(source['folder']);
   if (!folder.success) throw corrupt('folder is missing or malformed');
   const data: ManifestData = {
-    version: MANIFEST_VERSION,
+    version: SINGLE_FILE_VERSION,
     folder: { name: folder.data.name, root: folder.data.root },
     entries: validRecord(source['entries'], manifestEntrySchema, 'entries', corrupt),
     pendingUploads: validRecord(source['pendingUploads'], pendingUploadSchema, 'pendingUploads', corrupt),
@@ -153,18 +170,7 @@ export function migrate(raw: unknown, options: MigrateOptions = {}): ManifestDat
     suspects: validRecord(source['suspects'], suspectSchema, 'suspects', corrupt),
     unsettled: validRecord(source['unsettled'], unsettledSchema, 'unsettled', corrupt),
   };
-  for (const [key, u] of Object.entries(data.unsettled)) {
-    if (unsettledKey(u) !== key)
-      throw corrupt(`unsettled[${JSON.stringify(key)}] names ${JSON.stringify(u.path)}`);
-  }
-  for (const [key, p] of Object.entries(data.pendingUploads)) {
-    if (p.path !== key)
-      throw corrupt(`pendingUploads[${JSON.stringify(key)}] names path ${JSON.stringify(p.path)}`);
-  }
-  for (const [key, d] of Object.entries(data.pendingDeletes)) {
-    if (d.fileId !== key)
-      throw corrupt(`pendingDeletes[${JSON.stringify(key)}] names file ${JSON.stringify(d.fileId)}`);
-  }
+  checkKeys(data, corrupt);
   const stats = source['stats'];
   if (stats !== undefined) {
     if (!isPlainObject(stats)) throw corrupt('stats is not an object');
@@ -229,6 +235,11 @@ function fastValid(item: unknown, shape: ReadonlyArray<readonly [string, 'string
   const size = item['size'];
   if (typeof size === 'number' && size < 0) return false;
   for (const first of ['fileId', 'path'] as const) if (first in item && item[first] === '') return false;
+  // The one optional field an entry may carry (a copy that expires).
+  if (shape === FAST_SHAPES.get(manifestEntrySchema) && 'expiresAt' in item) {
+    if (typeof item['expiresAt'] !== 'string') return false;
+    known++;
+  }
   // Extra fields are stripped by zod: leave such records to it so the output is the same.
   return Object.keys(item).length === known;
 }
@@ -270,4 +281,159 @@ function validRecord<S extends z.ZodType>(
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function tooNew(named: string, file: string | undefined, version: number): ManifestVersionError {
+  return new ManifestVersionError(
+    `${named} has version ${version}, newer than this files-sync understands (${MANIFEST_VERSION}); upgrade files-sync`,
+    { file, version, supported: MANIFEST_VERSION },
+  );
+}
+
+/** The version a parsed manifest head says it has (0 when absent); throws on a newer or invalid one. */
+export function headVersion(raw: unknown, file: string): number {
+  const named = `manifest ${file}`;
+  if (!isPlainObject(raw)) {
+    throw new ManifestCorruptError(`${named} is corrupt: not a JSON object`, {
+      file,
+      reason: 'not a JSON object',
+    });
+  }
+  const version = raw['version'] ?? 0;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) {
+    const reason = `invalid version ${JSON.stringify(version)}`;
+    throw new ManifestCorruptError(`${named} is corrupt: ${reason}`, { file, reason });
+  }
+  if (version > MANIFEST_VERSION) throw tooNew(named, file, version);
+  return version;
+}
+
+/**
+ * The v3 head: everything but the entries, which live in `shards` (file names in the data
+ * directory, one per shard, null for an empty shard), plus the journal generation to replay from.
+ */
+export interface ManifestHead {
+  version: 3;
+  /** Increases with every snapshot; shard files and journals are named with generations. */
+  gen: number;
+  folder: FolderRecord;
+  shards: Array<string | null>;
+  /** Journal files of this generation and later hold changes made after this snapshot. */
+  journalFrom: number;
+  pendingUploads: Record<string, PendingUpload>;
+  pendingDeletes: Record<string, PendingDelete>;
+  suspects: Record<string, Suspect>;
+  unsettled: Record<string, UnsettledAttempt>;
+  stats: ManifestStats;
+}
+
+const SHARD_NAME = /^entries-\d+\.\d+\.json$/;
+
+/** Validates a parsed v3 head; throws ManifestCorruptError naming what is wrong. */
+export function parseHead(raw: unknown, file: string): ManifestHead {
+  const corrupt = (reason: string): ManifestCorruptError =>
+    new ManifestCorruptError(`manifest ${file} is corrupt: ${reason}`, { file, reason });
+  if (!isPlainObject(raw)) throw corrupt('not a JSON object');
+  const folder = folderSchema.safeParse(raw['folder']);
+  if (!folder.success) throw corrupt('folder is missing or malformed');
+  const gen = raw['gen'];
+  const journalFrom = raw['journalFrom'];
+  if (typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 0) throw corrupt('gen is not a number');
+  if (typeof journalFrom !== 'number' || !Number.isSafeInteger(journalFrom) || journalFrom < 0)
+    throw corrupt('journalFrom is not a number');
+  const shards = raw['shards'];
+  if (
+    !Array.isArray(shards) ||
+    shards.length === 0 ||
+    (shards.length & (shards.length - 1)) !== 0 ||
+    !shards.every((s) => s === null || (typeof s === 'string' && SHARD_NAME.test(s)))
+  )
+    throw corrupt('shards is not a power-of-two list of shard file names');
+  const stats = raw['stats'] ?? {};
+  if (!isPlainObject(stats)) throw corrupt('stats is not an object');
+  const { workspaceId, ...place } = folder.data;
+  const head: ManifestHead = {
+    version: 3,
+    gen,
+    folder: workspaceId === undefined ? place : { ...place, workspaceId },
+    shards: shards as Array<string | null>,
+    journalFrom,
+    pendingUploads: validRecord(raw['pendingUploads'], pendingUploadSchema, 'pendingUploads', corrupt),
+    pendingDeletes: validRecord(raw['pendingDeletes'], pendingDeleteSchema, 'pendingDeletes', corrupt),
+    suspects: validRecord(raw['suspects'], suspectSchema, 'suspects', corrupt),
+    unsettled: validRecord(raw['unsettled'], unsettledSchema, 'unsettled', corrupt),
+    stats: { ...stats },
+  };
+  checkKeys(head, corrupt);
+  return head;
+}
+
+/** Validates the entries of one parsed shard file. */
+export function parseShard(raw: unknown, file: string): Record<string, ManifestEntry> {
+  const corrupt = (reason: string): ManifestCorruptError =>
+    new ManifestCorruptError(`manifest shard ${file} is corrupt: ${reason}`, { file, reason });
+  if (!isPlainObject(raw) || raw['version'] !== MANIFEST_VERSION) throw corrupt('not a v3 shard');
+  return validRecord(raw['entries'], manifestEntrySchema, 'entries', corrupt);
+}
+
+/** The sections a journal record can change; `t` is stats, `f` the folder record (key ""). */
+export type JournalSection = 'e' | 'u' | 'd' | 's' | 'x' | 't' | 'f';
+
+/** One change: set `key` of `section` to `value`, or delete it when value is null. */
+export type JournalOp = readonly [section: JournalSection, key: string, value: unknown];
+
+const SECTION_SCHEMAS: Record<JournalSection, z.ZodType | null> = {
+  e: manifestEntrySchema,
+  u: pendingUploadSchema,
+  d: pendingDeleteSchema,
+  s: suspectSchema,
+  x: unsettledSchema,
+  t: null,
+  f: folderSchema,
+};
+
+/** Validates one journal line's ops; throws with `reason` when one is not a well-formed change. */
+export function parseJournalOps(raw: unknown): JournalOp[] {
+  if (!Array.isArray(raw) || typeof raw[0] !== 'number') throw new Error('not a journal record');
+  const ops: JournalOp[] = [];
+  for (let i = 1; i < raw.length; i++) {
+    const op: unknown = raw[i];
+    if (!Array.isArray(op) || op.length !== 3 || typeof op[1] !== 'string')
+      throw new Error(`op ${i} malformed`);
+    const section = op[0] as JournalSection;
+    if (!Object.hasOwn(SECTION_SCHEMAS, section)) throw new Error(`op ${i} names no section`);
+    const value: unknown = op[2];
+    if (value === null) {
+      ops.push([section, op[1], null]);
+      continue;
+    }
+    const schema = SECTION_SCHEMAS[section];
+    if (schema === null) {
+      if (!isPlainObject(value)) throw new Error(`op ${i}: stats is not an object`);
+      ops.push([section, op[1], { ...value }]);
+      continue;
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new Error(`op ${i}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    ops.push([section, op[1], parsed.data]);
+  }
+  return ops;
+}
+
+function checkKeys(
+  data: Pick<ManifestData, 'unsettled' | 'pendingUploads' | 'pendingDeletes'>,
+  corrupt: (reason: string) => Error,
+): void {
+  for (const [key, u] of Object.entries(data.unsettled)) {
+    if (unsettledKey(u) !== key)
+      throw corrupt(`unsettled[${JSON.stringify(key)}] names ${JSON.stringify(u.path)}`);
+  }
+  for (const [key, p] of Object.entries(data.pendingUploads)) {
+    if (p.path !== key)
+      throw corrupt(`pendingUploads[${JSON.stringify(key)}] names path ${JSON.stringify(p.path)}`);
+  }
+  for (const [key, d] of Object.entries(data.pendingDeletes)) {
+    if (d.fileId !== key)
+      throw corrupt(`pendingDeletes[${JSON.stringify(key)}] names file ${JSON.stringify(d.fileId)}`);
+  }
 }

@@ -1,5 +1,6 @@
-// One folder's manifest (path -> file ID, upload intents, pending deletes), batched atomic writes.
-import { link, readFile, unlink } from 'node:fs/promises';
+// One folder's state in local files (the embedded store): a journal of changes plus sharded snapshots.
+import { link, mkdir, readdir, rm, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import type {
   ManifestEntry,
@@ -9,144 +10,113 @@ import type {
   Suspect,
   UnsettledAttempt,
 } from '../types.js';
-import { removeAbandonedTempFiles, writeFileAtomic } from './atomic-write.js';
 import {
-  ManifestClosedError,
-  ManifestCorruptError,
-  ManifestNotFoundError,
-  ManifestWriteError,
-} from './errors.js';
+  createFileExclusive,
+  fsyncDirectory,
+  removeAbandonedTempFiles,
+  writeFileAtomic,
+} from './atomic-write.js';
+import { ManifestClosedError, ManifestNotFoundError, ManifestWriteError } from './errors.js';
+import { JournalWriter, journalLine } from './journal.js';
 import {
-  emptyManifest,
+  backupDirOf,
+  dataDirOf,
+  journalGen,
+  readStoredManifest,
+  shardCountFor,
+  shardFileName,
+  shardOf,
+  type StoredManifest,
+} from './manifest-files.js';
+import {
   emptyRecord,
   MANIFEST_VERSION,
-  migrate,
   unsettledKey,
+  type FolderRecord,
+  type JournalOp,
+  type JournalSection,
   type ManifestData,
+  type ManifestHead,
   type ManifestStats,
 } from './manifest-format.js';
 import { ensureStateDir, manifestPath } from './state-dir.js';
+import type { DurableOption, StateReader, StateStore } from './store.js';
 
-export { MANIFEST_VERSION, migrate, type ManifestData, type ManifestStats } from './manifest-format.js';
+export {
+  MANIFEST_VERSION,
+  migrate,
+  type FolderRecord,
+  type ManifestData,
+  type ManifestStats,
+} from './manifest-format.js';
+export type { DurableOption, StateReader, StateStore } from './store.js';
 
-/** Manifest files are private: they map every synced path to a file ID. */
-const MANIFEST_FILE_MODE = 0o600;
+/** The reader interface under its historical name (library users import it). */
+export type ManifestReader = StateReader;
 
 export interface ManifestOpenOptions {
-  /** Quiet period after the last mutation before a write; default 500 ms. */
+  /** Quiet period after the last mutation before a journal append; default 500 ms. */
   writeDelayMs?: number;
-  /** A dirty manifest is written at most this late, however busy; default 5000 ms. */
+  /** Changes are appended at most this late, however busy; default 5000 ms. */
   maxWriteDelayMs?: number;
-  /** Called when a background (debounced) write fails; the data stays dirty and is retried. */
+  /** Called when a background write fails; the changes stay pending and are retried. */
   onWriteError?: (error: ManifestWriteError) => void;
+  /** A snapshot is taken once the journal reaches this many bytes (or 1/4 of the snapshot); default 4 MiB. */
+  snapshotAfterBytes?: number;
+  /** A non-empty journal is folded into a snapshot after this long without changes; default 30 s. */
+  snapshotIdleMs?: number;
 }
 
-/** Ask for the mutation to be on disk before the returned promise resolves. */
-export interface DurableOption {
-  durable: true;
-}
-
-/** What a reader of a manifest can do; shared by the writer and the read-only view. */
-export interface ManifestReader {
-  readonly file: string;
-  readonly data: Readonly<ManifestData>;
-  readonly size: number;
-  get(relPath: string): ManifestEntry | undefined;
-  has(relPath: string): boolean;
-  paths(): IterableIterator<string>;
-  entries(): IterableIterator<[string, ManifestEntry]>;
-  /** The path recorded for a file ID, in O(1). */
-  findByFileId(fileId: string): string | undefined;
-  pendingUploads(): PendingUpload[];
-  pendingDeletes(): PendingDelete[];
-  /** Remote files that may be ours but cannot be proven so (reported by status and verify). */
-  suspects(): Suspect[];
-  /** Unanswered upload attempts whose late copy may still appear. */
-  unsettled(): UnsettledAttempt[];
-  /**
-   * The earlier file IDs of a path that are still alive: superseded or removed, waiting for their
-   * retention time before deletion. A consumer holding one may keep using it until `until`.
-   */
-  previousIds(relPath: string): PreviousId[];
-}
-
-/** A read-only view of a manifest file for library users. */
-export interface ReadonlyManifest extends ManifestReader {
-  /** Re-reads the file (sees the last completed write; never a half-written one). */
+/** A read-only view of a folder's state for library users and the CLI. */
+export interface ReadonlyManifest extends StateReader {
+  /** Re-reads the files (sees the last completed write; never a half-written one). */
   reload(): Promise<void>;
+  /** The whole state as one single-file-shaped object (export, tests). */
+  toData(): ManifestData;
 }
+
+/** Files this code creates in the state dir are private: they map every synced path to a file ID. */
+const FILE_MODE = 0o600;
 
 /**
- * lowdb adapter with our own atomic writer. lowdb's JSONFile also renames a temp file, but it
- * does not fsync (a power cut can leave an empty manifest behind the rename) and creates files
- * with the default mode; the manifest cannot be rebuilt from the server, so it gets fsync + 0600.
- * The JSON is produced synchronously at the start of write(), so a write is a snapshot of the
- * data at the moment it was started.
+ * The head is a lowdb document written through this adapter: lowdb's own JSONFile renames a temp
+ * file too, but neither fsyncs (a power cut can leave an empty head behind the rename) nor creates
+ * the file 0600. Reading goes through readStoredManifest, which also follows the shards and journals.
  */
-class ManifestFileAdapter implements Adapter<ManifestData> {
-  constructor(
-    readonly file: string,
-    private readonly folder?: { name: string; root: string },
-  ) {}
+class HeadFileAdapter implements Adapter<ManifestHead> {
+  constructor(private readonly file: string) {}
 
-  /** The format version the last read found on disk (older ones are rewritten as current). */
-  sourceVersion: number | undefined;
-
-  async read(): Promise<ManifestData | null> {
-    const found = await readManifestFile(this.file, this.folder);
-    this.sourceVersion = found?.sourceVersion;
-    return found?.data ?? null;
+  read(): Promise<ManifestHead | null> {
+    return Promise.resolve(null);
   }
 
-  async write(data: ManifestData): Promise<void> {
-    const text = JSON.stringify(data);
-    await writeFileAtomic(this.file, text, { mode: MANIFEST_FILE_MODE });
+  async write(head: ManifestHead): Promise<void> {
+    await writeFileAtomic(this.file, JSON.stringify(head), { mode: FILE_MODE });
   }
 }
 
-/** Reads, validates and migrates a manifest file; null when it does not exist. */
-async function readManifestFile(
-  file: string,
-  folder?: { name: string; root: string },
-): Promise<{ data: ManifestData; sourceVersion: number } | null> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 'ENOENT') return null;
-    throw err;
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    const reason = text.trim() === '' ? 'file is empty' : `invalid JSON (${(err as Error).message})`;
-    throw new ManifestCorruptError(
-      `manifest ${file} is corrupt: ${reason}`,
-      { file, reason },
-      { cause: err },
-    );
-  }
-  const data = migrate(raw, folder === undefined ? { file } : { file, folder });
-  const version = (raw as { version?: unknown }).version;
-  return { data, sourceVersion: typeof version === 'number' ? version : 0 };
-}
-
-/** Read access over ManifestData plus a file ID index; the writer keeps the index in step. */
-class ManifestView implements ManifestReader {
-  protected byFileId = new Map<string, string>();
-  // Object.keys(entries).length is O(n); the count is kept alongside the index instead.
+/** In-memory state and its indexes; loads a stored snapshot and applies journal changes. */
+class ManifestView implements StateReader {
+  protected folderRecord: FolderRecord = { name: '', root: '' };
+  protected statsData: ManifestStats = {};
+  /** Entries by shard (the shard a path hashes to): a snapshot serialises one without a walk over all. */
+  protected shardMaps: Array<Map<string, ManifestEntry>> = [new Map()];
   protected entryCount = 0;
+  protected uploads = new Map<string, PendingUpload>();
+  protected deletes = new Map<string, PendingDelete>();
+  protected suspectMap = new Map<string, Suspect>();
+  protected unsettledMap = new Map<string, UnsettledAttempt>();
+  protected byFileId = new Map<string, string>();
 
   constructor(
     readonly file: string,
-    protected current: ManifestData,
+    stored: StoredManifest,
   ) {
-    this.rebuildIndex();
+    this.load(stored);
   }
 
-  get data(): Readonly<ManifestData> {
-    return this.current;
+  get folder(): Readonly<FolderRecord> {
+    return this.folderRecord;
   }
 
   get size(): number {
@@ -154,19 +124,19 @@ class ManifestView implements ManifestReader {
   }
 
   get(relPath: string): ManifestEntry | undefined {
-    return Object.hasOwn(this.current.entries, relPath) ? this.current.entries[relPath] : undefined;
+    return this.shardMap(relPath).get(relPath);
   }
 
   has(relPath: string): boolean {
-    return Object.hasOwn(this.current.entries, relPath);
+    return this.shardMap(relPath).has(relPath);
   }
 
   *paths(): IterableIterator<string> {
-    for (const key in this.current.entries) yield key;
+    for (const m of this.shardMaps) yield* m.keys();
   }
 
   *entries(): IterableIterator<[string, ManifestEntry]> {
-    for (const key in this.current.entries) yield [key, this.current.entries[key]!];
+    for (const m of this.shardMaps) yield* m.entries();
   }
 
   findByFileId(fileId: string): string | undefined {
@@ -174,135 +144,330 @@ class ManifestView implements ManifestReader {
   }
 
   pendingUploads(): PendingUpload[] {
-    return Object.values(this.current.pendingUploads);
+    return [...this.uploads.values()];
+  }
+
+  pendingUpload(relPath: string): PendingUpload | undefined {
+    return this.uploads.get(relPath);
   }
 
   pendingDeletes(): PendingDelete[] {
-    return Object.values(this.current.pendingDeletes);
+    return [...this.deletes.values()];
+  }
+
+  pendingDelete(fileId: string): PendingDelete | undefined {
+    return this.deletes.get(fileId);
   }
 
   suspects(): Suspect[] {
-    return Object.values(this.current.suspects);
+    return [...this.suspectMap.values()];
+  }
+
+  suspect(fileId: string): Suspect | undefined {
+    return this.suspectMap.get(fileId);
   }
 
   unsettled(): UnsettledAttempt[] {
-    return Object.values(this.current.unsettled);
+    return [...this.unsettledMap.values()];
   }
 
   previousIds(relPath: string): PreviousId[] {
     const out: PreviousId[] = [];
-    for (const d of this.pendingDeletes()) {
+    for (const d of this.deletes.values()) {
       if (d.path !== relPath || (d.reason !== 'replaced' && d.reason !== 'removed')) continue;
       out.push({ fileId: d.fileId, reason: d.reason, until: d.notBefore ?? d.queuedAt });
     }
     return out.sort((a, b) => b.until.localeCompare(a.until));
   }
 
-  protected rebuildIndex(): void {
+  stats(): Readonly<ManifestStats> {
+    return this.statsData;
+  }
+
+  /** The whole state as one single-file-shaped object (tests, migration and `state export`). */
+  toData(): ManifestData {
+    const record = <T>(m: Map<string, T>): Record<string, T> => {
+      const out = emptyRecord<T>();
+      for (const [k, v] of m) out[k] = v;
+      return out;
+    };
+    return {
+      version: MANIFEST_VERSION,
+      folder: { ...this.folderRecord },
+      entries: recordOf(this.entries()),
+      pendingUploads: record(this.uploads),
+      pendingDeletes: record(this.deletes),
+      suspects: record(this.suspectMap),
+      unsettled: record(this.unsettledMap),
+      stats: { ...this.statsData },
+    };
+  }
+
+  protected load(stored: StoredManifest): void {
     this.byFileId = new Map();
     this.entryCount = 0;
-    for (const key in this.current.entries) {
-      this.byFileId.set(this.current.entries[key]!.fileId, key);
-      this.entryCount++;
+    const sections = stored.format === 'single' ? stored.data : stored.head;
+    this.folderRecord = { ...sections.folder };
+    this.statsData = { ...(sections.stats ?? {}) };
+    this.uploads = toMap(sections.pendingUploads);
+    this.deletes = toMap(sections.pendingDeletes);
+    this.suspectMap = toMap(sections.suspects);
+    this.unsettledMap = toMap(sections.unsettled);
+    if (stored.format === 'single') {
+      this.shardMaps = [new Map()];
+      for (const key in stored.data.entries) this.setEntry(key, stored.data.entries[key]!);
+    } else {
+      // A shard file holds exactly the paths that hash to it: no hashing needed to place them.
+      this.shardMaps = stored.shards.map(() => new Map<string, ManifestEntry>());
+      stored.shards.forEach((shard, i) => {
+        const m = this.shardMaps[i]!;
+        for (const key in shard) {
+          const entry = shard[key]!;
+          m.set(key, entry);
+          this.byFileId.set(entry.fileId, key);
+          this.entryCount++;
+        }
+      });
     }
+    if (stored.format === 'sharded') {
+      for (const journal of stored.journals) for (const op of journal.ops) this.apply(op);
+    }
+  }
+
+  /** Applies one change; the writer records the same change in its journal. */
+  protected apply([section, key, value]: JournalOp): void {
+    switch (section) {
+      case 'e':
+        if (value === null) this.removeEntry(key);
+        else this.setEntry(key, value as ManifestEntry);
+        return;
+      case 'u':
+        setOrDelete(this.uploads, key, value as PendingUpload | null);
+        return;
+      case 'd':
+        setOrDelete(this.deletes, key, value as PendingDelete | null);
+        return;
+      case 's':
+        setOrDelete(this.suspectMap, key, value as Suspect | null);
+        return;
+      case 'x':
+        setOrDelete(this.unsettledMap, key, value as UnsettledAttempt | null);
+        return;
+      case 't':
+        this.statsData = { ...((value as ManifestStats | null) ?? {}) };
+        return;
+      case 'f':
+        if (value !== null) this.folderRecord = { ...(value as FolderRecord) };
+        return;
+    }
+  }
+
+  protected setEntry(relPath: string, entry: ManifestEntry): ManifestEntry | undefined {
+    const m = this.shardMap(relPath);
+    const previous = m.get(relPath);
+    if (previous !== undefined) this.unindex(relPath, previous);
+    else this.entryCount++;
+    m.set(relPath, entry);
+    this.byFileId.set(entry.fileId, relPath);
+    return previous;
+  }
+
+  protected removeEntry(relPath: string): ManifestEntry | undefined {
+    const m = this.shardMap(relPath);
+    const previous = m.get(relPath);
+    if (previous === undefined) return undefined;
+    this.unindex(relPath, previous);
+    m.delete(relPath);
+    this.entryCount--;
+    return previous;
+  }
+
+  protected shardMap(relPath: string): Map<string, ManifestEntry> {
+    const n = this.shardMaps.length;
+    return this.shardMaps[n === 1 ? 0 : shardOf(relPath, n)]!;
+  }
+
+  /** Spreads the entries over `count` shards (the count only grows, by doubling). */
+  protected reshard(count: number): void {
+    const old = this.shardMaps;
+    this.shardMaps = Array.from({ length: count }, () => new Map<string, ManifestEntry>());
+    for (const m of old) for (const [key, entry] of m) this.shardMaps[shardOf(key, count)]!.set(key, entry);
+  }
+
+  private unindex(relPath: string, entry: ManifestEntry): void {
+    // Only drop the index entry if it still points here (a duplicate file ID may have moved it).
+    if (this.byFileId.get(entry.fileId) === relPath) this.byFileId.delete(entry.fileId);
   }
 }
 
+function toMap<T>(record: Record<string, T>): Map<string, T> {
+  const m = new Map<string, T>();
+  for (const key in record) m.set(key, record[key]!);
+  return m;
+}
+
+function setOrDelete<T>(m: Map<string, T>, key: string, value: T | null): void {
+  if (value === null) m.delete(key);
+  else m.set(key, value);
+}
+
+function emptyStoredHead(folder: FolderRecord): ManifestHead {
+  return {
+    version: 3,
+    gen: 0,
+    folder: { ...folder },
+    shards: [null],
+    journalFrom: 0,
+    pendingUploads: emptyRecord(),
+    pendingDeletes: emptyRecord(),
+    suspects: emptyRecord(),
+    unsettled: emptyRecord(),
+    stats: {},
+  };
+}
+
+function emptyStored(folder: FolderRecord): StoredManifest {
+  return { format: 'sharded', head: emptyStoredHead(folder), shards: [{}], journals: [] };
+}
+
 /**
- * The writable manifest of one folder. Mutations are in memory and schedule a debounced atomic
- * write; pending intents can be made durable before the request they guard goes out. One writer
- * per state directory: hold acquireLock() while a Manifest is open.
+ * The writable state of one folder. A change is applied in memory at once and appended to the
+ * journal in the next batch (one line, fdatasynced): its cost follows the change, not the folder.
+ * Now and then the journal is folded into a snapshot that rewrites only the shards it touched,
+ * then the head that names them. One writer per state directory: hold acquireLock() meanwhile.
  */
-export class Manifest extends ManifestView {
-  private readonly db: Low<ManifestData>;
+export class Manifest extends ManifestView implements StateStore {
+  private readonly dir: string;
+  private readonly headDb: Low<ManifestHead>;
   private readonly writeDelayMs: number;
   private readonly maxWriteDelayMs: number;
+  private readonly snapshotAfterBytes: number;
+  private readonly snapshotIdleMs: number;
   private readonly onWriteError: ((error: ManifestWriteError) => void) | undefined;
-  private dirty = false;
+  private shardFiles: Array<string | null>;
+  private snapshotGen: number;
+  private nextGen: number;
+  private journal: JournalWriter;
+  private pendingOps: JournalOp[] = [];
+  private dirtyShards = new Set<number>();
+  private snapshotBytes = 0;
+  /** Set when the files vanished under us (state dir removed): the next write is a whole snapshot. */
+  private needFullSnapshot = false;
+  private seq = 0;
   private dirtySince = 0;
   private lastChangeAt = 0;
   private timer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
+  private snapshotting: Promise<void> | undefined;
+  /** While a snapshot holds changes no journal line has: resolves once they are durable or back in pendingOps. */
+  private folding: Promise<void> | undefined;
   private closed = false;
   private writes = 0;
+  private snapshots = 0;
 
-  private constructor(db: Low<ManifestData>, file: string, options: ManifestOpenOptions) {
-    super(file, db.data);
-    this.db = db;
+  private constructor(file: string, stored: StoredManifest, options: ManifestOpenOptions) {
+    super(file, stored);
+    this.dir = dataDirOf(file);
+    this.headDb = new Low<ManifestHead>(new HeadFileAdapter(file), emptyStoredHead(this.folderRecord));
     this.writeDelayMs = options.writeDelayMs ?? 500;
     this.maxWriteDelayMs = Math.max(options.maxWriteDelayMs ?? 5000, this.writeDelayMs);
+    this.snapshotAfterBytes = options.snapshotAfterBytes ?? 4 * 1024 * 1024;
+    this.snapshotIdleMs = options.snapshotIdleMs ?? 30_000;
     this.onWriteError = options.onWriteError;
+    if (stored.format === 'sharded') {
+      this.shardFiles = [...stored.head.shards];
+      this.snapshotGen = stored.head.gen;
+      const lastJournal = stored.journals.at(-1)?.gen ?? 0;
+      this.nextGen = Math.max(stored.head.gen, stored.head.journalFrom, lastJournal) + 1;
+    } else {
+      this.shardFiles = [null];
+      this.snapshotGen = 0;
+      this.nextGen = 1;
+    }
+    this.journal = new JournalWriter(this.dir, this.allocGen());
   }
 
   /**
-   * Opens (or creates) `<stateDir>/<folder.name>.manifest.json`. A corrupt file throws
+   * Opens (or creates) the state of `folder` in `stateDir`. A corrupt file throws
    * ManifestCorruptError and is left exactly as it is; a newer format throws ManifestVersionError.
+   * An older format, or changes left in a journal, are folded into a fresh snapshot at once.
    */
   static async open(
     stateDir: string,
-    folder: { name: string; root: string },
+    folder: FolderRecord,
     options: ManifestOpenOptions = {},
   ): Promise<Manifest> {
     const file = manifestPath(stateDir, folder.name);
     await ensureStateDir(stateDir);
     await removeAbandonedTempFiles(file);
-    const initial = emptyManifest(folder);
-    const adapter = new ManifestFileAdapter(file, folder);
-    const db = new Low<ManifestData>(adapter, initial);
-    await db.read();
-    const found = db.data === initial ? null : db.data;
-    if (found !== null) await keepBackup(file);
-    const manifest = new Manifest(db, file, options);
-    if (found === null) {
-      // Create the file now so read-only users (status, library) see the folder at once.
-      manifest.markDirty();
-      await manifest.flush();
-    } else {
-      if (found.folder.name !== folder.name || found.folder.root !== folder.root) {
-        // Paths are relative, so a moved folder keeps its manifest; record where it is now.
-        db.data.folder = { name: folder.name, root: folder.root };
-        manifest.markDirty();
+    const stored = await readStoredManifest(file, { folder });
+    const dir = dataDirOf(file);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await removeAbandonedTempFilesIn(dir);
+    const manifest = new Manifest(file, stored ?? emptyStored(folder), options);
+    // Files no head names (a snapshot that died before its head) go first, so their names are free.
+    await manifest.removeOrphans();
+    if (stored?.format === 'sharded') {
+      for (const journal of stored.journals) {
+        for (const [section, key] of journal.ops) {
+          if (section === 'e') manifest.dirtyShards.add(shardOf(key, manifest.shardFiles.length));
+          else manifest.headChanged = true;
+        }
       }
-      // An older format is written back as the current one on the next write.
-      if (adapter.sourceVersion !== MANIFEST_VERSION) manifest.markDirty();
     }
+    const moved = manifest.folderRecord.name !== folder.name || manifest.folderRecord.root !== folder.root;
+    // Paths are relative, so a moved folder keeps its state; record where it is now.
+    if (moved) manifest.folderRecord = { ...manifest.folderRecord, name: folder.name, root: folder.root };
+    if (manifest.folderRecord.workspaceId === undefined && folder.workspaceId !== undefined) {
+      manifest.folderRecord = { ...manifest.folderRecord, workspaceId: folder.workspaceId };
+      manifest.headChanged = true;
+    }
+    if (stored?.format === 'single') {
+      // The single file is kept as it was, so a downgrade or a bug report still has it.
+      await keepBackup(file, [file]);
+    }
+    const replayed = stored?.format === 'sharded' && stored.journals.length > 0;
+    if (stored === null || stored.format === 'single' || replayed || moved || manifest.headChanged) {
+      if (stored === null || stored.format === 'single') manifest.markAllDirty();
+      await manifest.snapshot();
+    }
+    if (stored?.format !== 'single') await manifest.backupCurrent();
     return manifest;
   }
 
-  /** Completed writes since open (tests and benchmarks check batching with it). */
+  private headChanged = false;
+
+  /** Durable writes (journal appends and snapshots) completed since open. */
   get writeCount(): number {
     return this.writes;
   }
 
-  /** Records a path's entry; returns the entry it replaced. */
+  /** Snapshots written since open (benchmarks report it). */
+  get snapshotCount(): number {
+    return this.snapshots;
+  }
+
+  /** The workspace this state was recorded for (see Manifest.open and startOver). */
+  get workspaceId(): string | null | undefined {
+    return this.folderRecord.workspaceId;
+  }
+
   set(relPath: string, entry: ManifestEntry): ManifestEntry | undefined {
     this.assertOpen();
-    const previous = this.get(relPath);
-    if (previous !== undefined) this.unindex(relPath, previous);
-    else this.entryCount++;
-    this.current.entries[relPath] = entry;
-    this.byFileId.set(entry.fileId, relPath);
-    this.markDirty();
+    const previous = this.setEntry(relPath, entry);
+    this.record(['e', relPath, entry]);
     return previous;
   }
 
-  /** Forgets a path; returns the entry removed. */
   remove(relPath: string): ManifestEntry | undefined {
     this.assertOpen();
-    const previous = this.get(relPath);
-    if (previous === undefined) return undefined;
-    this.unindex(relPath, previous);
-    delete this.current.entries[relPath];
-    this.entryCount--;
-    this.markDirty();
+    const previous = this.removeEntry(relPath);
+    if (previous !== undefined) this.record(['e', relPath, null]);
     return previous;
   }
 
-  /**
-   * Moves an entry to a new path (same remote file). Returns the entry that was at `to`, whose
-   * file ID is no longer referenced and must be deleted by the caller. No-op when `from` is unknown.
-   */
   rename(from: string, to: string): ManifestEntry | undefined {
     this.assertOpen();
     const entry = this.get(from);
@@ -311,93 +476,80 @@ export class Manifest extends ManifestView {
     return this.set(to, entry);
   }
 
-  /** Records an upload intent; with `{ durable: true }` the promise resolves once it is on disk. */
   addPendingUpload(pending: PendingUpload): void;
   addPendingUpload(pending: PendingUpload, options: DurableOption): Promise<void>;
   addPendingUpload(pending: PendingUpload, options?: DurableOption): void | Promise<void> {
-    this.assertOpen();
-    this.current.pendingUploads[pending.path] = pending;
-    this.markDirty();
-    return options?.durable ? this.flush() : undefined;
+    return this.changeMaybeDurable(['u', pending.path, pending], options);
   }
 
-  /** Drops the upload intent of a path. */
   removePendingUpload(relPath: string): void {
-    this.assertOpen();
-    if (!Object.hasOwn(this.current.pendingUploads, relPath)) return;
-    delete this.current.pendingUploads[relPath];
-    this.markDirty();
+    if (this.uploads.has(relPath)) this.change(['u', relPath, null]);
   }
 
-  /** Queues a remote delete; with `{ durable: true }` the promise resolves once it is on disk. */
   addPendingDelete(pending: PendingDelete): void;
   addPendingDelete(pending: PendingDelete, options: DurableOption): Promise<void>;
   addPendingDelete(pending: PendingDelete, options?: DurableOption): void | Promise<void> {
-    this.assertOpen();
-    this.current.pendingDeletes[pending.fileId] = pending;
-    this.markDirty();
-    return options?.durable ? this.flush() : undefined;
+    return this.changeMaybeDurable(['d', pending.fileId, pending], options);
   }
 
-  /** Drops a queued delete once the API confirmed it (or said 404). */
   removePendingDelete(fileId: string): void {
-    this.assertOpen();
-    if (!Object.hasOwn(this.current.pendingDeletes, fileId)) return;
-    delete this.current.pendingDeletes[fileId];
-    this.markDirty();
+    if (this.deletes.has(fileId)) this.change(['d', fileId, null]);
   }
 
-  /** Records a suspect; with `{ durable: true }` the promise resolves once it is on disk. */
   addSuspect(suspect: Suspect): void;
   addSuspect(suspect: Suspect, options: DurableOption): Promise<void>;
   addSuspect(suspect: Suspect, options?: DurableOption): void | Promise<void> {
-    this.assertOpen();
-    this.current.suspects[suspect.fileId] = suspect;
-    this.markDirty();
-    return options?.durable ? this.flush() : undefined;
+    return this.changeMaybeDurable(['s', suspect.fileId, suspect], options);
   }
 
-  /** Forgets a suspect (gone from the server, or queued for deletion in an exclusive workspace). */
   removeSuspect(fileId: string): void {
-    this.assertOpen();
-    if (!Object.hasOwn(this.current.suspects, fileId)) return;
-    delete this.current.suspects[fileId];
-    this.markDirty();
+    if (this.suspectMap.has(fileId)) this.change(['s', fileId, null]);
   }
 
-  /** Records an unanswered attempt; with `{ durable: true }` the promise resolves once it is on disk. */
   addUnsettled(attempt: UnsettledAttempt): void;
   addUnsettled(attempt: UnsettledAttempt, options: DurableOption): Promise<void>;
   addUnsettled(attempt: UnsettledAttempt, options?: DurableOption): void | Promise<void> {
-    this.assertOpen();
-    this.current.unsettled[unsettledKey(attempt)] = attempt;
-    this.markDirty();
-    return options?.durable ? this.flush() : undefined;
+    return this.changeMaybeDurable(['x', unsettledKey(attempt), attempt], options);
   }
 
-  /** Drops an attempt a listing has settled. */
   removeUnsettled(attempt: Pick<UnsettledAttempt, 'path' | 'startedAt'>): void {
-    this.assertOpen();
     const key = unsettledKey(attempt);
-    if (!Object.hasOwn(this.current.unsettled, key)) return;
-    delete this.current.unsettled[key];
-    this.markDirty();
+    if (this.unsettledMap.has(key)) this.change(['x', key, null]);
   }
 
-  /** Merges status fields into `stats`. */
   updateStats(patch: Partial<ManifestStats>): void {
-    this.assertOpen();
-    this.current.stats = { ...this.current.stats, ...patch };
-    this.markDirty();
+    this.change(['t', '', { ...this.statsData, ...patch }]);
   }
 
   /**
-   * Writes now if dirty. Concurrent callers share writes: a call during a write waits for that
-   * write and at most one more, which carries every mutation made in the meantime.
+   * Forgets everything recorded for the old workspace and records the new one: IDs of another
+   * workspace are neither reachable nor ours to delete from this one, so the folder starts over as
+   * if new (its files are uploaded again). The old state stays in the backup taken at open.
+   */
+  async startOver(workspaceId: string | null): Promise<void> {
+    this.assertOpen();
+    await this.flush();
+    this.shardMaps = this.shardMaps.map(() => new Map<string, ManifestEntry>());
+    this.entryCount = 0;
+    this.byFileId = new Map();
+    this.uploads = new Map();
+    this.deletes = new Map();
+    this.suspectMap = new Map();
+    this.unsettledMap = new Map();
+    this.folderRecord = { ...this.folderRecord, workspaceId };
+    this.statsData = { ...this.statsData, workspaceChangedAt: new Date().toISOString() };
+    this.markAllDirty();
+    await this.snapshot();
+  }
+
+  /**
+   * Makes every change so far durable. Concurrent callers share writes: a call during a write
+   * waits for that write and at most one more, which carries every change made in the meantime.
    */
   flush(): Promise<void> {
+    if (this.folding !== undefined && !this.hasPending()) return this.folding;
     if (this.inFlight !== undefined) {
-      if (!this.dirty) return this.inFlight;
+      if (!this.hasPending()) return this.inFlight;
       this.queued ??= this.inFlight
         .catch(() => undefined)
         .then(() => {
@@ -406,54 +558,260 @@ export class Manifest extends ManifestView {
         });
       return this.queued;
     }
-    if (!this.dirty) return Promise.resolve();
+    if (!this.hasPending()) return Promise.resolve();
     return this.startWrite();
   }
 
-  /** Flushes and stops the timers; further mutations throw ManifestClosedError. */
+  /** Flushes, folds the journal into a snapshot and stops the timers; further mutations throw. */
   async close(): Promise<void> {
-    if (this.closed && this.inFlight === undefined && !this.dirty) return;
+    if (this.closed && this.inFlight === undefined && !this.hasPending()) return;
     this.closed = true;
-    this.clearTimer();
+    this.clearTimers();
     await this.flush();
     while (this.inFlight !== undefined || this.queued !== undefined) await (this.queued ?? this.inFlight);
+    await this.snapshotting;
+    // A clean close leaves only head and shards: the next open reads no journal.
+    if (this.journal.bytes > 0 || this.dirtyShards.size > 0) await this.snapshot();
+    await this.journal.close();
   }
 
-  private startWrite(): Promise<void> {
-    this.clearTimer();
-    this.dirty = false;
-    this.dirtySince = 0;
-    const write = this.writeOnce().finally(() => {
-      if (this.inFlight === write) this.inFlight = undefined;
+  /**
+   * Folds everything into a new snapshot: the shards changed since the last one (all of them when
+   * the shard count grows), then the head naming them; then removes what the old head named.
+   * Changes made meanwhile go to a new journal generation, replayed over this snapshot.
+   */
+  snapshot(): Promise<void> {
+    const run = (this.snapshotting ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.snapshotOnce());
+    const tracked = run.finally(() => {
+      if (this.snapshotting === tracked) this.snapshotting = undefined;
     });
-    this.inFlight = write;
-    return write;
+    this.snapshotting = tracked;
+    return tracked;
   }
 
-  private async writeOnce(): Promise<void> {
+  private async snapshotOnce(): Promise<void> {
+    while (this.inFlight !== undefined || this.queued !== undefined) {
+      await (this.queued ?? this.inFlight)?.catch(() => undefined);
+    }
+    const gen = this.allocGen();
+    const oldJournal = this.journal;
+    // Every change from here on is replayed over this snapshot (idempotent: set or delete by key).
+    this.journal = new JournalWriter(this.dir, gen);
+    // Changes not yet appended are in this snapshot: they need no journal line, but a flush()
+    // meanwhile must wait for the snapshot that makes them durable (see flush).
+    const folded = this.pendingOps;
+    this.pendingOps = [];
+    let settle!: () => void;
+    this.folding = new Promise<void>((resolve) => (settle = resolve));
+    const count = shardCountFor(this.entryCount, this.shardFiles.length);
+    const reshard = count !== this.shardFiles.length;
+    const dirty = reshard ? new Set(Array.from({ length: count }, (_, i) => i)) : this.dirtyShards;
+    this.dirtyShards = new Set();
+    const full = this.needFullSnapshot;
+    this.needFullSnapshot = false;
+    const written: string[] = [];
+    const shardFiles: Array<string | null> = reshard
+      ? new Array<string | null>(count).fill(null)
+      : [...this.shardFiles];
     try {
-      // db.write() serialises synchronously before its first await: the snapshot is taken here.
-      await this.db.write();
-      this.writes++;
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      if (reshard) this.reshard(count);
+      for (const shard of full ? allShards(count) : dirty) {
+        const content = this.shardMaps[shard]!;
+        if (content.size === 0) {
+          shardFiles[shard] = null;
+          continue;
+        }
+        const name = shardFileName(shard, gen);
+        const text = JSON.stringify({
+          version: MANIFEST_VERSION,
+          shard,
+          of: count,
+          entries: recordOf(content),
+        });
+        await createFileExclusive(path.join(this.dir, name), text, FILE_MODE);
+        written.push(name);
+        shardFiles[shard] = name;
+      }
+      if (written.length > 0) await fsyncDirectory(this.dir);
+      const head: ManifestHead = {
+        version: 3,
+        gen,
+        folder: this.folderRecord,
+        shards: shardFiles,
+        journalFrom: gen,
+        pendingUploads: recordOf(this.uploads),
+        pendingDeletes: recordOf(this.deletes),
+        suspects: recordOf(this.suspectMap),
+        unsettled: recordOf(this.unsettledMap),
+        stats: this.statsData,
+      };
+      this.headDb.data = head;
+      await this.headDb.write();
     } catch (err) {
-      this.dirty = true;
-      this.dirtySince ||= Date.now();
-      if (!this.closed) this.arm(Math.max(this.writeDelayMs, 1000));
+      for (const d of dirty) this.dirtyShards.add(d);
+      if (full) this.needFullSnapshot = true;
+      this.pendingOps = folded.concat(this.pendingOps);
+      this.folding = undefined;
+      settle();
+      for (const name of written) await unlink(path.join(this.dir, name)).catch(() => undefined);
       throw new ManifestWriteError(
         `could not write manifest ${this.file}: ${(err as Error).message}`,
         { file: this.file },
         { cause: err },
       );
     }
+    this.folding = undefined;
+    settle();
+    const replaced = this.shardFiles.filter((f): f is string => f !== null && !shardFiles.includes(f));
+    this.shardFiles = shardFiles;
+    this.snapshotGen = gen;
+    this.headChanged = false;
+    this.writes++;
+    this.snapshots++;
+    // An estimate is enough (it only decides when a journal counts as big): ~300 bytes an entry.
+    this.snapshotBytes = this.entryCount * 300;
+    await oldJournal.close();
+    for (const name of replaced) await unlink(path.join(this.dir, name)).catch(() => undefined);
+    await this.removeJournalsBefore(gen);
+  }
+
+  private change(op: JournalOp): void {
+    this.assertOpen();
+    this.apply(op);
+    this.record(op);
+  }
+
+  private changeMaybeDurable(op: JournalOp, options: DurableOption | undefined): void | Promise<void> {
+    this.change(op);
+    return options?.durable ? this.flush() : undefined;
+  }
+
+  private record(op: JournalOp): void {
+    this.pendingOps.push(op);
+    if (op[0] === 'e') this.dirtyShards.add(shardOf(op[1], this.shardFiles.length));
+    else this.headChanged = true;
+    this.markDirty();
+  }
+
+  private hasPending(): boolean {
+    return this.pendingOps.length > 0 || this.needFullSnapshot;
+  }
+
+  private startWrite(): Promise<void> {
+    this.clearTimer();
+    this.dirtySince = 0;
+    // A whole snapshot is serialised by snapshot() itself, and waits for appends: not one of them.
+    if (this.needFullSnapshot) return this.snapshotAfterLoss();
+    const write = this.appendOnce().finally(() => {
+      if (this.inFlight === write) this.inFlight = undefined;
+    });
+    this.inFlight = write;
+    return write;
+  }
+
+  private async snapshotAfterLoss(): Promise<void> {
+    const ops = this.pendingOps;
+    this.pendingOps = [];
+    try {
+      await this.snapshot();
+    } catch (err) {
+      this.pendingOps = ops.concat(this.pendingOps);
+      this.retryLater();
+      throw err;
+    }
+  }
+
+  private async appendOnce(): Promise<void> {
+    const ops = this.pendingOps;
+    this.pendingOps = [];
+    try {
+      if (this.journal.unusable) this.journal = new JournalWriter(this.dir, this.allocGen());
+      await this.journal.append(journalLine(++this.seq, ops));
+      if (!(await this.journal.stillLinked())) {
+        // Someone removed the state files: what the journal holds is lost with them.
+        this.needFullSnapshot = true;
+        throw new Error('the state files were removed while open; writing them again in full');
+      }
+      this.writes++;
+    } catch (err) {
+      // The data directory itself is gone: the shards went with it, so the next write is whole.
+      if ((err as { code?: unknown }).code === 'ENOENT') this.needFullSnapshot = true;
+      this.pendingOps = ops.concat(this.pendingOps);
+      this.retryLater();
+      throw new ManifestWriteError(
+        `could not write manifest ${this.file}: ${(err as Error).message}`,
+        { file: this.file },
+        { cause: err },
+      );
+    }
+    this.afterAppend();
+  }
+
+  private retryLater(): void {
+    this.dirtySince ||= Date.now();
+    if (!this.closed && this.timer === undefined) this.arm(Math.max(this.writeDelayMs, 1000));
+  }
+
+  private afterAppend(): void {
+    if (this.closed) return;
+    if (this.journal.bytes >= Math.max(this.snapshotAfterBytes, this.snapshotBytes / 4)) {
+      this.snapshotInBackground();
+      return;
+    }
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (!this.closed && this.journal.bytes > 0) this.snapshotInBackground();
+    }, this.snapshotIdleMs);
+    this.idleTimer.unref();
+  }
+
+  private snapshotInBackground(): void {
+    if (this.snapshotting !== undefined) return;
+    this.snapshot().catch((err: unknown) => {
+      if (err instanceof ManifestWriteError) this.onWriteError?.(err);
+    });
+  }
+
+  private markAllDirty(): void {
+    for (let i = 0; i < this.shardFiles.length; i++) this.dirtyShards.add(i);
+    this.headChanged = true;
+  }
+
+  private allocGen(): number {
+    return this.nextGen++;
+  }
+
+  private async removeJournalsBefore(gen: number): Promise<void> {
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      const g = journalGen(name);
+      if (g !== undefined && g < gen) await unlink(path.join(this.dir, name)).catch(() => undefined);
+    }
+  }
+
+  /** Shard files no head names (a snapshot that died before its head) and folded journals. */
+  private async removeOrphans(): Promise<void> {
+    const named = new Set(this.shardFiles.filter((f): f is string => f !== null));
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      if (name.startsWith('entries-') && !named.has(name))
+        await unlink(path.join(this.dir, name)).catch(() => undefined);
+    }
+    await this.removeJournalsBefore(this.snapshotGen);
+  }
+
+  /** Hard links to the files as opened, in `<name>.manifest.bak/`: the state before this session's first write. */
+  private async backupCurrent(): Promise<void> {
+    const shards = this.shardFiles.filter((f): f is string => f !== null).map((f) => path.join(this.dir, f));
+    await keepBackup(this.file, [this.file, ...shards]);
   }
 
   private markDirty(): void {
     const now = Date.now();
     this.lastChangeAt = now;
-    if (!this.dirty) {
-      this.dirty = true;
-      this.dirtySince = now;
-    }
+    this.dirtySince ||= now;
     if (this.timer === undefined && !this.closed) this.arm(this.writeDelayMs);
   }
 
@@ -465,7 +823,7 @@ export class Manifest extends ManifestView {
 
   private onTimer(): void {
     this.timer = undefined;
-    if (!this.dirty || this.closed) return;
+    if (!this.hasPending() || this.closed) return;
     const now = Date.now();
     const due = Math.min(this.lastChangeAt + this.writeDelayMs, this.dirtySince + this.maxWriteDelayMs);
     if (now < due) {
@@ -482,9 +840,10 @@ export class Manifest extends ManifestView {
     this.timer = undefined;
   }
 
-  private unindex(relPath: string, entry: ManifestEntry): void {
-    // Only drop the index entry if it still points here (a duplicate file ID may have moved it).
-    if (this.byFileId.get(entry.fileId) === relPath) this.byFileId.delete(entry.fileId);
+  private clearTimers(): void {
+    this.clearTimer();
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 
   private assertOpen(): void {
@@ -492,38 +851,76 @@ export class Manifest extends ManifestView {
   }
 }
 
+function allShards(count: number): Set<number> {
+  return new Set(Array.from({ length: count }, (_, i) => i));
+}
+
+function recordOf<T>(m: Iterable<[string, T]>): Record<string, T> {
+  const out = emptyRecord<T>();
+  for (const [k, v] of m) out[k] = v;
+  return out;
+}
+
 /**
- * Opens a folder's manifest read-only: reads the file, never writes, never locks. Safe while the
- * daemon writes (it renames complete files into place). Throws ManifestNotFoundError if absent.
+ * Opens a folder's state read-only: reads the files, never writes, never locks. Safe while the
+ * daemon writes. Throws ManifestNotFoundError if absent. With `onlyPath`, only the shard holding
+ * that path is read (a one-path lookup at any folder size): get/has/pending/previousIds answer
+ * for that path, while size, entries() and findByFileId() cover only that shard.
  */
-export async function openManifest(stateDir: string, folderName: string): Promise<ReadonlyManifest> {
+export async function openManifest(
+  stateDir: string,
+  folderName: string,
+  options: { onlyPath?: string } = {},
+): Promise<ReadonlyManifest> {
   const file = manifestPath(stateDir, folderName);
-  const view = new ManifestSnapshot(file, await readExisting(file));
-  return view;
+  const stored = await readExisting(file, options.onlyPath);
+  return new ManifestSnapshot(file, stored, options.onlyPath);
 }
 
 class ManifestSnapshot extends ManifestView implements ReadonlyManifest {
+  constructor(
+    file: string,
+    stored: StoredManifest,
+    private readonly onlyPath: string | undefined,
+  ) {
+    super(file, stored);
+  }
+
   async reload(): Promise<void> {
-    this.current = await readExisting(this.file);
-    this.rebuildIndex();
+    this.load(await readExisting(this.file, this.onlyPath));
   }
 }
 
-async function readExisting(file: string): Promise<ManifestData> {
-  const found = await readManifestFile(file);
-  if (found === null) throw new ManifestNotFoundError(`no manifest at ${file}`, { file });
-  return found.data;
+async function readExisting(file: string, onlyPath: string | undefined): Promise<StoredManifest> {
+  const stored = await readStoredManifest(file, { onlyPath });
+  if (stored === null) throw new ManifestNotFoundError(`no manifest at ${file}`, { file });
+  return stored;
 }
 
 /**
- * Keeps the manifest as it was when this session opened it, as `<file>.bak`: if a bug ever
- * writes bad data, the last state before it is still there. A hard link costs nothing.
+ * Keeps the state as this session opened it in `<name>.manifest.bak/`, laid out like a state dir
+ * (openManifest(bakDir, name) reads it): if a bug ever writes bad data, the last state before it
+ * is still there. Hard links cost nothing, and shard files are never rewritten in place.
  */
-async function keepBackup(file: string): Promise<void> {
-  const backup = `${file}.bak`;
-  await unlink(backup).catch(() => undefined);
-  await link(file, backup).catch(() => undefined);
+async function keepBackup(file: string, files: string[]): Promise<void> {
+  const bak = backupDirOf(file);
+  await rm(bak, { recursive: true, force: true }).catch(() => undefined);
+  const bakData = path.join(bak, path.basename(dataDirOf(file)));
+  await mkdir(bakData, { recursive: true, mode: 0o700 }).catch(() => undefined);
+  for (const f of files) {
+    const target = f === file ? path.join(bak, path.basename(file)) : path.join(bakData, path.basename(f));
+    await link(f, target).catch(() => undefined);
+  }
 }
 
-// Re-exported so callers building records themselves get null-prototype objects.
+/** Temp files of dead writers in the data directory (any target name). */
+async function removeAbandonedTempFilesIn(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (name.startsWith('.') && name.endsWith('.tmp')) {
+      await removeAbandonedTempFiles(path.join(dir, name.slice(1).replace(/\.\d+\.[0-9a-f]+\.tmp$/, '')));
+    }
+  }
+}
+
 export { emptyRecord };
+export type { JournalSection };

@@ -26,7 +26,10 @@ import { mimeTypeFor } from '../api/mime.js';
 import { remoteNameFor } from '../api/filename.js';
 import { errorCode, errorMessage, errorStatus } from '../errors.js';
 
-/** The part of the manifest the executor writes through. */
+/**
+ * The part of the state store (src/state/store.ts) the executor writes through; any StateStore is
+ * one. Kept as a subset so executor tests can script a small in-memory one.
+ */
 export interface ExecutorManifest {
   get(path: string): ManifestEntry | undefined;
   set(path: string, entry: ManifestEntry): void;
@@ -295,8 +298,13 @@ export class Executor {
     try {
       switch (op.kind) {
         case 'upload':
-        case 'reupload':
           return await this.upload(op, op.path, op.local, undefined, deferredIntents.get(op.path));
+        case 'reupload': {
+          // A vanished or expired copy is gone: nothing to delete. An expiring one is still
+          // readable, so consumers keep it for the superseded retention like a replaced version.
+          const retire = op.reason === 'expiring' ? op.oldFileId : undefined;
+          return await this.upload(op, op.path, op.local, retire, deferredIntents.get(op.path));
+        }
         case 'replace':
           return await this.upload(op, op.path, op.local, op.oldFileId, deferredIntents.get(op.path));
         case 'delete':
@@ -372,6 +380,8 @@ export class Executor {
       remoteName: remote.filename,
       mimeType: remote.mimeType,
       uploadedAt: this.now().toISOString(),
+      // Recorded only when the copy expires, so the common entry stays as small as before.
+      ...(remote.expiresAt ? { expiresAt: remote.expiresAt } : {}),
     };
   }
 

@@ -8,7 +8,7 @@ import type { OpOutcome } from './execute.js';
 /** The message of each op kind that changes a remote file or where it is recorded; others log at debug. */
 const MESSAGES: Partial<Record<OpOutcome['op']['kind'], string>> = {
   upload: 'uploaded',
-  reupload: 'uploaded again (remote copy had vanished)',
+  reupload: 'uploaded again (remote copy vanished, expired or expiring)',
   replace: 'replaced',
   adopt: 'adopted an earlier upload',
   move: 'moved',
@@ -31,8 +31,20 @@ export function logFileOp(
   const msg = MESSAGES[op.kind];
   switch (op.kind) {
     case 'upload':
-    case 'reupload':
       logger.info({ op: op.kind, path: op.path, fileId: outcome.fileId, size: op.local.size }, msg);
+      return;
+    case 'reupload':
+      logger.info(
+        {
+          op: op.kind,
+          path: op.path,
+          fileId: outcome.fileId,
+          oldFileId: op.oldFileId,
+          reason: op.reason,
+          size: op.local.size,
+        },
+        msg,
+      );
       return;
     case 'replace':
       logger.info(

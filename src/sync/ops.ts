@@ -14,8 +14,11 @@ export type SyncOp =
   | { kind: 'upload'; path: string; local: HashedEntry }
   /** Content changed: upload the new version, record it, then delete `oldFileId`. */
   | { kind: 'replace'; path: string; local: HashedEntry; oldFileId: string }
-  /** The remote copy vanished (deleted by someone else): upload again, nothing to delete. */
-  | { kind: 'reupload'; path: string; local: HashedEntry; vanishedFileId: string }
+  /**
+   * The remote copy is gone or about to be (`reason`): upload again. Only an `expiring` copy is
+   * still alive, so only its `oldFileId` is retired like a replaced one; the others are gone.
+   */
+  | { kind: 'reupload'; path: string; local: HashedEntry; oldFileId: string; reason: ReuploadReason }
   /** The path is gone locally: delete its remote copy. */
   | { kind: 'delete'; path: string; fileId: string }
   /** Same content and basename at a new path: only the manifest key changes. */
@@ -49,6 +52,13 @@ export type SyncOp =
   | { kind: 'delete-done'; fileId: string };
 
 export type OpKind = SyncOp['kind'];
+
+/**
+ * Why a tracked path is uploaded again: its copy `vanished` (deleted by someone else), `expired`
+ * (the API answered `file_expired`, or listed it past its `expires_at`), or is `expiring` (its
+ * `expires_at` falls before the next reconciliation, so the new copy must be up before then).
+ */
+export type ReuploadReason = 'vanished' | 'expired' | 'expiring';
 
 /** Ops that send a local file's content to the API (and write an upload intent first). */
 export type UploadOp = Extract<SyncOp, { kind: 'upload' | 'replace' | 'reupload' }>;
@@ -113,6 +123,8 @@ export function describeOp(op: SyncOp): Record<string, unknown> {
       return { kind: op.kind, path: op.path, fileId: op.remote.id, why: op.why };
     case 'replace':
       return { kind: op.kind, path: op.path, oldFileId: op.oldFileId };
+    case 'reupload':
+      return { kind: op.kind, path: op.path, oldFileId: op.oldFileId, reason: op.reason };
     default:
       return { kind: op.kind, path: op.path };
   }

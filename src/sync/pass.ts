@@ -4,31 +4,26 @@
  * paths that changed. The guard judges the whole plan before any op runs.
  */
 import type { Logger } from 'pino';
-import type { ManifestEntry, RemoteFile } from '../types.js';
+import type { RemoteFile } from '../types.js';
 import type { PathFilter } from '../local/filter.js';
 import { errorMessage, errorStatus } from '../errors.js';
 import { planSync, type EntryLookup, type Plan, type PlanInput } from './plan.js';
 import { countOps, isUploadedOrAdopted, opLabel, type OpKind, type SyncOp } from './ops.js';
 import { guardDeletes, type SafetyLimits } from './safety.js';
-import {
-  isFatalStatus,
-  type DrainResult,
-  type Executor,
-  type ExecutorManifest,
-  type OpOutcome,
-} from './execute.js';
+import { isFatalStatus, type DrainResult, type Executor, type OpOutcome } from './execute.js';
 import type { ClockBounds } from './plan.js';
+import type { StateStore } from '../state/store.js';
+import { FileExpiredError } from '../api/errors.js';
+import { mapLimit } from './map-limit.js';
 import { checkPaths, scanAll, type LocalSkip, type LocalState, type ScanProgress } from './local-state.js';
 
-/** What a pass needs of the manifest beyond what the executor writes. */
-export interface PassManifest extends ExecutorManifest {
-  entries(): IterableIterator<[string, ManifestEntry]>;
-  paths(): IterableIterator<string>;
-  has(path: string): boolean;
-}
+/** A pass reads and writes the folder's state through the state store interface (any backend). */
+export type PassManifest = StateStore;
 
 export interface RemoteLister {
   listAll(opts?: { pageSize?: number; signal?: AbortSignal | undefined }): AsyncIterable<RemoteFile>;
+  /** Metadata of one file; a 404 `file_expired` (FileExpiredError) tells an expiry from a vanished copy. */
+  retrieve?: ((id: string, opts?: { signal?: AbortSignal }) => Promise<RemoteFile>) | undefined;
   /** Server clock minus ours, as far as the server's answers tell (FilesClient has it). */
   clockOffset?: (() => ClockBounds | undefined) | undefined;
 }
@@ -48,6 +43,8 @@ export interface PassContext {
   foreignIds?: (() => Promise<ReadonlySet<string>>) | undefined;
   /** The workspace is declared exclusive to files-sync (api.workspaceExclusive). */
   exclusive?: boolean | undefined;
+  /** Copies expiring within this long of a listing are uploaded again (the reconcile interval). */
+  expiryMarginMs?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -197,6 +194,8 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     unreadableDirs: state.unreadableDirs,
     inFlight: ctx.executor.inFlight(),
     foreignIds: remote && ctx.foreignIds ? await ctx.foreignIds() : undefined,
+    expiryMarginMs: ctx.expiryMarginMs,
+    expiredIds: remote ? await expiredAmong(ctx, remote) : undefined,
   });
   const guard = ctx.executor.guard;
   const planned = new Set(plan.ops.flatMap((o) => (o.kind === 'delete' ? [o.path] : [])));
@@ -268,6 +267,37 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   }
   if (report.failed.length > 0) report.status = 'failed';
   return report;
+}
+
+/** Vanished copies asked about one by one: bounds the cost when many went at once. */
+const EXPIRY_PROBES = 100;
+
+/**
+ * Which tracked IDs missing from the listing expired (404 `file_expired`) rather than vanished:
+ * the re-upload is the same either way, only its reason (and the consumers' event) differs.
+ * Asks about at most EXPIRY_PROBES of them; any other answer leaves the ID "vanished".
+ */
+async function expiredAmong(
+  ctx: PassContext,
+  remote: { files: ReadonlyMap<string, RemoteFile>; startedAt: Date },
+): Promise<Set<string>> {
+  const expired = new Set<string>();
+  const retrieve = ctx.client.retrieve?.bind(ctx.client);
+  if (!retrieve) return expired;
+  const missing: string[] = [];
+  for (const [, e] of ctx.manifest.entries()) {
+    if (missing.length >= EXPIRY_PROBES) break;
+    if (!remote.files.has(e.fileId) && Date.parse(e.uploadedAt) < remote.startedAt.getTime())
+      missing.push(e.fileId);
+  }
+  await mapLimit(missing, 4, async (id) => {
+    try {
+      await retrieve(id, ctx.signal ? { signal: ctx.signal } : {});
+    } catch (err) {
+      if (err instanceof FileExpiredError) expired.add(id);
+    }
+  });
+  return expired;
 }
 
 /** A live, copy-free view of a manifest's entries for the planner. */

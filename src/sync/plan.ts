@@ -15,7 +15,7 @@ import type {
   Suspect,
   UnsettledAttempt,
 } from '../types.js';
-import { moveKey, uploadKey, type HashedEntry, type SyncOp } from './ops.js';
+import { moveKey, uploadKey, type HashedEntry, type ReuploadReason, type SyncOp } from './ops.js';
 
 /** The API's per-file limit; bigger files are reported and skipped. */
 export const MAX_UPLOAD_BYTES = 500 * 1024 * 1024;
@@ -78,6 +78,14 @@ export interface PlanInput {
   clock?: ClockBounds | undefined;
   /** The workspace is declared exclusive to files-sync: unproven candidates are discarded, not kept as suspects. */
   exclusive?: boolean | undefined;
+  /**
+   * How long after the listing began the next reconciliation is due (the reconcile interval): a
+   * listed copy whose `expires_at` falls before then is uploaded again now. 0/omitted = only
+   * copies already past their expiry.
+   */
+  expiryMarginMs?: number | undefined;
+  /** IDs missing from the listing that the API answered `file_expired` for: gone by expiry, not vanished. */
+  expiredIds?: ReadonlySet<string> | undefined;
 }
 
 export interface Plan {
@@ -121,6 +129,9 @@ function isUnder(p: string, dirs: readonly string[]): boolean {
  * - No file ID is deleted unless the manifest, a pending delete or one of our intents names it;
  *   remote files of other folders (`foreignIds`) are never adopted or discarded.
  * - A path's ops appear in the order they must run (see `Plan.ops`).
+ * - A tracked copy that vanished or expired is uploaded again (`reupload`) and its ID never
+ *   deleted; one whose `expires_at` falls within `expiryMarginMs` of the listing is uploaded again
+ *   and its ID retired like a replaced one (the executor queues it with the superseded retention).
  */
 export function planSync(input: PlanInput): Plan {
   const ctx = planContext(input);
@@ -152,8 +163,16 @@ interface PlanContext {
   intentsByPath: ReadonlyMap<string, PendingUpload>;
   /** Every path the plan looks at: the scope, or every tracked, local and intended path. */
   scope: ReadonlySet<string>;
-  /** True when the listing shows the entry's remote copy is gone (and the listing can judge it). */
-  remoteGone: (e: ManifestEntry) => boolean;
+  /** What the listing says of the entry's remote copy (`alive` when there is no listing to judge by). */
+  remoteState: (e: ManifestEntry) => RemoteState;
+}
+
+/** An entry's remote copy: alive, or why it must be uploaded again. */
+type RemoteState = 'alive' | ReuploadReason;
+
+/** The copy is gone for good (vanished or expired): nothing to delete, nothing to move. */
+function isGone(state: RemoteState): state is 'vanished' | 'expired' {
+  return state === 'vanished' || state === 'expired';
 }
 
 function planContext(input: PlanInput): PlanContext {
@@ -166,6 +185,17 @@ function planContext(input: PlanInput): PlanContext {
   // An entry recorded after the listing began may not be in it yet: it cannot be judged gone.
   const judgeable = (e: ManifestEntry): boolean =>
     remote !== undefined && Date.parse(e.uploadedAt) < remote.startedAt.getTime();
+  // expires_at is the server's time; judged at the earliest local moment it can mean, so a
+  // server clock ahead of ours re-uploads early rather than late.
+  const serverAhead = input.clock !== undefined && Number.isFinite(input.clock.hi) ? input.clock.hi : 0;
+  const listedAt = remote?.startedAt.getTime() ?? 0;
+  const expiryState = (f: RemoteFile): RemoteState => {
+    if (typeof f.expiresAt !== 'string') return 'alive';
+    const localExpiry = Date.parse(f.expiresAt) - serverAhead;
+    if (Number.isNaN(localExpiry)) return 'alive';
+    if (localExpiry <= listedAt) return 'expired';
+    return localExpiry <= listedAt + (input.expiryMarginMs ?? 0) ? 'expiring' : 'alive';
+  };
   return {
     input,
     entries,
@@ -175,7 +205,13 @@ function planContext(input: PlanInput): PlanContext {
     unreadableDirs: input.unreadableDirs ?? [],
     intentsByPath,
     scope,
-    remoteGone: (e) => judgeable(e) && !remote!.files.has(e.fileId),
+    remoteState: (e) => {
+      if (remote === undefined) return 'alive';
+      const f = remote.files.get(e.fileId);
+      if (f !== undefined) return expiryState(f);
+      if (!judgeable(e)) return 'alive';
+      return input.expiredIds?.has(e.fileId) === true ? 'expired' : 'vanished';
+    },
   };
 }
 
@@ -341,7 +377,7 @@ interface Classified {
  * only if it is not unreadable; a path needing a hash it does not have is skipped, never guessed.
  */
 function classifyPaths(ctx: PlanContext, intents: ResolvedIntents): Classified {
-  const { input, entries, remoteGone } = ctx;
+  const { input, entries, remoteState } = ctx;
   const out: Classified = { ops: [], skipped: [], unchanged: 0, removed: [], added: [] };
   const { ops, skipped } = out;
   for (const p of ctx.scope) {
@@ -373,47 +409,46 @@ function classifyPaths(ctx: PlanContext, intents: ResolvedIntents): Classified {
         skipped.push({ path: p, reason: 'needs-hash' });
         continue;
       }
-      if (remoteGone(entry)) {
-        // Unchanged locally, but someone deleted our remote copy: upload it again.
-        ops.push({
-          kind: 'reupload',
-          path: p,
-          local: { ...local, sha256: entry.sha256 },
-          vanishedFileId: entry.fileId,
-        });
-      } else {
-        out.unchanged++;
-      }
+      const state = remoteState(entry);
+      // Unchanged locally, but our remote copy is gone (deleted by someone, expired) or expiring.
+      if (state !== 'alive') ops.push(reupload(p, { ...local, sha256: entry.sha256 }, entry, state));
+      else out.unchanged++;
       continue;
     }
     const hashed = local as HashedEntry;
+    const state = remoteState(entry);
     if (hashed.sha256 === entry.sha256) {
-      if (remoteGone(entry))
-        ops.push({ kind: 'reupload', path: p, local: hashed, vanishedFileId: entry.fileId });
+      if (state !== 'alive') ops.push(reupload(p, hashed, entry, state));
       else if (!sameStat(hashed, entry)) ops.push({ kind: 'refresh', path: p, local: hashed });
       else out.unchanged++;
       continue;
     }
-    if (remoteGone(entry))
-      ops.push({ kind: 'reupload', path: p, local: hashed, vanishedFileId: entry.fileId });
+    // New content over an expiring copy is a plain replace: the old ID is retired either way.
+    if (isGone(state)) ops.push(reupload(p, hashed, entry, state));
     else ops.push({ kind: 'replace', path: p, local: hashed, oldFileId: entry.fileId });
   }
   return out;
 }
 
+function reupload(path: string, local: HashedEntry, entry: ManifestEntry, reason: ReuploadReason): SyncOp {
+  return { kind: 'reupload', path, local, oldFileId: entry.fileId, reason };
+}
+
 /**
  * Phase 3: pair removals with additions into moves (rclone's march: pair first, then decide).
- * A move needs the same content and remote basename (`moveKey`) and a remote copy still alive.
+ * A move needs the same content and remote basename (`moveKey`) and a remote copy still alive (and
+ * not expiring).
  * Additions pair in path order with removals in scope order, so the pairing is deterministic.
  * Output: moves and uploads by added path, then deletes and forgets by removed path.
  */
 function pairMoves(ctx: PlanContext, removed: readonly string[], added: HashedEntry[]): SyncOp[] {
-  const { entries, remoteGone } = ctx;
+  const { entries, remoteState } = ctx;
   const ops: SyncOp[] = [];
   const removedByKey = new Map<string, string[]>();
   for (const p of removed) {
     const e = entries.get(p)!;
-    if (remoteGone(e)) continue;
+    // A move keeps the file ID: a copy gone or expiring soon is not worth keeping.
+    if (remoteState(e) !== 'alive') continue;
     const key = moveKey(e.sha256, p);
     const list = removedByKey.get(key) ?? [];
     list.push(p);
@@ -433,7 +468,7 @@ function pairMoves(ctx: PlanContext, removed: readonly string[], added: HashedEn
     if (movedFrom.has(p)) continue;
     const e = entries.get(p)!;
     ops.push(
-      remoteGone(e)
+      isGone(remoteState(e))
         ? { kind: 'forget', path: p, fileId: e.fileId }
         : { kind: 'delete', path: p, fileId: e.fileId },
     );

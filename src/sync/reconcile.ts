@@ -5,10 +5,8 @@
  */
 import { runPass, type PassContext, type PassManifest, type PassOptions, type PassReport } from './pass.js';
 
-/** What reconciliation needs of the manifest beyond what a pass reads and writes. */
-export interface ReconcileManifest extends PassManifest {
-  updateStats(patch: Record<string, unknown>): void;
-}
+/** Reconciliation records its result in the state's stats, through the same store interface. */
+export type ReconcileManifest = PassManifest;
 
 export interface ReconcileOptions extends PassContext, Pick<PassOptions, 'onPlan' | 'onProgress'> {
   folderName: string;

@@ -19,7 +19,7 @@ const openManifests = new Set<Manifest>();
 export function ownedByAnyFolder(id: string): boolean {
   for (const m of openManifests) {
     if (m.findByFileId(id) !== undefined) return true;
-    if (Object.hasOwn(m.data.pendingDeletes, id) || Object.hasOwn(m.data.suspects, id)) return true;
+    if (m.pendingDelete(id) !== undefined || m.suspect(id) !== undefined) return true;
   }
   return false;
 }
@@ -36,6 +36,11 @@ export interface FolderSession {
 export interface SessionOptions {
   onEvent?: ((event: ExecutorEvent) => void) | undefined;
   signal?: AbortSignal | undefined;
+}
+
+/** The workspace a folder's files live in: its own, else the API's, else the key's default (null). */
+export function folderWorkspace(config: Config, folder: FolderConfig): string | null {
+  return folder.workspaceId ?? config.api.workspaceId ?? null;
 }
 
 /** The folder's include/exclude filter; the state directory is excluded by its literal path when it sits inside. */
@@ -56,9 +61,22 @@ export async function openFolderSession(
   logger: Logger,
   options: SessionOptions = {},
 ): Promise<FolderSession> {
-  const manifest = await Manifest.open(config.stateDir, { name: folder.name, root: folder.path });
+  const workspaceId = folderWorkspace(config, folder);
+  const manifest = await Manifest.open(config.stateDir, {
+    name: folder.name,
+    root: folder.path,
+    workspaceId,
+  });
   const filter = folderFilter(config, folder);
   const folderLogger = logger.child({ folder: folder.name });
+  if (manifest.workspaceId !== undefined && manifest.workspaceId !== workspaceId) {
+    // Another workspace's IDs can be neither reached nor deleted from this one: start over.
+    folderLogger.warn(
+      { event: 'workspace-changed', from: manifest.workspaceId, to: workspaceId, entries: manifest.size },
+      `folder "${folder.name}" moved from workspace ${manifest.workspaceId ?? '(key default)'} to ${workspaceId ?? '(key default)'}: its ${manifest.size} files are uploaded again; nothing is deleted in the old workspace (the old state is kept in ${manifest.file.replace(/\.json$/, '.bak')})`,
+    );
+    await manifest.startOver(workspaceId);
+  }
   const others = config.folders.length > 1 ? await otherFoldersIds(config, folder.name) : new Set<string>();
   const executor = new Executor({
     root: folder.path,
@@ -129,6 +147,8 @@ export function passContext(
     logger: session.logger,
     foreignIds: config.folders.length > 1 ? () => otherFoldersIds(config, session.folder.name) : undefined,
     exclusive: config.api.workspaceExclusive,
+    // The next reconciliation is due one interval from now: a copy expiring before it goes up again now.
+    expiryMarginMs: config.reconcile.intervalMs,
     signal: opts.signal,
   };
 }

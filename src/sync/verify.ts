@@ -1,4 +1,7 @@
-/** Verification: compare the manifest with a fresh hash of every local file and the remote listing. */
+/**
+ * Verification: compare the manifest with a fresh hash of the local files and with the remote
+ * side, which is known from a full listing or, for a few IDs, from the `ids` filter (`remoteIdsToCheck`).
+ */
 import path from 'node:path';
 import type { ManifestEntry, PendingDelete, PendingUpload, RemoteFile, Suspect } from '../types.js';
 import type { PathFilter } from '../local/filter.js';
@@ -11,6 +14,44 @@ import { errorMessage } from '../errors.js';
 /** Files hashed at once. */
 const HASH_CONCURRENCY = 4;
 
+/**
+ * Up to this many IDs the `ids` filter (100 a request, so at most 10 requests) is used instead of
+ * a full listing, which costs a request per 1000 files of the whole workspace, others' included.
+ */
+export const VERIFY_IDS_MAX = 1000;
+
+/** True when `rel` is one of `paths` or lies under one of them. */
+function inPaths(rel: string, paths: readonly string[] | undefined): boolean {
+  if (paths === undefined) return true;
+  return paths.some((p) => p === '' || rel === p || rel.startsWith(p.endsWith('/') ? p : `${p}/`));
+}
+
+/**
+ * The remote IDs a verification of `input` looks at: the entries in scope, the suspects, and the
+ * queued deletes (to tell which of them are gone already).
+ */
+export function remoteIdsToCheck(
+  input: Pick<VerifyInput, 'entries' | 'pendingDeletes' | 'suspects' | 'paths'>,
+): string[] {
+  const ids = new Set<string>();
+  for (const [p, e] of input.entries) if (inPaths(p, input.paths)) ids.add(e.fileId);
+  for (const x of input.suspects ?? []) ids.add(x.fileId);
+  for (const d of input.pendingDeletes) ids.add(d.fileId);
+  return [...ids];
+}
+
+/**
+ * How to learn about `idCount` remote IDs: with the `ids` filter when that takes few requests
+ * (GA only: the beta contract has no filter and would retrieve one by one), else a full listing.
+ * A subset (`--path`) always uses the filter: it is what the filter is for.
+ */
+export function remoteCheckMethod(
+  idCount: number,
+  opts: { contract: 'ga' | 'beta'; subset: boolean },
+): 'ids' | 'list' {
+  if (opts.subset) return 'ids';
+  return opts.contract === 'ga' && idCount <= VERIFY_IDS_MAX ? 'ids' : 'list';
+}
 export interface Drift {
   path: string;
   kind:
@@ -36,8 +77,13 @@ export interface VerifyInput {
   pendingDeletes: readonly PendingDelete[];
   /** Remote files that may be ours but cannot be proven so. */
   suspects?: readonly Suspect[] | undefined;
-  /** All remote files; omitted = local check only. */
+  /**
+   * The remote files among every ID `remoteIdsToCheck` names (a full listing, or an `ids` lookup
+   * of just those); omitted = local check only.
+   */
   remote?: ReadonlyMap<string, RemoteFile>;
+  /** Only these paths (files, or directories with everything under them); omitted = the whole folder. */
+  paths?: readonly string[] | undefined;
   /** Injected clock, for tests. */
   now?: number | undefined;
 }
@@ -55,7 +101,10 @@ export interface VerifyReport {
 export async function verifyFolder(input: VerifyInput): Promise<VerifyReport> {
   const scan = await scanFolder(input.root, { filter: input.filter, followSymlinks: input.followSymlinks });
   const drift: Drift[] = [];
-  const files = [...scan.entries.values()].filter((l) => l.size <= MAX_UPLOAD_BYTES);
+  const { paths } = input;
+  const files = [...scan.entries.values()].filter(
+    (l) => l.size <= MAX_UPLOAD_BYTES && inPaths(l.path, paths),
+  );
   const hashes = new Map<string, string>();
   await mapLimit(files, HASH_CONCURRENCY, async (l) => {
     try {
@@ -65,7 +114,10 @@ export async function verifyFolder(input: VerifyInput): Promise<VerifyReport> {
     }
   });
 
+  let checked = 0;
+  for (const l of scan.entries.keys()) if (inPaths(l, paths)) checked++;
   for (const [p, e] of input.entries) {
+    if (!inPaths(p, paths)) continue;
     if (!scan.entries.has(p)) drift.push({ path: p, kind: 'missing-local', fileId: e.fileId });
     else {
       const h = hashes.get(p);
@@ -84,13 +136,23 @@ export async function verifyFolder(input: VerifyInput): Promise<VerifyReport> {
         });
     }
   }
-  for (const p of scan.entries.keys()) if (!input.entries.has(p)) drift.push({ path: p, kind: 'untracked' });
+  for (const p of scan.entries.keys())
+    if (!input.entries.has(p) && inPaths(p, paths)) drift.push({ path: p, kind: 'untracked' });
   for (const u of input.pendingUploads) drift.push({ path: u.path, kind: 'pending-upload' });
   const now = input.now ?? Date.now();
   let retained = 0;
   for (const d of input.pendingDeletes) {
     if (d.notBefore !== undefined && Date.parse(d.notBefore) > now) retained++;
-    else drift.push({ path: d.path, kind: 'pending-delete', fileId: d.fileId });
+    else {
+      const gone = input.remote !== undefined && !input.remote.has(d.fileId);
+      // Already gone remotely: only the record is left, which the next sync clears.
+      drift.push({
+        path: d.path,
+        kind: 'pending-delete',
+        fileId: d.fileId,
+        ...(gone ? { detail: 'already gone remotely' } : {}),
+      });
+    }
   }
   const suspects = (input.suspects ?? []).filter((x) => !input.remote || input.remote.has(x.fileId));
   for (const x of suspects)
@@ -101,5 +163,5 @@ export async function verifyFolder(input: VerifyInput): Promise<VerifyReport> {
       detail: `${x.filename}, ${x.sizeBytes} bytes, created ${x.createdAt}: ${x.why}`,
     });
   drift.sort((a, b) => a.path.localeCompare(b.path) || a.kind.localeCompare(b.kind));
-  return { checked: scan.entries.size, drift, retained, suspects };
+  return { checked, drift, retained, suspects };
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeProject, type Project } from '../helpers/project.js';
 import { syncJson } from '../helpers/sync-cli.js';
+import { openManifest } from '../../src/state/manifest.js';
 
 let project: Project | undefined;
 afterEach(async () => {
@@ -59,6 +60,43 @@ describe('sync against a GA-only API', () => {
       ['legal', 0, 0],
     ]);
     expect(p.emulator.stats().uploadsCreated).toBe(3);
+  });
+
+  it('a folder moved to another workspace starts over there and deletes nothing in the old one', async () => {
+    const p = await makeProject({
+      files: { 'a.txt': 'alpha', 'sub/b.md': '# b' },
+      emulator: { gaOnly: true, workspaces: ['wrkspc_main', 'wrkspc_legal'] },
+    });
+    project = p;
+    await rewriteConfig(p, (c) => {
+      c.folders = [{ name: 'docs', path: p.folder, workspaceId: 'wrkspc_main' }];
+    });
+    const first = await syncJson(p);
+    expect(first.code, first.stderr).toBe(0);
+    const before = p.emulator.files().map((f) => [f.id, f.workspaceId]);
+    expect(before.map(([, w]) => w)).toEqual(['wrkspc_main', 'wrkspc_main']);
+    const manifest = await openManifest(p.stateDir, 'docs');
+    expect(manifest.folder.workspaceId).toBe('wrkspc_main');
+
+    await rewriteConfig(p, (c) => {
+      c.folders = [{ name: 'docs', path: p.folder, workspaceId: 'wrkspc_legal' }];
+    });
+    const moved = await syncJson(p);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.reports[0]?.uploaded).toBe(2);
+    expect(moved.reports[0]?.deleted).toBe(0);
+    expect(moved.stderr + moved.stdout).toMatch(/moved from workspace wrkspc_main to wrkspc_legal/);
+    // The old copies are untouched (another workspace's IDs are not this folder's to delete).
+    const after = p.emulator.files();
+    for (const [id] of before) expect(after.find((f) => f.id === id)?.workspaceId).toBe('wrkspc_main');
+    expect(after.filter((f) => f.workspaceId === 'wrkspc_legal')).toHaveLength(2);
+    await manifest.reload();
+    expect(manifest.folder.workspaceId).toBe('wrkspc_legal');
+    expect([...manifest.entries()].every(([, e]) => !before.some(([id]) => id === e.fileId))).toBe(true);
+    // The state as it was in the old workspace stays in the backup.
+    const bak = await openManifest(path.join(p.stateDir, 'docs.manifest.bak'), 'docs');
+    expect(bak.folder.workspaceId).toBe('wrkspc_main');
+    expect(bak.size).toBe(2);
   });
 
   it('the beta contract is refused by a GA-only server, naming the beta header; nothing is created', async () => {

@@ -3,7 +3,6 @@
  * never adopted or deleted (F1); copies an abandoned upload creates late are found and reported
  * (F6b); a consumer re-reading the manifest never meets an ID that is already deleted (F4).
  */
-import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeProject, TEST_KEY, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
@@ -11,7 +10,6 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { FilesClient, type FilesClientOptions } from '../../src/api/client.js';
 import { openManifest } from '../../src/state/manifest.js';
-import { manifestPath } from '../../src/state/state-dir.js';
 import { openFolderSession, reconcileSession } from '../../src/sync/session.js';
 import type { ExecutorClient } from '../../src/sync/execute.js';
 import type { RemoteLister } from '../../src/sync/pass.js';
@@ -56,13 +54,13 @@ async function reconcile(config: Config, client: ExecutorClient & RemoteLister) 
   }
 }
 
-/** The manifest file as JSON (sections an older format lacks read as empty). */
+/** The folder's whole state as a reader sees it (head, shards and journal merged). */
 async function manifestJson(config: Config): Promise<{
   entries: Record<string, { fileId: string; sha256: string }>;
   suspects?: Record<string, { fileId: string; why: string }>;
   unsettled?: Record<string, unknown>;
 }> {
-  return JSON.parse(await readFile(manifestPath(config.stateDir, config.folders[0]!.name), 'utf8')) as never;
+  return (await openManifest(config.stateDir, config.folders[0]!.name)).toData();
 }
 
 describe('F1: another client uploads files of the same names and sizes', () => {

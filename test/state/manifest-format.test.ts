@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManifestCorruptError, ManifestVersionError } from '../../src/state/errors.js';
-import { MANIFEST_VERSION, migrate } from '../../src/state/manifest.js';
+import { migrate } from '../../src/state/manifest.js';
 
 const folder = { name: 'docs', root: '/srv/docs' };
 const entry = {
@@ -17,7 +17,7 @@ const entry = {
 describe('migrate', () => {
   it('accepts the current version and drops unknown fields of records', () => {
     const data = migrate({
-      version: MANIFEST_VERSION,
+      version: 2,
       folder,
       entries: { 'a.txt': { ...entry, extra: 1 } },
       pendingUploads: {},

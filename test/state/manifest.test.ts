@@ -66,9 +66,18 @@ async function openTracked(options = NO_TIMER): Promise<Manifest> {
   return m;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw JSON from disk; the assertions check its fields
-async function onDisk(): Promise<Record<string, any>> {
-  return JSON.parse(await readFile(path.join(stateDir, 'docs.manifest.json'), 'utf8'));
+/** What a reader finds on disk now (head, shards and journal merged), as one plain object. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the assertions check its fields
+async function onDisk(dir = stateDir): Promise<Record<string, any>> {
+  return JSON.parse(JSON.stringify((await openManifest(dir, 'docs')).toData())) as Record<string, unknown>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw JSON of the head file
+async function headOnDisk(): Promise<Record<string, any>> {
+  return JSON.parse(await readFile(path.join(stateDir, 'docs.manifest.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
 }
 
 describe('Manifest basics', () => {
@@ -78,14 +87,16 @@ describe('Manifest basics', () => {
     expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
     expect((await stat(m.file)).mode & 0o777).toBe(0o600);
     expect(await onDisk()).toEqual({
-      version: 2,
+      version: 3,
       folder,
       entries: {},
       pendingUploads: {},
       pendingDeletes: {},
       suspects: {},
       unsettled: {},
+      stats: {},
     });
+    expect((await stat(path.join(stateDir, 'docs.manifest.d'))).mode & 0o777).toBe(0o700);
     expect(m.size).toBe(0);
   });
 
@@ -119,7 +130,7 @@ describe('Manifest basics', () => {
     expect([...m.paths()]).toEqual([]);
   });
 
-  it('persists entries, intents and stats across close and reopen, and keeps a .bak of the opened file', async () => {
+  it('persists entries, intents and stats across close and reopen, and keeps a backup of the opened state', async () => {
     const m = await openTracked();
     m.set('a.txt', entry('file_a'));
     m.addPendingUpload(pendingUpload('new.pdf'));
@@ -134,10 +145,14 @@ describe('Manifest basics', () => {
       [pendingUpload('new.pdf')].map((p) => ({ ...p, startedAt: expect.any(String) })),
     );
     expect(again.pendingDeletes().map((d) => d.fileId)).toEqual(['file_old']);
-    expect(again.data.stats).toEqual({ lastReconcileAt: '2026-01-01T00:00:00Z', lastError: 'none' });
+    expect(again.stats()).toEqual({ lastReconcileAt: '2026-01-01T00:00:00Z', lastError: 'none' });
     expect(again.findByFileId('file_a')).toBe('a.txt');
-    const bak = JSON.parse(await readFile(`${again.file}.bak`, 'utf8'));
+    again.set('b.txt', entry('file_b'));
+    await again.snapshot();
+    // The backup is laid out like a state dir and still holds the state as opened.
+    const bak = await onDisk(path.join(stateDir, 'docs.manifest.bak'));
     expect(Object.keys(bak.entries)).toEqual(['a.txt']);
+    again.remove('b.txt');
 
     again.removePendingUpload('new.pdf');
     again.removePendingDelete('file_old');
@@ -254,7 +269,16 @@ describe('Manifest writes', () => {
       await m.flush();
     }
     expect((await stat(m.file)).mode & 0o777).toBe(0o600);
-    expect((await readdir(stateDir)).sort()).toEqual(['docs.manifest.json']);
+    await m.close();
+    expect((await readdir(stateDir)).sort()).toEqual([
+      'docs.manifest.bak',
+      'docs.manifest.d',
+      'docs.manifest.json',
+    ]);
+    // After a clean close: one shard file, no journal, no temp file.
+    const files = await readdir(path.join(stateDir, 'docs.manifest.d'));
+    expect(files).toEqual([expect.stringMatching(/^entries-0\.\d+\.json$/)]);
+    expect((await stat(path.join(stateDir, 'docs.manifest.d', files[0]!))).mode & 0o777).toBe(0o600);
   });
 
   it('reports a failed write as ManifestWriteError, stays dirty and succeeds once the cause is gone', async () => {
@@ -317,15 +341,15 @@ describe('Manifest corruption and versions', () => {
   it('refuses a manifest from a newer version with ManifestVersionError', async () => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(stateDir, { recursive: true });
-    await writeFile(path.join(stateDir, 'docs.manifest.json'), JSON.stringify({ version: 3, stuff: true }));
+    await writeFile(path.join(stateDir, 'docs.manifest.json'), JSON.stringify({ version: 4, stuff: true }));
     await expect(Manifest.open(stateDir, folder)).rejects.toMatchObject({
       name: 'ManifestVersionError',
-      context: { version: 3, supported: 2 },
+      context: { version: 4, supported: 3 },
     });
     await expect(Manifest.open(stateDir, folder)).rejects.toBeInstanceOf(ManifestVersionError);
   });
 
-  it('opens a v0 manifest (no version, no pending sections) and writes it back as v2', async () => {
+  it('opens a v0 manifest (no version, no pending sections) and writes it back as v3', async () => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(stateDir, { recursive: true });
     await writeFile(
@@ -336,7 +360,7 @@ describe('Manifest corruption and versions', () => {
     expect(m.get('a.txt')?.fileId).toBe('file_a');
     await m.flush();
     const disk = await onDisk();
-    expect(disk.version).toBe(2);
+    expect((await headOnDisk()).version).toBe(3);
     expect(disk.folder).toEqual(folder);
     expect(disk.pendingUploads).toEqual({});
   });

@@ -61,7 +61,7 @@ function show(op: SyncOp): string {
     case 'replace':
       return `replace ${op.path} ${op.local.sha256} old=${op.oldFileId}`;
     case 'reupload':
-      return `reupload ${op.path} ${op.local.sha256} vanished=${op.vanishedFileId}`;
+      return `reupload ${op.path} ${op.local.sha256} ${op.reason}=${op.oldFileId}`;
     case 'move':
       return `move ${op.from} -> ${op.to} ${op.local.sha256}`;
     case 'delete':
@@ -261,6 +261,83 @@ describe('planSync rules', () => {
         extra: { scope: ['a.txt'] },
       }),
       ops: ['delete a.txt f1'],
+    },
+    {
+      name: 'remote copy expired (file_expired) -> reupload, reason expired, nothing deleted',
+      in: input({
+        local: [local('a.txt', undefined)],
+        entries: { 'a.txt': entry('f1', 'h1') },
+        remote: [],
+        extra: { expiredIds: new Set(['f1']) },
+      }),
+      ops: ['reupload a.txt h1 expired=f1'],
+    },
+    {
+      name: 'still listed but past its expires_at -> reupload as expired',
+      in: input({
+        local: [local('a.txt', undefined)],
+        entries: { 'a.txt': entry('f1', 'h1') },
+        remote: [remoteFile('f1', 'a.txt', { expiresAt: '2026-11-01T23:59:59.000Z' })],
+      }),
+      ops: ['reupload a.txt h1 expired=f1'],
+    },
+    {
+      name: 'expires within the reconcile interval -> reupload as expiring (refresh folded in)',
+      in: input({
+        local: [local('a.txt', undefined), local('b.txt', 'h2', { mtimeMs: 7 })],
+        entries: { 'a.txt': entry('f1', 'h1'), 'b.txt': entry('f2', 'h2') },
+        remote: [
+          remoteFile('f1', 'a.txt', { expiresAt: '2026-11-02T00:10:00.000Z' }),
+          remoteFile('f2', 'b.txt', { expiresAt: '2026-11-02T00:14:00.000Z' }),
+        ],
+        extra: { expiryMarginMs: 15 * 60_000 },
+      }),
+      ops: ['reupload a.txt h1 expiring=f1', 'reupload b.txt h2 expiring=f2'],
+    },
+    {
+      name: 'expires after the next reconciliation, or never -> unchanged',
+      in: input({
+        local: [local('a.txt', undefined), local('b.txt', undefined)],
+        entries: { 'a.txt': entry('f1', 'h1'), 'b.txt': entry('f2', 'h2') },
+        remote: [
+          remoteFile('f1', 'a.txt', { expiresAt: '2026-11-02T00:16:00.000Z' }),
+          remoteFile('f2', 'b.txt', { expiresAt: null }),
+        ],
+        extra: { expiryMarginMs: 15 * 60_000 },
+      }),
+      ops: [],
+      unchanged: 2,
+    },
+    {
+      name: 'expires_at is judged at the earliest local moment the server clock allows',
+      in: input({
+        local: [local('a.txt', undefined)],
+        entries: { 'a.txt': entry('f1', 'h1') },
+        // 20 min by the server's clock, which may run up to 10 min ahead of ours.
+        remote: [remoteFile('f1', 'a.txt', { expiresAt: '2026-11-02T00:20:00.000Z' })],
+        extra: { expiryMarginMs: 15 * 60_000, clock: { lo: 0, hi: 10 * 60_000 } },
+      }),
+      ops: ['reupload a.txt h1 expiring=f1'],
+    },
+    {
+      name: 'new content over an expiring copy is a replace; over an expired one a reupload',
+      in: input({
+        local: [local('a.txt', 'h9', { mtimeMs: 5 }), local('b.txt', 'h8', { mtimeMs: 5 })],
+        entries: { 'a.txt': entry('f1', 'h1'), 'b.txt': entry('f2', 'h2') },
+        remote: [remoteFile('f1', 'a.txt', { expiresAt: '2026-11-02T00:10:00.000Z' })],
+        extra: { expiryMarginMs: 15 * 60_000, expiredIds: new Set(['f2']) },
+      }),
+      ops: ['replace a.txt h9 old=f1', 'reupload b.txt h8 expired=f2'],
+    },
+    {
+      name: 'an expiring copy is no move source; an expired one is forgotten, an expiring one deleted',
+      in: input({
+        local: [local('new/a.txt', 'h1')],
+        entries: { 'old/a.txt': entry('f1', 'h1'), 'gone.txt': entry('f2', 'h2') },
+        remote: [remoteFile('f1', 'a.txt', { expiresAt: '2026-11-02T00:10:00.000Z' })],
+        extra: { expiryMarginMs: 15 * 60_000, expiredIds: new Set(['f2']) },
+      }),
+      ops: ['upload new/a.txt h1', 'forget gone.txt f2', 'delete old/a.txt f1'],
     },
     {
       name: 'several moves of identical content pair deterministically (by path order)',
