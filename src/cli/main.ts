@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /** Entry point of the `files-sync` binary. */
-import { CommanderError } from 'commander';
-import { buildProgram } from './program.js';
-import { CliExit } from './common.js';
+
+// Only node: built-ins are imported statically here. Everything else (commander, the config
+// schema, pino, undici) is loaded once we know it is needed: `id --http ADDRESS` must answer in a
+// few tens of ms, and loading the whole program costs several times that (see id-direct.ts).
 
 // `files-sync ls | head` closes the pipe early: that is not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -14,6 +15,11 @@ for (const stream of [process.stdout, process.stderr]) {
 
 /** Runs the CLI with process.argv. */
 export async function main(argv: string[] = process.argv): Promise<void> {
+  const [{ CommanderError }, { buildProgram }, { CliExit }] = await Promise.all([
+    import('commander'),
+    import('./program.js'),
+    import('./common.js'),
+  ]);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -33,9 +39,9 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   }
 }
 
-// `id --http ADDRESS` answers without loading the config or the other commands (see id-direct.ts).
+// `id` asks a running daemon without loading the config schema or the other commands (see id-direct.ts).
 const direct =
-  process.argv[2] === 'id' && process.argv.some((a) => a === '--http' || a.startsWith('--http='))
+  process.argv[2] === 'id'
     ? await (await import('./id-direct.js')).tryDirectId(process.argv.slice(2))
     : undefined;
 if (direct !== undefined) process.exitCode = direct;

@@ -28,6 +28,9 @@ import {
   type NotMirrored,
 } from '../sync/not-mirrored.js';
 import type { FilesClient } from '../api/client.js';
+import { EventLog } from '../serve/event-log.js';
+import { recordHeld, recordOutcome } from '../serve/recorder.js';
+import { errorMessage } from '../errors.js';
 
 interface SyncOptions extends CommonOptions {
   dryRun?: boolean;
@@ -185,6 +188,20 @@ the summary counts them per reason; deletes held by the safety guard do not coun
         });
         const client = await createClient(config, logger);
         const lock = await acquireLock(config.stateDir);
+        // Changes made here go to the same durable log the daemon writes (we hold its lock now), so
+        // a consumer following events sees them too. A dry run changes nothing and records nothing.
+        const events =
+          opts.dryRun === true
+            ? undefined
+            : await EventLog.open(config.stateDir, {
+                onWriteError: (err) => logger.warn({ err: errorMessage(err) }, 'event log write failed'),
+              }).catch(async (err: unknown) => {
+                logger.warn(
+                  { err: errorMessage(err) },
+                  'cannot open the event log; changes are not recorded',
+                );
+                return undefined;
+              });
         const reports: ReconcileReport[] = [];
         const unsynced = new Map<ReconcileReport, NotMirrored>();
         const ctrlC = interruptOnCtrlC(progress, logger);
@@ -192,12 +209,16 @@ the summary counts them per reason; deletes held by the safety guard do not coun
           for (const folder of config.folders) {
             if (ctrlC.signal.aborted) break;
             progress.startFolder(folder.name);
+            let currentId: (rel: string) => string | undefined = () => undefined;
             const session = await openFolderSession(config, folder, client, logger, {
               signal: ctrlC.signal,
               onEvent: (e) => {
-                if (e.type === 'op-end' && e.outcome) progress.onOpEnd(e.outcome);
+                if (e.type !== 'op-end' || !e.outcome) return;
+                progress.onOpEnd(e.outcome);
+                if (events) recordOutcome(events, folder.name, e.outcome, currentId);
               },
             });
+            currentId = (rel) => session.manifest.get(rel)?.fileId;
             try {
               const report = await reconcileSession(session, config, client, {
                 dryRun: opts.dryRun === true,
@@ -208,6 +229,8 @@ the summary counts them per reason; deletes held by the safety guard do not coun
               });
               progress.line.finish();
               reports.push(report);
+              if (events && report.heldDeletes > 0)
+                recordHeld(events, folder.name, report.heldDeletes, report.heldReason);
               const nm = notMirrored(report, await goneSince(folder.path, report));
               unsynced.set(report, nm);
               if (!opts.json && !ctrlC.signal.aborted)
@@ -219,6 +242,7 @@ the summary counts them per reason; deletes held by the safety guard do not coun
         } finally {
           ctrlC.dispose();
           progress.line.finish();
+          await events?.close();
           await lock.release();
           await client.close();
         }

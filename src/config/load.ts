@@ -1,5 +1,4 @@
 /** Loads the config: file, then environment, then flags; resolves paths and the state dir; checks it all. */
-import { existsSync } from 'node:fs';
 import { access, readFile, realpath, stat } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
@@ -7,9 +6,13 @@ import { scrub } from '../log.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { describeIssues, type ValueSource } from './issues.js';
 import { findJsonSyntaxError } from './json-syntax.js';
-import { checkFolderLayout, checkStateDirPrivate, expandHome, resolveAgainst } from './paths.js';
+import { checkFolderLayout, checkStateDirPrivate, resolveAgainst } from './paths.js';
+import { resolveConfigPath } from './config-path.js';
 import { resolveStateLocation } from './state-location.js';
 import { configFileSchema, type Config, type FolderConfig } from './schema.js';
+
+// Still importable from here: callers and tests know them as part of loading the config.
+export { resolveConfigPath, SYSTEM_CONFIG_PATH } from './config-path.js';
 
 /** Values given on the command line; they win over env and file. */
 export interface ConfigOverrides {
@@ -36,41 +39,6 @@ export interface LoadedConfig {
   config: Config;
   configPath: string;
   source: 'file';
-}
-
-/** Where the config is looked for when neither -c nor $FILES_SYNC_CONFIG names it (after ./ and XDG). */
-export const SYSTEM_CONFIG_PATH = '/etc/files-sync/config.json';
-
-/**
- * Picks the config file: explicit -c, else $FILES_SYNC_CONFIG (both taken as given, existing or
- * not), else the first existing of ./sync.config.json, $XDG_CONFIG_HOME/files-sync/config.json,
- * /etc/files-sync/config.json.
- */
-export function resolveConfigPath(
-  explicit?: string,
-  env: NodeJS.ProcessEnv = process.env,
-  cwd: string = process.cwd(),
-): string {
-  if (explicit) return resolveAgainst(explicit, cwd, env);
-  if (env.FILES_SYNC_CONFIG) return resolveAgainst(env.FILES_SYNC_CONFIG, cwd, env);
-  const xdgConfig =
-    env.XDG_CONFIG_HOME && path.isAbsolute(env.XDG_CONFIG_HOME)
-      ? env.XDG_CONFIG_HOME
-      : expandHome('~/.config', env);
-  const candidates = [
-    path.join(cwd, 'sync.config.json'),
-    path.join(xdgConfig, 'files-sync', 'config.json'),
-    SYSTEM_CONFIG_PATH,
-  ];
-  const found = candidates.find((candidate) => existsSync(candidate));
-  if (found) return found;
-  throw new ConfigError([
-    {
-      path: 'config',
-      message: `no config file found (looked for ${candidates.join(', ')})`,
-      fix: 'run `files-sync init` to write one, or pass -c <file> or set FILES_SYNC_CONFIG',
-    },
-  ]);
 }
 
 /**

@@ -5,7 +5,7 @@
  * KEEP_EVENTS (atomically), so it stays bounded. Only the daemon writes it, under the state lock.
  */
 import { constants } from 'node:fs';
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { createFileExclusive, writeFileAtomic } from '../state/atomic-write.js';
 import { errorCode, errorMessage } from '../errors.js';
@@ -221,10 +221,72 @@ export interface FollowOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** Where a follower is in the log file: which file (inode), how far it is read, and the last line read. */
+interface ReadPosition {
+  ino: number;
+  /** Bytes read up to and including the last complete line. */
+  offset: number;
+  /** That last line with its newline: still there, right before `offset`, in the same file. */
+  tail: Buffer;
+}
+
+/**
+ * The complete lines appended to the log since `pos`, and the new position. The file is read
+ * again from the top when it is not the one read before: another inode (compaction renamed a new
+ * file into place, the log was recreated), shorter than the offset (truncated), or without the
+ * last line read right before the offset (rewritten in place, or an inode number reused). A torn
+ * last line stays unread until it is complete.
+ */
+async function readNewLines(
+  file: string,
+  pos: ReadPosition | undefined,
+): Promise<{ lines: string[]; pos: ReadPosition | undefined }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return { lines: [], pos: undefined };
+    throw err;
+  }
+  try {
+    // fstat of the open file: its inode and size belong to what is read, even if it is replaced now.
+    const st = await handle.stat();
+    const readAt = async (length: number, at: number): Promise<Buffer> => {
+      const buf = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await handle.read(buf, got, length - got, at + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    };
+    let from = 0;
+    if (pos !== undefined && pos.ino === st.ino && pos.offset <= st.size) {
+      const tail = await readAt(pos.tail.length, pos.offset - pos.tail.length);
+      if (tail.equals(pos.tail)) from = pos.offset;
+    }
+    if (from === st.size && pos !== undefined) return { lines: [], pos };
+    const buf = await readAt(st.size - from, from);
+    const end = buf.lastIndexOf(0x0a);
+    if (end < 0) return { lines: [], pos: from === 0 ? undefined : pos };
+    const start = buf.lastIndexOf(0x0a, end - 1) + 1;
+    // Only whole lines are decoded, so a multi-byte character is never cut in two.
+    const lines = buf.toString('utf8', 0, end).split('\n');
+    return {
+      lines,
+      pos: { ino: st.ino, offset: from + end + 1, tail: Buffer.from(buf.subarray(start, end + 1)) },
+    };
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
 /**
  * Reads the log file as a stream of changes, without the daemon's help: what is there, then (with
- * `follow`) new events as they are appended; a compaction (the file replaced) is read again from
- * the top and only unseen ids are yielded.
+ * `follow`) new events as they are appended, reading only the bytes added since the last look. A
+ * compaction (the file replaced) or a truncation is read again from the top and only unseen ids
+ * are yielded.
  */
 export async function* followEventLog(
   stateDir: string,
@@ -232,20 +294,16 @@ export async function* followEventLog(
 ): AsyncGenerator<ChangeEvent> {
   const file = eventLogPath(stateDir);
   let last = opts.after ?? 0;
-  let seen: { ino: number; size: number } | undefined;
+  let pos: ReadPosition | undefined;
   for (;;) {
     if (opts.signal?.aborted) return;
-    const st = await stat(file).catch((err: unknown) => {
-      if (errorCode(err) === 'ENOENT') return undefined;
-      throw err;
-    });
-    if (st && (seen === undefined || st.ino !== seen.ino || st.size !== seen.size)) {
-      seen = { ino: st.ino, size: st.size };
-      for (const e of await readEventLog(stateDir)) {
-        if (e.id <= last) continue;
-        last = e.id;
-        if (opts.folder === undefined || e.folder === opts.folder) yield e;
-      }
+    const read = await readNewLines(file, pos);
+    pos = read.pos;
+    for (const line of read.lines) {
+      const e = parseEventLine(line);
+      if (!e || e.id <= last) continue;
+      last = e.id;
+      if (opts.folder === undefined || e.folder === opts.folder) yield e;
     }
     if (opts.follow !== true) return;
     await sleep(opts.pollMs ?? 200, opts.signal);

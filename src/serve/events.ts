@@ -71,6 +71,7 @@ export class EventStreams {
       );
       return;
     }
+    res.socket?.setNoDelay(true);
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -85,6 +86,10 @@ export class EventStreams {
         return;
       }
       res.write(text);
+      // res.write() corks the socket until process.nextTick, and that tick waits for the whole
+      // microtask chain that recorded the event, which may go on into a 30 MB manifest write.
+      // Uncorked here, the event leaves now (the socket has noDelay: no Nagle wait either).
+      res.socket?.uncork();
     };
     // Replay and subscribe in one tick: no event can fall between them.
     let head = `retry: 2000\n: last event id ${this.log.lastId}\n\n`;

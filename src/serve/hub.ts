@@ -9,7 +9,8 @@ import type { OpOutcome } from '../sync/execute.js';
 import type { FolderStatus } from '../status.js';
 import { opPath } from '../sync/ops.js';
 import { errorMessage } from '../errors.js';
-import { changeFromOutcome, type ChangeInput } from './change-events.js';
+import type { ChangeInput } from './change-events.js';
+import { recordHeld, recordOutcome } from './recorder.js';
 import { EventLog } from './event-log.js';
 import { FailureBook, type LookupFolder } from './lookup.js';
 import { handleLookup } from './lookup-route.js';
@@ -64,8 +65,7 @@ export class ServeHub implements ApiRoutes {
       else this.failures.clear(folder, p);
     }
     const view = this.folder(folder);
-    const change = changeFromOutcome(folder, outcome, (rel) => view?.manifest.get(rel)?.fileId);
-    if (change) this.record(change);
+    recordOutcome(this, folder, outcome, (rel) => view?.manifest.get(rel)?.fileId);
     for (const l of this.outcomeListeners) l(folder, p);
   }
 
@@ -74,16 +74,7 @@ export class ServeHub implements ApiRoutes {
     if ((this.held.get(folder) ?? 0) === count) return;
     this.held.set(folder, count);
     if (count === 0) return;
-    this.record({
-      type: 'held',
-      folder,
-      path: null,
-      fileId: null,
-      previousFileId: null,
-      count,
-      reason,
-      time: new Date().toISOString(),
-    });
+    recordHeld(this, folder, count, reason);
   }
 
   /** Records any change (the ID retention will record `expired` through here). */

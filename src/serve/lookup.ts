@@ -34,17 +34,12 @@ export interface LookupResult {
 }
 
 /**
- * The ID retention of the manifest (issue 9) as the lookup reads it. Until the manifest has it,
- * previousOf() answers []; once it has a `previousIds(path)` method, it is used as is.
+ * The earlier IDs of a path still alive (the manifest's ID retention), in the answer's shape.
+ * O(pending deletes) per call, as ManifestReader.previousIds is; with no deletes waiting (the
+ * usual idle state) that is nothing.
  */
-export interface PreviousIdSource {
-  previousIds(path: string): ReadonlyArray<{ fileId: string; until: string }>;
-}
-
-export function previousOf(manifest: unknown, rel: string): PreviousId[] {
-  const source = manifest as Partial<PreviousIdSource> | null;
-  if (typeof source?.previousIds !== 'function') return [];
-  return source.previousIds(rel).map((p) => ({ fileId: p.fileId, until: p.until }));
+export function previousOf(manifest: ManifestReader, rel: string): PreviousId[] {
+  return manifest.previousIds(rel).map((p) => ({ fileId: p.fileId, until: p.until }));
 }
 
 /** The answer for a manifest entry in a given state. */

@@ -64,6 +64,15 @@ describe('files-sync id and events', () => {
     );
     expect(directMissing.code).toBe(1);
     expect(directMissing.stderr).toMatch(/nope\.txt: nope\.txt is not synced in folder "docs"/);
+    // With -c, the fast path takes the address from the config file's http.listen.
+    const configMissing = await runCli(
+      ['id', path.join(project.folder, 'nope.txt'), '-c', project.configPath],
+      {
+        env: project.env,
+      },
+    );
+    expect(configMissing.code).toBe(1);
+    expect(configMissing.stderr).toMatch(/nope\.txt is not synced in folder "docs"/);
 
     await s.stop();
     // No daemon at --http: the full command reads the config and the manifest.

@@ -49,6 +49,35 @@ describe('GET /v1/lookup', () => {
     expect((await s.get('/metrics')).status).toBe(200);
   });
 
+  it('lists the earlier ID of an edited file under previous, with until, while its retention lasts', async () => {
+    const s = await serve({
+      config: { retention: { supersededMs: 600_000, removedMs: 0 } },
+      files: { 'report.txt': 'first\n' },
+    });
+    const before = await s.get('/v1/lookup?folder=docs&path=report.txt');
+    expect(before.json.previous).toEqual([]);
+    const oldId = before.json.fileId as string;
+    const editedAt = Date.now();
+    await s.project.write('report.txt', 'second version\n');
+    await waitFor(
+      async () => {
+        const r = await s.get('/v1/lookup?folder=docs&path=report.txt');
+        return r.json.fileId !== oldId && r.json.state === 'synced';
+      },
+      { message: 'edit uploaded' },
+    );
+    const after = await s.get('/v1/lookup?folder=docs&path=report.txt');
+    const previous = after.json.previous as { fileId: string; until: string }[];
+    expect(previous.map((p) => p.fileId)).toEqual([oldId]);
+    expect(Object.keys(previous[0]!).sort()).toEqual(['fileId', 'until']);
+    // Kept for supersededMs from the replacement: a consumer holding oldId may use it until then.
+    const until = Date.parse(previous[0]!.until);
+    expect(until).toBeGreaterThanOrEqual(editedAt + 600_000 - 1_000);
+    expect(until).toBeLessThanOrEqual(Date.now() + 600_000 + 1_000);
+    // The old ID is still alive remotely, as previous promises.
+    expect(s.project.emulator.files().map((f) => f.id)).toContain(oldId);
+  });
+
   it('says 404 for an unknown path, 400 outside every folder, and names the field for bad input', async () => {
     const s = await serve({ files: { 'a.txt': 'a\n' } });
     const unknown = await s.get('/v1/lookup?folder=docs&path=nope.txt');
