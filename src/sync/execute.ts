@@ -216,6 +216,11 @@ export class Executor {
     return new Set(this.paths.keys());
   }
 
+  /** Ops started at once by run(): enough to keep every request slot busy while others wait on a path. */
+  private get poolSize(): number {
+    return Math.max(16, this.opts.concurrency * 4);
+  }
+
   /** Runs the operations; resolves when all have an outcome (never rejects for one bad file). */
   async run(ops: readonly SyncOp[]): Promise<ExecResult> {
     const { manifest } = this.opts;
@@ -262,7 +267,17 @@ export class Executor {
     }
     if (mustFlush) await manifest.flush();
 
-    const outcomes = await Promise.all(ops.map((op) => this.schedule(op, deferredIntents)));
+    // A bounded pool rather than every op scheduled at once: a 100k-file first sync would hold
+    // a queued promise, closure and semaphore wait per file (~20 MB live, promoted to old space).
+    const outcomes: OpOutcome[] = new Array<OpOutcome>(ops.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ops.length) {
+        const i = next++;
+        outcomes[i] = await this.schedule(ops[i]!, deferredIntents);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ops.length, this.poolSize) }, worker));
     const retryLater = new Set<string>();
     for (const o of outcomes) {
       if (o.status === 'changed' || o.status === 'ambiguous' || o.status === 'failed')
