@@ -174,6 +174,8 @@ export class Executor {
   private readonly sem: Semaphore;
   /** Operations queued or running, keyed by the paths they touch. */
   private readonly paths = new KeyedQueue();
+  /** Paths of ops a batch holds but has not handed to `paths` yet (the bounded pool): still busy. */
+  private readonly waiting = new Map<string, number>();
   private readonly now: () => Date;
   /** Uploads queued or running, keyed by upload key: see `upload`. */
   private readonly uploads = new KeyedQueue();
@@ -208,12 +210,14 @@ export class Executor {
 
   /** How many paths have an operation queued or running (no copy: read on every file event). */
   inFlightCount(): number {
-    return this.paths.size;
+    return this.paths.size + this.waiting.size;
   }
 
   /** Paths with an operation queued or running. */
   inFlight(): Set<string> {
-    return new Set(this.paths.keys());
+    const out = new Set(this.paths.keys());
+    for (const p of this.waiting.keys()) out.add(p);
+    return out;
   }
 
   /** Ops started at once by run(): enough to keep every request slot busy while others wait on a path. */
@@ -257,12 +261,10 @@ export class Executor {
           remoteName: remoteNameFor(op.path),
           startedAt,
         };
-        if (resolving.has(op.path)) {
-          deferredIntents.set(op.path, intent);
-        } else {
-          manifest.addPendingUpload(intent);
-          mustFlush = true;
-        }
+        // Written durably right before its own request (one journal line, shared by the uploads
+        // in flight), not all at once up front: a 100k-file batch would hold 100k intents in the
+        // manifest's head for the whole sync. Either way no request goes out before its intent.
+        deferredIntents.set(op.path, intent);
       }
     }
     if (mustFlush) await manifest.flush();
@@ -270,11 +272,19 @@ export class Executor {
     // A bounded pool rather than every op scheduled at once: a 100k-file first sync would hold
     // a queued promise, closure and semaphore wait per file (~20 MB live, promoted to old space).
     const outcomes: OpOutcome[] = new Array<OpOutcome>(ops.length);
+    for (const op of ops) for (const p of opPaths(op)) this.waiting.set(p, (this.waiting.get(p) ?? 0) + 1);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < ops.length) {
         const i = next++;
-        outcomes[i] = await this.schedule(ops[i]!, deferredIntents);
+        const op = ops[i]!;
+        const scheduled = this.schedule(op, deferredIntents);
+        for (const p of opPaths(op)) {
+          const n = (this.waiting.get(p) ?? 1) - 1;
+          if (n > 0) this.waiting.set(p, n);
+          else this.waiting.delete(p);
+        }
+        outcomes[i] = await scheduled;
       }
     };
     await Promise.all(Array.from({ length: Math.min(ops.length, this.poolSize) }, worker));
