@@ -15,6 +15,7 @@ import { latencyScenario } from './scenarios/latency.js';
 import { watchMemoryScenario } from './scenarios/watch-memory.js';
 import { manifestScenario } from './scenarios/manifest.js';
 import { serveScenario } from './scenarios/serve.js';
+import { millionScenario } from './scenarios/million.js';
 
 /** Every scenario, in the order a full run takes them (latency before manifest: they share a daemon run). */
 export const SCENARIOS: readonly Scenario[] = [
@@ -25,6 +26,7 @@ export const SCENARIOS: readonly Scenario[] = [
   watchMemoryScenario,
   manifestScenario,
   serveScenario,
+  millionScenario,
 ];
 
 const ALIASES: Record<string, string> = {
@@ -32,6 +34,7 @@ const ALIASES: Record<string, string> = {
   noop: 'noop-restart',
   hash: 'hashing',
   watch: 'watch-memory',
+  '1m': 'million',
 };
 
 const USAGE = `usage: npm run bench -- [--quick] [--seed N] [scenario ...]

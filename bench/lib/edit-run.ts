@@ -2,10 +2,10 @@
  * Edits under a running daemon: a seeded tree, the daemon started on it, then `edits` distinct
  * files rewritten at a fixed pace. Measures, per edit, the time from the end of the write to the
  * moment the emulator answered the upload of exactly that new content's size, and counts the
- * manifest rewrites (atomic renames onto the manifest file) while the edits are handled.
+ * state's durable writes (journal appends, snapshots, with their bytes) while the edits are handled.
  * The latency and manifest scenarios share one run per parameter set.
  */
-import { watch, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +17,7 @@ import { measureManifestWriteCost, type ManifestWriteCost } from './manifest-cos
 import { absPath, effectiveWatchBackend, FOLDER_NAME, productEnv, writeProductConfig } from './product.js';
 import { createPrng, logUniformSize, shuffled } from './prng.js';
 import { readCpuMs, readMemoryMB } from './procfs.js';
+import { durableWrites, observeStateWrites, type StateWrites } from './state-writes.js';
 import { prepareSyncedTree } from './synced-tree.js';
 import { makeWorkDir, removeWorkDir } from './workdir.js';
 
@@ -49,8 +50,10 @@ export interface EditRunResult extends EditRunOptions {
   daemonRssAfterMB: number | null;
   uploads: number;
   deletes: number;
-  /** Manifest rewrites between the first edit and 6 s after the last became visible (max write delay is 5 s). */
+  /** Durable state writes (journal appends + snapshots) from the first edit until 6 s after the last became visible (max write delay is 5 s). */
   manifestWrites: number;
+  /** Those writes in detail, with their bytes (seen on disk). */
+  stateWrites: StateWrites;
   manifestCost: ManifestWriteCost;
   /** The daemon's watcher backend (the product default). */
   watchBackend: string;
@@ -116,12 +119,6 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
         `daemon ready after ${(daemonReadyMs / 1000).toFixed(1)} s; making ${o.edits} edits every ${o.intervalMs} ms`,
       );
 
-      const manifestName = path.basename(`${FOLDER_NAME}.manifest.json`);
-      let counting = false;
-      let manifestWrites = 0;
-      const watcher = watch(tree.stateDir, (event, name) => {
-        if (counting && event === 'rename' && name === manifestName) manifestWrites++;
-      });
       const uploadsBefore = emulator.core.stats().uploadsCreated;
       const deletesBefore = emulator.core.stats().deletes;
 
@@ -131,7 +128,7 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
         throw new BenchError(`only ${targets.length} files to edit`, { wanted: o.edits });
       const edits: PendingEdit[] = [];
       const cpuBefore = await readCpuMs(daemon.pid);
-      counting = true;
+      const observer = await observeStateWrites(tree.stateDir, FOLDER_NAME);
       const firstAt = performance.now();
       for (let i = 0; i < targets.length; i++) {
         const target = targets[i]!;
@@ -159,8 +156,7 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
       );
       const settle = lastSeen + 6_000 - performance.now();
       if (settle > 0) await sleep(settle);
-      counting = false;
-      watcher.close();
+      const stateWrites = await observer.stop();
       const memory = await readMemoryMB(daemon.pid);
       const cpuAfter = await readCpuMs(daemon.pid);
 
@@ -186,7 +182,8 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
         daemonRssAfterMB: memory?.rssMB ?? null,
         uploads: stats.uploadsCreated - uploadsBefore,
         deletes: stats.deletes - deletesBefore,
-        manifestWrites,
+        manifestWrites: durableWrites(stateWrites),
+        stateWrites,
         manifestCost,
         watchBackend,
       };

@@ -16,6 +16,8 @@ export interface ManifestWriteCost {
   snapshotMs: number;
   /** Median time of JSON.stringify of the whole state: what every write cost before the journal (v2). */
   stringifyMs: number;
+  /** Bytes of that whole-state JSON: what every write wrote before the journal (v2). */
+  wholeBytes: number;
   samples: number;
 }
 
@@ -33,11 +35,13 @@ export async function measureManifestWriteCost(
     const writes: number[] = [];
     const snapshots: number[] = [];
     const stringifies: number[] = [];
+    let wholeBytes = 0;
     const [first] = manifest.entries();
     for (let i = 0; i < samples; i++) {
       let t = performance.now();
-      JSON.stringify(manifest.toData());
+      const whole = JSON.stringify(manifest.toData());
       stringifies.push(performance.now() - t);
+      wholeBytes = Buffer.byteLength(whole);
       if (first) manifest.set(first[0], { ...first[1], mtimeMs: first[1].mtimeMs + i + 1 });
       else manifest.updateStats({ benchProbe: i });
       t = performance.now();
@@ -59,6 +63,7 @@ export async function measureManifestWriteCost(
       writeMs: median(writes),
       snapshotMs: median(snapshots),
       stringifyMs: median(stringifies),
+      wholeBytes,
       samples,
     };
   } finally {
