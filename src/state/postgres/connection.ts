@@ -92,10 +92,10 @@ export function connect(options: PgConnectionOptions): PgConnection {
   try {
     const u = new URL(options.url);
     const fromUrl = u.password === '' ? undefined : decodeURIComponent(u.password);
-    u.password = '';
-    config = { connectionString: u.toString(), max: options.max ?? 3 };
+    // node-postgres lets the connection string override a separate `password`: put the chosen one in it.
     const chosen = password ?? fromUrl;
-    if (chosen !== undefined) config.password = chosen;
+    u.password = chosen === undefined ? '' : encodeURIComponent(chosen);
+    config = { connectionString: u.toString(), max: options.max ?? 3 };
   } catch (err) {
     throw new PgConnectionError(`invalid database URL ${display}: ${redact(errorMessage(err))}`, {
       url: display,
