@@ -11,7 +11,7 @@ import { migrateSchema, SCHEMA_VERSION } from '../../src/state/postgres/migratio
 import { CHANGES_CHANNEL, PgStateStore, type ChangeNotification } from '../../src/state/postgres/store.js';
 import type { ManifestEntry } from '../../src/types.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { testDatabaseUrl, uniqueFolder } from '../helpers/postgres.js';
+import { freshDatabase, testDatabaseUrl, uniqueFolder } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const NO_TIMER = { writeDelayMs: 60_000, maxWriteDelayMs: 60_000 };
@@ -34,17 +34,6 @@ async function client(url = testDatabaseUrl()): Promise<pg.Client> {
   await c.connect();
   onCleanup(() => c.end());
   return c;
-}
-
-/** A database of its own (a schema-free start), dropped after the test. */
-async function freshDatabase(): Promise<string> {
-  const admin = await client();
-  const db = `fs_${uniqueFolder('db').replace(/-/g, '_')}`;
-  await admin.query(`CREATE DATABASE ${db}`);
-  onCleanup(() => admin.query(`DROP DATABASE ${db} WITH (FORCE)`));
-  const u = new URL(testDatabaseUrl());
-  u.pathname = `/${db}`;
-  return u.toString();
 }
 
 async function openStore(folder: string, extra: Partial<Parameters<typeof PgStateStore.open>[0]> = {}) {
