@@ -2,13 +2,7 @@
 import { link, mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Low, type Adapter } from 'lowdb';
-import type {
-  ManifestEntry,
-  PendingDelete,
-  PendingUpload,
-  Suspect,
-  UnsettledAttempt,
-} from '../types.js';
+import type { ManifestEntry, PendingDelete, PendingUpload, Suspect, UnsettledAttempt } from '../types.js';
 import {
   createFileExclusive,
   fsyncDirectory,

@@ -76,7 +76,9 @@ export async function startTestCluster(): Promise<TestCluster> {
   }
   await chmod(dir, 0o700);
   const as = (cmd: string, args: string[]): Promise<unknown> =>
-    asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args]) : run(path.join(bin, cmd), args);
+    asRoot
+      ? run('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args])
+      : run(path.join(bin, cmd), args);
   await as('initdb', [
     '-D',
     data,
