@@ -9,5 +9,7 @@ export default defineConfig({
     // Real HTTP servers and temp folders: keep parallelism modest so a loaded 2-core box copes.
     maxWorkers: 2,
     pool: 'forks',
+    // One real PostgreSQL server for the run (a private throwaway cluster unless FILES_SYNC_TEST_DATABASE_URL is set).
+    globalSetup: ['test/helpers/postgres-server.ts'],
   },
 });

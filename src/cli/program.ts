@@ -10,6 +10,7 @@ import { registerRunCommand } from './run.js';
 import { registerStatusCommand } from './status.js';
 import { registerDemoCommand } from './demo.js';
 import { registerReleaseDeletesCommand } from './release-deletes.js';
+import { registerStateCommand } from './state.js';
 import { verbosityLevel } from './common.js';
 import { VERSION } from './version.js';
 
@@ -57,5 +58,6 @@ Quick start:
   registerEventsCommand(program);
   registerVerifyCommand(program);
   registerEmulatorCommand(program);
+  registerStateCommand(program);
   return program;
 }

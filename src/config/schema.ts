@@ -244,6 +244,29 @@ const logSchema = z
   })
   .describe('Logging.');
 
+const stateSchema = z
+  .strictObject({
+    backend: z
+      .enum(['lowdb', 'postgres'])
+      .default('lowdb')
+      .describe(
+        'Where folder state lives: "lowdb" (files in stateDir, the default) or "postgres" (a shared database; one daemon owns each folder at a time).',
+      ),
+    url: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'PostgreSQL URL for backend "postgres", e.g. postgres://files_sync@db.example:5432/files_sync. FILES_SYNC_DATABASE_URL overrides it. Put no password here: use PGPASSWORD or passwordFile.',
+      ),
+    passwordFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A file holding the database password (first line); else PGPASSWORD.'),
+  })
+  .describe('The state store.');
+
 const httpSchema = z
   .strictObject({
     listen: z
@@ -299,6 +322,7 @@ export const configFileSchema = z
     retention: retentionSchema.prefault({}),
     log: logSchema.prefault({}),
     http: httpSchema.prefault({}),
+    state: stateSchema.prefault({}),
   })
   .describe(
     'Configuration of files-sync (sync.config.json). The API key never goes here: set ANTHROPIC_API_KEY or api.keyFile.',

@@ -2,7 +2,8 @@
 import { clientForFolder } from '../api/client.js';
 import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
-import { Manifest, openManifest } from '../state/manifest.js';
+import { openManifest } from '../state/manifest.js';
+import { openFolderStore, type FolderStore } from '../state/open-store.js';
 import { createPathFilter, type PathFilter } from '../local/filter.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
 import { logFileOp } from './file-op-log.js';
@@ -13,7 +14,7 @@ import type { PassContext, PassOptions, RemoteLister } from './pass.js';
  * Every manifest this process has open: an ambiguous upload in one folder must never adopt a file
  * another folder records, queues for deletion or suspects (they may share a workspace).
  */
-const openManifests = new Set<Manifest>();
+const openManifests = new Set<FolderStore>();
 
 /** True when any manifest open in this process knows the ID. */
 export function ownedByAnyFolder(id: string): boolean {
@@ -26,7 +27,7 @@ export function ownedByAnyFolder(id: string): boolean {
 
 export interface FolderSession {
   folder: FolderConfig;
-  manifest: Manifest;
+  manifest: FolderStore;
   filter: PathFilter;
   executor: Executor;
   logger: Logger;
@@ -62,7 +63,7 @@ export async function openFolderSession(
   options: SessionOptions = {},
 ): Promise<FolderSession> {
   const workspaceId = folderWorkspace(config, folder);
-  const manifest = await Manifest.open(config.stateDir, {
+  const manifest = await openFolderStore(config, {
     name: folder.name,
     root: folder.path,
     workspaceId,

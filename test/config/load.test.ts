@@ -46,6 +46,7 @@ describe('defaults', () => {
       retention: { supersededMs: 600_000, removedMs: 60_000 },
       log: { level: 'info' },
       http: { listen: null, tokenFile: null },
+      state: { backend: 'lowdb' },
     };
     expect(config).toEqual(expected);
     expect(configPath).toBe(file);

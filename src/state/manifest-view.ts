@@ -1,0 +1,242 @@
+// One folder's state in memory with its indexes (the read side of every store): loads a stored snapshot and applies changes.
+import type {
+  ManifestEntry,
+  PendingDelete,
+  PendingUpload,
+  PreviousId,
+  Suspect,
+  UnsettledAttempt,
+} from '../types.js';
+import { shardOf, type StoredManifest } from './manifest-files.js';
+import {
+  emptyRecord,
+  MANIFEST_VERSION,
+  type FolderRecord,
+  type JournalOp,
+  type ManifestData,
+  type ManifestStats,
+} from './manifest-format.js';
+import type { StateReader } from './store.js';
+
+/** In-memory state and its indexes; loads a stored snapshot and applies journal changes. */
+export class ManifestView implements StateReader {
+  protected folderRecord: FolderRecord = { name: '', root: '' };
+  protected statsData: ManifestStats = {};
+  /** Entries by shard (the shard a path hashes to): a snapshot serialises one without a walk over all. */
+  protected shardMaps: Array<Map<string, ManifestEntry>> = [new Map()];
+  protected entryCount = 0;
+  protected uploads = new Map<string, PendingUpload>();
+  protected deletes = new Map<string, PendingDelete>();
+  protected suspectMap = new Map<string, Suspect>();
+  protected unsettledMap = new Map<string, UnsettledAttempt>();
+  protected byFileId = new Map<string, string>();
+
+  constructor(
+    readonly file: string,
+    stored: StoredManifest,
+  ) {
+    this.load(stored);
+  }
+
+  get folder(): Readonly<FolderRecord> {
+    return this.folderRecord;
+  }
+
+  get size(): number {
+    return this.entryCount;
+  }
+
+  get(relPath: string): ManifestEntry | undefined {
+    return this.shardMap(relPath).get(relPath);
+  }
+
+  has(relPath: string): boolean {
+    return this.shardMap(relPath).has(relPath);
+  }
+
+  *paths(): IterableIterator<string> {
+    for (const m of this.shardMaps) yield* m.keys();
+  }
+
+  *entries(): IterableIterator<[string, ManifestEntry]> {
+    for (const m of this.shardMaps) yield* m.entries();
+  }
+
+  findByFileId(fileId: string): string | undefined {
+    return this.byFileId.get(fileId);
+  }
+
+  pendingUploads(): PendingUpload[] {
+    return [...this.uploads.values()];
+  }
+
+  pendingUpload(relPath: string): PendingUpload | undefined {
+    return this.uploads.get(relPath);
+  }
+
+  pendingDeletes(): PendingDelete[] {
+    return [...this.deletes.values()];
+  }
+
+  pendingDelete(fileId: string): PendingDelete | undefined {
+    return this.deletes.get(fileId);
+  }
+
+  suspects(): Suspect[] {
+    return [...this.suspectMap.values()];
+  }
+
+  suspect(fileId: string): Suspect | undefined {
+    return this.suspectMap.get(fileId);
+  }
+
+  unsettled(): UnsettledAttempt[] {
+    return [...this.unsettledMap.values()];
+  }
+
+  previousIds(relPath: string): PreviousId[] {
+    const out: PreviousId[] = [];
+    for (const d of this.deletes.values()) {
+      if (d.path !== relPath || (d.reason !== 'replaced' && d.reason !== 'removed')) continue;
+      out.push({ fileId: d.fileId, reason: d.reason, until: d.notBefore ?? d.queuedAt });
+    }
+    return out.sort((a, b) => b.until.localeCompare(a.until));
+  }
+
+  stats(): Readonly<ManifestStats> {
+    return this.statsData;
+  }
+
+  /** The whole state as one single-file-shaped object (tests, migration and `state export`). */
+  toData(): ManifestData {
+    const record = <T>(m: Map<string, T>): Record<string, T> => {
+      const out = emptyRecord<T>();
+      for (const [k, v] of m) out[k] = v;
+      return out;
+    };
+    return {
+      version: MANIFEST_VERSION,
+      folder: { ...this.folderRecord },
+      entries: recordOf(this.entries()),
+      pendingUploads: record(this.uploads),
+      pendingDeletes: record(this.deletes),
+      suspects: record(this.suspectMap),
+      unsettled: record(this.unsettledMap),
+      stats: { ...this.statsData },
+    };
+  }
+
+  protected load(stored: StoredManifest): void {
+    this.byFileId = new Map();
+    this.entryCount = 0;
+    const sections = stored.format === 'single' ? stored.data : stored.head;
+    this.folderRecord = { ...sections.folder };
+    this.statsData = { ...(sections.stats ?? {}) };
+    this.uploads = toMap(sections.pendingUploads);
+    this.deletes = toMap(sections.pendingDeletes);
+    this.suspectMap = toMap(sections.suspects);
+    this.unsettledMap = toMap(sections.unsettled);
+    if (stored.format === 'single') {
+      this.shardMaps = [new Map()];
+      for (const key in stored.data.entries) this.setEntry(key, stored.data.entries[key]!);
+    } else {
+      // A shard file holds exactly the paths that hash to it: no hashing needed to place them.
+      this.shardMaps = stored.shards.map(() => new Map<string, ManifestEntry>());
+      stored.shards.forEach((shard, i) => {
+        const m = this.shardMaps[i]!;
+        for (const key in shard) {
+          const entry = shard[key]!;
+          m.set(key, entry);
+          this.byFileId.set(entry.fileId, key);
+          this.entryCount++;
+        }
+      });
+    }
+    if (stored.format === 'sharded') {
+      for (const journal of stored.journals) for (const op of journal.ops) this.apply(op);
+    }
+  }
+
+  /** Applies one change; the writer records the same change in its journal. */
+  protected apply([section, key, value]: JournalOp): void {
+    switch (section) {
+      case 'e':
+        if (value === null) this.removeEntry(key);
+        else this.setEntry(key, value as ManifestEntry);
+        return;
+      case 'u':
+        setOrDelete(this.uploads, key, value as PendingUpload | null);
+        return;
+      case 'd':
+        setOrDelete(this.deletes, key, value as PendingDelete | null);
+        return;
+      case 's':
+        setOrDelete(this.suspectMap, key, value as Suspect | null);
+        return;
+      case 'x':
+        setOrDelete(this.unsettledMap, key, value as UnsettledAttempt | null);
+        return;
+      case 't':
+        this.statsData = { ...((value as ManifestStats | null) ?? {}) };
+        return;
+      case 'f':
+        if (value !== null) this.folderRecord = { ...(value as FolderRecord) };
+        return;
+    }
+  }
+
+  protected setEntry(relPath: string, entry: ManifestEntry): ManifestEntry | undefined {
+    const m = this.shardMap(relPath);
+    const previous = m.get(relPath);
+    if (previous !== undefined) this.unindex(relPath, previous);
+    else this.entryCount++;
+    m.set(relPath, entry);
+    this.byFileId.set(entry.fileId, relPath);
+    return previous;
+  }
+
+  protected removeEntry(relPath: string): ManifestEntry | undefined {
+    const m = this.shardMap(relPath);
+    const previous = m.get(relPath);
+    if (previous === undefined) return undefined;
+    this.unindex(relPath, previous);
+    m.delete(relPath);
+    this.entryCount--;
+    return previous;
+  }
+
+  protected shardMap(relPath: string): Map<string, ManifestEntry> {
+    const n = this.shardMaps.length;
+    return this.shardMaps[n === 1 ? 0 : shardOf(relPath, n)]!;
+  }
+
+  /** Spreads the entries over `count` shards (the count only grows, by doubling). */
+  protected reshard(count: number): void {
+    const old = this.shardMaps;
+    this.shardMaps = Array.from({ length: count }, () => new Map<string, ManifestEntry>());
+    for (const m of old) for (const [key, entry] of m) this.shardMaps[shardOf(key, count)]!.set(key, entry);
+  }
+
+  private unindex(relPath: string, entry: ManifestEntry): void {
+    // Only drop the index entry if it still points here (a duplicate file ID may have moved it).
+    if (this.byFileId.get(entry.fileId) === relPath) this.byFileId.delete(entry.fileId);
+  }
+}
+
+function toMap<T>(record: Record<string, T>): Map<string, T> {
+  const m = new Map<string, T>();
+  for (const key in record) m.set(key, record[key]!);
+  return m;
+}
+
+function setOrDelete<T>(m: Map<string, T>, key: string, value: T | null): void {
+  if (value === null) m.delete(key);
+  else m.set(key, value);
+}
+
+/** A null-prototype record of key/value pairs (keys are data). */
+export function recordOf<T>(m: Iterable<[string, T]>): Record<string, T> {
+  const out = emptyRecord<T>();
+  for (const [k, v] of m) out[k] = v;
+  return out;
+}

@@ -1,0 +1,41 @@
+// Opens a folder's writable state in the configured backend: lowdb files in stateDir, or PostgreSQL.
+import type { Config } from '../config/schema.js';
+import { FilesSyncError } from '../errors.js';
+import { Manifest } from './manifest.js';
+import type { FolderRecord } from './manifest-format.js';
+import { PgStateStore } from './postgres/store.js';
+import type { StateStore } from './store.js';
+
+/** What the engine needs of a folder's store beyond StateStore: the workspace rule (see Manifest.startOver). */
+export type FolderStore = StateStore & {
+  readonly workspaceId: string | null | undefined;
+  startOver(workspaceId: string | null): Promise<void>;
+};
+
+/** Backend "postgres" without a URL. */
+export class StateConfigError extends FilesSyncError {}
+
+/** The database URL: FILES_SYNC_DATABASE_URL, else state.url. */
+export function databaseUrl(
+  config: Pick<Config, 'state'>,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const fromEnv = env.FILES_SYNC_DATABASE_URL;
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : config.state.url;
+}
+
+/** Opens (or creates) the folder's state where the config says it lives. */
+export async function openFolderStore(
+  config: Pick<Config, 'state' | 'stateDir'>,
+  folder: FolderRecord,
+): Promise<FolderStore> {
+  if (config.state.backend !== 'postgres') return Manifest.open(config.stateDir, folder);
+  const url = databaseUrl(config);
+  if (url === undefined) {
+    throw new StateConfigError(
+      'state.backend is "postgres" but no database URL is set. Fix: set state.url or FILES_SYNC_DATABASE_URL',
+      { backend: 'postgres' },
+    );
+  }
+  return PgStateStore.open({ url, passwordFile: config.state.passwordFile, folder });
+}

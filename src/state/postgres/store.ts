@@ -1,0 +1,576 @@
+// One folder's state in PostgreSQL: the same in-memory view as the embedded store, each batch one transaction fenced by the folder lease.
+import os from 'node:os';
+import type pg from 'pg';
+import { errorMessage } from '../../errors.js';
+import type { ManifestEntry, PendingDelete, PendingUpload, Suspect, UnsettledAttempt } from '../../types.js';
+import { ManifestClosedError } from '../errors.js';
+import type { StoredManifest } from '../manifest-files.js';
+import {
+  emptyRecord,
+  unsettledKey,
+  type FolderRecord,
+  type JournalOp,
+  type ManifestHead,
+  type ManifestStats,
+} from '../manifest-format.js';
+import { ManifestView } from '../manifest-view.js';
+import type { DurableOption, StateStore } from '../store.js';
+import { connect, type PgConnection, type PgConnectionOptions } from './connection.js';
+import { LeaseLostError, PgConnectionError, PgWriteError } from './errors.js';
+import { acquireLease, DEFAULT_LEASE_STALE_MS, releaseLease, renewLease } from './lease.js';
+import { migrateSchema } from './migrations.js';
+
+/** The channel consumers LISTEN on; one notification per changed path. */
+export const CHANGES_CHANNEL = 'files_sync_changes';
+
+/** The payload of a notification on CHANGES_CHANNEL (JSON). */
+export interface ChangeNotification {
+  folder: string;
+  path: string;
+  /** The path's file ID now; null when the path was removed. */
+  file_id: string | null;
+  /** The file ID before this change; null when the path is new. */
+  previous_file_id: string | null;
+}
+
+export interface PgStateStoreOptions extends PgConnectionOptions {
+  folder: FolderRecord;
+  /** Quiet period after the last mutation before a batch is written; default 500 ms. */
+  writeDelayMs?: number;
+  /** Changes are written at most this late, however busy; default 5000 ms. */
+  maxWriteDelayMs?: number;
+  /** A lease whose heartbeat is older may be taken over; default 10 s. */
+  leaseStaleMs?: number;
+  /** How often the lease is renewed; default a third of leaseStaleMs. */
+  heartbeatMs?: number;
+  /** Recorded in the lease (tests pose as other daemons); default this host and pid. */
+  owner?: { host: string; pid: number };
+  /** A background write failed; its changes stay pending and are retried. */
+  onWriteError?: (error: PgWriteError) => void;
+  /** Another daemon took the lease: this store writes nothing more. */
+  onLeaseLost?: (error: LeaseLostError) => void;
+}
+
+/** The tables of the sections kept as records, by journal section. */
+const RECORD_TABLES = {
+  u: { table: 'files_sync.pending_uploads', key: 'path' },
+  d: { table: 'files_sync.pending_deletes', key: 'file_id' },
+  s: { table: 'files_sync.suspects', key: 'file_id' },
+  x: { table: 'files_sync.unsettled', key: 'attempt_key' },
+} as const;
+
+type RecordSection = keyof typeof RECORD_TABLES;
+
+/**
+ * The writable state of one folder in PostgreSQL. Reads are served from memory (loaded at open);
+ * each change is applied in memory at once and written in the next batch, one transaction that
+ * first renews the lease by its token: a daemon that lost the folder writes nothing at all.
+ */
+export class PgStateStore extends ManifestView implements StateStore {
+  private pendingOps: JournalOp[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private dirtySince = 0;
+  private lastChangeAt = 0;
+  private closed = false;
+  private writes = 0;
+  private lost: LeaseLostError | undefined;
+  private readonly writeDelayMs: number;
+  private readonly maxWriteDelayMs: number;
+
+  private constructor(
+    file: string,
+    stored: StoredManifest,
+    private readonly conn: PgConnection,
+    private readonly name: string,
+    /** The lease token this store writes under. */
+    readonly leaseToken: string,
+    private readonly options: PgStateStoreOptions,
+  ) {
+    super(file, stored);
+    this.writeDelayMs = options.writeDelayMs ?? 500;
+    this.maxWriteDelayMs = Math.max(options.maxWriteDelayMs ?? 5000, this.writeDelayMs);
+  }
+
+  /**
+   * Connects, brings the schema up to date, takes the folder's lease (LeaseHeldError while another
+   * live daemon has it) and loads the folder's state. The folder record is created or updated
+   * (root moved, workspace first known) like the embedded store does.
+   */
+  static async open(options: PgStateStoreOptions): Promise<PgStateStore> {
+    const conn = connect(options);
+    const name = options.folder.name;
+    const staleMs = options.leaseStaleMs ?? DEFAULT_LEASE_STALE_MS;
+    try {
+      await migrateSchema(conn.pool);
+      const owner = options.owner ?? { host: os.hostname(), pid: process.pid };
+      const token = await acquireLease(conn.pool, name, owner, staleMs);
+      const stored = await loadFolder(conn.pool, options.folder);
+      const store = new PgStateStore(`${conn.display}#${name}`, stored.manifest, conn, name, token, options);
+      const f = store.folderRecord;
+      let record = f;
+      if (f.root !== options.folder.root) record = { ...record, root: options.folder.root };
+      if (record.workspaceId === undefined && options.folder.workspaceId !== undefined) {
+        record = { ...record, workspaceId: options.folder.workspaceId };
+      }
+      if (record !== f || !stored.existed) {
+        store.change(['f', '', record]);
+        await store.flush();
+      }
+      store.startHeartbeat(options.heartbeatMs ?? Math.max(100, Math.floor(staleMs / 3)));
+      return store;
+    } catch (err) {
+      await conn.pool.end().catch(() => undefined);
+      if (err instanceof Error && 'context' in err) throw conn.scrub(err);
+      throw new PgConnectionError(
+        `cannot open the state of folder "${name}" in ${conn.display}: ${conn.redact(errorMessage(err))}`,
+        { folder: name, url: conn.display },
+        { cause: conn.scrub(err) },
+      );
+    }
+  }
+
+  get writeCount(): number {
+    return this.writes;
+  }
+
+  /** The workspace this state was recorded for. */
+  get workspaceId(): string | null | undefined {
+    return this.folderRecord.workspaceId;
+  }
+
+  /** The pool (same database and credentials) for readers such as tests and `status`. */
+  get pool(): pg.Pool {
+    return this.conn.pool;
+  }
+
+  set(relPath: string, entry: ManifestEntry): ManifestEntry | undefined {
+    this.assertOpen();
+    const previous = this.setEntry(relPath, entry);
+    this.record(['e', relPath, entry]);
+    return previous;
+  }
+
+  remove(relPath: string): ManifestEntry | undefined {
+    this.assertOpen();
+    const previous = this.removeEntry(relPath);
+    if (previous !== undefined) this.record(['e', relPath, null]);
+    return previous;
+  }
+
+  rename(from: string, to: string): ManifestEntry | undefined {
+    this.assertOpen();
+    const entry = this.get(from);
+    if (entry === undefined || from === to) return undefined;
+    this.remove(from);
+    return this.set(to, entry);
+  }
+
+  addPendingUpload(pending: PendingUpload): void;
+  addPendingUpload(pending: PendingUpload, options: DurableOption): Promise<void>;
+  addPendingUpload(pending: PendingUpload, options?: DurableOption): void | Promise<void> {
+    return this.changeMaybeDurable(['u', pending.path, pending], options);
+  }
+
+  removePendingUpload(relPath: string): void {
+    if (this.uploads.has(relPath)) this.change(['u', relPath, null]);
+  }
+
+  addPendingDelete(pending: PendingDelete): void;
+  addPendingDelete(pending: PendingDelete, options: DurableOption): Promise<void>;
+  addPendingDelete(pending: PendingDelete, options?: DurableOption): void | Promise<void> {
+    return this.changeMaybeDurable(['d', pending.fileId, pending], options);
+  }
+
+  removePendingDelete(fileId: string): void {
+    if (this.deletes.has(fileId)) this.change(['d', fileId, null]);
+  }
+
+  addSuspect(suspect: Suspect): void;
+  addSuspect(suspect: Suspect, options: DurableOption): Promise<void>;
+  addSuspect(suspect: Suspect, options?: DurableOption): void | Promise<void> {
+    return this.changeMaybeDurable(['s', suspect.fileId, suspect], options);
+  }
+
+  removeSuspect(fileId: string): void {
+    if (this.suspectMap.has(fileId)) this.change(['s', fileId, null]);
+  }
+
+  addUnsettled(attempt: UnsettledAttempt): void;
+  addUnsettled(attempt: UnsettledAttempt, options: DurableOption): Promise<void>;
+  addUnsettled(attempt: UnsettledAttempt, options?: DurableOption): void | Promise<void> {
+    return this.changeMaybeDurable(['x', unsettledKey(attempt), attempt], options);
+  }
+
+  removeUnsettled(attempt: Pick<UnsettledAttempt, 'path' | 'startedAt'>): void {
+    const key = unsettledKey(attempt);
+    if (this.unsettledMap.has(key)) this.change(['x', key, null]);
+  }
+
+  updateStats(patch: Partial<ManifestStats>): void {
+    this.change(['t', '', { ...this.statsData, ...patch }]);
+  }
+
+  /** Forgets everything recorded for the old workspace (see Manifest.startOver), in one transaction. */
+  async startOver(workspaceId: string | null): Promise<void> {
+    this.assertOpen();
+    await this.flush();
+    for (const p of [...this.paths()]) this.remove(p);
+    for (const u of this.pendingUploads()) this.removePendingUpload(u.path);
+    for (const d of this.pendingDeletes()) this.removePendingDelete(d.fileId);
+    for (const s of this.suspects()) this.removeSuspect(s.fileId);
+    for (const x of this.unsettled()) this.removeUnsettled(x);
+    this.change(['f', '', { ...this.folderRecord, workspaceId }]);
+    this.updateStats({ workspaceChangedAt: new Date().toISOString() });
+    await this.flush();
+  }
+
+  /**
+   * Makes every change so far durable. Writes are serialised; a call waits for the write in
+   * flight, then writes whatever is pending (nothing, if that write carried its changes).
+   */
+  flush(): Promise<void> {
+    const run = this.chain.catch(() => undefined).then(() => this.writeOnce());
+    this.chain = run;
+    return run;
+  }
+
+  /** Flushes, gives the lease up and disconnects; further mutations throw. */
+  async close(): Promise<void> {
+    if (this.closed) return this.chain.catch(() => undefined);
+    this.closed = true;
+    this.clearTimer();
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    try {
+      await this.flush();
+      if (this.lost === undefined) await releaseLease(this.conn.pool, this.name, this.leaseToken);
+    } finally {
+      await this.conn.pool.end().catch(() => undefined);
+    }
+  }
+
+  private change(op: JournalOp): void {
+    this.assertOpen();
+    this.apply(op);
+    this.record(op);
+  }
+
+  private changeMaybeDurable(op: JournalOp, options: DurableOption | undefined): void | Promise<void> {
+    this.change(op);
+    return options?.durable ? this.flush() : undefined;
+  }
+
+  private record(op: JournalOp): void {
+    this.pendingOps.push(op);
+    const now = Date.now();
+    this.lastChangeAt = now;
+    this.dirtySince ||= now;
+    if (this.timer === undefined && !this.closed) this.arm(this.writeDelayMs);
+  }
+
+  private async writeOnce(): Promise<void> {
+    if (this.lost !== undefined) throw this.lost;
+    if (this.pendingOps.length === 0) return;
+    this.clearTimer();
+    this.dirtySince = 0;
+    const ops = this.pendingOps;
+    this.pendingOps = [];
+    try {
+      await this.transaction(ops);
+      this.writes++;
+    } catch (err) {
+      // Not written: the changes go back in front of any made meanwhile, in order.
+      this.pendingOps = ops.concat(this.pendingOps);
+      if (err instanceof LeaseLostError) {
+        this.lost = err;
+        if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+        this.options.onLeaseLost?.(err);
+        throw err;
+      }
+      this.retryLater();
+      throw new PgWriteError(
+        `could not write the state of folder "${this.name}" to ${this.conn.display}: ${this.conn.redact(errorMessage(err))}`,
+        { folder: this.name, url: this.conn.display },
+        { cause: this.conn.scrub(err) },
+      );
+    }
+  }
+
+  /** One batch, one transaction: fence by the lease token, then each section in a statement or two. */
+  private async transaction(ops: JournalOp[]): Promise<void> {
+    // The last change of a key wins: every change sets or deletes a whole value by key.
+    const last = new Map<string, JournalOp>();
+    for (const op of ops) last.set(`${op[0]}\u0000${op[1]}`, op);
+    const client = await this.conn.pool.connect();
+    try {
+      await client.query('BEGIN');
+      if (!(await renewLease(client, this.name, this.leaseToken))) {
+        throw new LeaseLostError(
+          `folder "${this.name}" is owned by another daemon now (lease token ${this.leaseToken} was taken over): this daemon stops writing`,
+          { folder: this.name, token: this.leaseToken },
+        );
+      }
+      const folderOp = [...last.values()].filter((op) => op[0] === 'f').at(-1);
+      if (folderOp !== undefined) await this.writeFolder(client, folderOp[2] as FolderRecord);
+      const statsOp = [...last.values()].filter((op) => op[0] === 't').at(-1);
+      if (statsOp !== undefined) {
+        await client.query('UPDATE files_sync.folders SET stats = $2 WHERE folder = $1', [
+          this.name,
+          JSON.stringify(statsOp[2] ?? {}),
+        ]);
+      }
+      await this.writeEntries(
+        client,
+        [...last.values()].filter((op) => op[0] === 'e'),
+      );
+      for (const section of Object.keys(RECORD_TABLES) as RecordSection[]) {
+        await this.writeRecords(
+          client,
+          section,
+          [...last.values()].filter((op) => op[0] === section),
+        );
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async writeFolder(client: pg.PoolClient, record: FolderRecord): Promise<void> {
+    await client.query(
+      `INSERT INTO files_sync.folders (folder, root, workspace_id, record, stats) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (folder) DO UPDATE SET root = EXCLUDED.root, workspace_id = EXCLUDED.workspace_id, record = EXCLUDED.record`,
+      [
+        this.name,
+        record.root,
+        record.workspaceId ?? null,
+        JSON.stringify(record),
+        JSON.stringify(this.statsData),
+      ],
+    );
+  }
+
+  /** Upserts and deletes the changed entries and notifies consumers of each path whose file ID changed. */
+  private async writeEntries(client: pg.PoolClient, ops: JournalOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    const paths = ops.map((op) => op[1]);
+    const { rows } = await client.query<{ path: string; file_id: string }>(
+      'SELECT path, file_id FROM files_sync.entries WHERE folder = $1 AND path = ANY($2::text[])',
+      [this.name, paths],
+    );
+    const before = new Map(rows.map((r) => [r.path, r.file_id]));
+    const removed = ops.filter((op) => op[2] === null).map((op) => op[1]);
+    const upserts = ops
+      .filter((op) => op[2] !== null)
+      .map(([, key, value]) => {
+        const e = value as ManifestEntry;
+        return {
+          path: key,
+          file_id: e.fileId,
+          sha256: e.sha256,
+          size_bytes: e.size,
+          mime_type: e.mimeType,
+          uploaded_at: e.uploadedAt,
+          expires_at: e.expiresAt ?? null,
+          mtime_ms: e.mtimeMs,
+          ino: e.ino,
+          remote_name: e.remoteName,
+        };
+      });
+    if (removed.length > 0) {
+      await client.query('DELETE FROM files_sync.entries WHERE folder = $1 AND path = ANY($2::text[])', [
+        this.name,
+        removed,
+      ]);
+    }
+    if (upserts.length > 0) {
+      await client.query(
+        `INSERT INTO files_sync.entries AS e (folder, path, file_id, sha256, size_bytes, mime_type, uploaded_at,
+           workspace_id, expires_at, mtime_ms, ino, remote_name)
+         SELECT $1, r.path, r.file_id, r.sha256, r.size_bytes, r.mime_type, r.uploaded_at, $3, r.expires_at,
+           r.mtime_ms, r.ino, r.remote_name
+         FROM jsonb_to_recordset($2::jsonb) AS r(path text, file_id text, sha256 text, size_bytes bigint,
+           mime_type text, uploaded_at timestamptz, expires_at timestamptz, mtime_ms float8, ino float8, remote_name text)
+         ON CONFLICT (folder, path) DO UPDATE SET file_id = EXCLUDED.file_id, sha256 = EXCLUDED.sha256,
+           size_bytes = EXCLUDED.size_bytes, mime_type = EXCLUDED.mime_type, uploaded_at = EXCLUDED.uploaded_at,
+           workspace_id = EXCLUDED.workspace_id, expires_at = EXCLUDED.expires_at, mtime_ms = EXCLUDED.mtime_ms,
+           ino = EXCLUDED.ino, remote_name = EXCLUDED.remote_name, updated_at = now()`,
+        [this.name, JSON.stringify(upserts), this.folderRecord.workspaceId ?? null],
+      );
+    }
+    const notes: string[] = [];
+    for (const [, key, value] of ops) {
+      const previous = before.get(key) ?? null;
+      const now = value === null ? null : (value as ManifestEntry).fileId;
+      if (previous === now) continue;
+      const note: ChangeNotification = {
+        folder: this.name,
+        path: key,
+        file_id: now,
+        previous_file_id: previous,
+      };
+      notes.push(JSON.stringify(note));
+    }
+    if (notes.length > 0) {
+      // Delivered at commit, and only if it commits: a consumer never hears of a change that was not made.
+      await client.query('SELECT pg_notify($1, n) FROM unnest($2::text[]) AS n', [CHANGES_CHANNEL, notes]);
+    }
+  }
+
+  private async writeRecords(client: pg.PoolClient, section: RecordSection, ops: JournalOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    const { table, key } = RECORD_TABLES[section];
+    const removed = ops.filter((op) => op[2] === null).map((op) => op[1]);
+    const kept = ops.filter((op) => op[2] !== null);
+    if (removed.length > 0) {
+      await client.query(`DELETE FROM ${table} WHERE folder = $1 AND ${key} = ANY($2::text[])`, [
+        this.name,
+        removed,
+      ]);
+    }
+    if (kept.length === 0) return;
+    const keys = kept.map((op) => op[1]);
+    const records = kept.map((op) => JSON.stringify(op[2]));
+    if (section === 'd') {
+      // Path and reason as columns too: an operator can see the delete queue with plain SQL.
+      await client.query(
+        `INSERT INTO ${table} (folder, ${key}, path, reason, record)
+         SELECT $1, k, r->>'path', r->>'reason', r FROM unnest($2::text[], $3::jsonb[]) AS t(k, r)
+         ON CONFLICT (folder, ${key}) DO UPDATE SET path = EXCLUDED.path, reason = EXCLUDED.reason, record = EXCLUDED.record`,
+        [this.name, keys, records],
+      );
+      return;
+    }
+    await client.query(
+      `INSERT INTO ${table} (folder, ${key}, record)
+       SELECT $1, k, r FROM unnest($2::text[], $3::jsonb[]) AS t(k, r)
+       ON CONFLICT (folder, ${key}) DO UPDATE SET record = EXCLUDED.record`,
+      [this.name, keys, records],
+    );
+  }
+
+  private startHeartbeat(ms: number): void {
+    this.heartbeat = setInterval(() => {
+      if (this.closed || this.lost !== undefined) return;
+      renewLease(this.conn.pool, this.name, this.leaseToken)
+        .then((held) => {
+          if (held || this.lost !== undefined) return;
+          this.lost = new LeaseLostError(
+            `folder "${this.name}" is owned by another daemon now (lease token ${this.leaseToken} was taken over): this daemon stops writing`,
+            { folder: this.name, token: this.leaseToken },
+          );
+          if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+          this.options.onLeaseLost?.(this.lost);
+        })
+        .catch(() => undefined); // A missed heartbeat is retried; the write fence decides ownership.
+    }, ms);
+    this.heartbeat.unref();
+  }
+
+  private retryLater(): void {
+    this.dirtySince ||= Date.now();
+    if (!this.closed && this.timer === undefined) this.arm(Math.max(this.writeDelayMs, 1000));
+  }
+
+  // One timer per burst, re-armed for what remains of the quiet period, capped by the max delay.
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => this.onTimer(), ms);
+    this.timer.unref();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.pendingOps.length === 0 || this.closed || this.lost !== undefined) return;
+    const now = Date.now();
+    const due = Math.min(this.lastChangeAt + this.writeDelayMs, this.dirtySince + this.maxWriteDelayMs);
+    if (now < due) {
+      this.arm(due - now);
+      return;
+    }
+    this.flush().catch((err: unknown) => {
+      if (err instanceof PgWriteError) this.options.onWriteError?.(err);
+    });
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ManifestClosedError(`state ${this.file} is closed`, { file: this.file });
+  }
+}
+
+/** Reads a folder's whole state in the shape of a stored v3 manifest with one shard (the view's input). */
+export async function loadFolder(
+  db: pg.Pool | pg.ClientBase,
+  folder: FolderRecord,
+): Promise<{ manifest: StoredManifest; existed: boolean }> {
+  const name = folder.name;
+  const f = await db.query<{ record: FolderRecord; stats: ManifestStats }>(
+    'SELECT record, stats FROM files_sync.folders WHERE folder = $1',
+    [name],
+  );
+  const entries = emptyRecord<ManifestEntry>();
+  const e = await db.query<{
+    path: string;
+    file_id: string;
+    sha256: string;
+    size_bytes: number;
+    mime_type: string;
+    uploaded_at: Date;
+    expires_at: Date | null;
+    mtime_ms: number;
+    ino: number;
+    remote_name: string;
+  }>(
+    `SELECT path, file_id, sha256, size_bytes::float8 AS size_bytes, mime_type, uploaded_at, expires_at,
+       mtime_ms, ino, remote_name FROM files_sync.entries WHERE folder = $1`,
+    [name],
+  );
+  for (const r of e.rows) {
+    const entry: ManifestEntry = {
+      fileId: r.file_id,
+      sha256: r.sha256,
+      size: r.size_bytes,
+      mtimeMs: r.mtime_ms,
+      ino: r.ino,
+      remoteName: r.remote_name,
+      mimeType: r.mime_type,
+      uploadedAt: r.uploaded_at.toISOString(),
+    };
+    if (r.expires_at !== null) entry.expiresAt = r.expires_at.toISOString();
+    entries[r.path] = entry;
+  }
+  const records = async <T>(section: RecordSection): Promise<Record<string, T>> => {
+    const { table, key } = RECORD_TABLES[section];
+    const out = emptyRecord<T>();
+    const { rows } = await db.query<{ k: string; record: T }>(
+      `SELECT ${key} AS k, record FROM ${table} WHERE folder = $1`,
+      [name],
+    );
+    for (const r of rows) out[r.k] = r.record;
+    return out;
+  };
+  const head: ManifestHead = {
+    version: 3,
+    gen: 0,
+    folder: f.rows[0]?.record ?? { ...folder },
+    shards: [null],
+    journalFrom: 0,
+    pendingUploads: await records<PendingUpload>('u'),
+    pendingDeletes: await records<PendingDelete>('d'),
+    suspects: await records<Suspect>('s'),
+    unsettled: await records<UnsettledAttempt>('x'),
+    stats: f.rows[0]?.stats ?? {},
+  };
+  return {
+    manifest: { format: 'sharded', head, shards: [entries], journals: [] },
+    existed: f.rows.length > 0,
+  };
+}

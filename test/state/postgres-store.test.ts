@@ -1,0 +1,219 @@
+// The PostgreSQL store's own guarantees: migrations (twice, concurrently), lease fencing, NOTIFY, and no password in errors.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { connect } from '../../src/state/postgres/connection.js';
+import { LeaseHeldError, LeaseLostError } from '../../src/state/postgres/errors.js';
+import { readLease } from '../../src/state/postgres/lease.js';
+import { migrateSchema, SCHEMA_VERSION } from '../../src/state/postgres/migrations.js';
+import { CHANGES_CHANNEL, PgStateStore, type ChangeNotification } from '../../src/state/postgres/store.js';
+import type { ManifestEntry } from '../../src/types.js';
+import { onCleanup } from '../helpers/cleanup.js';
+import { freshDatabase, testDatabaseUrl, uniqueFolder } from '../helpers/postgres.js';
+import { waitFor } from '../helpers/wait.js';
+
+const NO_TIMER = { writeDelayMs: 60_000, maxWriteDelayMs: 60_000 };
+
+function entry(fileId: string): ManifestEntry {
+  return {
+    fileId,
+    sha256: 'a'.repeat(64),
+    size: 3,
+    mtimeMs: 1_700_000_000_000,
+    ino: 42,
+    remoteName: 'a.txt',
+    mimeType: 'text/plain',
+    uploadedAt: '2026-01-01T00:00:00.000Z',
+  };
+}
+
+async function client(url = testDatabaseUrl()): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  onCleanup(() => c.end());
+  return c;
+}
+
+async function openStore(folder: string, extra: Partial<Parameters<typeof PgStateStore.open>[0]> = {}) {
+  const store = await PgStateStore.open({
+    url: testDatabaseUrl(),
+    folder: { name: folder, root: '/srv/docs', workspaceId: null },
+    ...NO_TIMER,
+    ...extra,
+  });
+  onCleanup(() => store.close().catch(() => undefined));
+  return store;
+}
+
+describe('PostgreSQL schema migrations', () => {
+  it('create the schema once; a second run applies nothing', async () => {
+    const url = await freshDatabase();
+    const conn = connect({ url });
+    onCleanup(() => conn.pool.end());
+    expect(await migrateSchema(conn.pool)).toEqual([1]);
+    expect(await migrateSchema(conn.pool)).toEqual([]);
+    const c = await client(url);
+    const { rows } = await c.query<{ version: number }>('SELECT version FROM files_sync.schema_migrations');
+    expect(rows.map((r) => r.version)).toEqual([SCHEMA_VERSION]);
+    const idx = await c.query(
+      "SELECT 1 FROM pg_indexes WHERE schemaname = 'files_sync' AND indexname = 'entries_file_id'",
+    );
+    expect(idx.rowCount).toBe(1);
+  });
+
+  it('run by several processes at once, exactly one applies each version', async () => {
+    const url = await freshDatabase();
+    const pools = Array.from({ length: 4 }, () => connect({ url }));
+    onCleanup(() => Promise.all(pools.map((p) => p.pool.end())));
+    const applied = await Promise.all(pools.map((p) => migrateSchema(p.pool)));
+    expect(applied.flat()).toEqual([1]);
+  });
+});
+
+describe('folder lease', () => {
+  it('a second store cannot take a live lease; it names the owner', async () => {
+    const folder = uniqueFolder();
+    await openStore(folder, { owner: { host: 'host-a', pid: 111 } });
+    const err = await openStore(folder, { owner: { host: 'host-b', pid: 222 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LeaseHeldError);
+    expect((err as Error).message).toContain('host-a pid 111');
+  });
+
+  it('a stale lease is taken over with a higher token; the old holder then writes nothing', async () => {
+    const folder = uniqueFolder();
+    // No heartbeat from A, so its lease goes stale as soon as B's threshold passes.
+    const a = await openStore(folder, { owner: { host: 'host-a', pid: 111 }, heartbeatMs: 3_600_000 });
+    a.set('kept.txt', entry('file_kept'));
+    await a.flush();
+    let b: PgStateStore | undefined;
+    await waitFor(
+      async () => {
+        b = await openStore(folder, { owner: { host: 'host-b', pid: 222 }, leaseStaleMs: 300 });
+        return true;
+      },
+      { message: 'B takes the stale lease' },
+    );
+    expect(BigInt(b!.leaseToken)).toBeGreaterThan(BigInt(a.leaseToken));
+    expect((await readLease(b!.pool, folder))?.ownerHost).toBe('host-b');
+    expect(b!.get('kept.txt')?.fileId).toBe('file_kept');
+
+    a.set('late.txt', entry('file_late'));
+    a.remove('kept.txt');
+    a.updateStats({ lastError: 'from a' });
+    const err = await a.flush().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LeaseLostError);
+    // Every later write fails the same way, without touching the database.
+    await expect(
+      a.addPendingUpload(
+        { path: 'x', sha256: '', size: 0, remoteName: 'x', startedAt: 'now' },
+        { durable: true },
+      ),
+    ).rejects.toBeInstanceOf(LeaseLostError);
+    const c = await client();
+    const { rows } = await c.query<{ path: string }>(
+      'SELECT path FROM files_sync.entries WHERE folder = $1',
+      [folder],
+    );
+    expect(rows.map((r) => r.path)).toEqual(['kept.txt']);
+    const up = await c.query('SELECT 1 FROM files_sync.pending_uploads WHERE folder = $1', [folder]);
+    expect(up.rowCount).toBe(0);
+    const stats = await c.query<{ stats: Record<string, unknown> }>(
+      'SELECT stats FROM files_sync.folders WHERE folder = $1',
+      [folder],
+    );
+    expect(stats.rows[0]!.stats.lastError).toBeUndefined();
+
+    // B still writes.
+    b!.set('b.txt', entry('file_b'));
+    await b!.flush();
+  });
+
+  it('a heartbeat notices the takeover and reports it', async () => {
+    const folder = uniqueFolder();
+    let lost: LeaseLostError | undefined;
+    await openStore(folder, { heartbeatMs: 50, onLeaseLost: (e) => (lost = e) });
+    const c = await client();
+    // Another daemon takes it (as a takeover after staleness would): the token moves on.
+    await c.query('UPDATE files_sync.leases SET token = token + 1 WHERE folder = $1', [folder]);
+    await waitFor(() => lost !== undefined, { message: 'onLeaseLost called' });
+    expect(lost).toBeInstanceOf(LeaseLostError);
+  });
+
+  it('a clean close releases the lease at once for the next daemon', async () => {
+    const folder = uniqueFolder();
+    const a = await openStore(folder);
+    await a.close();
+    const b = await openStore(folder);
+    expect(BigInt(b.leaseToken)).toBeGreaterThan(BigInt(a.leaseToken));
+  });
+});
+
+describe('NOTIFY files_sync_changes', () => {
+  it('a LISTEN client hears each changed path with its file ID and the previous one, at commit', async () => {
+    const folder = uniqueFolder();
+    const listener = await client();
+    const heard: ChangeNotification[] = [];
+    listener.on('notification', (n) => {
+      const note = JSON.parse(n.payload ?? '{}') as ChangeNotification;
+      if (n.channel === CHANGES_CHANNEL && note.folder === folder) heard.push(note);
+    });
+    await listener.query(`LISTEN ${CHANGES_CHANNEL}`);
+    const store = await openStore(folder);
+    store.set('a.txt', entry('file_1'));
+    expect(heard).toEqual([]);
+    await store.flush();
+    await waitFor(() => heard.length === 1, { message: 'first notification' });
+    store.set('a.txt', entry('file_2'));
+    await store.flush();
+    store.remove('a.txt');
+    await store.flush();
+    await waitFor(() => heard.length === 3, { message: 'three notifications' });
+    expect(heard).toEqual([
+      { folder, path: 'a.txt', file_id: 'file_1', previous_file_id: null },
+      { folder, path: 'a.txt', file_id: 'file_2', previous_file_id: 'file_1' },
+      { folder, path: 'a.txt', file_id: null, previous_file_id: 'file_2' },
+    ]);
+  });
+});
+
+describe('database password', () => {
+  it('never appears in an error, whether it is wrong or the database is', async () => {
+    const good = new URL(testDatabaseUrl());
+    const secret = decodeURIComponent(good.password);
+    const wrong = new URL(good);
+    wrong.password = 'Wrong-Secret-123';
+    const noDb = new URL(good);
+    noDb.pathname = '/no_such_database';
+    for (const url of [wrong.toString(), noDb.toString()]) {
+      const err = (await PgStateStore.open({ url, folder: { name: uniqueFolder(), root: '/r' } }).catch(
+        (e: unknown) => e,
+      )) as Error;
+      expect(err).toBeInstanceOf(Error);
+      const text = [
+        err.message,
+        err.stack,
+        String((err as { cause?: Error }).cause?.message),
+        String((err as { cause?: Error }).cause?.stack),
+        JSON.stringify((err as { context?: unknown }).context),
+      ].join('\n');
+      expect(text).not.toContain(secret);
+      expect(text).not.toContain('Wrong-Secret-123');
+      expect(err.message).toContain(`postgres://${good.username}@${good.host}`);
+    }
+  });
+
+  it('is taken from a file when the URL has none', async () => {
+    const good = new URL(testDatabaseUrl());
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'files-sync-pw-'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'pw');
+    await writeFile(file, `${decodeURIComponent(good.password)}\n`, { mode: 0o600 });
+    const bare = new URL(good);
+    bare.password = '';
+    const store = await openStore(uniqueFolder(), { url: bare.toString(), passwordFile: file });
+    expect(store.file).not.toContain(decodeURIComponent(good.password));
+    expect(store.file).toContain(`postgres://${good.username}@`);
+  });
+});
