@@ -6,6 +6,7 @@
  * Baselines: one write per change at the measured journal-append cost, and the v2 design
  * (every write rewrote the whole manifest) at the size measured.
  */
+import { Manifest } from '../../src/state/manifest.js';
 import path from 'node:path';
 import { FilesClient } from '../../src/api/client.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -65,14 +66,17 @@ async function syncInProcess(workDir: string, seed: number, files: number): Prom
     try {
       const session = await openFolderSession(config, folder, client, silentLogger());
       const writesAtOpen = session.manifest.writeCount;
-      const snapshotsAtOpen = session.manifest.snapshotCount;
+      // This scenario runs the embedded (lowdb) store, the one whose snapshots it counts.
+      const snapshotCount = (): number =>
+        session.manifest instanceof Manifest ? session.manifest.snapshotCount : 0;
+      const snapshotsAtOpen = snapshotCount();
       const observer = await observeStateWrites(stateDir, FOLDER_NAME);
       const started = performance.now();
       const report = await reconcileSession(session, config, client, {});
       await session.close();
       const syncMs = performance.now() - started;
       const writes = session.manifest.writeCount - writesAtOpen;
-      const snapshots = session.manifest.snapshotCount - snapshotsAtOpen;
+      const snapshots = snapshotCount() - snapshotsAtOpen;
       // Let the last events arrive before the watchers close (they are read as they come).
       await new Promise((r) => setTimeout(r, 200));
       const onDisk = await observer.stop();
