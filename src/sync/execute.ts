@@ -54,6 +54,9 @@ export interface ExecutorManifest {
   flush(): Promise<void>;
 }
 
+/** Upload intents written ahead per journal line: few lines for a big batch, few intents held at once. */
+const INTENT_WINDOW = 64;
+
 /** The part of the Files API client the executor calls. */
 export interface ExecutorClient {
   upload(
@@ -240,7 +243,9 @@ export class Executor {
     const resolving = new Set<string>();
     for (const op of ops)
       if (op.kind === 'drop-intent' || op.kind === 'discard' || op.kind === 'adopt') resolving.add(op.path);
-    const deferredIntents = new Map<string, PendingUpload>();
+    // A path's intent still to write right before its upload, or the promise of the journal line
+    // that already holds it.
+    const deferredIntents = new Map<string, PendingUpload | Promise<void>>();
     for (const op of ops) {
       if (op.kind === 'discard') {
         // Recorded before any intent of this batch is dropped: once an intent goes, this record is
@@ -261,9 +266,9 @@ export class Executor {
           remoteName: remoteNameFor(op.path),
           startedAt,
         };
-        // Written durably right before its own request (one journal line, shared by the uploads
-        // in flight), not all at once up front: a 100k-file batch would hold 100k intents in the
-        // manifest's head for the whole sync. Either way no request goes out before its intent.
+        // Written durably before its own request, a window of the next ops' intents per journal
+        // line (see the pool below), not all at once up front: a 100k-file batch would hold 100k
+        // intents in the manifest's head for the whole sync. No request goes out before its intent.
         deferredIntents.set(op.path, intent);
       }
     }
@@ -274,10 +279,30 @@ export class Executor {
     const outcomes: OpOutcome[] = new Array<OpOutcome>(ops.length);
     for (const op of ops) for (const p of opPaths(op)) this.waiting.set(p, (this.waiting.get(p) ?? 0) + 1);
     let next = 0;
+    let intentsUpTo = 0;
     const worker = async (): Promise<void> => {
       while (next < ops.length) {
         const i = next++;
         const op = ops[i]!;
+        if (isUploadOp(op) && !resolving.has(op.path) && i >= intentsUpTo) {
+          // The intents of the next INTENT_WINDOW uploads go in one journal line; each upload
+          // waits for that line to be durable (scheduling itself stays in index order).
+          intentsUpTo = Math.min(ops.length, i + INTENT_WINDOW);
+          const window: string[] = [];
+          for (let j = i; j < intentsUpTo; j++) {
+            const o = ops[j]!;
+            if (!isUploadOp(o) || resolving.has(o.path)) continue;
+            const intent = deferredIntents.get(o.path);
+            if (intent instanceof Promise || intent === undefined) continue;
+            manifest.addPendingUpload(intent);
+            window.push(o.path);
+          }
+          const durable = manifest.flush();
+          // Each upload of the window awaits it (and fails if it failed); an op that never gets
+          // that far (stop, 401) must not leave the rejection unhandled.
+          durable.catch(() => undefined);
+          for (const p of window) deferredIntents.set(p, durable);
+        }
         const scheduled = this.schedule(op, deferredIntents);
         for (const p of opPaths(op)) {
           const n = (this.waiting.get(p) ?? 1) - 1;
@@ -297,7 +322,10 @@ export class Executor {
   }
 
   /** `deferredIntents`: intents of this batch to write (durably) right before their upload. */
-  private schedule(op: SyncOp, deferredIntents: ReadonlyMap<string, PendingUpload>): Promise<OpOutcome> {
+  private schedule(
+    op: SyncOp,
+    deferredIntents: ReadonlyMap<string, PendingUpload | Promise<void>>,
+  ): Promise<OpOutcome> {
     return this.paths.run(opPaths(op), () =>
       this.sem.with(async () => {
         if (this.fatal !== undefined) {
@@ -321,7 +349,10 @@ export class Executor {
     );
   }
 
-  private async execute(op: SyncOp, deferredIntents: ReadonlyMap<string, PendingUpload>): Promise<OpOutcome> {
+  private async execute(
+    op: SyncOp,
+    deferredIntents: ReadonlyMap<string, PendingUpload | Promise<void>>,
+  ): Promise<OpOutcome> {
     const { manifest, logger } = this.opts;
     try {
       switch (op.kind) {
@@ -423,10 +454,12 @@ export class Executor {
     relPath: string,
     local: HashedEntry,
     oldFileId: string | undefined,
-    intent: PendingUpload | undefined,
+    intent: PendingUpload | Promise<void> | undefined,
   ): Promise<OpOutcome> {
     return this.uploads.run([uploadKey(remoteNameFor(relPath), local.size)], async () => {
-      if (intent) {
+      if (intent instanceof Promise) {
+        await intent;
+      } else if (intent) {
         this.opts.manifest.addPendingUpload(intent);
         await this.opts.manifest.flush();
       }
