@@ -63,23 +63,20 @@ export class OpenVersion {
   /**
    * The content in chunks of at most `chunkBytes`; the last chunk is only handed out once the file
    * is known unchanged, so a body built from it never completes with another version's bytes.
-   * Closes the file when done or abandoned.
+   * The file stays open when the content is all out: stillCurrent() checks it once the answer
+   * comes; the owner closes it (the upload closes it in every case).
    */
   async *chunks(chunkBytes = VERSION_CHUNK_BYTES): AsyncGenerator<Buffer> {
-    try {
-      let left = this.expected.size;
-      while (left > 0) {
-        // A fresh buffer per chunk: the socket may still hold the previous one.
-        const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, left));
-        await this.readInto(chunk, 0, chunk.byteLength);
-        left -= chunk.byteLength;
-        if (left === 0) await this.checkAfterRead();
-        yield chunk;
-      }
-      if (this.expected.size === 0) await this.checkAfterRead();
-    } finally {
-      await this.close();
+    let left = this.expected.size;
+    while (left > 0) {
+      // A fresh buffer per chunk: the socket may still hold the previous one.
+      const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, left));
+      await this.readInto(chunk, 0, chunk.byteLength);
+      left -= chunk.byteLength;
+      if (left === 0) await this.checkAfterRead();
+      yield chunk;
     }
+    if (this.expected.size === 0) await this.checkAfterRead();
   }
 
   async close(): Promise<void> {
