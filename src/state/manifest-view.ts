@@ -1,4 +1,4 @@
-// One folder's state in memory with its indexes (the read side of every store): loads a stored snapshot and applies changes.
+// One folder's state in memory with its indexes (the read side of every store) and the mutations every writable store shares.
 import type {
   ManifestEntry,
   PendingDelete,
@@ -11,12 +11,13 @@ import { shardOf, type StoredManifest } from './manifest-files.js';
 import {
   emptyRecord,
   MANIFEST_VERSION,
+  unsettledKey,
   type FolderRecord,
   type JournalOp,
   type ManifestData,
   type ManifestStats,
 } from './manifest-format.js';
-import type { StateReader } from './store.js';
+import type { DurableOption, StateReader } from './store.js';
 
 /** In-memory state and its indexes; loads a stored snapshot and applies journal changes. */
 export class ManifestView implements StateReader {
@@ -235,6 +236,95 @@ function setOrDelete<T>(m: Map<string, T>, key: string, value: T | null): void {
 }
 
 /** A null-prototype record of key/value pairs (keys are data). */
+/**
+ * The mutations every writable store shares: apply the change to the in-memory view, then hand it
+ * to the backend's `record` (a journal line, or a row in the next transaction). `flush` makes
+ * recorded changes durable; `{ durable: true }` waits for it.
+ */
+export abstract class MutableStateView extends ManifestView {
+  protected abstract record(op: JournalOp): void;
+  protected abstract assertOpen(): void;
+  abstract flush(): Promise<void>;
+
+  set(relPath: string, entry: ManifestEntry): ManifestEntry | undefined {
+    this.assertOpen();
+    const previous = this.setEntry(relPath, entry);
+    this.record(['e', relPath, entry]);
+    return previous;
+  }
+
+  remove(relPath: string): ManifestEntry | undefined {
+    this.assertOpen();
+    const previous = this.removeEntry(relPath);
+    if (previous !== undefined) this.record(['e', relPath, null]);
+    return previous;
+  }
+
+  rename(from: string, to: string): ManifestEntry | undefined {
+    this.assertOpen();
+    const entry = this.get(from);
+    if (entry === undefined || from === to) return undefined;
+    this.remove(from);
+    return this.set(to, entry);
+  }
+
+  addPendingUpload(pending: PendingUpload): void;
+  addPendingUpload(pending: PendingUpload, options: DurableOption): Promise<void>;
+  addPendingUpload(pending: PendingUpload, options?: DurableOption): void | Promise<void> {
+    return this.changeMaybeDurable(['u', pending.path, pending], options);
+  }
+
+  removePendingUpload(relPath: string): void {
+    if (this.uploads.has(relPath)) this.change(['u', relPath, null]);
+  }
+
+  addPendingDelete(pending: PendingDelete): void;
+  addPendingDelete(pending: PendingDelete, options: DurableOption): Promise<void>;
+  addPendingDelete(pending: PendingDelete, options?: DurableOption): void | Promise<void> {
+    return this.changeMaybeDurable(['d', pending.fileId, pending], options);
+  }
+
+  removePendingDelete(fileId: string): void {
+    if (this.deletes.has(fileId)) this.change(['d', fileId, null]);
+  }
+
+  addSuspect(suspect: Suspect): void;
+  addSuspect(suspect: Suspect, options: DurableOption): Promise<void>;
+  addSuspect(suspect: Suspect, options?: DurableOption): void | Promise<void> {
+    return this.changeMaybeDurable(['s', suspect.fileId, suspect], options);
+  }
+
+  removeSuspect(fileId: string): void {
+    if (this.suspectMap.has(fileId)) this.change(['s', fileId, null]);
+  }
+
+  addUnsettled(attempt: UnsettledAttempt): void;
+  addUnsettled(attempt: UnsettledAttempt, options: DurableOption): Promise<void>;
+  addUnsettled(attempt: UnsettledAttempt, options?: DurableOption): void | Promise<void> {
+    return this.changeMaybeDurable(['x', unsettledKey(attempt), attempt], options);
+  }
+
+  removeUnsettled(attempt: Pick<UnsettledAttempt, 'path' | 'startedAt'>): void {
+    const key = unsettledKey(attempt);
+    if (this.unsettledMap.has(key)) this.change(['x', key, null]);
+  }
+
+  updateStats(patch: Partial<ManifestStats>): void {
+    this.change(['t', '', { ...this.statsData, ...patch }]);
+  }
+
+  protected change(op: JournalOp): void {
+    this.assertOpen();
+    this.apply(op);
+    this.record(op);
+  }
+
+  protected changeMaybeDurable(op: JournalOp, options: DurableOption | undefined): void | Promise<void> {
+    this.change(op);
+    return options?.durable ? this.flush() : undefined;
+  }
+}
+
 export function recordOf<T>(m: Iterable<[string, T]>): Record<string, T> {
   const out = emptyRecord<T>();
   for (const [k, v] of m) out[k] = v;

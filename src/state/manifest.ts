@@ -2,7 +2,7 @@
 import { link, mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Low, type Adapter } from 'lowdb';
-import type { ManifestEntry, PendingDelete, PendingUpload, Suspect, UnsettledAttempt } from '../types.js';
+import type { ManifestEntry } from '../types.js';
 import {
   createFileExclusive,
   fsyncDirectory,
@@ -24,17 +24,15 @@ import {
 import {
   emptyRecord,
   MANIFEST_VERSION,
-  unsettledKey,
   type FolderRecord,
   type JournalOp,
   type JournalSection,
   type ManifestData,
   type ManifestHead,
-  type ManifestStats,
 } from './manifest-format.js';
-import { ManifestView, recordOf } from './manifest-view.js';
+import { ManifestView, MutableStateView, recordOf } from './manifest-view.js';
 import { ensureStateDir, manifestPath } from './state-dir.js';
-import type { DurableOption, StateReader, StateStore } from './store.js';
+import type { StateReader, StateStore } from './store.js';
 
 export {
   MANIFEST_VERSION,
@@ -114,7 +112,7 @@ function emptyStored(folder: FolderRecord): StoredManifest {
  * Now and then the journal is folded into a snapshot that rewrites only the shards it touched,
  * then the head that names them. One writer per state directory: hold acquireLock() meanwhile.
  */
-export class Manifest extends ManifestView implements StateStore {
+export class Manifest extends MutableStateView implements StateStore {
   private readonly dir: string;
   private readonly headDb: Low<ManifestHead>;
   private readonly writeDelayMs: number;
@@ -230,73 +228,6 @@ export class Manifest extends ManifestView implements StateStore {
   /** The workspace this state was recorded for (see Manifest.open and startOver). */
   get workspaceId(): string | null | undefined {
     return this.folderRecord.workspaceId;
-  }
-
-  set(relPath: string, entry: ManifestEntry): ManifestEntry | undefined {
-    this.assertOpen();
-    const previous = this.setEntry(relPath, entry);
-    this.record(['e', relPath, entry]);
-    return previous;
-  }
-
-  remove(relPath: string): ManifestEntry | undefined {
-    this.assertOpen();
-    const previous = this.removeEntry(relPath);
-    if (previous !== undefined) this.record(['e', relPath, null]);
-    return previous;
-  }
-
-  rename(from: string, to: string): ManifestEntry | undefined {
-    this.assertOpen();
-    const entry = this.get(from);
-    if (entry === undefined || from === to) return undefined;
-    this.remove(from);
-    return this.set(to, entry);
-  }
-
-  addPendingUpload(pending: PendingUpload): void;
-  addPendingUpload(pending: PendingUpload, options: DurableOption): Promise<void>;
-  addPendingUpload(pending: PendingUpload, options?: DurableOption): void | Promise<void> {
-    return this.changeMaybeDurable(['u', pending.path, pending], options);
-  }
-
-  removePendingUpload(relPath: string): void {
-    if (this.uploads.has(relPath)) this.change(['u', relPath, null]);
-  }
-
-  addPendingDelete(pending: PendingDelete): void;
-  addPendingDelete(pending: PendingDelete, options: DurableOption): Promise<void>;
-  addPendingDelete(pending: PendingDelete, options?: DurableOption): void | Promise<void> {
-    return this.changeMaybeDurable(['d', pending.fileId, pending], options);
-  }
-
-  removePendingDelete(fileId: string): void {
-    if (this.deletes.has(fileId)) this.change(['d', fileId, null]);
-  }
-
-  addSuspect(suspect: Suspect): void;
-  addSuspect(suspect: Suspect, options: DurableOption): Promise<void>;
-  addSuspect(suspect: Suspect, options?: DurableOption): void | Promise<void> {
-    return this.changeMaybeDurable(['s', suspect.fileId, suspect], options);
-  }
-
-  removeSuspect(fileId: string): void {
-    if (this.suspectMap.has(fileId)) this.change(['s', fileId, null]);
-  }
-
-  addUnsettled(attempt: UnsettledAttempt): void;
-  addUnsettled(attempt: UnsettledAttempt, options: DurableOption): Promise<void>;
-  addUnsettled(attempt: UnsettledAttempt, options?: DurableOption): void | Promise<void> {
-    return this.changeMaybeDurable(['x', unsettledKey(attempt), attempt], options);
-  }
-
-  removeUnsettled(attempt: Pick<UnsettledAttempt, 'path' | 'startedAt'>): void {
-    const key = unsettledKey(attempt);
-    if (this.unsettledMap.has(key)) this.change(['x', key, null]);
-  }
-
-  updateStats(patch: Partial<ManifestStats>): void {
-    this.change(['t', '', { ...this.statsData, ...patch }]);
   }
 
   /**
@@ -458,18 +389,7 @@ export class Manifest extends ManifestView implements StateStore {
     await this.removeJournalsBefore(gen);
   }
 
-  private change(op: JournalOp): void {
-    this.assertOpen();
-    this.apply(op);
-    this.record(op);
-  }
-
-  private changeMaybeDurable(op: JournalOp, options: DurableOption | undefined): void | Promise<void> {
-    this.change(op);
-    return options?.durable ? this.flush() : undefined;
-  }
-
-  private record(op: JournalOp): void {
+  protected record(op: JournalOp): void {
     this.pendingOps.push(op);
     if (op[0] === 'e') this.dirtyShards.add(shardOf(op[1], this.shardFiles.length));
     else this.headChanged = true;
@@ -626,7 +546,7 @@ export class Manifest extends ManifestView implements StateStore {
     this.idleTimer = undefined;
   }
 
-  private assertOpen(): void {
+  protected assertOpen(): void {
     if (this.closed) throw new ManifestClosedError(`manifest ${this.file} is closed`, { file: this.file });
   }
 }

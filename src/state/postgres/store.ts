@@ -7,14 +7,13 @@ import { ManifestClosedError } from '../errors.js';
 import type { StoredManifest } from '../manifest-files.js';
 import {
   emptyRecord,
-  unsettledKey,
   type FolderRecord,
   type JournalOp,
   type ManifestHead,
   type ManifestStats,
 } from '../manifest-format.js';
-import { ManifestView } from '../manifest-view.js';
-import type { DurableOption, StateStore } from '../store.js';
+import { MutableStateView } from '../manifest-view.js';
+import type { StateStore } from '../store.js';
 import { connect, type PgConnection, type PgConnectionOptions } from './connection.js';
 import { LeaseLostError, PgConnectionError, PgWriteError } from './errors.js';
 import { acquireLease, DEFAULT_LEASE_STALE_MS, releaseLease, renewLease } from './lease.js';
@@ -66,7 +65,7 @@ type RecordSection = keyof typeof RECORD_TABLES;
  * each change is applied in memory at once and written in the next batch, one transaction that
  * first renews the lease by its token: a daemon that lost the folder writes nothing at all.
  */
-export class PgStateStore extends ManifestView implements StateStore {
+export class PgStateStore extends MutableStateView implements StateStore {
   private pendingOps: JournalOp[] = [];
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -145,73 +144,6 @@ export class PgStateStore extends ManifestView implements StateStore {
     return this.conn.pool;
   }
 
-  set(relPath: string, entry: ManifestEntry): ManifestEntry | undefined {
-    this.assertOpen();
-    const previous = this.setEntry(relPath, entry);
-    this.record(['e', relPath, entry]);
-    return previous;
-  }
-
-  remove(relPath: string): ManifestEntry | undefined {
-    this.assertOpen();
-    const previous = this.removeEntry(relPath);
-    if (previous !== undefined) this.record(['e', relPath, null]);
-    return previous;
-  }
-
-  rename(from: string, to: string): ManifestEntry | undefined {
-    this.assertOpen();
-    const entry = this.get(from);
-    if (entry === undefined || from === to) return undefined;
-    this.remove(from);
-    return this.set(to, entry);
-  }
-
-  addPendingUpload(pending: PendingUpload): void;
-  addPendingUpload(pending: PendingUpload, options: DurableOption): Promise<void>;
-  addPendingUpload(pending: PendingUpload, options?: DurableOption): void | Promise<void> {
-    return this.changeMaybeDurable(['u', pending.path, pending], options);
-  }
-
-  removePendingUpload(relPath: string): void {
-    if (this.uploads.has(relPath)) this.change(['u', relPath, null]);
-  }
-
-  addPendingDelete(pending: PendingDelete): void;
-  addPendingDelete(pending: PendingDelete, options: DurableOption): Promise<void>;
-  addPendingDelete(pending: PendingDelete, options?: DurableOption): void | Promise<void> {
-    return this.changeMaybeDurable(['d', pending.fileId, pending], options);
-  }
-
-  removePendingDelete(fileId: string): void {
-    if (this.deletes.has(fileId)) this.change(['d', fileId, null]);
-  }
-
-  addSuspect(suspect: Suspect): void;
-  addSuspect(suspect: Suspect, options: DurableOption): Promise<void>;
-  addSuspect(suspect: Suspect, options?: DurableOption): void | Promise<void> {
-    return this.changeMaybeDurable(['s', suspect.fileId, suspect], options);
-  }
-
-  removeSuspect(fileId: string): void {
-    if (this.suspectMap.has(fileId)) this.change(['s', fileId, null]);
-  }
-
-  addUnsettled(attempt: UnsettledAttempt): void;
-  addUnsettled(attempt: UnsettledAttempt, options: DurableOption): Promise<void>;
-  addUnsettled(attempt: UnsettledAttempt, options?: DurableOption): void | Promise<void> {
-    return this.changeMaybeDurable(['x', unsettledKey(attempt), attempt], options);
-  }
-
-  removeUnsettled(attempt: Pick<UnsettledAttempt, 'path' | 'startedAt'>): void {
-    const key = unsettledKey(attempt);
-    if (this.unsettledMap.has(key)) this.change(['x', key, null]);
-  }
-
-  updateStats(patch: Partial<ManifestStats>): void {
-    this.change(['t', '', { ...this.statsData, ...patch }]);
-  }
-
   /** Forgets everything recorded for the old workspace (see Manifest.startOver), in one transaction. */
   async startOver(workspaceId: string | null): Promise<void> {
     this.assertOpen();
@@ -250,18 +182,7 @@ export class PgStateStore extends ManifestView implements StateStore {
     }
   }
 
-  private change(op: JournalOp): void {
-    this.assertOpen();
-    this.apply(op);
-    this.record(op);
-  }
-
-  private changeMaybeDurable(op: JournalOp, options: DurableOption | undefined): void | Promise<void> {
-    this.change(op);
-    return options?.durable ? this.flush() : undefined;
-  }
-
-  private record(op: JournalOp): void {
+  protected record(op: JournalOp): void {
     this.pendingOps.push(op);
     const now = Date.now();
     this.lastChangeAt = now;
@@ -501,7 +422,7 @@ export class PgStateStore extends ManifestView implements StateStore {
     this.timer = undefined;
   }
 
-  private assertOpen(): void {
+  protected assertOpen(): void {
     if (this.closed) throw new ManifestClosedError(`state ${this.file} is closed`, { file: this.file });
   }
 }
