@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ManifestEntry } from '../../src/types.js';
+import { entry } from '../helpers/entries.js';
 import { ManifestCorruptError } from '../../src/state/errors.js';
 import { Manifest, openManifest } from '../../src/state/manifest.js';
 import { shardOf } from '../../src/state/manifest-files.js';
@@ -13,20 +13,6 @@ import { shardOf } from '../../src/state/manifest-files.js';
 const folder = { name: 'docs', root: '/srv/docs' };
 // No timer writes or idle snapshots unless a test asks: each write point is driven explicitly.
 const MANUAL = { writeDelayMs: 60_000, maxWriteDelayMs: 60_000, snapshotIdleMs: 3_600_000 };
-
-function entry(fileId: string, extra: Partial<ManifestEntry> = {}): ManifestEntry {
-  return {
-    fileId,
-    sha256: 'a'.repeat(64),
-    size: 3,
-    mtimeMs: 1_700_000_000_000.5,
-    ino: 42,
-    remoteName: 'a.txt',
-    mimeType: 'text/plain',
-    uploadedAt: '2026-01-01T00:00:00.000Z',
-    ...extra,
-  };
-}
 
 let dir: string;
 let stateDir: string;

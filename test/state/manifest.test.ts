@@ -2,7 +2,8 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ManifestEntry, PendingDelete, PendingUpload } from '../../src/types.js';
+import { entry } from '../helpers/entries.js';
+import type { PendingDelete, PendingUpload } from '../../src/types.js';
 import {
   InvalidFolderNameError,
   ManifestClosedError,
@@ -17,20 +18,6 @@ import { waitFor } from '../helpers/wait.js';
 const folder = { name: 'docs', root: '/srv/docs' };
 // Long enough that no timer write happens during a test unless the test waits for one.
 const NO_TIMER = { writeDelayMs: 60_000, maxWriteDelayMs: 60_000 };
-
-function entry(fileId: string, extra: Partial<ManifestEntry> = {}): ManifestEntry {
-  return {
-    fileId,
-    sha256: 'a'.repeat(64),
-    size: 3,
-    mtimeMs: 1_700_000_000_000.5,
-    ino: 42,
-    remoteName: 'a.txt',
-    mimeType: 'text/plain',
-    uploadedAt: '2026-01-01T00:00:00.000Z',
-    ...extra,
-  };
-}
 
 function pendingUpload(p: string): PendingUpload {
   return {

@@ -3,19 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { entry } from '../helpers/entries.js';
 import { Manifest, openManifest } from '../../src/state/manifest.js';
 import type { ManifestData } from '../../src/state/manifest-format.js';
 import { ManifestView } from '../../src/state/manifest-view.js';
 import { connect } from '../../src/state/postgres/connection.js';
 import { loadFolder, PgStateStore } from '../../src/state/postgres/store.js';
 import type { StateStore } from '../../src/state/store.js';
-import type {
-  ManifestEntry,
-  PendingDelete,
-  PendingUpload,
-  Suspect,
-  UnsettledAttempt,
-} from '../../src/types.js';
+import type { PendingDelete, PendingUpload, Suspect, UnsettledAttempt } from '../../src/types.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { testDatabaseUrl, uniqueFolder } from '../helpers/postgres.js';
 
@@ -48,20 +43,6 @@ async function postgresBackend(): Promise<Backend> {
       const { manifest } = await loadFolder(reader.pool, { name, root: '' });
       return new ManifestView('db', manifest).toData();
     },
-  };
-}
-
-function entry(fileId: string, extra: Partial<ManifestEntry> = {}): ManifestEntry {
-  return {
-    fileId,
-    sha256: 'a'.repeat(64),
-    size: 3,
-    mtimeMs: 1_700_000_000_000.5,
-    ino: 42,
-    remoteName: 'a.txt',
-    mimeType: 'text/plain',
-    uploadedAt: '2026-01-01T00:00:00.000Z',
-    ...extra,
   };
 }
 
