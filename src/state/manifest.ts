@@ -11,6 +11,7 @@ import {
 } from './atomic-write.js';
 import { ManifestClosedError, ManifestNotFoundError, ManifestWriteError } from './errors.js';
 import { JournalWriter, journalLine } from './journal.js';
+import { WriteBatchTimer } from './write-batch-timer.js';
 import {
   backupDirOf,
   dataDirOf,
@@ -115,8 +116,7 @@ function emptyStored(folder: FolderRecord): StoredManifest {
 export class Manifest extends MutableStateView implements StateStore {
   private readonly dir: string;
   private readonly headDb: Low<ManifestHead>;
-  private readonly writeDelayMs: number;
-  private readonly maxWriteDelayMs: number;
+  private readonly batch: WriteBatchTimer;
   private readonly snapshotAfterBytes: number;
   private readonly snapshotIdleMs: number;
   private readonly onWriteError: ((error: ManifestWriteError) => void) | undefined;
@@ -130,9 +130,6 @@ export class Manifest extends MutableStateView implements StateStore {
   /** Set when the files vanished under us (state dir removed): the next write is a whole snapshot. */
   private needFullSnapshot = false;
   private seq = 0;
-  private dirtySince = 0;
-  private lastChangeAt = 0;
-  private timer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
@@ -147,8 +144,17 @@ export class Manifest extends MutableStateView implements StateStore {
     super(file, stored);
     this.dir = dataDirOf(file);
     this.headDb = new Low<ManifestHead>(new HeadFileAdapter(file), emptyStoredHead(this.folderRecord));
-    this.writeDelayMs = options.writeDelayMs ?? 500;
-    this.maxWriteDelayMs = Math.max(options.maxWriteDelayMs ?? 5000, this.writeDelayMs);
+    const quietMs = options.writeDelayMs ?? 500;
+    this.batch = new WriteBatchTimer({
+      quietMs,
+      maxMs: Math.max(options.maxWriteDelayMs ?? 5000, quietMs),
+      wanted: () => this.hasPending() && !this.closed,
+      write: () => {
+        this.flush().catch((err: unknown) => {
+          if (err instanceof ManifestWriteError) this.onWriteError?.(err);
+        });
+      },
+    });
     this.snapshotAfterBytes = options.snapshotAfterBytes ?? 4 * 1024 * 1024;
     this.snapshotIdleMs = options.snapshotIdleMs ?? 30_000;
     this.onWriteError = options.onWriteError;
@@ -393,7 +399,7 @@ export class Manifest extends MutableStateView implements StateStore {
     this.pendingOps.push(op);
     if (op[0] === 'e') this.dirtyShards.add(shardOf(op[1], this.shardFiles.length));
     else this.headChanged = true;
-    this.markDirty();
+    this.batch.changed();
   }
 
   private hasPending(): boolean {
@@ -401,8 +407,7 @@ export class Manifest extends MutableStateView implements StateStore {
   }
 
   private startWrite(): Promise<void> {
-    this.clearTimer();
-    this.dirtySince = 0;
+    this.batch.writing();
     // A whole snapshot is serialised by snapshot() itself, and waits for appends: not one of them.
     if (this.needFullSnapshot) return this.snapshotAfterLoss();
     const write = this.appendOnce().finally(() => {
@@ -419,7 +424,7 @@ export class Manifest extends MutableStateView implements StateStore {
       await this.snapshot();
     } catch (err) {
       this.pendingOps = ops.concat(this.pendingOps);
-      this.retryLater();
+      this.batch.retry();
       throw err;
     }
   }
@@ -440,7 +445,7 @@ export class Manifest extends MutableStateView implements StateStore {
       // The data directory itself is gone: the shards went with it, so the next write is whole.
       if ((err as { code?: unknown }).code === 'ENOENT') this.needFullSnapshot = true;
       this.pendingOps = ops.concat(this.pendingOps);
-      this.retryLater();
+      this.batch.retry();
       throw new ManifestWriteError(
         `could not write manifest ${this.file}: ${(err as Error).message}`,
         { file: this.file },
@@ -448,11 +453,6 @@ export class Manifest extends MutableStateView implements StateStore {
       );
     }
     this.afterAppend();
-  }
-
-  private retryLater(): void {
-    this.dirtySince ||= Date.now();
-    if (!this.closed && this.timer === undefined) this.arm(Math.max(this.writeDelayMs, 1000));
   }
 
   private afterAppend(): void {
@@ -508,40 +508,8 @@ export class Manifest extends MutableStateView implements StateStore {
     await keepBackup(this.file, [this.file, ...shards]);
   }
 
-  private markDirty(): void {
-    const now = Date.now();
-    this.lastChangeAt = now;
-    this.dirtySince ||= now;
-    if (this.timer === undefined && !this.closed) this.arm(this.writeDelayMs);
-  }
-
-  // One timer for the whole burst: when it fires it re-arms itself for whatever remains of the
-  // quiet period, capped by the max delay, instead of being reset on every mutation.
-  private arm(ms: number): void {
-    this.timer = setTimeout(() => this.onTimer(), ms);
-  }
-
-  private onTimer(): void {
-    this.timer = undefined;
-    if (!this.hasPending() || this.closed) return;
-    const now = Date.now();
-    const due = Math.min(this.lastChangeAt + this.writeDelayMs, this.dirtySince + this.maxWriteDelayMs);
-    if (now < due) {
-      this.arm(due - now);
-      return;
-    }
-    this.flush().catch((err: unknown) => {
-      if (err instanceof ManifestWriteError) this.onWriteError?.(err);
-    });
-  }
-
-  private clearTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
   private clearTimers(): void {
-    this.clearTimer();
+    this.batch.stop();
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
   }

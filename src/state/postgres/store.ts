@@ -18,6 +18,7 @@ import { connect, type PgConnection, type PgConnectionOptions } from './connecti
 import { LeaseLostError, PgConnectionError, PgWriteError } from './errors.js';
 import { acquireLease, DEFAULT_LEASE_STALE_MS, releaseLease, renewLease } from './lease.js';
 import { migrateSchema } from './migrations.js';
+import { WriteBatchTimer } from '../write-batch-timer.js';
 
 /** The channel consumers LISTEN on; one notification per changed path. */
 export const CHANGES_CHANNEL = 'files_sync_changes';
@@ -68,15 +69,11 @@ type RecordSection = keyof typeof RECORD_TABLES;
 export class PgStateStore extends MutableStateView implements StateStore {
   private pendingOps: JournalOp[] = [];
   private chain: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly batch: WriteBatchTimer;
   private heartbeat: NodeJS.Timeout | undefined;
-  private dirtySince = 0;
-  private lastChangeAt = 0;
   private closed = false;
   private writes = 0;
   private lost: LeaseLostError | undefined;
-  private readonly writeDelayMs: number;
-  private readonly maxWriteDelayMs: number;
 
   private constructor(
     file: string,
@@ -88,8 +85,18 @@ export class PgStateStore extends MutableStateView implements StateStore {
     private readonly options: PgStateStoreOptions,
   ) {
     super(file, stored);
-    this.writeDelayMs = options.writeDelayMs ?? 500;
-    this.maxWriteDelayMs = Math.max(options.maxWriteDelayMs ?? 5000, this.writeDelayMs);
+    const quietMs = options.writeDelayMs ?? 500;
+    this.batch = new WriteBatchTimer({
+      quietMs,
+      maxMs: Math.max(options.maxWriteDelayMs ?? 5000, quietMs),
+      wanted: () => this.pendingOps.length > 0 && !this.closed && this.lost === undefined,
+      write: () => {
+        this.flush().catch((err: unknown) => {
+          if (err instanceof PgWriteError) this.options.onWriteError?.(err);
+        });
+      },
+      unref: true,
+    });
   }
 
   /**
@@ -172,7 +179,7 @@ export class PgStateStore extends MutableStateView implements StateStore {
   async close(): Promise<void> {
     if (this.closed) return this.chain.catch(() => undefined);
     this.closed = true;
-    this.clearTimer();
+    this.batch.stop();
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     try {
       await this.flush();
@@ -184,17 +191,13 @@ export class PgStateStore extends MutableStateView implements StateStore {
 
   protected record(op: JournalOp): void {
     this.pendingOps.push(op);
-    const now = Date.now();
-    this.lastChangeAt = now;
-    this.dirtySince ||= now;
-    if (this.timer === undefined && !this.closed) this.arm(this.writeDelayMs);
+    this.batch.changed();
   }
 
   private async writeOnce(): Promise<void> {
     if (this.lost !== undefined) throw this.lost;
     if (this.pendingOps.length === 0) return;
-    this.clearTimer();
-    this.dirtySince = 0;
+    this.batch.writing();
     const ops = this.pendingOps;
     this.pendingOps = [];
     try {
@@ -209,7 +212,7 @@ export class PgStateStore extends MutableStateView implements StateStore {
         this.options.onLeaseLost?.(err);
         throw err;
       }
-      this.retryLater();
+      this.batch.retry();
       throw new PgWriteError(
         `could not write the state of folder "${this.name}" to ${this.conn.display}: ${this.conn.redact(errorMessage(err))}`,
         { folder: this.name, url: this.conn.display },
@@ -390,36 +393,6 @@ export class PgStateStore extends MutableStateView implements StateStore {
         .catch(() => undefined); // A missed heartbeat is retried; the write fence decides ownership.
     }, ms);
     this.heartbeat.unref();
-  }
-
-  private retryLater(): void {
-    this.dirtySince ||= Date.now();
-    if (!this.closed && this.timer === undefined) this.arm(Math.max(this.writeDelayMs, 1000));
-  }
-
-  // One timer per burst, re-armed for what remains of the quiet period, capped by the max delay.
-  private arm(ms: number): void {
-    this.timer = setTimeout(() => this.onTimer(), ms);
-    this.timer.unref();
-  }
-
-  private onTimer(): void {
-    this.timer = undefined;
-    if (this.pendingOps.length === 0 || this.closed || this.lost !== undefined) return;
-    const now = Date.now();
-    const due = Math.min(this.lastChangeAt + this.writeDelayMs, this.dirtySince + this.maxWriteDelayMs);
-    if (now < due) {
-      this.arm(due - now);
-      return;
-    }
-    this.flush().catch((err: unknown) => {
-      if (err instanceof PgWriteError) this.options.onWriteError?.(err);
-    });
-  }
-
-  private clearTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
   }
 
   protected assertOpen(): void {
