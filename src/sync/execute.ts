@@ -232,7 +232,7 @@ export class Executor {
   async run(ops: readonly SyncOp[]): Promise<ExecResult> {
     const { manifest } = this.opts;
     this.fatal = undefined;
-    // Intents go to disk in one write before any upload starts: a crash after this point leaves a
+    // Every upload's intent is on disk before its request (see writeIntentWindow): a crash leaves a
     // record of every request that may have created a remote file.
     const startedAt = this.now().toISOString();
     let mustFlush = false;
@@ -285,23 +285,8 @@ export class Executor {
         const i = next++;
         const op = ops[i]!;
         if (isUploadOp(op) && !resolving.has(op.path) && i >= intentsUpTo) {
-          // The intents of the next INTENT_WINDOW uploads go in one journal line; each upload
-          // waits for that line to be durable (scheduling itself stays in index order).
           intentsUpTo = Math.min(ops.length, i + INTENT_WINDOW);
-          const window: string[] = [];
-          for (let j = i; j < intentsUpTo; j++) {
-            const o = ops[j]!;
-            if (!isUploadOp(o) || resolving.has(o.path)) continue;
-            const intent = deferredIntents.get(o.path);
-            if (intent instanceof Promise || intent === undefined) continue;
-            manifest.addPendingUpload(intent);
-            window.push(o.path);
-          }
-          const durable = manifest.flush();
-          // Each upload of the window awaits it (and fails if it failed); an op that never gets
-          // that far (stop, 401) must not leave the rejection unhandled.
-          durable.catch(() => undefined);
-          for (const p of window) deferredIntents.set(p, durable);
+          this.writeIntentWindow(ops.slice(i, intentsUpTo), resolving, deferredIntents);
         }
         const scheduled = this.schedule(op, deferredIntents);
         for (const p of opPaths(op)) {
@@ -321,7 +306,33 @@ export class Executor {
     return { outcomes, retryLater: [...retryLater] };
   }
 
-  /** `deferredIntents`: intents of this batch to write (durably) right before their upload. */
+  /**
+   * Records the intents of a window of upload ops in one journal line and replaces each with the
+   * promise of that line, which its upload awaits (scheduling itself stays in index order). Paths
+   * whose older intent the batch still resolves keep theirs, written right before their upload.
+   */
+  private writeIntentWindow(
+    window: readonly SyncOp[],
+    resolving: ReadonlySet<string>,
+    deferredIntents: Map<string, PendingUpload | Promise<void>>,
+  ): void {
+    const { manifest } = this.opts;
+    const written: string[] = [];
+    for (const op of window) {
+      if (!isUploadOp(op) || resolving.has(op.path)) continue;
+      const intent = deferredIntents.get(op.path);
+      if (intent === undefined || intent instanceof Promise) continue;
+      manifest.addPendingUpload(intent);
+      written.push(op.path);
+    }
+    const durable = manifest.flush();
+    // Each upload of the window awaits it (and fails if it failed); an op that never gets that
+    // far (stop, 401) must not leave the rejection unhandled.
+    durable.catch(() => undefined);
+    for (const p of written) deferredIntents.set(p, durable);
+  }
+
+  /** `deferredIntents`: per path, the intent to write right before its upload, or the line holding it. */
   private schedule(
     op: SyncOp,
     deferredIntents: ReadonlyMap<string, PendingUpload | Promise<void>>,
