@@ -239,9 +239,10 @@ export class Manifest extends MutableStateView implements StateStore {
   /**
    * Forgets everything recorded for the old workspace and records the new one: IDs of another
    * workspace are neither reachable nor ours to delete from this one, so the folder starts over as
-   * if new (its files are uploaded again). The old state stays in the backup taken at open.
+   * if new (its files are uploaded again). The old state stays in the backup taken at open, whose
+   * directory is returned.
    */
-  async startOver(workspaceId: string | null): Promise<void> {
+  async startOver(workspaceId: string | null): Promise<string> {
     this.assertOpen();
     await this.flush();
     this.shardMaps = this.shardMaps.map(() => new Map<string, ManifestEntry>());
@@ -255,6 +256,7 @@ export class Manifest extends MutableStateView implements StateStore {
     this.statsData = { ...this.statsData, workspaceChangedAt: new Date().toISOString() };
     this.markAllDirty();
     await this.snapshot();
+    return backupDirOf(this.file);
   }
 
   /**

@@ -9,7 +9,8 @@ import type { StateStore } from './store.js';
 /** What the engine needs of a folder's store beyond StateStore: the workspace rule (see Manifest.startOver). */
 export type FolderStore = StateStore & {
   readonly workspaceId: string | null | undefined;
-  startOver(workspaceId: string | null): Promise<void>;
+  /** Returns where the old state is kept, if the backend keeps it. */
+  startOver(workspaceId: string | null): Promise<string | undefined>;
 };
 
 /** Backend "postgres" without a URL. */

@@ -72,11 +72,13 @@ export async function openFolderSession(
   const folderLogger = logger.child({ folder: folder.name });
   if (manifest.workspaceId !== undefined && manifest.workspaceId !== workspaceId) {
     // Another workspace's IDs can be neither reached nor deleted from this one: start over.
+    const from = manifest.workspaceId;
+    const entries = manifest.size;
+    const kept = await manifest.startOver(workspaceId);
     folderLogger.warn(
-      { event: 'workspace-changed', from: manifest.workspaceId, to: workspaceId, entries: manifest.size },
-      `folder "${folder.name}" moved from workspace ${manifest.workspaceId ?? '(key default)'} to ${workspaceId ?? '(key default)'}: its ${manifest.size} files are uploaded again; nothing is deleted in the old workspace (the old state is kept in ${manifest.file.replace(/\.json$/, '.bak')})`,
+      { event: 'workspace-changed', from, to: workspaceId, entries },
+      `folder "${folder.name}" moved from workspace ${from ?? '(key default)'} to ${workspaceId ?? '(key default)'}: its ${entries} files are uploaded again; nothing is deleted in the old workspace${kept ? ` (the old state is kept in ${kept})` : ''}`,
     );
-    await manifest.startOver(workspaceId);
   }
   const others = config.folders.length > 1 ? await otherFoldersIds(config, folder.name) : new Set<string>();
   const executor = new Executor({

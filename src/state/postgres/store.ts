@@ -151,8 +151,8 @@ export class PgStateStore extends MutableStateView implements StateStore {
     return this.conn.pool;
   }
 
-  /** Forgets everything recorded for the old workspace (see Manifest.startOver), in one transaction. */
-  async startOver(workspaceId: string | null): Promise<void> {
+  /** Forgets everything recorded for the old workspace (see Manifest.startOver), in one transaction; keeps no copy. */
+  async startOver(workspaceId: string | null): Promise<undefined> {
     this.assertOpen();
     await this.flush();
     for (const p of [...this.paths()]) this.remove(p);
@@ -163,6 +163,7 @@ export class PgStateStore extends MutableStateView implements StateStore {
     this.change(['f', '', { ...this.folderRecord, workspaceId }]);
     this.updateStats({ workspaceChangedAt: new Date().toISOString() });
     await this.flush();
+    return undefined;
   }
 
   /**
