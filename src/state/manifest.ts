@@ -27,7 +27,6 @@ import {
   MANIFEST_VERSION,
   type FolderRecord,
   type JournalOp,
-  type JournalSection,
   type ManifestData,
   type ManifestHead,
 } from './manifest-format.js';
@@ -187,7 +186,6 @@ export class Manifest extends MutableStateView implements StateStore {
     const stored = await readStoredManifest(file, { folder });
     const dir = dataDirOf(file);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await removeAbandonedTempFilesIn(dir);
     const manifest = new Manifest(file, stored ?? emptyStored(folder), options);
     // Files no head names (a snapshot that died before its head) go first, so their names are free.
     await manifest.removeOrphans();
@@ -324,7 +322,7 @@ export class Manifest extends MutableStateView implements StateStore {
     this.folding = new Promise<void>((resolve) => (settle = resolve));
     const count = shardCountFor(this.entryCount, this.shardFiles.length);
     const reshard = count !== this.shardFiles.length;
-    const dirty = reshard ? new Set(Array.from({ length: count }, (_, i) => i)) : this.dirtyShards;
+    const dirty = reshard ? allShards(count) : this.dirtyShards;
     this.dirtyShards = new Set();
     const full = this.needFullSnapshot;
     this.needFullSnapshot = false;
@@ -577,14 +575,4 @@ async function keepBackup(file: string, files: string[]): Promise<void> {
   }
 }
 
-/** Temp files of dead writers in the data directory (any target name). */
-async function removeAbandonedTempFilesIn(dir: string): Promise<void> {
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (name.startsWith('.') && name.endsWith('.tmp')) {
-      await removeAbandonedTempFiles(path.join(dir, name.slice(1).replace(/\.\d+\.[0-9a-f]+\.tmp$/, '')));
-    }
-  }
-}
-
 export { emptyRecord };
-export type { JournalSection };
