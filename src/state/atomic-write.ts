@@ -10,7 +10,7 @@ import { isProcessAlive } from './process.js';
  * the same once more for platforms or future flags where that would not hold. Windows has no
  * O_NOFOLLOW, so it is 0 there.
  */
-const CREATE_NEW_FLAGS =
+export const CREATE_NEW_FLAGS =
   constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
 
 /** Prefix and suffix of the temp files writeFileAtomic leaves behind only if the process dies mid-write. */

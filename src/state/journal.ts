@@ -2,17 +2,12 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDirectory } from './atomic-write.js';
+import { CREATE_NEW_FLAGS, fsyncDirectory } from './atomic-write.js';
 import { journalFileName } from './manifest-files.js';
 import type { JournalOp } from './manifest-format.js';
 
-// A new generation's file must not exist yet: O_EXCL refuses a leftover or a planted symlink.
-const CREATE_FLAGS =
-  constants.O_WRONLY |
-  constants.O_CREAT |
-  constants.O_EXCL |
-  constants.O_APPEND |
-  (constants.O_NOFOLLOW ?? 0);
+// A new generation's file must not exist yet (CREATE_NEW_FLAGS: O_EXCL, no symlink followed); appends only.
+const CREATE_FLAGS = CREATE_NEW_FLAGS | constants.O_APPEND;
 
 /** The line one batch becomes: `[seq, op, op, ...]` and a newline, so a torn write is never a valid line. */
 export function journalLine(seq: number, ops: readonly JournalOp[]): string {
