@@ -5,6 +5,7 @@ import { acquireLock } from '../state/lock.js';
 import { isProcessAlive } from '../state/process.js';
 import { openFolderSession, reconcileSession } from '../sync/session.js';
 import { errorMessage } from '../errors.js';
+import { openCommandEventLog, recordHeld, recordOutcome } from '../serve/recorder.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from 'pino';
 import {
@@ -40,12 +41,22 @@ async function releaseHere(config: Config, logger: Logger): Promise<ReleaseResul
     );
   });
   const client = await createClient(config, logger);
+  // What this pass deletes goes to the daemon's event log, as a `sync` does (we hold its lock).
+  const events = await openCommandEventLog(config.stateDir, logger);
   const results: ReleaseResult[] = [];
   try {
     for (const folder of config.folders) {
-      const session = await openFolderSession(config, folder, client, logger);
+      let currentId: (rel: string) => string | undefined = () => undefined;
+      const session = await openFolderSession(config, folder, client, logger, {
+        onEvent: (e) => {
+          if (events && e.type === 'op-end' && e.outcome)
+            recordOutcome(events, folder.name, e.outcome, currentId);
+        },
+      });
+      currentId = (rel) => session.manifest.get(rel)?.fileId;
       try {
         const r = await reconcileSession(session, config, client, { allowMassDelete: true });
+        if (events && r.heldDeletes > 0) recordHeld(events, folder.name, r.heldDeletes, r.heldReason);
         results.push({
           name: folder.name,
           status: r.status,
@@ -59,6 +70,7 @@ async function releaseHere(config: Config, logger: Logger): Promise<ReleaseResul
       }
     }
   } finally {
+    await events?.close();
     await lock.release();
     await client.close();
   }

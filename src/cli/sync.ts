@@ -28,9 +28,7 @@ import {
   type NotMirrored,
 } from '../sync/not-mirrored.js';
 import type { FilesClient } from '../api/client.js';
-import { EventLog } from '../serve/event-log.js';
-import { recordHeld, recordOutcome } from '../serve/recorder.js';
-import { errorMessage } from '../errors.js';
+import { openCommandEventLog, recordHeld, recordOutcome } from '../serve/recorder.js';
 
 interface SyncOptions extends CommonOptions {
   dryRun?: boolean;
@@ -190,18 +188,7 @@ the summary counts them per reason; deletes held by the safety guard do not coun
         const lock = await acquireLock(config.stateDir);
         // Changes made here go to the same durable log the daemon writes (we hold its lock now), so
         // a consumer following events sees them too. A dry run changes nothing and records nothing.
-        const events =
-          opts.dryRun === true
-            ? undefined
-            : await EventLog.open(config.stateDir, {
-                onWriteError: (err) => logger.warn({ err: errorMessage(err) }, 'event log write failed'),
-              }).catch(async (err: unknown) => {
-                logger.warn(
-                  { err: errorMessage(err) },
-                  'cannot open the event log; changes are not recorded',
-                );
-                return undefined;
-              });
+        const events = opts.dryRun === true ? undefined : await openCommandEventLog(config.stateDir, logger);
         const reports: ReconcileReport[] = [];
         const unsynced = new Map<ReconcileReport, NotMirrored>();
         const ctrlC = interruptOnCtrlC(progress, logger);
