@@ -248,14 +248,14 @@ export class FolderSync {
       } else if (ev.type === 'unlink-dir') {
         for (const p of this.session!.manifest.paths()) if (isWithin(p, ev.path)) this.touch(p, now);
       } else {
-        this.touch(ev.path, now);
+        this.touch(ev.path, now, ev.quietMs);
       }
     }
   }
 
-  private touch(relPath: string, at = Date.now()): void {
-    if (!this.firstSeen.has(relPath)) this.firstSeen.set(relPath, at);
-    if (this.debouncer) this.debouncer.touch(relPath);
+  private touch(relPath: string, at = Date.now(), quietMs = 0): void {
+    if (!this.firstSeen.has(relPath)) this.firstSeen.set(relPath, at - quietMs);
+    if (this.debouncer) this.debouncer.touch(relPath, quietMs);
     else this.enqueuePaths([relPath]);
     this.tracker.setQueueDepth(this.queueDepth());
   }
