@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { readControlRecord, requestReleaseDeletes, type ReleaseResult } from '../control.js';
 import { acquireLock } from '../state/lock.js';
 import { isProcessAlive } from '../state/process.js';
-import { openFolderSession, reconcileSession } from '../sync/session.js';
+import { openFolderSession, reconcileSession, type FolderSession } from '../sync/session.js';
 import { errorMessage } from '../errors.js';
-import { openCommandEventLog, recordHeld, recordOutcome } from '../serve/recorder.js';
+import { commandChangeSink, openCommandEventLog, recordHeld, recordOutcome } from '../serve/recorder.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from 'pino';
 import {
@@ -46,17 +46,17 @@ async function releaseHere(config: Config, logger: Logger): Promise<ReleaseResul
   const results: ReleaseResult[] = [];
   try {
     for (const folder of config.folders) {
-      let currentId: (rel: string) => string | undefined = () => undefined;
-      const session = await openFolderSession(config, folder, client, logger, {
+      // Operations end only once the session below exists (during the pass).
+      const session: FolderSession = await openFolderSession(config, folder, client, logger, {
         onEvent: (e) => {
-          if (events && e.type === 'op-end' && e.outcome)
-            recordOutcome(events, folder.name, e.outcome, currentId);
+          if (e.type === 'op-end' && e.outcome)
+            recordOutcome(changes, folder.name, e.outcome, (rel) => session.manifest.get(rel)?.fileId);
         },
       });
-      currentId = (rel) => session.manifest.get(rel)?.fileId;
+      const changes = commandChangeSink(events, session.manifest);
       try {
         const r = await reconcileSession(session, config, client, { allowMassDelete: true });
-        if (events && r.heldDeletes > 0) recordHeld(events, folder.name, r.heldDeletes, r.heldReason);
+        if (r.heldDeletes > 0) recordHeld(changes, folder.name, r.heldDeletes, r.heldReason);
         results.push({
           name: folder.name,
           status: r.status,

@@ -28,7 +28,8 @@ import {
   type NotMirrored,
 } from '../sync/not-mirrored.js';
 import type { FilesClient } from '../api/client.js';
-import { openCommandEventLog, recordHeld, recordOutcome } from '../serve/recorder.js';
+import { commandChangeSink, openCommandEventLog, recordHeld, recordOutcome } from '../serve/recorder.js';
+import type { ChangeSink } from '../serve/change-events.js';
 
 interface SyncOptions extends CommonOptions {
   dryRun?: boolean;
@@ -197,15 +198,17 @@ the summary counts them per reason; deletes held by the safety guard do not coun
             if (ctrlC.signal.aborted) break;
             progress.startFolder(folder.name);
             let currentId: (rel: string) => string | undefined = () => undefined;
+            let changes: ChangeSink | undefined;
             const session = await openFolderSession(config, folder, client, logger, {
               signal: ctrlC.signal,
               onEvent: (e) => {
                 if (e.type !== 'op-end' || !e.outcome) return;
                 progress.onOpEnd(e.outcome);
-                if (events) recordOutcome(events, folder.name, e.outcome, currentId);
+                if (changes) recordOutcome(changes, folder.name, e.outcome, currentId);
               },
             });
             currentId = (rel) => session.manifest.get(rel)?.fileId;
+            if (opts.dryRun !== true) changes = commandChangeSink(events, session.manifest);
             try {
               const report = await reconcileSession(session, config, client, {
                 dryRun: opts.dryRun === true,
@@ -216,8 +219,8 @@ the summary counts them per reason; deletes held by the safety guard do not coun
               });
               progress.line.finish();
               reports.push(report);
-              if (events && report.heldDeletes > 0)
-                recordHeld(events, folder.name, report.heldDeletes, report.heldReason);
+              if (changes && report.heldDeletes > 0)
+                recordHeld(changes, folder.name, report.heldDeletes, report.heldReason);
               const nm = notMirrored(report, await goneSince(folder.path, report));
               unsynced.set(report, nm);
               if (!opts.json && !ctrlC.signal.aborted)

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { OpOutcome } from '../sync/execute.js';
 import { errorMessage } from '../errors.js';
-import { changeFromOutcome, type ChangeSink } from './change-events.js';
+import { changeFromOutcome, type ChangeInput, type ChangeSink } from './change-events.js';
 import { EventLog } from './event-log.js';
 
 /**
@@ -23,6 +23,22 @@ export async function openCommandEventLog(stateDir: string, logger: Logger): Pro
     logger.warn({ err: errorMessage(err) }, 'cannot open the event log; changes are not recorded');
     return undefined;
   }
+}
+
+/**
+ * Where a one-off command's changes go: the event log (when it opened) and the folder's store,
+ * which keeps a history of its own with PostgreSQL (files_sync.events).
+ */
+export function commandChangeSink(
+  log: EventLog | undefined,
+  store: { recordChange?: (change: ChangeInput) => void },
+): ChangeSink {
+  return {
+    record(change) {
+      log?.record(change);
+      store.recordChange?.(change);
+    },
+  };
 }
 
 /** Records the visible change of a finished operation, if it has one. */

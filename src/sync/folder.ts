@@ -4,6 +4,7 @@
  * failed), runs as one sync pass (pass.ts). Jobs of one folder run one at a time. What the folder
  * shows to others is kept by its FolderStatusTracker.
  */
+import type { StateChangeEvent } from '../state/postgres/store.js';
 import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
 import type { FolderStatus } from '../status.js';
@@ -167,6 +168,11 @@ export class FolderSync {
     await this.startWatcher();
     this.requestReconcile('folder root back');
     this.opts.onStatus?.();
+  }
+
+  /** A change consumers saw: the store keeps it if it keeps a history (PostgreSQL). */
+  recordChange(change: StateChangeEvent): void {
+    this.session?.manifest.recordChange?.(change);
   }
 
   /** The API answers again (or the quota pause ran out): catch up with one reconciliation. */
