@@ -681,7 +681,8 @@ export class FilesClient {
           { cause: lookupError },
         );
       }
-      if (opts.foreign && files.length > 0) files = await this.withoutForeign(files, filename, sizeBytes, code, opts.foreign);
+      if (opts.foreign && files.length > 0)
+        files = await this.withoutForeign(files, filename, sizeBytes, code, opts.foreign);
       // Judged after the lookup, whose answers sharpened the clock estimate.
       const verdict = judgeCandidates(files, startedAt, this.clock.offset);
       if (verdict.adopt) {

@@ -87,7 +87,9 @@ interface LsOptions extends CommonOptions {
 export function registerQueryCommands(program: Command): void {
   program
     .command('ls')
-    .description('List synced paths and their file IDs (from the state: manifest files or the database; no API call)')
+    .description(
+      'List synced paths and their file IDs (from the state: manifest files or the database; no API call)',
+    )
     .option('-c, --config <file>', 'config file')
     .option('--folder <name...>', 'only these folders')
     .option('--json', 'JSON array of {folder, path, fileId, sha256, size, uploadedAt}')
@@ -162,7 +164,8 @@ Examples:
   $ files-sync id report.pdf --block --wait 60
   $ files-sync id /srv/docs/report.pdf --http unix:/run/files-sync/api.sock   # fastest: no config read
 
-Asks the running daemon when http.listen is set (live state; --wait), else reads the manifest.
+Asks the running daemon when http.listen is set (live state; --wait), else reads the state:
+the manifest in stateDir, or the path's row in PostgreSQL (state.backend "postgres").
 Exit codes: 0 ok, 1 not synced (a message on stderr), 64 bad flag, 75 still pending after --wait,
 78 configuration error.`,
     )

@@ -17,9 +17,11 @@ function urlProblem(url: string): string | undefined {
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
     return `is not a PostgreSQL URL (scheme "${u.protocol.replace(/:$/, '')}"; expected postgres://user@host:port/database)`;
-  if (u.password !== '') return 'holds a password; a URL is seen in process lists, logs and backups of the config';
+  if (u.password !== '')
+    return 'holds a password; a URL is seen in process lists, logs and backups of the config';
   for (const key of u.searchParams.keys())
-    if (/pass/i.test(key)) return `holds a password (the "${key}" parameter); a URL is seen in process lists, logs and backups of the config`;
+    if (/pass/i.test(key))
+      return `holds a password (the "${key}" parameter); a URL is seen in process lists, logs and backups of the config`;
   return undefined;
 }
 
@@ -37,7 +39,8 @@ export async function checkStateSettings(
   const issues: ConfigIssue[] = [];
   if (state.url !== undefined) {
     const problem = urlProblem(state.url);
-    if (problem !== undefined) issues.push({ path: 'state.url', message: `the database URL ${problem}`, fix: PASSWORD_FIX });
+    if (problem !== undefined)
+      issues.push({ path: 'state.url', message: `the database URL ${problem}`, fix: PASSWORD_FIX });
   }
   const fromEnv = env.FILES_SYNC_DATABASE_URL;
   if (fromEnv !== undefined && fromEnv !== '') {

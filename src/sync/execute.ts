@@ -605,7 +605,7 @@ export class Executor {
     } catch (err) {
       this.opts.logger.warn(
         { err: errorInfo(err), waiting: asked.length },
-        'cannot ask the state database whether queued stray copies are another folder\'s; not deleting them yet',
+        "cannot ask the state database whether queued stray copies are another folder's; not deleting them yet",
       );
       return deletes.filter((d) => !fromListing(d));
     }

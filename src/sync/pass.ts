@@ -291,9 +291,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
  * intent written, before this read): the other folders' manifests of this process, and the
  * shared database's claims.
  */
-async function foreignOf(
-  ctx: PassContext,
-): Promise<Pick<PlanInput, 'foreignIds' | 'foreignUploadKeys'>> {
+async function foreignOf(ctx: PassContext): Promise<Pick<PlanInput, 'foreignIds' | 'foreignUploadKeys'>> {
   const local = ctx.foreignIds ? await ctx.foreignIds() : undefined;
   if (!ctx.foreign) return { foreignIds: local };
   const shared = await ctx.foreign.snapshot();

@@ -43,13 +43,19 @@ describe('database URL', () => {
   });
 
   it('refuses a password parameter too', async () => {
-    const { run } = await load({ backend: 'postgres', url: `postgres://fs@db.example/files_sync?password=${SECRET}` });
+    const { run } = await load({
+      backend: 'postgres',
+      url: `postgres://fs@db.example/files_sync?password=${SECRET}`,
+    });
     const e = await issuesOf(run);
     expect(e.issues[0]!.message).toContain('"password" parameter');
   });
 
   it('refuses a password in FILES_SYNC_DATABASE_URL whatever the backend (state migrate reads it)', async () => {
-    const { run } = await load({}, { FILES_SYNC_DATABASE_URL: `postgres://fs:${SECRET}@db.example/files_sync` });
+    const { run } = await load(
+      {},
+      { FILES_SYNC_DATABASE_URL: `postgres://fs:${SECRET}@db.example/files_sync` },
+    );
     const e = await issuesOf(run);
     expect(e.issues.map((i) => i.path)).toEqual(['FILES_SYNC_DATABASE_URL']);
     expect(e.issues[0]!.fix).toContain('PGPASSWORD');

@@ -55,11 +55,13 @@ describe('reading PostgreSQL state', () => {
 
     const ls = await runCli(['ls', '-c', p.configPath, '--json'], { env: p.env });
     expect(ls.stderr).toBe('');
-    expect((JSON.parse(ls.stdout) as Array<{ path: string; fileId: string }>).map((r) => [r.path, r.fileId])).toEqual(
-      rows.map((r) => [r.path, r.file_id]),
-    );
+    expect(
+      (JSON.parse(ls.stdout) as Array<{ path: string; fileId: string }>).map((r) => [r.path, r.fileId]),
+    ).toEqual(rows.map((r) => [r.path, r.file_id]));
 
-    const id = await runCli(['id', path.join(p.folder, 'sub/b.md'), '-c', p.configPath, '--json'], { env: p.env });
+    const id = await runCli(['id', path.join(p.folder, 'sub/b.md'), '-c', p.configPath, '--json'], {
+      env: p.env,
+    });
     expect(id.stderr).toBe('');
     expect(id.code).toBe(0);
     const answer = JSON.parse(id.stdout) as Record<string, unknown>;
@@ -84,7 +86,9 @@ describe('reading PostgreSQL state', () => {
     // The library (a URL with a password is the calling program's choice; connect() never shows it).
     const m = await openManifest({ url, folder: 'docs' });
     expect(m.lookup('sub/b.md')).toEqual(answer);
-    expect(m.lookup(path.join(p.folder, 'a.txt'))?.fileId).toBe(rows.find((r) => r.path === 'a.txt')!.file_id);
+    expect(m.lookup(path.join(p.folder, 'a.txt'))?.fileId).toBe(
+      rows.find((r) => r.path === 'a.txt')!.file_id,
+    );
     expect(m.size).toBe(3);
     await expect(m.changes().next()).rejects.toBeInstanceOf(ChangesUnavailableError);
 
@@ -101,7 +105,9 @@ describe('reading PostgreSQL state', () => {
     await owner.flush();
     await m.reload();
     expect(m.get('c.json')).toBeUndefined();
-    const idWhileOwned = await runCli(['id', path.join(p.folder, 'a.txt'), '-c', p.configPath], { env: p.env });
+    const idWhileOwned = await runCli(['id', path.join(p.folder, 'a.txt'), '-c', p.configPath], {
+      env: p.env,
+    });
     expect(idWhileOwned.stdout.trim()).toBe(rows.find((r) => r.path === 'a.txt')!.file_id);
     // No reader took the lease: only the sync and the owner did, one token each.
     expect(await leaseToken(db, 'docs')).toBe(token);
@@ -121,7 +127,9 @@ describe('reading PostgreSQL state', () => {
     expect((err as Error).message).toContain('the files_sync schema does not exist');
     expect((err as Error).message).not.toContain(decodeURIComponent(new URL(url).password));
     const db = await dbClient(url);
-    const { rows } = await db.query("SELECT 1 FROM information_schema.schemata WHERE schema_name = 'files_sync'");
+    const { rows } = await db.query(
+      "SELECT 1 FROM information_schema.schemata WHERE schema_name = 'files_sync'",
+    );
     expect(rows).toHaveLength(0);
   });
 
@@ -136,7 +144,12 @@ describe('reading PostgreSQL state', () => {
     const { rows } = await db.query<{ file_id: string }>(
       "SELECT file_id FROM files_sync.entries WHERE folder = 'docs' AND path = 'report.pdf'",
     );
-    expect(res.json).toMatchObject({ folder: 'docs', path: 'report.pdf', fileId: rows[0]!.file_id, state: 'synced' });
+    expect(res.json).toMatchObject({
+      folder: 'docs',
+      path: 'report.pdf',
+      fileId: rows[0]!.file_id,
+      state: 'synced',
+    });
     // The library answers the same for the same path.
     const m = await openManifest({ url, folder: 'docs' });
     expect(m.lookup('report.pdf')).toEqual(res.json);

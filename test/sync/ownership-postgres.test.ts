@@ -71,7 +71,13 @@ async function crashedIntent(url: string, root: string, rel: string) {
   const h = await hashFile(path.join(root, rel));
   const b = await PgStateStore.open({ url, folder: { name: 'docs', root, workspaceId: null }, ...NO_TIMER });
   await b.addPendingUpload(
-    { path: rel, sha256: h.sha256, size: h.size, remoteName: rel, startedAt: new Date(Date.now() - 1000).toISOString() },
+    {
+      path: rel,
+      sha256: h.sha256,
+      size: h.size,
+      remoteName: rel,
+      startedAt: new Date(Date.now() - 1000).toISOString(),
+    },
     { durable: true },
   );
   await b.close();
@@ -156,7 +162,13 @@ describe('ownership across hosts (postgres)', () => {
     });
     onCleanup(() => a.close());
     await a.addPendingUpload(
-      { path: 'report.txt', sha256: 'a'.repeat(64), size: 4, remoteName: 'report.txt', startedAt: new Date().toISOString() },
+      {
+        path: 'report.txt',
+        sha256: 'a'.repeat(64),
+        size: 4,
+        remoteName: 'report.txt',
+        startedAt: new Date().toISOString(),
+      },
       { durable: true },
     );
     // ...and its file appears while B's own upload of report.txt gets no answer.
