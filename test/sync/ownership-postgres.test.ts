@@ -120,6 +120,39 @@ describe('ownership across hosts (postgres)', () => {
     },
   );
 
+  it('a file another host records between the plan and its execution is left alone (asked again right before acting)', async () => {
+    const s = await setup({ 'report.txt': 'bbbb' }, false);
+    await crashedIntent(s.url, s.folder.path, 'report.txt');
+    const probe = path.join(s.p.dir, 'probe.bin');
+    await writeFile(probe, 'probe');
+    await s.c.delete((await s.c.upload(probe, { filename: 'probe.bin' })).id);
+    const aSource = path.join(s.p.dir, 'a-report.txt');
+    await writeFile(aSource, 'aaaa');
+    const fileA = await newClient(s.p).upload(aSource, { filename: 'report.txt' });
+    await recordOnHostA(s.url, 'report.txt', fileA);
+    const session = await openFolderSession(s.config, s.folder, s.c, silentLogger());
+    onCleanup(() => session.close());
+    const live = session.foreign!;
+    // The claims read after the listing predate A's record (A committed a moment later).
+    session.foreign = { ...live, snapshot: () => Promise.resolve({ ids: new Set(), uploadKeys: new Set() }) };
+
+    const first = await reconcileSession(session, s.config, s.c, {});
+    expect(first.failed).toEqual([]);
+    expect(session.manifest.get('report.txt')).toBeUndefined();
+    expect(session.manifest.pendingUpload('report.txt')).toBeDefined();
+
+    // The next pass sees A's record from the start: the intent goes and B uploads its own copy.
+    session.foreign = live;
+    await reconcileSession(session, s.config, s.c, {});
+    const mine = session.manifest.get('report.txt')?.fileId;
+    expect(mine).toBeDefined();
+    expect(mine).not.toBe(fileA.id);
+    expect(session.manifest.pendingUploads()).toEqual([]);
+    await session.close();
+    expect(s.p.emulator.files().map((f) => f.id)).toContain(fileA.id);
+    expect(s.p.emulator.files()).toHaveLength(2);
+  });
+
   it('a queued stray copy that another host records by the time it is due is forgotten, not deleted', async () => {
     const s = await setup({}, true);
     const aSource = path.join(s.p.dir, 'a.txt');
