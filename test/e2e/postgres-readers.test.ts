@@ -40,85 +40,96 @@ async function dbClient(url: string): Promise<pg.Client> {
 }
 
 describe('reading PostgreSQL state', () => {
-  it('id, ls, status and verify answer from the database, the library lookup has the CLI shape, and no reader takes the lease', async () => {
-    const url = await freshDatabase();
-    const p = await makeProject({ files: { 'a.txt': 'alpha', 'sub/b.md': '# beta', 'c.json': '{}' } });
-    await usePostgres(p, url);
-    const first = await syncJson(p);
-    expect(first.reports[0]).toMatchObject({ status: 'ok', uploaded: 3 });
-    const db = await dbClient(url);
-    const { rows } = await db.query<{ path: string; file_id: string }>(
-      "SELECT path, file_id FROM files_sync.entries WHERE folder = 'docs' ORDER BY path",
-    );
-    expect(rows).toHaveLength(3);
-    const tokenBefore = await leaseToken(db, 'docs');
+  it(
+    'id, ls, status and verify answer from the database, the library lookup has the CLI shape, and no reader takes the lease',
+    { timeout: 180_000 },
+    async () => {
+      const url = await freshDatabase();
+      const p = await makeProject({ files: { 'a.txt': 'alpha', 'sub/b.md': '# beta', 'c.json': '{}' } });
+      await usePostgres(p, url);
+      const first = await syncJson(p);
+      expect(first.reports[0]).toMatchObject({ status: 'ok', uploaded: 3 });
+      const db = await dbClient(url);
+      const { rows } = await db.query<{ path: string; file_id: string }>(
+        "SELECT path, file_id FROM files_sync.entries WHERE folder = 'docs' ORDER BY path",
+      );
+      expect(rows).toHaveLength(3);
+      const tokenBefore = await leaseToken(db, 'docs');
 
-    const ls = await runCli(['ls', '-c', p.configPath, '--json'], { env: p.env });
-    expect(ls.stderr).toBe('');
-    expect(
-      (JSON.parse(ls.stdout) as Array<{ path: string; fileId: string }>).map((r) => [r.path, r.fileId]),
-    ).toEqual(rows.map((r) => [r.path, r.file_id]));
+      const ls = await runCli(['ls', '-c', p.configPath, '--json'], { env: p.env });
+      expect(ls.stderr).toBe('');
+      expect(
+        (JSON.parse(ls.stdout) as Array<{ path: string; fileId: string }>).map((r) => [r.path, r.fileId]),
+      ).toEqual(rows.map((r) => [r.path, r.file_id]));
 
-    const id = await runCli(['id', path.join(p.folder, 'sub/b.md'), '-c', p.configPath, '--json'], {
-      env: p.env,
-    });
-    expect(id.stderr).toBe('');
-    expect(id.code).toBe(0);
-    const answer = JSON.parse(id.stdout) as Record<string, unknown>;
-    expect(answer).toMatchObject({
-      folder: 'docs',
-      path: 'sub/b.md',
-      fileId: rows.find((r) => r.path === 'sub/b.md')!.file_id,
-      state: 'synced',
-    });
-    const missing = await runCli(['id', path.join(p.folder, 'nope.txt'), '-c', p.configPath], { env: p.env });
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('nope.txt is not synced in folder "docs"');
+      const id = await runCli(['id', path.join(p.folder, 'sub/b.md'), '-c', p.configPath, '--json'], {
+        env: p.env,
+      });
+      expect(id.stderr).toBe('');
+      expect(id.code).toBe(0);
+      const answer = JSON.parse(id.stdout) as Record<string, unknown>;
+      expect(answer).toMatchObject({
+        folder: 'docs',
+        path: 'sub/b.md',
+        fileId: rows.find((r) => r.path === 'sub/b.md')!.file_id,
+        state: 'synced',
+      });
+      const missing = await runCli(['id', path.join(p.folder, 'nope.txt'), '-c', p.configPath], {
+        env: p.env,
+      });
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('nope.txt is not synced in folder "docs"');
 
-    const status = await runCli(['status', '-c', p.configPath, '--json'], { env: p.env });
-    expect(status.code).toBe(3); // no daemon running here
-    const folders = (JSON.parse(status.stdout) as { folders: Array<Record<string, unknown>> }).folders;
-    expect(folders[0]).toMatchObject({ name: 'docs', filesTracked: 3, pendingUploads: 0, pendingDeletes: 0 });
+      const status = await runCli(['status', '-c', p.configPath, '--json'], { env: p.env });
+      expect(status.code).toBe(3); // no daemon running here
+      const folders = (JSON.parse(status.stdout) as { folders: Array<Record<string, unknown>> }).folders;
+      expect(folders[0]).toMatchObject({
+        name: 'docs',
+        filesTracked: 3,
+        pendingUploads: 0,
+        pendingDeletes: 0,
+      });
 
-    const verify = await runCli(['verify', '-c', p.configPath, '--json'], { env: p.env });
-    expect(verify.code).toBe(0);
+      const verify = await runCli(['verify', '-c', p.configPath, '--json'], { env: p.env });
+      expect(verify.code).toBe(0);
 
-    // The library (a URL with a password is the calling program's choice; connect() never shows it).
-    const m = await openManifest({ url, folder: 'docs' });
-    expect(m.lookup('sub/b.md')).toEqual(answer);
-    expect(m.lookup(path.join(p.folder, 'a.txt'))?.fileId).toBe(
-      rows.find((r) => r.path === 'a.txt')!.file_id,
-    );
-    expect(m.size).toBe(3);
-    await expect(m.changes().next()).rejects.toBeInstanceOf(ChangesUnavailableError);
+      // The library (a URL with a password is the calling program's choice; connect() never shows it).
+      const m = await openManifest({ url, folder: 'docs' });
+      expect(m.lookup('sub/b.md')).toEqual(answer);
+      expect(m.lookup(path.join(p.folder, 'a.txt'))?.fileId).toBe(
+        rows.find((r) => r.path === 'a.txt')!.file_id,
+      );
+      expect(m.size).toBe(3);
+      await expect(m.changes().next()).rejects.toBeInstanceOf(ChangesUnavailableError);
 
-    // A reader sees the owner's later commits on reload, while the owner holds the lease.
-    const owner = await PgStateStore.open({
-      url,
-      folder: { name: 'docs', root: p.folder, workspaceId: null },
-      writeDelayMs: 60_000,
-      maxWriteDelayMs: 60_000,
-    });
-    onCleanup(() => owner.close());
-    const token = owner.leaseToken;
-    owner.remove('c.json');
-    await owner.flush();
-    await m.reload();
-    expect(m.get('c.json')).toBeUndefined();
-    const idWhileOwned = await runCli(['id', path.join(p.folder, 'a.txt'), '-c', p.configPath], {
-      env: p.env,
-    });
-    expect(idWhileOwned.stdout.trim()).toBe(rows.find((r) => r.path === 'a.txt')!.file_id);
-    // No reader took the lease: only the sync and the owner did, one token each.
-    expect(await leaseToken(db, 'docs')).toBe(token);
-    expect(BigInt(token)).toBe(BigInt(tokenBefore!) + 1n);
-    await owner.close();
+      // A reader sees the owner's later commits on reload, while the owner holds the lease.
+      const owner = await PgStateStore.open({
+        url,
+        folder: { name: 'docs', root: p.folder, workspaceId: null },
+        writeDelayMs: 60_000,
+        maxWriteDelayMs: 60_000,
+      });
+      onCleanup(() => owner.close());
+      const token = owner.leaseToken;
+      owner.remove('c.json');
+      await owner.flush();
+      await m.reload();
+      expect(m.get('c.json')).toBeUndefined();
+      const idWhileOwned = await runCli(['id', path.join(p.folder, 'a.txt'), '-c', p.configPath], {
+        env: p.env,
+      });
+      expect(idWhileOwned.stdout.trim()).toBe(rows.find((r) => r.path === 'a.txt')!.file_id);
+      // No reader took the lease: only the sync and the owner did, one token each.
+      expect(await leaseToken(db, 'docs')).toBe(token);
+      expect(BigInt(token)).toBe(BigInt(tokenBefore!) + 1n);
+      await owner.close();
 
-    // Nothing printed ever carries the password.
-    const password = decodeURIComponent(new URL(url).password);
-    for (const out of [ls, id, missing, status, verify, idWhileOwned])
-      expect(out.stdout + out.stderr).not.toContain(password);
-  });
+      // Nothing printed ever carries the password.
+      const password = decodeURIComponent(new URL(url).password);
+      for (const out of [ls, id, missing, status, verify, idWhileOwned])
+        expect(out.stdout + out.stderr).not.toContain(password);
+    },
+  );
 
   it('a database no daemon has used: the reader says so and creates nothing', async () => {
     const url = await freshDatabase();
