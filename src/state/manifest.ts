@@ -2,7 +2,6 @@
 import { link, mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Low, type Adapter } from 'lowdb';
-import type { ManifestEntry } from '../types.js';
 import {
   createFileExclusive,
   fsyncDirectory,
@@ -230,13 +229,7 @@ export class Manifest extends MutableStateView implements StateStore {
   async startOver(workspaceId: string | null): Promise<string> {
     this.assertOpen();
     await this.flush();
-    this.shardMaps = this.shardMaps.map(() => new Map<string, ManifestEntry>());
-    this.entryCount = 0;
-    this.byFileId = new Map();
-    this.uploads = new Map();
-    this.deletes = new Map();
-    this.suspectMap = new Map();
-    this.unsettledMap = new Map();
+    this.clearRecords();
     this.folderRecord = { ...this.folderRecord, workspaceId };
     this.statsData = { ...this.statsData, workspaceChangedAt: new Date().toISOString() };
     this.markAllDirty();
