@@ -377,7 +377,10 @@ export class Manifest extends MutableStateView implements StateStore {
 
   protected record(op: JournalOp): void {
     this.pendingOps.push(op);
-    if (op[0] === 'e') this.dirtyShards.add(shardOf(op[1], this.shardFiles.length));
+    // The shard the entry is in now: while a snapshot reshards, shardFiles still has the old count,
+    // and a path marked under it would not be written by the next snapshot (the entry was lost
+    // once its journal was folded).
+    if (op[0] === 'e') this.dirtyShards.add(shardOf(op[1], this.shardMaps.length));
     else this.headChanged = true;
     this.batch.changed();
   }
