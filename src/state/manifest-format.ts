@@ -149,24 +149,25 @@ function fieldProblem(value: unknown, rule: FieldRule): string | undefined {
 /**
  * Checks one record against its shape: the record itself when it holds exactly the shape's fields
  * (no copy: a shard has thousands), a copy without unknown fields otherwise (an older or newer
- * writer's extras are dropped, never trusted), or the problem as `.field: why`.
+ * writer's extras are dropped, never trusted), or the problem as a string `.field: why`. Runs for
+ * every entry an open reads, so it allocates nothing for a good record.
  */
-function checkRecord<T>(item: unknown, shape: Shape<T>): { ok: T } | { problem: string } {
+function checkRecord<T extends object>(item: unknown, shape: Shape<T>): T | string {
   if (!isPlainObject(item))
-    return {
-      problem: `: expected object, received ${item === null ? 'null' : Array.isArray(item) ? 'array' : typeof item}`,
-    };
+    return `: expected object, received ${item === null ? 'null' : Array.isArray(item) ? 'array' : typeof item}`;
   let known = 0;
   for (const field in shape) {
     const value = item[field];
     const problem = fieldProblem(value, shape[field]);
-    if (problem !== undefined) return { problem: `.${field}: ${problem}` };
+    if (problem !== undefined) return `.${field}: ${problem}`;
     if (value !== undefined) known++;
   }
-  if (Object.keys(item).length === known) return { ok: item as T };
+  let present = 0;
+  for (const _ in item) present++;
+  if (present === known) return item as T;
   const copy: Record<string, unknown> = {};
   for (const field in shape) if (item[field] !== undefined) copy[field] = item[field];
-  return { ok: copy as T };
+  return copy as T;
 }
 
 /**
@@ -220,10 +221,10 @@ export function migrate(raw: unknown, options: MigrateOptions = {}): ManifestDat
   const source: Record<string, unknown> = { suspects: {}, unsettled: {}, ...v1 };
 
   const folder = checkRecord(source['folder'], folderShape);
-  if (!('ok' in folder)) throw corrupt('folder is missing or malformed');
+  if (typeof folder === 'string') throw corrupt('folder is missing or malformed');
   const data: ManifestData = {
     version: SINGLE_FILE_VERSION,
-    folder: { name: folder.ok.name, root: folder.ok.root },
+    folder: { name: folder.name, root: folder.root },
     entries: validRecord(source['entries'], entryShape, 'entries', corrupt),
     pendingUploads: validRecord(source['pendingUploads'], pendingUploadShape, 'pendingUploads', corrupt),
     pendingDeletes: validRecord(source['pendingDeletes'], pendingDeleteShape, 'pendingDeletes', corrupt),
@@ -251,7 +252,7 @@ function upgradeV0(
   };
 }
 
-function validRecord<T>(
+function validRecord<T extends object>(
   value: unknown,
   shape: Shape<T>,
   section: string,
@@ -260,8 +261,8 @@ function validRecord<T>(
   if (!isPlainObject(value)) throw corrupt(`${section} is missing or not an object`);
   for (const key in value) {
     const checked = checkRecord(value[key], shape);
-    if ('problem' in checked) throw corrupt(`${section}[${JSON.stringify(key)}]${checked.problem}`);
-    value[key] = checked.ok;
+    if (typeof checked === 'string') throw corrupt(`${section}[${JSON.stringify(key)}]${checked}`);
+    if (checked !== value[key]) value[key] = checked;
   }
   // Adopt the parsed object itself (no copy of 100k keys): only its prototype must go, so that a
   // path named "constructor" or "__proto__" stays an ordinary key.
@@ -325,7 +326,7 @@ export function parseHead(raw: unknown, file: string): ManifestHead {
     new ManifestCorruptError(`manifest ${file} is corrupt: ${reason}`, { file, reason });
   if (!isPlainObject(raw)) throw corrupt('not a JSON object');
   const folder = checkRecord(raw['folder'], folderShape);
-  if (!('ok' in folder)) throw corrupt('folder is missing or malformed');
+  if (typeof folder === 'string') throw corrupt('folder is missing or malformed');
   const gen = raw['gen'];
   const journalFrom = raw['journalFrom'];
   if (typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 0) throw corrupt('gen is not a number');
@@ -341,7 +342,7 @@ export function parseHead(raw: unknown, file: string): ManifestHead {
     throw corrupt('shards is not a power-of-two list of shard file names');
   const stats = raw['stats'] ?? {};
   if (!isPlainObject(stats)) throw corrupt('stats is not an object');
-  const { workspaceId, ...place } = folder.ok;
+  const { workspaceId, ...place } = folder;
   const head: ManifestHead = {
     version: 3,
     gen,
@@ -404,8 +405,8 @@ export function parseJournalOps(raw: unknown): JournalOp[] {
       continue;
     }
     const checked = checkRecord(value, shape);
-    if ('problem' in checked) throw new Error(`op ${i}: ${checked.problem.replace(/^[.:] ?/, '')}`);
-    ops.push([section, op[1], checked.ok]);
+    if (typeof checked === 'string') throw new Error(`op ${i}: ${checked.replace(/^[.:] ?/, '')}`);
+    ops.push([section, op[1], checked]);
   }
   return ops;
 }

@@ -175,12 +175,14 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     else remote = listed;
   }
 
-  // A full pass plans against a snapshot of the entries; a batch only looks up its own paths.
-  const entries: EntryLookup = full ? new Map(ctx.manifest.entries()) : liveEntries(ctx.manifest);
+  // Everything asynchronous first: the planner then reads the state in one synchronous call, so
+  // it plans over the store's own maps (no copy of 100k entries) and sees one consistent state.
+  const foreignIds = remote && ctx.foreignIds ? await ctx.foreignIds() : undefined;
+  const expiredIds = remote ? await expiredAmong(ctx, remote) : undefined;
   const plan = planSync({
     local: state.local,
     manifest: {
-      entries,
+      entries: liveEntries(ctx.manifest),
       pendingUploads: ctx.manifest.pendingUploads(),
       pendingDeletes: ctx.manifest.pendingDeletes(),
       suspects: ctx.manifest.suspects(),
@@ -193,9 +195,9 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     unreadable: state.unreadable,
     unreadableDirs: state.unreadableDirs,
     inFlight: ctx.executor.inFlight(),
-    foreignIds: remote && ctx.foreignIds ? await ctx.foreignIds() : undefined,
+    foreignIds,
     expiryMarginMs: ctx.expiryMarginMs,
-    expiredIds: remote ? await expiredAmong(ctx, remote) : undefined,
+    expiredIds,
   });
   const guard = ctx.executor.guard;
   const planned = new Set(plan.ops.flatMap((o) => (o.kind === 'delete' ? [o.path] : [])));
