@@ -16,6 +16,7 @@ import { watchMemoryScenario } from './scenarios/watch-memory.js';
 import { manifestScenario } from './scenarios/manifest.js';
 import { serveScenario } from './scenarios/serve.js';
 import { millionScenario } from './scenarios/million.js';
+import { firstSyncScenario } from './scenarios/first-sync.js';
 
 /** Every scenario, in the order a full run takes them (latency before manifest: they share a daemon run). */
 export const SCENARIOS: readonly Scenario[] = [
@@ -27,6 +28,8 @@ export const SCENARIOS: readonly Scenario[] = [
   manifestScenario,
   serveScenario,
   millionScenario,
+  // Last: minutes at full size (100k uploads); skip it by naming the others.
+  firstSyncScenario,
 ];
 
 const ALIASES: Record<string, string> = {
@@ -35,6 +38,7 @@ const ALIASES: Record<string, string> = {
   hash: 'hashing',
   watch: 'watch-memory',
   '1m': 'million',
+  first: 'first-sync-100k',
 };
 
 const USAGE = `usage: npm run bench -- [--quick] [--seed N] [scenario ...]

@@ -269,13 +269,21 @@ export const serveScenario: Scenario = {
         measurements.push({
           contender: ID_MANIFEST,
           role: 'baseline',
-          metrics: { wall_ms: round(median(withManifest)) },
-          note: `median of ${idRuns}; what id did before (no http.listen)`,
+          metrics: {
+            wall_ms: round(median(withManifest)),
+            over_node_start_ms: round(median(withManifest) - floor),
+          },
+          note: `median of ${idRuns}; bin/files-sync.js id PATH -c CONFIG with no http.listen: reads the one manifest shard that holds the path`,
         });
         checks.push({
           name: '`files-sync id` with the daemon <= 150 ms (--http and -c CONFIG)',
           ok: Math.max(median(withDaemon), median(viaConfig)) <= 150,
           detail: `${round(median(withDaemon))} ms / ${round(median(viaConfig))} ms (node itself starts in ${round(floor)} ms right now)`,
+        });
+        checks.push({
+          name: '`files-sync id` without the daemon <= 150 ms (reads the manifest)',
+          ok: median(withManifest) <= 150,
+          detail: `${round(median(withManifest))} ms (node itself starts in ${round(floor)} ms right now)`,
         });
       } finally {
         await daemon.stop();
