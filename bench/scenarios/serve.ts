@@ -12,7 +12,14 @@ import { spawn } from 'node:child_process';
 import { REPO_ROOT } from '../lib/child.js';
 import { isDaemonStarted, isReconcileDone, startDaemon } from '../lib/daemon.js';
 import { startBenchEmulator } from '../lib/emulator.js';
-import { absPath, CLI_ENTRY, productEnv, writeProductConfig } from '../lib/product.js';
+import {
+  absPath,
+  buildDist,
+  CLI_ENTRY,
+  INSTALLED_CLI,
+  productEnv,
+  writeProductConfig,
+} from '../lib/product.js';
 import {
   median,
   percentile,
@@ -88,11 +95,7 @@ export const serveScenario: Scenario = {
     const notes: string[] = [];
     try {
       ctx.log('building dist/ (the installed CLI is what `files-sync id` runs)');
-      const build = await timeNode(
-        [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-        {},
-      );
-      if (build.code !== 0) throw new BenchError(`build failed: ${build.out}${build.err}`, {});
+      await buildDist();
       ctx.log(`writing and seeding ${files} files`);
       const tree = await prepareSyncedTree(ctx.workDir, { seed: ctx.seed, files, emulator: emulator.core });
       const env = productEnv(emulator.url);
@@ -218,7 +221,7 @@ export const serveScenario: Scenario = {
 
         // (c) `files-sync id` as installed: the package's bin (bin/files-sync.js -> dist/), with the
         // daemon answering vs without it; and from src/ through tsx, as the tests and `npm start` run it.
-        const bin = path.join(REPO_ROOT, 'bin', 'files-sync.js');
+        const bin = INSTALLED_CLI;
         const target = absPath(tree.root, paths[0]!);
         const idWalls = async (args: string[], entry: string[] = [bin]) => {
           const walls: number[] = [];
