@@ -7,6 +7,7 @@ import type { EmulatorCore } from '../../src/emulator/index.js';
 import { Manifest } from '../../src/state/manifest.js';
 import { loadConfig } from '../../src/config/load.js';
 import { REPO_ROOT, runNode } from './child.js';
+import { seconds, type Measurement } from './results.js';
 import { BENCH_API_KEY } from './emulator.js';
 import { BenchError } from './errors.js';
 
@@ -14,6 +15,21 @@ import { BenchError } from './errors.js';
 export const CLI_ENTRY = path.join(REPO_ROOT, 'src', 'cli', 'main.ts');
 /** The installed CLI (package bin -> dist/), what users run; needs buildDist() first. */
 export const INSTALLED_CLI = path.join(REPO_ROOT, 'bin', 'files-sync.js');
+
+/** The 'node + tsx start-up' reference row: an empty script run the way every contender is (wall_s, cpu_s, peak_rss_mb). */
+export async function tsxStartupReference(note: string): Promise<Measurement> {
+  const startup = await runNode(path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts'), []);
+  return {
+    contender: 'node + tsx start-up',
+    role: 'reference',
+    metrics: {
+      wall_s: seconds(startup.wallMs),
+      cpu_s: seconds(startup.cpuMs),
+      peak_rss_mb: startup.maxRssMB,
+    },
+    note,
+  };
+}
 
 /** Builds dist/ (tsc -p tsconfig.build.json), so that INSTALLED_CLI runs the code under test. */
 export async function buildDist(): Promise<void> {

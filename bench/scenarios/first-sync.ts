@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import { writeCorpus } from '../corpus.js';
 import { assertExitOk, REPO_ROOT, runNode, type ChildRun } from '../lib/child.js';
 import { startBenchEmulator } from '../lib/emulator.js';
-import { CLI_ENTRY, productEnv, writeProductConfig } from '../lib/product.js';
+import { CLI_ENTRY, productEnv, tsxStartupReference, writeProductConfig } from '../lib/product.js';
 import { ratioOf, seconds, type Check, type Measurement, type Scenario } from '../lib/results.js';
 import { sizeFromEnv } from '../lib/sizes.js';
 import { smallFilesSpec } from '../lib/synced-tree.js';
@@ -18,7 +18,6 @@ import { SYNC_CONCURRENCY } from './initial-sync.js';
 const OURS = 'files-sync sync (first sync)';
 const SDK = 'SDK, same concurrency';
 const SDK_SCRIPT = path.join(REPO_ROOT, 'bench', 'baselines', 'sdk-upload.ts');
-const NOOP_SCRIPT = path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts');
 /** Issue #13: the first sync of 100k small files peaks at no more than this. */
 const PEAK_RSS_TARGET_MB = 400;
 /**
@@ -128,17 +127,9 @@ export const firstSyncScenario: Scenario = {
       }
     }
 
-    const startup = await runNode(NOOP_SCRIPT, []);
-    measurements.push({
-      contender: 'node + tsx start-up',
-      role: 'reference',
-      metrics: {
-        wall_s: seconds(startup.wallMs),
-        cpu_s: seconds(startup.cpuMs),
-        peak_rss_mb: startup.maxRssMB,
-      },
-      note: 'an empty script run the same way; part of each wall_s above',
-    });
+    measurements.push(
+      await tsxStartupReference('an empty script run the same way; part of each wall_s above'),
+    );
 
     const ours = runs.get(OURS);
     if (files === FULL_FILES && ours) {
