@@ -15,6 +15,7 @@ import type { ClockBounds } from './plan.js';
 import type { StateStore } from '../state/store.js';
 import { FileExpiredError } from '../api/errors.js';
 import { mapLimit } from './map-limit.js';
+import { collectGarbageSoon } from '../util/collect-garbage.js';
 import { checkPaths, scanAll, type LocalSkip, type LocalState, type ScanProgress } from './local-state.js';
 
 /** A pass reads and writes the folder's state through the state store interface (any backend). */
@@ -268,8 +269,13 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     }
   }
   if (report.failed.length > 0) report.status = 'failed';
+  // Everything the pass built for the whole folder is garbage now (see collectGarbageSoon).
+  if (full && report.localFiles >= LARGE_FOLDER_FILES) collectGarbageSoon();
   return report;
 }
+
+/** From this many files on, a full pass leaves enough garbage behind to collect it at once. */
+const LARGE_FOLDER_FILES = 10_000;
 
 /** Vanished copies asked about one by one: bounds the cost when many went at once. */
 const EXPIRY_PROBES = 100;
