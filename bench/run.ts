@@ -17,6 +17,7 @@ import { manifestScenario } from './scenarios/manifest.js';
 import { serveScenario } from './scenarios/serve.js';
 import { millionScenario } from './scenarios/million.js';
 import { postgresScenario } from './scenarios/postgres.js';
+import { firstSyncScenario } from './scenarios/first-sync.js';
 
 /** Every scenario, in the order a full run takes them (latency before manifest: they share a daemon run). */
 export const SCENARIOS: readonly Scenario[] = [
@@ -29,6 +30,8 @@ export const SCENARIOS: readonly Scenario[] = [
   serveScenario,
   millionScenario,
   postgresScenario,
+  // Last: minutes at full size (100k uploads); skip it by naming the others.
+  firstSyncScenario,
 ];
 
 const ALIASES: Record<string, string> = {
@@ -38,6 +41,7 @@ const ALIASES: Record<string, string> = {
   watch: 'watch-memory',
   '1m': 'million',
   pg: 'postgres',
+  first: 'first-sync-100k',
 };
 
 const USAGE = `usage: npm run bench -- [--quick] [--seed N] [scenario ...]

@@ -1,6 +1,6 @@
 /**
  * Runs one measured contender as a child process: wall time from spawn to exit, CPU and peak RSS
- * as the child reports them itself (usage-probe.ts, preloaded with --import), or via
+ * as the child reports them itself (usage-probe.js, preloaded with --import), or via
  * /usr/bin/time for programs that are not node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,7 +13,7 @@ import { FilesSyncError } from '../../src/errors.js';
 /** The repository root (bench/lib/../..). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The preload that makes a node child report its own CPU time and peak RSS. */
-export const USAGE_PROBE = path.join(REPO_ROOT, 'bench', 'lib', 'usage-probe.ts');
+export const USAGE_PROBE = path.join(REPO_ROOT, 'bench', 'lib', 'usage-probe.js');
 
 /** A child did not finish within its time limit (it has been killed). */
 export class ChildTimeoutError extends FilesSyncError {}
@@ -36,6 +36,8 @@ export interface RunOptions {
   cwd?: string;
   /** Killed (SIGKILL) after this long; default 15 minutes. */
   timeoutMs?: number;
+  /** false: run `script` (JavaScript) without tsx, as the installed CLI runs; default true. */
+  tsx?: boolean;
 }
 
 interface UsageReport {
@@ -78,9 +80,13 @@ export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Node arguments that load tsx and the usage probe before `script`. */
-export function nodeArgs(script: string, args: readonly string[]): string[] {
-  return ['--import', 'tsx', '--import', USAGE_PROBE, script, ...args];
+/** Node arguments that load tsx (unless `script` is JavaScript run as installed) and the usage probe before `script`. */
+export function nodeArgs(
+  script: string,
+  args: readonly string[],
+  options: { tsx?: boolean | undefined } = {},
+): string[] {
+  return [...(options.tsx === false ? [] : ['--import', 'tsx']), '--import', USAGE_PROBE, script, ...args];
 }
 
 /** A started node child with its usage file, for callers that talk to it while it runs (the daemon). */
@@ -99,7 +105,7 @@ export function startNodeChild(
 ): StartedNodeChild {
   const usageFile = usageFilePath();
   const startedAt = performance.now();
-  const child = spawn(process.execPath, nodeArgs(script, args), {
+  const child = spawn(process.execPath, nodeArgs(script, args, { tsx: options.tsx }), {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...childEnv(options.env), BENCH_USAGE_FILE: usageFile },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline';
 import { startNodeChild, type ChildRun } from './child.js';
 import { BenchError } from './errors.js';
-import { CLI_ENTRY } from './product.js';
+import { CLI_ENTRY, INSTALLED_CLI } from './product.js';
 
 /** One parsed log line and when this process read it. */
 export interface DaemonLogLine {
@@ -29,16 +29,26 @@ export interface RunningDaemon {
 
 const KEEP_LINES = 20_000;
 
-/** Starts `files-sync run -c <config> ...extraArgs` under the usage probe. */
+/**
+ * Starts `files-sync run -c <config> ...extraArgs` under the usage probe: from src/ through tsx, or
+ * with `installed` as users run it (bin/files-sync.js -> dist/, no tsx; buildDist() first).
+ */
 export function startDaemon(
   configPath: string,
   env: NodeJS.ProcessEnv,
   extraArgs: readonly string[] = [],
+  options: { installed?: boolean } = {},
 ): RunningDaemon {
-  const started = startNodeChild(CLI_ENTRY, ['run', '-c', configPath, ...extraArgs], {
-    env,
-    timeoutMs: 60 * 60_000,
-  });
+  const installed = options.installed === true;
+  const started = startNodeChild(
+    installed ? INSTALLED_CLI : CLI_ENTRY,
+    ['run', '-c', configPath, ...extraArgs],
+    {
+      env,
+      timeoutMs: 60 * 60_000,
+      tsx: !installed,
+    },
+  );
   const { child } = started;
   if (child.pid === undefined) throw new BenchError('could not start the daemon', { configPath });
   const lines: DaemonLogLine[] = [];

@@ -6,12 +6,37 @@ import { remoteNameFor } from '../../src/api/filename.js';
 import type { EmulatorCore } from '../../src/emulator/index.js';
 import { Manifest } from '../../src/state/manifest.js';
 import { loadConfig } from '../../src/config/load.js';
-import { REPO_ROOT } from './child.js';
+import { REPO_ROOT, runNode } from './child.js';
+import { seconds, type Measurement } from './results.js';
 import { BENCH_API_KEY } from './emulator.js';
 import { BenchError } from './errors.js';
 
 /** The CLI entry point (run through tsx, exactly as `npm start` does). */
 export const CLI_ENTRY = path.join(REPO_ROOT, 'src', 'cli', 'main.ts');
+/** The installed CLI (package bin -> dist/), what users run; needs buildDist() first. */
+export const INSTALLED_CLI = path.join(REPO_ROOT, 'bin', 'files-sync.js');
+
+/** The 'node + tsx start-up' reference row: an empty script run the way every contender is (wall_s, cpu_s, peak_rss_mb). */
+export async function tsxStartupReference(note: string): Promise<Measurement> {
+  const startup = await runNode(path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts'), []);
+  return {
+    contender: 'node + tsx start-up',
+    role: 'reference',
+    metrics: {
+      wall_s: seconds(startup.wallMs),
+      cpu_s: seconds(startup.cpuMs),
+      peak_rss_mb: startup.maxRssMB,
+    },
+    note,
+  };
+}
+
+/** Builds dist/ (tsc -p tsconfig.build.json), so that INSTALLED_CLI runs the code under test. */
+export async function buildDist(): Promise<void> {
+  const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const build = await runNode(tsc, ['-p', 'tsconfig.build.json'], { tsx: false });
+  if (build.exitCode !== 0) throw new BenchError(`build failed: ${build.stdout}${build.stderr}`, {});
+}
 /** The folder name every benchmark config uses (names the manifest file). */
 export const FOLDER_NAME = 'bench';
 

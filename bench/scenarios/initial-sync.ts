@@ -7,7 +7,7 @@ import path from 'node:path';
 import { writeCorpus } from '../corpus.js';
 import { assertExitOk, REPO_ROOT, runNode, type ChildRun } from '../lib/child.js';
 import { startBenchEmulator } from '../lib/emulator.js';
-import { CLI_ENTRY, productEnv, writeProductConfig } from '../lib/product.js';
+import { CLI_ENTRY, productEnv, tsxStartupReference, writeProductConfig } from '../lib/product.js';
 import { ratioOf, seconds, type Check, type Measurement, type Scenario } from '../lib/results.js';
 import { sizeFromEnv } from '../lib/sizes.js';
 import { promises as fs } from 'node:fs';
@@ -16,7 +16,6 @@ const OURS = 'files-sync sync';
 const SDK_SERIAL = 'SDK, one file at a time';
 const SDK_CONCURRENT = 'SDK, same concurrency';
 const SDK_SCRIPT = path.join(REPO_ROOT, 'bench', 'baselines', 'sdk-upload.ts');
-const NOOP_SCRIPT = path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts');
 /** api.concurrency given to files-sync, and so to the concurrent SDK baseline. */
 export const SYNC_CONCURRENCY = 4;
 
@@ -153,17 +152,11 @@ export const initialSyncScenario: Scenario = {
       }
     }
 
-    const startup = await runNode(NOOP_SCRIPT, []);
-    measurements.push({
-      contender: 'node + tsx start-up',
-      role: 'reference',
-      metrics: {
-        wall_s: seconds(startup.wallMs),
-        cpu_s: seconds(startup.cpuMs),
-        peak_rss_mb: startup.maxRssMB,
-      },
-      note: 'an empty script run the same way as every contender; part of each wall_s above',
-    });
+    measurements.push(
+      await tsxStartupReference(
+        'an empty script run the same way as every contender; part of each wall_s above',
+      ),
+    );
 
     const ratios = [SDK_SERIAL, SDK_CONCURRENT].flatMap((b) => [
       ratioOf(measurements, OURS, b, 'wall_s', 'lower'),

@@ -1,7 +1,9 @@
 /** The MIME type an upload declares, from the file name. */
 import mime from 'mime-types';
+import { bareMimeType, DEFAULT_MIME_TYPE } from './bare-mime.js';
 
-export const DEFAULT_MIME_TYPE = 'application/octet-stream';
+// Still importable from here: the upload path knows them as part of choosing the type.
+export { bareMimeType, DEFAULT_MIME_TYPE };
 
 /**
  * The bare MIME type to send as the upload part's Content-Type (the API stores it as `mime_type`
@@ -11,10 +13,4 @@ export function mimeTypeFor(filename: string): string {
   const found = mime.lookup(filename);
   if (found === false) return DEFAULT_MIME_TYPE;
   return bareMimeType(found);
-}
-
-/** Drops parameters such as `; charset=utf-8` and normalises case. */
-export function bareMimeType(value: string): string {
-  const bare = value.split(';')[0]?.trim().toLowerCase() ?? '';
-  return bare === '' ? DEFAULT_MIME_TYPE : bare;
 }

@@ -1,15 +1,20 @@
 /**
- * The fast path of `files-sync id PATH`: asks the running daemon by absolute path without loading
- * the config schema or the rest of the CLI (commander, zod, pino, undici cost several times what
- * the answer does). The address is --http, or http.listen read straight from the config file
- * (the daemon checked that config when it started). Anything it does not handle plainly (another
- * flag, no endpoint configured, no daemon answering) goes to the full command, which validates
- * the config and, if need be, reads the manifest.
+ * The fast path of `files-sync id PATH`, without the config schema or the rest of the CLI
+ * (commander, zod, pino, undici cost several times what the answer does). It asks the running
+ * daemon by absolute path (--http, or http.listen read straight from the config file); when no
+ * daemon answers and the state is lowdb's, it reads the config minimally and looks the path up in
+ * the one manifest shard that holds it, printing what the full command prints. Anything it does
+ * not handle plainly (another flag, an unusual config, no manifest) goes to the full command,
+ * which validates the config and says what is wrong.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { resolveConfigPath } from '../config/config-path.js';
+import { FOLDER_NAME_PATTERN } from '../config/folder-name.js';
 import { parseListenTarget, type ListenTarget } from '../config/listen.js';
-import { getFromDaemon } from '../serve/client.js';
+import { checkFolderLayout, checkStateDirPrivate, resolveAgainst } from '../config/paths.js';
+import { resolveStateLocation } from '../config/state-location.js';
+import { locateIn } from '../serve/locate.js';
 import { displayPath } from '../local/display-name.js';
 
 interface DirectArgs {
@@ -63,50 +68,60 @@ function parseDirect(args: readonly string[]): DirectArgs | undefined {
   return { ...out, target: out.target };
 }
 
+/** The config file as JSON, and where it is; null when it cannot be found or parsed (the full command says why). */
+async function readConfigFile(a: DirectArgs): Promise<{ configPath: string; raw: unknown } | null> {
+  try {
+    const configPath = resolveConfigPath(a.config);
+    const text = await readFile(configPath, 'utf8');
+    return { configPath, raw: JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) };
+  } catch {
+    return null;
+  }
+}
+
+type Endpoint = { target: ListenTarget; tokenFile?: string };
+
 /**
  * The daemon's address and token file: --http (with --http-token-file), else the config file's
- * http.listen and http.tokenFile. Null when there is none to ask (the full command decides).
+ * http.listen and http.tokenFile. 'none' when no daemon can be asked (no http.listen, port 0);
+ * null when something is unusual (the full command decides).
  */
-async function endpointOf(a: DirectArgs): Promise<{ target: ListenTarget; tokenFile?: string } | null> {
+function endpointOf(a: DirectArgs, config: ConfigFile | null): Endpoint | 'none' | null {
   const tokenFlag = a.tokenFile !== undefined ? path.resolve(a.tokenFile) : undefined;
   if (a.http !== undefined) {
     const target = parseListenTarget(a.http);
     return target ? { target, ...(tokenFlag !== undefined ? { tokenFile: tokenFlag } : {}) } : null;
   }
-  // Loaded only on this branch (and the token reader only with a token): every module costs start-up time.
-  const [{ resolveConfigPath }, { resolveAgainst }] = await Promise.all([
-    import('../config/config-path.js'),
-    import('../config/paths.js'),
-  ]);
-  let configPath: string;
-  let raw: unknown;
-  try {
-    configPath = resolveConfigPath(a.config);
-    const text = await readFile(configPath, 'utf8');
-    raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch {
-    return null;
-  }
-  const http = (raw as { http?: { listen?: unknown; tokenFile?: unknown } } | null)?.http;
-  if (typeof http?.listen !== 'string') return null;
-  const target = parseListenTarget(http.listen);
+  if (!config) return null;
+  const http: unknown = isPlainObject(config.raw) ? config.raw['http'] : undefined;
+  if (http === undefined) return 'none';
+  if (!isPlainObject(http)) return null;
+  const { listen, tokenFile } = http;
+  if (listen === undefined || listen === null) return 'none';
+  if (typeof listen !== 'string') return null;
+  const target = parseListenTarget(listen);
+  if (!target) return null;
   // Port 0 is "any free port": nobody can be reached there from outside the daemon.
-  if (!target || (target.kind === 'tcp' && target.port === 0)) return null;
-  if (http.tokenFile !== undefined && http.tokenFile !== null && typeof http.tokenFile !== 'string')
-    return null;
-  const tokenFile =
+  if (target.kind === 'tcp' && target.port === 0) return 'none';
+  if (tokenFile !== undefined && tokenFile !== null && typeof tokenFile !== 'string') return null;
+  const resolvedToken =
     tokenFlag ??
-    (typeof http.tokenFile === 'string'
-      ? resolveAgainst(http.tokenFile, path.dirname(configPath), process.env)
+    (typeof tokenFile === 'string'
+      ? resolveAgainst(tokenFile, path.dirname(config.configPath), process.env)
       : undefined);
-  return { target, ...(tokenFile !== undefined ? { tokenFile } : {}) };
+  return { target, ...(resolvedToken !== undefined ? { tokenFile: resolvedToken } : {}) };
 }
 
-/** Runs the fast path; the exit code, or undefined when the full command must handle it. */
-export async function tryDirectId(args: readonly string[]): Promise<number | undefined> {
-  const a = parseDirect(args);
-  const endpoint = a ? await endpointOf(a) : null;
-  if (!a || !endpoint) return undefined;
+type ConfigFile = { configPath: string; raw: unknown };
+
+/** Errors that mean "no daemon there" (as the full command's askDaemon counts them): read the manifest. */
+const NOT_THERE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EADDRNOTAVAIL']);
+
+/**
+ * Asks the daemon. The exit code when it answered; 'absent' when nobody is there (or the token is
+ * not ours), so the manifest answers; undefined when the full command must decide.
+ */
+async function askDirect(a: DirectArgs, endpoint: Endpoint): Promise<number | 'absent' | undefined> {
   const { target, tokenFile } = endpoint;
   const token =
     tokenFile !== undefined
@@ -114,15 +129,19 @@ export async function tryDirectId(args: readonly string[]): Promise<number | und
           readBearerToken(tokenFile).catch(() => undefined),
         )
       : undefined;
-  if (tokenFile !== undefined && token === undefined) return undefined;
+  if (tokenFile !== undefined && token === undefined) return 'absent';
   const abs = path.resolve(process.cwd(), a.target);
   const query = `/v1/lookup?path=${encodeURIComponent(abs)}${a.wait ? `&wait=${a.wait}` : ''}`;
+  // node:http only when there is a daemon to ask: the manifest path does without it.
+  const { getFromDaemon } = await import('../serve/client.js');
   let res;
   try {
     res = await getFromDaemon(target, query, { token, timeoutMs: 2_000 + (a.wait ?? 0) * 1000 });
-  } catch {
-    return undefined;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && NOT_THERE.has(code) ? 'absent' : undefined;
   }
+  if (res.status === 401) return 'absent';
   let body: Record<string, unknown> & { fileId?: string; block?: unknown };
   try {
     body = JSON.parse(res.body) as typeof body;
@@ -131,12 +150,7 @@ export async function tryDirectId(args: readonly string[]): Promise<number | und
     return undefined;
   }
   if (res.status === 200) {
-    const text = a.json
-      ? JSON.stringify(body, null, 2)
-      : a.block
-        ? JSON.stringify(body.block)
-        : String(body.fileId);
-    process.stdout.write(`${text}\n`);
+    printAnswer(a, body);
     return 0;
   }
   if (res.status === 408) {
@@ -156,4 +170,135 @@ export async function tryDirectId(args: readonly string[]): Promise<number | und
     return 1;
   }
   return undefined;
+}
+
+/** Prints a lookup answer the way the full `id` command does. */
+function printAnswer(a: DirectArgs, answer: { fileId?: unknown; block?: unknown }): void {
+  const text = a.json
+    ? JSON.stringify(answer, null, 2)
+    : a.block
+      ? JSON.stringify(answer.block)
+      : String(answer.fileId);
+  process.stdout.write(`${text}\n`);
+}
+
+/** Top-level fields of the config schema (config/schema.ts); any other field is the full command's error to report. */
+const CONFIG_FIELDS = new Set([
+  '$schema',
+  'api',
+  'stateDir',
+  'folders',
+  'watch',
+  'reconcile',
+  'safety',
+  'retention',
+  'log',
+  'http',
+  'state',
+]);
+
+/**
+ * Where the lowdb state and the folders are, resolved exactly as loadConfig resolves them
+ * (config/load.ts with checkPaths off, as `id` loads it), or null when anything is unusual: another
+ * backend, a field the lookup reads that is missing or malformed, an unknown field, something that
+ * looks like an API key, a state-dir env var or a folder layout the full check would question.
+ * Fields the lookup does not read are not validated here (as on the daemon path, where the daemon
+ * checked the config when it started); every other command reports a mistake in them.
+ */
+async function lowdbPlaces(
+  config: ConfigFile,
+): Promise<{ stateDir: string; folders: Array<{ name: string; path: string }> } | null> {
+  const { raw, configPath } = config;
+  if (!isPlainObject(raw) || Object.keys(raw).some((k) => !CONFIG_FIELDS.has(k))) return null;
+  const { state, stateDir, folders, api } = raw;
+  if (state !== undefined && !(isPlainObject(state) && (state['backend'] ?? 'lowdb') === 'lowdb'))
+    return null;
+  if (
+    api !== undefined &&
+    !(isPlainObject(api) && Object.keys(api).every((k) => !/key|secret|token/i.test(k) || k === 'keyFile'))
+  )
+    return null;
+  if (stateDir !== undefined && (typeof stateDir !== 'string' || stateDir === '')) return null;
+  if (!Array.isArray(folders) || folders.length === 0) return null;
+  const env = process.env;
+  const configDir = path.dirname(configPath);
+  const names = new Set<string>();
+  const resolved: Array<{ name: string; path: string }> = [];
+  for (const f of folders as unknown[]) {
+    if (!isPlainObject(f)) return null;
+    const { name, path: folderPath } = f;
+    if (typeof name !== 'string' || !FOLDER_NAME_PATTERN.test(name) || names.has(name)) return null;
+    if (typeof folderPath !== 'string' || folderPath === '') return null;
+    names.add(name);
+    resolved.push({ name, path: resolveAgainst(folderPath, configDir, env) });
+  }
+  const location = resolveStateLocation({
+    configPath,
+    fromFile: stateDir === undefined ? undefined : resolveAgainst(stateDir, configDir, env),
+    fromFlag: undefined,
+    folderNames: [...names],
+    env,
+    cwd: process.cwd(),
+  });
+  if (location.issues.length > 0 || checkFolderLayout(resolved).length > 0) return null;
+  if (await checkStateDirPrivate(location.stateDir, 'stateDir')) return null;
+  return { stateDir: location.stateDir, folders: resolved };
+}
+
+/**
+ * The answer from the manifest when no daemon answers, as the full command gives it: only the shard
+ * holding the path is read. Undefined for anything the full command should say (a path outside
+ * every folder, no manifest yet, a corrupt one).
+ */
+async function answerFromManifest(a: DirectArgs, config: ConfigFile | null): Promise<number | undefined> {
+  const places = config ? await lowdbPlaces(config) : null;
+  if (!places) return undefined;
+  const abs = path.resolve(process.cwd(), a.target);
+  const where = locateIn(places.folders, abs);
+  if (!where) return undefined;
+  const folder = where.folder.name;
+  const [{ openManifest }, { lookupInManifest }] = await Promise.all([
+    import('../state/manifest-read.js'),
+    import('../serve/lookup.js'),
+  ]);
+  let manifest;
+  try {
+    manifest = await openManifest(places.stateDir, folder, { onlyPath: where.rel });
+  } catch {
+    return undefined;
+  }
+  if (a.wait)
+    process.stderr.write(
+      'files-sync: WARNING: --wait needs the running daemon (http.listen); answering from the manifest\n',
+    );
+  const result = lookupInManifest(folder, manifest, where.rel);
+  if (result) {
+    printAnswer(a, result);
+    return 0;
+  }
+  const pending = manifest.pendingUpload(where.rel) !== undefined;
+  process.stderr.write(
+    `files-sync: ${displayPath(where.rel)} is not synced${pending ? ' yet (an upload is pending)' : ''} in folder "${folder}"\n`,
+  );
+  return 1;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Runs the fast path; the exit code, or undefined when the full command must handle it. */
+export async function tryDirectId(args: readonly string[]): Promise<number | undefined> {
+  const a = parseDirect(args);
+  if (!a) return undefined;
+  // With --http the daemon is asked before any file is read: that is the fastest answer.
+  let config: ConfigFile | null | undefined = a.http === undefined ? await readConfigFile(a) : undefined;
+  const endpoint = endpointOf(a, config ?? null);
+  if (endpoint === null) return undefined;
+  if (endpoint !== 'none') {
+    const asked = await askDirect(a, endpoint);
+    if (asked !== 'absent') return asked;
+  }
+  config ??= await readConfigFile(a);
+  return answerFromManifest(a, config);
 }

@@ -2,8 +2,9 @@
 /** Entry point of the `files-sync` binary. */
 
 // Only node: built-ins are imported statically here. Everything else (commander, the config
-// schema, pino, undici) is loaded once we know it is needed: `id --http ADDRESS` must answer in a
-// few tens of ms, and loading the whole program costs several times that (see id-direct.ts).
+// schema, pino, undici) is loaded once we know it is needed: `id` must answer in a few tens of ms
+// (from the daemon or from one manifest shard), and loading the whole program costs several times
+// that (see id-direct.ts).
 
 // `files-sync ls | head` closes the pipe early: that is not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -39,7 +40,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   }
 }
 
-// `id` asks a running daemon without loading the config schema or the other commands (see id-direct.ts).
+// `id` asks a running daemon, or reads the manifest, without loading the config schema or the other commands (see id-direct.ts).
 const direct =
   process.argv[2] === 'id'
     ? await (await import('./id-direct.js')).tryDirectId(process.argv.slice(2))

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { checkGlob } from './globs.js';
 import { checkListenAddress } from './listen.js';
+import { FOLDER_NAME_PATTERN } from './folder-name.js';
 
 /** Log levels accepted by `log.level` (pino's, plus `silent`). */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -11,8 +12,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** parcel (native, one inotify watch per directory) is the default: at 100k files it needs a fraction of chokidar's memory. */
 export const WATCH_BACKENDS = ['parcel', 'chokidar'] as const;
 
-/** Folder names become manifest file names and log fields: keep them to a safe, short alphabet. */
-export const FOLDER_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+// Still importable from here: the schema is where users of the rule look for it.
+export { FOLDER_NAME_PATTERN };
 
 /** Below this a full reconciliation (one listing of every remote file) would run too often. */
 export const MIN_RECONCILE_INTERVAL_MS = 10_000;

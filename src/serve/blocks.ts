@@ -1,5 +1,5 @@
 /** The Messages API content block that sends a synced file to Claude, chosen by its MIME type. */
-import { bareMimeType } from '../api/mime.js';
+import { bareMimeType } from '../api/bare-mime.js';
 
 export type ContentBlock =
   | { type: 'document'; source: { type: 'file'; file_id: string } }

@@ -1,5 +1,4 @@
 // The manifest's on-disk format: its schema, version, migrations, and the v3 head, shard and journal records.
-import { z } from 'zod';
 import type { ManifestEntry, PendingDelete, PendingUpload, Suspect, UnsettledAttempt } from '../types.js';
 import { ManifestCorruptError, ManifestVersionError } from './errors.js';
 
@@ -56,58 +55,120 @@ export function unsettledKey(a: Pick<UnsettledAttempt, 'path' | 'startedAt'>): s
   return `${a.startedAt} ${a.path}`;
 }
 
-const manifestEntrySchema = z.object({
-  fileId: z.string().min(1),
-  sha256: z.string(),
-  size: z.number().nonnegative(),
-  mtimeMs: z.number(),
-  ino: z.number(),
-  remoteName: z.string(),
-  mimeType: z.string(),
-  uploadedAt: z.string(),
-  expiresAt: z.string().optional(),
-});
+/**
+ * What a field of a stored record must hold. The checks are written out rather than taken from a
+ * schema library: every `files-sync id` and every open validates each record it reads, and loading
+ * zod alone costs more (~100 ms) than the whole one-path lookup.
+ */
+type FieldRule = {
+  kind: 'string' | 'number' | 'boolean' | readonly string[];
+  /** A string that must not be empty (IDs, paths), a number that must not be negative (sizes). */
+  strict?: true;
+  optional?: true;
+  nullable?: true;
+};
 
-const pendingUploadSchema = z.object({
-  path: z.string().min(1),
-  sha256: z.string(),
-  size: z.number().nonnegative(),
-  remoteName: z.string(),
-  startedAt: z.string(),
-});
+/** One rule per field of T, so a field added to the type without a rule fails to compile. */
+type Shape<T> = { readonly [K in keyof Required<T>]: FieldRule };
 
-const pendingDeleteSchema = z.object({
-  fileId: z.string().min(1),
-  path: z.string(),
-  reason: z.enum(['removed', 'replaced', 'stray', 'suspect']),
-  queuedAt: z.string(),
-  notBefore: z.string().optional(),
-  released: z.boolean().optional(),
-});
+const S: FieldRule = { kind: 'string' };
+const ID: FieldRule = { kind: 'string', strict: true };
+const NUM: FieldRule = { kind: 'number' };
+const SIZE: FieldRule = { kind: 'number', strict: true };
 
-const suspectSchema = z.object({
-  fileId: z.string().min(1),
-  filename: z.string(),
-  sizeBytes: z.number().nonnegative(),
-  createdAt: z.string(),
-  path: z.string(),
-  why: z.string(),
-  recordedAt: z.string(),
-});
+const entryShape: Shape<ManifestEntry> = {
+  fileId: ID,
+  sha256: S,
+  size: SIZE,
+  mtimeMs: NUM,
+  ino: NUM,
+  remoteName: S,
+  mimeType: S,
+  uploadedAt: S,
+  expiresAt: { kind: 'string', optional: true },
+};
 
-const unsettledSchema = z.object({
-  path: z.string().min(1),
-  remoteName: z.string(),
-  size: z.number().nonnegative(),
-  startedAt: z.string(),
-  settleAfter: z.string(),
-});
+const pendingUploadShape: Shape<PendingUpload> = {
+  path: ID,
+  sha256: S,
+  size: SIZE,
+  remoteName: S,
+  startedAt: S,
+};
 
-const folderSchema = z.object({
-  name: z.string(),
-  root: z.string(),
-  workspaceId: z.string().nullable().optional(),
-});
+const pendingDeleteShape: Shape<PendingDelete> = {
+  fileId: ID,
+  path: S,
+  reason: { kind: ['removed', 'replaced', 'stray', 'suspect'] },
+  queuedAt: S,
+  notBefore: { kind: 'string', optional: true },
+  released: { kind: 'boolean', optional: true },
+};
+
+const suspectShape: Shape<Suspect> = {
+  fileId: ID,
+  filename: S,
+  sizeBytes: SIZE,
+  createdAt: S,
+  path: S,
+  why: S,
+  recordedAt: S,
+};
+
+const unsettledShape: Shape<UnsettledAttempt> = {
+  path: ID,
+  remoteName: S,
+  size: SIZE,
+  startedAt: S,
+  settleAfter: S,
+};
+
+const folderShape: Shape<FolderRecord> = {
+  name: S,
+  root: S,
+  workspaceId: { kind: 'string', nullable: true, optional: true },
+};
+
+/** Why `value` breaks `rule`, or undefined when it holds. */
+function fieldProblem(value: unknown, rule: FieldRule): string | undefined {
+  if (value === undefined && rule.optional) return undefined;
+  if (value === null && rule.nullable) return undefined;
+  const { kind } = rule;
+  if (typeof kind !== 'string') {
+    return typeof value === 'string' && kind.includes(value)
+      ? undefined
+      : `expected one of ${kind.map((k) => JSON.stringify(k)).join(', ')}`;
+  }
+  if (typeof value !== kind || (kind === 'number' && !Number.isFinite(value)))
+    return `expected ${kind}, received ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`;
+  if (rule.strict && kind === 'string' && value === '') return 'expected a non-empty string';
+  if (rule.strict && kind === 'number' && (value as number) < 0) return 'expected a number >= 0';
+  return undefined;
+}
+
+/**
+ * Checks one record against its shape: the record itself when it holds exactly the shape's fields
+ * (no copy: a shard has thousands), a copy without unknown fields otherwise (an older or newer
+ * writer's extras are dropped, never trusted), or the problem as a string `.field: why`. Runs for
+ * every entry an open reads, so it allocates nothing for a good record.
+ */
+function checkRecord<T extends object>(item: unknown, shape: Shape<T>): T | string {
+  if (!isPlainObject(item))
+    return `: expected object, received ${item === null ? 'null' : Array.isArray(item) ? 'array' : typeof item}`;
+  let known = 0;
+  for (const field in shape) {
+    const value = item[field];
+    const problem = fieldProblem(value, shape[field]);
+    if (problem !== undefined) return `.${field}: ${problem}`;
+    if (value !== undefined) known++;
+  }
+  let present = 0;
+  for (const _ in item) present++;
+  if (present === known) return item as T;
+  const copy: Record<string, unknown> = {};
+  for (const field in shape) if (item[field] !== undefined) copy[field] = item[field];
+  return copy as T;
+}
 
 /**
  * A record whose keys are data (paths, file IDs). Null prototype, so a file literally named
@@ -159,16 +220,16 @@ export function migrate(raw: unknown, options: MigrateOptions = {}): ManifestDat
   // v1 had no suspects or unsettled attempts; an empty section may be left out.
   const source: Record<string, unknown> = { suspects: {}, unsettled: {}, ...v1 };
 
-  const folder = folderSchema.safeParse(source['folder']);
-  if (!folder.success) throw corrupt('folder is missing or malformed');
+  const folder = checkRecord(source['folder'], folderShape);
+  if (typeof folder === 'string') throw corrupt('folder is missing or malformed');
   const data: ManifestData = {
     version: SINGLE_FILE_VERSION,
-    folder: { name: folder.data.name, root: folder.data.root },
-    entries: validRecord(source['entries'], manifestEntrySchema, 'entries', corrupt),
-    pendingUploads: validRecord(source['pendingUploads'], pendingUploadSchema, 'pendingUploads', corrupt),
-    pendingDeletes: validRecord(source['pendingDeletes'], pendingDeleteSchema, 'pendingDeletes', corrupt),
-    suspects: validRecord(source['suspects'], suspectSchema, 'suspects', corrupt),
-    unsettled: validRecord(source['unsettled'], unsettledSchema, 'unsettled', corrupt),
+    folder: { name: folder.name, root: folder.root },
+    entries: validRecord(source['entries'], entryShape, 'entries', corrupt),
+    pendingUploads: validRecord(source['pendingUploads'], pendingUploadShape, 'pendingUploads', corrupt),
+    pendingDeletes: validRecord(source['pendingDeletes'], pendingDeleteShape, 'pendingDeletes', corrupt),
+    suspects: validRecord(source['suspects'], suspectShape, 'suspects', corrupt),
+    unsettled: validRecord(source['unsettled'], unsettledShape, 'unsettled', corrupt),
   };
   checkKeys(data, corrupt);
   const stats = source['stats'];
@@ -191,92 +252,22 @@ function upgradeV0(
   };
 }
 
-/**
- * The shape of each record section as field -> expected typeof, for a fast first check: zod costs
- * ~6 us a record (0.6-0.9 s at 100k entries, more than JSON.parse), and `files-sync id` opens the
- * manifest on every call. zod still runs on a record that fails, to name what is wrong.
- */
-const FAST_SHAPES = new Map<z.ZodType, ReadonlyArray<readonly [string, 'string' | 'number']>>([
-  [
-    manifestEntrySchema,
-    [
-      ['fileId', 'string'],
-      ['sha256', 'string'],
-      ['size', 'number'],
-      ['mtimeMs', 'number'],
-      ['ino', 'number'],
-      ['remoteName', 'string'],
-      ['mimeType', 'string'],
-      ['uploadedAt', 'string'],
-    ],
-  ],
-  [
-    pendingUploadSchema,
-    [
-      ['path', 'string'],
-      ['sha256', 'string'],
-      ['size', 'number'],
-      ['remoteName', 'string'],
-      ['startedAt', 'string'],
-    ],
-  ],
-]);
-
-/** True when `item` certainly passes its schema (only plain typed fields, values in range); false means "ask zod". */
-function fastValid(item: unknown, shape: ReadonlyArray<readonly [string, 'string' | 'number']>): boolean {
-  if (!isPlainObject(item)) return false;
-  let known = 0;
-  for (const [field, type] of shape) {
-    const v = item[field];
-    if (typeof v !== type) return false;
-    if (type === 'number' && !Number.isFinite(v)) return false;
-    known++;
-  }
-  const size = item['size'];
-  if (typeof size === 'number' && size < 0) return false;
-  for (const first of ['fileId', 'path'] as const) if (first in item && item[first] === '') return false;
-  // The one optional field an entry may carry (a copy that expires).
-  if (shape === FAST_SHAPES.get(manifestEntrySchema) && 'expiresAt' in item) {
-    if (typeof item['expiresAt'] !== 'string') return false;
-    known++;
-  }
-  // Extra fields are stripped by zod: leave such records to it so the output is the same.
-  return Object.keys(item).length === known;
-}
-
-function allFastValid(
-  record: Record<string, unknown>,
-  shape: ReadonlyArray<readonly [string, 'string' | 'number']>,
-): boolean {
-  for (const key in record) if (!fastValid(record[key], shape)) return false;
-  return true;
-}
-
-function validRecord<S extends z.ZodType>(
+function validRecord<T extends object>(
   value: unknown,
-  schema: S,
+  shape: Shape<T>,
   section: string,
   corrupt: (reason: string) => Error,
-): Record<string, z.output<S>> {
+): Record<string, T> {
   if (!isPlainObject(value)) throw corrupt(`${section} is missing or not an object`);
-  const shape = FAST_SHAPES.get(schema);
-  if (shape !== undefined && allFastValid(value, shape)) {
-    // Adopt the parsed object itself (no copy of 100k keys): only its prototype must go, so that
-    // a path named "constructor" or "__proto__" stays an ordinary key.
-    Object.setPrototypeOf(value, null);
-    return value as Record<string, z.output<S>>;
+  for (const key in value) {
+    const checked = checkRecord(value[key], shape);
+    if (typeof checked === 'string') throw corrupt(`${section}[${JSON.stringify(key)}]${checked}`);
+    if (checked !== value[key]) value[key] = checked;
   }
-  const out = emptyRecord<z.output<S>>();
-  for (const [key, item] of Object.entries(value)) {
-    const parsed = schema.safeParse(item);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue && issue.path.length > 0 ? `.${issue.path.join('.')}` : '';
-      throw corrupt(`${section}[${JSON.stringify(key)}]${where}: ${issue?.message ?? 'invalid'}`);
-    }
-    out[key] = parsed.data;
-  }
-  return out;
+  // Adopt the parsed object itself (no copy of 100k keys): only its prototype must go, so that a
+  // path named "constructor" or "__proto__" stays an ordinary key.
+  Object.setPrototypeOf(value, null);
+  return value as Record<string, T>;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -334,8 +325,8 @@ export function parseHead(raw: unknown, file: string): ManifestHead {
   const corrupt = (reason: string): ManifestCorruptError =>
     new ManifestCorruptError(`manifest ${file} is corrupt: ${reason}`, { file, reason });
   if (!isPlainObject(raw)) throw corrupt('not a JSON object');
-  const folder = folderSchema.safeParse(raw['folder']);
-  if (!folder.success) throw corrupt('folder is missing or malformed');
+  const folder = checkRecord(raw['folder'], folderShape);
+  if (typeof folder === 'string') throw corrupt('folder is missing or malformed');
   const gen = raw['gen'];
   const journalFrom = raw['journalFrom'];
   if (typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 0) throw corrupt('gen is not a number');
@@ -351,17 +342,17 @@ export function parseHead(raw: unknown, file: string): ManifestHead {
     throw corrupt('shards is not a power-of-two list of shard file names');
   const stats = raw['stats'] ?? {};
   if (!isPlainObject(stats)) throw corrupt('stats is not an object');
-  const { workspaceId, ...place } = folder.data;
+  const { workspaceId, ...place } = folder;
   const head: ManifestHead = {
     version: 3,
     gen,
     folder: workspaceId === undefined ? place : { ...place, workspaceId },
     shards: shards as Array<string | null>,
     journalFrom,
-    pendingUploads: validRecord(raw['pendingUploads'], pendingUploadSchema, 'pendingUploads', corrupt),
-    pendingDeletes: validRecord(raw['pendingDeletes'], pendingDeleteSchema, 'pendingDeletes', corrupt),
-    suspects: validRecord(raw['suspects'], suspectSchema, 'suspects', corrupt),
-    unsettled: validRecord(raw['unsettled'], unsettledSchema, 'unsettled', corrupt),
+    pendingUploads: validRecord(raw['pendingUploads'], pendingUploadShape, 'pendingUploads', corrupt),
+    pendingDeletes: validRecord(raw['pendingDeletes'], pendingDeleteShape, 'pendingDeletes', corrupt),
+    suspects: validRecord(raw['suspects'], suspectShape, 'suspects', corrupt),
+    unsettled: validRecord(raw['unsettled'], unsettledShape, 'unsettled', corrupt),
     stats: { ...stats },
   };
   checkKeys(head, corrupt);
@@ -373,7 +364,7 @@ export function parseShard(raw: unknown, file: string): Record<string, ManifestE
   const corrupt = (reason: string): ManifestCorruptError =>
     new ManifestCorruptError(`manifest shard ${file} is corrupt: ${reason}`, { file, reason });
   if (!isPlainObject(raw) || raw['version'] !== MANIFEST_VERSION) throw corrupt('not a v3 shard');
-  return validRecord(raw['entries'], manifestEntrySchema, 'entries', corrupt);
+  return validRecord(raw['entries'], entryShape, 'entries', corrupt);
 }
 
 /** The sections a journal record can change; `t` is stats, `f` the folder record (key ""). */
@@ -382,14 +373,14 @@ export type JournalSection = 'e' | 'u' | 'd' | 's' | 'x' | 't' | 'f';
 /** One change: set `key` of `section` to `value`, or delete it when value is null. */
 export type JournalOp = readonly [section: JournalSection, key: string, value: unknown];
 
-const SECTION_SCHEMAS: Record<JournalSection, z.ZodType | null> = {
-  e: manifestEntrySchema,
-  u: pendingUploadSchema,
-  d: pendingDeleteSchema,
-  s: suspectSchema,
-  x: unsettledSchema,
+const SECTION_SHAPES: Record<JournalSection, Shape<object> | null> = {
+  e: entryShape,
+  u: pendingUploadShape,
+  d: pendingDeleteShape,
+  s: suspectShape,
+  x: unsettledShape,
   t: null,
-  f: folderSchema,
+  f: folderShape,
 };
 
 /** Validates one journal line's ops; throws with `reason` when one is not a well-formed change. */
@@ -401,21 +392,21 @@ export function parseJournalOps(raw: unknown): JournalOp[] {
     if (!Array.isArray(op) || op.length !== 3 || typeof op[1] !== 'string')
       throw new Error(`op ${i} malformed`);
     const section = op[0] as JournalSection;
-    if (!Object.hasOwn(SECTION_SCHEMAS, section)) throw new Error(`op ${i} names no section`);
+    if (!Object.hasOwn(SECTION_SHAPES, section)) throw new Error(`op ${i} names no section`);
     const value: unknown = op[2];
     if (value === null) {
       ops.push([section, op[1], null]);
       continue;
     }
-    const schema = SECTION_SCHEMAS[section];
-    if (schema === null) {
+    const shape = SECTION_SHAPES[section];
+    if (shape === null) {
       if (!isPlainObject(value)) throw new Error(`op ${i}: stats is not an object`);
       ops.push([section, op[1], { ...value }]);
       continue;
     }
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new Error(`op ${i}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-    ops.push([section, op[1], parsed.data]);
+    const checked = checkRecord(value, shape);
+    if (typeof checked === 'string') throw new Error(`op ${i}: ${checked.replace(/^[.:] ?/, '')}`);
+    ops.push([section, op[1], checked]);
   }
   return ops;
 }

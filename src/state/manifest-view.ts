@@ -31,6 +31,8 @@ export class ManifestView implements StateReader {
   protected suspectMap = new Map<string, Suspect>();
   protected unsettledMap = new Map<string, UnsettledAttempt>();
   protected byFileId = new Map<string, string>();
+  /** File IDs of the pending deletes by path: previousIds looks one path up without a walk. */
+  private deletesByPath = new Map<string, Set<string>>();
 
   constructor(
     readonly file: string,
@@ -97,8 +99,9 @@ export class ManifestView implements StateReader {
 
   previousIds(relPath: string): PreviousId[] {
     const out: PreviousId[] = [];
-    for (const d of this.deletes.values()) {
-      if (d.path !== relPath || (d.reason !== 'replaced' && d.reason !== 'removed')) continue;
+    for (const id of this.deletesByPath.get(relPath) ?? []) {
+      const d = this.deletes.get(id)!;
+      if (d.reason !== 'replaced' && d.reason !== 'removed') continue;
       out.push({ fileId: d.fileId, reason: d.reason, until: d.notBefore ?? d.queuedAt });
     }
     return out.sort((a, b) => b.until.localeCompare(a.until));
@@ -134,7 +137,9 @@ export class ManifestView implements StateReader {
     this.folderRecord = { ...sections.folder };
     this.statsData = { ...(sections.stats ?? {}) };
     this.uploads = toMap(sections.pendingUploads);
-    this.deletes = toMap(sections.pendingDeletes);
+    this.deletes = new Map();
+    this.deletesByPath = new Map();
+    for (const key in sections.pendingDeletes) this.setDelete(key, sections.pendingDeletes[key]!);
     this.suspectMap = toMap(sections.suspects);
     this.unsettledMap = toMap(sections.unsettled);
     if (stored.format === 'single') {
@@ -158,6 +163,18 @@ export class ManifestView implements StateReader {
     }
   }
 
+  /** Forgets every entry and record with their indexes (the folder record and stats stay). */
+  protected clearRecords(): void {
+    this.shardMaps = this.shardMaps.map(() => new Map<string, ManifestEntry>());
+    this.entryCount = 0;
+    this.byFileId = new Map();
+    this.uploads = new Map();
+    this.deletes = new Map();
+    this.deletesByPath = new Map();
+    this.suspectMap = new Map();
+    this.unsettledMap = new Map();
+  }
+
   /** Applies one change; the writer records the same change in its journal. */
   protected apply([section, key, value]: JournalOp): void {
     switch (section) {
@@ -169,7 +186,7 @@ export class ManifestView implements StateReader {
         setOrDelete(this.uploads, key, value as PendingUpload | null);
         return;
       case 'd':
-        setOrDelete(this.deletes, key, value as PendingDelete | null);
+        this.setDelete(key, value as PendingDelete | null);
         return;
       case 's':
         setOrDelete(this.suspectMap, key, value as Suspect | null);
@@ -216,6 +233,24 @@ export class ManifestView implements StateReader {
     const old = this.shardMaps;
     this.shardMaps = Array.from({ length: count }, () => new Map<string, ManifestEntry>());
     for (const m of old) for (const [key, entry] of m) this.shardMaps[shardOf(key, count)]!.set(key, entry);
+  }
+
+  /** Records or (null) forgets a pending delete, keeping the by-path index in step. */
+  private setDelete(fileId: string, value: PendingDelete | null): void {
+    const before = this.deletes.get(fileId);
+    if (before !== undefined) {
+      const ids = this.deletesByPath.get(before.path);
+      ids?.delete(fileId);
+      if (ids?.size === 0) this.deletesByPath.delete(before.path);
+    }
+    if (value === null) {
+      this.deletes.delete(fileId);
+      return;
+    }
+    this.deletes.set(fileId, value);
+    const ids = this.deletesByPath.get(value.path);
+    if (ids) ids.add(fileId);
+    else this.deletesByPath.set(value.path, new Set([fileId]));
   }
 
   private unindex(relPath: string, entry: ManifestEntry): void {

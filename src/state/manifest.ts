@@ -2,14 +2,13 @@
 import { link, mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Low, type Adapter } from 'lowdb';
-import type { ManifestEntry } from '../types.js';
 import {
   createFileExclusive,
   fsyncDirectory,
   removeAbandonedTempFiles,
   writeFileAtomic,
 } from './atomic-write.js';
-import { ManifestClosedError, ManifestNotFoundError, ManifestWriteError } from './errors.js';
+import { ManifestClosedError, ManifestWriteError } from './errors.js';
 import { JournalWriter, journalLine } from './journal.js';
 import { WriteBatchTimer } from './write-batch-timer.js';
 import {
@@ -27,21 +26,16 @@ import {
   MANIFEST_VERSION,
   type FolderRecord,
   type JournalOp,
-  type ManifestData,
   type ManifestHead,
 } from './manifest-format.js';
-import { ManifestView, MutableStateView, recordOf } from './manifest-view.js';
+import { MutableStateView, recordOf } from './manifest-view.js';
 import { ensureStateDir, manifestPath } from './state-dir.js';
 import type { StateReader, StateStore } from './store.js';
 
-export {
-  MANIFEST_VERSION,
-  migrate,
-  type FolderRecord,
-  type ManifestData,
-  type ManifestStats,
-} from './manifest-format.js';
+export { MANIFEST_VERSION, migrate, type FolderRecord, type ManifestStats } from './manifest-format.js';
 export type { DurableOption, StateReader, StateStore } from './store.js';
+// The read-only side lives apart so that `files-sync id` loads none of the writer's modules.
+export { openManifest, type ReadonlyManifest } from './manifest-read.js';
 
 /** The reader interface under its historical name (library users import it). */
 export type ManifestReader = StateReader;
@@ -57,14 +51,6 @@ export interface ManifestOpenOptions {
   snapshotAfterBytes?: number;
   /** A non-empty journal is folded into a snapshot after this long without changes; default 30 s. */
   snapshotIdleMs?: number;
-}
-
-/** A read-only view of a folder's state for library users and the CLI. */
-export interface ReadonlyManifest extends StateReader {
-  /** Re-reads the files (sees the last completed write; never a half-written one). */
-  reload(): Promise<void>;
-  /** The whole state as one single-file-shaped object (export, tests). */
-  toData(): ManifestData;
 }
 
 /** Files this code creates in the state dir are private: they map every synced path to a file ID. */
@@ -243,13 +229,7 @@ export class Manifest extends MutableStateView implements StateStore {
   async startOver(workspaceId: string | null): Promise<string> {
     this.assertOpen();
     await this.flush();
-    this.shardMaps = this.shardMaps.map(() => new Map<string, ManifestEntry>());
-    this.entryCount = 0;
-    this.byFileId = new Map();
-    this.uploads = new Map();
-    this.deletes = new Map();
-    this.suspectMap = new Map();
-    this.unsettledMap = new Map();
+    this.clearRecords();
     this.folderRecord = { ...this.folderRecord, workspaceId };
     this.statsData = { ...this.statsData, workspaceChangedAt: new Date().toISOString() };
     this.markAllDirty();
@@ -397,7 +377,10 @@ export class Manifest extends MutableStateView implements StateStore {
 
   protected record(op: JournalOp): void {
     this.pendingOps.push(op);
-    if (op[0] === 'e') this.dirtyShards.add(shardOf(op[1], this.shardFiles.length));
+    // The shard the entry is in now: while a snapshot reshards, shardFiles still has the old count,
+    // and a path marked under it would not be written by the next snapshot (the entry was lost
+    // once its journal was folded).
+    if (op[0] === 'e') this.dirtyShards.add(shardOf(op[1], this.shardMaps.length));
     else this.headChanged = true;
     this.batch.changed();
   }
@@ -521,42 +504,6 @@ export class Manifest extends MutableStateView implements StateStore {
 
 function allShards(count: number): Set<number> {
   return new Set(Array.from({ length: count }, (_, i) => i));
-}
-
-/**
- * Opens a folder's state read-only: reads the files, never writes, never locks. Safe while the
- * daemon writes. Throws ManifestNotFoundError if absent. With `onlyPath`, only the shard holding
- * that path is read (a one-path lookup at any folder size): get/has/pending/previousIds answer
- * for that path, while size, entries() and findByFileId() cover only that shard.
- */
-export async function openManifest(
-  stateDir: string,
-  folderName: string,
-  options: { onlyPath?: string } = {},
-): Promise<ReadonlyManifest> {
-  const file = manifestPath(stateDir, folderName);
-  const stored = await readExisting(file, options.onlyPath);
-  return new ManifestSnapshot(file, stored, options.onlyPath);
-}
-
-class ManifestSnapshot extends ManifestView implements ReadonlyManifest {
-  constructor(
-    file: string,
-    stored: StoredManifest,
-    private readonly onlyPath: string | undefined,
-  ) {
-    super(file, stored);
-  }
-
-  async reload(): Promise<void> {
-    this.load(await readExisting(this.file, this.onlyPath));
-  }
-}
-
-async function readExisting(file: string, onlyPath: string | undefined): Promise<StoredManifest> {
-  const stored = await readStoredManifest(file, { onlyPath });
-  if (stored === null) throw new ManifestNotFoundError(`no manifest at ${file}`, { file });
-  return stored;
 }
 
 /**

@@ -43,9 +43,11 @@ export interface ExecutorManifest {
   addPendingUpload(p: PendingUpload): unknown;
   removePendingUpload(path: string): void;
   pendingDeletes(): PendingDelete[];
+  pendingDelete(fileId: string): PendingDelete | undefined;
   addPendingDelete(d: PendingDelete): unknown;
   removePendingDelete(fileId: string): void;
   suspects(): Suspect[];
+  suspect(fileId: string): Suspect | undefined;
   addSuspect(s: Suspect): unknown;
   removeSuspect(fileId: string): void;
   unsettled(): UnsettledAttempt[];
@@ -490,8 +492,8 @@ export class Executor {
     const { manifest } = this.opts;
     return (
       manifest.findByFileId(id) !== undefined ||
-      manifest.pendingDeletes().some((d) => d.fileId === id) ||
-      manifest.suspects().some((s) => s.fileId === id) ||
+      manifest.pendingDelete(id) !== undefined ||
+      manifest.suspect(id) !== undefined ||
       this.opts.isOwned?.(id) === true
     );
   }

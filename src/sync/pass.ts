@@ -16,6 +16,7 @@ import type { ClockBounds } from './plan.js';
 import type { StateStore } from '../state/store.js';
 import { FileExpiredError } from '../api/errors.js';
 import { mapLimit } from './map-limit.js';
+import { collectGarbageSoon } from '../util/collect-garbage.js';
 import { checkPaths, scanAll, type LocalSkip, type LocalState, type ScanProgress } from './local-state.js';
 
 /** A pass reads and writes the folder's state through the state store interface (any backend). */
@@ -181,12 +182,14 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     else remote = listed;
   }
 
-  // A full pass plans against a snapshot of the entries; a batch only looks up its own paths.
-  const entries: EntryLookup = full ? new Map(ctx.manifest.entries()) : liveEntries(ctx.manifest);
+  // Everything asynchronous first: the planner then reads the state in one synchronous call, so
+  // it plans over the store's own maps (no copy of 100k entries) and sees one consistent state.
+  const foreign = remote ? await foreignOf(ctx) : {};
+  const expiredIds = remote ? await expiredAmong(ctx, remote) : undefined;
   const plan = planSync({
     local: state.local,
     manifest: {
-      entries,
+      entries: liveEntries(ctx.manifest),
       pendingUploads: ctx.manifest.pendingUploads(),
       pendingDeletes: ctx.manifest.pendingDeletes(),
       suspects: ctx.manifest.suspects(),
@@ -199,9 +202,9 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     unreadable: state.unreadable,
     unreadableDirs: state.unreadableDirs,
     inFlight: ctx.executor.inFlight(),
-    ...(remote ? await foreignOf(ctx) : {}),
+    ...foreign,
     expiryMarginMs: ctx.expiryMarginMs,
-    expiredIds: remote ? await expiredAmong(ctx, remote) : undefined,
+    expiredIds,
   });
   const guard = ctx.executor.guard;
   const planned = new Set(plan.ops.flatMap((o) => (o.kind === 'delete' ? [o.path] : [])));
@@ -283,6 +286,8 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     }
   }
   if (report.failed.length > 0) report.status = 'failed';
+  // Everything the pass built for the whole folder is garbage now (see collectGarbageSoon).
+  if (full && report.localFiles >= LARGE_FOLDER_FILES) collectGarbageSoon();
   return report;
 }
 
@@ -300,6 +305,9 @@ async function foreignOf(ctx: PassContext): Promise<Pick<PlanInput, 'foreignIds'
     foreignUploadKeys: shared.uploadKeys,
   };
 }
+
+/** From this many files on, a full pass leaves enough garbage behind to collect it at once. */
+const LARGE_FOLDER_FILES = 10_000;
 
 /** Vanished copies asked about one by one: bounds the cost when many went at once. */
 const EXPIRY_PROBES = 100;

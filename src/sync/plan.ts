@@ -185,9 +185,12 @@ function planContext(input: PlanInput): PlanContext {
   const { entries } = input.manifest;
   const remote = input.remote;
   const intentsByPath = new Map(input.manifest.pendingUploads.map((p) => [p.path, p]));
-  const scope = new Set<string>(
-    input.scope ?? [...entries.keys(), ...input.local.keys(), ...intentsByPath.keys()],
-  );
+  const scope = new Set<string>(input.scope ?? entries.keys());
+  // Added one by one, in the same order as a spread of the three would (no 200k-element arrays).
+  if (input.scope === undefined) {
+    for (const p of input.local.keys()) scope.add(p);
+    for (const p of intentsByPath.keys()) scope.add(p);
+  }
   // An entry recorded after the listing began may not be in it yet: it cannot be judged gone.
   const judgeable = (e: ManifestEntry): boolean =>
     remote !== undefined && Date.parse(e.uploadedAt) < remote.startedAt.getTime();

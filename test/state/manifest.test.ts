@@ -199,6 +199,27 @@ describe('Manifest writes', () => {
     expect(Object.keys((await onDisk()).entries)).toHaveLength(10_000);
   });
 
+  it('keeps every entry set while a snapshot reshards, after the next snapshot folds the journal', async () => {
+    const m = await openTracked();
+    // Over one shard's worth: the next snapshot splits the state into more shards.
+    for (let i = 0; i < 5_000; i++) m.set(`a${i % 40}/f${i}.txt`, entry(`file_a${i}`));
+    const resharding = m.snapshot();
+    let done = false;
+    void resharding.finally(() => (done = true));
+    // Changes made while the shards are written (one a tick); few enough that the next snapshot
+    // does not reshard again (which would rewrite every shard and hide a lost mark).
+    let n = 0;
+    while (!done) {
+      if (n < 2_000) m.set(`b${n % 40}/f${n}.txt`, entry(`file_b${n++}`));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await resharding;
+    expect(n).toBeGreaterThan(0);
+    // This snapshot folds the journal that held those changes: they must be in its shards.
+    await m.close();
+    expect(Object.keys((await onDisk()).entries)).toHaveLength(5_000 + n);
+  });
+
   it('writes after the quiet period without an explicit flush', async () => {
     const m = await openTracked({ writeDelayMs: 50, maxWriteDelayMs: 1000 });
     m.set('a.txt', entry('file_a'));

@@ -76,6 +76,9 @@ class FakeManifest implements ExecutorManifest {
   pendingDeletes() {
     return [...this.deletes.values()];
   }
+  pendingDelete(id: string) {
+    return this.deletes.get(id);
+  }
   addPendingDelete(d: PendingDelete) {
     this.deletes.set(d.fileId, d);
     this.log.push(`pending-delete ${d.fileId}`);
@@ -87,6 +90,9 @@ class FakeManifest implements ExecutorManifest {
   readonly unsettledMap = new Map<string, UnsettledAttempt>();
   suspects() {
     return [...this.suspectMap.values()];
+  }
+  suspect(id: string) {
+    return this.suspectMap.get(id);
   }
   addSuspect(x: Suspect) {
     this.suspectMap.set(x.fileId, x);

@@ -1,9 +1,12 @@
 /**
  * Preloaded with `node --import` into every measured child (our CLI and the baselines alike), so
  * CPU and peak RSS come from the process itself rather than from a racy read of /proc at exit.
- * The CLI does not know BENCH_USAGE_FILE; without it this module does nothing.
+ * The CLI does not know BENCH_USAGE_FILE; without it this module does nothing. Plain JavaScript,
+ * so a child can run without tsx (the installed CLI from dist/, as users run it).
  */
 import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
 
 const target = process.env.BENCH_USAGE_FILE;
 if (target) {
