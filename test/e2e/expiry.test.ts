@@ -5,7 +5,7 @@
  * one); the daemon tells consumers with one `expired` event naming the old and the new ID.
  */
 import fs from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeProject, type Project } from '../helpers/project.js';
 import { syncJson } from '../helpers/sync-cli.js';
 import { waitFor } from '../helpers/wait.js';
@@ -13,11 +13,8 @@ import { openManifest } from '../../src/state/manifest.js';
 import type { SyncOp } from '../../src/sync/ops.js';
 import { openStream, serve } from '../serve/support.js';
 
-let project: Project | undefined;
-afterEach(async () => {
-  await project?.cleanup();
-  project = undefined;
-});
+// Each project is removed by the clean-up registry after the daemons and streams started on it
+// (newest first): an afterEach of its own ran first and removed files under a running daemon.
 
 const HOUR_MS = 3_600_000;
 
@@ -48,7 +45,7 @@ async function plannedReuploads(p: Project): Promise<string[]> {
 
 describe('expiry', () => {
   it('uploads expired copies again (reason expired), deletes nothing, and then rests', async () => {
-    const p = (project = await expiringProject({ reconcile: { intervalMs: 0 } }));
+    const p = await expiringProject({ reconcile: { intervalMs: 0 } });
     expect((await syncJson(p)).reports[0]?.uploaded).toBe(2);
     const before = await recordedIds(p);
     expect(p.emulator.files().every((f) => typeof f.expiresAt === 'string')).toBe(true);
@@ -78,10 +75,10 @@ describe('expiry', () => {
 
   it('uploads copies expiring before the next reconciliation early and retires the old IDs', async () => {
     // Copies live one hour and the next reconciliation is due in one hour: each would lapse first.
-    const p = (project = await expiringProject({
+    const p = await expiringProject({
       reconcile: { intervalMs: HOUR_MS },
       retention: { supersededMs: 600_000, removedMs: 0 },
-    }));
+    });
     expect((await syncJson(p)).reports[0]?.uploaded).toBe(2);
     const before = await recordedIds(p);
     expect(await plannedReuploads(p)).toEqual([
@@ -101,7 +98,7 @@ describe('expiry', () => {
   });
 
   it('the daemon reports an expiry as one expired event with the old and the new ID', async () => {
-    const p = (project = await expiringProject({ reconcile: { intervalMs: 0 } }));
+    const p = await expiringProject({ reconcile: { intervalMs: 0 } });
     const s = await serve({}, p);
     const stream = await openStream(s.url);
     const before = await recordedIds(p);

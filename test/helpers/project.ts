@@ -77,7 +77,8 @@ export async function makeProject(
     if (cleaned) return;
     cleaned = true;
     await emulator.close();
-    await fs.rm(dir, { recursive: true, force: true });
+    // A daemon stopped just before may still be removing its last files: retry ENOTEMPTY/EBUSY.
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   };
   onCleanup(cleanup);
   return {
