@@ -34,6 +34,9 @@ interface PendingPath {
   last: number;
 }
 
+/** A flush also takes the paths due this much later: at most a tenth of the quiet period. */
+const COALESCE_MS = 10;
+
 /** Coalesces bursts of events per path: flushes a path after a quiet period, or after a maximum delay. */
 export function createPathDebouncer(options: PathDebouncerOptions): PathDebouncer {
   const { quietMs, maxDelayMs, onFlush } = options;
@@ -42,6 +45,7 @@ export function createPathDebouncer(options: PathDebouncerOptions): PathDebounce
       `quietMs and maxDelayMs must be non-negative numbers (got ${quietMs}, ${maxDelayMs})`,
     );
   }
+  const coalesceMs = Math.min(COALESCE_MS, quietMs / 10);
   const setTimer = options.setTimeout ?? ((cb: () => void, ms: number) => setTimeout(cb, ms));
   const clearTimer = options.clearTimeout ?? ((h: TimerHandle) => clearTimeout(h));
   const now = options.now ?? (() => performance.now());
@@ -96,7 +100,9 @@ export function createPathDebouncer(options: PathDebouncerOptions): PathDebounce
   const fire = (): void => {
     timer = undefined;
     if (closed) return;
-    const t = now();
+    // Paths due within COALESCE_MS of each other go in one flush: the two halves of a rename are
+    // touched microseconds apart, and flushed apart they are a delete and an upload, not a move.
+    const t = now() + coalesceMs;
     const due = new Set<string>();
     for (const [path, p] of byLast) {
       if (p.last + quietMs > t) break;

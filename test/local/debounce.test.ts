@@ -178,6 +178,28 @@ describe('createPathDebouncer', () => {
     expect(batches).toEqual([['a'], ['a']]);
   });
 
+  it('flushes paths due a moment apart in one batch (both halves of a rename), within a tenth of quietMs', () => {
+    let clock = 0;
+    const timers: Array<() => void> = [];
+    const d = make({
+      now: () => clock,
+      setTimeout: (cb) => {
+        timers.push(cb);
+        return timers.length as unknown as ReturnType<typeof setTimeout>;
+      },
+      clearTimeout: () => undefined,
+    });
+    d.touch('old-name.txt');
+    clock = 0.05;
+    d.touch('new-name.txt');
+    clock = 50;
+    d.touch('later.txt');
+    clock = 100;
+    timers.at(-1)!();
+    expect(batches).toEqual([['old-name.txt', 'new-name.txt']]);
+    expect(d.pending()).toBe(1);
+  });
+
   it('uses the injected timer functions and clock', () => {
     let clock = 0;
     const scheduled: Array<{ cb: () => void; ms: number }> = [];
