@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import { FilesSyncError } from '../errors.js';
 import { Manifest } from './manifest.js';
 import type { FolderRecord } from './manifest-format.js';
-import { PgStateStore } from './postgres/store.js';
+import { PgStateStore, type HeldLease, type PgStateStoreOptions } from './postgres/store.js';
 import type { StateStore } from './store.js';
 
 /** What the engine needs of a folder's store beyond StateStore: the workspace rule (see Manifest.startOver). */
@@ -11,7 +11,15 @@ export type FolderStore = StateStore & {
   readonly workspaceId: string | null | undefined;
   /** Returns where the old state is kept, if the backend keeps it. */
   startOver(workspaceId: string | null): Promise<string | undefined>;
+  /** The folder lease this store writes under (PostgreSQL only). */
+  readonly lease?: HeldLease | undefined;
 };
+
+/** What the daemon's folder loop hears from, and tells, a PostgreSQL store (ignored by lowdb). */
+export type FolderStoreOptions = Pick<
+  PgStateStoreOptions,
+  'onLeaseLost' | 'onUnreachable' | 'onWriteError' | 'reclaimToken' | 'leaseStaleMs' | 'heartbeatMs'
+>;
 
 /** Backend "postgres" without a URL. */
 export class StateConfigError extends FilesSyncError {}
@@ -29,6 +37,7 @@ export function databaseUrl(
 export async function openFolderStore(
   config: Pick<Config, 'state' | 'stateDir'>,
   folder: FolderRecord,
+  options: FolderStoreOptions = {},
 ): Promise<FolderStore> {
   if (config.state.backend !== 'postgres') return Manifest.open(config.stateDir, folder);
   const url = databaseUrl(config);
@@ -38,5 +47,5 @@ export async function openFolderStore(
       { backend: 'postgres' },
     );
   }
-  return PgStateStore.open({ url, passwordFile: config.state.passwordFile, folder });
+  return PgStateStore.open({ ...options, url, passwordFile: config.state.passwordFile, folder });
 }
