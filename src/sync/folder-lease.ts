@@ -42,17 +42,16 @@ export class FolderLeaseWatch {
     this.unreachableTries = 0;
   }
 
-  /** The run under `held` ended: lost to another daemon, or out of touch with the database (then it may be taken back). */
+  /**
+   * The run under `held` ended: out of touch with the database (`reclaim`: the lease is still
+   * recorded as ours and may be taken back), or lost to another daemon (named by the next attempt).
+   */
   released(held: HeldLease | undefined, reclaim: boolean): void {
     this.reclaimToken = reclaim ? held?.token : undefined;
-    if (held !== undefined)
-      this.seen = {
-        ownerHost: held.ownerHost,
-        ownerPid: held.ownerPid,
-        ageMs: 0,
-        at: held.renewedAt,
-        mine: reclaim,
-      };
+    this.seen =
+      reclaim && held !== undefined
+        ? { ownerHost: held.ownerHost, ownerPid: held.ownerPid, ageMs: 0, at: held.renewedAt, mine: true }
+        : undefined;
   }
 
   /** An attempt found the lease held by another live daemon; returns the delay before the next one. */

@@ -6,13 +6,16 @@ import pg from 'pg';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
+import { FilesClient } from '../../src/api/client.js';
+import { loadConfig } from '../../src/config/load.js';
+import { FolderSync } from '../../src/sync/folder.js';
 import { STATUS_FILE, type DaemonStatus, type FolderStatus } from '../../src/status.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startTestCluster } from '../helpers/postgres-server.js';
-import { makeProject, runCli, type Project } from '../helpers/project.js';
+import { makeProject, runCli, TEST_KEY, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
-import { localFiles, startDaemon, type DaemonProcess } from './daemon-harness.js';
+import { captureLogger, localFiles, startDaemon, type DaemonProcess } from './daemon-harness.js';
 
 const FOLDER = 'docs';
 
@@ -272,5 +275,59 @@ describe('PostgreSQL backend: one owner per folder', () => {
     expect(duplicateNames(p.emulator)).toEqual([]);
     expect(p.emulator.files()).toHaveLength(35);
     expect(d.logs().filter((l) => l.msg?.startsWith('state database unreachable'))).toHaveLength(1);
+  });
+});
+
+describe('PostgreSQL backend: a folder that loses its lease', () => {
+  it('stops at once and stands by: nothing is uploaded until it takes the folder back', async () => {
+    const url = await freshDatabase();
+    const db = dbPool(url);
+    const p = await pgProject(url);
+    await writeBurst(p, 'first', 3);
+    const { logger, lines } = captureLogger('info');
+    const loaded = (await loadConfig({ configPath: p.configPath, env: p.env })).config;
+    // In-process, the URL goes in the config (FILES_SYNC_DATABASE_URL would be this test process's).
+    const config = { ...loaded, state: { ...loaded.state, url } };
+    const client = new FilesClient({ apiKey: TEST_KEY, baseUrl: p.emulator.url, logger });
+    onCleanup(() => client.close());
+    const folder = new FolderSync({
+      config,
+      folder: config.folders[0]!,
+      client,
+      logger,
+      heartbeatMs: 100,
+      leaseRetry: { standbyRetryMs: 100 },
+    });
+    onCleanup(() => folder.stop());
+    await folder.start();
+    await waitForState(db, p, 'first files synced');
+
+    // Another daemon takes the folder (as a takeover would): a new token and a fresh heartbeat.
+    await db.query(
+      "UPDATE files_sync.leases SET token = token + 1, owner_host = 'thief', owner_pid = 4242, heartbeat_at = now() WHERE folder = $1",
+      [FOLDER],
+    );
+    await waitFor(() => folder.status().lease?.ownerHost === 'thief', {
+      message: () => `standby naming the thief; status ${JSON.stringify(folder.status())}`,
+    });
+    expect(folder.status()).toMatchObject({
+      mode: 'standby',
+      lease: { ownerHost: 'thief', ownerPid: 4242, ownedByThisDaemon: false },
+    });
+    await writeBurst(p, 'during', 3);
+    // The thief lets go: the standby takes the folder and its reconciliation uploads what changed meanwhile.
+    await db.query("UPDATE files_sync.leases SET heartbeat_at = '-infinity' WHERE folder = $1", [FOLDER]);
+    await waitForState(db, p, 'files written during the standby synced after the takeover');
+
+    const lost = lines.findIndex((l) => l.msg?.startsWith('lease lost'));
+    const tookOver = lines.findIndex((l) => l.msg === TOOK_OVER);
+    expect(lost).toBeGreaterThan(-1);
+    expect(tookOver).toBeGreaterThan(lost);
+    expect(lines.filter((l) => l.msg?.startsWith('lease lost'))).toHaveLength(1);
+    const uploads = lines.flatMap((l, i) => (l.op === 'upload' ? [i] : []));
+    expect(uploads.filter((i) => i > lost && i < tookOver)).toEqual([]);
+    expect(uploads.filter((i) => i > tookOver)).toHaveLength(3);
+    expect(duplicateNames(p.emulator)).toEqual([]);
+    expect(folder.status()).toMatchObject({ mode: 'watching', lease: { ownedByThisDaemon: true } });
   });
 });
