@@ -30,7 +30,7 @@ import { checkRoot, type RootCheck } from './root-check.js';
 import type { ReconcileReport } from './reconcile.js';
 import { releaseResult, type ReleaseResult } from '../control.js';
 import type { LookupFolder } from '../serve/lookup.js';
-import { LeaseHeldError, type LeaseLostError, type PgConnectionError } from '../state/postgres/errors.js';
+import { LeaseHeldError, PgConnectionError, type LeaseLostError } from '../state/postgres/errors.js';
 import {
   FolderLeaseWatch,
   PAUSED_RETRY_MAX_MS,
@@ -292,10 +292,12 @@ export class FolderSync {
         this.standBy(err);
         return;
       }
-      if (was !== 'paused')
-        this.log.error({ err: errorMessage(err) }, 'state database unreachable: folder paused');
-      else this.log.debug({ err: errorMessage(err) }, 'state database still unreachable');
-      this.tracker.setMode('paused', `state database unreachable: ${errorMessage(err)}`);
+      // The store's own errors already say "cannot open the state of folder ... in <database>".
+      const why =
+        err instanceof PgConnectionError ? `state database unreachable: ${err.message}` : errorMessage(err);
+      if (was !== 'paused') this.log.error({ err: why }, 'state database unreachable: folder paused');
+      else this.log.debug({ err: why }, 'state database still unreachable');
+      this.tracker.setMode('paused', why);
       this.retryLeaseIn(this.lease.unreachable());
     }
   }

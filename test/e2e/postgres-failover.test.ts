@@ -256,7 +256,7 @@ describe('PostgreSQL backend: one owner per folder', () => {
         message: () => `healthz 503 while the database is down; last ${JSON.stringify(health)}`,
       },
     );
-    expect(health.reasons.join('\n')).toMatch(/^folder docs: paused \(state database .* unreachable/m);
+    expect(health.reasons.join('\n')).toMatch(/^folder docs: paused \(state database .*unreachable/m);
     expect(JSON.stringify(health)).not.toContain(new URL(cluster.url).password);
     const paused = await waitForMode(p, 'paused');
     expect(paused.modeReason).toMatch(/unreachable/);
