@@ -91,7 +91,12 @@ describe('folder lease', () => {
     let b: PgStateStore | undefined;
     await waitFor(
       async () => {
-        b = await openStore(folder, { owner: { host: 'host-b', pid: 222 }, leaseStaleMs: 300 });
+        // No heartbeat either: a 300 ms stale time leaves too little room for a loaded machine's renewals.
+        b = await openStore(folder, {
+          owner: { host: 'host-b', pid: 222 },
+          leaseStaleMs: 300,
+          heartbeatMs: 3_600_000,
+        });
         return true;
       },
       { message: 'B takes the stale lease' },

@@ -15,7 +15,13 @@ import {
 import { MutableStateView } from '../manifest-view.js';
 import type { StateStore } from '../store.js';
 import { connect, type PgConnection, type PgConnectionOptions } from './connection.js';
-import { isConnectionFailure, LeaseLostError, PgConnectionError, PgWriteError } from './errors.js';
+import {
+  isConnectionFailure,
+  LeaseHeldError,
+  LeaseLostError,
+  PgConnectionError,
+  PgWriteError,
+} from './errors.js';
 import { acquireLease, DEFAULT_LEASE_STALE_MS, releaseLease, renewLease } from './lease.js';
 import { migrateSchema } from './migrations.js';
 import { WriteBatchTimer } from '../write-batch-timer.js';
@@ -153,6 +159,17 @@ export class PgStateStore extends MutableStateView implements StateStore {
       if (record !== f || !stored.existed) {
         store.change(['f', '', record]);
         await store.flush();
+      } else {
+        // Loading a big folder takes a while: the heartbeat's clock starts from a renewal made now.
+        const sentAt = Date.now();
+        if (!(await renewLease(conn.pool, name, token)))
+          throw new LeaseHeldError(
+            `folder "${name}" was taken over by another daemon while its state loaded`,
+            {
+              folder: name,
+            },
+          );
+        store.renewedAt = sentAt;
       }
       store.startHeartbeat(options.heartbeatMs ?? Math.max(100, Math.floor(staleMs / 3)), staleMs);
       return store;
