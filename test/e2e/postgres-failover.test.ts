@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import type { RunningEmulator } from '../../src/emulator/index.js';
+import type { FaultOptions, RunningEmulator } from '../../src/emulator/index.js';
 import { FilesClient } from '../../src/api/client.js';
 import { loadConfig } from '../../src/config/load.js';
 import { FolderSync } from '../../src/sync/folder.js';
@@ -133,17 +133,25 @@ async function healthz(url: string): Promise<{ status: number; reasons: string[]
   return { status: res.statusCode, reasons: body.reasons };
 }
 
+/** A folder with `files` files and two daemons on it: `a` owns it, `b` stands by (returned once both hold). */
+async function ownerAndStandby(files: number, faults?: FaultOptions) {
+  const url = await freshDatabase();
+  const db = dbPool(url);
+  const p = await pgProject(url);
+  // Slow uploads (when asked), so a kill lands while some are in flight with their intents recorded.
+  if (faults) p.emulator.setFaults(faults);
+  await writeBurst(p, 'first', files);
+  const a = await startDaemon(p, [], p.env);
+  const pb = await secondDaemon(p);
+  const b = await startDaemon(pb, [], pb.env);
+  await waitForState(db, p, 'first files synced');
+  const standby = await waitForMode(pb, 'standby');
+  return { db, p, pb, a, b, standby };
+}
+
 describe('PostgreSQL backend: one owner per folder', () => {
   it('two daemons on one folder: only the owner uploads (0 duplicates); the other stands by and names the owner', async () => {
-    const url = await freshDatabase();
-    const db = dbPool(url);
-    const p = await pgProject(url);
-    await writeBurst(p, 'first', 8);
-    const a = await startDaemon(p, [], p.env);
-    const pb = await secondDaemon(p);
-    const b = await startDaemon(pb, [], pb.env);
-    await waitForState(db, p, 'first files synced');
-    const standby = await waitForMode(pb, 'standby');
+    const { db, p, pb, a, b, standby } = await ownerAndStandby(8);
     await writeBurst(p, 'second', 8);
     await waitForState(db, p, 'files written while both run synced');
 
@@ -167,15 +175,7 @@ describe('PostgreSQL backend: one owner per folder', () => {
   });
 
   it('SIGKILL of the owner mid-burst: the standby takes over and finishes, every file once, 0 orphans', async () => {
-    const url = await freshDatabase();
-    const db = dbPool(url);
-    const p = await pgProject(url);
-    // Slow uploads, so the kill lands while some are in flight with their intents recorded.
-    p.emulator.setFaults({ latencyMs: 150 });
-    const a = await startDaemon(p, [], p.env);
-    const pb = await secondDaemon(p);
-    const b = await startDaemon(pb, [], pb.env);
-    await waitForMode(pb, 'standby');
+    const { db, p, pb, a, b } = await ownerAndStandby(0, { latencyMs: 150 });
     await writeBurst(p, 'burst', 40);
     let intents = 0;
     await waitFor(
@@ -208,15 +208,7 @@ describe('PostgreSQL backend: one owner per folder', () => {
   });
 
   it('a clean stop releases the lease: the standby takes over at once, not after the stale time', async () => {
-    const url = await freshDatabase();
-    const db = dbPool(url);
-    const p = await pgProject(url);
-    await writeBurst(p, 'first', 4);
-    const a = await startDaemon(p, [], p.env);
-    const pb = await secondDaemon(p);
-    const b = await startDaemon(pb, [], pb.env);
-    await waitForState(db, p, 'first files synced');
-    await waitForMode(pb, 'standby');
+    const { db, p, a, b } = await ownerAndStandby(4);
     const stoppedAt = Date.now();
     expect(await a.stop('SIGTERM')).toMatchObject({ code: 0 });
     await b.waitForLog((l) => l.msg === TOOK_OVER, 'the standby takes over');
