@@ -145,7 +145,7 @@ export class FolderSync {
    */
   async start(): Promise<void> {
     try {
-      await this.openRun(this.opts.config.reconcile.onStart ? 'startup' : undefined);
+      await this.openRun('start');
     } catch (err) {
       if (!(err instanceof LeaseHeldError)) throw err;
       this.standBy(err);
@@ -153,8 +153,12 @@ export class FolderSync {
     this.opts.onStatus?.();
   }
 
-  /** Opens the state (taking the lease) and starts the run: watcher, timers, the reconciliation asked for. */
-  private async openRun(reconcileReason: string | undefined): Promise<void> {
+  /**
+   * Opens the state (taking the lease) and starts the run: watcher, timers, a reconciliation. A
+   * takeover or a resume always reconciles: it resolves whatever the last run left (intents of
+   * uploads that may have gone out) and finds the changes made while no one watched.
+   */
+  private async openRun(how: 'start' | 'takeover' | 'resume'): Promise<void> {
     const { config, folder } = this.opts;
     const run = ++this.runId;
     this.abort = new AbortController();
@@ -171,11 +175,23 @@ export class FolderSync {
       },
     });
     this.lease.acquired();
+    const held = this.session.manifest.lease;
+    if (held !== undefined)
+      this.log.info(
+        { event: 'lease-acquired', token: held.token, how },
+        how === 'takeover'
+          ? 'took over the folder: its lease was free or stale (reconciling)'
+          : how === 'resume'
+            ? 'state database answers again; folder resumed (reconciling)'
+            : 'folder lease taken: this daemon owns the folder',
+      );
     // The store gave up while it opened: the halt queued behind this run closes it.
     if (this.abort.signal.aborted) return;
     this.halted = false;
     this.tracker.setMode('starting', 'run started');
-    if (reconcileReason !== undefined) this.requestReconcile(reconcileReason);
+    if (how === 'takeover') this.requestReconcile('took over');
+    else if (how === 'resume') this.requestReconcile('state database back');
+    else if (config.reconcile.onStart) this.requestReconcile('startup');
     if (config.watch.enabled) {
       this.root = await checkRoot(folder.path);
       await this.startWatcher();
@@ -204,7 +220,7 @@ export class FolderSync {
     this.inOrder(async () => {
       if (this.stopped) return;
       this.log.error(
-        { err: err.message },
+        { event: next === 'standby' ? 'lease-lost' : 'state-database-unreachable', err: err.message },
         next === 'standby'
           ? 'lease lost: another daemon owns this folder now; stopped syncing it, standing by'
           : 'state database unreachable: folder paused (nothing is uploaded until it answers again)',
@@ -259,7 +275,10 @@ export class FolderSync {
   /** Another daemon holds the lease: show who, and try again in 1-2 s. */
   private standBy(err: LeaseHeldError): void {
     if (this.tracker.mode !== 'standby')
-      this.log.info({ err: err.message }, 'folder owned by another daemon; standing by to take over');
+      this.log.info(
+        { event: 'lease-standby', owner: err.context.ownerHost, ownerPid: err.context.ownerPid },
+        'folder owned by another daemon; standing by to take over',
+      );
     const delay = this.lease.heldBy(err);
     this.tracker.setMode('standby', err.message);
     this.retryLeaseIn(delay);
@@ -279,14 +298,7 @@ export class FolderSync {
     if (this.stopped) return;
     const was = this.tracker.mode;
     try {
-      // Whatever the last owner left (intents of uploads it may have sent) is resolved by this reconciliation.
-      await this.openRun(was === 'paused' ? 'state database back' : 'took over');
-      this.log.info(
-        { from: was },
-        was === 'paused'
-          ? 'state database answers again; folder resumed (reconciling)'
-          : 'took over the folder: its lease was free or stale (reconciling)',
-      );
+      await this.openRun(was === 'paused' ? 'resume' : 'takeover');
     } catch (err) {
       if (err instanceof LeaseHeldError) {
         this.standBy(err);

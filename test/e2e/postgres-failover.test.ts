@@ -18,6 +18,8 @@ import { waitFor } from '../helpers/wait.js';
 import { captureLogger, localFiles, startDaemon, type DaemonProcess } from './daemon-harness.js';
 
 const FOLDER = 'docs';
+/** Child-process daemons start slowly on a loaded machine, and a takeover waits out the 10 s stale time. */
+const DAEMON_TEST_MS = 180_000;
 
 /** A project whose state lives in the database at `url`; its env carries the URL. */
 async function pgProject(url: string): Promise<Project> {
@@ -150,124 +152,143 @@ async function ownerAndStandby(files: number, faults?: FaultOptions) {
 }
 
 describe('PostgreSQL backend: one owner per folder', () => {
-  it('two daemons on one folder: only the owner uploads (0 duplicates); the other stands by and names the owner', async () => {
-    const { db, p, pb, a, b, standby } = await ownerAndStandby(8);
-    await writeBurst(p, 'second', 8);
-    await waitForState(db, p, 'files written while both run synced');
+  it(
+    'two daemons on one folder: only the owner uploads (0 duplicates); the other stands by and names the owner',
+    async () => {
+      const { db, p, pb, a, b, standby } = await ownerAndStandby(8);
+      await writeBurst(p, 'second', 8);
+      await waitForState(db, p, 'files written while both run synced');
 
-    expect(duplicateNames(p.emulator)).toEqual([]);
-    expect(p.emulator.files()).toHaveLength(16);
-    expect(uploadsBy(a)).toBe(16);
-    expect(uploadsBy(b)).toBe(0);
-    expect(standby.lease).toMatchObject({
-      ownerHost: os.hostname(),
-      ownerPid: a.pid,
-      ownedByThisDaemon: false,
-    });
-    expect(standby.lease!.ageSeconds).toBeLessThan(10);
-    const owner = await waitForMode(p, 'watching');
-    expect(owner.lease).toMatchObject({ ownerPid: a.pid, ownedByThisDaemon: true });
-    const human = await runCli(['status', '-c', pb.configPath], { env: pb.env });
-    expect(human.stdout).toContain(`${FOLDER} (`);
-    expect(human.stdout).toMatch(/: standby, /);
-    expect(human.stdout).toContain(`lease: owned by ${os.hostname()} pid ${a.pid}, heartbeat `);
-    expect(human.stdout).toContain('this daemon stands by');
-  });
+      expect(duplicateNames(p.emulator)).toEqual([]);
+      expect(p.emulator.files()).toHaveLength(16);
+      expect(uploadsBy(a)).toBe(16);
+      expect(uploadsBy(b)).toBe(0);
+      expect(standby.lease).toMatchObject({
+        ownerHost: os.hostname(),
+        ownerPid: a.pid,
+        ownedByThisDaemon: false,
+      });
+      expect(standby.lease!.ageSeconds).toBeLessThan(10);
+      const owner = await waitForMode(p, 'watching');
+      expect(owner.lease).toMatchObject({ ownerPid: a.pid, ownedByThisDaemon: true });
+      const human = await runCli(['status', '-c', pb.configPath], { env: pb.env });
+      expect(human.stdout).toContain(`${FOLDER} (`);
+      expect(human.stdout).toMatch(/: standby, /);
+      expect(human.stdout).toContain(`lease: owned by ${os.hostname()} pid ${a.pid}, heartbeat `);
+      expect(human.stdout).toContain('this daemon stands by');
+    },
+    DAEMON_TEST_MS,
+  );
 
-  it('SIGKILL of the owner mid-burst: the standby takes over and finishes, every file once, 0 orphans', async () => {
-    const { db, p, pb, a, b } = await ownerAndStandby(0, { latencyMs: 150 });
-    await writeBurst(p, 'burst', 40);
-    let intents = 0;
-    await waitFor(
-      async () => {
-        const r = await db.query('SELECT 1 FROM files_sync.pending_uploads WHERE folder = $1', [FOLDER]);
-        intents = r.rowCount ?? 0;
-        return p.emulator.files().length >= 4 && intents > 0;
-      },
-      { timeoutMs: 60_000, message: 'the owner is uploading (files on the emulator, intents in the state)' },
-    );
-    const before = p.emulator.files().length;
-    const killedAt = Date.now();
-    await a.stop('SIGKILL');
-    await b.waitForLog((l) => l.msg === TOOK_OVER, 'the standby takes over', 60_000);
-    const takeoverMs = Date.now() - killedAt;
-    await waitForState(db, p, 'the new owner finished the burst');
+  it(
+    'SIGKILL of the owner mid-burst: the standby takes over and finishes, every file once, 0 orphans',
+    async () => {
+      const { db, p, pb, a, b } = await ownerAndStandby(0, { latencyMs: 150 });
+      await writeBurst(p, 'burst', 40);
+      let intents = 0;
+      await waitFor(
+        async () => {
+          const r = await db.query('SELECT 1 FROM files_sync.pending_uploads WHERE folder = $1', [FOLDER]);
+          intents = r.rowCount ?? 0;
+          return p.emulator.files().length >= 4 && intents > 0;
+        },
+        {
+          timeoutMs: 60_000,
+          message: 'the owner is uploading (files on the emulator, intents in the state)',
+        },
+      );
+      const before = p.emulator.files().length;
+      const killedAt = Date.now();
+      await a.stop('SIGKILL');
+      await b.waitForLog((l) => l.msg === TOOK_OVER, 'the standby takes over', 60_000);
+      const takeoverMs = Date.now() - killedAt;
+      await waitForState(db, p, 'the new owner finished the burst');
 
-    expect(before).toBeLessThan(40);
-    expect(duplicateNames(p.emulator)).toEqual([]);
-    expect(p.emulator.files()).toHaveLength(40);
-    expect((await waitForMode(pb, 'watching')).lease).toMatchObject({
-      ownerPid: b.pid,
-      ownedByThisDaemon: true,
-    });
-    // Stale after 10 s, a standby tries every 1-2 s: about 11-12 s; loose for a loaded machine.
-    console.info(
-      `takeover after SIGKILL: ${takeoverMs} ms (${before} of 40 uploaded, ${intents} intents at the kill)`,
-    );
-    expect(takeoverMs).toBeLessThan(30_000);
-  });
+      expect(before).toBeLessThan(40);
+      expect(duplicateNames(p.emulator)).toEqual([]);
+      expect(p.emulator.files()).toHaveLength(40);
+      expect((await waitForMode(pb, 'watching')).lease).toMatchObject({
+        ownerPid: b.pid,
+        ownedByThisDaemon: true,
+      });
+      // Stale after 10 s, a standby tries every 1-2 s: about 11-12 s; loose for a loaded machine.
+      console.info(
+        `takeover after SIGKILL: ${takeoverMs} ms (${before} of 40 uploaded, ${intents} intents at the kill)`,
+      );
+      expect(takeoverMs).toBeLessThan(30_000);
+    },
+    DAEMON_TEST_MS,
+  );
 
-  it('a clean stop releases the lease: the standby takes over at once, not after the stale time', async () => {
-    const { db, p, a, b } = await ownerAndStandby(4);
-    const stoppedAt = Date.now();
-    expect(await a.stop('SIGTERM')).toMatchObject({ code: 0 });
-    await b.waitForLog((l) => l.msg === TOOK_OVER, 'the standby takes over');
-    const handOverMs = Date.now() - stoppedAt;
-    await writeBurst(p, 'after', 3);
-    await waitForState(db, p, 'the new owner syncs new files');
+  it(
+    'a clean stop releases the lease: the standby takes over at once, not after the stale time',
+    async () => {
+      const { db, p, a, b } = await ownerAndStandby(4);
+      const stoppedAt = Date.now();
+      expect(await a.stop('SIGTERM')).toMatchObject({ code: 0 });
+      await b.waitForLog((l) => l.msg === TOOK_OVER, 'the standby takes over');
+      const handOverMs = Date.now() - stoppedAt;
+      await writeBurst(p, 'after', 3);
+      await waitForState(db, p, 'the new owner syncs new files');
 
-    console.info(`hand-over after a clean stop: ${handOverMs} ms`);
-    // Below the 10 s stale time: the lease was released, not waited out.
-    expect(handOverMs).toBeLessThan(9_000);
-    expect(uploadsBy(b)).toBe(3);
-    expect(duplicateNames(p.emulator)).toEqual([]);
-  });
+      console.info(`hand-over after a clean stop: ${handOverMs} ms`);
+      // Below the 10 s stale time: the lease was released, not waited out.
+      expect(handOverMs).toBeLessThan(9_000);
+      expect(uploadsBy(b)).toBe(3);
+      expect(duplicateNames(p.emulator)).toEqual([]);
+    },
+    DAEMON_TEST_MS,
+  );
 
-  it('database restart mid-sync: the folder pauses (healthz 503 says why), reconnects, resumes; 0 duplicates', async () => {
-    // A server of its own, so stopping it does not disturb the other tests.
-    const cluster = await startTestCluster();
-    onCleanup(() => cluster.stop());
-    const db = dbPool(cluster.url);
-    const p = await pgProject(cluster.url);
-    p.emulator.setFaults({ latencyMs: 100 });
-    const d = await startDaemon(p, ['--http', '127.0.0.1:0'], p.env);
-    const line = await d.waitForLog((l) => l.msg === 'status endpoint listening', 'endpoint URL');
-    const endpoint = String(line.url);
-    await writeBurst(p, 'burst', 30);
-    await waitFor(() => p.emulator.files().length >= 3, { timeoutMs: 60_000, message: 'uploads started' });
-    await cluster.halt();
+  it(
+    'database restart mid-sync: the folder pauses (healthz 503 says why), reconnects, resumes; 0 duplicates',
+    async () => {
+      // A server of its own, so stopping it does not disturb the other tests.
+      const cluster = await startTestCluster();
+      onCleanup(() => cluster.stop());
+      const db = dbPool(cluster.url);
+      const p = await pgProject(cluster.url);
+      p.emulator.setFaults({ latencyMs: 100 });
+      const d = await startDaemon(p, ['--http', '127.0.0.1:0'], p.env);
+      const line = await d.waitForLog((l) => l.msg === 'status endpoint listening', 'endpoint URL');
+      const endpoint = String(line.url);
+      await writeBurst(p, 'burst', 30);
+      await waitFor(() => p.emulator.files().length >= 3, { timeoutMs: 60_000, message: 'uploads started' });
+      await cluster.halt();
 
-    let health = { status: 0, reasons: [] as string[] };
-    await waitFor(
-      async () => {
-        health = await healthz(endpoint);
-        return health.status === 503;
-      },
-      {
-        timeoutMs: 30_000,
-        message: () => `healthz 503 while the database is down; last ${JSON.stringify(health)}`,
-      },
-    );
-    expect(health.reasons.join('\n')).toMatch(/^folder docs: paused \(state database .*unreachable/m);
-    expect(JSON.stringify(health)).not.toContain(new URL(cluster.url).password);
-    const paused = await waitForMode(p, 'paused');
-    expect(paused.modeReason).toMatch(/unreachable/);
-    expect(paused.lease).toMatchObject({ ownerPid: d.pid, ownedByThisDaemon: true });
-    // Changes made meanwhile are found by the reconciliation on resume.
-    await writeBurst(p, 'during', 5);
-    await cluster.restart();
+      let health = { status: 0, reasons: [] as string[] };
+      await waitFor(
+        async () => {
+          health = await healthz(endpoint);
+          return health.status === 503;
+        },
+        {
+          timeoutMs: 30_000,
+          message: () => `healthz 503 while the database is down; last ${JSON.stringify(health)}`,
+        },
+      );
+      expect(health.reasons.join('\n')).toMatch(/^folder docs: paused \(state database .*unreachable/m);
+      expect(JSON.stringify(health)).not.toContain(new URL(cluster.url).password);
+      const paused = await waitForMode(p, 'paused');
+      expect(paused.modeReason).toMatch(/unreachable/);
+      expect(paused.lease).toMatchObject({ ownerPid: d.pid, ownedByThisDaemon: true });
+      // Changes made meanwhile are found by the reconciliation on resume.
+      await writeBurst(p, 'during', 5);
+      await cluster.restart();
 
-    await d.waitForLog(
-      (l) => l.msg === 'state database answers again; folder resumed (reconciling)',
-      'the folder resumes',
-      60_000,
-    );
-    await waitForState(db, p, 'every file synced after the restart');
-    await waitFor(async () => (await healthz(endpoint)).status === 200, { message: 'healthz ok again' });
-    expect(duplicateNames(p.emulator)).toEqual([]);
-    expect(p.emulator.files()).toHaveLength(35);
-    expect(d.logs().filter((l) => l.msg?.startsWith('state database unreachable'))).toHaveLength(1);
-  });
+      await d.waitForLog(
+        (l) => l.msg === 'state database answers again; folder resumed (reconciling)',
+        'the folder resumes',
+        60_000,
+      );
+      await waitForState(db, p, 'every file synced after the restart');
+      await waitFor(async () => (await healthz(endpoint)).status === 200, { message: 'healthz ok again' });
+      expect(duplicateNames(p.emulator)).toEqual([]);
+      expect(p.emulator.files()).toHaveLength(35);
+      expect(d.logs().filter((l) => l.msg?.startsWith('state database unreachable'))).toHaveLength(1);
+    },
+    DAEMON_TEST_MS,
+  );
 });
 
 describe('PostgreSQL backend: a folder that loses its lease', () => {
