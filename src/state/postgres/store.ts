@@ -137,7 +137,6 @@ export class PgStateStore extends MutableStateView implements StateStore {
     try {
       await migrateSchema(conn.pool);
       const owner = options.owner ?? { host: os.hostname(), pid: process.pid };
-      const renewedAt = Date.now();
       const token = await acquireLease(conn.pool, name, owner, staleMs, options.reclaimToken);
       const stored = await loadFolder(conn.pool, options.folder);
       const store = new PgStateStore(
@@ -149,7 +148,6 @@ export class PgStateStore extends MutableStateView implements StateStore {
         owner,
         options,
       );
-      store.renewedAt = renewedAt;
       const f = store.folderRecord;
       let record = f;
       if (f.root !== options.folder.root) record = { ...record, root: options.folder.root };
@@ -163,12 +161,9 @@ export class PgStateStore extends MutableStateView implements StateStore {
         // Loading a big folder takes a while: the heartbeat's clock starts from a renewal made now.
         const sentAt = Date.now();
         if (!(await renewLease(conn.pool, name, token)))
-          throw new LeaseHeldError(
-            `folder "${name}" was taken over by another daemon while its state loaded`,
-            {
-              folder: name,
-            },
-          );
+          throw new LeaseHeldError(`folder "${name}" was taken over while its state loaded`, {
+            folder: name,
+          });
         store.renewedAt = sentAt;
       }
       store.startHeartbeat(options.heartbeatMs ?? Math.max(100, Math.floor(staleMs / 3)), staleMs);
