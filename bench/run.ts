@@ -16,6 +16,7 @@ import { watchMemoryScenario } from './scenarios/watch-memory.js';
 import { manifestScenario } from './scenarios/manifest.js';
 import { serveScenario } from './scenarios/serve.js';
 import { millionScenario } from './scenarios/million.js';
+import { postgresScenario } from './scenarios/postgres.js';
 
 /** Every scenario, in the order a full run takes them (latency before manifest: they share a daemon run). */
 export const SCENARIOS: readonly Scenario[] = [
@@ -27,6 +28,7 @@ export const SCENARIOS: readonly Scenario[] = [
   manifestScenario,
   serveScenario,
   millionScenario,
+  postgresScenario,
 ];
 
 const ALIASES: Record<string, string> = {
@@ -35,6 +37,7 @@ const ALIASES: Record<string, string> = {
   hash: 'hashing',
   watch: 'watch-memory',
   '1m': 'million',
+  pg: 'postgres',
 };
 
 const USAGE = `usage: npm run bench -- [--quick] [--seed N] [scenario ...]

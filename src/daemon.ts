@@ -101,6 +101,8 @@ export class Daemon {
       stateDir: this.config.stateDir,
       folders: () => this.folders.values(),
       logger: this.opts.logger,
+      // A PostgreSQL store keeps the change history for other hosts (files_sync.events).
+      onChange: (change) => this.folders.get(change.folder)?.recordChange(change),
     });
     if (listen) {
       const control = {

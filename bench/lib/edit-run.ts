@@ -20,6 +20,7 @@ import { readCpuMs, readMemoryMB } from './procfs.js';
 import { durableWrites, observeStateWrites, type StateWrites } from './state-writes.js';
 import { prepareSyncedTree } from './synced-tree.js';
 import { makeWorkDir, removeWorkDir } from './workdir.js';
+import { migrateFolderState } from '../../src/state/migrate-backend.js';
 
 export interface EditRunOptions {
   seed: number;
@@ -29,6 +30,8 @@ export interface EditRunOptions {
   intervalMs: number;
   /** watch.debounceMs given to the daemon. */
   debounceMs: number;
+  /** Keep the state in this PostgreSQL database (URL without password; an empty database) instead of lowdb files. */
+  postgres?: { url: string; password: string };
 }
 
 export interface EditRunResult extends EditRunOptions {
@@ -86,6 +89,34 @@ interface PendingEdit {
   seenAt?: number;
 }
 
+/** PGPASSWORD for this process while `work` runs (node-postgres reads it; URLs carry no password). */
+async function withPassword<T>(password: string, work: () => Promise<T>): Promise<T> {
+  const before = process.env.PGPASSWORD;
+  process.env.PGPASSWORD = password;
+  try {
+    return await work();
+  } finally {
+    if (before === undefined) delete process.env.PGPASSWORD;
+    else process.env.PGPASSWORD = before;
+  }
+}
+
+/** The seeded lowdb state copied into PostgreSQL by the product's own migration. */
+async function migrateStateToPostgres(
+  tree: { root: string; stateDir: string },
+  db: { url: string; password: string },
+): Promise<void> {
+  await withPassword(db.password, () =>
+    migrateFolderState({
+      from: 'lowdb',
+      to: 'postgres',
+      folder: { name: FOLDER_NAME, root: tree.root },
+      stateDir: tree.stateDir,
+      url: db.url,
+    }),
+  );
+}
+
 async function execute(o: EditRunOptions, log: (m: string) => void): Promise<EditRunResult> {
   const dir = await makeWorkDir('edits');
   const byName = new Map<string, PendingEdit>();
@@ -99,6 +130,10 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
   try {
     log(`writing and seeding ${o.treeFiles} files`);
     const tree = await prepareSyncedTree(dir, { seed: o.seed, files: o.treeFiles, emulator: emulator.core });
+    if (o.postgres !== undefined) {
+      log('moving the seeded state into PostgreSQL (files-sync state migrate, in process)');
+      await migrateStateToPostgres(tree, o.postgres);
+    }
     const config = await writeProductConfig(dir, {
       baseUrl: emulator.url,
       folderPath: tree.root,
@@ -106,10 +141,14 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
       concurrency: 4,
       debounceMs: o.debounceMs,
       reconcileIntervalMs: 0,
+      ...(o.postgres !== undefined ? { state: { backend: 'postgres' as const, url: o.postgres.url } } : {}),
     });
 
     const watchBackend = await effectiveWatchBackend(config);
-    const daemon = startDaemon(config, productEnv(emulator.url));
+    const daemon = startDaemon(config, {
+      ...productEnv(emulator.url),
+      ...(o.postgres !== undefined ? { PGPASSWORD: o.postgres.password } : {}),
+    });
     let stopped = false;
     try {
       await daemon.waitForLog(isReconcileDone, 20 * 60_000, 'reconciliation done');
@@ -128,6 +167,7 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
         throw new BenchError(`only ${targets.length} files to edit`, { wanted: o.edits });
       const edits: PendingEdit[] = [];
       const cpuBefore = await readCpuMs(daemon.pid);
+      // With PostgreSQL the state is not in files: nothing to observe there (0 writes).
       const observer = await observeStateWrites(tree.stateDir, FOLDER_NAME);
       const firstAt = performance.now();
       for (let i = 0; i < targets.length; i++) {

@@ -27,6 +27,8 @@ export interface ProductConfigOptions {
   /** watch.backend; omitted = the product's default. */
   watchBackend?: string;
   logLevel?: 'info' | 'warn' | 'debug';
+  /** The `state` section; omitted = the default (lowdb files in stateDir). */
+  state?: { backend: 'postgres'; url: string };
 }
 
 /** Writes `<dir>/sync.config.json` for one folder and returns its path. */
@@ -44,6 +46,7 @@ export async function writeProductConfig(dir: string, o: ProductConfigOptions): 
     // Benchmarks change (and seed) many files at once; the guards are not what is measured.
     safety: { maxDeletes: 100_000_000, maxDeletePercent: 100 },
     log: { level: o.logLevel ?? 'info' },
+    ...(o.state !== undefined ? { state: o.state } : {}),
   };
   const file = path.join(dir, 'sync.config.json');
   await fs.writeFile(file, `${JSON.stringify(config, null, 2)}\n`);

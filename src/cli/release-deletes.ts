@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { readControlRecord, requestReleaseDeletes, type ReleaseResult } from '../control.js';
 import { acquireLock } from '../state/lock.js';
 import { isProcessAlive } from '../state/process.js';
-import { openFolderSession, reconcileSession } from '../sync/session.js';
+import { openFolderSession, reconcileSession, type FolderSession } from '../sync/session.js';
 import { errorMessage } from '../errors.js';
+import { commandChangeSink, openCommandEventLog, recordHeld, recordOutcome } from '../serve/recorder.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from 'pino';
 import {
@@ -40,12 +41,22 @@ async function releaseHere(config: Config, logger: Logger): Promise<ReleaseResul
     );
   });
   const client = await createClient(config, logger);
+  // What this pass deletes goes to the daemon's event log, as a `sync` does (we hold its lock).
+  const events = await openCommandEventLog(config.stateDir, logger);
   const results: ReleaseResult[] = [];
   try {
     for (const folder of config.folders) {
-      const session = await openFolderSession(config, folder, client, logger);
+      // Operations end only once the session below exists (during the pass).
+      const session: FolderSession = await openFolderSession(config, folder, client, logger, {
+        onEvent: (e) => {
+          if (e.type === 'op-end' && e.outcome)
+            recordOutcome(changes, folder.name, e.outcome, (rel) => session.manifest.get(rel)?.fileId);
+        },
+      });
+      const changes = commandChangeSink(events, session.manifest);
       try {
         const r = await reconcileSession(session, config, client, { allowMassDelete: true });
+        if (r.heldDeletes > 0) recordHeld(changes, folder.name, r.heldDeletes, r.heldReason);
         results.push({
           name: folder.name,
           status: r.status,
@@ -59,6 +70,7 @@ async function releaseHere(config: Config, logger: Logger): Promise<ReleaseResul
       }
     }
   } finally {
+    await events?.close();
     await lock.release();
     await client.close();
   }

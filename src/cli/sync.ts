@@ -28,9 +28,8 @@ import {
   type NotMirrored,
 } from '../sync/not-mirrored.js';
 import type { FilesClient } from '../api/client.js';
-import { EventLog } from '../serve/event-log.js';
-import { recordHeld, recordOutcome } from '../serve/recorder.js';
-import { errorMessage } from '../errors.js';
+import { commandChangeSink, openCommandEventLog, recordHeld, recordOutcome } from '../serve/recorder.js';
+import type { ChangeSink } from '../serve/change-events.js';
 
 interface SyncOptions extends CommonOptions {
   dryRun?: boolean;
@@ -190,18 +189,7 @@ the summary counts them per reason; deletes held by the safety guard do not coun
         const lock = await acquireLock(config.stateDir);
         // Changes made here go to the same durable log the daemon writes (we hold its lock now), so
         // a consumer following events sees them too. A dry run changes nothing and records nothing.
-        const events =
-          opts.dryRun === true
-            ? undefined
-            : await EventLog.open(config.stateDir, {
-                onWriteError: (err) => logger.warn({ err: errorMessage(err) }, 'event log write failed'),
-              }).catch(async (err: unknown) => {
-                logger.warn(
-                  { err: errorMessage(err) },
-                  'cannot open the event log; changes are not recorded',
-                );
-                return undefined;
-              });
+        const events = opts.dryRun === true ? undefined : await openCommandEventLog(config.stateDir, logger);
         const reports: ReconcileReport[] = [];
         const unsynced = new Map<ReconcileReport, NotMirrored>();
         const ctrlC = interruptOnCtrlC(progress, logger);
@@ -210,15 +198,17 @@ the summary counts them per reason; deletes held by the safety guard do not coun
             if (ctrlC.signal.aborted) break;
             progress.startFolder(folder.name);
             let currentId: (rel: string) => string | undefined = () => undefined;
+            let changes: ChangeSink | undefined;
             const session = await openFolderSession(config, folder, client, logger, {
               signal: ctrlC.signal,
               onEvent: (e) => {
                 if (e.type !== 'op-end' || !e.outcome) return;
                 progress.onOpEnd(e.outcome);
-                if (events) recordOutcome(events, folder.name, e.outcome, currentId);
+                if (changes) recordOutcome(changes, folder.name, e.outcome, currentId);
               },
             });
             currentId = (rel) => session.manifest.get(rel)?.fileId;
+            if (opts.dryRun !== true) changes = commandChangeSink(events, session.manifest);
             try {
               const report = await reconcileSession(session, config, client, {
                 dryRun: opts.dryRun === true,
@@ -229,8 +219,8 @@ the summary counts them per reason; deletes held by the safety guard do not coun
               });
               progress.line.finish();
               reports.push(report);
-              if (events && report.heldDeletes > 0)
-                recordHeld(events, folder.name, report.heldDeletes, report.heldReason);
+              if (changes && report.heldDeletes > 0)
+                recordHeld(changes, folder.name, report.heldDeletes, report.heldReason);
               const nm = notMirrored(report, await goneSince(folder.path, report));
               unsynced.set(report, nm);
               if (!opts.json && !ctrlC.signal.aborted)

@@ -57,6 +57,7 @@ function emptyStats(): EmulatorStats {
     faultsInjected: Object.fromEntries(FAULT_COUNTER_KEYS.map((k) => [k, 0])),
     uploadsCreated: 0,
     deletes: 0,
+    inFlight: 0,
   };
 }
 
@@ -197,6 +198,21 @@ class Emulator implements EmulatorCore {
   }
 
   private async handleApi(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    method: string,
+    requestId: string,
+  ): Promise<void> {
+    this.counters.inFlight++;
+    try {
+      await this.answerApi(req, res, url, method, requestId);
+    } finally {
+      this.counters.inFlight--;
+    }
+  }
+
+  private async answerApi(
     req: IncomingMessage,
     res: ServerResponse,
     url: URL,
@@ -408,7 +424,8 @@ class Emulator implements EmulatorCore {
 
   async reset(): Promise<void> {
     for (const store of this.stores.values()) store.clear();
-    this.counters = emptyStats();
+    // Requests being answered still finish (and count themselves out) after a reset.
+    this.counters = { ...emptyStats(), inFlight: this.counters.inFlight };
     this.limiter.clear();
     await this.disk?.wipe();
   }

@@ -99,6 +99,8 @@ export interface EmulatorStats {
   uploadsCreated: number;
   /** Successful DELETE /v1/files/{id}. */
   deletes: number;
+  /** /v1 requests being handled right now (e.g. held by latencyMs): a test can wait for them to settle. */
+  inFlight: number;
 }
 
 /** What an added ("made by someone else") file may specify. */

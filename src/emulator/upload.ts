@@ -44,6 +44,12 @@ export function receiveUpload(req: IncomingMessage, options: ReceiveOptions): Pr
   if (boundary === null) {
     return Promise.reject(invalidRequest('Content-Type must be multipart/form-data with a boundary'));
   }
+  // The client hung up while the request waited (injected latency): its 'close' has come and
+  // gone, and a destroyed stream never ends. Like the real API, nothing is created.
+  if (req.destroyed)
+    return Promise.reject(
+      new ClientAbortedError('client closed the connection before the upload was read', {}),
+    );
   return new Promise<ReceivedUpload>((resolve, reject) => {
     const hash = createHash('sha256');
     let id: string | undefined;

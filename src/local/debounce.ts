@@ -16,8 +16,11 @@ export interface PathDebouncerOptions {
 }
 
 export interface PathDebouncer {
-  /** Records an event for this path, (re)starting its quiet period. Ignored after close(). */
-  touch(path: string): void;
+  /**
+   * Records an event for this path, (re)starting its quiet period, of which `quietMs` have passed
+   * already (a watcher that held the event back says how long). Ignored after close().
+   */
+  touch(path: string, quietMs?: number): void;
   /** Flushes every pending path now, in one batch, whatever its quiet period. */
   flushNow(): void;
   /** How many paths are waiting. */
@@ -49,6 +52,8 @@ export function createPathDebouncer(options: PathDebouncerOptions): PathDebounce
   const byFirst = new Map<string, PendingPath>();
   let timer: { handle: TimerHandle; at: number } | undefined;
   let closed = false;
+  /** The time of the last touch: touches that say their change is older never go before it. */
+  let latest = -Infinity;
 
   const earliestDue = (): number | undefined => {
     let due: number | undefined;
@@ -108,9 +113,11 @@ export function createPathDebouncer(options: PathDebouncerOptions): PathDebounce
   };
 
   return {
-    touch(path: string): void {
+    touch(path: string, alreadyQuietMs = 0): void {
       if (closed) return;
-      const t = now();
+      // Never before the latest event already recorded: byLast stays in time order (see above).
+      const t = Math.max(now() - Math.min(Math.max(alreadyQuietMs, 0), quietMs), latest);
+      latest = t;
       const existing = byFirst.get(path);
       if (existing === undefined) {
         const p: PendingPath = { first: t, last: t };

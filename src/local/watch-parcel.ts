@@ -26,6 +26,25 @@ function loadParcel(): Promise<ParcelModule> {
   return parcelModule;
 }
 
+/**
+ * @parcel/watcher's own batching (its Debounce.hh, one timer for the whole process): an event is
+ * delivered at once if nothing was delivered for 500 ms, else once 50 ms pass without another.
+ */
+const PARCEL_MIN_WAIT_MS = 50;
+const PARCEL_MAX_WAIT_MS = 500;
+/** Our clock sees deliveries late by however busy the event loop was: only a clear gap counts. */
+const DELIVERY_SLACK_MS = 100;
+
+/**
+ * How long the changes in a batch are known to have been quiet, given the time since this
+ * watcher's previous batch. A batch within 500 ms of an earlier one came from parcel's 50 ms
+ * timer: its newest change is at least 50 ms old. Otherwise it may be fresh (0). Other folders'
+ * batches also reset parcel's timer, which can only make a batch older than we assume.
+ */
+export function parcelQuietMs(msSincePreviousBatch: number): number {
+  return msSincePreviousBatch < PARCEL_MAX_WAIT_MS - DELIVERY_SLACK_MS ? PARCEL_MIN_WAIT_MS : 0;
+}
+
 function isWatchLimit(err: unknown): boolean {
   const message = err instanceof Error ? err.message : String(err);
   return errorCode(err) === 'ENOSPC' || /no space left on device|ENOSPC|inotify_add_watch/i.test(message);
@@ -66,8 +85,10 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
     return path.sep === '/' ? rel : rel.split(path.sep).join('/');
   };
 
+  let previousBatchAt = -Infinity;
+
   // parcel does not say whether a path is a directory: lstat once per created/updated path.
-  const translate = async (events: ParcelEvent[]): Promise<WatchEvent[]> => {
+  const translate = async (events: ParcelEvent[], quietMs: number): Promise<WatchEvent[]> => {
     const out: WatchEvent[] = [];
     await Promise.all(
       events.map(async (e) => {
@@ -75,7 +96,7 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
         if (rel === undefined) return;
         if (e.type === 'delete') {
           dropNested(rel);
-          if (filter.matchesFile(rel)) out.push({ type: 'unlink', path: rel });
+          if (filter.matchesFile(rel)) out.push({ type: 'unlink', path: rel, quietMs });
           if (filter.mayContain(rel)) out.push({ type: 'unlink-dir', path: rel });
           return;
         }
@@ -87,7 +108,7 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
           }
         } else if (filter.matchesFile(rel)) {
           // Gone again, a file, a symlink or a special file: the consumer's lstat decides.
-          out.push({ type: 'change', path: rel });
+          out.push({ type: 'change', path: rel, quietMs });
         }
       }),
     );
@@ -100,7 +121,10 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
       void fail(err);
       return;
     }
-    void translate(events).then((batch) => {
+    const at = performance.now();
+    const quietMs = parcelQuietMs(at - previousBatchAt);
+    previousBatchAt = at;
+    void translate(events, quietMs).then((batch) => {
       if (!life.stopped && batch.length > 0) onEvents(batch);
     });
   };

@@ -11,6 +11,11 @@ import type { PathFilter } from './filter.js';
 export interface WatchEvent {
   type: 'change' | 'unlink' | 'dir' | 'unlink-dir';
   path: string;
+  /**
+   * How long the change is known to have been quiet when delivered: a backend that holds events
+   * back until they settle says so, and the consumer's quiet period counts it (see watch-parcel).
+   */
+  quietMs?: number;
 }
 
 /** A running watcher of one folder, whatever the backend. */

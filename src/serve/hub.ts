@@ -26,6 +26,8 @@ export interface ServeHubOptions {
   keepEvents?: number | undefined;
   /** Concurrent /v1/events clients; default 64. */
   maxStreams?: number | undefined;
+  /** Every recorded change, after the event log has it (the daemon hands it to the folder's store too). */
+  onChange?: ((change: ChangeInput) => void) | undefined;
 }
 
 /** The routes the HTTP server hands to the hub. */
@@ -80,6 +82,7 @@ export class ServeHub implements ApiRoutes {
   /** Records any change (the ID retention will record `expired` through here). */
   record(change: ChangeInput): void {
     this.log.record(change);
+    this.opts.onChange?.(change);
   }
 
   /** Calls `listener` after every outcome (waiters re-check their path); returns the unsubscribe. */

@@ -3,8 +3,43 @@
  * the durable event log, for the daemon's hub and for a one-off `files-sync sync` alike, so that a
  * consumer following /v1/events or `files-sync events` sees every change, whoever made it.
  */
+import type { Logger } from 'pino';
 import type { OpOutcome } from '../sync/execute.js';
-import { changeFromOutcome, type ChangeSink } from './change-events.js';
+import { errorMessage } from '../errors.js';
+import { changeFromOutcome, type ChangeInput, type ChangeSink } from './change-events.js';
+import { EventLog } from './event-log.js';
+
+/**
+ * The event log for a command that changes the remote without the daemon (`sync`,
+ * `release-deletes`); the caller holds the state-dir lock. A log that cannot be opened is a
+ * warning, not a failure: the files still sync, the changes are just not recorded.
+ */
+export async function openCommandEventLog(stateDir: string, logger: Logger): Promise<EventLog | undefined> {
+  try {
+    return await EventLog.open(stateDir, {
+      onWriteError: (err) => logger.warn({ err: errorMessage(err) }, 'event log write failed'),
+    });
+  } catch (err) {
+    logger.warn({ err: errorMessage(err) }, 'cannot open the event log; changes are not recorded');
+    return undefined;
+  }
+}
+
+/**
+ * Where a one-off command's changes go: the event log (when it opened) and the folder's store,
+ * which keeps a history of its own with PostgreSQL (files_sync.events).
+ */
+export function commandChangeSink(
+  log: EventLog | undefined,
+  store: { recordChange?: (change: ChangeInput) => void },
+): ChangeSink {
+  return {
+    record(change) {
+      log?.record(change);
+      store.recordChange?.(change);
+    },
+  };
+}
 
 /** Records the visible change of a finished operation, if it has one. */
 export function recordOutcome(

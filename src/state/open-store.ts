@@ -3,7 +3,12 @@ import type { Config } from '../config/schema.js';
 import { FilesSyncError } from '../errors.js';
 import { Manifest } from './manifest.js';
 import type { FolderRecord } from './manifest-format.js';
-import { PgStateStore, type HeldLease, type PgStateStoreOptions } from './postgres/store.js';
+import {
+  PgStateStore,
+  type HeldLease,
+  type PgStateStoreOptions,
+  type StateChangeEvent,
+} from './postgres/store.js';
 import type { StateStore } from './store.js';
 
 /** What the engine needs of a folder's store beyond StateStore: the workspace rule (see Manifest.startOver). */
@@ -11,6 +16,8 @@ export type FolderStore = StateStore & {
   readonly workspaceId: string | null | undefined;
   /** Returns where the old state is kept, if the backend keeps it. */
   startOver(workspaceId: string | null): Promise<string | undefined>;
+  /** Backends that keep a change history other hosts read (PostgreSQL: files_sync.events) record it here. */
+  recordChange?(change: StateChangeEvent): void;
   /** The folder lease this store writes under (PostgreSQL only). */
   readonly lease?: HeldLease | undefined;
 };

@@ -10,6 +10,7 @@
  * is there is resolved by whoever runs next). The folder then stands by (or pauses) and tries to
  * take the lease again; a new run starts with a reconciliation.
  */
+import type { StateChangeEvent } from '../state/postgres/store.js';
 import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
 import type { FolderStatus } from '../status.js';
@@ -44,12 +45,12 @@ const INTENT_RECONCILE_DELAY_MS = 2_000;
 const RETRY_BASE_MS = 2_000;
 const RETRY_MAX_MS = 5 * 60_000;
 /**
- * How long a watcher job waits for more paths before it starts. The debouncer releases paths one
- * quiet period at a time, so a burst arrives as many small flushes; a short gather still folds a
- * burst into one job. It was 100 ms while each job rewrote the whole manifest for its intents;
- * with the journal a job's intents cost one small append, so the wait is kept to a few ms.
+ * A watcher job starts on the next turn of the event loop after its first path, not after a
+ * timed gather: paths due together are flushed together (parcel delivers a burst as one batch),
+ * and whatever arrives while a job runs waits in queuedPaths and goes in the next one. A 10 ms
+ * gather (100 ms while each job rewrote the whole manifest) was a fifth of a change's latency
+ * above the quiet period, and folded nothing the queue does not fold anyway.
  */
-const GATHER_MS = 10;
 /** Reconciliation period of a folder whose watcher failed while periodic reconciliation is off. */
 const FALLBACK_RECONCILE_MS = 5 * 60_000;
 /** How often a watched folder's root is stat'ed: a root renamed away kills watchers silently. */
@@ -353,6 +354,11 @@ export class FolderSync {
     this.opts.onStatus?.();
   }
 
+  /** A change consumers saw: the store keeps it if it keeps a history (PostgreSQL). */
+  recordChange(change: StateChangeEvent): void {
+    this.session?.manifest.recordChange?.(change);
+  }
+
   /** The API answers again (or the quota pause ran out): catch up with one reconciliation. */
   resume(reason: string): void {
     this.requestReconcile(reason);
@@ -432,14 +438,14 @@ export class FolderSync {
       } else if (ev.type === 'unlink-dir') {
         for (const p of this.session!.manifest.paths()) if (isWithin(p, ev.path)) this.touch(p, now);
       } else {
-        this.touch(ev.path, now);
+        this.touch(ev.path, now, ev.quietMs);
       }
     }
   }
 
-  private touch(relPath: string, at = Date.now()): void {
-    if (!this.firstSeen.has(relPath)) this.firstSeen.set(relPath, at);
-    if (this.debouncer) this.debouncer.touch(relPath);
+  private touch(relPath: string, at = Date.now(), quietMs = 0): void {
+    if (!this.firstSeen.has(relPath)) this.firstSeen.set(relPath, at - quietMs);
+    if (this.debouncer) this.debouncer.touch(relPath, quietMs);
     else this.enqueuePaths([relPath]);
     this.tracker.setQueueDepth(this.queueDepth());
   }
@@ -450,9 +456,8 @@ export class FolderSync {
     const wasEmpty = this.queuedPaths.size === 0;
     for (const p of paths) this.queuedPaths.add(p);
     if (wasEmpty && this.queuedPaths.size > 0) {
-      const gather = Math.min(GATHER_MS, this.opts.config.watch.debounceMs);
       void this.schedule(async () => {
-        if (gather > 0) await new Promise((resolve) => setTimeout(resolve, gather));
+        await new Promise((resolve) => setImmediate(resolve));
         if (!this.halted) await this.runBatch();
       });
     }

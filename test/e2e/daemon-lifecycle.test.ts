@@ -69,13 +69,27 @@ describe('files-sync run lifecycle', () => {
       message: 'uploads under way',
     });
     expect(p.emulator.stats().uploadsCreated).toBeLessThan(total);
+    // Hold the next uploads and kill while one is held: its intent is on disk (written before the
+    // POST) whatever the daemon was doing a moment earlier (a loaded machine may have it idle
+    // between two watcher batches, with everything so far recorded).
+    const posted = p.emulator.stats().byRoute['POST /v1/files'] ?? 0;
+    p.emulator.setFaults({ latencyMs: 3_000 });
+    await waitFor(() => (p.emulator.stats().byRoute['POST /v1/files'] ?? 0) > posted, {
+      timeoutMs: 60_000,
+      message: 'an upload held by the emulator',
+    });
     const killed = await daemon.stop('SIGKILL');
     expect(killed.signal).toBe('SIGKILL');
+    // The held requests end (their client is gone) before the restart, so none creates a file behind its back.
+    p.emulator.setFaults({});
+    await waitFor(() => p.emulator.stats().inFlight === 0, {
+      timeoutMs: 30_000,
+      message: 'held requests ended',
+    });
     // The kill left work for recovery: intents on disk and/or remote files the manifest does not name yet.
     const afterKill = await syncDiff([projectFolder(p)], p.emulator);
     expect(afterKill.some((l) => l.includes('pending upload intent') || l.includes('orphan'))).toBe(true);
 
-    p.emulator.setFaults({});
     daemon = await startDaemon(p);
     await waitForSync(p, { timeoutMs: 90_000, what: 'restart after SIGKILL' });
     expect(await localCount(p.folder)).toBe(total);

@@ -40,7 +40,10 @@ async function recordedIds(p: Project): Promise<Record<string, string>> {
 async function plannedReuploads(p: Project): Promise<string[]> {
   const r = await syncJson(p, ['--dry-run']);
   const ops = (r.reports[0] as unknown as { ops: SyncOp[] }).ops;
-  return ops.flatMap((op) => (op.kind === 'reupload' ? [`${op.path} ${op.reason} ${op.oldFileId}`] : []));
+  // Sorted: a plan lists a pass's uploads in the order the manifest holds them, which is not a promise.
+  return ops
+    .flatMap((op) => (op.kind === 'reupload' ? [`${op.path} ${op.reason} ${op.oldFileId}`] : []))
+    .sort();
 }
 
 describe('expiry', () => {

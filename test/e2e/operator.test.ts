@@ -3,6 +3,7 @@
  * IDs, the queue-depth gauge back at 0 when work is done, and held deletes released while it runs
  * (`files-sync release-deletes`), or without it.
  */
+import { readEventLog } from '../../src/serve/event-log.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -157,6 +158,10 @@ describe('operating a running daemon', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toBe('docs: released; deleted 3 remote files\n');
       expect(p.emulator.files()).toHaveLength(0);
+      // The deletes are in the event log a consumer follows, as if the daemon had made them.
+      const deleted = (await readEventLog(p.stateDir)).filter((e) => e.type === 'deleted');
+      expect(deleted.map((e) => e.path).sort()).toEqual(['a.txt', 'b.txt', 'sub/c.txt']);
+      expect(deleted.every((e) => typeof e.fileId === 'string' && e.fileId.startsWith('file_'))).toBe(true);
       const last = await runCli(['status', '-c', p.configPath], { env: p.env });
       expect(last.stdout).toMatch(
         /^last one-off sync \S+: ok \(0 up, 0 replaced, 0 del, 0 failed, 3 deletes held;/m,

@@ -8,10 +8,12 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { API_HEADERS, call, multipart } from './support.js';
 
 /** Sends the head and the first part of an upload over a raw socket, then drops the connection. */
-async function abandonUpload(emu: RunningEmulator, sendBytes: number): Promise<void> {
-  const { body, contentType } = multipart([
-    { name: 'file', filename: 'half.bin', content: Buffer.alloc(1024 * 1024, 7) },
-  ]);
+async function abandonUpload(
+  emu: RunningEmulator,
+  sendBytes: number,
+  content = Buffer.alloc(1024 * 1024, 7),
+): Promise<void> {
+  const { body, contentType } = multipart([{ name: 'file', filename: 'half.bin', content }]);
   const socket = connect(emu.port, '127.0.0.1');
   await once(socket, 'connect');
   const head = [
@@ -45,6 +47,20 @@ describe('a client that drops an upload mid-body', () => {
     } finally {
       await emu.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an upload whose client hangs up while latencyMs holds it creates nothing and its handler ends', async () => {
+    const emu = await startEmulator({ faults: { latencyMs: 400 } });
+    try {
+      // A small upload is sent whole, then the client goes before the emulator reads any of it.
+      await abandonUpload(emu, 4096, Buffer.from('small file\n'));
+      await expect.poll(() => emu.stats().byRoute['POST /v1/files']).toBe(1);
+      await expect.poll(() => emu.stats().inFlight, { timeout: 10_000 }).toBe(0);
+      expect(emu.files()).toEqual([]);
+      expect(emu.stats().uploadsCreated).toBe(0);
+    } finally {
+      await emu.close();
     }
   });
 

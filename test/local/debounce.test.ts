@@ -31,6 +31,30 @@ describe('createPathDebouncer', () => {
     expect(d.pending()).toBe(0);
   });
 
+  it('counts the quiet time a watcher already waited, never more than quietMs, never before an earlier event', () => {
+    const d = make();
+    d.touch('held.txt', 50);
+    vi.advanceTimersByTime(49);
+    expect(batches).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(batches).toEqual([['held.txt']]);
+
+    // A claim above quietMs waits nothing more, but is still a timer turn, not an inline flush.
+    d.touch('old.txt', 10_000);
+    expect(batches).toHaveLength(1);
+    vi.advanceTimersByTime(0);
+    expect(batches).toEqual([['held.txt'], ['old.txt']]);
+
+    // A held event right after a fresh one is placed no earlier than it: both are due together.
+    d.touch('fresh.txt');
+    vi.advanceTimersByTime(20);
+    d.touch('late.txt', 50);
+    vi.advanceTimersByTime(79);
+    expect(batches).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(batches.at(-1)?.sort()).toEqual(['fresh.txt', 'late.txt']);
+  });
+
   it('restarts the quiet period on every event for the same path and flushes it once', () => {
     const d = make();
     d.touch('a.txt');

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
 import { cleanupAll, tempDir, watchFolder, type WatchedFolder } from './watch-harness.js';
+import { parcelQuietMs } from '../../src/local/watch-parcel.js';
 
 afterEach(cleanupAll);
 
@@ -225,5 +226,25 @@ describe.each(['chokidar', 'parcel'] as const)('%s watcher (real temp folders)',
     // close() is idempotent and ready() stays resolved.
     await closed.watcher.close();
     await closed.watcher.ready();
+  });
+});
+
+describe('parcel: how long an event was held back', () => {
+  it('counts parcel’s 50 ms only for a batch that follows another within its 500 ms window', () => {
+    expect(parcelQuietMs(Infinity)).toBe(0);
+    expect(parcelQuietMs(600)).toBe(0);
+    // Near the window's end our clock may be late: assume nothing.
+    expect(parcelQuietMs(450)).toBe(0);
+    expect(parcelQuietMs(120)).toBe(50);
+    expect(parcelQuietMs(0)).toBe(50);
+  });
+
+  it('says a first change after a quiet time is fresh', async () => {
+    const root = await tempDir();
+    const w = watchFolder(root, { backend: 'parcel' });
+    await w.watcher.ready();
+    await writeFile(path.join(root, 'a.txt'), 'a\n');
+    await waitFor(() => w.events.some((e) => e.path === 'a.txt'), { message: 'a.txt reported' });
+    expect(w.events.filter((e) => e.path === 'a.txt').every((e) => e.quietMs === 0)).toBe(true);
   });
 });

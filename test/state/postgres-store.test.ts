@@ -9,7 +9,12 @@ import { connect } from '../../src/state/postgres/connection.js';
 import { LeaseHeldError, LeaseLostError, PgConnectionError } from '../../src/state/postgres/errors.js';
 import { readLease } from '../../src/state/postgres/lease.js';
 import { migrateSchema, SCHEMA_VERSION } from '../../src/state/postgres/migrations.js';
-import { CHANGES_CHANNEL, PgStateStore, type ChangeNotification } from '../../src/state/postgres/store.js';
+import {
+  CHANGES_CHANNEL,
+  KEEP_DB_EVENTS,
+  PgStateStore,
+  type ChangeNotification,
+} from '../../src/state/postgres/store.js';
 import type { ManifestEntry } from '../../src/types.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { freshDatabase, testDatabaseUrl, uniqueFolder } from '../helpers/postgres.js';
@@ -53,11 +58,14 @@ describe('PostgreSQL schema migrations', () => {
     const url = await freshDatabase();
     const conn = connect({ url });
     onCleanup(() => conn.pool.end());
-    expect(await migrateSchema(conn.pool)).toEqual([1]);
+    expect(await migrateSchema(conn.pool)).toEqual([1, 2]);
     expect(await migrateSchema(conn.pool)).toEqual([]);
     const c = await client(url);
-    const { rows } = await c.query<{ version: number }>('SELECT version FROM files_sync.schema_migrations');
-    expect(rows.map((r) => r.version)).toEqual([SCHEMA_VERSION]);
+    const { rows } = await c.query<{ version: number }>(
+      'SELECT version FROM files_sync.schema_migrations ORDER BY version',
+    );
+    expect(rows.map((r) => r.version)).toEqual([1, 2]);
+    expect(SCHEMA_VERSION).toBe(2);
     const idx = await c.query(
       "SELECT 1 FROM pg_indexes WHERE schemaname = 'files_sync' AND indexname = 'entries_file_id'",
     );
@@ -69,7 +77,123 @@ describe('PostgreSQL schema migrations', () => {
     const pools = Array.from({ length: 4 }, () => connect({ url }));
     onCleanup(() => Promise.all(pools.map((p) => p.pool.end())));
     const applied = await Promise.all(pools.map((p) => migrateSchema(p.pool)));
-    expect(applied.flat()).toEqual([1]);
+    expect(applied.flat()).toEqual([1, 2]);
+  });
+
+  it('bring a database made by the first release (version 1) up to date, keeping its rows', async () => {
+    const url = await freshDatabase();
+    const conn = connect({ url });
+    onCleanup(() => conn.pool.end());
+    await migrateSchema(conn.pool);
+    // Back to what version 1 made, with a row in it.
+    const c = await client(url);
+    await c.query('DROP TABLE files_sync.events');
+    await c.query('DELETE FROM files_sync.schema_migrations WHERE version = 2');
+    await c.query(
+      `INSERT INTO files_sync.entries (folder, path, file_id, sha256, size_bytes, mime_type, uploaded_at, mtime_ms, ino, remote_name)
+       VALUES ('old', 'a.txt', 'file_old', 'x', 1, 'text/plain', now(), 0, 0, 'a.txt')`,
+    );
+    expect(await migrateSchema(conn.pool)).toEqual([2]);
+    expect(
+      (await c.query('SELECT 1 FROM files_sync.entries WHERE file_id = $1', ['file_old'])).rowCount,
+    ).toBe(1);
+    expect((await c.query('SELECT count(*)::int AS n FROM files_sync.events')).rows[0]).toEqual({ n: 0 });
+  });
+});
+
+describe('files_sync.events', () => {
+  const uploaded = (folder: string, p: string, fileId: string) => ({
+    type: 'uploaded',
+    folder,
+    path: p,
+    fileId,
+    previousFileId: null,
+    time: '2026-12-02T10:00:00.000Z',
+  });
+
+  it('a change is written in the same transaction as the entry it reports, in order, with its details', async () => {
+    const folder = uniqueFolder();
+    const store = await openStore(folder);
+    store.set('a.txt', entry('file_a'));
+    store.recordChange(uploaded(folder, 'a.txt', 'file_a'));
+    store.recordChange({
+      type: 'held',
+      folder,
+      path: null,
+      fileId: null,
+      previousFileId: null,
+      count: 3,
+      reason: 'more than 50% of the folder',
+      time: '2026-12-02T10:00:01.000Z',
+    });
+    const c = await client();
+    const count = async () =>
+      (
+        await c.query<{ n: number }>('SELECT count(*)::int AS n FROM files_sync.events WHERE folder = $1', [
+          folder,
+        ])
+      ).rows[0]!.n;
+    expect(await count()).toBe(0);
+    const writes = store.writeCount;
+    await store.flush();
+    expect(store.writeCount).toBe(writes + 1);
+    const { rows } = await c.query(
+      `SELECT type, path, file_id, previous_file_id, detail, time FROM files_sync.events WHERE folder = $1 ORDER BY id`,
+      [folder],
+    );
+    expect(rows).toEqual([
+      {
+        type: 'uploaded',
+        path: 'a.txt',
+        file_id: 'file_a',
+        previous_file_id: null,
+        detail: null,
+        time: new Date('2026-12-02T10:00:00.000Z'),
+      },
+      {
+        type: 'held',
+        path: null,
+        file_id: null,
+        previous_file_id: null,
+        detail: { count: 3, reason: 'more than 50% of the folder' },
+        time: new Date('2026-12-02T10:00:01.000Z'),
+      },
+    ]);
+  });
+
+  it('a store that lost its lease records no event either', async () => {
+    const folder = uniqueFolder();
+    const a = await openStore(folder, { heartbeatMs: 3_600_000 });
+    let b: PgStateStore | undefined;
+    await waitFor(
+      async () => {
+        b = await openStore(folder, { leaseStaleMs: 300 });
+        return true;
+      },
+      { message: 'B takes the stale lease' },
+    );
+    a.set('late.txt', entry('file_late'));
+    a.recordChange(uploaded(folder, 'late.txt', 'file_late'));
+    expect(await a.flush().catch((e: unknown) => e)).toBeInstanceOf(LeaseLostError);
+    const c = await client();
+    const { rowCount } = await c.query('SELECT 1 FROM files_sync.events WHERE folder = $1', [folder]);
+    expect(rowCount).toBe(0);
+    expect(b).toBeDefined();
+  });
+
+  it('keeps the last KEEP_DB_EVENTS of a folder', async () => {
+    const folder = uniqueFolder();
+    const store = await openStore(folder);
+    for (let i = 0; i < KEEP_DB_EVENTS + 300; i++)
+      store.recordChange(uploaded(folder, `f${i}.txt`, `file_${i}`));
+    await store.flush();
+    const c = await client();
+    const { rows } = await c.query<{ n: number; first: string }>(
+      `SELECT count(*)::int AS n, min(path) FILTER (WHERE id = (SELECT min(id) FROM files_sync.events WHERE folder = $1)) AS first
+       FROM files_sync.events WHERE folder = $1`,
+      [folder],
+    );
+    expect(rows[0]).toEqual({ n: KEEP_DB_EVENTS, first: 'f300.txt' });
   });
 });
 

@@ -80,6 +80,26 @@ CREATE TABLE files_sync.leases (
 );
 `,
   },
+  {
+    // The change history consumers on any host can read (the daemon's own /v1/events log is per
+    // host): one row per visible change, written in the same transaction as the state it reports.
+    version: 2,
+    name: 'events',
+    sql: `
+CREATE TABLE files_sync.events (
+  id bigserial PRIMARY KEY,
+  folder text NOT NULL,
+  type text NOT NULL,
+  path text,
+  file_id text,
+  previous_file_id text,
+  from_path text,
+  detail jsonb,
+  time timestamptz NOT NULL
+);
+CREATE INDEX events_folder_id ON files_sync.events (folder, id);
+`,
+  },
 ];
 
 /** The schema version this code reads and writes. */

@@ -39,6 +39,25 @@ export interface ChangeNotification {
   previous_file_id: string | null;
 }
 
+/**
+ * A change consumers see (the shape of the daemon's change events, src/serve/change-events.ts),
+ * kept in files_sync.events so that programs on any host can read the history with SQL.
+ */
+export interface StateChangeEvent {
+  type: string;
+  folder: string;
+  path: string | null;
+  fileId: string | null;
+  previousFileId: string | null;
+  fromPath?: string | undefined;
+  count?: number | undefined;
+  reason?: string | undefined;
+  time: string;
+}
+
+/** Events kept per folder in files_sync.events (older ones are trimmed, like the daemon's own log). */
+export const KEEP_DB_EVENTS = 10_000;
+
 export interface PgStateStoreOptions extends PgConnectionOptions {
   folder: FolderRecord;
   /** Quiet period after the last mutation before a batch is written; default 500 ms. */
@@ -91,6 +110,9 @@ type RecordSection = keyof typeof RECORD_TABLES;
  */
 export class PgStateStore extends MutableStateView implements StateStore {
   private pendingOps: JournalOp[] = [];
+  private pendingEvents: StateChangeEvent[] = [];
+  /** Events inserted since the table was last trimmed to KEEP_DB_EVENTS. */
+  private eventsSinceTrim = 0;
   private chain: Promise<void> = Promise.resolve();
   private readonly batch: WriteBatchTimer;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -115,7 +137,10 @@ export class PgStateStore extends MutableStateView implements StateStore {
     this.batch = new WriteBatchTimer({
       quietMs,
       maxMs: Math.max(options.maxWriteDelayMs ?? 5000, quietMs),
-      wanted: () => this.pendingOps.length > 0 && !this.closed && this.halted === undefined,
+      wanted: () =>
+        (this.pendingOps.length > 0 || this.pendingEvents.length > 0) &&
+        !this.closed &&
+        this.halted === undefined,
       write: () => {
         this.flush().catch((err: unknown) => {
           if (err instanceof PgWriteError) this.options.onWriteError?.(err);
@@ -255,20 +280,33 @@ export class PgStateStore extends MutableStateView implements StateStore {
     this.batch.changed();
   }
 
+  /**
+   * Records a change for files_sync.events, written with the next batch: in the same transaction
+   * as the state change it reports when that is still pending, never before it.
+   */
+  recordChange(change: StateChangeEvent): void {
+    this.assertOpen();
+    this.pendingEvents.push(change);
+    this.batch.changed();
+  }
+
   private async writeOnce(): Promise<void> {
     if (this.halted !== undefined) throw this.halted;
-    if (this.pendingOps.length === 0) return;
+    if (this.pendingOps.length === 0 && this.pendingEvents.length === 0) return;
     this.batch.writing();
     const ops = this.pendingOps;
+    const events = this.pendingEvents;
     this.pendingOps = [];
+    this.pendingEvents = [];
     try {
       const sentAt = Date.now();
-      await this.transaction(ops);
+      await this.transaction(ops, events);
       this.renewedAt = sentAt;
       this.writes++;
     } catch (err) {
       // Not written: the changes go back in front of any made meanwhile, in order.
       this.pendingOps = ops.concat(this.pendingOps);
+      this.pendingEvents = events.concat(this.pendingEvents);
       if (err instanceof LeaseLostError) throw this.halt(err);
       if (isConnectionFailure(err)) throw this.halt(this.unreachable(err));
       this.batch.retry();
@@ -281,7 +319,7 @@ export class PgStateStore extends MutableStateView implements StateStore {
   }
 
   /** One batch, one transaction: fence by the lease token, then each section in a statement or two. */
-  private async transaction(ops: JournalOp[]): Promise<void> {
+  private async transaction(ops: JournalOp[], events: StateChangeEvent[]): Promise<void> {
     // The last change of a key wins: every change sets or deletes a whole value by key.
     const last = new Map<string, JournalOp>();
     for (const op of ops) last.set(`${op[0]}\u0000${op[1]}`, op);
@@ -314,6 +352,7 @@ export class PgStateStore extends MutableStateView implements StateStore {
           [...last.values()].filter((op) => op[0] === section),
         );
       }
+      await this.writeEvents(client, events);
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -402,6 +441,44 @@ export class PgStateStore extends MutableStateView implements StateStore {
       // Delivered at commit, and only if it commits: a consumer never hears of a change that was not made.
       await client.query('SELECT pg_notify($1, n) FROM unnest($2::text[]) AS n', [CHANGES_CHANNEL, notes]);
     }
+  }
+
+  /** Appends the batch's events, and now and then trims the folder's history to KEEP_DB_EVENTS. */
+  private async writeEvents(client: pg.PoolClient, events: StateChangeEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await client.query(
+      `INSERT INTO files_sync.events (folder, type, path, file_id, previous_file_id, from_path, detail, time)
+       SELECT $1, r.type, r.path, r.file_id, r.previous_file_id, r.from_path, r.detail, r.time
+       FROM jsonb_to_recordset($2::jsonb) AS r(ord int, type text, path text, file_id text,
+         previous_file_id text, from_path text, detail jsonb, time timestamptz)
+       ORDER BY r.ord`,
+      [
+        this.name,
+        JSON.stringify(
+          events.map((e, ord) => ({
+            ord,
+            type: e.type,
+            path: e.path,
+            file_id: e.fileId,
+            previous_file_id: e.previousFileId,
+            from_path: e.fromPath ?? null,
+            detail:
+              e.count !== undefined || e.reason !== undefined
+                ? { count: e.count ?? null, reason: e.reason ?? null }
+                : null,
+            time: e.time,
+          })),
+        ),
+      ],
+    );
+    this.eventsSinceTrim += events.length;
+    if (this.eventsSinceTrim < 256) return;
+    this.eventsSinceTrim = 0;
+    await client.query(
+      `DELETE FROM files_sync.events WHERE folder = $1 AND id <= (
+         SELECT id FROM files_sync.events WHERE folder = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)`,
+      [this.name, KEEP_DB_EVENTS],
+    );
   }
 
   private async writeRecords(client: pg.PoolClient, section: RecordSection, ops: JournalOp[]): Promise<void> {
