@@ -145,12 +145,13 @@ export class FolderSync {
    * folder whose lease another daemon holds stands by instead (and takes over when it can).
    */
   async start(): Promise<void> {
-    try {
-      await this.openRun('start');
-    } catch (err) {
+    const started = this.openRun('start').catch((err: unknown) => {
       if (!(err instanceof LeaseHeldError)) throw err;
       this.standBy(err);
-    }
+    });
+    // A halt reported while the run starts waits for it (see inOrder).
+    this.lifecycle = started.catch(() => undefined);
+    await started;
     this.opts.onStatus?.();
   }
 
@@ -176,23 +177,11 @@ export class FolderSync {
       },
     });
     this.lease.acquired();
-    const held = this.session.manifest.lease;
-    if (held !== undefined)
-      this.log.info(
-        { event: 'lease-acquired', token: held.token, how },
-        how === 'takeover'
-          ? 'took over the folder: its lease was free or stale (reconciling)'
-          : how === 'resume'
-            ? 'state database answers again; folder resumed (reconciling)'
-            : 'folder lease taken: this daemon owns the folder',
-      );
     // The store gave up while it opened: the halt queued behind this run closes it.
     if (this.abort.signal.aborted) return;
     this.halted = false;
     this.tracker.setMode('starting', 'run started');
-    if (how === 'takeover') this.requestReconcile('took over');
-    else if (how === 'resume') this.requestReconcile('state database back');
-    else if (config.reconcile.onStart) this.requestReconcile('startup');
+    if (how === 'start' && config.reconcile.onStart) this.requestReconcile('startup');
     if (config.watch.enabled) {
       this.root = await checkRoot(folder.path);
       await this.startWatcher();
@@ -203,6 +192,20 @@ export class FolderSync {
       this.reconcileTimer = setInterval(() => this.requestReconcile('timer'), config.reconcile.intervalMs);
       this.reconcileTimer.unref();
     }
+    // After a takeover or pause nobody watched the folder: its scan starts once the watcher is
+    // ready, so a change is seen by one or the other (a change in between would be missed).
+    if (how === 'takeover') this.requestReconcile('took over');
+    else if (how === 'resume') this.requestReconcile('state database back');
+    const held = this.session?.manifest.lease;
+    if (held !== undefined)
+      this.log.info(
+        { event: 'lease-acquired', token: held.token, how },
+        how === 'takeover'
+          ? 'took over the folder: its lease was free or stale (reconciling)'
+          : how === 'resume'
+            ? 'state database answers again; folder resumed (reconciling)'
+            : 'folder lease taken: this daemon owns the folder',
+      );
   }
 
   /**
