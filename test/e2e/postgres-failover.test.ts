@@ -190,7 +190,8 @@ describe('PostgreSQL backend: one owner per folder', () => {
         async () => {
           const r = await db.query('SELECT 1 FROM files_sync.pending_uploads WHERE folder = $1', [FOLDER]);
           intents = r.rowCount ?? 0;
-          return p.emulator.files().length >= 4 && intents > 0;
+          // An upload held by the emulator (its intent recorded): the kill lands mid-request, not between batches.
+          return p.emulator.files().length >= 4 && intents > 0 && p.emulator.stats().inFlight > 0;
         },
         {
           timeoutMs: 60_000,
