@@ -13,6 +13,7 @@ import { startBenchEmulator } from './emulator.js';
 import { BenchError } from './errors.js';
 import { FOLDER_NAME, productEnv, writeProductConfig } from './product.js';
 import { smallFilesSpec } from './synced-tree.js';
+import { clientConfig, type BenchDatabase } from './pg.js';
 
 export interface FailoverResult {
   files: number;
@@ -38,7 +39,7 @@ const PROBE = 'failover-probe.txt';
 
 export async function measureFailover(o: {
   workDir: string;
-  db: { url: string; password: string };
+  db: BenchDatabase;
   files: number;
   seed: number;
   log: (m: string) => void;
@@ -111,8 +112,8 @@ export async function measureFailover(o: {
 }
 
 /** Every file ID the folder's state records (entries, and IDs queued for deletion). */
-async function recordedIds(db: { url: string; password: string }): Promise<Set<string>> {
-  const client = new pg.Client({ connectionString: db.url, password: db.password });
+async function recordedIds(db: BenchDatabase): Promise<Set<string>> {
+  const client = new pg.Client(clientConfig(db));
   await client.connect();
   try {
     const { rows } = await client.query<{ id: string }>(

@@ -7,7 +7,8 @@
  */
 import path from 'node:path';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../../test/helpers/postgres-server.js';
+import { startTestCluster } from '../../test/helpers/postgres-server.js';
+import { clientConfig, createDatabase, type BenchDatabase } from '../lib/pg.js';
 import { Manifest } from '../../src/state/manifest.js';
 import { migrateFolderState } from '../../src/state/migrate-backend.js';
 import type { ManifestEntry } from '../../src/types.js';
@@ -31,28 +32,6 @@ const PG_LATENCY = 'files-sync run, state in PostgreSQL';
 const LOWDB_LATENCY = 'files-sync run, state in lowdb files';
 const FAILOVER = 'failover: owner SIGKILLed -> standby uploads a new edit';
 const FOLDER = 'bench';
-
-/** A URL without its password, and the password (given to node-postgres apart, as users do). */
-export interface BenchDatabase {
-  url: string;
-  password: string;
-}
-
-/** Creates an empty database on the cluster and returns how to reach it. */
-async function createDatabase(cluster: TestCluster, name: string): Promise<BenchDatabase> {
-  const admin = new pg.Client({ connectionString: cluster.url });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(cluster.url);
-  const password = decodeURIComponent(u.password);
-  u.password = '';
-  u.pathname = `/${name}`;
-  return { url: u.toString(), password };
-}
 
 function entryPath(k: number): string {
   return `t${Math.floor(k / 10_000)}/d${Math.floor(k / 100) % 100}/f${k}.txt`;
@@ -103,7 +82,7 @@ async function timeQueries(
 ): Promise<{ latencies: number[]; wallS: number; bad: number }> {
   const conns = await Promise.all(
     Array.from({ length: clients }, async () => {
-      const c = new pg.Client({ connectionString: db.url, password: db.password });
+      const c = new pg.Client(clientConfig(db));
       await c.connect();
       return c;
     }),

@@ -108,6 +108,12 @@ export interface UploadOptions {
    */
   isOwned?: ((id: string) => boolean) | undefined;
   /**
+   * Claims other writers of a shared state database hold, asked live (another host may have
+   * uploaded a file of the same name and size a moment ago): their files are never adopted, and
+   * while one of them has an upload of this name and size unresolved, nothing is provably ours.
+   */
+  foreign?: ForeignUploadClaims | undefined;
+  /**
    * Called (and awaited, so the caller can make them durable) with the remote files an unanswered
    * attempt may have created but that cannot be proven ours; the upload is then sent again.
    */
@@ -126,6 +132,14 @@ export interface UploadOptions {
   expected?: FileVersion | undefined;
   /** Called once the answered attempt is known to have sent `expected`'s bytes, still current then. */
   onVersionSent?: (() => void) | undefined;
+}
+
+/** What other writers of a shared state database claim (see UploadOptions.foreign). */
+export interface ForeignUploadClaims {
+  /** Of these IDs, those another writer records now. */
+  claimed(ids: readonly string[]): Promise<ReadonlySet<string>>;
+  /** Whether another writer has an unresolved upload of this name and size. */
+  uploading(filename: string, sizeBytes: number): Promise<boolean>;
 }
 
 /** An unanswered upload attempt whose file may still appear. */
@@ -645,7 +659,7 @@ export class FilesClient {
     startedAt: Date,
     original: ConnectionError | ApiError,
     signal: AbortSignal | undefined,
-    opts: Pick<UploadOptions, 'isOwned' | 'onSuspects'>,
+    opts: Pick<UploadOptions, 'isOwned' | 'onSuspects' | 'foreign'>,
   ): Promise<RemoteFile | null> {
     const key = UploadTracker.keyOf(filename, sizeBytes);
     const code = original instanceof ConnectionError ? original.code : `HTTP ${original.status}`;
@@ -667,6 +681,8 @@ export class FilesClient {
           { cause: lookupError },
         );
       }
+      if (opts.foreign && files.length > 0)
+        files = await this.withoutForeign(files, filename, sizeBytes, code, opts.foreign);
       // Judged after the lookup, whose answers sharpened the clock estimate.
       const verdict = judgeCandidates(files, startedAt, this.clock.offset);
       if (verdict.adopt) {
@@ -687,6 +703,40 @@ export class FilesClient {
       }
       return null;
     });
+  }
+
+  /**
+   * The candidates no other writer claims. While another writer has an upload of this name and
+   * size unresolved, any candidate may be its file: the outcome stays unknown (the caller keeps
+   * its intent and a later reconciliation settles it), rather than adopting or suspecting it.
+   */
+  private async withoutForeign(
+    files: RemoteFile[],
+    filename: string,
+    sizeBytes: number,
+    code: string,
+    foreign: ForeignUploadClaims,
+  ): Promise<RemoteFile[]> {
+    let claimed: ReadonlySet<string>;
+    let uploading: boolean;
+    try {
+      claimed = await foreign.claimed(files.map((f) => f.id));
+      uploading = await foreign.uploading(filename, sizeBytes);
+    } catch (err) {
+      throw new UploadOutcomeUnknownError(
+        `Upload of ${filename} got no answer (${code}) and the state database could not say whether its candidates are another folder's: the file may exist`,
+        { filename, sizeBytes, code },
+        { cause: err },
+      );
+    }
+    const mine = files.filter((f) => !claimed.has(f.id));
+    if (uploading && mine.length > 0) {
+      throw new UploadOutcomeUnknownError(
+        `Upload of ${filename} got no answer (${code}) and another folder has an upload of the same name and size unresolved: the file may be either's; left to reconciliation`,
+        { filename, sizeBytes, code, candidates: mine.map((f) => f.id) },
+      );
+    }
+    return mine;
   }
 
   // Parses a 2xx body against the contract; a mismatch names the first offending field.

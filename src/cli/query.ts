@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { displayPath } from '../local/display-name.js';
-import { openManifest } from '../state/manifest.js';
+import { openFolderReader } from '../state/open-store.js';
 import type { Config } from '../config/schema.js';
 import { locateIn } from '../serve/locate.js';
 import { lookupInManifest, type LookupResult } from '../serve/lookup.js';
@@ -66,8 +66,8 @@ async function lookupPath(
     process.stderr.write(
       'files-sync: WARNING: --wait needs the running daemon (http.listen); answering from the manifest\n',
     );
-  // One path: read only the shard that holds it (constant cost at any folder size).
-  const m = await openManifest(config.stateDir, folder, { onlyPath: rel });
+  // One path: read only the shard (or the database row) that holds it: constant cost at any folder size.
+  const m = await openFolderReader(config, folder, { onlyPath: rel });
   const result = lookupInManifest(folder, m, rel);
   if (!result) {
     const pending = m.pendingUpload(rel) !== undefined;
@@ -87,7 +87,9 @@ interface LsOptions extends CommonOptions {
 export function registerQueryCommands(program: Command): void {
   program
     .command('ls')
-    .description('List synced paths and their file IDs (from the manifest; no network)')
+    .description(
+      'List synced paths and their file IDs (from the state: manifest files or the database; no API call)',
+    )
     .option('-c, --config <file>', 'config file')
     .option('--folder <name...>', 'only these folders')
     .option('--json', 'JSON array of {folder, path, fileId, sha256, size, uploadedAt}')
@@ -108,7 +110,7 @@ export function registerQueryCommands(program: Command): void {
           uploadedAt: string;
         }> = [];
         for (const folder of config.folders) {
-          const m = await openManifest(config.stateDir, folder.name);
+          const m = await openFolderReader(config, folder.name);
           for (const [p, e] of m.entries())
             rows.push({
               folder: folder.name,
@@ -162,7 +164,8 @@ Examples:
   $ files-sync id report.pdf --block --wait 60
   $ files-sync id /srv/docs/report.pdf --http unix:/run/files-sync/api.sock   # fastest: no config read
 
-Asks the running daemon when http.listen is set (live state; --wait), else reads the manifest.
+Asks the running daemon when http.listen is set (live state; --wait), else reads the state:
+the manifest in stateDir, or the path's row in PostgreSQL (state.backend "postgres").
 Exit codes: 0 ok, 1 not synced (a message on stderr), 64 bad flag, 75 still pending after --wait,
 78 configuration error.`,
     )

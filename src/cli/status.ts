@@ -8,7 +8,8 @@ import { errorMessage } from '../errors.js';
 import { displayPath } from '../local/display-name.js';
 import { STATUS_FILE, type DaemonStatus, type FolderLease, type FolderStatus } from '../status.js';
 import type { PendingDelete } from '../types.js';
-import { openManifest } from '../state/manifest.js';
+import { openFolderReader } from '../state/open-store.js';
+import { PgConnectionError, PgSchemaError } from '../state/postgres/errors.js';
 import { isProcessAlive } from '../state/process.js';
 import { ManifestNotFoundError } from '../state/errors.js';
 import { formatLastSync, readLastSync } from './last-sync.js';
@@ -46,7 +47,7 @@ async function checkRemote(config: Config, json: boolean): Promise<Map<string, R
   const client = await createClient(config, commandLogger(config, { json }));
   try {
     for (const f of config.folders) {
-      const m = await openManifest(config.stateDir, f.name).catch(() => undefined);
+      const m = await openFolderReader(config, f.name).catch(() => undefined);
       if (!m) continue;
       const suspects = m.suspects().map((x) => x.fileId);
       const deletes = m.pendingDeletes().map((d) => d.fileId);
@@ -145,8 +146,10 @@ Exit codes: 0 daemon running, 3 not running (the manifest figures are still show
             folders.push(live);
             continue;
           }
-          const m = await openManifest(config.stateDir, f.name).catch((err: unknown) => {
+          const m = await openFolderReader(config, f.name).catch((err: unknown) => {
             if (err instanceof ManifestNotFoundError) neverSynced.add(f.name);
+            // An unreachable database is not "0 files tracked": say so.
+            else if (err instanceof PgConnectionError || err instanceof PgSchemaError) throw err;
             return undefined;
           });
           folders.push({

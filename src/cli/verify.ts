@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { clientForFolder, type FilesClient } from '../api/client.js';
 import type { FolderConfig } from '../config/schema.js';
 import { displayPath } from '../local/display-name.js';
-import { openManifest } from '../state/manifest.js';
+import { openFolderReader } from '../state/open-store.js';
 import { folderFilter } from '../sync/session.js';
 import {
   remoteCheckMethod,
@@ -105,7 +105,7 @@ export function registerVerifyCommand(program: Command): void {
         const results: Array<{ folder: string; remoteCheck: 'ids' | 'list' | 'none' } & VerifyReport> = [];
         try {
           for (const folder of config.folders) {
-            const m = await openManifest(config.stateDir, folder.name);
+            const m = await openFolderReader(config, folder.name);
             const input = {
               entries: new Map(m.entries()),
               pendingUploads: m.pendingUploads(),

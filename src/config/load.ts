@@ -8,6 +8,7 @@ import { describeIssues, type ValueSource } from './issues.js';
 import { findJsonSyntaxError } from './json-syntax.js';
 import { checkFolderLayout, checkStateDirPrivate, resolveAgainst } from './paths.js';
 import { resolveConfigPath } from './config-path.js';
+import { checkStateSettings } from './database.js';
 import { resolveStateLocation } from './state-location.js';
 import { configFileSchema, type Config, type FolderConfig } from './schema.js';
 
@@ -117,7 +118,9 @@ async function loadFrom(
   if (api.keyFile !== undefined) api.keyFile = resolveAgainst(api.keyFile, configDir, env);
   const http = { ...rest.http };
   if (http.tokenFile !== null) http.tokenFile = resolveAgainst(http.tokenFile, configDir, env);
-  const config: Config = { ...rest, api, http, stateDir, folders };
+  const checkedState = await checkStateSettings(rest.state, env, configDir);
+  issues.push(...checkedState.issues);
+  const config: Config = { ...rest, api, http, state: checkedState.state, stateDir, folders };
 
   const checkPaths = options.checkPaths ?? true;
   issues.push(...checkFolderLayout(checkPaths ? await withRealPaths(folders) : folders));

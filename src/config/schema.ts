@@ -257,13 +257,15 @@ const stateSchema = z
       .min(1)
       .optional()
       .describe(
-        'PostgreSQL URL for backend "postgres", e.g. postgres://files_sync@db.example:5432/files_sync. FILES_SYNC_DATABASE_URL overrides it. Put no password here: use PGPASSWORD or passwordFile.',
+        'PostgreSQL URL for backend "postgres", e.g. postgres://files_sync@db.example:5432/files_sync. FILES_SYNC_DATABASE_URL overrides it. A password in it (here or in the env var) is refused: give it in PGPASSWORD or passwordFile.',
       ),
     passwordFile: z
       .string()
       .min(1)
       .optional()
-      .describe('A file holding the database password (first line); else PGPASSWORD.'),
+      .describe(
+        "A file holding the database password on its first line, not readable by other users (chmod 600); relative to this file's directory. Else PGPASSWORD.",
+      ),
   })
   .describe('The state store.');
 

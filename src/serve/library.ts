@@ -3,6 +3,9 @@
  * the HTTP shape and iterates changes from the daemon's event log, in-process, no daemon needed.
  */
 import path from 'node:path';
+import { FilesSyncError } from '../errors.js';
+import { openPgReader } from '../state/postgres/reader.js';
+import { CHANGES_CHANNEL } from '../state/postgres/store.js';
 import { openManifest as openReadonlyManifest, type ReadonlyManifest } from '../state/manifest.js';
 import { lookupInManifest, type LookupResult } from './lookup.js';
 import { followEventLog, readEventLog } from './event-log.js';
@@ -26,23 +29,56 @@ export interface LibraryManifest extends ReadonlyManifest {
    * the daemon's later writes.
    */
   lookup(relOrAbsPath: string): LookupResult | undefined;
-  /** This folder's changes (uploaded, replaced, moved, deleted, expired, held) from the event log. */
+  /**
+   * This folder's changes (uploaded, replaced, moved, deleted, expired, held) from the event log
+   * of the daemon's state dir. Embedded backend only: PostgreSQL consumers LISTEN files_sync_changes.
+   */
   changes(options?: ChangesOptions): AsyncGenerator<ChangeEvent>;
 }
 
+/** Where a folder's state lives in PostgreSQL (backend "postgres"). */
+export interface PostgresStateSource {
+  /** `postgres://user@host:port/db`; leave the password out and set PGPASSWORD, or name a passwordFile. */
+  url: string;
+  /** A file holding the database password (first line). */
+  passwordFile?: string | undefined;
+  /** The folder's name as configured on the daemons. */
+  folder: string;
+}
+
+/** Consumers of PostgreSQL state hear of changes by LISTEN, not from a local event log. */
+export class ChangesUnavailableError extends FilesSyncError {}
+
 /**
- * Opens a folder's manifest read-only (never writes, never locks; safe while the daemon runs).
- * Throws ManifestNotFoundError if the folder has not been synced yet.
+ * Opens a folder's state read-only (never writes, never locks, takes no lease; safe while the
+ * daemon runs): `openManifest(stateDir, folder)` for the embedded backend, `openManifest({ url,
+ * folder })` for PostgreSQL (a SELECT-only role is enough). Throws ManifestNotFoundError if the
+ * folder has not been synced yet.
  */
-export async function openManifest(stateDir: string, folderName: string): Promise<LibraryManifest> {
-  const m = await openReadonlyManifest(stateDir, folderName);
+export async function openManifest(stateDir: string, folderName: string): Promise<LibraryManifest>;
+export async function openManifest(source: PostgresStateSource): Promise<LibraryManifest>;
+export async function openManifest(
+  where: string | PostgresStateSource,
+  folderArg?: string,
+): Promise<LibraryManifest> {
+  const folderName = typeof where === 'string' ? (folderArg ?? '') : where.folder;
+  const m =
+    typeof where === 'string'
+      ? await openReadonlyManifest(where, folderName)
+      : await openPgReader({ url: where.url, passwordFile: where.passwordFile, folder: where.folder });
   const lookup = (p: string): LookupResult | undefined => {
     const rel = path.isAbsolute(p) ? path.relative(m.folder.root, p).split(path.sep).join('/') : p;
     return lookupInManifest(folderName, m, rel);
   };
   async function* changes(options: ChangesOptions = {}): AsyncGenerator<ChangeEvent> {
-    const after = options.after ?? (await readEventLog(stateDir)).at(-1)?.id ?? 0;
-    yield* followEventLog(stateDir, {
+    if (typeof where !== 'string') {
+      throw new ChangesUnavailableError(
+        `changes() follows the daemon's local event log; with PostgreSQL state, LISTEN ${CHANGES_CHANNEL} instead (one notification per changed path: folder, path, file_id, previous_file_id)`,
+        { folder: folderName },
+      );
+    }
+    const after = options.after ?? (await readEventLog(where)).at(-1)?.id ?? 0;
+    yield* followEventLog(where, {
       after,
       folder: folderName,
       follow: options.follow ?? true,

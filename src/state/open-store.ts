@@ -1,8 +1,9 @@
-// Opens a folder's writable state in the configured backend: lowdb files in stateDir, or PostgreSQL.
+// Opens a folder's state in the configured backend (lowdb files in stateDir, or PostgreSQL): writable for the daemon, read-only for the CLI.
 import type { Config } from '../config/schema.js';
 import { FilesSyncError } from '../errors.js';
-import { Manifest } from './manifest.js';
+import { Manifest, openManifest, type ReadonlyManifest } from './manifest.js';
 import type { FolderRecord } from './manifest-format.js';
+import { openPgReader } from './postgres/reader.js';
 import {
   PgStateStore,
   type HeldLease,
@@ -40,13 +41,8 @@ export function databaseUrl(
   return fromEnv !== undefined && fromEnv !== '' ? fromEnv : config.state.url;
 }
 
-/** Opens (or creates) the folder's state where the config says it lives. */
-export async function openFolderStore(
-  config: Pick<Config, 'state' | 'stateDir'>,
-  folder: FolderRecord,
-  options: FolderStoreOptions = {},
-): Promise<FolderStore> {
-  if (config.state.backend !== 'postgres') return Manifest.open(config.stateDir, folder);
+/** The database URL of backend "postgres"; a typed error naming the fix when there is none. */
+function requiredDatabaseUrl(config: Pick<Config, 'state'>): string {
   const url = databaseUrl(config);
   if (url === undefined) {
     throw new StateConfigError(
@@ -54,5 +50,42 @@ export async function openFolderStore(
       { backend: 'postgres' },
     );
   }
+  return url;
+}
+
+/** Opens (or creates) the folder's state where the config says it lives. */
+export async function openFolderStore(
+  config: Pick<Config, 'state' | 'stateDir'>,
+  folder: FolderRecord,
+  options: FolderStoreOptions = {},
+): Promise<FolderStore> {
+  if (config.state.backend !== 'postgres') return Manifest.open(config.stateDir, folder);
+  const url = requiredDatabaseUrl(config);
   return PgStateStore.open({ ...options, url, passwordFile: config.state.passwordFile, folder });
+}
+
+/**
+ * Opens a folder's state read-only where the config says it lives: never writes, never locks,
+ * takes no lease (safe while a daemon, here or on another host, owns the folder). With
+ * `onlyPath`, only what a one-path lookup needs is read. ManifestNotFoundError when the folder
+ * has no state yet.
+ */
+export async function openFolderReader(
+  config: Pick<Config, 'state' | 'stateDir'>,
+  folderName: string,
+  options: { onlyPath?: string | undefined } = {},
+): Promise<ReadonlyManifest> {
+  if (config.state.backend !== 'postgres') {
+    return openManifest(
+      config.stateDir,
+      folderName,
+      options.onlyPath === undefined ? {} : { onlyPath: options.onlyPath },
+    );
+  }
+  return openPgReader({
+    url: requiredDatabaseUrl(config),
+    passwordFile: config.state.passwordFile,
+    folder: folderName,
+    onlyPath: options.onlyPath,
+  });
 }

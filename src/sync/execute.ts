@@ -22,6 +22,7 @@ import { DeleteGuardState, overLimit, RELEASE_HINT, type SafetyLimits } from './
 import { sameStat } from './plan.js';
 import { describeOp, isUploadOp, opPaths, uploadKey, type HashedEntry, type SyncOp } from './ops.js';
 import { KeyedQueue, Semaphore } from '../util/keyed-queue.js';
+import type { ForeignClaims } from './foreign-claims.js';
 import { mimeTypeFor } from '../api/mime.js';
 import { remoteNameFor } from '../api/filename.js';
 import { errorCode, errorMessage, errorStatus } from '../errors.js';
@@ -66,6 +67,7 @@ export interface ExecutorClient {
       mimeType?: string;
       signal?: AbortSignal | undefined;
       isOwned?: ((id: string) => boolean) | undefined;
+      foreign?: ForeignClaims | undefined;
       onSuspects?: ((files: RemoteFile[], why: string) => Promise<void> | void) | undefined;
       onUnsettled?:
         | ((a: {
@@ -118,6 +120,8 @@ export interface ExecutorOptions {
   exclusive?: boolean | undefined;
   /** IDs any folder of this process knows (manifest, queued deletes, suspects): never adopted. */
   isOwned?: ((id: string) => boolean) | undefined;
+  /** Other folders' claims in a shared state database, asked live before adopting or deleting a file not provably ours. */
+  foreign?: ForeignClaims | undefined;
   /** Delete guard limits for the queue (default: no limit). */
   limits?: SafetyLimits | undefined;
 }
@@ -512,6 +516,7 @@ export class Executor {
         onVersionSent: () => (sentHashedVersion = true),
         // An earlier run's file of the same name and size is ours already, not this attempt's.
         isOwned: (id) => this.owns(id),
+        foreign: this.opts.foreign,
         onSuspects: async (files, why) => {
           const at = this.now().toISOString();
           for (const f of files) {
@@ -586,6 +591,36 @@ export class Executor {
    * everything sent in the sliding window; while it holds, none is sent. Every delete sent is
    * logged at info level with its path and file ID; a 404 counts as done.
    */
+  /**
+   * The deletes still ours to send: a stray or suspect copy that another folder has recorded
+   * since it was queued is forgotten, not deleted. If the claims cannot be read, those wait.
+   */
+  private async notForeign(deletes: PendingDelete[]): Promise<PendingDelete[]> {
+    const foreign = this.opts.foreign;
+    const asked = deletes.filter(fromListing);
+    if (!foreign || asked.length === 0) return deletes;
+    let claimed: ReadonlySet<string>;
+    try {
+      claimed = await foreign.claimed(asked.map((d) => d.fileId));
+    } catch (err) {
+      this.opts.logger.warn(
+        { err: errorInfo(err), waiting: asked.length },
+        "cannot ask the state database whether queued stray copies are another folder's; not deleting them yet",
+      );
+      return deletes.filter((d) => !fromListing(d));
+    }
+    for (const d of asked) {
+      if (!claimed.has(d.fileId)) continue;
+      this.opts.manifest.removePendingDelete(d.fileId);
+      this.opts.manifest.removeSuspect(d.fileId);
+      this.opts.logger.warn(
+        { fileId: d.fileId, path: d.path, reason: d.reason },
+        'a queued stray copy is recorded by another folder: not ours, not deleted',
+      );
+    }
+    return deletes.filter((d) => !claimed.has(d.fileId));
+  }
+
   async drainPendingDeletes(opts: { allowMassDelete?: boolean | undefined } = {}): Promise<DrainResult> {
     const { client, manifest, logger, signal } = this.opts;
     if (opts.allowMassDelete) {
@@ -617,7 +652,7 @@ export class Executor {
       if (reason !== undefined)
         heldReason = reason.includes(RELEASE_HINT) ? reason : `${reason}; ${RELEASE_HINT}`;
     }
-    const sendable = heldReason === undefined ? due : due.filter((d) => !isGuarded(d));
+    const sendable = await this.notForeign(heldReason === undefined ? due : due.filter((d) => !isGuarded(d)));
     let done = 0;
     let failed = 0;
     await Promise.all(
@@ -652,6 +687,11 @@ export class Executor {
       nextDueAt,
     };
   }
+}
+
+/** Queued deletes of files that came from a listing (not from an entry of ours): asked about again before sending. */
+function fromListing(d: PendingDelete): boolean {
+  return d.reason === 'stray' || d.reason === 'suspect';
 }
 
 /** Removals the guard judges: those not released by an explicit command. */

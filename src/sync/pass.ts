@@ -8,7 +8,8 @@ import type { RemoteFile } from '../types.js';
 import type { PathFilter } from '../local/filter.js';
 import { errorMessage, errorStatus } from '../errors.js';
 import { planSync, type EntryLookup, type Plan, type PlanInput } from './plan.js';
-import { countOps, isUploadedOrAdopted, opLabel, type OpKind, type SyncOp } from './ops.js';
+import { countOps, describeOp, isUploadedOrAdopted, opLabel, type OpKind, type SyncOp } from './ops.js';
+import { withoutForeignClaims, type ForeignClaims } from './foreign-claims.js';
 import { guardDeletes, type SafetyLimits } from './safety.js';
 import { isFatalStatus, type DrainResult, type Executor, type OpOutcome } from './execute.js';
 import type { ClockBounds } from './plan.js';
@@ -41,6 +42,11 @@ export interface PassContext {
   logger: Logger;
   /** File IDs other folders of this daemon own (same workspace): never adopted, discarded or counted as unmanaged here. */
   foreignIds?: (() => Promise<ReadonlySet<string>>) | undefined;
+  /**
+   * Other folders' claims in a shared database (backend postgres), asked after the listing and
+   * again right before execution: other hosts record files while this pass runs.
+   */
+  foreign?: ForeignClaims | undefined;
   /** The workspace is declared exclusive to files-sync (api.workspaceExclusive). */
   exclusive?: boolean | undefined;
   /** Copies expiring within this long of a listing are uploaded again (the reconcile interval). */
@@ -193,7 +199,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     unreadable: state.unreadable,
     unreadableDirs: state.unreadableDirs,
     inFlight: ctx.executor.inFlight(),
-    foreignIds: remote && ctx.foreignIds ? await ctx.foreignIds() : undefined,
+    ...(remote ? await foreignOf(ctx) : {}),
     expiryMarginMs: ctx.expiryMarginMs,
     expiredIds: remote ? await expiredAmong(ctx, remote) : undefined,
   });
@@ -244,7 +250,18 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   report.ops = verdict.allowed;
 
   if (opts.dryRun !== true && (full || verdict.allowed.length > 0)) {
-    const result = await ctx.executor.run(verdict.allowed);
+    let ops = verdict.allowed;
+    if (ctx.foreign) {
+      // Planned from claims read after the listing; asked again now, right before acting.
+      const checked = await withoutForeignClaims(ops, ctx.foreign);
+      for (const op of checked.dropped)
+        ctx.logger.warn(
+          { op: describeOp(op) },
+          'another folder recorded this remote file meanwhile: left to it, not adopted or deleted',
+        );
+      ops = checked.ops;
+    }
+    const result = await ctx.executor.run(ops);
     report.outcomes = result.outcomes;
     report.retryLater = result.retryLater;
     tally(report, result.outcomes);
@@ -267,6 +284,21 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   }
   if (report.failed.length > 0) report.status = 'failed';
   return report;
+}
+
+/**
+ * What other folders claim, read after the listing (so any file listed was recorded, or its
+ * intent written, before this read): the other folders' manifests of this process, and the
+ * shared database's claims.
+ */
+async function foreignOf(ctx: PassContext): Promise<Pick<PlanInput, 'foreignIds' | 'foreignUploadKeys'>> {
+  const local = ctx.foreignIds ? await ctx.foreignIds() : undefined;
+  if (!ctx.foreign) return { foreignIds: local };
+  const shared = await ctx.foreign.snapshot();
+  return {
+    foreignIds: local === undefined ? shared.ids : new Set([...local, ...shared.ids]),
+    foreignUploadKeys: shared.uploadKeys,
+  };
 }
 
 /** Vanished copies asked about one by one: bounds the cost when many went at once. */

@@ -74,6 +74,12 @@ export interface PlanInput {
    * discarded for an intent of this folder, and not counted as unmanaged.
    */
   foreignIds?: ReadonlySet<string> | undefined;
+  /**
+   * Upload keys (uploadKey) of other folders' unresolved uploads (intents, unsettled attempts),
+   * from a shared database: a file of that name and size may be theirs, so this folder's intents
+   * of the same key wait, as for an upload of its own in flight.
+   */
+  foreignUploadKeys?: ReadonlySet<string> | undefined;
   /** The server's clock relative to ours; without it no remote file is provably an intent's. */
   clock?: ClockBounds | undefined;
   /** The workspace is declared exclusive to files-sync: unproven candidates are discarded, not kept as suspects. */
@@ -267,6 +273,7 @@ function resolveIntents(ctx: PlanContext): ResolvedIntents {
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.path.localeCompare(b.path));
   const keyOf = (i: Pick<PendingUpload, 'remoteName' | 'size'>) => uploadKey(i.remoteName, i.size);
   const inFlightKeys = new Set(input.manifest.pendingUploads.filter((i) => inFlight.has(i.path)).map(keyOf));
+  for (const key of input.foreignUploadKeys ?? []) inFlightKeys.add(key);
   const groups = new Map<string, PendingUpload[]>();
   for (const intent of intents) {
     // An upload of the same name and size is running: its file may be listed already, and

@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
 import { openManifest } from '../state/manifest.js';
 import { openFolderStore, type FolderStore, type FolderStoreOptions } from '../state/open-store.js';
+import { pgForeignClaims } from '../state/postgres/ownership.js';
+import { PgStateStore } from '../state/postgres/store.js';
+import type { ForeignClaims } from './foreign-claims.js';
 import { createPathFilter, type PathFilter } from '../local/filter.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
 import { logFileOp } from './file-op-log.js';
@@ -30,6 +33,8 @@ export interface FolderSession {
   manifest: FolderStore;
   filter: PathFilter;
   executor: Executor;
+  /** Other folders' claims in the shared database (backend postgres); undefined for lowdb. */
+  foreign?: ForeignClaims | undefined;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -82,7 +87,8 @@ export async function openFolderSession(
       `folder "${folder.name}" moved from workspace ${from ?? '(key default)'} to ${workspaceId ?? '(key default)'}: its ${entries} files are uploaded again; nothing is deleted in the old workspace${kept ? ` (the old state is kept in ${kept})` : ''}`,
     );
   }
-  const others = config.folders.length > 1 ? await otherFoldersIds(config, folder.name) : new Set<string>();
+  const others = await otherFoldersIds(config, folder.name);
+  const foreign = foreignClaimsOf(manifest);
   const executor = new Executor({
     root: folder.path,
     client: clientForFolder(client, folder),
@@ -99,8 +105,10 @@ export async function openFolderSession(
     retention: config.retention,
     exclusive: config.api.workspaceExclusive,
     limits: config.safety,
-    // Other folders' manifests: the open ones live, the rest as they were on disk at open.
+    // Other folders' manifests: the open ones live, the rest as they were on disk at open; with
+    // a shared database, every folder recorded there, asked live (`foreign`).
     isOwned: (id) => ownedByAnyFolder(id) || others.has(id),
+    foreign,
   });
   openManifests.add(manifest);
   return {
@@ -108,6 +116,7 @@ export async function openFolderSession(
     manifest,
     filter,
     executor,
+    foreign,
     logger: folderLogger,
     close: async () => {
       openManifests.delete(manifest);
@@ -117,11 +126,21 @@ export async function openFolderSession(
 }
 
 /**
+ * With state in PostgreSQL, every folder recorded there may share this one's workspace, on any
+ * host, and record files at any moment: they are asked live (see ForeignClaims), not read at open.
+ */
+function foreignClaimsOf(store: FolderStore): ForeignClaims | undefined {
+  return store instanceof PgStateStore ? pgForeignClaims(store.pool, store.folder.name) : undefined;
+}
+
+/**
  * IDs recorded by the other configured folders (read from their manifests on disk). All folders
  * use one key, so they share a workspace: one folder's recovery must never take another's files.
+ * With backend postgres there are no such files: `foreign` asks the database instead.
  */
 async function otherFoldersIds(config: Config, folderName: string): Promise<Set<string>> {
   const ids = new Set<string>();
+  if (config.state.backend === 'postgres' || config.folders.length < 2) return ids;
   for (const f of config.folders) {
     if (f.name === folderName) continue;
     const m = await openManifest(config.stateDir, f.name).catch(() => undefined);
@@ -150,7 +169,11 @@ export function passContext(
     limits: config.safety,
     allowMassDelete: opts.allowMassDelete ?? false,
     logger: session.logger,
-    foreignIds: config.folders.length > 1 ? () => otherFoldersIds(config, session.folder.name) : undefined,
+    foreignIds:
+      config.folders.length > 1 && config.state.backend !== 'postgres'
+        ? () => otherFoldersIds(config, session.folder.name)
+        : undefined,
+    foreign: session.foreign,
     exclusive: config.api.workspaceExclusive,
     // The next reconciliation is due one interval from now: a copy expiring before it goes up again now.
     expiryMarginMs: config.reconcile.intervalMs,

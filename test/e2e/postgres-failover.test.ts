@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { FolderSync } from '../../src/sync/folder.js';
 import { STATUS_FILE, type DaemonStatus, type FolderStatus } from '../../src/status.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { freshDatabase } from '../helpers/postgres.js';
+import { databaseEnv, freshDatabase } from '../helpers/postgres.js';
 import { startTestCluster } from '../helpers/postgres-server.js';
 import { makeProject, runCli, TEST_KEY, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,10 +21,10 @@ const FOLDER = 'docs';
 /** Child-process daemons start slowly on a loaded machine, and a takeover waits out the 10 s stale time. */
 const DAEMON_TEST_MS = 180_000;
 
-/** A project whose state lives in the database at `url`; its env carries the URL. */
+/** A project whose state lives in the database at `url`; its env carries the URL (and the password apart). */
 async function pgProject(url: string): Promise<Project> {
   const p = await makeProject({ config: { state: { backend: 'postgres' } } });
-  return { ...p, env: { ...p.env, FILES_SYNC_DATABASE_URL: url } };
+  return { ...p, env: { ...p.env, ...databaseEnv(url) } };
 }
 
 /** A second daemon's view of the same folder: its own config file and state dir, same folder, database and emulator. */

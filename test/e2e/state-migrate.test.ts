@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { onCleanup } from '../helpers/cleanup.js';
-import { freshDatabase } from '../helpers/postgres.js';
+import { databaseEnv, freshDatabase } from '../helpers/postgres.js';
 import { makeProject, runCli } from '../helpers/project.js';
 import { syncJson } from '../helpers/sync-cli.js';
 
@@ -14,10 +14,10 @@ async function setBackend(configPath: string, state: Record<string, unknown>): P
 }
 
 describe('files-sync state migrate', () => {
-  it('lowdb -> postgres -> lowdb without uploading anything again', async () => {
+  it('lowdb -> postgres -> lowdb without uploading anything again', { timeout: 180_000 }, async () => {
     const url = await freshDatabase();
     const p = await makeProject({ files: { 'a.txt': 'alpha', 'sub/b.md': '# beta', 'c.json': '{}' } });
-    const env = { ...p.env, FILES_SYNC_DATABASE_URL: url };
+    const env = { ...p.env, ...databaseEnv(url) };
     const first = await syncJson({ ...p, env });
     expect(first.reports[0]).toMatchObject({ status: 'ok', uploaded: 3 });
     const ids = await runCli(['ls', '-c', p.configPath, '--json'], { env });
@@ -68,16 +68,20 @@ describe('files-sync state migrate', () => {
     ).toEqual(before);
   });
 
-  it('refuses to mix states: a target that already holds the folder is left alone', async () => {
-    const url = await freshDatabase();
-    const p = await makeProject({ files: { 'a.txt': 'alpha' } });
-    const env = { ...p.env, FILES_SYNC_DATABASE_URL: url };
-    expect((await syncJson({ ...p, env })).reports[0]).toMatchObject({ uploaded: 1 });
-    const args = ['state', 'migrate', '--from', 'lowdb', '--to', 'postgres', '-c', p.configPath];
-    expect((await runCli(args, { env })).code).toBe(0);
-    const again = await runCli(args, { env });
-    expect(again.code).toBe(1);
-    expect(again.stderr).toContain('already holds state');
-    expect(again.stderr).not.toContain(new URL(url).password);
-  });
+  it(
+    'refuses to mix states: a target that already holds the folder is left alone',
+    { timeout: 180_000 },
+    async () => {
+      const url = await freshDatabase();
+      const p = await makeProject({ files: { 'a.txt': 'alpha' } });
+      const env = { ...p.env, ...databaseEnv(url) };
+      expect((await syncJson({ ...p, env })).reports[0]).toMatchObject({ uploaded: 1 });
+      const args = ['state', 'migrate', '--from', 'lowdb', '--to', 'postgres', '-c', p.configPath];
+      expect((await runCli(args, { env })).code).toBe(0);
+      const again = await runCli(args, { env });
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('already holds state');
+      expect(again.stderr).not.toContain(new URL(url).password);
+    },
+  );
 });

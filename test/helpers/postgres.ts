@@ -32,3 +32,14 @@ export async function freshDatabase(): Promise<string> {
   u.pathname = `/${db}`;
   return u.toString();
 }
+
+/**
+ * The environment a daemon or CLI gets for a database: the URL without its password in
+ * FILES_SYNC_DATABASE_URL, the password in PGPASSWORD (a URL with a password is refused).
+ */
+export function databaseEnv(url: string): { FILES_SYNC_DATABASE_URL: string; PGPASSWORD: string } {
+  const u = new URL(url);
+  const password = decodeURIComponent(u.password);
+  u.password = '';
+  return { FILES_SYNC_DATABASE_URL: u.toString(), PGPASSWORD: password };
+}

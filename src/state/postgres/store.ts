@@ -578,12 +578,17 @@ export class PgStateStore extends MutableStateView implements StateStore {
   }
 }
 
-/** Reads a folder's whole state in the shape of a stored v3 manifest with one shard (the view's input). */
+/**
+ * Reads a folder's whole state in the shape of a stored v3 manifest with one shard (the view's
+ * input). With `onlyPath`, only that path's entry, intent and queued deletes (a one-path lookup).
+ */
 export async function loadFolder(
   db: pg.Pool | pg.ClientBase,
   folder: FolderRecord,
+  options: { onlyPath?: string | undefined } = {},
 ): Promise<{ manifest: StoredManifest; existed: boolean }> {
   const name = folder.name;
+  const only = options.onlyPath ?? null;
   const f = await db.query<{ record: FolderRecord; stats: ManifestStats }>(
     'SELECT record, stats FROM files_sync.folders WHERE folder = $1',
     [name],
@@ -602,8 +607,8 @@ export async function loadFolder(
     remote_name: string;
   }>(
     `SELECT path, file_id, sha256, size_bytes::float8 AS size_bytes, mime_type, uploaded_at, expires_at,
-       mtime_ms, ino, remote_name FROM files_sync.entries WHERE folder = $1`,
-    [name],
+       mtime_ms, ino, remote_name FROM files_sync.entries WHERE folder = $1 AND ($2::text IS NULL OR path = $2)`,
+    [name, only],
   );
   for (const r of e.rows) {
     const entry: ManifestEntry = {
@@ -622,9 +627,11 @@ export async function loadFolder(
   const records = async <T>(section: RecordSection): Promise<Record<string, T>> => {
     const { table, key } = RECORD_TABLES[section];
     const out = emptyRecord<T>();
+    // Intents and queued deletes carry the path; suspects and unsettled attempts are few: all of them.
+    const byPath = section === 'u' || section === 'd';
     const { rows } = await db.query<{ k: string; record: T }>(
-      `SELECT ${key} AS k, record FROM ${table} WHERE folder = $1`,
-      [name],
+      `SELECT ${key} AS k, record FROM ${table} WHERE folder = $1${byPath ? ' AND ($2::text IS NULL OR path = $2)' : ''}`,
+      byPath ? [name, only] : [name],
     );
     for (const r of rows) out[r.k] = r.record;
     return out;
