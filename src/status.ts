@@ -4,8 +4,16 @@ import type { Suspect } from './types.js';
 export interface FolderStatus {
   name: string;
   root: string;
-  /** 'watching' | 'reconcile-only' (watcher failed, e.g. inotify limit) | 'unavailable' | 'starting' | 'stopped' */
-  mode: 'starting' | 'watching' | 'reconcile-only' | 'unavailable' | 'stopped';
+  /**
+   * 'watching' | 'reconcile-only' (watcher failed, e.g. inotify limit) | 'unavailable' | 'starting'
+   * | 'stopped' | 'standby' (PostgreSQL: another daemon holds the folder's lease; this one takes
+   * over when it stops or dies) | 'paused' (PostgreSQL: the state database is unreachable).
+   */
+  mode: 'starting' | 'watching' | 'reconcile-only' | 'unavailable' | 'stopped' | 'standby' | 'paused';
+  /** Why the folder is in standby or paused, e.g. "state database unreachable: ...". */
+  modeReason?: string;
+  /** PostgreSQL: the folder's lease as this daemon last saw it. */
+  lease?: FolderLease;
   filesTracked: number;
   pendingUploads: number;
   pendingDeletes: number;
@@ -29,6 +37,16 @@ export interface FolderStatus {
   };
   lastError?: { at: string; message: string; path?: string };
   watchedPaths?: number;
+}
+
+/** Who owns a folder (PostgreSQL backend): only the owner syncs it; the others stand by. */
+export interface FolderLease {
+  ownerHost: string;
+  ownerPid: number;
+  /** Seconds since the owner's last heartbeat that this daemon saw. */
+  ageSeconds: number;
+  /** True when this daemon holds the lease. */
+  ownedByThisDaemon: boolean;
 }
 
 /** The Files API as the daemon's client sees it: the breaker and the storage-quota pause. */
@@ -62,7 +80,7 @@ export const STATUS_FILE = 'status.json';
 /** What /healthz answers: healthy only when every folder runs and the API takes our requests. */
 export interface Health {
   ok: boolean;
-  /** Folders that are unavailable (e.g. root missing) or stopped. */
+  /** Folders that are unavailable (e.g. root missing), paused (state database unreachable) or stopped. */
   unavailable: string[];
   /** One line per problem, e.g. "API key refused (401): check ANTHROPIC_API_KEY". */
   reasons: string[];
@@ -70,11 +88,15 @@ export interface Health {
 
 /** Judges a status snapshot the way /healthz, the degraded metric and `status` do. */
 export function healthOf(s: DaemonStatus): Health {
-  const bad = s.folders.filter((f) => f.mode === 'unavailable' || f.mode === 'stopped');
-  const reasons = bad.map(
-    (f) =>
-      `folder ${f.name}: ${f.mode}${f.mode === 'unavailable' && f.lastError ? ` (${f.lastError.message})` : ''}`,
+  // A standby is healthy: standing by for another daemon's folder is its job.
+  const bad = s.folders.filter(
+    (f) => f.mode === 'unavailable' || f.mode === 'stopped' || f.mode === 'paused',
   );
+  const reasons = bad.map((f) => {
+    const why =
+      f.mode === 'paused' ? f.modeReason : f.mode === 'unavailable' ? f.lastError?.message : undefined;
+    return `folder ${f.name}: ${f.mode}${why !== undefined ? ` (${why})` : ''}`;
+  });
   if (s.api?.state === 'degraded') reasons.push(s.api.reason ?? 'Files API degraded');
   if (s.api?.uploadsPaused) reasons.push(s.api.uploadsPaused.reason);
   return { ok: reasons.length === 0, unavailable: bad.map((f) => f.name), reasons };

@@ -6,7 +6,7 @@ import { clientForFolder } from '../api/client.js';
 import type { Config } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import { displayPath } from '../local/display-name.js';
-import { STATUS_FILE, type DaemonStatus, type FolderStatus } from '../status.js';
+import { STATUS_FILE, type DaemonStatus, type FolderLease, type FolderStatus } from '../status.js';
 import type { PendingDelete } from '../types.js';
 import { openFolderReader } from '../state/open-store.js';
 import { PgConnectionError, PgSchemaError } from '../state/postgres/errors.js';
@@ -91,12 +91,20 @@ function deleteQueueOf(deletes: readonly PendingDelete[]): NonNullable<FolderSta
   return q;
 }
 
+/** The folder's lease in a line: who owns it (this daemon or which other), and how old its heartbeat is. */
+function leaseLine(l: FolderLease): string {
+  const who = `${l.ownerHost} pid ${l.ownerPid}`;
+  return l.ownedByThisDaemon
+    ? `lease: owned by this daemon (${who}), heartbeat ${l.ageSeconds} s ago`
+    : `lease: owned by ${who}, heartbeat ${l.ageSeconds} s ago; this daemon stands by`;
+}
+
 /** Registers `status`. */
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .description(
-      'Show per folder: files tracked, pending uploads/deletes, held deletes, the delete queue, suspects, last reconciliation, last error, daemon pid/uptime',
+      'Show per folder: mode, files tracked, pending uploads/deletes, held deletes, the delete queue, suspects, last reconciliation, last error, lease owner (PostgreSQL), daemon pid/uptime',
     )
     .option('-c, --config <file>', 'config file')
     .option('--json', 'JSON on stdout')
@@ -202,6 +210,9 @@ Exit codes: 0 daemon running, 3 not running (the manifest figures are still show
             process.stdout.write(
               `${f.name} (${displayPath(f.root)}): ${f.mode}, ${f.filesTracked} tracked, ${f.pendingUploads} pending uploads, ${f.pendingDeletes} pending deletes, ${f.heldDeletes} held deletes, queue ${f.queueDepth}\n`,
             );
+            if ('modeReason' in f && f.modeReason !== undefined)
+              process.stdout.write(`  ${f.mode}: ${displayPath(f.modeReason)}\n`);
+            if ('lease' in f && f.lease !== undefined) process.stdout.write(`  ${leaseLine(f.lease)}\n`);
             if ('lastReconcile' in f && f.lastReconcile)
               process.stdout.write(
                 `  last reconciliation ${f.lastReconcile.at}: ${f.lastReconcile.result} (${f.lastReconcile.uploaded} up, ${f.lastReconcile.deleted} del, ${f.lastReconcile.failed} failed, ${f.lastReconcile.durationMs} ms)\n`,

@@ -4,7 +4,12 @@ import { FilesSyncError } from '../errors.js';
 import { Manifest, openManifest, type ReadonlyManifest } from './manifest.js';
 import type { FolderRecord } from './manifest-format.js';
 import { openPgReader } from './postgres/reader.js';
-import { PgStateStore, type StateChangeEvent } from './postgres/store.js';
+import {
+  PgStateStore,
+  type HeldLease,
+  type PgStateStoreOptions,
+  type StateChangeEvent,
+} from './postgres/store.js';
 import type { StateStore } from './store.js';
 
 /** What the engine needs of a folder's store beyond StateStore: the workspace rule (see Manifest.startOver). */
@@ -14,7 +19,15 @@ export type FolderStore = StateStore & {
   startOver(workspaceId: string | null): Promise<string | undefined>;
   /** Backends that keep a change history other hosts read (PostgreSQL: files_sync.events) record it here. */
   recordChange?(change: StateChangeEvent): void;
+  /** The folder lease this store writes under (PostgreSQL only). */
+  readonly lease?: HeldLease | undefined;
 };
+
+/** What the daemon's folder loop hears from, and tells, a PostgreSQL store (ignored by lowdb). */
+export type FolderStoreOptions = Pick<
+  PgStateStoreOptions,
+  'onLeaseLost' | 'onUnreachable' | 'onWriteError' | 'reclaimToken' | 'leaseStaleMs' | 'heartbeatMs'
+>;
 
 /** Backend "postgres" without a URL. */
 export class StateConfigError extends FilesSyncError {}
@@ -44,10 +57,11 @@ function requiredDatabaseUrl(config: Pick<Config, 'state'>): string {
 export async function openFolderStore(
   config: Pick<Config, 'state' | 'stateDir'>,
   folder: FolderRecord,
+  options: FolderStoreOptions = {},
 ): Promise<FolderStore> {
   if (config.state.backend !== 'postgres') return Manifest.open(config.stateDir, folder);
   const url = requiredDatabaseUrl(config);
-  return PgStateStore.open({ url, passwordFile: config.state.passwordFile, folder });
+  return PgStateStore.open({ ...options, url, passwordFile: config.state.passwordFile, folder });
 }
 
 /**

@@ -4,7 +4,7 @@
  * tells it what happened; `snapshot()` is what `files-sync status` and /status show.
  */
 import type { Logger } from 'pino';
-import type { FolderStatus } from '../status.js';
+import type { FolderLease, FolderStatus } from '../status.js';
 import type { SyncMetrics } from '../metrics.js';
 import type { Suspect } from '../types.js';
 import type { DrainResult, ExecutorEvent } from './execute.js';
@@ -34,10 +34,13 @@ export interface LiveCounts {
   watchedPaths?: number | undefined;
   suspects?: Suspect[] | undefined;
   unsettledUploads?: number | undefined;
+  lease?: FolderLease | undefined;
 }
 
 export class FolderStatusTracker {
   private current: FolderMode = 'starting';
+  /** Why the folder stands by or is paused, shown by status. */
+  private shownReason: string | undefined;
   private held = 0;
   private heldReason: string | undefined;
   private deleteQueue: FolderStatus['deleteQueue'];
@@ -57,8 +60,12 @@ export class FolderStatusTracker {
     return this.current;
   }
 
-  /** Moves the folder to `next`; `reason` says why in the debug log. */
+  /**
+   * Moves the folder to `next`; `reason` says why in the debug log. Standby and paused are shown
+   * with their reason (status, /healthz), since the folder does nothing while in them.
+   */
   setMode(next: FolderMode, reason: string): void {
+    this.shownReason = next === 'standby' || next === 'paused' ? reason : undefined;
     if (next === this.current) return;
     this.log.debug({ from: this.current, to: next, reason }, 'folder mode changed');
     this.current = next;
@@ -181,6 +188,8 @@ export class FolderStatusTracker {
       heldDeletes: this.held,
       queueDepth: live.queueDepth,
     };
+    if (this.shownReason !== undefined) s.modeReason = this.shownReason;
+    if (live.lease !== undefined) s.lease = live.lease;
     if (this.heldReason && this.held > 0) s.heldReason = this.heldReason;
     if (this.lastReconcile) s.lastReconcile = this.lastReconcile;
     if (this.lastError) s.lastError = this.lastError;

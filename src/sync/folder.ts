@@ -3,6 +3,12 @@
  * into batches; a batch, or a full reconciliation (at start, on a timer, after the watcher
  * failed), runs as one sync pass (pass.ts). Jobs of one folder run one at a time. What the folder
  * shows to others is kept by its FolderStatusTracker.
+ *
+ * With the PostgreSQL backend a folder runs only while this daemon holds its lease. A run ends
+ * when the lease is lost or the database cannot be reached: the watcher stops, work in flight is
+ * aborted and the state is dropped unwritten (the database keeps the truth: an upload whose intent
+ * is there is resolved by whoever runs next). The folder then stands by (or pauses) and tries to
+ * take the lease again; a new run starts with a reconciliation.
  */
 import type { StateChangeEvent } from '../state/postgres/store.js';
 import type { Logger } from 'pino';
@@ -25,6 +31,13 @@ import { checkRoot, type RootCheck } from './root-check.js';
 import type { ReconcileReport } from './reconcile.js';
 import { releaseResult, type ReleaseResult } from '../control.js';
 import type { LookupFolder } from '../serve/lookup.js';
+import { LeaseHeldError, PgConnectionError, type LeaseLostError } from '../state/postgres/errors.js';
+import {
+  FolderLeaseWatch,
+  PAUSED_RETRY_MAX_MS,
+  STANDBY_RETRY_MS,
+  type LeaseRetryTimings,
+} from './folder-lease.js';
 
 /** How soon a reconciliation follows when a path waits on an unresolved upload intent. */
 const INTENT_RECONCILE_DELAY_MS = 2_000;
@@ -64,6 +77,10 @@ export interface FolderSyncOptions {
   health?: ApiHealth | undefined;
   /** How often the root is checked while watching (default 1 s). */
   rootCheckMs?: number | undefined;
+  /** PostgreSQL lease timings (tests shorten them): retries in standby and while paused, staleness, heartbeat. */
+  leaseRetry?: Partial<LeaseRetryTimings> | undefined;
+  leaseStaleMs?: number | undefined;
+  heartbeatMs?: number | undefined;
 }
 
 /** Failures with a cause shared by every file (API down, storage full): the daemon retries them all at once. */
@@ -94,8 +111,17 @@ export class FolderSync {
   private reconcileQueued = false;
   /** Set by `releaseDeletes` until the delete queue has nothing waiting (see there). */
   private released = false;
-  private stopping = false;
-  private readonly abort = new AbortController();
+  /** True whenever no run is active: before start, in standby, paused, stopped. Nothing new is started. */
+  private halted = true;
+  private stopped = false;
+  /** Aborts the current run's work in flight; a new one per run. */
+  private abort = new AbortController();
+  /** Counts runs, so a store's late event from an earlier run is ignored. */
+  private runId = 0;
+  /** Starts, halts and stops of runs happen one at a time, in order. */
+  private lifecycle: Promise<void> = Promise.resolve();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly lease: FolderLeaseWatch;
   /** When each path's pending change was first seen (for the change-to-upload metric). */
   private readonly firstSeen = new Map<string, number>();
   private readonly tracker: FolderStatusTracker;
@@ -104,20 +130,58 @@ export class FolderSync {
   constructor(private readonly opts: FolderSyncOptions) {
     this.log = opts.logger.child({ folder: opts.folder.name });
     this.tracker = new FolderStatusTracker(opts.folder.name, opts.folder.path, this.log, opts.metrics);
+    this.lease = new FolderLeaseWatch({
+      standbyRetryMs: opts.leaseRetry?.standbyRetryMs ?? STANDBY_RETRY_MS,
+      pausedRetryMaxMs: opts.leaseRetry?.pausedRetryMaxMs ?? PAUSED_RETRY_MAX_MS,
+    });
   }
 
   get name(): string {
     return this.opts.folder.name;
   }
 
-  /** Opens the manifest, reconciles once (if configured), then starts watching and the timer. */
+  /**
+   * Opens the manifest, reconciles once (if configured), then starts watching and the timer. A
+   * folder whose lease another daemon holds stands by instead (and takes over when it can).
+   */
   async start(): Promise<void> {
+    const started = this.openRun('start').catch((err: unknown) => {
+      if (!(err instanceof LeaseHeldError)) throw err;
+      this.standBy(err);
+    });
+    // A halt reported while the run starts waits for it (see inOrder).
+    this.lifecycle = started.catch(() => undefined);
+    await started;
+    this.opts.onStatus?.();
+  }
+
+  /**
+   * Opens the state (taking the lease) and starts the run: watcher, timers, a reconciliation. A
+   * takeover or a resume always reconciles: it resolves whatever the last run left (intents of
+   * uploads that may have gone out) and finds the changes made while no one watched.
+   */
+  private async openRun(how: 'start' | 'takeover' | 'resume'): Promise<void> {
     const { config, folder } = this.opts;
+    const run = ++this.runId;
+    this.abort = new AbortController();
     this.session = await openFolderSession(config, folder, this.opts.client, this.opts.logger, {
       signal: this.abort.signal,
       onEvent: (e) => this.onExecutorEvent(e),
+      store: {
+        onLeaseLost: (err) => this.onStoreHalted(run, 'standby', err),
+        onUnreachable: (err) => this.onStoreHalted(run, 'paused', err),
+        onWriteError: (err) => this.log.warn({ err: err.message }, 'state write failed; retrying'),
+        reclaimToken: this.lease.reclaimToken,
+        leaseStaleMs: this.opts.leaseStaleMs,
+        heartbeatMs: this.opts.heartbeatMs,
+      },
     });
-    if (config.reconcile.onStart) this.requestReconcile('startup');
+    this.lease.acquired();
+    // The store gave up while it opened: the halt queued behind this run closes it.
+    if (this.abort.signal.aborted) return;
+    this.halted = false;
+    this.tracker.setMode('starting', 'run started');
+    if (how === 'start' && config.reconcile.onStart) this.requestReconcile('startup');
     if (config.watch.enabled) {
       this.root = await checkRoot(folder.path);
       await this.startWatcher();
@@ -128,7 +192,130 @@ export class FolderSync {
       this.reconcileTimer = setInterval(() => this.requestReconcile('timer'), config.reconcile.intervalMs);
       this.reconcileTimer.unref();
     }
-    this.opts.onStatus?.();
+    // After a takeover or pause nobody watched the folder: its scan starts once the watcher is
+    // ready, so a change is seen by one or the other (a change in between would be missed).
+    if (how === 'takeover') this.requestReconcile('took over');
+    else if (how === 'resume') this.requestReconcile('state database back');
+    const held = this.session?.manifest.lease;
+    if (held !== undefined)
+      this.log.info(
+        { event: 'lease-acquired', token: held.token, how },
+        how === 'takeover'
+          ? 'took over the folder: its lease was free or stale (reconciling)'
+          : how === 'resume'
+            ? 'state database answers again; folder resumed (reconciling)'
+            : 'folder lease taken: this daemon owns the folder',
+      );
+  }
+
+  /**
+   * The store stopped writing (lease taken over, or the database unreachable): from this moment
+   * nothing new starts and work in flight is aborted, so no upload follows; the rest of the halt
+   * (watcher, closing the state unwritten) runs in order with other runs' starts and stops.
+   */
+  private onStoreHalted(
+    run: number,
+    next: 'standby' | 'paused',
+    err: LeaseLostError | PgConnectionError,
+  ): void {
+    if (run !== this.runId || this.stopped) return;
+    this.halted = true;
+    this.abort.abort();
+    this.inOrder(async () => {
+      if (this.stopped) return;
+      this.log.error(
+        { event: next === 'standby' ? 'lease-lost' : 'state-database-unreachable', err: err.message },
+        next === 'standby'
+          ? 'lease lost: another daemon owns this folder now; stopped syncing it, standing by'
+          : 'state database unreachable: folder paused (nothing is uploaded until it answers again)',
+      );
+      this.tracker.recordError(err.message);
+      const held = this.session?.manifest.lease;
+      await this.endRun();
+      this.lease.released(held, next === 'paused');
+      if (next === 'standby') {
+        this.tracker.setMode('standby', 'lease taken over by another daemon');
+        this.retryLeaseIn(this.lease.standbyDelay());
+      } else {
+        this.tracker.setMode('paused', err.message);
+        this.retryLeaseIn(this.lease.unreachable());
+      }
+    });
+  }
+
+  /** Runs a start, halt or stop step after the ones before it; never rejects. */
+  private inOrder(step: () => Promise<void>): void {
+    this.lifecycle = this.lifecycle
+      .then(step)
+      .catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'folder run change failed'))
+      .finally(() => this.opts.onStatus?.());
+  }
+
+  /** Stops the run at once: no watcher, no timers, work in flight aborted, state closed without writing (if halted). */
+  private async endRun(): Promise<void> {
+    this.halted = true;
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.rootTimer) clearInterval(this.rootTimer);
+    this.reconcileTimer = this.drainTimer = this.rootTimer = this.drainAt = undefined;
+    this.timers.close();
+    this.debouncer?.close();
+    this.debouncer = undefined;
+    await this.watcher?.close().catch(() => undefined);
+    this.watcher = undefined;
+    this.abort.abort();
+    await this.idle();
+    this.queuedPaths.clear();
+    this.reconcileQueued = false;
+    this.firstSeen.clear();
+    this.rootMissing = false;
+    const session = this.session;
+    this.session = undefined;
+    await session
+      ?.close()
+      .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'could not close the folder state'));
+  }
+
+  /** Another daemon holds the lease: show who, and try again in 1-2 s. */
+  private standBy(err: LeaseHeldError): void {
+    if (this.tracker.mode !== 'standby')
+      this.log.info(
+        { event: 'lease-standby', owner: err.context.ownerHost, ownerPid: err.context.ownerPid },
+        'folder owned by another daemon; standing by to take over',
+      );
+    const delay = this.lease.heldBy(err);
+    this.tracker.setMode('standby', err.message);
+    this.retryLeaseIn(delay);
+  }
+
+  private retryLeaseIn(delayMs: number): void {
+    if (this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.inOrder(() => this.tryTakeOver());
+    }, delayMs);
+    this.retryTimer.unref();
+  }
+
+  /** One attempt of a standby or paused folder to take (or take back) its lease and run again. */
+  private async tryTakeOver(): Promise<void> {
+    if (this.stopped) return;
+    const was = this.tracker.mode;
+    try {
+      await this.openRun(was === 'paused' ? 'resume' : 'takeover');
+    } catch (err) {
+      if (err instanceof LeaseHeldError) {
+        this.standBy(err);
+        return;
+      }
+      // The store's own errors already say "cannot open the state of folder ... in <database>".
+      const why =
+        err instanceof PgConnectionError ? `state database unreachable: ${err.message}` : errorMessage(err);
+      if (was !== 'paused') this.log.error({ err: why }, 'state database unreachable: folder paused');
+      else this.log.debug({ err: why }, 'state database still unreachable');
+      this.tracker.setMode('paused', why);
+      this.retryLeaseIn(this.lease.unreachable());
+    }
   }
 
   /**
@@ -136,9 +323,9 @@ export class FolderSync {
    * deletions; a root that is back (or replaced by another directory) is watched anew and reconciled.
    */
   private async checkRoot(): Promise<void> {
-    if (this.stopping) return;
+    if (this.halted) return;
     const now = await checkRoot(this.opts.folder.path);
-    if (this.stopping) return;
+    if (this.halted) return;
     const root = this.opts.folder.path;
     if (now.missing !== undefined) {
       if (this.rootMissing) return;
@@ -222,7 +409,7 @@ export class FolderSync {
         this.debouncer?.flushNow();
         // Events may have been lost before the watcher died, and with periodic reconciliation off
         // nothing would ever look at this folder again: reconcile now and on a fallback timer.
-        if (!this.stopping) {
+        if (!this.halted) {
           this.requestReconcile('watcher failed');
           if (this.reconcileTimer === undefined && this.opts.config.reconcile.intervalMs === 0) {
             const every = this.opts.fallbackReconcileMs ?? FALLBACK_RECONCILE_MS;
@@ -237,7 +424,7 @@ export class FolderSync {
   }
 
   private onWatchEvents(events: WatchEvent[]): void {
-    if (this.stopping) return;
+    if (this.halted) return;
     const now = Date.now();
     for (const ev of events) {
       if (ev.type === 'dir') {
@@ -268,13 +455,13 @@ export class FolderSync {
 
   /** Queues paths for a watcher batch (coalesced with any batch already waiting). */
   private enqueuePaths(paths: readonly string[]): void {
-    if (this.stopping) return;
+    if (this.halted) return;
     const wasEmpty = this.queuedPaths.size === 0;
     for (const p of paths) this.queuedPaths.add(p);
     if (wasEmpty && this.queuedPaths.size > 0) {
       void this.schedule(async () => {
         await new Promise((resolve) => setImmediate(resolve));
-        if (!this.stopping) await this.runBatch();
+        if (!this.halted) await this.runBatch();
       });
     }
     this.tracker.setQueueDepth(this.queueDepth());
@@ -282,7 +469,7 @@ export class FolderSync {
 
   /** Queues a full reconciliation (coalesced: at most one waits). */
   private requestReconcile(reason: string): void {
-    if (this.stopping || this.reconcileQueued) return;
+    if (this.halted || this.reconcileQueued) return;
     this.reconcileQueued = true;
     this.log.debug({ reason }, 'reconciliation queued');
     void this.schedule(async () => {
@@ -295,7 +482,7 @@ export class FolderSync {
   private schedule(job: () => Promise<void>): Promise<void> {
     return this.jobs.run(JOBS, async () => {
       try {
-        if (!this.stopping) await job();
+        if (!this.halted) await job();
       } catch (err) {
         this.log.error({ err: errorMessage(err) }, 'sync job failed');
         this.tracker.recordError(errorMessage(err));
@@ -406,7 +593,7 @@ export class FolderSync {
   /** Records the delete queue's state and arms the timer for its next due delete. */
   private afterDrain(q: DrainResult): void {
     this.tracker.recordDrain(q);
-    if (q.nextDueAt === undefined || this.stopping) return;
+    if (q.nextDueAt === undefined || this.halted) return;
     if (this.drainAt !== undefined && this.drainAt <= q.nextDueAt) return;
     if (this.drainTimer) clearTimeout(this.drainTimer);
     this.drainAt = q.nextDueAt;
@@ -449,7 +636,7 @@ export class FolderSync {
   }
 
   private retryLater(relPath: string): void {
-    if (this.stopping) return;
+    if (this.halted) return;
     this.timers.retry(relPath, () => this.enqueuePaths([relPath]));
   }
 
@@ -483,13 +670,21 @@ export class FolderSync {
       watchedPaths: this.watcher?.watchedCount(),
       suspects: m?.suspects(),
       unsettledUploads: m?.unsettled().length,
+      lease: this.lease.view(m?.lease),
     });
   }
 
-  /** Stops watching, lets running work finish for up to `drainMs`, then aborts it and flushes the manifest. */
+  /**
+   * Stops watching, lets running work finish for up to `drainMs`, then aborts it and flushes the
+   * manifest (a PostgreSQL store then releases the lease: a standby takes over at once).
+   */
   async stop(drainMs = 10_000): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    // A takeover attempt or a halt under way finishes first, so nothing it opens is left running.
+    await this.lifecycle;
+    this.halted = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.rootTimer) clearInterval(this.rootTimer);

@@ -3,7 +3,7 @@ import { clientForFolder } from '../api/client.js';
 import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
 import { openManifest } from '../state/manifest.js';
-import { openFolderStore, type FolderStore } from '../state/open-store.js';
+import { openFolderStore, type FolderStore, type FolderStoreOptions } from '../state/open-store.js';
 import { pgForeignClaims } from '../state/postgres/ownership.js';
 import { PgStateStore } from '../state/postgres/store.js';
 import type { ForeignClaims } from './foreign-claims.js';
@@ -42,6 +42,8 @@ export interface FolderSession {
 export interface SessionOptions {
   onEvent?: ((event: ExecutorEvent) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /** Lease and database events of a PostgreSQL store (see FolderSync). */
+  store?: FolderStoreOptions | undefined;
 }
 
 /** The workspace a folder's files live in: its own, else the API's, else the key's default (null). */
@@ -68,11 +70,11 @@ export async function openFolderSession(
   options: SessionOptions = {},
 ): Promise<FolderSession> {
   const workspaceId = folderWorkspace(config, folder);
-  const manifest = await openFolderStore(config, {
-    name: folder.name,
-    root: folder.path,
-    workspaceId,
-  });
+  const manifest = await openFolderStore(
+    config,
+    { name: folder.name, root: folder.path, workspaceId },
+    options.store,
+  );
   const filter = folderFilter(config, folder);
   const folderLogger = logger.child({ folder: folder.name });
   if (manifest.workspaceId !== undefined && manifest.workspaceId !== workspaceId) {

@@ -49,6 +49,10 @@ function freePort(): Promise<number> {
 export interface TestCluster {
   url: string;
   stop(): Promise<void>;
+  /** Shuts the server down (fast mode: sessions are cut, commits kept) and keeps its data, for a restart test. */
+  halt(): Promise<void>;
+  /** Starts the halted server again on the same port with the same data. */
+  restart(): Promise<void>;
 }
 
 /**
@@ -95,9 +99,17 @@ export async function startTestCluster(): Promise<TestCluster> {
   ]);
   const port = await freePort();
   const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`;
-  await as('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-o', options, '-w', '-t', '60', 'start']);
+  const start = () =>
+    as('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-o', options, '-w', '-t', '60', 'start']);
+  await start();
   return {
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    async halt() {
+      await as('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+    },
+    async restart() {
+      await start();
+    },
     async stop() {
       await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });

@@ -1,11 +1,12 @@
 // The PostgreSQL store's own guarantees: migrations (twice, concurrently), lease fencing, NOTIFY, and no password in errors.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../src/state/postgres/connection.js';
-import { LeaseHeldError, LeaseLostError } from '../../src/state/postgres/errors.js';
+import { LeaseHeldError, LeaseLostError, PgConnectionError } from '../../src/state/postgres/errors.js';
 import { readLease } from '../../src/state/postgres/lease.js';
 import { migrateSchema, SCHEMA_VERSION } from '../../src/state/postgres/migrations.js';
 import {
@@ -214,7 +215,12 @@ describe('folder lease', () => {
     let b: PgStateStore | undefined;
     await waitFor(
       async () => {
-        b = await openStore(folder, { owner: { host: 'host-b', pid: 222 }, leaseStaleMs: 300 });
+        // No heartbeat either: a 300 ms stale time leaves too little room for a loaded machine's renewals.
+        b = await openStore(folder, {
+          owner: { host: 'host-b', pid: 222 },
+          leaseStaleMs: 300,
+          heartbeatMs: 3_600_000,
+        });
         return true;
       },
       { message: 'B takes the stale lease' },
@@ -271,6 +277,86 @@ describe('folder lease', () => {
     await a.close();
     const b = await openStore(folder);
     expect(BigInt(b.leaseToken)).toBeGreaterThan(BigInt(a.leaseToken));
+  });
+});
+
+/** A TCP relay to the test server whose `cut()` makes the database unreachable through it. */
+async function relay(): Promise<{ url: string; cut(): void }> {
+  const target = new URL(testDatabaseUrl());
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    const up = net.connect(Number(target.port), target.hostname);
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => (s === up ? down : up).destroy());
+    }
+    down.pipe(up).pipe(down);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const cut = () => {
+    server.close();
+    for (const s of sockets) s.destroy();
+  };
+  onCleanup(async () => cut());
+  const u = new URL(target);
+  u.port = String((server.address() as net.AddressInfo).port);
+  return { url: u.toString(), cut };
+}
+
+describe('database unreachable', () => {
+  it('halts the store: reported once, nothing more written, close neither writes nor releases; the lease is taken back by its token', async () => {
+    const folder = uniqueFolder();
+    const r = await relay();
+    const halts: PgConnectionError[] = [];
+    const a = await openStore(folder, { url: r.url, heartbeatMs: 50, onUnreachable: (e) => halts.push(e) });
+    a.set('before.txt', entry('file_before'));
+    await a.flush();
+    r.cut();
+    await waitFor(() => halts.length > 0, { message: 'onUnreachable called' });
+    expect(halts[0]).toBeInstanceOf(PgConnectionError);
+    expect(halts[0]!.message).toContain('unreachable');
+    expect(halts[0]!.message).not.toContain(new URL(testDatabaseUrl()).password);
+    a.set('after.txt', entry('file_after'));
+    await expect(a.flush()).rejects.toBe(halts[0]);
+    await a.close();
+    expect(halts).toHaveLength(1);
+    const c = await client();
+    const { rows } = await c.query<{ path: string }>(
+      'SELECT path FROM files_sync.entries WHERE folder = $1',
+      [folder],
+    );
+    expect(rows.map((x) => x.path)).toEqual(['before.txt']);
+
+    // Its lease is still fresh and recorded: another token cannot take it, its own takes it back at once.
+    const other = await openStore(folder, { reclaimToken: String(BigInt(a.leaseToken) + 5n) }).catch(
+      (e: unknown) => e,
+    );
+    expect(other).toBeInstanceOf(LeaseHeldError);
+    const back = await openStore(folder, { reclaimToken: a.leaseToken });
+    expect(BigInt(back.leaseToken)).toBeGreaterThan(BigInt(a.leaseToken));
+    expect(back.get('before.txt')?.fileId).toBe('file_before');
+    expect(back.has('after.txt')).toBe(false);
+  });
+
+  it('the write fence reports a takeover through onLeaseLost, and the store then closes without releasing the new lease', async () => {
+    const folder = uniqueFolder();
+    const lost: LeaseLostError[] = [];
+    const a = await openStore(folder, { heartbeatMs: 3_600_000, onLeaseLost: (e) => lost.push(e) });
+    const c = await client();
+    await c.query("UPDATE files_sync.leases SET token = token + 1, owner_host = 'b' WHERE folder = $1", [
+      folder,
+    ]);
+    a.set('late.txt', entry('file_late'));
+    await expect(a.flush()).rejects.toBeInstanceOf(LeaseLostError);
+    await a.close();
+    expect(lost).toHaveLength(1);
+    const lease = await readLease(c, folder);
+    expect(lease?.ownerHost).toBe('b');
+    // Not released by the old holder: the new owner's heartbeat stands.
+    expect(lease!.ageMs).toBeLessThan(60_000);
+    const { rowCount } = await c.query('SELECT 1 FROM files_sync.entries WHERE folder = $1', [folder]);
+    expect(rowCount).toBe(0);
   });
 });
 

@@ -95,7 +95,15 @@ export function connect(options: PgConnectionOptions): PgConnection {
     // node-postgres lets the connection string override a separate `password`: put the chosen one in it.
     const chosen = password ?? fromUrl;
     u.password = chosen === undefined ? '' : encodeURIComponent(chosen);
-    config = { connectionString: u.toString(), max: options.max ?? 3 };
+    config = {
+      connectionString: u.toString(),
+      max: options.max ?? 3,
+      // A database that does not answer must be noticed (the folder pauses), not waited for minutes.
+      connectionTimeoutMillis: 5_000,
+      // A daemon cut off mid-transaction holds the lease row locked: the server ends that
+      // transaction, so a standby can take the folder once the lease is stale.
+      idle_in_transaction_session_timeout: 5_000,
+    };
   } catch (err) {
     throw new PgConnectionError(`invalid database URL ${display}: ${redact(errorMessage(err))}`, {
       url: display,

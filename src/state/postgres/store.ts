@@ -15,7 +15,13 @@ import {
 import { MutableStateView } from '../manifest-view.js';
 import type { StateStore } from '../store.js';
 import { connect, type PgConnection, type PgConnectionOptions } from './connection.js';
-import { LeaseLostError, PgConnectionError, PgWriteError } from './errors.js';
+import {
+  isConnectionFailure,
+  LeaseHeldError,
+  LeaseLostError,
+  PgConnectionError,
+  PgWriteError,
+} from './errors.js';
 import { acquireLease, DEFAULT_LEASE_STALE_MS, releaseLease, renewLease } from './lease.js';
 import { migrateSchema } from './migrations.js';
 import { WriteBatchTimer } from '../write-batch-timer.js';
@@ -59,15 +65,32 @@ export interface PgStateStoreOptions extends PgConnectionOptions {
   /** Changes are written at most this late, however busy; default 5000 ms. */
   maxWriteDelayMs?: number;
   /** A lease whose heartbeat is older may be taken over; default 10 s. */
-  leaseStaleMs?: number;
+  leaseStaleMs?: number | undefined;
   /** How often the lease is renewed; default a third of leaseStaleMs. */
-  heartbeatMs?: number;
+  heartbeatMs?: number | undefined;
   /** Recorded in the lease (tests pose as other daemons); default this host and pid. */
   owner?: { host: string; pid: number };
   /** A background write failed; its changes stay pending and are retried. */
   onWriteError?: (error: PgWriteError) => void;
   /** Another daemon took the lease: this store writes nothing more. */
   onLeaseLost?: (error: LeaseLostError) => void;
+  /**
+   * A write or heartbeat could not reach the database (or no heartbeat was answered for half the
+   * stale time): this store writes nothing more, since its lease may go stale and be taken while
+   * it cannot tell. The folder reopens its state once the database answers again.
+   */
+  onUnreachable?: (error: PgConnectionError) => void;
+  /** The token this daemon held before it lost touch with the database: taken back if nobody took the lease. */
+  reclaimToken?: string | undefined;
+}
+
+/** The lease this store writes under, as status shows it. */
+export interface HeldLease {
+  ownerHost: string;
+  ownerPid: number;
+  token: string;
+  /** When (this host's clock, ms) the last renewal that succeeded was sent. */
+  renewedAt: number;
 }
 
 /** The tables of the sections kept as records, by journal section. */
@@ -95,7 +118,9 @@ export class PgStateStore extends MutableStateView implements StateStore {
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
   private writes = 0;
-  private lost: LeaseLostError | undefined;
+  /** Why this store writes nothing more (lease taken over, database unreachable); close() then only disconnects. */
+  private halted: LeaseLostError | PgConnectionError | undefined;
+  private renewedAt = Date.now();
 
   private constructor(
     file: string,
@@ -104,6 +129,7 @@ export class PgStateStore extends MutableStateView implements StateStore {
     private readonly name: string,
     /** The lease token this store writes under. */
     readonly leaseToken: string,
+    private readonly owner: { host: string; pid: number },
     private readonly options: PgStateStoreOptions,
   ) {
     super(file, stored);
@@ -114,7 +140,7 @@ export class PgStateStore extends MutableStateView implements StateStore {
       wanted: () =>
         (this.pendingOps.length > 0 || this.pendingEvents.length > 0) &&
         !this.closed &&
-        this.lost === undefined,
+        this.halted === undefined,
       write: () => {
         this.flush().catch((err: unknown) => {
           if (err instanceof PgWriteError) this.options.onWriteError?.(err);
@@ -136,9 +162,17 @@ export class PgStateStore extends MutableStateView implements StateStore {
     try {
       await migrateSchema(conn.pool);
       const owner = options.owner ?? { host: os.hostname(), pid: process.pid };
-      const token = await acquireLease(conn.pool, name, owner, staleMs);
+      const token = await acquireLease(conn.pool, name, owner, staleMs, options.reclaimToken);
       const stored = await loadFolder(conn.pool, options.folder);
-      const store = new PgStateStore(`${conn.display}#${name}`, stored.manifest, conn, name, token, options);
+      const store = new PgStateStore(
+        `${conn.display}#${name}`,
+        stored.manifest,
+        conn,
+        name,
+        token,
+        owner,
+        options,
+      );
       const f = store.folderRecord;
       let record = f;
       if (f.root !== options.folder.root) record = { ...record, root: options.folder.root };
@@ -148,8 +182,16 @@ export class PgStateStore extends MutableStateView implements StateStore {
       if (record !== f || !stored.existed) {
         store.change(['f', '', record]);
         await store.flush();
+      } else {
+        // Loading a big folder takes a while: the heartbeat's clock starts from a renewal made now.
+        const sentAt = Date.now();
+        if (!(await renewLease(conn.pool, name, token)))
+          throw new LeaseHeldError(`folder "${name}" was taken over while its state loaded`, {
+            folder: name,
+          });
+        store.renewedAt = sentAt;
       }
-      store.startHeartbeat(options.heartbeatMs ?? Math.max(100, Math.floor(staleMs / 3)));
+      store.startHeartbeat(options.heartbeatMs ?? Math.max(100, Math.floor(staleMs / 3)), staleMs);
       return store;
     } catch (err) {
       await conn.pool.end().catch(() => undefined);
@@ -169,6 +211,16 @@ export class PgStateStore extends MutableStateView implements StateStore {
   /** The workspace this state was recorded for. */
   get workspaceId(): string | null | undefined {
     return this.folderRecord.workspaceId;
+  }
+
+  /** The lease this store writes under (status shows its owner and age). */
+  get lease(): HeldLease {
+    return {
+      ownerHost: this.owner.host,
+      ownerPid: this.owner.pid,
+      token: this.leaseToken,
+      renewedAt: this.renewedAt,
+    };
   }
 
   /** The pool (same database and credentials) for readers such as tests and `status`. */
@@ -201,15 +253,23 @@ export class PgStateStore extends MutableStateView implements StateStore {
     return run;
   }
 
-  /** Flushes, gives the lease up and disconnects; further mutations throw. */
+  /**
+   * Flushes, gives the lease up and disconnects; further mutations throw. A halted store (lease
+   * lost, database unreachable) writes nothing: it only disconnects, without waiting for a
+   * database that may not answer (the folder's state is reloaded from the database when reopened).
+   */
   async close(): Promise<void> {
     if (this.closed) return this.chain.catch(() => undefined);
     this.closed = true;
     this.batch.stop();
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    if (this.halted !== undefined) {
+      void this.conn.pool.end().catch(() => undefined);
+      return;
+    }
     try {
       await this.flush();
-      if (this.lost === undefined) await releaseLease(this.conn.pool, this.name, this.leaseToken);
+      await releaseLease(this.conn.pool, this.name, this.leaseToken);
     } finally {
       await this.conn.pool.end().catch(() => undefined);
     }
@@ -231,7 +291,7 @@ export class PgStateStore extends MutableStateView implements StateStore {
   }
 
   private async writeOnce(): Promise<void> {
-    if (this.lost !== undefined) throw this.lost;
+    if (this.halted !== undefined) throw this.halted;
     if (this.pendingOps.length === 0 && this.pendingEvents.length === 0) return;
     this.batch.writing();
     const ops = this.pendingOps;
@@ -239,18 +299,16 @@ export class PgStateStore extends MutableStateView implements StateStore {
     this.pendingOps = [];
     this.pendingEvents = [];
     try {
+      const sentAt = Date.now();
       await this.transaction(ops, events);
+      this.renewedAt = sentAt;
       this.writes++;
     } catch (err) {
       // Not written: the changes go back in front of any made meanwhile, in order.
       this.pendingOps = ops.concat(this.pendingOps);
       this.pendingEvents = events.concat(this.pendingEvents);
-      if (err instanceof LeaseLostError) {
-        this.lost = err;
-        if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
-        this.options.onLeaseLost?.(err);
-        throw err;
-      }
+      if (err instanceof LeaseLostError) throw this.halt(err);
+      if (isConnectionFailure(err)) throw this.halt(this.unreachable(err));
       this.batch.retry();
       throw new PgWriteError(
         `could not write the state of folder "${this.name}" to ${this.conn.display}: ${this.conn.redact(errorMessage(err))}`,
@@ -455,20 +513,62 @@ export class PgStateStore extends MutableStateView implements StateStore {
     );
   }
 
-  private startHeartbeat(ms: number): void {
+  /** Stops all writing for good and tells the owner why (once); returns the reason to throw. */
+  private halt(reason: LeaseLostError | PgConnectionError): LeaseLostError | PgConnectionError {
+    if (this.halted !== undefined) return this.halted;
+    this.halted = reason;
+    this.batch.stop();
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    if (reason instanceof LeaseLostError) this.options.onLeaseLost?.(reason);
+    else this.options.onUnreachable?.(reason);
+    return reason;
+  }
+
+  private unreachable(err: unknown): PgConnectionError {
+    return new PgConnectionError(
+      `state database ${this.conn.display} unreachable for folder "${this.name}": ${this.conn.redact(errorMessage(err))}`,
+      { folder: this.name, url: this.conn.display },
+      { cause: this.conn.scrub(err) },
+    );
+  }
+
+  /**
+   * Renews the lease every `ms`. A renewal that fails to reach the database, or none answered for
+   * half the stale time (a hung connection), halts the store: past `staleMs` another daemon may
+   * take the folder, and this one must have stopped before that can happen.
+   */
+  private startHeartbeat(ms: number, staleMs: number): void {
+    let inFlight = false;
     this.heartbeat = setInterval(() => {
-      if (this.closed || this.lost !== undefined) return;
+      if (this.closed || this.halted !== undefined) return;
+      const silentMs = Date.now() - this.renewedAt;
+      if (silentMs > staleMs / 2) {
+        this.halt(
+          this.unreachable(new Error(`no lease renewal answered for ${Math.round(silentMs / 1000)} s`)),
+        );
+        return;
+      }
+      if (inFlight) return;
+      inFlight = true;
+      const sentAt = Date.now();
       renewLease(this.conn.pool, this.name, this.leaseToken)
         .then((held) => {
-          if (held || this.lost !== undefined) return;
-          this.lost = new LeaseLostError(
-            `folder "${this.name}" is owned by another daemon now (lease token ${this.leaseToken} was taken over): this daemon stops writing`,
-            { folder: this.name, token: this.leaseToken },
+          if (held) {
+            this.renewedAt = Math.max(this.renewedAt, sentAt);
+            return;
+          }
+          this.halt(
+            new LeaseLostError(
+              `folder "${this.name}" is owned by another daemon now (lease token ${this.leaseToken} was taken over): this daemon stops writing`,
+              { folder: this.name, token: this.leaseToken },
+            ),
           );
-          if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
-          this.options.onLeaseLost?.(this.lost);
         })
-        .catch(() => undefined); // A missed heartbeat is retried; the write fence decides ownership.
+        .catch((err: unknown) => {
+          // Anything else (a statement error) is retried at the next beat; the write fence decides ownership.
+          if (isConnectionFailure(err) && !this.closed) this.halt(this.unreachable(err));
+        })
+        .finally(() => (inFlight = false));
     }, ms);
     this.heartbeat.unref();
   }
