@@ -97,13 +97,13 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
         if (e.type === 'delete') {
           dropNested(rel);
           if (filter.matchesFile(rel)) out.push({ type: 'unlink', path: rel, quietMs });
-          if (filter.mayContain(rel)) out.push({ type: 'unlink-dir', path: rel });
+          if (filter.mayContain(rel)) out.push({ type: 'unlink-dir', path: rel, quietMs });
           return;
         }
         const st = await fs.lstat(e.path).catch(() => undefined);
         if (st?.isDirectory()) {
           if (filter.mayContain(rel)) {
-            out.push({ type: 'dir', path: rel });
+            out.push({ type: 'dir', path: rel, quietMs });
             await coverSubdirectories(rel);
           }
         } else if (filter.matchesFile(rel)) {

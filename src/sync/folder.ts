@@ -433,13 +433,17 @@ export class FolderSync {
           followSymlinks: this.opts.folder.followSymlinks,
         })
           .then((paths) => {
-            for (const p of paths) this.touch(p, now);
+            // As old as the directory's event plus the listing: the other half of a move into a
+            // new directory (its unlink, touched at once) must fall due with it, not after it.
+            const quietMs = (ev.quietMs ?? 0) + (Date.now() - now);
+            for (const p of paths) this.touch(p, now, quietMs);
           })
           .catch((err: unknown) =>
             this.log.debug({ dir: ev.path, err: errorMessage(err) }, 'could not list new directory'),
           );
       } else if (ev.type === 'unlink-dir') {
-        for (const p of this.session!.manifest.paths()) if (isWithin(p, ev.path)) this.touch(p, now);
+        for (const p of this.session!.manifest.paths())
+          if (isWithin(p, ev.path)) this.touch(p, now, ev.quietMs);
       } else {
         this.touch(ev.path, now, ev.quietMs);
       }
