@@ -9,7 +9,8 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { Manifest, openManifest } from '../../src/state/manifest.js';
 import { planSync, type Plan } from '../../src/sync/plan.js';
-import type { LocalEntry, ManifestEntry } from '../../src/types.js';
+import type { LocalEntry } from '../../src/types.js';
+import { entryFor, entryPath } from '../lib/synthetic-entries.js';
 
 // gc() makes the memory figures the live set, not whatever the collector had not yet reclaimed.
 setFlagsFromString('--expose-gc');
@@ -24,25 +25,6 @@ function arg(name: string): string {
   const value = i === -1 ? undefined : process.argv[i + 1];
   if (value === undefined) throw new Error(`missing ${name}`);
   return value;
-}
-
-/** Path k: 100 files a directory, 100 directories a level, like the bench corpus. */
-function entryPath(k: number): string {
-  return `t${Math.floor(k / 10_000)}/d${Math.floor(k / 100) % 100}/f${k}.txt`;
-}
-
-function entryFor(k: number): ManifestEntry {
-  const hex = k.toString(16).padStart(8, '0');
-  return {
-    fileId: `file_011CN${hex}${'x'.repeat(12)}`,
-    sha256: hex.repeat(8),
-    size: 200 + (k % 8000),
-    mtimeMs: 1_760_000_000_000 + k,
-    ino: 1_000_000 + k,
-    remoteName: `f${k}.txt`,
-    mimeType: 'text/plain',
-    uploadedAt: '2026-05-14T12:00:00.000Z',
-  };
 }
 
 function memoryMB(): { heap_used_mb: number; rss_mb: number } {

@@ -11,7 +11,7 @@ import { startTestCluster } from '../../test/helpers/postgres-server.js';
 import { clientConfig, createDatabase, type BenchDatabase } from '../lib/pg.js';
 import { Manifest } from '../../src/state/manifest.js';
 import { migrateFolderState } from '../../src/state/migrate-backend.js';
-import type { ManifestEntry } from '../../src/types.js';
+import { entryFor, entryPath } from '../lib/synthetic-entries.js';
 import { runEditsUnderDaemon, type EditRunResult } from '../lib/edit-run.js';
 import { smallEditRunOptions } from './latency.js';
 import {
@@ -32,24 +32,6 @@ const PG_LATENCY = 'files-sync run, state in PostgreSQL';
 const LOWDB_LATENCY = 'files-sync run, state in lowdb files';
 const FAILOVER = 'failover: owner SIGKILLed -> standby uploads a new edit';
 const FOLDER = 'bench';
-
-function entryPath(k: number): string {
-  return `t${Math.floor(k / 10_000)}/d${Math.floor(k / 100) % 100}/f${k}.txt`;
-}
-
-function entryFor(k: number): ManifestEntry {
-  const hex = k.toString(16).padStart(8, '0');
-  return {
-    fileId: `file_011CN${hex}${'x'.repeat(12)}`,
-    sha256: hex.repeat(8),
-    size: 200 + (k % 8000),
-    mtimeMs: 1_760_000_000_000 + k,
-    ino: 1_000_000 + k,
-    remoteName: `f${k}.txt`,
-    mimeType: 'text/plain',
-    uploadedAt: '2026-05-14T12:00:00.000Z',
-  };
-}
 
 /** `entries` synthetic entries written to lowdb files, then moved by the product's migration. */
 async function seedEntries(workDir: string, db: BenchDatabase, entries: number): Promise<void> {
