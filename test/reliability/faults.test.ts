@@ -44,7 +44,7 @@ async function applyEdits(root: string, files: readonly string[]): Promise<strin
   return [...kept];
 }
 
-describe.each(BACKENDS)('sync under 20%% mixed faults (%s state)', (backend) => {
+describe.each(BACKENDS)('sync under mixed faults, 20 percent of requests (%s state)', (backend) => {
   it('2,000 files converge: remote == local, no duplicates, no orphans', async () => {
     const project = await backendProject(backend, {
       emulator: { faults: { ...MIXED_FAULTS, seed: 20260501 } },
