@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { openManifest } from '../../src/index.js';
 import type { ReadonlyManifest } from '../../src/state/manifest.js';
+import { openFolderStore, type FolderStore } from '../../src/state/open-store.js';
 import { DEFAULT_LEASE_STALE_MS } from '../../src/state/postgres/lease.js';
 import { databaseEnv, freshDatabase } from './postgres.js';
 import { makeProject, type Project } from './project.js';
@@ -41,6 +42,18 @@ export async function readState(where: StateLocation, folder = 'docs'): Promise<
   return where.databaseUrl === undefined
     ? openManifest(where.stateDir, folder)
     : openManifest({ url: where.databaseUrl, folder });
+}
+
+/**
+ * Opens the folder's state for writing, as the daemon does (postgres: takes the folder's lease;
+ * close() releases it, so the next process takes over at once). Tests seed what a crash left.
+ */
+export async function openStateForWriting(p: BackendProject, folder = 'docs'): Promise<FolderStore> {
+  const state =
+    p.databaseUrl === undefined
+      ? { backend: 'lowdb' as const }
+      : { backend: 'postgres' as const, url: p.databaseUrl };
+  return openFolderStore({ stateDir: p.stateDir, state }, { name: folder, root: p.folder });
 }
 
 /**
