@@ -8,13 +8,15 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { openManifest } from '../../src/index.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
+import { readState } from './backend.js';
 
-/** Where a mirror lives: the local folder, its manifest (state dir + folder name) and the emulator. */
+/** Where a mirror lives: the local folder, its state (state dir or database, folder name) and the emulator. */
 export interface MirrorTarget {
   folder: string;
   stateDir: string;
+  /** The folder's state is in this PostgreSQL database (see backendProject), not in stateDir. */
+  databaseUrl?: string | undefined;
   emulator: Pick<RunningEmulator, 'files'>;
   /** Folder name in the config; default 'docs' (what makeProject writes). */
   folderName?: string;
@@ -53,7 +55,7 @@ async function sha256Of(file: string): Promise<string> {
  */
 export async function mirrorProblems(target: MirrorTarget, opts: MirrorOptions = {}): Promise<string[]> {
   const problems: string[] = [];
-  const m = await openManifest(target.stateDir, target.folderName ?? 'docs');
+  const m = await readState(target, target.folderName ?? 'docs');
   const remoteFiles = target.emulator.files();
   const remote = new Map(remoteFiles.map((f) => [f.id, f]));
   const local = (await listLocalFiles(target.folder)).filter((p) => !(opts.ignore?.(p) ?? false));

@@ -8,8 +8,8 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { openManifest } from '../../src/index.js';
 import { ManifestNotFoundError } from '../../src/state/errors.js';
+import { readState, waitUntilFolderFree, type StateLocation } from '../helpers/backend.js';
 import { spawnCli, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 import { seededRng, type Rng } from './support.js';
@@ -87,18 +87,24 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
-/** The manifest parses (or was never written): a kill must never leave a half-written one. */
-export async function manifestEntryCount(p: Project): Promise<number | null> {
+/** The state reads (or was never written): a kill must never leave a half-written one. */
+export async function manifestEntryCount(p: StateLocation): Promise<number | null> {
   try {
-    return (await openManifest(p.stateDir, 'docs')).size;
+    return (await readState(p)).size;
   } catch (err) {
     if (err instanceof ManifestNotFoundError) return null;
     throw err;
   }
 }
 
-/** Runs the crash rounds against a project; throws as soon as a manifest does not parse. */
-export async function runCrashRounds(p: Project, opts: CrashRoundOptions): Promise<CrashRoundInfo[]> {
+/**
+ * Runs the crash rounds against a project (state in either backend: `databaseUrl` set for
+ * postgres); throws as soon as the state does not read.
+ */
+export async function runCrashRounds(
+  p: Project & StateLocation,
+  opts: CrashRoundOptions,
+): Promise<CrashRoundInfo[]> {
   const rng = seededRng(opts.seed);
   const maxRequests = opts.maxRequestsBeforeKill ?? 120;
   const infos: CrashRoundInfo[] = [];
@@ -139,6 +145,8 @@ export async function runCrashRounds(p: Project, opts: CrashRoundOptions): Promi
     child.kill('SIGKILL');
     await done;
     await editsDuring;
+    // The next round's process must be able to take the folder (postgres: the dead owner's lease goes stale).
+    await waitUntilFolderFree(p);
     const info: CrashRoundInfo = {
       round,
       command,

@@ -1,10 +1,11 @@
 /**
  * SIGKILL at random moments (3 seeded rounds here; 20 in test/soak) of `sync` and of the daemon,
  * with edits before and during each run. The manifest always parses, a fresh `sync` then
- * converges, and the remote side is an exact mirror: no duplicates, no orphans.
+ * converges, and the remote side is an exact mirror: no duplicates, no orphans. Run against both
+ * state backends (postgres: each round waits for the killed owner's lease to go stale).
  */
 import { describe, expect, it } from 'vitest';
-import { makeProject } from '../helpers/project.js';
+import { BACKENDS, backendProject } from '../helpers/backend.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { runCrashRounds } from './crash-rounds.js';
 import { syncJson, syncUntilClean, writeTree } from './support.js';
@@ -16,9 +17,12 @@ export const CRASH_CONFIG = {
   safety: { maxDeletes: 500, maxDeletePercent: 50 },
 };
 
-describe('crash recovery under SIGKILL', () => {
+describe.each(BACKENDS)('crash recovery under SIGKILL (%s state)', (backend) => {
   it('3 seeded rounds of killed sync/run converge with no duplicates or orphans', async () => {
-    const project = await makeProject({ emulator: { faults: { latencyMs: 25 } }, config: CRASH_CONFIG });
+    const project = await backendProject(backend, {
+      emulator: { faults: { latencyMs: 25 } },
+      config: CRASH_CONFIG,
+    });
     await writeTree(project.folder, 150, { dirs: 10, seed: 3 });
     const infos = await runCrashRounds(project, { rounds: 3, seed: 4242, maxRequestsBeforeKill: 80 });
     // With this seed both commands are killed at least once, mid-work.

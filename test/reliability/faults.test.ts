@@ -1,12 +1,13 @@
 /**
  * Sync under a faulty API: 2,000 small files while the emulator answers 20% of requests with a
  * fault (429, 500, 529, connection reset, created-then-reset) and adds latency to every answer.
- * `sync` is run until it exits 0; then faults go off and the mirror must be exact.
+ * `sync` is run until it exits 0; then faults go off and the mirror must be exact. Run against
+ * both state backends.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject } from '../helpers/project.js';
+import { BACKENDS, backendProject } from '../helpers/backend.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { syncJson, syncUntilClean, writeTree } from './support.js';
 
@@ -43,9 +44,9 @@ async function applyEdits(root: string, files: readonly string[]): Promise<strin
   return [...kept];
 }
 
-describe('sync under 20% mixed faults', () => {
+describe.each(BACKENDS)('sync under mixed faults, 20 percent of requests (%s state)', (backend) => {
   it('2,000 files converge: remote == local, no duplicates, no orphans', async () => {
-    const project = await makeProject({
+    const project = await backendProject(backend, {
       emulator: { faults: { ...MIXED_FAULTS, seed: 20260501 } },
       config: {
         api: {

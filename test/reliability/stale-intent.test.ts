@@ -1,27 +1,28 @@
 /**
  * A killed run leaves intents for uploads it never started. The next run drops each such intent
  * and uploads the path again in one batch; the new upload's own intent must stay on disk until
- * its answer is recorded, or a second kill mid-upload leaves an orphan nobody can find.
+ * its answer is recorded, or a second kill mid-upload leaves an orphan nobody can find. Run against
+ * both state backends (postgres: the killed run's lease must go stale before the next run).
  */
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { Manifest } from '../../src/state/manifest.js';
 import { remoteNameFor } from '../../src/api/filename.js';
 import { hashFile } from '../../src/local/hash.js';
-import { makeProject, spawnCli } from '../helpers/project.js';
+import { BACKENDS, backendProject, openStateForWriting, waitUntilFolderFree } from '../helpers/backend.js';
+import { spawnCli } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 import { expectMirrored } from '../helpers/mirror.js';
 import { seedFor, syncUntilClean } from './support.js';
 
-describe('an intent left by a killed run', () => {
+describe.each(BACKENDS)('an intent left by a killed run (%s state)', (backend) => {
   it('is replaced, not erased, by the next run that uploads the same path; a kill mid-upload leaves no orphan', async () => {
-    const project = await makeProject({
+    const project = await backendProject(backend, {
       files: { 'a.txt': 'alpha' },
       emulator: { faults: { latencyMs: 1500 } },
     });
     const p = project;
     // What a run killed before it started this upload leaves behind: an intent, nothing remote.
-    const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
+    const m = await openStateForWriting(p);
     const h = await hashFile(path.join(p.folder, 'a.txt'));
     await m.addPendingUpload(
       {
@@ -47,18 +48,19 @@ describe('an intent left by a killed run', () => {
     });
     child.kill('SIGKILL');
     await exited;
+    await waitUntilFolderFree(p);
 
     p.emulator.setFaults({});
     await syncUntilClean(p, 2);
     expect(p.emulator.stats().uploadsCreated).toBe(1);
     await expectMirrored(p);
-  });
+  }, 180_000);
 
   it('keeps the old intent until what it created is discarded, when the file changed since (kill mid-discard)', async () => {
-    const project = await makeProject({ files: { 'a.txt': 'alpha, edited since: longer' } });
+    const project = await backendProject(backend, { files: { 'a.txt': 'alpha, edited since: longer' } });
     const p = project;
     // The killed run uploaded the old 5-byte content and never recorded it.
-    const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
+    const m = await openStateForWriting(p);
     await m.addPendingUpload(
       {
         path: 'a.txt',
@@ -86,21 +88,22 @@ describe('an intent left by a killed run', () => {
     });
     child.kill('SIGKILL');
     await exited;
+    await waitUntilFolderFree(p);
 
     p.emulator.setFaults({});
     await syncUntilClean(p, 2);
     await expectMirrored(p);
-  });
+  }, 180_000);
 
   it('records every copy it will discard before it drops any intent (kill with discards still queued)', async () => {
     // Two crashed uploads of a/index.md and b/index.md: same name and size, different contents,
     // so neither copy can be adopted: both are discarded and both paths uploaded again.
-    const project = await makeProject({
+    const project = await backendProject(backend, {
       files: { 'a/index.md': 'AAAA', 'b/index.md': 'BBBB' },
       config: { api: { concurrency: 2 } },
     });
     const p = project;
-    const m = await Manifest.open(p.stateDir, { name: 'docs', root: p.folder });
+    const m = await openStateForWriting(p);
     for (const rel of ['a/index.md', 'b/index.md']) {
       const h = await hashFile(path.join(p.folder, rel));
       await m.addPendingUpload(
@@ -131,9 +134,10 @@ describe('an intent left by a killed run', () => {
     });
     child.kill('SIGKILL');
     await exited;
+    await waitUntilFolderFree(p);
 
     p.emulator.setFaults({});
     await syncUntilClean(p, 2);
     await expectMirrored(p);
-  });
+  }, 180_000);
 });
