@@ -1,4 +1,5 @@
 /** Shared plumbing of the CLI commands: config loading, exit codes, client and folder set-up. */
+import { LeaseHeldError, PgConnectionError } from '../state/postgres/errors.js';
 import type { DestinationStream, Logger } from 'pino';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { ConfigError, EXIT_CONFIG, formatConfigError } from '../config/errors.js';
@@ -185,6 +186,19 @@ export async function runCommand(body: () => Promise<number | void>): Promise<vo
     if (err instanceof ManifestNotFoundError) {
       process.stderr.write(`${notSyncedYet(err)}\n`);
       process.exitCode = EXIT.failed;
+      return;
+    }
+    if (err instanceof LeaseHeldError) {
+      // Like a locked state dir: someone else is syncing this folder right now.
+      process.stderr.write(
+        `files-sync: ${err.message}. Fix: stop that daemon (another one configured with the folder takes over by itself), or, if it died, run this again once its lease is stale (10 s after its last heartbeat)\n`,
+      );
+      process.exitCode = EXIT.tempfail;
+      return;
+    }
+    if (err instanceof PgConnectionError) {
+      process.stderr.write(`files-sync: ${scrub(err.message, knownSecrets)}\n`);
+      process.exitCode = EXIT.unavailable;
       return;
     }
     const e = err as Error;

@@ -173,7 +173,8 @@ Held deletes: \`files-sync release-deletes\` (works while the daemon runs) or --
 Exit codes: 0 in sync, 1 some local file is not mirrored (API unreachable or refusing the key,
 storage quota exceeded, listing incomplete, upload intents unresolved, a file refused or failed:
 the summary counts them per reason; deletes held by the safety guard do not count), 64 bad flag,
-75 another process holds the state directory, 78 configuration error, 130 interrupted (Ctrl-C).`,
+69 the state database cannot be reached, 75 another process holds the state directory (or, with
+PostgreSQL, another daemon holds the folder's lease), 78 configuration error, 130 interrupted (Ctrl-C).`,
     )
     .action((opts: SyncOptions) =>
       runCommand(async () => {

@@ -15,6 +15,8 @@ import { databaseEnv, freshDatabase } from '../helpers/postgres.js';
 import { startTestCluster } from '../helpers/postgres-server.js';
 import { makeProject, runCli, TEST_KEY, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
+import { backendProject } from '../helpers/backend.js';
+import { PgStateStore } from '../../src/state/postgres/store.js';
 import { captureLogger, localFiles, startDaemon, type DaemonProcess } from './daemon-harness.js';
 
 const FOLDER = 'docs';
@@ -290,6 +292,24 @@ describe('PostgreSQL backend: one owner per folder', () => {
     },
     DAEMON_TEST_MS,
   );
+});
+
+describe('PostgreSQL backend: a one-off command on a folder another daemon owns', () => {
+  it('sync exits 75 naming the owner and the fix, and uploads nothing', { timeout: 180_000 }, async () => {
+    const p = await backendProject('postgres', { files: { 'a.txt': 'a\n' } });
+    const owner = await PgStateStore.open({
+      url: p.databaseUrl!,
+      folder: { name: 'docs', root: p.folder, workspaceId: null },
+      owner: { host: 'other-host', pid: 4242 },
+    });
+    onCleanup(() => owner.close());
+    const r = await runCli(['sync', '-c', p.configPath], { env: p.env });
+    expect(r.code, r.stderr).toBe(75);
+    expect(r.stderr).toMatch(/owned by other-host pid 4242/);
+    expect(r.stderr).toMatch(/Fix: /);
+    expect(r.stderr).not.toMatch(/LeaseHeldError|PGPASSWORD|postgres:\/\/[^@\s]*:[^@\s]*@/);
+    expect(p.emulator.files()).toEqual([]);
+  });
 });
 
 describe('PostgreSQL backend: a folder that loses its lease', () => {
