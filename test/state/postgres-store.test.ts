@@ -7,7 +7,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../src/state/postgres/connection.js';
 import { LeaseHeldError, LeaseLostError, PgConnectionError } from '../../src/state/postgres/errors.js';
-import { readLease } from '../../src/state/postgres/lease.js';
+import { DEFAULT_LEASE_STALE_MS, readLease } from '../../src/state/postgres/lease.js';
 import { migrateSchema, SCHEMA_VERSION } from '../../src/state/postgres/migrations.js';
 import {
   CHANGES_CHANNEL,
@@ -273,8 +273,12 @@ describe('folder lease', () => {
 
   it('a clean close releases the lease at once for the next daemon', async () => {
     const folder = uniqueFolder();
-    const a = await openStore(folder);
+    const a = await openStore(folder, { owner: { host: 'host-a', pid: 111 } });
     await a.close();
+    // Released: shown as older than any stale time (not an error), still naming the last owner.
+    const released = await readLease(await client(), folder);
+    expect(released).toMatchObject({ ownerHost: 'host-a', ownerPid: 111 });
+    expect(released!.ageMs).toBeGreaterThan(DEFAULT_LEASE_STALE_MS);
     const b = await openStore(folder);
     expect(BigInt(b.leaseToken)).toBeGreaterThan(BigInt(a.leaseToken));
   });

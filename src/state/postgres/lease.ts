@@ -50,11 +50,14 @@ export async function acquireLease(
   );
 }
 
-/** The folder's lease as recorded (status shows it); undefined if it was never taken. */
+/**
+ * The folder's lease as recorded (status shows it); undefined if it was never taken. A released
+ * lease (heartbeat -infinity) reads as older than any stale time: aged from 1970, not an error.
+ */
 export async function readLease(db: pg.Pool | pg.ClientBase, folder: string): Promise<LeaseInfo | undefined> {
   const { rows } = await db.query<{ owner_host: string; owner_pid: number; token: string; age_ms: number }>(
     `SELECT owner_host, owner_pid, token::text AS token,
-       GREATEST(0, extract(epoch FROM now() - heartbeat_at) * 1000)::float8 AS age_ms
+       GREATEST(0, extract(epoch FROM now() - GREATEST(heartbeat_at, 'epoch'::timestamptz)) * 1000)::float8 AS age_ms
      FROM files_sync.leases WHERE folder = $1`,
     [folder],
   );
