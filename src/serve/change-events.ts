@@ -9,30 +9,14 @@
  * If the new upload fails no event is sent; the lookup shows the path as failed.
  */
 import type { OpOutcome } from '../sync/execute.js';
+import type { StateChangeEvent } from '../state/postgres/store.js';
 
 export const CHANGE_TYPES = ['uploaded', 'replaced', 'moved', 'deleted', 'expired', 'held'] as const;
 export type ChangeType = (typeof CHANGE_TYPES)[number];
 
-/** A change before the event log numbered it. */
-export interface ChangeInput {
+/** A change before the event log numbered it (the fields are described on StateChangeEvent). */
+export interface ChangeInput extends StateChangeEvent {
   type: ChangeType;
-  folder: string;
-  /** The path now (a move's destination); null for a `held` event, which is about the folder. */
-  path: string | null;
-  /** The path's file ID now; for `deleted`, the ID that is gone. */
-  fileId: string | null;
-  /**
-   * For `replaced`, `expired` (and `uploaded` after the remote copy vanished), the ID it took over
-   * from; after `expired` that ID is gone or expiring (see `reason`).
-   */
-  previousFileId: string | null;
-  /** A move's source path. */
-  fromPath?: string | undefined;
-  /** `held`: how many deletes the safety guard holds, and why. */
-  count?: number | undefined;
-  /** `held`: why; `expired`: `expired` (the old copy is gone) or `expiring` (it goes at its expires_at). */
-  reason?: string | undefined;
-  time: string;
 }
 
 /** A recorded change: `id` increases by one per event, across restarts. */

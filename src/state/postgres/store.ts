@@ -40,17 +40,27 @@ export interface ChangeNotification {
 }
 
 /**
- * A change consumers see (the shape of the daemon's change events, src/serve/change-events.ts),
- * kept in files_sync.events so that programs on any host can read the history with SQL.
+ * A change consumers see, kept in files_sync.events so that programs on any host can read the
+ * history with SQL. The daemon's change events (src/serve/change-events.ts) are this shape with
+ * `type` narrowed to their vocabulary.
  */
 export interface StateChangeEvent {
   type: string;
   folder: string;
+  /** The path now (a move's destination); null for a `held` event, which is about the folder. */
   path: string | null;
+  /** The path's file ID now; for `deleted`, the ID that is gone. */
   fileId: string | null;
+  /**
+   * For `replaced`, `expired` (and `uploaded` after the remote copy vanished), the ID it took over
+   * from; after `expired` that ID is gone or expiring (see `reason`).
+   */
   previousFileId: string | null;
+  /** A move's source path. */
   fromPath?: string | undefined;
+  /** `held`: how many deletes the safety guard holds, and why. */
   count?: number | undefined;
+  /** `held`: why; `expired`: `expired` (the old copy is gone) or `expiring` (it goes at its expires_at). */
   reason?: string | undefined;
   time: string;
 }
