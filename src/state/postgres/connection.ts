@@ -25,13 +25,16 @@ export interface PgConnection {
   scrub(err: unknown): Error;
 }
 
+/** URL query parameters whose value is a secret (`password=`, `sslkey=`, ...): never shown. */
+const SECRET_PARAM = /pass|secret|key/i;
+
 /** The URL without password (and without query secrets such as `password=`). */
 export function displayUrl(url: string): string {
   try {
     const u = new URL(url);
     u.password = '';
     for (const key of [...u.searchParams.keys()]) {
-      if (/pass|secret|key/i.test(key)) u.searchParams.set(key, '***');
+      if (SECRET_PARAM.test(key)) u.searchParams.set(key, '***');
     }
     return u.toString();
   } catch {
@@ -51,8 +54,7 @@ function secretsOf(url: string, password: string | undefined): string[] {
       out.add(u.password);
       out.add(decodeURIComponent(u.password));
     }
-    for (const [key, value] of u.searchParams)
-      if (/pass|secret|key/i.test(key) && value !== '') out.add(value);
+    for (const [key, value] of u.searchParams) if (SECRET_PARAM.test(key) && value !== '') out.add(value);
   } catch {
     // An unparsable URL may hold anything: hide it whole.
     out.add(url);
