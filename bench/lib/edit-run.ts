@@ -20,7 +20,7 @@ import { readCpuMs, readMemoryMB } from './procfs.js';
 import { durableWrites, observeStateWrites, type StateWrites } from './state-writes.js';
 import { prepareSyncedTree } from './synced-tree.js';
 import { makeWorkDir, removeWorkDir } from './workdir.js';
-import { migrateFolderState } from '../../src/state/migrate-backend.js';
+import { migrateToPostgres, type BenchDatabase } from './pg.js';
 
 export interface EditRunOptions {
   seed: number;
@@ -31,7 +31,7 @@ export interface EditRunOptions {
   /** watch.debounceMs given to the daemon. */
   debounceMs: number;
   /** Keep the state in this PostgreSQL database (URL without password; an empty database) instead of lowdb files. */
-  postgres?: { url: string; password: string };
+  postgres?: BenchDatabase;
 }
 
 export interface EditRunResult extends EditRunOptions {
@@ -89,34 +89,6 @@ interface PendingEdit {
   seenAt?: number;
 }
 
-/** PGPASSWORD for this process while `work` runs (node-postgres reads it; URLs carry no password). */
-async function withPassword<T>(password: string, work: () => Promise<T>): Promise<T> {
-  const before = process.env.PGPASSWORD;
-  process.env.PGPASSWORD = password;
-  try {
-    return await work();
-  } finally {
-    if (before === undefined) delete process.env.PGPASSWORD;
-    else process.env.PGPASSWORD = before;
-  }
-}
-
-/** The seeded lowdb state copied into PostgreSQL by the product's own migration. */
-async function migrateStateToPostgres(
-  tree: { root: string; stateDir: string },
-  db: { url: string; password: string },
-): Promise<void> {
-  await withPassword(db.password, () =>
-    migrateFolderState({
-      from: 'lowdb',
-      to: 'postgres',
-      folder: { name: FOLDER_NAME, root: tree.root },
-      stateDir: tree.stateDir,
-      url: db.url,
-    }),
-  );
-}
-
 async function execute(o: EditRunOptions, log: (m: string) => void): Promise<EditRunResult> {
   const dir = await makeWorkDir('edits');
   const byName = new Map<string, PendingEdit>();
@@ -132,7 +104,7 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
     const tree = await prepareSyncedTree(dir, { seed: o.seed, files: o.treeFiles, emulator: emulator.core });
     if (o.postgres !== undefined) {
       log('moving the seeded state into PostgreSQL (files-sync state migrate, in process)');
-      await migrateStateToPostgres(tree, o.postgres);
+      await migrateToPostgres(o.postgres, { name: FOLDER_NAME, root: tree.root }, tree.stateDir);
     }
     const config = await writeProductConfig(dir, {
       baseUrl: emulator.url,

@@ -8,9 +8,8 @@
 import path from 'node:path';
 import pg from 'pg';
 import { startTestCluster } from '../../test/helpers/postgres-server.js';
-import { clientConfig, createDatabase, type BenchDatabase } from '../lib/pg.js';
+import { clientConfig, createDatabase, migrateToPostgres, type BenchDatabase } from '../lib/pg.js';
 import { Manifest } from '../../src/state/manifest.js';
-import { migrateFolderState } from '../../src/state/migrate-backend.js';
 import { entryFor, entryPath } from '../lib/synthetic-entries.js';
 import { runEditsUnderDaemon, type EditRunResult } from '../lib/edit-run.js';
 import { smallEditRunOptions } from './latency.js';
@@ -40,18 +39,7 @@ async function seedEntries(workDir: string, db: BenchDatabase, entries: number):
   const manifest = await Manifest.open(stateDir, { name: FOLDER, root });
   for (let k = 0; k < entries; k++) manifest.set(entryPath(k), entryFor(k));
   await manifest.close();
-  process.env.PGPASSWORD = db.password;
-  try {
-    await migrateFolderState({
-      from: 'lowdb',
-      to: 'postgres',
-      folder: { name: FOLDER, root },
-      stateDir,
-      url: db.url,
-    });
-  } finally {
-    delete process.env.PGPASSWORD;
-  }
+  await migrateToPostgres(db, { name: FOLDER, root }, stateDir);
 }
 
 /** `total` queries over `clients` connections, each waiting for its answer; per-query ms and wall s. */
