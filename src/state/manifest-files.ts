@@ -8,6 +8,7 @@ import {
   parseHead,
   parseJournalOps,
   parseShard,
+  parseShardEntry,
   type FolderRecord,
   type JournalOp,
   type ManifestData,
@@ -92,7 +93,7 @@ export interface JournalContent {
 export interface ReadOptions {
   /** Used when a v0 manifest did not record its folder. */
   folder?: FolderRecord | undefined;
-  /** Read only the shard holding this path (a lookup of one path); other shards come back empty. */
+  /** Read only this path's entry, from the shard holding it (a lookup of one path); nothing of other paths. */
   onlyPath?: string | undefined;
 }
 
@@ -150,15 +151,25 @@ async function readRest(
       continue;
     }
     const file = path.join(dir, name);
-    shards.push(parseShard(parseJson(await readFile(file, 'utf8'), file), file));
+    const text = await readFile(file, 'utf8');
+    if (onlyPath === undefined) shards.push(parseShard(parseJson(text, file), file));
+    else
+      shards.push(
+        parseShardEntry(text, file, onlyPath) ?? pathOnly(parseShard(parseJson(text, file), file), onlyPath),
+      );
   }
   const journals = await readJournals(dir, head.journalFrom);
-  if (wanted !== undefined) {
-    // Only the wanted shard's entries: the view must not hold a partial copy of the others.
-    for (const j of journals)
-      j.ops = j.ops.filter(([s, key]) => s !== 'e' || shardOf(key, head.shards.length) === wanted);
+  if (onlyPath !== undefined) {
+    // Only that path's entry: the view must not hold a partial copy of the others.
+    for (const j of journals) j.ops = j.ops.filter(([s, key]) => s !== 'e' || key === onlyPath);
   }
   return { format: 'sharded', head, shards, journals };
+}
+
+/** The record reduced to `relPath`'s entry, if it has one. */
+function pathOnly(entries: Record<string, ManifestEntry>, relPath: string): Record<string, ManifestEntry> {
+  const entry = Object.hasOwn(entries, relPath) ? entries[relPath] : undefined;
+  return entry === undefined ? {} : { [relPath]: entry };
 }
 
 /** Every journal from generation `from` on, oldest first. */

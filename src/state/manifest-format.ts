@@ -367,6 +367,60 @@ export function parseShard(raw: unknown, file: string): Record<string, ManifestE
   return validRecord(raw['entries'], entryShape, 'entries', corrupt);
 }
 
+/**
+ * One path's entry from a shard file's text, without parsing the other ~2,000: what a one-path
+ * lookup (`files-sync id`) needs, where JSON.parse of the whole shard and its garbage cost more
+ * than everything else the lookup does. It relies on the form the writer gives a shard (one
+ * JSON.stringify of `{version, shard, of, entries}`, entries flat objects): the key is found by its
+ * JSON text and confirmed as a key of `entries` by what precedes it (`{` opening entries, or `},`
+ * closing the entry before it; neither can occur inside a string, where `"` is escaped).
+ * undefined when the text is not in that form or the path is absent: the caller parses the whole
+ * shard, which also reports damage.
+ */
+export function parseShardEntry(
+  text: string,
+  file: string,
+  relPath: string,
+): Record<string, ManifestEntry> | undefined {
+  const opening = SHARD_OPENING.exec(text.slice(0, 80));
+  if (!opening || Number(opening[1]) !== MANIFEST_VERSION) return undefined;
+  const entriesStart = opening[0].length;
+  const key = `${JSON.stringify(relPath)}:`;
+  for (let at = text.indexOf(key, entriesStart); at !== -1; at = text.indexOf(key, at + 1)) {
+    const keyOfEntries = at === entriesStart || (text[at - 1] === ',' && text[at - 2] === '}');
+    if (!keyOfEntries) continue;
+    const valueEnd = endOfFlatObject(text, at + key.length);
+    if (valueEnd === -1) return undefined;
+    let one: unknown;
+    try {
+      one = JSON.parse(`{${text.slice(at, valueEnd)}}`);
+    } catch {
+      return undefined;
+    }
+    return parseShard({ version: MANIFEST_VERSION, entries: one }, file);
+  }
+  return undefined;
+}
+
+/** How every shard file the writer makes begins (see Manifest.snapshot). */
+const SHARD_OPENING = /^\{"version":(\d+),"shard":\d+,"of":\d+,"entries":\{/;
+
+/** The index just past the `}` closing the flat object that opens at `start`, or -1. */
+function endOfFlatObject(text: string, start: number): number {
+  if (text[start] !== '{') return -1;
+  let inString = false;
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7d) return i + 1;
+    else if (c === 0x7b || c === 0x5b) return -1;
+  }
+  return -1;
+}
+
 /** The sections a journal record can change; `t` is stats, `f` the folder record (key ""). */
 export type JournalSection = 'e' | 'u' | 'd' | 's' | 'x' | 't' | 'f';
 

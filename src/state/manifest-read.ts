@@ -16,9 +16,9 @@ export interface ReadonlyManifest extends StateReader {
 
 /**
  * Opens a folder's state read-only: reads the files, never writes, never locks. Safe while the
- * daemon writes. Throws ManifestNotFoundError if absent. With `onlyPath`, only the shard holding
- * that path is read (a one-path lookup at any folder size): get/has/pending/previousIds answer
- * for that path, while size, entries() and findByFileId() cover only that shard.
+ * daemon writes. Throws ManifestNotFoundError if absent. With `onlyPath`, only that path's entry is
+ * read, from the one shard holding it (a one-path lookup at any folder size): get/has/pending/
+ * previousIds answer for that path, while size, entries() and findByFileId() cover only it.
  */
 export async function openManifest(
   stateDir: string,

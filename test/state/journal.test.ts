@@ -284,6 +284,35 @@ describe('migration and readers', () => {
     expect(full.size).toBe(9000);
   });
 
+  it('reads one path (onlyPath) exactly as the full read has it, whatever characters the names hold', async () => {
+    const m = await openTracked();
+    // Names that look like entry fields, hold JSON's structural characters, escapes, or another name.
+    const tricky = [
+      'size',
+      'fileId',
+      'a}b,"c".txt',
+      '{x}/[y].txt',
+      'back\\slash\\',
+      '__proto__',
+      'dé/ü 😀.txt',
+      'tab\there',
+      'f1.txt',
+      'f1.txt.bak',
+    ];
+    for (let i = 0; i < 3000; i++) m.set(`d${i % 30}/f${i}.txt`, entry(`file_${i}`));
+    tricky.forEach((name, i) => m.set(name, entry(`file_t${i}`)));
+    await m.snapshot();
+    const full = await openManifest(stateDir, 'docs');
+    for (const name of [...tricky, 'd7/f7.txt', 'absent.txt', 'f1', 'd7']) {
+      const one = await openManifest(stateDir, 'docs', { onlyPath: name });
+      expect(one.get(name), name).toEqual(full.get(name));
+      expect(
+        [...one.entries()].map(([p]) => p),
+        name,
+      ).toEqual(full.has(name) ? [name] : []);
+    }
+  });
+
   it('gives readers complete batches while the writer appends and snapshots all the time', async () => {
     // A tiny snapshot threshold: nearly every flush also folds the journal, so readers race both.
     const writer = await openTracked({ ...MANUAL, snapshotAfterBytes: 1 });

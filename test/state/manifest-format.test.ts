@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManifestCorruptError, ManifestVersionError } from '../../src/state/errors.js';
 import { migrate } from '../../src/state/manifest.js';
+import { parseShardEntry } from '../../src/state/manifest-format.js';
 
 const folder = { name: 'docs', root: '/srv/docs' };
 const entry = {
@@ -53,5 +54,29 @@ describe('migrate', () => {
       pendingDeletes: {},
     };
     expect(() => migrate(bad)).toThrow(/entries\["a\.txt"\]\.size/);
+  });
+});
+
+describe('parseShardEntry', () => {
+  const shard = (entries: Record<string, unknown>, space?: number): string =>
+    JSON.stringify({ version: 3, shard: 0, of: 1, entries }, null, space);
+
+  it('finds the entry among others, not a field or a value that spells the same text', () => {
+    const text = shard({ 'x.txt': { ...entry, remoteName: 'size' }, size: { ...entry, fileId: 'file_2' } });
+    expect(parseShardEntry(text, 'f', 'size')).toEqual({ size: { ...entry, fileId: 'file_2' } });
+    expect(parseShardEntry(text, 'f', 'x.txt')).toEqual({ 'x.txt': { ...entry, remoteName: 'size' } });
+  });
+
+  it('leaves every case it cannot answer for sure to the full parse', () => {
+    const one = { 'a.txt': entry };
+    expect(parseShardEntry(shard(one), 'f', 'b.txt')).toBeUndefined();
+    expect(parseShardEntry(shard(one, 2), 'f', 'a.txt')).toBeUndefined();
+    expect(parseShardEntry(shard(one).replace('"version":3', '"version":4'), 'f', 'a.txt')).toBeUndefined();
+    expect(parseShardEntry(shard(one).slice(0, -20), 'f', 'a.txt')).toBeUndefined();
+  });
+
+  it('refuses an entry that is not well formed, as the full parse does', () => {
+    const text = shard({ 'a.txt': { ...entry, size: 'big' } });
+    expect(() => parseShardEntry(text, 'f', 'a.txt')).toThrow(ManifestCorruptError);
   });
 });
