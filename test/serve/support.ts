@@ -107,7 +107,9 @@ export function openStream(
 ): Promise<SseStream> {
   const target = parseListenTarget(url.replace(/^http:\/\//, ''))!;
   return new Promise((resolve, reject) => {
-    const req = http.get({ ...connectOptions(target), path: `/v1/events${query}`, headers }, (res) => {
+    const where = connectOptions(target);
+    const socket = 'path' in where ? { socketPath: where.path } : where;
+    const req = http.get({ ...socket, path: `/v1/events${query}`, headers }, (res) => {
       let text = '';
       const stream: SseStream = {
         status: res.statusCode ?? 0,
