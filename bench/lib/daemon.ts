@@ -31,7 +31,7 @@ const KEEP_LINES = 20_000;
 
 /**
  * Starts `files-sync run -c <config> ...extraArgs` under the usage probe: from src/ through tsx, or
- * with `installed` as users run it (bin/files-sync.js -> dist/, no tsx; buildDist() first).
+ * with `installed` as users run it (bin/files-sync.cjs -> dist/, no tsx; buildDist() first).
  */
 export function startDaemon(
   configPath: string,

@@ -14,7 +14,7 @@ import { BenchError } from './errors.js';
 /** The CLI entry point (run through tsx, exactly as `npm start` does). */
 export const CLI_ENTRY = path.join(REPO_ROOT, 'src', 'cli', 'main.ts');
 /** The installed CLI (package bin -> dist/), what users run; needs buildDist() first. */
-export const INSTALLED_CLI = path.join(REPO_ROOT, 'bin', 'files-sync.js');
+export const INSTALLED_CLI = path.join(REPO_ROOT, 'bin', 'files-sync.cjs');
 
 /** The 'node + tsx start-up' reference row: an empty script run the way every contender is (wall_s, cpu_s, peak_rss_mb). */
 export async function tsxStartupReference(note: string): Promise<Measurement> {

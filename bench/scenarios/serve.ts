@@ -219,7 +219,7 @@ export const serveScenario: Scenario = {
           detail: `${percentile(sseDelays, 99)} ms`,
         });
 
-        // (c) `files-sync id` as installed: the package's bin (bin/files-sync.js -> dist/), with the
+        // (c) `files-sync id` as installed: the package's bin (bin/files-sync.cjs -> dist/), with the
         // daemon answering vs without it; and from src/ through tsx, as the tests and `npm start` run it.
         const bin = INSTALLED_CLI;
         const target = absPath(tree.root, paths[0]!);
@@ -250,12 +250,12 @@ export const serveScenario: Scenario = {
             metrics: { wall_ms: round(median(walls)), over_node_start_ms: round(median(walls) - floor) },
             note: `median of ${idRuns}, ${note}`,
           });
-        idRow(ID_DAEMON, 'ours', withDaemon, 'bin/files-sync.js id PATH --http ADDRESS (no config read)');
+        idRow(ID_DAEMON, 'ours', withDaemon, 'bin/files-sync.cjs id PATH --http ADDRESS (no config read)');
         idRow(
           ID_CONFIG,
           'ours',
           viaConfig,
-          'bin/files-sync.js id PATH -c CONFIG: takes http.listen from the config file, then asks the daemon',
+          'bin/files-sync.cjs id PATH -c CONFIG: takes http.listen from the config file, then asks the daemon',
         );
         idRow(
           ID_TSX,
@@ -276,7 +276,7 @@ export const serveScenario: Scenario = {
             wall_ms: round(median(withManifest)),
             over_node_start_ms: round(median(withManifest) - floor),
           },
-          note: `median of ${idRuns}; bin/files-sync.js id PATH -c CONFIG with no http.listen: reads the one manifest shard that holds the path`,
+          note: `median of ${idRuns}; bin/files-sync.cjs id PATH -c CONFIG with no http.listen: reads the one manifest shard that holds the path`,
         });
         checks.push({
           name: '`files-sync id` with the daemon <= 150 ms (--http and -c CONFIG)',

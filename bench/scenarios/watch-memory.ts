@@ -38,7 +38,7 @@ const KEEP_ALIVE_ARGS = ['--http', '127.0.0.1:0'];
 
 /** Starts the daemon, waits until it is ready and its RSS has settled, samples it, stops it. */
 async function sampleIdleDaemon(configPath: string, env: NodeJS.ProcessEnv): Promise<IdleSample> {
-  // As users run it: bin/files-sync.js -> dist/. Through tsx the same daemon holds ~40 MB more
+  // As users run it: bin/files-sync.cjs -> dist/. Through tsx the same daemon holds ~40 MB more
   // (the loader's hooks thread and transpiled sources), which is not the product's memory.
   const daemon = startDaemon(configPath, env, KEEP_ALIVE_ARGS, { installed: true });
   try {
@@ -91,7 +91,7 @@ export const watchMemoryScenario: Scenario = {
     const limit = await inotifyWatchLimit();
     const name = (files: number, backend: string | null) =>
       `files-sync run, ${files} files, watcher ${backend ?? 'off'}`;
-    ctx.log('building dist/ (the daemon runs as installed: bin/files-sync.js)');
+    ctx.log('building dist/ (the daemon runs as installed: bin/files-sync.cjs)');
     await buildDist();
 
     // The empty daemon (default watcher, empty folder): what every file costs is measured above it.
@@ -179,7 +179,7 @@ export const watchMemoryScenario: Scenario = {
     // Linear in the file count: project each backend's idle RSS to the 100k budget point when not measured there.
     const [small, large] = sizes as [number, number];
     const notes: string[] = [
-      'Every daemon runs as installed (bin/files-sync.js -> dist/, built first; no tsx) with `--http 127.0.0.1:0`: without a watcher nothing else keeps `run` alive (it exits with code 13 right after start-up; reported to the daemon owners).',
+      'Every daemon runs as installed (bin/files-sync.cjs -> dist/, built first; no tsx) with `--http 127.0.0.1:0`: without a watcher nothing else keeps `run` alive (it exits with code 13 right after start-up; reported to the daemon owners).',
       `kb_per_file is (idle_rss_mb - the empty daemon's ${round(emptyMB)} MB) x 1024 / files: what one synced file costs the idle daemon.`,
       'idle_rss_mb is VmRSS once the daemon logged its start-up reconciliation and watcher ready and three 1 s samples agreed within 2%; peak_rss_mb is the process maximum (start-up included). Uncollected garbage makes idle RSS vary by some 10% between otherwise equal runs.',
     ];

@@ -7,6 +7,7 @@
  * not handle plainly (another flag, an unusual config, no manifest) goes to the full command,
  * which validates the config and says what is wrong.
  */
+import { writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveConfigPath } from '../config/config-path.js';
@@ -121,7 +122,11 @@ const NOT_THERE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EA
  * Asks the daemon. The exit code when it answered; 'absent' when nobody is there (or the token is
  * not ours), so the manifest answers; undefined when the full command must decide.
  */
-async function askDirect(a: DirectArgs, endpoint: Endpoint): Promise<number | 'absent' | undefined> {
+async function askDirect(
+  a: DirectArgs,
+  endpoint: Endpoint,
+  say: Say,
+): Promise<number | 'absent' | undefined> {
   const { target, tokenFile } = endpoint;
   const token =
     tokenFile !== undefined
@@ -132,7 +137,7 @@ async function askDirect(a: DirectArgs, endpoint: Endpoint): Promise<number | 'a
   if (tokenFile !== undefined && token === undefined) return 'absent';
   const abs = path.resolve(process.cwd(), a.target);
   const query = `/v1/lookup?path=${encodeURIComponent(abs)}${a.wait ? `&wait=${a.wait}` : ''}`;
-  // node:http only when there is a daemon to ask: the manifest path does without it.
+  // The socket client only when there is a daemon to ask: the manifest path does without it.
   const { getFromDaemon } = await import('../serve/client.js');
   let res;
   try {
@@ -150,36 +155,37 @@ async function askDirect(a: DirectArgs, endpoint: Endpoint): Promise<number | 'a
     return undefined;
   }
   if (res.status === 200) {
-    printAnswer(a, body);
+    printAnswer(a, body, say);
     return 0;
   }
-  if (res.status === 408) {
-    process.stderr.write(
-      `files-sync: ${displayPath(abs)} is still ${String(body.state)} after ${a.wait} s\n`,
+  if (res.status === 408 || res.status === 404) {
+    // As the full command words them, with the folder and path the daemon resolved.
+    const { notSyncedMessage, stillNotSyncedMessage } = await import('../serve/lookup.js');
+    const rel = typeof body.path === 'string' ? body.path : abs;
+    say.err(
+      `${
+        res.status === 408
+          ? stillNotSyncedMessage(rel, body.state, a.wait ?? 0, body.reason)
+          : notSyncedMessage(rel, String(body.folder), body.state, body.reason)
+      }\n`,
     );
-    return 75;
+    return res.status === 408 ? 75 : 1;
   }
-  if (res.status === 404 || res.status === 400) {
-    const why =
-      body.state === 'pending'
-        ? ' (an upload is pending)'
-        : body.state === 'failed'
-          ? ` (failed: ${typeof body.reason === 'string' ? body.reason : 'unknown'})`
-          : '';
-    process.stderr.write(`files-sync: ${displayPath(abs)}: ${displayPath(String(body.error))}${why}\n`);
+  if (res.status === 400) {
+    say.err(`files-sync: ${displayPath(abs)}: ${displayPath(String(body.error))}\n`);
     return 1;
   }
   return undefined;
 }
 
 /** Prints a lookup answer the way the full `id` command does. */
-function printAnswer(a: DirectArgs, answer: { fileId?: unknown; block?: unknown }): void {
+function printAnswer(a: DirectArgs, answer: { fileId?: unknown; block?: unknown }, say: Say): void {
   const text = a.json
     ? JSON.stringify(answer, null, 2)
     : a.block
       ? JSON.stringify(answer.block)
       : String(answer.fileId);
-  process.stdout.write(`${text}\n`);
+  say.out(`${text}\n`);
 }
 
 /** Top-level fields of the config schema (config/schema.ts); any other field is the full command's error to report. */
@@ -250,14 +256,18 @@ async function lowdbPlaces(
  * holding the path is read. Undefined for anything the full command should say (a path outside
  * every folder, no manifest yet, a corrupt one).
  */
-async function answerFromManifest(a: DirectArgs, config: ConfigFile | null): Promise<number | undefined> {
+async function answerFromManifest(
+  a: DirectArgs,
+  config: ConfigFile | null,
+  say: Say,
+): Promise<number | undefined> {
   const places = config ? await lowdbPlaces(config) : null;
   if (!places) return undefined;
   const abs = path.resolve(process.cwd(), a.target);
   const where = locateIn(places.folders, abs);
   if (!where) return undefined;
   const folder = where.folder.name;
-  const [{ openManifest }, { lookupInManifest }] = await Promise.all([
+  const [{ openManifest }, { lookupInManifest, notSyncedMessage }] = await Promise.all([
     import('../state/manifest-read.js'),
     import('../serve/lookup.js'),
   ]);
@@ -268,19 +278,47 @@ async function answerFromManifest(a: DirectArgs, config: ConfigFile | null): Pro
     return undefined;
   }
   if (a.wait)
-    process.stderr.write(
+    say.err(
       'files-sync: WARNING: --wait needs the running daemon (http.listen); answering from the manifest\n',
     );
   const result = lookupInManifest(folder, manifest, where.rel);
   if (result) {
-    printAnswer(a, result);
+    printAnswer(a, result, say);
     return 0;
   }
   const pending = manifest.pendingUpload(where.rel) !== undefined;
-  process.stderr.write(
-    `files-sync: ${displayPath(where.rel)} is not synced${pending ? ' yet (an upload is pending)' : ''} in folder "${folder}"\n`,
-  );
+  say.err(`${notSyncedMessage(where.rel, folder, pending ? 'pending' : 'absent', undefined)}\n`);
   return 1;
+}
+
+/** Where the fast path's answers and messages go. */
+export interface Say {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/**
+ * Straight to descriptors 1 and 2: the first touch of process.stdout loads node's stream
+ * machinery, which costs more than the rest of the answer.
+ */
+const toDescriptors: Say = {
+  out: (text) => writeAll(1, text),
+  err: (text) => writeAll(2, text),
+};
+
+function writeAll(fd: 1 | 2, text: string): void {
+  const bytes = Buffer.from(text);
+  let done = 0;
+  try {
+    while (done < bytes.length) done += writeSync(fd, bytes, done);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    // The reader left (`files-sync id X | head -c0`): not an error, as in main.ts.
+    if (code === 'EPIPE') return;
+    // A non-blocking pipe that is full: the stream waits for it.
+    if (code === 'EAGAIN') (fd === 1 ? process.stdout : process.stderr).write(bytes.subarray(done));
+    else throw err;
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -288,7 +326,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Runs the fast path; the exit code, or undefined when the full command must handle it. */
-export async function tryDirectId(args: readonly string[]): Promise<number | undefined> {
+export async function tryDirectId(
+  args: readonly string[],
+  say: Say = toDescriptors,
+): Promise<number | undefined> {
   const a = parseDirect(args);
   if (!a) return undefined;
   // With --http the daemon is asked before any file is read: that is the fastest answer.
@@ -296,9 +337,9 @@ export async function tryDirectId(args: readonly string[]): Promise<number | und
   const endpoint = endpointOf(a, config ?? null);
   if (endpoint === null) return undefined;
   if (endpoint !== 'none') {
-    const asked = await askDirect(a, endpoint);
+    const asked = await askDirect(a, endpoint, say);
     if (asked !== 'absent') return asked;
   }
   config ??= await readConfigFile(a);
-  return answerFromManifest(a, config);
+  return answerFromManifest(a, config, say);
 }

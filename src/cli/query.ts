@@ -8,7 +8,12 @@ import { displayPath } from '../local/display-name.js';
 import { openFolderReader } from '../state/open-store.js';
 import type { Config } from '../config/schema.js';
 import { locateIn } from '../serve/locate.js';
-import { lookupInManifest, type LookupResult } from '../serve/lookup.js';
+import {
+  lookupInManifest,
+  notSyncedMessage,
+  stillNotSyncedMessage,
+  type LookupResult,
+} from '../serve/lookup.js';
 import { MAX_WAIT_SECONDS } from '../serve/lookup-route.js';
 import { askDaemon } from '../serve/daemon-link.js';
 import { CliExit, EXIT, loadCliConfig, runCommand, type CommonOptions } from './common.js';
@@ -51,15 +56,9 @@ async function lookupPath(
     const body = JSON.parse(res.body) as LookupResult & { error?: string; reason?: string; state: string };
     if (res.status === 200) return { result: body, from: 'daemon' };
     if (res.status === 408)
-      throw new CliExit(
-        `files-sync: ${displayPath(rel)} is still ${body.state} after ${wait} s${body.reason ? ` (${body.reason})` : ''}`,
-        EXIT.tempfail,
-      );
+      throw new CliExit(stillNotSyncedMessage(rel, body.state, wait ?? 0, body.reason), EXIT.tempfail);
     if (res.status === 404)
-      throw new CliExit(
-        `files-sync: ${displayPath(rel)} is not synced${body.state === 'pending' ? ' yet (an upload is pending)' : body.state === 'failed' ? ` (failed: ${body.reason ?? 'unknown'})` : ''} in folder "${folder}"`,
-        EXIT.failed,
-      );
+      throw new CliExit(notSyncedMessage(rel, folder, body.state, body.reason), EXIT.failed);
     // Anything else is the daemon's problem; the manifest still knows the answer.
   }
   if (wait)
@@ -71,10 +70,7 @@ async function lookupPath(
   const result = lookupInManifest(folder, m, rel);
   if (!result) {
     const pending = m.pendingUpload(rel) !== undefined;
-    throw new CliExit(
-      `files-sync: ${displayPath(rel)} is not synced${pending ? ' yet (an upload is pending)' : ''} in folder "${folder}"`,
-      EXIT.failed,
-    );
+    throw new CliExit(notSyncedMessage(rel, folder, pending ? 'pending' : 'absent', undefined), EXIT.failed);
   }
   return { result, from: 'manifest' };
 }

@@ -8,6 +8,7 @@ import type { ManifestEntry } from '../types.js';
 import type { ManifestReader } from '../state/manifest.js';
 import { errorCode } from '../errors.js';
 import { contentBlock, type ContentBlock } from './blocks.js';
+import { displayPath } from '../local/display-name.js';
 
 export type SyncState = 'synced' | 'pending' | 'failed';
 
@@ -84,6 +85,27 @@ export function lookupInManifest(
     pending ? 'an upload of a newer version is in progress' : undefined,
     previousOf(manifest, rel),
   );
+}
+
+/** What `files-sync id` says when a path has no file ID, from the daemon's answer or the manifest. */
+export function notSyncedMessage(rel: string, folder: string, state: unknown, reason: unknown): string {
+  const why =
+    state === 'pending'
+      ? ' yet (an upload is pending)'
+      : state === 'failed'
+        ? ` (failed: ${typeof reason === 'string' ? reason : 'unknown'})`
+        : '';
+  return `files-sync: ${displayPath(rel)} is not synced${why} in folder "${folder}"`;
+}
+
+/** What `files-sync id --wait` says when the wait ran out. */
+export function stillNotSyncedMessage(
+  rel: string,
+  state: unknown,
+  waitSeconds: number,
+  reason: unknown,
+): string {
+  return `files-sync: ${displayPath(rel)} is still ${String(state)} after ${waitSeconds} s${typeof reason === 'string' && reason !== '' ? ` (${reason})` : ''}`;
 }
 
 /** One running folder as the lookup reads it; FolderSync provides it. */

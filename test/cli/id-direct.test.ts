@@ -48,7 +48,9 @@ function full(args: string[]): Promise<Said> {
 }
 
 function fast(args: string[]): Promise<Said> {
-  return capture(() => tryDirectId(args));
+  return capture(() =>
+    tryDirectId(args, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }),
+  );
 }
 
 function entry(fileId: string, mimeType = 'application/pdf'): ManifestEntry {

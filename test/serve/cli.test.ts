@@ -63,7 +63,7 @@ describe('files-sync id and events', () => {
       },
     );
     expect(directMissing.code).toBe(1);
-    expect(directMissing.stderr).toMatch(/nope\.txt: nope\.txt is not synced in folder "docs"/);
+    expect(directMissing.stderr).toBe(`files-sync: nope.txt is not synced in folder "docs"\n`);
     // With -c, the fast path takes the address from the config file's http.listen.
     const configMissing = await runCli(
       ['id', path.join(project.folder, 'nope.txt'), '-c', project.configPath],
