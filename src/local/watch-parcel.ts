@@ -45,6 +45,20 @@ export function parcelQuietMs(msSincePreviousBatch: number): number {
   return msSincePreviousBatch < PARCEL_MAX_WAIT_MS - DELIVERY_SLACK_MS ? PARCEL_MIN_WAIT_MS : 0;
 }
 
+/**
+ * How long a path that still exists has been quiet, from its inode change time: every write,
+ * chmod and rename sets ctime (a writer's utimes cannot set it back), so `now - ctime` is how long
+ * parcel held the event, exactly, where parcelQuietMs can only assume 50 ms (a batch waits up to
+ * 500 ms while other events keep coming; the bench measured 90 ms on average). Bounded by what
+ * parcel can have held, so a file-system clock ahead of ours (a network mount) cannot make a fresh
+ * write look settled: after a gap of 500 ms parcel delivers at once, else it held at most the gap.
+ */
+export function quietSinceChange(msSinceChange: number, msSincePreviousBatch: number): number {
+  const held =
+    msSincePreviousBatch < PARCEL_MAX_WAIT_MS ? msSincePreviousBatch + DELIVERY_SLACK_MS : DELIVERY_SLACK_MS;
+  return Math.max(0, Math.min(msSinceChange, held));
+}
+
 function isWatchLimit(err: unknown): boolean {
   const message = err instanceof Error ? err.message : String(err);
   return errorCode(err) === 'ENOSPC' || /no space left on device|ENOSPC|inotify_add_watch/i.test(message);
@@ -88,7 +102,11 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
   let previousBatchAt = -Infinity;
 
   // parcel does not say whether a path is a directory: lstat once per created/updated path.
-  const translate = async (events: ParcelEvent[], quietMs: number): Promise<WatchEvent[]> => {
+  const translate = async (
+    events: ParcelEvent[],
+    quietMs: number,
+    msSincePreviousBatch: number,
+  ): Promise<WatchEvent[]> => {
     const out: WatchEvent[] = [];
     await Promise.all(
       events.map(async (e) => {
@@ -101,14 +119,15 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
           return;
         }
         const st = await fs.lstat(e.path).catch(() => undefined);
+        const quiet = st ? quietSinceChange(Date.now() - st.ctimeMs, msSincePreviousBatch) : quietMs;
         if (st?.isDirectory()) {
           if (filter.mayContain(rel)) {
-            out.push({ type: 'dir', path: rel, quietMs });
+            out.push({ type: 'dir', path: rel, quietMs: quiet });
             await coverSubdirectories(rel);
           }
         } else if (filter.matchesFile(rel)) {
           // Gone again, a file, a symlink or a special file: the consumer's lstat decides.
-          out.push({ type: 'change', path: rel, quietMs });
+          out.push({ type: 'change', path: rel, quietMs: quiet, ...(st ? { ino: st.ino } : {}) });
         }
       }),
     );
@@ -122,9 +141,9 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
       return;
     }
     const at = performance.now();
-    const quietMs = parcelQuietMs(at - previousBatchAt);
+    const sincePrevious = at - previousBatchAt;
     previousBatchAt = at;
-    void translate(events, quietMs).then((batch) => {
+    void translate(events, parcelQuietMs(sincePrevious), sincePrevious).then((batch) => {
       if (!life.stopped && batch.length > 0) onEvents(batch);
     });
   };

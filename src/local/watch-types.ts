@@ -16,6 +16,8 @@ export interface WatchEvent {
    * back until they settle says so, and the consumer's quiet period counts it (see watch-parcel).
    */
   quietMs?: number;
+  /** The file's inode, when the backend stat'ed it ('change'): pairs the two halves of a rename. */
+  ino?: number;
 }
 
 /** A running watcher of one folder, whatever the backend. */

@@ -16,6 +16,7 @@ import type { Config, FolderConfig } from '../config/schema.js';
 import type { FolderStatus } from '../status.js';
 import type { SyncMetrics } from '../metrics.js';
 import { createWatcher, listDir, type FolderWatcher, type WatchEvent } from '../local/watch.js';
+import { datedBatch } from '../local/watch-batch.js';
 import { createPathDebouncer, type PathDebouncer } from '../local/debounce.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
@@ -426,7 +427,8 @@ export class FolderSync {
   private onWatchEvents(events: WatchEvent[]): void {
     if (this.halted) return;
     const now = Date.now();
-    for (const ev of events) {
+    const manifest = this.session!.manifest;
+    for (const ev of datedBatch(events, (p) => manifest.get(p)?.ino)) {
       if (ev.type === 'dir') {
         // chokidar misses files created right after their directory: list it ourselves.
         void listDir(this.opts.folder.path, ev.path, this.session!.filter, {

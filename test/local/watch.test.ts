@@ -1,9 +1,9 @@
-import { appendFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
 import { cleanupAll, tempDir, watchFolder, type WatchedFolder } from './watch-harness.js';
-import { parcelQuietMs } from '../../src/local/watch-parcel.js';
+import { parcelQuietMs, quietSinceChange } from '../../src/local/watch-parcel.js';
 
 afterEach(cleanupAll);
 
@@ -239,12 +239,28 @@ describe('parcel: how long an event was held back', () => {
     expect(parcelQuietMs(0)).toBe(50);
   });
 
-  it('says a first change after a quiet time is fresh', async () => {
+  it('dates a change by its ctime, within what parcel can have held', () => {
+    // A batch 180 ms after the previous one: parcel held its events at most that long.
+    expect(quietSinceChange(120, 180)).toBe(120);
+    expect(quietSinceChange(400, 180)).toBe(280);
+    // After a gap of 500 ms parcel delivers at once: an old ctime (a clock ahead of ours) is not trusted.
+    expect(quietSinceChange(5_000, Infinity)).toBe(100);
+    expect(quietSinceChange(30, Infinity)).toBe(30);
+    // A ctime in our future: nothing is known to be quiet.
+    expect(quietSinceChange(-40, 100)).toBe(0);
+  });
+
+  it('never counts a change as quieter than it is, and gives the inode', async () => {
     const root = await tempDir();
     const w = watchFolder(root, { backend: 'parcel' });
     await w.watcher.ready();
+    const before = Date.now();
     await writeFile(path.join(root, 'a.txt'), 'a\n');
     await waitFor(() => w.events.some((e) => e.path === 'a.txt'), { message: 'a.txt reported' });
-    expect(w.events.filter((e) => e.path === 'a.txt').every((e) => e.quietMs === 0)).toBe(true);
+    const seenWithin = Date.now() - before;
+    const { ino } = await lstat(path.join(root, 'a.txt'));
+    const events = w.events.filter((e) => e.path === 'a.txt');
+    expect(events.every((e) => e.quietMs !== undefined && e.quietMs <= seenWithin)).toBe(true);
+    expect(events.every((e) => e.ino === ino)).toBe(true);
   });
 });
