@@ -89,7 +89,7 @@ export const serveScenario: Scenario = {
     const lookups = ctx.quick ? 2_000 : 20_000;
     const clients = 4;
     const edits = ctx.quick ? 10 : 30;
-    const idRuns = ctx.quick ? 3 : 7;
+    const idRuns = ctx.quick ? 3 : 15;
     const emulator = await startBenchEmulator();
     const checks: Check[] = [];
     const notes: string[] = [];
@@ -223,25 +223,33 @@ export const serveScenario: Scenario = {
         // daemon answering vs without it; and from src/ through tsx, as the tests and `npm start` run it.
         const bin = INSTALLED_CLI;
         const target = absPath(tree.root, paths[0]!);
-        const idWalls = async (args: string[], entry: string[] = [bin]) => {
-          const walls: number[] = [];
-          for (let k = 0; k < idRuns; k++) {
-            const r = await timeNode([...entry, 'id', target, ...args], env);
-            if (r.code !== 0 || !r.out.startsWith('file_')) throw new BenchError(`id failed: ${r.err}`, {});
-            walls.push(r.ms);
-          }
-          return walls;
-        };
-        ctx.log(`files-sync id x${idRuns}, daemon answering`);
-        const withDaemon = await idWalls(['--http', `127.0.0.1:${port}`]);
-        const viaConfig = await idWalls(['-c', configPath]);
-        const viaTsx = await idWalls(['-c', configPath], ['--import', 'tsx', CLI_ENTRY]);
-        const bare: number[] = [];
-        for (let k = 0; k < idRuns; k++) bare.push((await timeNode(['-e', '0'], env)).ms);
         const noHttp = path.join(ctx.workDir, 'no-http.config.json');
         await fs.writeFile(noHttp, JSON.stringify({ ...config, log: { level: 'warn' } }));
-        ctx.log(`files-sync id x${idRuns}, reading the ${Math.round(tree.manifestBytes / 1e6)} MB manifest`);
-        const withManifest = await idWalls(['-c', noHttp]);
+        // Round robin, one run of each per round: the load of other processes on this machine moves
+        // node's own start-up by 100 ms within a minute, and must weigh on every contender alike.
+        const variants = {
+          daemon: [bin, 'id', target, '--http', `127.0.0.1:${port}`],
+          config: [bin, 'id', target, '-c', configPath],
+          tsx: ['--import', 'tsx', CLI_ENTRY, 'id', target, '-c', configPath],
+          manifest: [bin, 'id', target, '-c', noHttp],
+          bare: ['-e', '0'],
+        };
+        const walls = Object.fromEntries(Object.keys(variants).map((k) => [k, [] as number[]])) as Record<
+          keyof typeof variants,
+          number[]
+        >;
+        ctx.log(
+          `files-sync id x${idRuns} each way (daemon by --http, by -c, via tsx, the manifest; node -e 0)`,
+        );
+        for (let k = 0; k < idRuns; k++) {
+          for (const [name, argv] of Object.entries(variants) as Array<[keyof typeof variants, string[]]>) {
+            const r = await timeNode(argv, env);
+            if (name !== 'bare' && (r.code !== 0 || !r.out.startsWith('file_')))
+              throw new BenchError(`id (${name}) failed: ${r.err}`, {});
+            walls[name].push(r.ms);
+          }
+        }
+        const { daemon: withDaemon, config: viaConfig, tsx: viaTsx, manifest: withManifest, bare } = walls;
         const floor = median(bare);
         const idRow = (contender: string, role: 'ours' | 'reference', walls: number[], note: string) =>
           measurements.push({
