@@ -6,8 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChangeEvent } from './change-events.js';
 import type { EventLog } from './event-log.js';
-import { ApiRequestError, parseQuery } from './query.js';
-import { rawQuery } from './lookup-route.js';
+import { ApiRequestError, parseQuery, rawQuery } from './query.js';
 import { sendError, sendThrown } from './http-util.js';
 
 /** A comment line every so often keeps proxies and idle timeouts from closing a quiet stream. */

@@ -1,23 +1,23 @@
 /** GET /v1/lookup?folder=NAME&path=REL | ?path=/absolute/path [&wait=SECONDS]: one path's file ID, state and block. */
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiRequestError, checkRelativePath, parseQuery, parseWaitSeconds } from './query.js';
-import { lookupLive, type LiveLookup, type LookupFolder } from './lookup.js';
+import { ApiRequestError, checkRelativePath, parseQuery, parseWaitSeconds, rawQuery } from './query.js';
+import { lookupLive, type FailureBook, type LiveLookup, type LookupFolder } from './lookup.js';
 import { locateIn } from './locate.js';
 import { sendError, sendJson, sendThrown } from './http-util.js';
-import type { ServeHub } from './hub.js';
+
+/** What the lookup route needs of the hub (ServeHub): the running folders, failures, outcomes. */
+export interface LookupSource {
+  readonly failures: FailureBook;
+  folderList(): LookupFolder[];
+  folder(name: string): LookupFolder | undefined;
+  onAnyOutcome(listener: (folder: string, path: string | undefined) => void): () => void;
+}
 
 /** The longest a lookup may wait for a pending path to sync. */
 export const MAX_WAIT_SECONDS = 300;
 /** How often a waiting lookup re-checks even without an outcome (an edit the watcher has not reported). */
 const WAIT_POLL_MS = 250;
-
-/** The raw query string of a request, exactly as sent (new URL() would re-encode parts of it). */
-export function rawQuery(req: IncomingMessage): string {
-  const u = req.url ?? '';
-  const q = u.indexOf('?');
-  return q < 0 ? '' : u.slice(q + 1);
-}
 
 /** Which folder and relative path a lookup names; ApiRequestError (400) when it names none. */
 export function resolveTarget(
@@ -64,7 +64,7 @@ export function resolveTarget(
   return { folder, rel: checkRelativePath(target) };
 }
 
-export function handleLookup(hub: ServeHub, req: IncomingMessage, res: ServerResponse, _url: URL): void {
+export function handleLookup(hub: LookupSource, req: IncomingMessage, res: ServerResponse, _url: URL): void {
   let folder: LookupFolder;
   let rel: string;
   let wait: number | undefined;
@@ -113,7 +113,7 @@ function isPending(found: LiveLookup): boolean {
  * longer pending, the time is up, or the client went away.
  */
 async function waitForSync(
-  hub: ServeHub,
+  hub: LookupSource,
   folder: LookupFolder,
   rel: string,
   ms: number,

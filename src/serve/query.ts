@@ -3,6 +3,7 @@
  * parameter and the fix, never a silently mangled value (URLSearchParams turns a bad escape into
  * U+FFFD and keeps going; a lookup for that name would then answer about a different file).
  */
+import type { IncomingMessage } from 'node:http';
 import { FilesSyncError } from '../errors.js';
 
 /** A request the API refuses; `status` is the HTTP status to answer with. */
@@ -15,6 +16,13 @@ export class ApiRequestError extends FilesSyncError {
   ) {
     super(message, context);
   }
+}
+
+/** The raw query string of a request, exactly as sent (new URL() would re-encode parts of it). */
+export function rawQuery(req: IncomingMessage): string {
+  const u = req.url ?? '';
+  const q = u.indexOf('?');
+  return q < 0 ? '' : u.slice(q + 1);
 }
 
 const MAX_QUERY_BYTES = 8192;
