@@ -119,14 +119,16 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
           return;
         }
         const st = await fs.lstat(e.path).catch(() => undefined);
-        const quiet = st ? quietSinceChange(Date.now() - st.ctimeMs, msSincePreviousBatch) : quietMs;
         if (st?.isDirectory()) {
+          // Not dated by its ctime: that moves with entries added or removed, not with the files
+          // inside being written, and the consumer touches every file it lists with this age.
           if (filter.mayContain(rel)) {
-            out.push({ type: 'dir', path: rel, quietMs: quiet });
+            out.push({ type: 'dir', path: rel, quietMs });
             await coverSubdirectories(rel);
           }
         } else if (filter.matchesFile(rel)) {
           // Gone again, a file, a symlink or a special file: the consumer's lstat decides.
+          const quiet = st ? quietSinceChange(Date.now() - st.ctimeMs, msSincePreviousBatch) : quietMs;
           out.push({ type: 'change', path: rel, quietMs: quiet, ...(st ? { ino: st.ino } : {}) });
         }
       }),
