@@ -1,5 +1,5 @@
 // Full garbage collections after a large piece of work became garbage (a full pass over a big folder).
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 let gc: (() => void) | null | undefined;
@@ -34,11 +34,30 @@ export const SETTLE_COLLECT_MS = 6_000;
  * what the first cannot (measured at 100k files: the young generation's 32 MiB and ~20 MiB of
  * half-empty old-space pages, 186 MB -> 134 MB idle RSS with watching off). Each costs tens of
  * ms after a pass that took seconds. The timers are unref'd: a one-shot `sync` exits without
- * waiting for them; a second pass within the settle time only postpones the second collection.
+ * waiting for them; a second pass within the settle time only postpones the second collection,
+ * and one that still finds the process busy is tried again (a few times, SETTLE_COLLECT_MS apart).
  */
 export function collectGarbageSoon(): void {
   setTimeout(() => collector()?.(), 0).unref();
+  settleSoon(1);
+}
+
+/** A collection that left the young generation larger than this saw a busy process: try again later. */
+const SETTLED_YOUNG_BYTES = 8 * 1024 * 1024;
+/** Attempts after one request; a process busy that long is not idle, and its young generation is in use. */
+const SETTLE_ATTEMPTS = 5;
+
+function settleSoon(attempt: number): void {
   clearTimeout(settleTimer);
-  settleTimer = setTimeout(() => collector()?.(), SETTLE_COLLECT_MS);
+  settleTimer = setTimeout(() => {
+    const gc = collector();
+    if (gc === null) return;
+    gc();
+    if (attempt < SETTLE_ATTEMPTS && youngGenerationBytes() > SETTLED_YOUNG_BYTES) settleSoon(attempt + 1);
+  }, SETTLE_COLLECT_MS);
   settleTimer.unref();
+}
+
+function youngGenerationBytes(): number {
+  return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
 }
