@@ -15,6 +15,7 @@ import { ratioOf, round, type Check, type Measurement, type Ratio, type Scenario
 import { sizeFromEnv } from '../lib/sizes.js';
 import { WATCH_BACKENDS } from '../../src/config/schema.js';
 import { prepareSyncedTree } from '../lib/synced-tree.js';
+import { SETTLE_COLLECT_MS } from '../../src/util/collect-garbage.js';
 
 /** Above this idle RSS at 100k files, another watcher backend is needed (the issue's budget). */
 export const RSS_BUDGET_MB_AT_100K = 400;
@@ -42,13 +43,18 @@ async function sampleIdleDaemon(configPath: string, env: NodeJS.ProcessEnv): Pro
   // (the loader's hooks thread and transpiled sources), which is not the product's memory.
   const daemon = startDaemon(configPath, env, KEEP_ALIVE_ARGS, { installed: true });
   try {
-    await daemon.waitForLog(isReconcileDone, 20 * 60_000, 'reconciliation done');
+    const reconciled = await daemon.waitForLog(isReconcileDone, 20 * 60_000, 'reconciliation done');
     const ready = await daemon.waitForLog(isDaemonStarted, 20 * 60_000, 'daemon started');
-    // Idle means: no work queued and RSS no longer moving (three samples within 2%), at most 20 s.
+    // Idle means: no work queued and RSS no longer moving (three samples within 2%), at most 20 s,
+    // counted once the daemon has settled: it collects garbage after a quiet SETTLE_COLLECT_MS
+    // following its start-up (twice that when the first collection does not shrink the heap yet).
+    // The minutes and hours a daemon idles look like what follows, not like the seconds before.
+    const idleFrom = reconciled.at + 2 * SETTLE_COLLECT_MS + 1000;
     const samples: number[] = [];
-    const until = performance.now() + 20_000;
+    const until = Math.max(performance.now(), idleFrom) + 20_000;
     for (;;) {
       await sleep(1000);
+      if (performance.now() < idleFrom) continue;
       const mem = await readMemoryMB(daemon.pid);
       if (mem) samples.push(mem.rssMB);
       const last = samples.slice(-3);
@@ -181,7 +187,7 @@ export const watchMemoryScenario: Scenario = {
     const notes: string[] = [
       'Every daemon runs as installed (bin/files-sync.cjs -> dist/, built first; no tsx) with `--http 127.0.0.1:0`: without a watcher nothing else keeps `run` alive (it exits with code 13 right after start-up; reported to the daemon owners).',
       `kb_per_file is (idle_rss_mb - the empty daemon's ${round(emptyMB)} MB) x 1024 / files: what one synced file costs the idle daemon.`,
-      'idle_rss_mb is VmRSS once the daemon logged its start-up reconciliation and watcher ready and three 1 s samples agreed within 2%; peak_rss_mb is the process maximum (start-up included). Uncollected garbage makes idle RSS vary by some 10% between otherwise equal runs.',
+      `idle_rss_mb is VmRSS once the daemon logged its start-up reconciliation and watcher ready, sampled from ${(2 * SETTLE_COLLECT_MS) / 1000 + 1} s after the reconciliation (the daemon collects garbage once it has been quiet for ${SETTLE_COLLECT_MS / 1000} s after start-up or a large pass, src/util/collect-garbage.ts) until three 1 s samples agreed within 2%; peak_rss_mb is the process maximum (start-up included). Uncollected garbage makes idle RSS vary by some 10% between otherwise equal runs.`,
     ];
     for (const backend of backends) {
       const cost = costMB.get(backend)!;

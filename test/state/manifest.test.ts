@@ -149,6 +149,28 @@ describe('Manifest basics', () => {
     expect(disk.pendingDeletes).toEqual({});
   });
 
+  it('reads back every entry field as written, from shards and from the journal, whatever its MIME type', async () => {
+    const docx = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
+    const written = [
+      ['a.docx', entry('file_a', { mimeType: docx, expiresAt: '2027-01-01T00:00:00.000Z' })],
+      ['b.docx', entry('file_b', { mimeType: docx })],
+      ['c.pdf', entry('file_c', { mimeType: 'application/pdf' })],
+    ] as const;
+    const m = await openTracked();
+    for (const [p, e] of written.slice(0, 2)) m.set(p, e);
+    await m.snapshot();
+    // The third only in the journal: a reopen replays it over the shards.
+    m.set(written[2][0], written[2][1]);
+    await m.flush();
+    const reader = await openManifest(stateDir, 'docs');
+    expect(Object.fromEntries(reader.entries())).toEqual(Object.fromEntries(written));
+    await m.close();
+    const again = await openTracked();
+    expect(Object.fromEntries(again.entries())).toEqual(Object.fromEntries(written));
+    // The caller's objects are never written to.
+    expect(written[0][1].mimeType).toBe(docx);
+  });
+
   it('treats paths like __proto__ and constructor as ordinary keys', async () => {
     const m = await openTracked();
     m.set('__proto__', entry('file_proto'));

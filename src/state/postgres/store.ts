@@ -7,6 +7,7 @@ import { ManifestClosedError } from '../errors.js';
 import type { StoredManifest } from '../manifest-files.js';
 import {
   emptyRecord,
+  shareMimeType,
   type FolderRecord,
   type JournalOp,
   type ManifestHead,
@@ -632,7 +633,7 @@ export async function loadFolder(
       uploadedAt: r.uploaded_at.toISOString(),
     };
     if (r.expires_at !== null) entry.expiresAt = r.expires_at.toISOString();
-    entries[r.path] = entry;
+    entries[r.path] = shareMimeType(entry);
   }
   const records = async <T>(section: RecordSection): Promise<Record<string, T>> => {
     const { table, key } = RECORD_TABLES[section];
