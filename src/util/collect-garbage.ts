@@ -30,7 +30,11 @@ export const SETTLE_COLLECT_MS = 6_000;
 const SETTLE_TICK_MS = 2_000;
 /** Quiet: the event loop was busy less than this share of the window. */
 const QUIET_UTILIZATION = 0.05;
-/** A collection that left the young generation larger than this did not see the quiet. */
+/**
+ * A collection that left the young generation larger than this did not see the quiet: another
+ * follows after another quiet window (measured: the daemon's start-up needs two, V8 still
+ * counting the start-up's rate in the first).
+ */
 const SETTLED_YOUNG_BYTES = 8 * 1024 * 1024;
 /** Checks per request (a minute): a process busy for longer is not idle, and its heap is in use. */
 const SETTLE_TICKS = 30;
