@@ -26,6 +26,7 @@ import type { ForeignClaims } from './foreign-claims.js';
 import { mimeTypeFor } from '../api/mime.js';
 import { remoteNameFor } from '../api/filename.js';
 import { errorCode, errorMessage, errorStatus } from '../errors.js';
+import { collectGarbageEvery } from '../util/collect-garbage.js';
 
 /**
  * The part of the state store (src/state/store.ts) the executor writes through; any StateStore is
@@ -58,6 +59,8 @@ export interface ExecutorManifest {
 }
 
 /** Upload intents written ahead per journal line: few lines for a big batch, few intents held at once. */
+/** A batch this large collects garbage as it goes (see collectGarbageEvery): a first sync of 100k files. */
+const COLLECT_EVERY_OPS = 10_000;
 const INTENT_WINDOW = 64;
 
 /** The part of the Files API client the executor calls. */
@@ -286,6 +289,7 @@ export class Executor {
     for (const op of ops) for (const p of opPaths(op)) this.waiting.set(p, (this.waiting.get(p) ?? 0) + 1);
     let next = 0;
     let intentsUpTo = 0;
+    const collectNow = ops.length >= COLLECT_EVERY_OPS ? collectGarbageEvery(COLLECT_EVERY_OPS) : undefined;
     const worker = async (): Promise<void> => {
       while (next < ops.length) {
         const i = next++;
@@ -301,6 +305,7 @@ export class Executor {
           else this.waiting.delete(p);
         }
         outcomes[i] = await scheduled;
+        collectNow?.();
       }
     };
     await Promise.all(Array.from({ length: Math.min(ops.length, this.poolSize) }, worker));

@@ -89,3 +89,18 @@ export function collectGarbageWhenQuiet(): void {
 function youngGenerationBytes(): number {
   return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
 }
+
+/**
+ * A full collection every `every` calls, for a long run of work whose pieces die after surviving
+ * the young generation (each upload's request, answer and bookkeeping live across its network
+ * wait, so they are promoted, then die in the old generation). V8 lets the old generation grow
+ * to about twice its live size before it collects: at 100k small files that is ~250 MB of dead
+ * uploads held at the peak. One collection costs tens of ms; once per `every` files it is ~1% of
+ * the time the files take to upload.
+ */
+export function collectGarbageEvery(every: number): () => void {
+  let count = 0;
+  return () => {
+    if (++count % every === 0) collector()?.();
+  };
+}
