@@ -31,11 +31,13 @@ export async function tsxStartupReference(note: string): Promise<Measurement> {
   };
 }
 
-/** Builds dist/ (tsc -p tsconfig.build.json), so that INSTALLED_CLI runs the code under test. */
+/** Builds dist/ as `npm run build` does (tsc, then the `id` bundle), so that INSTALLED_CLI runs the code under test. */
 export async function buildDist(): Promise<void> {
   const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const build = await runNode(tsc, ['-p', 'tsconfig.build.json'], { tsx: false });
   if (build.exitCode !== 0) throw new BenchError(`build failed: ${build.stdout}${build.stderr}`, {});
+  const bundle = await runNode(path.join(REPO_ROOT, 'scripts', 'bundle-id.mjs'), [], { tsx: false });
+  if (bundle.exitCode !== 0) throw new BenchError(`bundle failed: ${bundle.stdout}${bundle.stderr}`, {});
 }
 /** The folder name every benchmark config uses (names the manifest file). */
 export const FOLDER_NAME = 'bench';
