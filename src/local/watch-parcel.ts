@@ -50,12 +50,17 @@ export function parcelQuietMs(msSincePreviousBatch: number): number {
  * chmod and rename sets ctime (a writer's utimes cannot set it back), so `now - ctime` is how long
  * parcel held the event, exactly, where parcelQuietMs can only assume 50 ms (a batch waits up to
  * 500 ms while other events keep coming; the bench measured 90 ms on average). Bounded by what
- * parcel can have held, so a file-system clock ahead of ours (a network mount) cannot make a fresh
- * write look settled: after a gap of 500 ms parcel delivers at once, else it held at most the gap.
+ * parcel can have held, so a file-system clock behind ours (a network mount) cannot make a fresh
+ * write look settled. parcel delivers at once an event that comes 500 ms or more after its previous
+ * delivery, and otherwise holds events until 50 ms pass without another or 500 ms have passed since
+ * that delivery: an event it held arrived after its previous batch, so it is at most the gap old.
+ * A gap longer than 500 ms plus our slack can only be the at-once case.
  */
 export function quietSinceChange(msSinceChange: number, msSincePreviousBatch: number): number {
   const held =
-    msSincePreviousBatch < PARCEL_MAX_WAIT_MS ? msSincePreviousBatch + DELIVERY_SLACK_MS : DELIVERY_SLACK_MS;
+    msSincePreviousBatch <= PARCEL_MAX_WAIT_MS + DELIVERY_SLACK_MS
+      ? msSincePreviousBatch + DELIVERY_SLACK_MS
+      : DELIVERY_SLACK_MS;
   return Math.max(0, Math.min(msSinceChange, held));
 }
 

@@ -243,7 +243,11 @@ describe('parcel: how long an event was held back', () => {
     // A batch 180 ms after the previous one: parcel held its events at most that long.
     expect(quietSinceChange(120, 180)).toBe(120);
     expect(quietSinceChange(400, 180)).toBe(280);
-    // After a gap of 500 ms parcel delivers at once: an old ctime (a clock ahead of ours) is not trusted.
+    // Under a steady stream parcel delivers when 500 ms have passed since its previous batch: an
+    // event from just after that batch is ~500 ms old.
+    expect(quietSinceChange(480, 520)).toBe(480);
+    // After a longer gap parcel delivered at once: an old ctime (a clock behind ours) is not trusted.
+    expect(quietSinceChange(5_000, 700)).toBe(100);
     expect(quietSinceChange(5_000, Infinity)).toBe(100);
     expect(quietSinceChange(30, Infinity)).toBe(30);
     // A ctime in our future: nothing is known to be quiet.
