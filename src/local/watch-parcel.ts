@@ -32,6 +32,11 @@ function loadParcel(): Promise<ParcelModule> {
  */
 const PARCEL_MIN_WAIT_MS = 50;
 const PARCEL_MAX_WAIT_MS = 500;
+/**
+ * The kernel stamps ctime from its coarse clock, up to one tick (4 ms at HZ=250, 10 at HZ=100)
+ * before the write it records: an age from ctime is that much too long.
+ */
+const CTIME_TICK_MS = 10;
 /** Our clock sees deliveries late by however busy the event loop was: only a clear gap counts. */
 const DELIVERY_SLACK_MS = 100;
 
@@ -133,7 +138,9 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
           }
         } else if (filter.matchesFile(rel)) {
           // Gone again, a file, a symlink or a special file: the consumer's lstat decides.
-          const quiet = st ? quietSinceChange(Date.now() - st.ctimeMs, msSincePreviousBatch) : quietMs;
+          const quiet = st
+            ? quietSinceChange(Date.now() - st.ctimeMs - CTIME_TICK_MS, msSincePreviousBatch)
+            : quietMs;
           out.push({ type: 'change', path: rel, quietMs: quiet, ...(st ? { ino: st.ino } : {}) });
         }
       }),
