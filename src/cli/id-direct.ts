@@ -115,9 +115,6 @@ function endpointOf(a: DirectArgs, config: ConfigFile | null): Endpoint | 'none'
 
 type ConfigFile = { configPath: string; raw: unknown };
 
-/** Errors that mean "no daemon there" (as the full command's askDaemon counts them): read the manifest. */
-const NOT_THERE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EADDRNOTAVAIL']);
-
 /**
  * Asks the daemon. The exit code when it answered; 'absent' when nobody is there (or the token is
  * not ours), so the manifest answers; undefined when the full command must decide.
@@ -138,13 +135,16 @@ async function askDirect(
   const abs = path.resolve(process.cwd(), a.target);
   const query = `/v1/lookup?path=${encodeURIComponent(abs)}${a.wait ? `&wait=${a.wait}` : ''}`;
   // The socket client only when there is a daemon to ask: the manifest path does without it.
-  const { getFromDaemon } = await import('../serve/client.js');
+  const [{ getFromDaemon, isNobodyThere }, lookup] = await Promise.all([
+    import('../serve/client.js'),
+    import('../serve/lookup.js'),
+  ]);
   let res;
   try {
     res = await getFromDaemon(target, query, { token, timeoutMs: 2_000 + (a.wait ?? 0) * 1000 });
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' && NOT_THERE.has(code) ? 'absent' : undefined;
+    // Nobody there: the manifest answers. Anything else: the full command decides.
+    return isNobodyThere(err) ? 'absent' : undefined;
   }
   if (res.status === 401) return 'absent';
   let body: Record<string, unknown> & { fileId?: string; block?: unknown };
@@ -155,12 +155,12 @@ async function askDirect(
     return undefined;
   }
   if (res.status === 200) {
-    printAnswer(a, body, say);
+    say.out(`${lookup.idAnswerText(body, a)}\n`);
     return 0;
   }
   if (res.status === 408 || res.status === 404) {
     // As the full command words them, with the folder and path the daemon resolved.
-    const { notSyncedMessage, stillNotSyncedMessage } = await import('../serve/lookup.js');
+    const { notSyncedMessage, stillNotSyncedMessage } = lookup;
     const rel = typeof body.path === 'string' ? body.path : abs;
     say.err(
       `${
@@ -176,16 +176,6 @@ async function askDirect(
     return 1;
   }
   return undefined;
-}
-
-/** Prints a lookup answer the way the full `id` command does. */
-function printAnswer(a: DirectArgs, answer: { fileId?: unknown; block?: unknown }, say: Say): void {
-  const text = a.json
-    ? JSON.stringify(answer, null, 2)
-    : a.block
-      ? JSON.stringify(answer.block)
-      : String(answer.fileId);
-  say.out(`${text}\n`);
 }
 
 /** Top-level fields of the config schema (config/schema.ts); any other field is the full command's error to report. */
@@ -267,7 +257,7 @@ async function answerFromManifest(
   const where = locateIn(places.folders, abs);
   if (!where) return undefined;
   const folder = where.folder.name;
-  const [{ openManifest }, { lookupInManifest, notSyncedMessage }] = await Promise.all([
+  const [{ openManifest }, { idAnswerText, lookupInManifest, notSyncedMessage }] = await Promise.all([
     import('../state/manifest-read.js'),
     import('../serve/lookup.js'),
   ]);
@@ -283,7 +273,7 @@ async function answerFromManifest(
     );
   const result = lookupInManifest(folder, manifest, where.rel);
   if (result) {
-    printAnswer(a, result, say);
+    say.out(`${idAnswerText(result, a)}\n`);
     return 0;
   }
   const pending = manifest.pendingUpload(where.rel) !== undefined;

@@ -9,6 +9,7 @@ import { openFolderReader } from '../state/open-store.js';
 import type { Config } from '../config/schema.js';
 import { locateIn } from '../serve/locate.js';
 import {
+  idAnswerText,
   lookupInManifest,
   notSyncedMessage,
   stillNotSyncedMessage,
@@ -186,9 +187,7 @@ Exit codes: 0 ok, 1 not synced (a message on stderr), 64 bad flag, 75 still pend
           );
         }
         const { result } = await lookupPath(config, where.folder.name, where.rel, wait);
-        if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-        else if (opts.block) process.stdout.write(`${JSON.stringify(result.block)}\n`);
-        else process.stdout.write(`${result.fileId}\n`);
+        process.stdout.write(`${idAnswerText(result, opts)}\n`);
         return EXIT.ok;
       }),
     );

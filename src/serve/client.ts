@@ -19,6 +19,15 @@ export interface DaemonRequestOptions {
   headers?: Record<string, string> | undefined;
 }
 
+/** Connection errors that mean "no daemon there" rather than "the daemon failed". */
+const NOBODY_THERE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EADDRNOTAVAIL']);
+
+/** Whether `err` from getFromDaemon means nobody listens there (the caller reads the manifest instead). */
+export function isNobodyThere(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && NOBODY_THERE.has(code);
+}
+
 /** Where to connect for a listen target (port 0 cannot be reached: the caller gets ECONNREFUSED). */
 export function connectOptions(target: ListenTarget): net.NetConnectOpts {
   if (target.kind === 'unix') return { path: target.path };

@@ -5,11 +5,8 @@
  */
 import type { Config } from '../config/schema.js';
 import { parseListenTarget } from '../config/listen.js';
-import { getFromDaemon, type DaemonResponse } from './client.js';
+import { getFromDaemon, isNobodyThere, type DaemonResponse } from './client.js';
 import { readBearerToken } from './token.js';
-
-/** Errors that mean "no daemon there" rather than "the daemon failed". */
-const NOT_THERE = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EADDRNOTAVAIL']);
 
 export async function askDaemon(
   config: Pick<Config, 'http'>,
@@ -30,8 +27,7 @@ export async function askDaemon(
     // 401: not our token (a different daemon, or a rotated token): the manifest still answers.
     return res.status === 401 ? undefined : res;
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && NOT_THERE.has(code)) return undefined;
+    if (isNobodyThere(err)) return undefined;
     throw err;
   }
 }

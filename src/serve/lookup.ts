@@ -87,6 +87,15 @@ export function lookupInManifest(
   );
 }
 
+/** What `files-sync id` prints for an answer: the whole lookup (--json), the block (--block), or the ID. */
+export function idAnswerText(
+  answer: { fileId?: unknown; block?: unknown },
+  as: { json?: boolean | undefined; block?: boolean | undefined },
+): string {
+  if (as.json) return JSON.stringify(answer, null, 2);
+  return as.block ? JSON.stringify(answer.block) : String(answer.fileId);
+}
+
 /** What `files-sync id` says when a path has no file ID, from the daemon's answer or the manifest. */
 export function notSyncedMessage(rel: string, folder: string, state: unknown, reason: unknown): string {
   const why =
