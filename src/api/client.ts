@@ -818,7 +818,8 @@ export const BUFFERED_UPLOAD_MAX_BYTES = 1 << 20;
 
 async function openVersion(path: string, expected: FileVersion, filename: string): Promise<OpenVersion> {
   try {
-    return await OpenVersion.open(path, expected);
+    // A buffered read is checked by the stat after it; a streamed one checks before its first read.
+    return await OpenVersion.openUnchecked(path, expected);
   } catch (err) {
     // Changed, vanished or unreadable since the hash: the caller's business (re-scan), not a retry.
     throw new SourceChangedError(

@@ -22,27 +22,39 @@ export class OpenVersion {
     private readonly expected: FileVersion,
   ) {}
 
+  /** Set once a stat of the open file matched `expected`. */
+  private checked = false;
+
   get size(): number {
     return this.expected.size;
   }
 
   /** Opens `absPath` and checks it is still `expected`; FileChangedError when not (or vanished). */
   static async open(absPath: string, expected: FileVersion, fs: VersionFs = nodeFs): Promise<OpenVersion> {
-    let handle: HashFileHandle;
+    const opened = await OpenVersion.openUnchecked(absPath, expected, fs);
     try {
-      handle = await fs.open(absPath, 'r');
-    } catch (err) {
-      throw vanishedOr(err, absPath);
-    }
-    const opened = new OpenVersion(handle, absPath, expected);
-    try {
-      const st = await handle.stat();
-      if (!st.isFile()) throw new FileChangedError(`not a regular file: ${absPath}`, { path: absPath });
-      opened.check(st);
+      await opened.checkNow();
       return opened;
     } catch (err) {
       await opened.close();
       throw err;
+    }
+  }
+
+  /**
+   * Opens `absPath` without a stat: for readFramed, whose stat after the read checks the version
+   * (a wrong inode or any change since the hash shows there), so a small file costs one async
+   * stat less. chunks() still checks before its first read.
+   */
+  static async openUnchecked(
+    absPath: string,
+    expected: FileVersion,
+    fs: VersionFs = nodeFs,
+  ): Promise<OpenVersion> {
+    try {
+      return new OpenVersion(await fs.open(absPath, 'r'), absPath, expected);
+    } catch (err) {
+      throw vanishedOr(err, absPath);
     }
   }
 
@@ -55,7 +67,7 @@ export class OpenVersion {
     const out = Buffer.allocUnsafe(head.byteLength + size + tail.byteLength);
     out.set(head, 0);
     await this.readInto(out, head.byteLength, size);
-    await this.checkAfterRead();
+    await this.checkNow();
     out.set(tail, head.byteLength + size);
     return out;
   }
@@ -67,16 +79,17 @@ export class OpenVersion {
    * comes; the owner closes it (the upload closes it in every case).
    */
   async *chunks(chunkBytes = VERSION_CHUNK_BYTES): AsyncGenerator<Buffer> {
+    // No byte of another version goes out: checked before the first read, not only after the last.
+    if (!this.checked) await this.checkNow();
     let left = this.expected.size;
     while (left > 0) {
       // A fresh buffer per chunk: the socket may still hold the previous one.
       const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, left));
       await this.readInto(chunk, 0, chunk.byteLength);
       left -= chunk.byteLength;
-      if (left === 0) await this.checkAfterRead();
+      if (left === 0) await this.checkNow();
       yield chunk;
     }
-    if (this.expected.size === 0) await this.checkAfterRead();
   }
 
   async close(): Promise<void> {
@@ -116,9 +129,13 @@ export class OpenVersion {
     }
   }
 
-  /** The stat after the last read: a write during the read moved size or mtime. */
-  private async checkAfterRead(): Promise<void> {
-    this.check(await this.handle.stat());
+  /** A stat of the open file against `expected`; after the last read it catches a write during the read. */
+  private async checkNow(): Promise<void> {
+    const st = await this.handle.stat();
+    if (!st.isFile())
+      throw new FileChangedError(`not a regular file: ${this.absPath}`, { path: this.absPath });
+    this.check(st);
+    this.checked = true;
   }
 
   private check(now: FileVersion & { nlink?: number }): void {

@@ -65,6 +65,26 @@ describe('OpenVersion', () => {
     await expect(OpenVersion.open(path.join(dir, 'gone'), before)).rejects.toBeInstanceOf(FileChangedError);
   });
 
+  it('opened without a stat, refuses in the stat after the read a file that is not the expected version', async () => {
+    const p = path.join(dir, 'a.txt');
+    await writeFile(p, 'abcdef');
+    const hashed = await versionOf(p);
+    // A save by rename before the open: same size, another inode.
+    await writeFile(path.join(dir, 'a.tmp'), 'ghijkl');
+    await rename(path.join(dir, 'a.tmp'), p);
+    const v = await OpenVersion.openUnchecked(p, hashed);
+    try {
+      await expect(v.readFramed(Buffer.alloc(0), Buffer.alloc(0))).rejects.toBeInstanceOf(FileChangedError);
+      // A stream of it checks before its first read: no byte of the other version is handed out.
+      await expect(v.chunks(2).next()).rejects.toBeInstanceOf(FileChangedError);
+    } finally {
+      await v.close();
+    }
+    await expect(OpenVersion.openUnchecked(path.join(dir, 'gone'), hashed)).rejects.toBeInstanceOf(
+      FileChangedError,
+    );
+  });
+
   it('withholds the last chunk of a file written to while it is streamed', async () => {
     const p = path.join(dir, 'big.bin');
     await writeFile(p, randomBytes(4096));
