@@ -24,6 +24,9 @@ export function eventLogPath(stateDir: string): string {
 
 const TYPES = new Set<string>(CHANGE_TYPES);
 
+/** How long recorded events wait to be written together (see scheduleFlush). */
+const FLUSH_DELAY_MS = 50;
+
 /** One line of the log as an event, or undefined for a torn or foreign line (skipped, never fatal). */
 export function parseEventLine(line: string): ChangeEvent | undefined {
   if (line.trim() === '') return undefined;
@@ -177,11 +180,13 @@ export class EventLog implements ChangeSink {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // One write (and one fsync) per burst: a pass that records 10k files does not write 10k times.
-    setImmediate(() => {
+    // One write (and one fsync) per FLUSH_DELAY_MS at most: a first sync records hundreds of
+    // uploads a second, and a write per event loop turn cost it about 5% of its CPU. Live
+    // listeners have the event already; a reader of the file sees it this much later.
+    setTimeout(() => {
       this.flushScheduled = false;
       void this.flush();
-    });
+    }, FLUSH_DELAY_MS);
   }
 
   private async writeBatch(): Promise<void> {
