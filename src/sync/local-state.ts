@@ -11,6 +11,7 @@ import type { LocalEntry, ManifestEntry, PendingUpload } from '../types.js';
 import type { PathFilter } from '../local/filter.js';
 import { scanFolder, statEntry } from '../local/scan.js';
 import { hashFile } from '../local/hash.js';
+import { hashPool } from '../local/hash-pool.js';
 import { errorMessage } from '../errors.js';
 import { mapLimit } from './map-limit.js';
 import { MAX_UPLOAD_BYTES, moveSources, needsHash } from './plan.js';
@@ -112,10 +113,12 @@ export async function scanAll(src: LocalSource): Promise<LocalState | RootUnavai
   src.onProgress?.({ phase: 'hashing', files: toHash.length, bytes: toHash.reduce((n, l) => n + l.size, 0) });
   await mapLimit(toHash, HASH_CONCURRENCY, async (l) => {
     try {
-      const h = await hashFile(absPath(src.root, l.path), {
-        expected: { size: l.size, mtimeMs: l.mtimeMs, ino: l.ino },
-        ...(src.signal ? { signal: src.signal } : {}),
-      });
+      // On the pool's threads: every core hashes, and a read costs no thread-pool round trip.
+      const h = await hashPool.hash(
+        absPath(src.root, l.path),
+        { size: l.size, mtimeMs: l.mtimeMs, ino: l.ino },
+        src.signal,
+      );
       hashed++;
       local.set(l.path, { ...l, sha256: h.sha256 });
       src.onProgress?.({ phase: 'hashed', bytes: l.size });

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, TSX_LOADER } from '../helpers/project.js';
 import { serve } from '../serve/support.js';
-// @ts-expect-error -- a plain .mjs build script without type declarations
 import { bundleIdFastPath } from '../../scripts/bundle-id.mjs';
 
 interface Said {
