@@ -14,7 +14,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     import('./program.js'),
     import('./common.js'),
   ]);
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
   } catch (err) {

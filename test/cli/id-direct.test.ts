@@ -43,7 +43,7 @@ async function capture(fn: () => Promise<number | undefined | void>): Promise<Sa
 function full(args: string[]): Promise<Said> {
   return capture(async () => {
     process.exitCode = undefined;
-    await buildProgram().parseAsync(['node', 'files-sync', ...args]);
+    await (await buildProgram()).parseAsync(['node', 'files-sync', ...args]);
   });
 }
 
