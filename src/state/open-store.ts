@@ -3,13 +3,8 @@ import type { Config } from '../config/schema.js';
 import { FilesSyncError } from '../errors.js';
 import { Manifest, openManifest, type ReadonlyManifest } from './manifest.js';
 import type { FolderRecord } from './manifest-format.js';
-import { openPgReader } from './postgres/reader.js';
-import {
-  PgStateStore,
-  type HeldLease,
-  type PgStateStoreOptions,
-  type StateChangeEvent,
-} from './postgres/store.js';
+// Loaded only for backend "postgres": a lowdb command does not pay for the pg driver.
+import type { HeldLease, PgStateStoreOptions, StateChangeEvent } from './postgres/store.js';
 import type { StateStore } from './store.js';
 
 /** What the engine needs of a folder's store beyond StateStore: the workspace rule (see Manifest.startOver). */
@@ -61,6 +56,7 @@ export async function openFolderStore(
 ): Promise<FolderStore> {
   if (config.state.backend !== 'postgres') return Manifest.open(config.stateDir, folder);
   const url = requiredDatabaseUrl(config);
+  const { PgStateStore } = await import('./postgres/store.js');
   return PgStateStore.open({ ...options, url, passwordFile: config.state.passwordFile, folder });
 }
 
@@ -82,8 +78,10 @@ export async function openFolderReader(
       options.onlyPath === undefined ? {} : { onlyPath: options.onlyPath },
     );
   }
+  const url = requiredDatabaseUrl(config);
+  const { openPgReader } = await import('./postgres/reader.js');
   return openPgReader({
-    url: requiredDatabaseUrl(config),
+    url,
     passwordFile: config.state.passwordFile,
     folder: folderName,
     onlyPath: options.onlyPath,

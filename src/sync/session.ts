@@ -4,8 +4,6 @@ import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
 import { openManifest } from '../state/manifest.js';
 import { openFolderStore, type FolderStore, type FolderStoreOptions } from '../state/open-store.js';
-import { pgForeignClaims } from '../state/postgres/ownership.js';
-import { PgStateStore } from '../state/postgres/store.js';
 import type { ForeignClaims } from './foreign-claims.js';
 import { createPathFilter, type PathFilter } from '../local/filter.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
@@ -88,7 +86,7 @@ export async function openFolderSession(
     );
   }
   const others = await otherFoldersIds(config, folder.name);
-  const foreign = foreignClaimsOf(manifest);
+  const foreign = await foreignClaimsOf(manifest);
   const executor = new Executor({
     root: folder.path,
     client: clientForFolder(client, folder),
@@ -129,7 +127,12 @@ export async function openFolderSession(
  * With state in PostgreSQL, every folder recorded there may share this one's workspace, on any
  * host, and record files at any moment: they are asked live (see ForeignClaims), not read at open.
  */
-function foreignClaimsOf(store: FolderStore): ForeignClaims | undefined {
+async function foreignClaimsOf(store: FolderStore): Promise<ForeignClaims | undefined> {
+  if (store.lease === undefined) return undefined; // lowdb: the PostgreSQL code is not even loaded
+  const [{ PgStateStore }, { pgForeignClaims }] = await Promise.all([
+    import('../state/postgres/store.js'),
+    import('../state/postgres/ownership.js'),
+  ]);
   return store instanceof PgStateStore ? pgForeignClaims(store.pool, store.folder.name) : undefined;
 }
 
