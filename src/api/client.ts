@@ -818,8 +818,11 @@ export const BUFFERED_UPLOAD_MAX_BYTES = 1 << 20;
 
 async function openVersion(path: string, expected: FileVersion, filename: string): Promise<OpenVersion> {
   try {
-    // A buffered read is checked by the stat after it; a streamed one checks before its first read.
-    return await OpenVersion.openUnchecked(path, expected);
+    // A buffered read is checked by the stat after it (one async stat less per small file); a
+    // streamed one is checked now, before a request starts, so a changed file sends nothing.
+    return expected.size > BUFFERED_UPLOAD_MAX_BYTES
+      ? await OpenVersion.open(path, expected)
+      : await OpenVersion.openUnchecked(path, expected);
   } catch (err) {
     // Changed, vanished or unreadable since the hash: the caller's business (re-scan), not a retry.
     throw new SourceChangedError(
