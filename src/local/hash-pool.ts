@@ -118,8 +118,10 @@ export class HashPool {
   async close(): Promise<void> {
     clearTimeout(this.idleTimer);
     this.closing = true;
+    // Out of the list at once: a hash() meanwhile starts a fresh thread, never one being ended.
+    const ending = this.threads.splice(0);
     try {
-      await Promise.all(this.threads.map((t) => t.worker.terminate()));
+      await Promise.all(ending.map((t) => t.worker.terminate()));
     } finally {
       this.closing = false;
     }
