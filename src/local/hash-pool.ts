@@ -5,8 +5,9 @@ import { errorMessage, FilesSyncError } from '../errors.js';
 import {
   assertReadWhole,
   countHash,
-  FileChangedError,
   hashFile,
+  notRegularFile,
+  vanishedWhileHashing,
   type FileHash,
   type FileVersion,
 } from './hash.js';
@@ -97,13 +98,11 @@ export class HashPool {
       return hashFile(absPath, { expected, ...(signal ? { signal } : {}) });
     }
     if ('error' in reply) {
-      if (reply.error.code === 'ENOENT') {
-        throw new FileChangedError(`file vanished while hashing: ${absPath}`, { path: absPath });
-      }
+      if (reply.error.code === 'ENOENT') throw vanishedWhileHashing(absPath);
       // As node:fs would have thrown it: the message names the path, `code` says what went wrong.
       throw Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {});
     }
-    if (!reply.after.isFile) throw new FileChangedError(`not a regular file: ${absPath}`, { path: absPath });
+    if (!reply.after.isFile) throw notRegularFile(absPath);
     assertReadWhole(absPath, expected, reply.after, reply.bytesRead, 'expected');
     countHash(reply.bytesRead);
     return {

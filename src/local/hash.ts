@@ -87,7 +87,7 @@ export async function hashFile(absPath: string, options: HashOptions = {}): Prom
     if (options.expected !== undefined) before = options.expected;
     else {
       const st = await handle.stat();
-      if (!st.isFile()) throw new FileChangedError(`not a regular file: ${absPath}`, { path: absPath });
+      if (!st.isFile()) throw notRegularFile(absPath);
       before = st;
     }
     // A 1 MiB buffer per file would churn 1 MiB of off-heap memory for every tiny file (tens of
@@ -104,15 +104,11 @@ export async function hashFile(absPath: string, options: HashOptions = {}): Prom
       if (total >= before.size) break;
     }
     after = await handle.stat();
-    if (!after.isFile()) throw new FileChangedError(`not a regular file: ${absPath}`, { path: absPath });
+    if (!after.isFile()) throw notRegularFile(absPath);
   } catch (err) {
     // Some file systems (network mounts, memfs) fail reads on an unlinked file instead of serving the old inode.
     if ((err as { code?: unknown } | null)?.code === 'ENOENT') {
-      throw new FileChangedError(
-        `file vanished while hashing: ${absPath}`,
-        { path: absPath },
-        { cause: err },
-      );
+      throw vanishedWhileHashing(absPath, err);
     }
     throw err;
   } finally {
@@ -127,11 +123,7 @@ export async function hashFile(absPath: string, options: HashOptions = {}): Prom
     try {
       current = await fs.stat(absPath);
     } catch (err) {
-      throw new FileChangedError(
-        `file vanished while hashing: ${absPath}`,
-        { path: absPath },
-        { cause: err },
-      );
+      throw vanishedWhileHashing(absPath, err);
     }
     assertSameVersion(absPath, after, current, 'path');
   }
@@ -166,6 +158,20 @@ export function assertReadWhole(
       size: after.size,
     });
   }
+}
+
+/** The path no longer names a regular file (a directory, FIFO or device took its place). */
+export function notRegularFile(absPath: string): FileChangedError {
+  return new FileChangedError(`not a regular file: ${absPath}`, { path: absPath });
+}
+
+/** The file was removed before or during its hash (ENOENT on open, read or the path's stat). */
+export function vanishedWhileHashing(absPath: string, cause?: unknown): FileChangedError {
+  return new FileChangedError(
+    `file vanished while hashing: ${absPath}`,
+    { path: absPath },
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /** Adds one finished hash to hashCounter. */

@@ -1,6 +1,6 @@
 // Reads one known version of a file (the one hashed earlier) for an upload; any other version is refused.
 import { promises as nodeFs } from 'node:fs';
-import { FileChangedError, type FileVersion, type HashFileHandle } from './hash.js';
+import { FileChangedError, notRegularFile, type FileVersion, type HashFileHandle } from './hash.js';
 
 /** Reads of a streamed version: as large as hashFile's, so a big file costs few reads and socket writes. */
 export const VERSION_CHUNK_BYTES = 1 << 20;
@@ -132,8 +132,7 @@ export class OpenVersion {
   /** A stat of the open file against `expected`; after the last read it catches a write during the read. */
   private async checkNow(): Promise<void> {
     const st = await this.handle.stat();
-    if (!st.isFile())
-      throw new FileChangedError(`not a regular file: ${this.absPath}`, { path: this.absPath });
+    if (!st.isFile()) throw notRegularFile(this.absPath);
     this.check(st);
     this.checked = true;
   }
