@@ -86,7 +86,7 @@ export async function openFolderSession(
     );
   }
   const others = await otherFoldersIds(config, folder.name);
-  const foreign = await foreignClaimsOf(manifest);
+  const foreign = await foreignClaimsOf(config, manifest);
   const executor = new Executor({
     root: folder.path,
     client: clientForFolder(client, folder),
@@ -127,8 +127,9 @@ export async function openFolderSession(
  * With state in PostgreSQL, every folder recorded there may share this one's workspace, on any
  * host, and record files at any moment: they are asked live (see ForeignClaims), not read at open.
  */
-async function foreignClaimsOf(store: FolderStore): Promise<ForeignClaims | undefined> {
-  if (store.lease === undefined) return undefined; // lowdb: the PostgreSQL code is not even loaded
+async function foreignClaimsOf(config: Config, store: FolderStore): Promise<ForeignClaims | undefined> {
+  // lowdb: the other folders' IDs come from their manifests (otherFoldersIds); no pg code is loaded.
+  if (config.state.backend !== 'postgres') return undefined;
   const [{ PgStateStore }, { pgForeignClaims }] = await Promise.all([
     import('../state/postgres/store.js'),
     import('../state/postgres/ownership.js'),
