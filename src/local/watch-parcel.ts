@@ -12,6 +12,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AsyncSubscription, Event as ParcelEvent } from '@parcel/watcher';
+import { KeyedQueue } from '../util/keyed-queue.js';
 import { createChokidarWatcher } from './watch-chokidar.js';
 import { errorCode, watcherLifecycle } from './watch-lifecycle.js';
 import { WatchError, type FolderWatcher, type WatchEvent, type WatchOptions } from './watch-types.js';
@@ -111,13 +112,23 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
 
   let previousBatchAt = -Infinity;
 
+  /**
+   * Batches are handed on in parcel's order, though translating one may take longer than the next
+   * (lstat under a busy thread pool): the unlink of a file renamed into a new directory must not
+   * overtake that directory's event, or its delete falls due before the listing that finds the
+   * file's new path, and the move becomes a delete plus an upload.
+   */
+  const deliveries = new KeyedQueue();
+  const DELIVERY = ['deliver'];
+
   // parcel does not say whether a path is a directory: lstat once per created/updated path.
   const translate = async (
     events: ParcelEvent[],
     quietMs: number,
     msSincePreviousBatch: number,
-  ): Promise<WatchEvent[]> => {
+  ): Promise<{ events: WatchEvent[]; newDirs: string[] }> => {
     const out: WatchEvent[] = [];
+    const newDirs: string[] = [];
     await Promise.all(
       events.map(async (e) => {
         const rel = relative(e.path);
@@ -134,7 +145,7 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
           // inside being written, and the consumer touches every file it lists with this age.
           if (filter.mayContain(rel)) {
             out.push({ type: 'dir', path: rel, quietMs });
-            await coverSubdirectories(rel);
+            newDirs.push(rel);
           }
         } else if (filter.matchesFile(rel)) {
           // Gone again, a file, a symlink or a special file: the consumer's lstat decides.
@@ -145,7 +156,7 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
         }
       }),
     );
-    return out;
+    return { events: out, newDirs };
   };
 
   const onParcelEvents = (err: Error | null, events: ParcelEvent[]): void => {
@@ -157,9 +168,25 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
     const at = performance.now();
     const sincePrevious = at - previousBatchAt;
     previousBatchAt = at;
-    void translate(events, parcelQuietMs(sincePrevious), sincePrevious).then((batch) => {
-      if (!life.stopped && batch.length > 0) onEvents(batch);
-    });
+    const translated = translate(events, parcelQuietMs(sincePrevious), sincePrevious);
+    deliveries
+      .run(DELIVERY, async () => {
+        const batch = await translated;
+        if (life.stopped) return;
+        if (batch.events.length > 0) onEvents(batch.events);
+        // After the delivery: a tree copied in may take many subscriptions, and later batches
+        // wait for this one.
+        for (const dir of batch.newDirs)
+          coverSubdirectories(dir).catch((err: unknown) =>
+            logger.debug(
+              { dir, err: err instanceof Error ? err.message : String(err) },
+              'could not cover a new directory',
+            ),
+          );
+      })
+      .catch((err: unknown) =>
+        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'watch events not delivered'),
+      );
   };
 
   /** Subscribes to each existing subdirectory of a new directory (see the module comment). */
