@@ -21,6 +21,8 @@ export interface PathDebouncer {
    * already (a watcher that held the event back says how long). Ignored after close().
    */
   touch(path: string, quietMs?: number): void;
+  /** Flushes now, in one batch, the paths that are due (none: no call), as the timer would. */
+  flushDue(): void;
   /** Flushes every pending path now, in one batch, whatever its quiet period. */
   flushNow(): void;
   /** How many paths are waiting. */
@@ -136,6 +138,10 @@ export function createPathDebouncer(options: PathDebouncerOptions): PathDebounce
         byLast.set(path, existing);
       }
       arm();
+    },
+    flushDue(): void {
+      disarm();
+      fire();
     },
     flushNow(): void {
       if (closed) return;

@@ -72,6 +72,8 @@ export interface FolderSyncOptions {
   onOutcome?: ((folder: string, outcome: OpOutcome) => void) | undefined;
   /** The watcher factory; tests inject failing watchers. */
   createWatcher?: typeof createWatcher | undefined;
+  /** Lists a directory the watcher reports as new; tests slow it down. */
+  listNewDirectory?: typeof listDir | undefined;
   /** Reconciliation period once the watcher failed and `reconcile.intervalMs` is 0; default 5 min. */
   fallbackReconcileMs?: number | undefined;
   /** The client's breaker: while it is open, work waits (the daemon calls resume() once it closes). */
@@ -109,6 +111,8 @@ export class FolderSync {
   private readonly timers = new RetryTimers(RETRY_BASE_MS, RETRY_MAX_MS);
   private readonly jobs = new KeyedQueue();
   private queuedPaths = new Set<string>();
+  /** Listings of new directories under way: a batch waits for them (see runBatch). */
+  private readonly listings = new Set<Promise<void>>();
   private reconcileQueued = false;
   /** Set by `releaseDeletes` until the delete queue has nothing waiting (see there). */
   private released = false;
@@ -431,7 +435,8 @@ export class FolderSync {
     for (const ev of datedBatch(events, (p) => manifest.get(p)?.ino)) {
       if (ev.type === 'dir') {
         // chokidar misses files created right after their directory: list it ourselves.
-        void listDir(this.opts.folder.path, ev.path, this.session!.filter, {
+        const list = this.opts.listNewDirectory ?? listDir;
+        const listing: Promise<void> = list(this.opts.folder.path, ev.path, this.session!.filter, {
           followSymlinks: this.opts.folder.followSymlinks,
         })
           .then((paths) => {
@@ -442,7 +447,9 @@ export class FolderSync {
           })
           .catch((err: unknown) =>
             this.log.debug({ dir: ev.path, err: errorMessage(err) }, 'could not list new directory'),
-          );
+          )
+          .finally(() => this.listings.delete(listing));
+        this.listings.add(listing);
       } else if (ev.type === 'unlink-dir') {
         for (const p of this.session!.manifest.paths())
           if (isWithin(p, ev.path)) this.touch(p, now, ev.quietMs);
@@ -552,6 +559,18 @@ export class FolderSync {
 
   /** Runs a pass over the queued paths. */
   private async runBatch(): Promise<void> {
+    // A listing slower than the debounce (a busy thread pool) would let the unlink of a file
+    // renamed into a new directory run alone, as a delete, before the listing finds the new path.
+    // Wait for the listings, then take the paths they found that are due by now.
+    while (this.listings.size > 0) {
+      this.log.debug(
+        { paths: this.queuedPaths.size, listings: this.listings.size },
+        'batch waits for new directories to be listed',
+      );
+      await Promise.all(this.listings);
+      if (this.halted) return;
+      this.debouncer?.flushDue();
+    }
     const paths = [...this.queuedPaths];
     this.queuedPaths.clear();
     if (paths.length === 0) return;

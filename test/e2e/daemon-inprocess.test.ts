@@ -1,9 +1,12 @@
 /**
  * The Daemon and FolderSync in-process, where a test needs to look inside: manifest writes are
- * batched during a burst of 1000 files, a failing watcher falls back to reconciliation, and a
- * path waiting on an unresolved upload intent gets a reconciliation soon.
+ * batched during a burst of 1000 files, a failing watcher falls back to reconciliation, a rename
+ * into a new directory stays a move however slow its listing, and a path waiting on an
+ * unresolved upload intent gets a reconciliation soon.
  */
 import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeProject, TEST_KEY, type Project } from '../helpers/project.js';
@@ -15,7 +18,14 @@ import { Daemon } from '../../src/daemon.js';
 import { FolderSync } from '../../src/sync/folder.js';
 import { Manifest, openManifest } from '../../src/state/manifest.js';
 import { acquireLock } from '../../src/state/lock.js';
-import { WatchLimitError, type FolderWatcher, type WatchOptions } from '../../src/local/watch.js';
+import {
+  listDir,
+  WatchLimitError,
+  type FolderWatcher,
+  type WatchEvent,
+  type WatchOptions,
+} from '../../src/local/watch.js';
+import type { OpOutcome } from '../../src/sync/execute.js';
 import { captureLogger, waitForSync } from './daemon-harness.js';
 
 let project: Project | undefined;
@@ -62,6 +72,71 @@ describe('daemon in-process', () => {
     const writes = folder.manifestWrites - writesBefore;
     expect(writes).toBeGreaterThan(0);
     expect(writes).toBeLessThan(100);
+  });
+
+  it('a rename into a new directory stays a move when listing the directory is slower than the debounce', async () => {
+    const p = (project = await makeProject({
+      files: { 'reports/q3.csv': 'quarter,total\n3,42\n', 'keep.txt': 'keep\n' },
+      config: { watch: { debounceMs: 100 } },
+    }));
+    const { logger, lines } = captureLogger();
+    const config = await configOf(p);
+    const lock = await acquireLock(config.stateDir);
+    cleanups.push(() => lock.release());
+    let emit: ((events: WatchEvent[]) => void) | undefined;
+    const fakeWatcher = (_backend: string, opts: WatchOptions): FolderWatcher => {
+      emit = opts.onEvents;
+      return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
+    };
+    // A busy thread pool: the listing of the new directory finishes only when the test says so.
+    let releaseListing: (() => void) | undefined;
+    const listingHeld = new Promise<void>((resolve) => (releaseListing = resolve));
+    const outcomes: OpOutcome[] = [];
+    const folder = new FolderSync({
+      config,
+      folder: config.folders[0]!,
+      client: clientFor(p, logger),
+      logger,
+      createWatcher: fakeWatcher,
+      listNewDirectory: async (...args) => {
+        await listingHeld;
+        return listDir(...args);
+      },
+      onOutcome: (_folder, outcome) => outcomes.push(outcome),
+    });
+    cleanups.push(() => folder.stop());
+    await folder.start();
+    await folder.idle();
+    const manifest = folder.lookupView()!.manifest;
+    const id = manifest.get('reports/q3.csv')!.fileId;
+    outcomes.length = 0;
+
+    await fs.mkdir(path.join(p.folder, 'archive'));
+    await fs.rename(path.join(p.folder, 'reports/q3.csv'), path.join(p.folder, 'archive/q3.csv'));
+    // What parcel delivers when the rename beats its watch on the new directory: the directory and
+    // the unlink, no event for the new path (the listing finds it).
+    emit!([
+      { type: 'dir', path: 'archive', quietMs: 0 },
+      { type: 'unlink', path: 'reports/q3.csv', quietMs: 0 },
+    ]);
+    // The unlink falls due while the listing is held: it is either sent alone or waits.
+    await waitFor(
+      () =>
+        outcomes.length > 0 || lines.some((l) => l.msg === 'batch waits for new directories to be listed'),
+      { message: 'the unlink due while the listing is held' },
+    );
+    releaseListing!();
+    await waitFor(() => outcomes.length > 0 && folder.status().queueDepth === 0, {
+      message: 'the rename synced',
+    });
+    await folder.idle();
+
+    expect(outcomes.map((o) => [o.op.kind, o.status])).toEqual([['move', 'done']]);
+    expect(manifest.get('archive/q3.csv')?.fileId).toBe(id);
+    expect(manifest.get('reports/q3.csv')).toBeUndefined();
+    expect(p.emulator.stats().byRoute['DELETE /v1/files/{id}'] ?? 0).toBe(0);
+    expect(p.emulator.files().map((f) => f.id)).toContain(id);
+    expect(p.emulator.files()).toHaveLength(2);
   });
 
   it('falls back to periodic reconciliation when the watcher hits the inotify limit', async () => {

@@ -130,6 +130,19 @@ describe('createPathDebouncer', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('flushDue flushes at once only what is due, and the timer still flushes the rest', () => {
+    const d = make();
+    d.touch('due-by-now.txt', 10_000);
+    d.touch('fresh.txt');
+    d.flushDue();
+    expect(batches).toEqual([['due-by-now.txt']]);
+    d.flushDue();
+    expect(batches).toHaveLength(1);
+    vi.advanceTimersByTime(100);
+    expect(batches).toEqual([['due-by-now.txt'], ['fresh.txt']]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('flushNow with nothing pending does not call onFlush', () => {
     const d = make();
     d.flushNow();
