@@ -15,16 +15,10 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { FilesClient } from '../../src/api/client.js';
 import { Daemon } from '../../src/daemon.js';
-import { FolderSync } from '../../src/sync/folder.js';
+import { FolderSync, type FolderSyncOptions } from '../../src/sync/folder.js';
 import { Manifest, openManifest } from '../../src/state/manifest.js';
 import { acquireLock } from '../../src/state/lock.js';
-import {
-  listDir,
-  WatchLimitError,
-  type FolderWatcher,
-  type WatchEvent,
-  type WatchOptions,
-} from '../../src/local/watch.js';
+import { listDir, WatchLimitError, type FolderWatcher, type WatchOptions } from '../../src/local/watch.js';
 import type { OpOutcome } from '../../src/sync/execute.js';
 import { captureLogger, waitForSync } from './daemon-harness.js';
 
@@ -45,6 +39,35 @@ function clientFor(p: Project, logger: Logger): FilesClient {
   const client = new FilesClient({ apiKey: TEST_KEY, baseUrl: p.emulator.url, logger });
   cleanups.push(() => client.close());
   return client;
+}
+
+/**
+ * A FolderSync on the project's first folder, holding its state lock, with a watcher that reports
+ * only what the test makes it report through `watcher()`, the options the folder gave it.
+ */
+async function folderWithFakeWatcher(
+  p: Project,
+  logger: Logger,
+  options: Partial<FolderSyncOptions> = {},
+): Promise<{ folder: FolderSync; watcher: () => WatchOptions }> {
+  const config = await configOf(p);
+  const lock = await acquireLock(config.stateDir);
+  cleanups.push(() => lock.release());
+  let given: WatchOptions | undefined;
+  const fakeWatcher = (_backend: string, opts: WatchOptions): FolderWatcher => {
+    given = opts;
+    return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
+  };
+  const folder = new FolderSync({
+    config,
+    folder: config.folders[0]!,
+    client: clientFor(p, logger),
+    logger,
+    createWatcher: fakeWatcher,
+    ...options,
+  });
+  cleanups.push(() => folder.stop());
+  return { folder, watcher: () => given! };
 }
 
 describe('daemon in-process', () => {
@@ -80,31 +103,17 @@ describe('daemon in-process', () => {
       config: { watch: { debounceMs: 100 } },
     }));
     const { logger, lines } = captureLogger();
-    const config = await configOf(p);
-    const lock = await acquireLock(config.stateDir);
-    cleanups.push(() => lock.release());
-    let emit: ((events: WatchEvent[]) => void) | undefined;
-    const fakeWatcher = (_backend: string, opts: WatchOptions): FolderWatcher => {
-      emit = opts.onEvents;
-      return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
-    };
     // A busy thread pool: the listing of the new directory finishes only when the test says so.
     let releaseListing: (() => void) | undefined;
     const listingHeld = new Promise<void>((resolve) => (releaseListing = resolve));
     const outcomes: OpOutcome[] = [];
-    const folder = new FolderSync({
-      config,
-      folder: config.folders[0]!,
-      client: clientFor(p, logger),
-      logger,
-      createWatcher: fakeWatcher,
+    const { folder, watcher } = await folderWithFakeWatcher(p, logger, {
       listNewDirectory: async (...args) => {
         await listingHeld;
         return listDir(...args);
       },
       onOutcome: (_folder, outcome) => outcomes.push(outcome),
     });
-    cleanups.push(() => folder.stop());
     await folder.start();
     await folder.idle();
     const manifest = folder.lookupView()!.manifest;
@@ -115,7 +124,7 @@ describe('daemon in-process', () => {
     await fs.rename(path.join(p.folder, 'reports/q3.csv'), path.join(p.folder, 'archive/q3.csv'));
     // What parcel delivers when the rename beats its watch on the new directory: the directory and
     // the unlink, no event for the new path (the listing finds it).
-    emit!([
+    watcher().onEvents([
       { type: 'dir', path: 'archive', quietMs: 0 },
       { type: 'unlink', path: 'reports/q3.csv', quietMs: 0 },
     ]);
@@ -142,28 +151,12 @@ describe('daemon in-process', () => {
   it('falls back to periodic reconciliation when the watcher hits the inotify limit', async () => {
     const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
     const { logger, lines } = captureLogger();
-    const config = await configOf(p);
-    const lock = await acquireLock(config.stateDir);
-    cleanups.push(() => lock.release());
-    let fail: ((err: Error) => void) | undefined;
-    const fakeWatcher = (_backend: string, opts: WatchOptions): FolderWatcher => {
-      fail = (err) => opts.onError(err);
-      return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
-    };
-    const folder = new FolderSync({
-      config,
-      folder: config.folders[0]!,
-      client: clientFor(p, logger),
-      logger,
-      createWatcher: fakeWatcher,
-      fallbackReconcileMs: 300,
-    });
-    cleanups.push(() => folder.stop());
+    const { folder, watcher } = await folderWithFakeWatcher(p, logger, { fallbackReconcileMs: 300 });
     await folder.start();
     await folder.idle();
     expect(folder.status().mode).toBe('watching');
 
-    fail!(
+    watcher().onError(
       new WatchLimitError('inotify watch limit reached; raise fs.inotify.max_user_watches', {
         root: p.folder,
         code: 'ENOSPC',
