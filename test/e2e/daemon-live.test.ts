@@ -61,9 +61,19 @@ describe('files-sync run keeps remote == local', () => {
     // The basename change needs one upload (the API keeps the filename); the move needs none.
     expect(p.emulator.stats().uploadsCreated - uploadsBefore).toBe(1);
 
-    // Rename a whole directory, then delete a file and a whole directory.
+    // Rename a whole directory (its files are moves: same IDs, no upload), then delete a file and
+    // a whole directory.
+    const freshIds = await openManifest(p.stateDir, 'docs');
+    const idsBefore = [freshIds.get('fresh/two.txt')?.fileId, freshIds.get('fresh/sub/one.txt')?.fileId];
+    const uploadsBeforeDirRename = p.emulator.stats().uploadsCreated;
     await fs.rename(abs('fresh'), abs('renamed-dir'));
     await waitForSync(p, { what: 'a renamed directory' });
+    const renamed = await openManifest(p.stateDir, 'docs');
+    expect([
+      renamed.get('renamed-dir/two.txt')?.fileId,
+      renamed.get('renamed-dir/sub/one.txt')?.fileId,
+    ]).toEqual(idsBefore);
+    expect(p.emulator.stats().uploadsCreated).toBe(uploadsBeforeDirRename);
     await fs.rm(abs('a.txt'));
     await fs.rm(abs('docs'), { recursive: true });
     await waitForSync(p, { what: 'deleted file and directory' });
