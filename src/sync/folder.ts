@@ -91,6 +91,19 @@ function isSharedCause(o: { error?: string | undefined; httpStatus?: number | un
   return failureReason({ error: o.error ?? '' }) !== 'failed';
 }
 
+/** Whether `promise` settles within `ms` (it is left running either way). */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>(
+    (resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))),
+  );
+  try {
+    return await Promise.race([promise.then(() => true as const), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function isWithin(p: string, dir: string): boolean {
   return dir === '' || p === dir || p.startsWith(`${dir}/`);
 }
@@ -372,11 +385,16 @@ export class FolderSync {
     this.requestReconcile(reason);
   }
 
+  /** The longest a change waits before its batch: the debouncer's cap, and a listing's. */
+  private maxDelayMs(): number {
+    return Math.max(this.opts.config.watch.debounceMs * 10, 10_000);
+  }
+
   private async startWatcher(): Promise<void> {
     const { config } = this.opts;
     this.debouncer = createPathDebouncer({
       quietMs: config.watch.debounceMs,
-      maxDelayMs: Math.max(config.watch.debounceMs * 10, 10_000),
+      maxDelayMs: this.maxDelayMs(),
       onFlush: (paths) => this.enqueuePaths(paths),
     });
     try {
@@ -561,15 +579,26 @@ export class FolderSync {
   private async runBatch(): Promise<void> {
     // A listing slower than the debounce (a busy thread pool) would let the unlink of a file
     // renamed into a new directory run alone, as a delete, before the listing finds the new path.
-    // Wait for the listings, then take the paths they found that are due by now.
+    // Wait for the listings, then take the paths they found that are due by now. Not forever: a
+    // readdir hung on a dead mount must not hold the folder's jobs (its paths come later alone).
+    const waitUntil = performance.now() + this.maxDelayMs();
     while (this.listings.size > 0) {
       this.log.debug(
         { paths: this.queuedPaths.size, listings: this.listings.size },
         'batch waits for new directories to be listed',
       );
-      await Promise.all(this.listings);
+      const listed = await settledWithin(Promise.all(this.listings), waitUntil - performance.now());
       if (this.halted) return;
       this.debouncer?.flushDue();
+      if (!listed) {
+        this.log.warn(
+          { listings: this.listings.size, waitedMs: this.maxDelayMs() },
+          'new directories still being listed; the batch goes on without what they find',
+        );
+        // Still touched if they ever finish, but no later batch waits for them again.
+        this.listings.clear();
+        break;
+      }
     }
     const paths = [...this.queuedPaths];
     this.queuedPaths.clear();

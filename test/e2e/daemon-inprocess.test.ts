@@ -148,6 +148,52 @@ describe('daemon in-process', () => {
     expect(p.emulator.files()).toHaveLength(2);
   });
 
+  it('a listing that never ends holds the batch no longer than the debouncer cap (10 s), then the rest syncs', async () => {
+    const p = (project = await makeProject({
+      files: { 'gone.txt': 'to be removed\n', 'edit.txt': 'v1\n' },
+      config: { watch: { debounceMs: 100 } },
+    }));
+    const { logger, lines } = captureLogger();
+    // A readdir hung on a dead mount.
+    const { folder, watcher } = await folderWithFakeWatcher(p, logger, {
+      listNewDirectory: () => new Promise<string[]>(() => undefined),
+    });
+    await folder.start();
+    await folder.idle();
+    const manifest = folder.lookupView()!.manifest;
+    const before = manifest.get('edit.txt')!.fileId;
+
+    await fs.mkdir(path.join(p.folder, 'stuck'));
+    await fs.rm(path.join(p.folder, 'gone.txt'));
+    await fs.writeFile(path.join(p.folder, 'edit.txt'), 'v2\n');
+    const heldAt = Date.now();
+    watcher().onEvents([
+      { type: 'dir', path: 'stuck', quietMs: 0 },
+      { type: 'unlink', path: 'gone.txt', quietMs: 0 },
+      { type: 'change', path: 'edit.txt', quietMs: 0 },
+    ]);
+    await waitFor(
+      () => manifest.get('gone.txt') === undefined && manifest.get('edit.txt')?.fileId !== before,
+      {
+        timeoutMs: 30_000,
+        message: 'the batch synced without the listing',
+      },
+    );
+    expect(Date.now() - heldAt).toBeGreaterThanOrEqual(10_000);
+    const gaveUp = () =>
+      lines.filter(
+        (l) => l.msg === 'new directories still being listed; the batch goes on without what they find',
+      );
+    expect(gaveUp()).toHaveLength(1);
+
+    // The hung listing is not waited for again.
+    const v2 = manifest.get('edit.txt')!.fileId;
+    await fs.writeFile(path.join(p.folder, 'edit.txt'), 'v3\n');
+    watcher().onEvents([{ type: 'change', path: 'edit.txt', quietMs: 0 }]);
+    await waitFor(() => manifest.get('edit.txt')?.fileId !== v2, { message: 'the next edit synced' });
+    expect(gaveUp()).toHaveLength(1);
+  });
+
   it('falls back to periodic reconciliation when the watcher hits the inotify limit', async () => {
     const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
     const { logger, lines } = captureLogger();
