@@ -126,6 +126,8 @@ export class FolderSync {
   private queuedPaths = new Set<string>();
   /** Listings of new directories under way: a batch waits for them (see runBatch). */
   private readonly listings = new Set<Promise<void>>();
+  /** Ends a batch's wait for listings at once (set while it waits): the run is ending. */
+  private endListingWait: (() => void) | undefined;
   private reconcileQueued = false;
   /** Set by `releaseDeletes` until the delete queue has nothing waiting (see there). */
   private released = false;
@@ -272,6 +274,7 @@ export class FolderSync {
   /** Stops the run at once: no watcher, no timers, work in flight aborted, state closed without writing (if halted). */
   private async endRun(): Promise<void> {
     this.halted = true;
+    this.endListingWait?.();
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.rootTimer) clearInterval(this.rootTimer);
@@ -587,7 +590,12 @@ export class FolderSync {
         { paths: this.queuedPaths.size, listings: this.listings.size },
         'batch waits for new directories to be listed',
       );
-      const listed = await settledWithin(Promise.all(this.listings), waitUntil - performance.now());
+      const ended = new Promise<void>((resolve) => (this.endListingWait = resolve));
+      const listed = await settledWithin(
+        Promise.race([Promise.all(this.listings), ended]),
+        waitUntil - performance.now(),
+      );
+      this.endListingWait = undefined;
       if (this.halted) return;
       this.debouncer?.flushDue();
       if (!listed) {
@@ -739,6 +747,7 @@ export class FolderSync {
     // A takeover attempt or a halt under way finishes first, so nothing it opens is left running.
     await this.lifecycle;
     this.halted = true;
+    this.endListingWait?.();
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.rootTimer) clearInterval(this.rootTimer);

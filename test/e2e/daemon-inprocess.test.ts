@@ -194,6 +194,33 @@ describe('daemon in-process', () => {
     expect(gaveUp()).toHaveLength(1);
   });
 
+  it('stopping ends a batch that waits for a listing, without waiting out the drain', async () => {
+    // A cap of 20 s (10 x debounce), longer than stop's 10 s drain: only ending the wait on stop
+    // keeps the drain warning away.
+    const p = (project = await makeProject({
+      files: { 'gone.txt': 'to be removed\n' },
+      config: { watch: { debounceMs: 2_000 } },
+    }));
+    const { logger, lines } = captureLogger();
+    const { folder, watcher } = await folderWithFakeWatcher(p, logger, {
+      listNewDirectory: () => new Promise<string[]>(() => undefined),
+    });
+    await folder.start();
+    await folder.idle();
+    await fs.mkdir(path.join(p.folder, 'stuck'));
+    await fs.rm(path.join(p.folder, 'gone.txt'));
+    watcher().onEvents([
+      { type: 'dir', path: 'stuck', quietMs: 0 },
+      { type: 'unlink', path: 'gone.txt', quietMs: 0 },
+    ]);
+    await waitFor(() => lines.some((l) => l.msg === 'batch waits for new directories to be listed'), {
+      message: 'the batch waiting for the listing',
+    });
+    await folder.stop();
+    expect(lines.filter((l) => Number(l.level) >= 40).map((l) => l.msg)).toEqual([]);
+    expect(folder.status().mode).toBe('stopped');
+  });
+
   it('falls back to periodic reconciliation when the watcher hits the inotify limit', async () => {
     const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
     const { logger, lines } = captureLogger();
