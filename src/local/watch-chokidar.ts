@@ -8,6 +8,13 @@ import { WatchError, type FolderWatcher, type WatchEvent, type WatchOptions } fr
 /** The chokidar entry point; injectable so tests can drive the error path of a real FSWatcher. */
 export type ChokidarWatchFn = (paths: string, options: ChokidarOptions) => FSWatcher;
 
+/**
+ * How long after a new directory's event its subtree is checked for subdirectories chokidar never
+ * watched: it reads a new directory before it watches it, so a subdirectory made in between
+ * (`mkdir -p`, a copy) is never reported, nor is anything written into it later.
+ */
+const MISSED_SUBDIR_CHECK_MS = 250;
+
 /** Starts a chokidar watcher behind the FolderWatcher interface (see createWatcher). */
 export function createChokidarWatcher(
   options: WatchOptions,
@@ -20,6 +27,9 @@ export function createChokidarWatcher(
   let fsw: FSWatcher | undefined;
   let batch: WatchEvent[] = [];
   let flushScheduled: NodeJS.Immediate | undefined;
+  /** New directories (relative) whose subtrees are checked once the timer fires. */
+  const newDirs = new Set<string>();
+  let missedCheck: NodeJS.Timeout | undefined;
 
   const life = watcherLifecycle({
     root: options.root,
@@ -29,6 +39,9 @@ export function createChokidarWatcher(
       batch = [];
       if (flushScheduled !== undefined) clearImmediate(flushScheduled);
       flushScheduled = undefined;
+      if (missedCheck !== undefined) clearTimeout(missedCheck);
+      missedCheck = undefined;
+      newDirs.clear();
     },
     release: () => {
       const watcher = fsw;
@@ -109,13 +122,45 @@ export function createChokidarWatcher(
           if (filter.matchesFile(rel)) push({ type: 'unlink', path: rel });
           break;
         case 'addDir':
-          if (rel !== '' && filter.mayContain(rel)) push({ type: 'dir', path: rel });
+          if (rel !== '' && filter.mayContain(rel)) {
+            push({ type: 'dir', path: rel });
+            newDirs.add(rel);
+            missedCheck ??= setTimeout(() => void watchMissedSubdirs(), MISSED_SUBDIR_CHECK_MS);
+          }
           break;
         case 'unlinkDir':
           if (rel === '' || filter.mayContain(rel)) push({ type: 'unlink-dir', path: rel });
           break;
       }
     });
+
+    /** Watches the subdirectories of new directories that chokidar missed (see MISSED_SUBDIR_CHECK_MS). */
+    const watchMissedSubdirs = async (): Promise<void> => {
+      missedCheck = undefined;
+      const dirs = [...newDirs];
+      newDirs.clear();
+      if (life.stopped) return;
+      // Keys are absolute directories chokidar tracks; one snapshot for every directory checked.
+      const watched = watcher.getWatched();
+      const missed: string[] = [];
+      const visit = async (rel: string): Promise<void> => {
+        const dirents = await fs.readdir(path.join(root, rel), { withFileTypes: true }).catch(() => []);
+        for (const d of dirents) {
+          const child = `${rel}/${d.name}`;
+          if (!d.isDirectory() || !filter.mayContain(child)) continue;
+          if (watched[path.join(root, child)] === undefined) missed.push(child);
+          else await visit(child);
+        }
+      };
+      for (const rel of dirs) await visit(rel);
+      if (life.stopped || missed.length === 0) return;
+      logger.debug({ missed }, 'watching subdirectories of new directories that chokidar missed');
+      for (const rel of missed) {
+        // add() watches the whole subtree; the 'dir' event has the consumer list what is there by now.
+        watcher.add(path.join(root, rel));
+        push({ type: 'dir', path: rel });
+      }
+    };
 
     watcher.on('error', (err: unknown) => {
       if (life.stopped) return;
