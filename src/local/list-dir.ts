@@ -1,4 +1,4 @@
-// Lists a directory's files recursively for a watcher's 'dir' event (the watcher may miss files created with it).
+// Lists a new directory for the watchers: its files, recursively, for a 'dir' event, and its subdirectories to watch.
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { WatchFilter } from './watch-types.js';
@@ -67,4 +67,19 @@ export async function listDir(
   if (start !== '' && !filter.mayContain(start)) return [];
   await walk(start, new Set());
   return files;
+}
+
+/**
+ * The directories directly under `relDir` (relative POSIX paths) that the filter may watch, for a
+ * watcher backend covering a new directory's subdirectories. Symlinks are not directories here; a
+ * vanished or unreadable directory has none.
+ */
+export async function listSubdirs(root: string, relDir: string, filter: WatchFilter): Promise<string[]> {
+  const dirents = await fs.readdir(path.join(root, relDir), { withFileTypes: true }).catch(() => []);
+  const out: string[] = [];
+  for (const d of dirents) {
+    const child = `${relDir}/${d.name}`;
+    if (d.isDirectory() && filter.mayContain(child)) out.push(child);
+  }
+  return out;
 }

@@ -2,6 +2,7 @@
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { watch as chokidarWatch, type ChokidarOptions, type FSWatcher } from 'chokidar';
+import { listSubdirs } from './list-dir.js';
 import { codeOf, errorCode, watcherLifecycle } from './watch-lifecycle.js';
 import { WatchError, type FolderWatcher, type WatchEvent, type WatchOptions } from './watch-types.js';
 
@@ -144,10 +145,7 @@ export function createChokidarWatcher(
       const watched = watcher.getWatched();
       const missed: string[] = [];
       const visit = async (rel: string): Promise<void> => {
-        const dirents = await fs.readdir(path.join(root, rel), { withFileTypes: true }).catch(() => []);
-        for (const d of dirents) {
-          const child = `${rel}/${d.name}`;
-          if (!d.isDirectory() || !filter.mayContain(child)) continue;
+        for (const child of await listSubdirs(root, rel, filter)) {
           if (watched[path.join(root, child)] === undefined) missed.push(child);
           else await visit(child);
         }

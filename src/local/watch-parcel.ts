@@ -13,6 +13,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AsyncSubscription, Event as ParcelEvent } from '@parcel/watcher';
 import { KeyedQueue } from '../util/keyed-queue.js';
+import { listSubdirs } from './list-dir.js';
 import { createChokidarWatcher } from './watch-chokidar.js';
 import { errorCode, watcherLifecycle } from './watch-lifecycle.js';
 import { WatchError, type FolderWatcher, type WatchEvent, type WatchOptions } from './watch-types.js';
@@ -192,10 +193,8 @@ export function createParcelWatcher(options: WatchOptions): FolderWatcher {
   /** Subscribes to each existing subdirectory of a new directory (see the module comment). */
   const coverSubdirectories = async (relDir: string): Promise<void> => {
     if (parcel === undefined) return;
-    const dirents = await fs.readdir(path.join(root, relDir), { withFileTypes: true }).catch(() => []);
-    for (const d of dirents) {
-      const child = `${relDir}/${d.name}`;
-      if (!d.isDirectory() || !filter.mayContain(child) || nested.has(child) || life.stopped) continue;
+    for (const child of await listSubdirs(root, relDir, filter)) {
+      if (nested.has(child) || life.stopped) continue;
       const p = parcel.subscribe(path.join(root, child), onParcelEvents).catch((err: unknown) => {
         nested.delete(child);
         logger.debug(
