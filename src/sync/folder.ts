@@ -91,11 +91,11 @@ function isSharedCause(o: { error?: string | undefined; httpStatus?: number | un
   return failureReason({ error: o.error ?? '' }) !== 'failed';
 }
 
-/** Whether `promise` settles within `ms` (it is left running either way). */
+/** Whether `promise` settles within `ms` (it is left running either way; the timer holds no process open). */
 async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<false>(
-    (resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))),
+    (resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms)).unref()),
   );
   try {
     return await Promise.race([promise.then(() => true as const), expired]);
@@ -754,10 +754,7 @@ export class FolderSync {
     this.timers.close();
     this.debouncer?.close();
     await this.watcher?.close().catch(() => undefined);
-    const drained = await Promise.race([
-      this.idle().then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), drainMs).unref()),
-    ]);
+    const drained = await settledWithin(this.idle(), drainMs);
     if (!drained) {
       this.log.warn(
         { drainMs },
