@@ -56,6 +56,16 @@ export interface PendingDelete {
   notBefore?: string | undefined;
   /** A removal released by an explicit command (release-deletes, --allow-mass-delete): never held again. */
   released?: boolean | undefined;
+  /**
+   * A removed path's entry as it was (content hash, the name and type the API keeps, when it was
+   * uploaded and expires), so that the same content reappearing under the same name while the ID
+   * is still retained takes the ID back: a move whose two halves fell into different batches.
+   */
+  sha256?: string | undefined;
+  remoteName?: string | undefined;
+  mimeType?: string | undefined;
+  uploadedAt?: string | undefined;
+  expiresAt?: string | undefined;
 }
 
 /**

@@ -38,7 +38,9 @@ function describe(o: OpOutcome): string | undefined {
     case 'delete':
       return `  - deleted   ${op.path} (${op.fileId})`;
     case 'move':
-      return `  > moved     ${op.from} -> ${op.to} (no upload: same content)`;
+      return op.queued
+        ? `  > moved     ${op.from} -> ${op.to} (no upload: same content; its ID taken back from the delete queue)`
+        : `  > moved     ${op.from} -> ${op.to} (no upload: same content)`;
     default:
       return undefined;
   }

@@ -234,7 +234,7 @@ const retentionSchema = z
       0,
       604_800_000,
       60_000,
-      "How long a removed file's ID stays valid before it is deleted, in ms; 0 deletes at once.",
+      "How long a removed file's ID stays valid before it is deleted, in ms (a file of the same content and name appearing meanwhile takes it back: a move); 0 deletes at once.",
     ),
   })
   .describe('ID retention: old file IDs stay valid this long before their delete is sent (a durable queue).');

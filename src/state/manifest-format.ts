@@ -103,6 +103,11 @@ const pendingDeleteShape: Shape<PendingDelete> = {
   queuedAt: S,
   notBefore: { kind: 'string', optional: true },
   released: { kind: 'boolean', optional: true },
+  sha256: { kind: 'string', optional: true },
+  remoteName: { kind: 'string', optional: true },
+  mimeType: { kind: 'string', optional: true },
+  uploadedAt: { kind: 'string', optional: true },
+  expiresAt: { kind: 'string', optional: true },
 };
 
 const suspectShape: Shape<Suspect> = {

@@ -188,7 +188,8 @@ export class Executor {
   private readonly paths = new KeyedQueue();
   /** Paths of ops a batch holds but has not handed to `paths` yet (the bounded pool): still busy. */
   private readonly waiting = new Map<string, number>();
-  private readonly now: () => Date;
+  /** The executor's clock (retention times are measured by it). */
+  readonly now: () => Date;
   /** Uploads queued or running, keyed by upload key: see `upload`. */
   private readonly uploads = new KeyedQueue();
   /** Set by an authentication/permission failure; cleared at the start of each run. */
@@ -211,6 +212,56 @@ export class Executor {
     const d: PendingDelete = { fileId, path: relPath, reason, queuedAt: now.toISOString() };
     if (keepMs > 0) d.notBefore = new Date(now.getTime() + keepMs).toISOString();
     return d;
+  }
+
+  /** A removed path's pending delete, with what a later move needs to take its ID back. */
+  private queuedRemoval(relPath: string, e: ManifestEntry): PendingDelete {
+    const d = this.queued(e.fileId, relPath, 'removed');
+    if (d.notBefore === undefined) return d; // sent at the end of this pass: nothing to take back
+    Object.assign(d, {
+      sha256: e.sha256,
+      remoteName: e.remoteName,
+      mimeType: e.mimeType,
+      uploadedAt: e.uploadedAt,
+    });
+    if (e.expiresAt !== undefined) d.expiresAt = e.expiresAt;
+    return d;
+  }
+
+  /**
+   * A move whose source was removed by an earlier pass: the entry is made again at the new path
+   * from the queued delete, which goes in the same durable batch (neither a deleted ID recorded
+   * nor a recorded ID deleted). Fails, so the path is looked at again and uploaded, if the delete
+   * is no longer queued as planned.
+   */
+  private takeBack(op: Extract<SyncOp, { kind: 'move' }>, planned: PendingDelete): OpOutcome {
+    const { manifest } = this.opts;
+    const d = manifest.pendingDelete(planned.fileId);
+    if (
+      d?.reason !== 'removed' ||
+      d.sha256 !== op.local.sha256 ||
+      d.remoteName === undefined ||
+      d.mimeType === undefined ||
+      d.uploadedAt === undefined
+    )
+      return { op, status: 'failed', error: `${planned.fileId} is no longer queued for deletion` };
+    const e: ManifestEntry = {
+      fileId: d.fileId,
+      sha256: d.sha256,
+      size: op.local.size,
+      mtimeMs: op.local.mtimeMs,
+      ino: op.local.ino,
+      remoteName: d.remoteName,
+      mimeType: d.mimeType,
+      uploadedAt: d.uploadedAt,
+    };
+    if (d.expiresAt !== undefined) e.expiresAt = d.expiresAt;
+    const displaced = manifest.get(op.to);
+    manifest.set(op.to, e);
+    manifest.removePendingDelete(d.fileId);
+    if (displaced && displaced.fileId !== d.fileId)
+      manifest.addPendingDelete(this.queued(displaced.fileId, op.to, 'replaced'));
+    return { op, status: 'done', fileId: d.fileId };
   }
 
   /** Removals queued (waiting or due) in the manifest: what the guard counts besides a plan. */
@@ -388,12 +439,18 @@ export class Executor {
         }
         case 'replace':
           return await this.upload(op, op.path, op.local, op.oldFileId, deferredIntents.get(op.path));
-        case 'delete':
+        case 'delete': {
           // Into the delayed queue: the ID stays valid for its retention time, and the guard
           // judges it with every other removal before it is sent (drainPendingDeletes).
+          const removed = manifest.get(op.path);
           manifest.remove(op.path);
-          manifest.addPendingDelete(this.queued(op.fileId, op.path, 'removed'));
+          manifest.addPendingDelete(
+            removed?.fileId === op.fileId
+              ? this.queuedRemoval(op.path, removed)
+              : this.queued(op.fileId, op.path, 'removed'),
+          );
           return { op, status: 'done', fileId: op.fileId };
+        }
         case 'discard':
           // Queued in run() already; sent by the next drain.
           manifest.removeSuspect(op.fileId);
@@ -404,6 +461,7 @@ export class Executor {
           manifest.removeUnsettled(op);
           return { op, status: 'done' };
         case 'move': {
+          if (op.queued) return this.takeBack(op, op.queued);
           const displaced = manifest.rename(op.from, op.to);
           const e = manifest.get(op.to);
           if (e)

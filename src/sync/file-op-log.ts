@@ -56,7 +56,13 @@ export function logFileOp(
       logger.info({ op: op.kind, path: op.path, fileId: op.remote.id, oldFileId: op.oldFileId }, msg);
       return;
     case 'move':
-      logger.info({ op: op.kind, from: op.from, to: op.to, fileId: fileIdOf?.(op.to) }, msg);
+      // A move whose unlink synced earlier takes its ID back from the delete queue.
+      logger.info(
+        op.queued
+          ? { op: op.kind, from: op.from, to: op.to, fileId: op.queued.fileId, fromDeleteQueue: true }
+          : { op: op.kind, from: op.from, to: op.to, fileId: fileIdOf?.(op.to) },
+        msg,
+      );
       return;
     case 'delete':
     case 'discard':

@@ -4,7 +4,7 @@
  * how an op is described and counted.
  */
 import path from 'node:path';
-import type { LocalEntry, PendingUpload, RemoteFile } from '../types.js';
+import type { LocalEntry, PendingDelete, PendingUpload, RemoteFile } from '../types.js';
 
 /** A local entry whose content hash is known. */
 export type HashedEntry = LocalEntry & { sha256: string };
@@ -21,8 +21,12 @@ export type SyncOp =
   | { kind: 'reupload'; path: string; local: HashedEntry; oldFileId: string; reason: ReuploadReason }
   /** The path is gone locally: delete its remote copy. */
   | { kind: 'delete'; path: string; fileId: string }
-  /** Same content and basename at a new path: only the manifest key changes. */
-  | { kind: 'move'; from: string; to: string; local: HashedEntry }
+  /**
+   * Same content and basename at a new path: only the manifest key changes. With `queued`, `from`
+   * was removed by an earlier pass and its ID waits out its retention in the delete queue: the
+   * move takes the ID back from the queue (the rename's halves fell into different batches).
+   */
+  | { kind: 'move'; from: string; to: string; local: HashedEntry; queued?: PendingDelete | undefined }
   /** Stat changed but content did not: update the stat cache only. */
   | { kind: 'refresh'; path: string; local: HashedEntry }
   /** The path is gone locally and its remote copy is gone too: forget it. */
@@ -77,7 +81,8 @@ export function isUploadedOrAdopted(op: SyncOp): boolean {
 export function opPaths(op: SyncOp): string[] {
   switch (op.kind) {
     case 'move':
-      return [op.from, op.to];
+      // A file removed and then made again at the same path takes its own ID back: one path.
+      return op.from === op.to ? [op.to] : [op.from, op.to];
     case 'delete-done':
       return [];
     default:
@@ -112,7 +117,9 @@ export function moveKey(sha256: string, relPath: string): string {
 export function describeOp(op: SyncOp): Record<string, unknown> {
   switch (op.kind) {
     case 'move':
-      return { kind: op.kind, from: op.from, to: op.to };
+      return op.queued
+        ? { kind: op.kind, from: op.from, to: op.to, fileId: op.queued.fileId, fromDeleteQueue: true }
+        : { kind: op.kind, from: op.from, to: op.to };
     case 'delete-done':
       return { kind: op.kind, fileId: op.fileId };
     case 'delete':

@@ -205,6 +205,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     ...foreign,
     expiryMarginMs: ctx.expiryMarginMs,
     expiredIds,
+    now: ctx.executor.now().getTime(),
   });
   const guard = ctx.executor.guard;
   const planned = new Set(plan.ops.flatMap((o) => (o.kind === 'delete' ? [o.path] : [])));

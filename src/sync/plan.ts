@@ -92,6 +92,11 @@ export interface PlanInput {
   expiryMarginMs?: number | undefined;
   /** IDs missing from the listing that the API answered `file_expired` for: gone by expiry, not vanished. */
   expiredIds?: ReadonlySet<string> | undefined;
+  /**
+   * Local time (ms since the epoch): a removal queued by an earlier pass whose retention ends
+   * after it can be taken back by a move. Omitted: none is.
+   */
+  now?: number | undefined;
 }
 
 export interface Plan {
@@ -170,7 +175,7 @@ interface PlanContext {
   /** Every path the plan looks at: the scope, or every tracked, local and intended path. */
   scope: ReadonlySet<string>;
   /** What the listing says of the entry's remote copy (`alive` when there is no listing to judge by). */
-  remoteState: (e: ManifestEntry) => RemoteState;
+  remoteState: (e: Pick<ManifestEntry, 'fileId' | 'uploadedAt'>) => RemoteState;
 }
 
 /** An entry's remote copy: alive, or why it must be uploaded again. */
@@ -192,7 +197,7 @@ function planContext(input: PlanInput): PlanContext {
     for (const p of intentsByPath.keys()) scope.add(p);
   }
   // An entry recorded after the listing began may not be in it yet: it cannot be judged gone.
-  const judgeable = (e: ManifestEntry): boolean =>
+  const judgeable = (e: Pick<ManifestEntry, 'uploadedAt'>): boolean =>
     remote !== undefined && Date.parse(e.uploadedAt) < remote.startedAt.getTime();
   // expires_at is the server's time; judged at the earliest local moment it can mean, so a
   // server clock ahead of ours re-uploads early rather than late.
@@ -447,8 +452,11 @@ function reupload(path: string, local: HashedEntry, entry: ManifestEntry, reason
 /**
  * Phase 3: pair removals with additions into moves (rclone's march: pair first, then decide).
  * A move needs the same content and remote basename (`moveKey`) and a remote copy still alive (and
- * not expiring).
- * Additions pair in path order with removals in scope order, so the pairing is deterministic.
+ * not expiring). An addition no removal of this plan pairs with may take back the ID of a removal
+ * an earlier pass queued (`takeBackSources`): the unlink of a rename can fall due in a batch of
+ * its own before its other half is seen.
+ * Additions pair in path order with removals in scope order, then with queued removals in queue
+ * order, so the pairing is deterministic.
  * Output: moves and uploads by added path, then deletes and forgets by removed path.
  */
 function pairMoves(ctx: PlanContext, removed: readonly string[], added: HashedEntry[]): SyncOp[] {
@@ -464,12 +472,17 @@ function pairMoves(ctx: PlanContext, removed: readonly string[], added: HashedEn
     list.push(p);
     removedByKey.set(key, list);
   }
+  const queuedByKey = added.length > 0 ? takeBackSources(ctx) : new Map<string, PendingDelete[]>();
   const movedFrom = new Set<string>();
   for (const local of [...added].sort((a, b) => a.path.localeCompare(b.path))) {
-    const from = removedByKey.get(moveKey(local.sha256, local.path))?.shift();
+    const key = moveKey(local.sha256, local.path);
+    const from = removedByKey.get(key)?.shift();
+    const queued = from === undefined ? queuedByKey.get(key)?.shift() : undefined;
     if (from !== undefined) {
       movedFrom.add(from);
       ops.push({ kind: 'move', from, to: local.path, local });
+    } else if (queued !== undefined) {
+      ops.push({ kind: 'move', from: queued.path, to: local.path, local, queued });
     } else {
       ops.push({ kind: 'upload', path: local.path, local });
     }
@@ -484,6 +497,30 @@ function pairMoves(ctx: PlanContext, removed: readonly string[], added: HashedEn
     );
   }
   return ops;
+}
+
+/**
+ * Removals queued by earlier passes whose ID can be taken back, by `moveKey`: still within their
+ * retention (so no delete was ever sent for them), recorded with their content hash, not expiring
+ * within `expiryMarginMs`, and with a remote copy still alive by the listing, if there is one.
+ */
+function takeBackSources(ctx: PlanContext): Map<string, PendingDelete[]> {
+  const out = new Map<string, PendingDelete[]>();
+  const now = ctx.input.now;
+  if (now === undefined) return out;
+  for (const d of ctx.input.manifest.pendingDeletes) {
+    if (d.reason !== 'removed' || d.sha256 === undefined || d.uploadedAt === undefined) continue;
+    if (d.notBefore === undefined || !(Date.parse(d.notBefore) > now)) continue;
+    // Like a tracked copy: one expiring before the next reconciliation is not worth keeping.
+    if (d.expiresAt !== undefined && !(Date.parse(d.expiresAt) > now + (ctx.input.expiryMarginMs ?? 0)))
+      continue;
+    if (ctx.remoteState({ fileId: d.fileId, uploadedAt: d.uploadedAt }) !== 'alive') continue;
+    const key = moveKey(d.sha256, d.path);
+    const list = out.get(key);
+    if (list) list.push(d);
+    else out.set(key, [d]);
+  }
+  return out;
 }
 
 /**

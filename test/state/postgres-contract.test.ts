@@ -142,6 +142,26 @@ describe.each([
     await store.close();
   });
 
+  it("keeps a queued removal's entry fields (a later move takes its ID back), durable and across a reopen", async () => {
+    const backend = await makeBackend();
+    const name = uniqueFolder();
+    const removal: PendingDelete = {
+      ...del('file_r', 'old/r.txt', 'removed', '2026-01-03T00:01:00.000Z'),
+      sha256: 'c'.repeat(64),
+      remoteName: 'r.txt',
+      mimeType: 'text/plain',
+      uploadedAt: '2026-01-01T00:00:00.000Z',
+      expiresAt: '2026-02-01T00:00:00.000Z',
+    };
+    const store = await backend.open(name);
+    await store.addPendingDelete(removal, { durable: true });
+    expect((await backend.durable(name)).pendingDeletes['file_r']).toEqual(removal);
+    await store.close();
+    const again = await backend.open(name);
+    expect(again.pendingDelete('file_r')).toEqual(removal);
+    await again.close();
+  });
+
   it('keeps pending sections, previous IDs and stats across a reopen, and removes them', async () => {
     const backend = await makeBackend();
     const name = uniqueFolder();

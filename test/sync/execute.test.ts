@@ -452,6 +452,83 @@ describe('Executor: the delayed delete queue', () => {
     expect(await ex.drainPendingDeletes()).toMatchObject({ done: 10, held: 0 });
   });
 
+  it('a removal queued with retention keeps what a later move needs to take its ID back', async () => {
+    manifest.entries.set('a.txt', { ...entry('file_a', 'ha'), expiresAt: '2026-12-01T00:00:00.000Z' });
+    manifest.entries.set('b.txt', entry('file_b', 'hb'));
+    await executor(4, { retention: { supersededMs: 0, removedMs: 60_000 } }).run([
+      { kind: 'delete', path: 'a.txt', fileId: 'file_a' },
+    ]);
+    expect(manifest.deletes.get('file_a')).toEqual({
+      fileId: 'file_a',
+      path: 'a.txt',
+      reason: 'removed',
+      queuedAt: NOW.toISOString(),
+      notBefore: new Date(NOW.getTime() + 60_000).toISOString(),
+      sha256: 'ha',
+      remoteName: 'x',
+      mimeType: 'text/plain',
+      uploadedAt: NOW.toISOString(),
+      expiresAt: '2026-12-01T00:00:00.000Z',
+    });
+    // Without retention the delete goes at the end of the pass: nothing to take back.
+    await executor(4).run([{ kind: 'delete', path: 'b.txt', fileId: 'file_b' }]);
+    expect(manifest.deletes.get('file_b')).toEqual({
+      fileId: 'file_b',
+      path: 'b.txt',
+      reason: 'removed',
+      queuedAt: NOW.toISOString(),
+    });
+  });
+
+  it('a move from the delete queue records the queued ID at the new path in one durable batch and sends nothing', async () => {
+    manifest.entries.set('old/a.txt', { ...entry('file_a', 'ha'), remoteName: 'a.txt' });
+    const ex = executor(4, { retention: { supersededMs: 0, removedMs: 60_000 } });
+    await ex.run([{ kind: 'delete', path: 'old/a.txt', fileId: 'file_a' }]);
+    const queued = manifest.deletes.get('file_a')!;
+    manifest.log.length = 0;
+    const local = await file('a.txt', 'alpha', 'ha');
+    const {
+      outcomes: [outcome],
+    } = await ex.run([{ kind: 'move', from: 'old/a.txt', to: 'new/a.txt', local, queued }]);
+    await ex.drainPendingDeletes();
+
+    expect(outcome).toMatchObject({ status: 'done', fileId: 'file_a' });
+    expect(manifest.entries.get('new/a.txt')).toEqual({
+      fileId: 'file_a',
+      sha256: 'ha',
+      size: local.size,
+      mtimeMs: local.mtimeMs,
+      ino: local.ino,
+      remoteName: 'a.txt',
+      mimeType: 'text/plain',
+      uploadedAt: NOW.toISOString(),
+    });
+    expect(manifest.deletes.size).toBe(0);
+    // The entry and the unqueueing before one flush: never a recorded ID queued, or the reverse.
+    expect(manifest.log.slice(0, 2)).toEqual(['set new/a.txt file_a', 'flush']);
+    expect(client.log).toEqual([]);
+  });
+
+  it('a move from the delete queue fails when the delete is no longer queued (the path is looked at again)', async () => {
+    const local = await file('a.txt', 'alpha', 'ha');
+    const queued: PendingDelete = {
+      fileId: 'file_a',
+      path: 'old/a.txt',
+      reason: 'removed',
+      queuedAt: NOW.toISOString(),
+      notBefore: new Date(NOW.getTime() + 60_000).toISOString(),
+      sha256: 'ha',
+      remoteName: 'a.txt',
+      mimeType: 'text/plain',
+      uploadedAt: NOW.toISOString(),
+    };
+    const {
+      outcomes: [outcome],
+    } = await executor().run([{ kind: 'move', from: 'old/a.txt', to: 'new/a.txt', local, queued }]);
+    expect(outcome).toMatchObject({ status: 'failed', error: 'file_a is no longer queued for deletion' });
+    expect(manifest.entries.has('new/a.txt')).toBe(false);
+  });
+
   it('a replace queues the old ID with its retention instead of deleting it', async () => {
     manifest.entries.set('a.txt', entry('file_old', 'h0'));
     const ex = executor(4, { retention: { supersededMs: 600_000, removedMs: 60_000 } });

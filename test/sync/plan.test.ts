@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { moveSources, needsHash, planSync, type PlanInput, type PlanSkip } from '../../src/sync/plan.js';
 import { countOps, opPaths, type SyncOp } from '../../src/sync/ops.js';
 import { guardDeletes } from '../../src/sync/safety.js';
-import type { LocalEntry, ManifestEntry, PendingUpload, RemoteFile } from '../../src/types.js';
+import type { LocalEntry, ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from '../../src/types.js';
 
 const T0 = '2026-11-01T00:00:00.000Z';
 const LISTED = new Date('2026-11-02T00:00:00.000Z');
@@ -33,6 +33,7 @@ function input(parts: {
   entries?: Record<string, ManifestEntry>;
   remote?: RemoteFile[];
   intents?: PendingUpload[];
+  deletes?: PendingDelete[];
   extra?: Partial<PlanInput>;
 }): PlanInput {
   const i: PlanInput = {
@@ -40,7 +41,7 @@ function input(parts: {
     manifest: {
       entries: new Map(Object.entries(parts.entries ?? {})),
       pendingUploads: parts.intents ?? [],
-      pendingDeletes: [],
+      pendingDeletes: parts.deletes ?? [],
     },
     // A server clock known exactly, unless a row says otherwise: adoption rows stay provable.
     clock: { lo: 0, hi: 0 },
@@ -63,7 +64,7 @@ function show(op: SyncOp): string {
     case 'reupload':
       return `reupload ${op.path} ${op.local.sha256} ${op.reason}=${op.oldFileId}`;
     case 'move':
-      return `move ${op.from} -> ${op.to} ${op.local.sha256}`;
+      return `move ${op.from} -> ${op.to} ${op.local.sha256}${op.queued ? ` queued=${op.queued.fileId}` : ''}`;
     case 'delete':
     case 'forget':
     case 'discard':
@@ -561,6 +562,121 @@ describe('pending upload intents (crash recovery)', () => {
     });
     expect(plan.ops).toEqual([{ kind: 'delete-done', fileId: 'f5' }]);
   });
+});
+
+describe('a removal queued by an earlier pass is taken back by a move', () => {
+  /** The plan's clock: 30 s after the removals below were queued with the default minute of retention. */
+  const NOW = Date.parse('2026-11-01T00:00:30.000Z');
+  const queued = (fileId: string, path: string, over: Partial<PendingDelete> = {}): PendingDelete => ({
+    fileId,
+    path,
+    reason: 'removed',
+    queuedAt: T0,
+    notBefore: '2026-11-01T00:01:00.000Z',
+    sha256: 'h1',
+    remoteName: 'a.txt',
+    mimeType: 'text/plain',
+    uploadedAt: T0,
+    ...over,
+  });
+  const now = { now: NOW };
+  const rows: PlanRow[] = [
+    {
+      name: 'same content and basename at a new path -> move with the queued ID',
+      in: input({ local: [local('new/a.txt', 'h1')], deletes: [queued('f1', 'old/a.txt')], extra: now }),
+      ops: ['move old/a.txt -> new/a.txt h1 queued=f1'],
+    },
+    {
+      name: 'the same path made again takes its own ID back',
+      in: input({ local: [local('a.txt', 'h1')], deletes: [queued('f1', 'a.txt')], extra: now }),
+      ops: ['move a.txt -> a.txt h1 queued=f1'],
+    },
+    {
+      name: 'a removal of this plan pairs first; the queued one stays queued',
+      in: input({
+        local: [local('new/a.txt', 'h1')],
+        entries: { 'old2/a.txt': entry('f2', 'h1') },
+        deletes: [queued('f1', 'old/a.txt')],
+        extra: { ...now, scope: ['new/a.txt', 'old2/a.txt'] },
+      }),
+      ops: ['move old2/a.txt -> new/a.txt h1'],
+    },
+    {
+      name: 'two additions, two queued removals of one key: paired in path order and queue order',
+      in: input({
+        local: [local('y/a.txt', 'h1'), local('x/a.txt', 'h1'), local('z/a.txt', 'h1')],
+        deletes: [queued('f1', 'old/a.txt'), queued('f2', 'older/a.txt')],
+        extra: now,
+      }),
+      ops: [
+        'move old/a.txt -> x/a.txt h1 queued=f1',
+        'move older/a.txt -> y/a.txt h1 queued=f2',
+        'upload z/a.txt h1',
+      ],
+    },
+    {
+      name: 'no take-back once the retention has passed: its delete may have been sent',
+      in: input({
+        local: [local('new/a.txt', 'h1')],
+        deletes: [queued('f1', 'old/a.txt', { notBefore: '2026-11-01T00:00:30.000Z' })],
+        extra: now,
+      }),
+      ops: ['upload new/a.txt h1'],
+    },
+    {
+      name: 'no take-back without retention or hash, for another reason than "removed", or of an expiring copy',
+      in: input({
+        local: [
+          local('a/a.txt', 'h1'),
+          local('b/a.txt', 'h1'),
+          local('c/a.txt', 'h1'),
+          local('d/a.txt', 'h1'),
+          local('e/a.txt', 'h1'),
+        ],
+        deletes: [
+          queued('f1', 'old/a.txt', { notBefore: undefined }),
+          queued('f2', 'old/a.txt', { sha256: undefined }),
+          queued('f3', 'old/a.txt', { reason: 'replaced' }),
+          queued('f4', 'old/a.txt', { reason: 'stray' }),
+          // Its copy expires before the next reconciliation is due.
+          queued('f5', 'old/a.txt', { expiresAt: '2026-11-01T00:10:00.000Z' }),
+        ],
+        extra: { ...now, expiryMarginMs: 3_600_000 },
+      }),
+      ops: [
+        'upload a/a.txt h1',
+        'upload b/a.txt h1',
+        'upload c/a.txt h1',
+        'upload d/a.txt h1',
+        'upload e/a.txt h1',
+      ],
+    },
+    {
+      name: 'no take-back with another basename or other content',
+      in: input({
+        local: [local('d/b.txt', 'h1'), local('e/a.txt', 'h2')],
+        deletes: [queued('f1', 'old/a.txt')],
+        extra: now,
+      }),
+      ops: ['upload d/b.txt h1', 'upload e/a.txt h2'],
+    },
+    {
+      name: 'without the plan clock nothing is taken back',
+      in: input({ local: [local('new/a.txt', 'h1')], deletes: [queued('f1', 'old/a.txt')] }),
+      ops: ['upload new/a.txt h1'],
+    },
+    {
+      name: 'with a listing: a queued copy listed is taken back, one missing from it is done and not',
+      in: input({
+        local: [local('new/a.txt', 'h1'), local('new/b.txt', 'h2')],
+        deletes: [queued('f1', 'old/a.txt'), queued('f2', 'old/b.txt', { sha256: 'h2' })],
+        remote: [remoteFile('f1', 'a.txt')],
+        extra: now,
+      }),
+      ops: ['delete-done f2', 'move old/a.txt -> new/a.txt h1 queued=f1', 'upload new/b.txt h2'],
+    },
+  ];
+  testRows(rows);
 });
 
 describe('needsHash', () => {
