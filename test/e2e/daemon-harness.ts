@@ -152,12 +152,15 @@ export async function localFiles(
  * Every way the remote side differs from the local folders, as readable lines ([] = in sync):
  * each local file has exactly one manifest entry whose file ID is live on the emulator with the
  * same size and SHA-256; the manifest knows no other path and no pending work; the emulator
- * holds no file outside the manifests except `unmanaged` IDs (no orphans, no duplicates).
+ * holds no file outside the manifests except `unmanaged` IDs (no orphans, no duplicates). With
+ * `retainsRemoved`, a removed path's ID queued for deletion after its retention is expected too
+ * (live, and its path gone locally).
  */
 export async function syncDiff(
   folders: FolderUnderTest[],
   emulator: RunningEmulator,
   unmanaged: ReadonlySet<string> = new Set(),
+  opts: { retainsRemoved?: boolean } = {},
 ): Promise<string[]> {
   const problems: string[] = [];
   const remote = new Map(emulator.files().map((f) => [f.id, f]));
@@ -194,8 +197,18 @@ export async function syncDiff(
     }
     for (const p of manifest.pendingUploads())
       problems.push(`${folder.name}:${p.path}: pending upload intent`);
-    for (const d of manifest.pendingDeletes())
-      problems.push(`${folder.name}: pending delete of ${d.fileId} (${d.path})`);
+    for (const d of manifest.pendingDeletes()) {
+      const retained =
+        opts.retainsRemoved === true &&
+        d.reason === 'removed' &&
+        !local.has(d.path) &&
+        remote.has(d.fileId) &&
+        d.notBefore !== undefined &&
+        Date.parse(d.notBefore) > Date.now();
+      if (!retained) problems.push(`${folder.name}: pending delete of ${d.fileId} (${d.path})`);
+      else if (claimed.has(d.fileId)) problems.push(`${d.fileId} both recorded and queued for deletion`);
+      else claimed.set(d.fileId, `${folder.name}: queued delete of ${d.path}`);
+    }
   }
   for (const f of remote.values()) {
     if (!claimed.has(f.id) && !unmanaged.has(f.id))
@@ -215,6 +228,8 @@ export async function waitForSync(
   opts: {
     folders?: FolderUnderTest[];
     unmanaged?: ReadonlySet<string>;
+    /** Removed paths' IDs waiting out their retention are expected (see syncDiff). */
+    retainsRemoved?: boolean;
     timeoutMs?: number;
     what?: string;
   } = {},
@@ -223,7 +238,9 @@ export async function waitForSync(
   let last: string[] = ['not checked yet'];
   await waitFor(
     async () => {
-      last = await syncDiff(folders, project.emulator, opts.unmanaged);
+      last = await syncDiff(folders, project.emulator, opts.unmanaged, {
+        retainsRemoved: opts.retainsRemoved === true,
+      });
       return last.length === 0;
     },
     {

@@ -148,6 +148,67 @@ describe('daemon in-process', () => {
     expect(p.emulator.files()).toHaveLength(2);
   });
 
+  it('a rename whose unlink synced alone takes its ID back from the delete queue: no upload, no delete', async () => {
+    const p = (project = await makeProject({
+      files: { 'reports/q3.csv': 'quarter,total\n3,42\n', 'notes.txt': 'notes\n', 'keep.txt': 'keep\n' },
+      // The default retention: a removed file's ID stays valid (and queued) for a minute.
+      config: { watch: { debounceMs: 100 }, retention: { supersededMs: 600_000, removedMs: 60_000 } },
+    }));
+    const { logger } = captureLogger();
+    const outcomes: OpOutcome[] = [];
+    const { folder, watcher } = await folderWithFakeWatcher(p, logger, {
+      onOutcome: (_folder, outcome) => outcomes.push(outcome),
+    });
+    await folder.start();
+    await folder.idle();
+    const manifest = folder.lookupView()!.manifest;
+    const q3 = manifest.get('reports/q3.csv')!.fileId;
+    const notes = manifest.get('notes.txt')!.fileId;
+    const uploadsBefore = p.emulator.stats().uploadsCreated;
+    outcomes.length = 0;
+    const synced = async (n: number, what: string): Promise<void> => {
+      await waitFor(() => outcomes.length >= n && folder.status().queueDepth === 0, { message: what });
+      await folder.idle();
+    };
+
+    // The halves of a rename in different batches: the unlink alone first (the file is gone),
+    // then, in a later batch, the new path.
+    await fs.mkdir(path.join(p.folder, 'archive'));
+    await fs.rename(path.join(p.folder, 'reports/q3.csv'), path.join(p.folder, 'archive/q3.csv'));
+    watcher().onEvents([{ type: 'unlink', path: 'reports/q3.csv', quietMs: 0 }]);
+    await synced(1, 'the unlink');
+    expect(manifest.pendingDelete(q3)?.path).toBe('reports/q3.csv');
+    watcher().onEvents([{ type: 'change', path: 'archive/q3.csv', quietMs: 0 }]);
+    await synced(2, 'the new path');
+
+    // A file deleted and then written again with the same content (a checkout, a restore from
+    // the trash) takes its own ID back too.
+    const text = await fs.readFile(path.join(p.folder, 'notes.txt'));
+    await fs.rm(path.join(p.folder, 'notes.txt'));
+    watcher().onEvents([{ type: 'unlink', path: 'notes.txt', quietMs: 0 }]);
+    await synced(3, 'the removal');
+    await fs.writeFile(path.join(p.folder, 'notes.txt'), text);
+    watcher().onEvents([{ type: 'change', path: 'notes.txt', quietMs: 0 }]);
+    await synced(4, 'the same file again');
+
+    expect(outcomes.map((o) => [o.op.kind, o.status, o.fileId])).toEqual([
+      ['delete', 'done', q3],
+      ['move', 'done', q3],
+      ['delete', 'done', notes],
+      ['move', 'done', notes],
+    ]);
+    expect(manifest.get('archive/q3.csv')?.fileId).toBe(q3);
+    expect(manifest.get('notes.txt')?.fileId).toBe(notes);
+    expect(manifest.pendingDeletes()).toEqual([]);
+    expect(p.emulator.stats().uploadsCreated).toBe(uploadsBefore);
+    expect(p.emulator.stats().byRoute['DELETE /v1/files/{id}'] ?? 0).toBe(0);
+    // What a reader opening the state sees once it is on disk: the IDs back, nothing queued.
+    await folder.stop();
+    const reopened = await openManifest(p.stateDir, 'docs');
+    expect([reopened.get('archive/q3.csv')?.fileId, reopened.get('notes.txt')?.fileId]).toEqual([q3, notes]);
+    expect(reopened.pendingDeletes()).toEqual([]);
+  });
+
   it('a listing that never ends holds the batch no longer than the debouncer cap (10 s), then the rest syncs', async () => {
     const p = (project = await makeProject({
       files: { 'gone.txt': 'to be removed\n', 'edit.txt': 'v1\n' },
