@@ -85,15 +85,17 @@ export function changeFromOutcome(
       };
     case 'move': {
       const id = currentId(op.to) ?? null;
-      return {
+      const change: ChangeInput = {
         type: 'moved',
         folder,
         path: op.to,
-        fromPath: op.from,
         fileId: id,
         previousFileId: null,
         time,
       };
+      // A removed file back at its own path took its ID back: there is no other path to drop.
+      if (op.from !== op.to) change.fromPath = op.from;
+      return change;
     }
     case 'delete':
     case 'forget':
