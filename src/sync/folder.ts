@@ -10,6 +10,7 @@
  * is there is resolved by whoever runs next). The folder then stands by (or pauses) and tries to
  * take the lease again; a new run starts with a reconciliation.
  */
+import path from 'node:path';
 import type { StateChangeEvent } from '../state/postgres/store.js';
 import type { Logger } from 'pino';
 import type { Config, FolderConfig } from '../config/schema.js';
@@ -91,6 +92,18 @@ function isSharedCause(o: { error?: string | undefined; httpStatus?: number | un
   return failureReason({ error: o.error ?? '' }) !== 'failed';
 }
 
+/** Unlinked paths by basename: what a new directory's files may have been renamed from. */
+type UnlinksByName = Map<string, string[]>;
+
+function addUnlinks(index: UnlinksByName, paths: readonly string[]): void {
+  for (const p of paths) {
+    const name = path.posix.basename(p);
+    const list = index.get(name);
+    if (list) list.push(p);
+    else index.set(name, [p]);
+  }
+}
+
 /** Whether `promise` settles within `ms` (it is left running either way; the timer holds no process open). */
 async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -124,8 +137,11 @@ export class FolderSync {
   private readonly timers = new RetryTimers(RETRY_BASE_MS, RETRY_MAX_MS);
   private readonly jobs = new KeyedQueue();
   private queuedPaths = new Set<string>();
-  /** Listings of new directories under way: a batch waits for them (see runBatch). */
-  private readonly listings = new Set<Promise<void>>();
+  /**
+   * Listings of new directories under way: a batch waits for them (see runBatch). Each holds the
+   * unlinks heard since it began, by basename, to touch again with its finds (listNewDirectory).
+   */
+  private readonly listings = new Map<Promise<void>, UnlinksByName>();
   /** Ends a batch's wait for listings at once (set while it waits): the run is ending. */
   private endListingWait: (() => void) | undefined;
   private reconcileQueued = false;
@@ -453,31 +469,56 @@ export class FolderSync {
     if (this.halted) return;
     const now = Date.now();
     const manifest = this.session!.manifest;
+    const newDirs: WatchEvent[] = [];
+    const unlinked: string[] = [];
     for (const ev of datedBatch(events, (p) => manifest.get(p)?.ino)) {
       if (ev.type === 'dir') {
-        // chokidar misses files created right after their directory: list it ourselves.
-        const list = this.opts.listNewDirectory ?? listDir;
-        const listing: Promise<void> = list(this.opts.folder.path, ev.path, this.session!.filter, {
-          followSymlinks: this.opts.folder.followSymlinks,
-        })
-          .then((paths) => {
-            // As old as the directory's event plus the listing: the other half of a move into a
-            // new directory (its unlink, touched at once) must fall due with it, not after it.
-            const quietMs = (ev.quietMs ?? 0) + (Date.now() - now);
-            for (const p of paths) this.touch(p, now, quietMs);
-          })
-          .catch((err: unknown) =>
-            this.log.debug({ dir: ev.path, err: errorMessage(err) }, 'could not list new directory'),
-          )
-          .finally(() => this.listings.delete(listing));
-        this.listings.add(listing);
+        newDirs.push(ev);
       } else if (ev.type === 'unlink-dir') {
         for (const p of this.session!.manifest.paths())
-          if (isWithin(p, ev.path)) this.touch(p, now, ev.quietMs);
+          if (isWithin(p, ev.path)) {
+            this.touch(p, now, ev.quietMs);
+            unlinked.push(p);
+          }
       } else {
         this.touch(ev.path, now, ev.quietMs);
+        if (ev.type === 'unlink') unlinked.push(ev.path);
       }
     }
+    if (unlinked.length > 0) for (const heard of new Set(this.listings.values())) addUnlinks(heard, unlinked);
+    if (newDirs.length === 0) return;
+    // One index for the batch's listings: a copied tree starts one per directory.
+    const heard: UnlinksByName = new Map();
+    addUnlinks(heard, unlinked);
+    for (const dir of newDirs) this.listNewDirectory(dir, now, heard);
+  }
+
+  /**
+   * chokidar misses files created right after their directory, and parcel those renamed into it
+   * before it watches it: list it ourselves. What it finds is dated like the directory's event.
+   * The unlinks of the same basename heard since are touched again with each find (a move keeps
+   * its basename): the debouncer never dates a path before one it holds, so a fresher change
+   * touched after the unlink would put the find due after the unlink of a file renamed into the
+   * directory, and the move would sync as a delete and an upload. Touched together, the two
+   * halves fall due together.
+   */
+  private listNewDirectory(ev: WatchEvent, heardAt: number, heard: UnlinksByName): void {
+    const list = this.opts.listNewDirectory ?? listDir;
+    const listing: Promise<void> = list(this.opts.folder.path, ev.path, this.session!.filter, {
+      followSymlinks: this.opts.folder.followSymlinks,
+    })
+      .then((paths) => {
+        const quietMs = (ev.quietMs ?? 0) + (Date.now() - heardAt);
+        for (const p of paths) {
+          this.touch(p, heardAt, quietMs);
+          for (const from of heard.get(path.posix.basename(p)) ?? []) this.touch(from, heardAt, quietMs);
+        }
+      })
+      .catch((err: unknown) =>
+        this.log.debug({ dir: ev.path, err: errorMessage(err) }, 'could not list new directory'),
+      )
+      .finally(() => this.listings.delete(listing));
+    this.listings.set(listing, heard);
   }
 
   private touch(relPath: string, at = Date.now(), quietMs = 0): void {
@@ -592,7 +633,7 @@ export class FolderSync {
       );
       const ended = new Promise<void>((resolve) => (this.endListingWait = resolve));
       const listed = await settledWithin(
-        Promise.race([Promise.all(this.listings), ended]),
+        Promise.race([Promise.all(this.listings.keys()), ended]),
         waitUntil - performance.now(),
       );
       this.endListingWait = undefined;

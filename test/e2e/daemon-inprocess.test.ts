@@ -148,6 +148,45 @@ describe('daemon in-process', () => {
     expect(p.emulator.files()).toHaveLength(2);
   });
 
+  it('a rename into a new directory stays a move with no retention, when a fresher change comes in the same batch', async () => {
+    const p = (project = await makeProject({
+      files: { 'reports/q3.csv': 'quarter,total\n3,42\n', 'keep.txt': 'keep\n' },
+      config: { watch: { debounceMs: 200 }, retention: { supersededMs: 0, removedMs: 0 } },
+    }));
+    const { logger } = captureLogger();
+    const outcomes: OpOutcome[] = [];
+    const { folder, watcher } = await folderWithFakeWatcher(p, logger, {
+      onOutcome: (_folder, outcome) => outcomes.push(outcome),
+    });
+    await folder.start();
+    await folder.idle();
+    const manifest = folder.lookupView()!.manifest;
+    const id = manifest.get('reports/q3.csv')!.fileId;
+    outcomes.length = 0;
+
+    await fs.mkdir(path.join(p.folder, 'archive'));
+    await fs.rename(path.join(p.folder, 'reports/q3.csv'), path.join(p.folder, 'archive/q3.csv'));
+    await fs.appendFile(path.join(p.folder, 'keep.txt'), 'more\n');
+    // parcel's batch: the directory and the unlink dated by the batch (50 ms held), the edit by its
+    // ctime (fresher); no event for the renamed file, which the listing finds.
+    watcher().onEvents([
+      { type: 'dir', path: 'archive', quietMs: 50 },
+      { type: 'unlink', path: 'reports/q3.csv', quietMs: 50 },
+      { type: 'change', path: 'keep.txt', quietMs: 5 },
+    ]);
+    await waitFor(() => outcomes.length >= 2 && folder.status().queueDepth === 0, {
+      message: 'the batch synced',
+    });
+    await folder.idle();
+
+    expect(outcomes.map((o) => [o.op.kind, o.status]).sort()).toEqual([
+      ['move', 'done'],
+      ['replace', 'done'],
+    ]);
+    expect(manifest.get('archive/q3.csv')?.fileId).toBe(id);
+    expect(p.emulator.files().map((f) => f.id)).toContain(id);
+  });
+
   it('a rename whose unlink synced alone takes its ID back from the delete queue: no upload, no delete', async () => {
     const p = (project = await makeProject({
       files: { 'reports/q3.csv': 'quarter,total\n3,42\n', 'notes.txt': 'notes\n', 'keep.txt': 'keep\n' },
