@@ -500,7 +500,7 @@ export class FolderSync {
    * its basename): the debouncer never dates a path before one it holds, so a fresher change
    * touched after the unlink would put the find due after the unlink of a file renamed into the
    * directory, and the move would sync as a delete and an upload. Touched together, the two
-   * halves fall due together.
+   * halves fall due together. Once a batch waits for the listing (runBatch), they join it.
    */
   private listNewDirectory(ev: WatchEvent, heardAt: number, heard: UnlinksByName): void {
     const list = this.opts.listNewDirectory ?? listDir;
@@ -509,9 +509,16 @@ export class FolderSync {
     })
       .then((paths) => {
         const quietMs = (ev.quietMs ?? 0) + (Date.now() - heardAt);
-        for (const p of paths) {
-          this.touch(p, heardAt, quietMs);
-          for (const from of heard.get(path.posix.basename(p)) ?? []) this.touch(from, heardAt, quietMs);
+        const found: string[] = [];
+        for (const p of paths) found.push(p, ...(heard.get(path.posix.basename(p)) ?? []));
+        if (this.endListingWait !== undefined) {
+          // A batch waits for this listing: what it finds joins that batch, whatever the
+          // debouncer would make of its date.
+          for (const p of found)
+            if (!this.firstSeen.has(p)) this.firstSeen.set(p, heardAt - (ev.quietMs ?? 0));
+          this.enqueuePaths(found);
+        } else {
+          for (const p of found) this.touch(p, heardAt, quietMs);
         }
       })
       .catch((err: unknown) =>
@@ -623,8 +630,9 @@ export class FolderSync {
   private async runBatch(): Promise<void> {
     // A listing slower than the debounce (a busy thread pool) would let the unlink of a file
     // renamed into a new directory run alone, as a delete, before the listing finds the new path.
-    // Wait for the listings, then take the paths they found that are due by now. Not forever: a
-    // readdir hung on a dead mount must not hold the folder's jobs (its paths come later alone).
+    // Wait for the listings (what they find joins this batch: listNewDirectory), then take what
+    // else is due by now. Not forever: a readdir hung on a dead mount must not hold the folder's
+    // jobs (its paths come later alone).
     const waitUntil = performance.now() + this.maxDelayMs();
     while (this.listings.size > 0) {
       this.log.debug(

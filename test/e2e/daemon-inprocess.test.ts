@@ -122,11 +122,14 @@ describe('daemon in-process', () => {
 
     await fs.mkdir(path.join(p.folder, 'archive'));
     await fs.rename(path.join(p.folder, 'reports/q3.csv'), path.join(p.folder, 'archive/q3.csv'));
+    await fs.appendFile(path.join(p.folder, 'keep.txt'), 'more\n');
     // What parcel delivers when the rename beats its watch on the new directory: the directory and
-    // the unlink, no event for the new path (the listing finds it).
+    // the unlink, dated by the batch, no event for the new path (the listing finds it), and an
+    // edit made at the same time, dated by its ctime (fresher).
     watcher().onEvents([
-      { type: 'dir', path: 'archive', quietMs: 0 },
-      { type: 'unlink', path: 'reports/q3.csv', quietMs: 0 },
+      { type: 'dir', path: 'archive', quietMs: 50 },
+      { type: 'unlink', path: 'reports/q3.csv', quietMs: 50 },
+      { type: 'change', path: 'keep.txt', quietMs: 5 },
     ]);
     // The unlink falls due while the listing is held: it is either sent alone or waits.
     await waitFor(
@@ -140,10 +143,14 @@ describe('daemon in-process', () => {
     });
     await folder.idle();
 
-    expect(outcomes.map((o) => [o.op.kind, o.status])).toEqual([['move', 'done']]);
+    expect(outcomes.map((o) => [o.op.kind, o.status]).sort()).toEqual([
+      ['move', 'done'],
+      ['replace', 'done'],
+    ]);
     expect(manifest.get('archive/q3.csv')?.fileId).toBe(id);
     expect(manifest.get('reports/q3.csv')).toBeUndefined();
-    expect(p.emulator.stats().byRoute['DELETE /v1/files/{id}'] ?? 0).toBe(0);
+    // One DELETE: keep.txt's old version (no retention here); none for the moved file.
+    expect(p.emulator.stats().byRoute['DELETE /v1/files/{id}'] ?? 0).toBe(1);
     expect(p.emulator.files().map((f) => f.id)).toContain(id);
     expect(p.emulator.files()).toHaveLength(2);
   });
