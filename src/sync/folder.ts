@@ -509,14 +509,16 @@ export class FolderSync {
     })
       .then((paths) => {
         const quietMs = (ev.quietMs ?? 0) + (Date.now() - heardAt);
-        const found: string[] = [];
-        for (const p of paths) found.push(p, ...(heard.get(path.posix.basename(p)) ?? []));
+        // By name, once: a tree of many index.md files must not touch each namesake once per find.
+        const found = new Set<string>(paths);
+        for (const name of new Set(paths.map((p) => path.posix.basename(p))))
+          for (const from of heard.get(name) ?? []) found.add(from);
         if (this.endListingWait !== undefined) {
           // A batch waits for this listing: what it finds joins that batch, whatever the
           // debouncer would make of its date.
           for (const p of found)
             if (!this.firstSeen.has(p)) this.firstSeen.set(p, heardAt - (ev.quietMs ?? 0));
-          this.enqueuePaths(found);
+          this.enqueuePaths([...found]);
         } else {
           for (const p of found) this.touch(p, heardAt, quietMs);
         }
