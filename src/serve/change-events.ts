@@ -93,8 +93,9 @@ export function changeFromOutcome(
         previousFileId: null,
         time,
       };
-      // A removed file back at its own path took its ID back: there is no other path to drop.
-      if (op.from !== op.to) change.fromPath = op.from;
+      // A move that took its ID back from the delete queue names no old path: that path was
+      // announced deleted when it was queued, and may hold another file by now.
+      if (op.queued === undefined) change.fromPath = op.from;
       return change;
     }
     case 'delete':

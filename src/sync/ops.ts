@@ -81,8 +81,9 @@ export function isUploadedOrAdopted(op: SyncOp): boolean {
 export function opPaths(op: SyncOp): string[] {
   switch (op.kind) {
     case 'move':
-      // A file removed and then made again at the same path takes its own ID back: one path.
-      return op.from === op.to ? [op.to] : [op.from, op.to];
+      // A move from the delete queue touches only its new path: the old one is no longer
+      // tracked, and may be another file's by now (its upload need not wait for this).
+      return op.queued ? [op.to] : [op.from, op.to];
     case 'delete-done':
       return [];
     default:

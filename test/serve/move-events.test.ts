@@ -1,4 +1,4 @@
-/** The change consumers see for a move: from another path, and a removed file back at its own path. */
+/** The change consumers see for a move: from a tracked path, and from the delete queue (a take-back). */
 import { describe, expect, it } from 'vitest';
 import { changeFromOutcome } from '../../src/serve/change-events.js';
 import type { PendingDelete } from '../../src/types.js';
@@ -33,24 +33,30 @@ describe('changeFromOutcome for moves', () => {
     });
   });
 
-  it('a removed file back at its own path takes its ID back: moved, with no other path to drop', () => {
-    const change = changeFromOutcome(
-      'docs',
-      {
-        op: { kind: 'move', from: 'a.txt', to: 'a.txt', local: local('a.txt'), queued },
-        status: 'done',
+  it.each([
+    ['another path', 'new/a.txt'],
+    ['its own path', 'a.txt'],
+  ])(
+    'a move from the delete queue to %s names no old path: it was announced deleted, and may hold another file',
+    (_what, to) => {
+      const change = changeFromOutcome(
+        'docs',
+        {
+          op: { kind: 'move', from: 'a.txt', to, local: local(to), queued },
+          status: 'done',
+          fileId: 'file_a',
+        },
+        (p) => (p === to ? 'file_a' : 'file_other'),
+        NOW,
+      );
+      expect(change).toEqual({
+        type: 'moved',
+        folder: 'docs',
+        path: to,
         fileId: 'file_a',
-      },
-      (p) => (p === 'a.txt' ? 'file_a' : undefined),
-      NOW,
-    );
-    expect(change).toEqual({
-      type: 'moved',
-      folder: 'docs',
-      path: 'a.txt',
-      fileId: 'file_a',
-      previousFileId: null,
-      time: NOW.toISOString(),
-    });
-  });
+        previousFileId: null,
+        time: NOW.toISOString(),
+      });
+    },
+  );
 });
