@@ -760,7 +760,7 @@ function fromListing(d: PendingDelete): boolean {
 }
 
 /** Removals the guard judges: those not released by an explicit command. */
-function isGuarded(d: PendingDelete): boolean {
+export function isGuarded(d: PendingDelete): boolean {
   return d.reason === 'removed' && d.released !== true;
 }
 

@@ -11,7 +11,7 @@ import { planSync, type EntryLookup, type Plan, type PlanInput } from './plan.js
 import { countOps, describeOp, isUploadedOrAdopted, opLabel, type OpKind, type SyncOp } from './ops.js';
 import { withoutForeignClaims, type ForeignClaims } from './foreign-claims.js';
 import { guardDeletes, type SafetyLimits } from './safety.js';
-import { isFatalStatus, type DrainResult, type Executor, type OpOutcome } from './execute.js';
+import { isFatalStatus, isGuarded, type DrainResult, type Executor, type OpOutcome } from './execute.js';
 import type { ClockBounds } from './plan.js';
 import type { StateStore } from '../state/store.js';
 import { FileExpiredError } from '../api/errors.js';
@@ -212,6 +212,10 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   // Held paths outside this plan still count; a full pass re-plans every one of them.
   let heldElsewhere = 0;
   if (!full) for (const p of guard.heldPaths) if (!planned.has(p)) heldElsewhere++;
+  // Queued removals this plan takes back by a move are no removals any more.
+  let takenBack = 0;
+  for (const o of plan.ops)
+    if (o.kind === 'move' && o.queued !== undefined && isGuarded(o.queued)) takenBack++;
   const verdict = guardDeletes({
     ops: plan.ops,
     trackedCount: ctx.manifest.size - heldElsewhere,
@@ -219,7 +223,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     limits: ctx.limits,
     allowMassDelete: ctx.allowMassDelete,
     load: {
-      queued: ctx.executor.queuedRemovals() + heldElsewhere,
+      queued: ctx.executor.queuedRemovals() - takenBack + heldElsewhere,
       recentlySent: guard.recentlySent(),
     },
   });

@@ -255,6 +255,62 @@ describe('daemon in-process', () => {
     expect(reopened.pendingDeletes()).toEqual([]);
   });
 
+  it('removals taken back by moves no longer count for the delete guard', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 10; i++) files[`dir/d${i}.txt`] = `moved ${i}\n`;
+    for (let i = 0; i < 30; i++) files[`o${i}.txt`] = `other ${i}\n`;
+    const p = (project = await makeProject({
+      files,
+      config: {
+        watch: { debounceMs: 100 },
+        retention: { supersededMs: 600_000, removedMs: 60_000 },
+        safety: { maxDeletes: 500, maxDeletePercent: 25 },
+      },
+    }));
+    const { logger } = captureLogger();
+    const outcomes: OpOutcome[] = [];
+    const { folder, watcher } = await folderWithFakeWatcher(p, logger, {
+      onOutcome: (_folder, outcome) => outcomes.push(outcome),
+    });
+    await folder.start();
+    await folder.idle();
+    outcomes.length = 0;
+
+    // A directory renamed whose halves come apart: its 10 files are removed first (25% of 40, at
+    // the limit), then found under the new name, in a batch with one file really deleted.
+    await fs.rename(path.join(p.folder, 'dir'), path.join(p.folder, 'renamed'));
+    watcher().onEvents([{ type: 'unlink-dir', path: 'dir', quietMs: 0 }]);
+    await waitFor(() => outcomes.length >= 10 && folder.status().queueDepth === 0, {
+      message: 'the removals',
+    });
+    await folder.idle();
+    await fs.rm(path.join(p.folder, 'o0.txt'));
+    watcher().onEvents([
+      ...Array.from({ length: 10 }, (_, i) => ({
+        type: 'change' as const,
+        path: `renamed/d${i}.txt`,
+        quietMs: 0,
+      })),
+      { type: 'unlink', path: 'o0.txt', quietMs: 0 },
+    ]);
+    // The moves and the delete come from one pass: once the moves are out, idle() has it all.
+    await waitFor(() => outcomes.length >= 20 && folder.status().queueDepth === 0, {
+      message: 'the second batch',
+    });
+    await folder.idle();
+
+    const kinds = outcomes.slice(10).map((o) => o.op.kind);
+    expect(kinds.filter((k) => k === 'move')).toHaveLength(10);
+    expect(kinds.filter((k) => k === 'delete')).toHaveLength(1);
+    expect(folder.status().heldDeletes).toBe(0);
+    expect(
+      folder
+        .lookupView()!
+        .manifest.pendingDeletes()
+        .map((d) => d.path),
+    ).toEqual(['o0.txt']);
+  });
+
   it('a listing that never ends holds the batch no longer than the debouncer cap (10 s), then the rest syncs', async () => {
     const p = (project = await makeProject({
       files: { 'gone.txt': 'to be removed\n', 'edit.txt': 'v1\n' },
