@@ -303,6 +303,9 @@ export class FolderSync {
     this.abort.abort();
     await this.idle();
     this.queuedPaths.clear();
+    // A listing still under way (a hung readdir) belongs to this run: no batch of the next waits
+    // for it, and what it finds is dropped (listNewDirectory).
+    this.listings.clear();
     this.reconcileQueued = false;
     this.firstSeen.clear();
     this.rootMissing = false;
@@ -504,10 +507,13 @@ export class FolderSync {
    */
   private listNewDirectory(ev: WatchEvent, heardAt: number, heard: UnlinksByName): void {
     const list = this.opts.listNewDirectory ?? listDir;
+    const run = this.runId;
     const listing: Promise<void> = list(this.opts.folder.path, ev.path, this.session!.filter, {
       followSymlinks: this.opts.folder.followSymlinks,
     })
       .then((paths) => {
+        // The run ended meanwhile: the next one starts with a reconciliation, which sees it all.
+        if (run !== this.runId || this.halted) return;
         const quietMs = (ev.quietMs ?? 0) + (Date.now() - heardAt);
         // By name, once: a tree of many index.md files must not touch each namesake once per find.
         const found = new Set<string>(paths);
