@@ -84,7 +84,7 @@ class FakeManifest implements ExecutorManifest {
     this.log.push(`pending-delete ${d.fileId}`);
   }
   removePendingDelete(id: string) {
-    this.deletes.delete(id);
+    if (this.deletes.delete(id)) this.log.push(`unqueue ${id}`);
   }
   readonly suspectMap = new Map<string, Suspect>();
   readonly unsettledMap = new Map<string, UnsettledAttempt>();
@@ -505,7 +505,7 @@ describe('Executor: the delayed delete queue', () => {
     });
     expect(manifest.deletes.size).toBe(0);
     // The entry and the unqueueing before one flush: never a recorded ID queued, or the reverse.
-    expect(manifest.log.slice(0, 2)).toEqual(['set new/a.txt file_a', 'flush']);
+    expect(manifest.log.slice(0, 3)).toEqual(['set new/a.txt file_a', 'unqueue file_a', 'flush']);
     expect(client.log).toEqual([]);
   });
 
