@@ -1,8 +1,9 @@
 /**
  * The Daemon and FolderSync in-process, where a test needs to look inside: manifest writes are
  * batched during a burst of 1000 files, a failing watcher falls back to reconciliation, a rename
- * into a new directory stays a move however slow its listing, and a path waiting on an
- * unresolved upload intent gets a reconciliation soon.
+ * into a new directory stays a move however slow its listing or fresh the changes beside it, a
+ * rename whose halves sync apart takes its ID back from the delete queue (and the delete guard
+ * does not count it), and a path waiting on an unresolved upload intent gets a reconciliation soon.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -16,7 +17,7 @@ import type { Config } from '../../src/config/schema.js';
 import { FilesClient } from '../../src/api/client.js';
 import { Daemon } from '../../src/daemon.js';
 import { FolderSync, type FolderSyncOptions } from '../../src/sync/folder.js';
-import { Manifest, openManifest } from '../../src/state/manifest.js';
+import { Manifest, openManifest, type ManifestReader } from '../../src/state/manifest.js';
 import { acquireLock } from '../../src/state/lock.js';
 import { listDir, WatchLimitError, type FolderWatcher, type WatchOptions } from '../../src/local/watch.js';
 import type { OpOutcome } from '../../src/sync/execute.js';
@@ -70,6 +71,48 @@ async function folderWithFakeWatcher(
   return { folder, watcher: () => given! };
 }
 
+/**
+ * folderWithFakeWatcher, started and synced, recording the outcomes of what it does from then on
+ * (the first sync's are dropped).
+ */
+async function startedFolder(
+  p: Project,
+  logger: Logger,
+  options: Partial<FolderSyncOptions> = {},
+): Promise<{
+  folder: FolderSync;
+  watcher: () => WatchOptions;
+  manifest: ManifestReader;
+  outcomes: OpOutcome[];
+}> {
+  const outcomes: OpOutcome[] = [];
+  const { folder, watcher } = await folderWithFakeWatcher(p, logger, {
+    ...options,
+    onOutcome: (_folder, outcome) => outcomes.push(outcome),
+  });
+  await folder.start();
+  await folder.idle();
+  outcomes.length = 0;
+  return { folder, watcher, manifest: folder.lookupView()!.manifest, outcomes };
+}
+
+/**
+ * reports/q3.csv renamed into a new archive/ while keep.txt is edited, and what parcel delivers
+ * when the rename beats its watch on the new directory: the directory and the unlink dated by the
+ * batch (held 50 ms), the edit by its ctime (fresher), no event for the renamed file (the
+ * listing finds it).
+ */
+async function renameIntoNewDirectory(p: Project, watcher: () => WatchOptions): Promise<void> {
+  await fs.mkdir(path.join(p.folder, 'archive'));
+  await fs.rename(path.join(p.folder, 'reports/q3.csv'), path.join(p.folder, 'archive/q3.csv'));
+  await fs.appendFile(path.join(p.folder, 'keep.txt'), 'more\n');
+  watcher().onEvents([
+    { type: 'dir', path: 'archive', quietMs: 50 },
+    { type: 'unlink', path: 'reports/q3.csv', quietMs: 50 },
+    { type: 'change', path: 'keep.txt', quietMs: 5 },
+  ]);
+}
+
 describe('daemon in-process', () => {
   it('syncs a burst of 1000 new files with the manifest written in batches', async () => {
     const p = (project = await makeProject({ config: { api: { concurrency: 8 } } }));
@@ -106,31 +149,15 @@ describe('daemon in-process', () => {
     // A busy thread pool: the listing of the new directory finishes only when the test says so.
     let releaseListing: (() => void) | undefined;
     const listingHeld = new Promise<void>((resolve) => (releaseListing = resolve));
-    const outcomes: OpOutcome[] = [];
-    const { folder, watcher } = await folderWithFakeWatcher(p, logger, {
+    const { watcher, manifest, outcomes, folder } = await startedFolder(p, logger, {
       listNewDirectory: async (...args) => {
         await listingHeld;
         return listDir(...args);
       },
-      onOutcome: (_folder, outcome) => outcomes.push(outcome),
     });
-    await folder.start();
-    await folder.idle();
-    const manifest = folder.lookupView()!.manifest;
     const id = manifest.get('reports/q3.csv')!.fileId;
-    outcomes.length = 0;
 
-    await fs.mkdir(path.join(p.folder, 'archive'));
-    await fs.rename(path.join(p.folder, 'reports/q3.csv'), path.join(p.folder, 'archive/q3.csv'));
-    await fs.appendFile(path.join(p.folder, 'keep.txt'), 'more\n');
-    // What parcel delivers when the rename beats its watch on the new directory: the directory and
-    // the unlink, dated by the batch, no event for the new path (the listing finds it), and an
-    // edit made at the same time, dated by its ctime (fresher).
-    watcher().onEvents([
-      { type: 'dir', path: 'archive', quietMs: 50 },
-      { type: 'unlink', path: 'reports/q3.csv', quietMs: 50 },
-      { type: 'change', path: 'keep.txt', quietMs: 5 },
-    ]);
+    await renameIntoNewDirectory(p, watcher);
     // The unlink falls due while the listing is held: it is either sent alone or waits.
     await waitFor(
       () =>
@@ -161,26 +188,10 @@ describe('daemon in-process', () => {
       config: { watch: { debounceMs: 200 }, retention: { supersededMs: 0, removedMs: 0 } },
     }));
     const { logger } = captureLogger();
-    const outcomes: OpOutcome[] = [];
-    const { folder, watcher } = await folderWithFakeWatcher(p, logger, {
-      onOutcome: (_folder, outcome) => outcomes.push(outcome),
-    });
-    await folder.start();
-    await folder.idle();
-    const manifest = folder.lookupView()!.manifest;
+    const { folder, watcher, manifest, outcomes } = await startedFolder(p, logger);
     const id = manifest.get('reports/q3.csv')!.fileId;
-    outcomes.length = 0;
 
-    await fs.mkdir(path.join(p.folder, 'archive'));
-    await fs.rename(path.join(p.folder, 'reports/q3.csv'), path.join(p.folder, 'archive/q3.csv'));
-    await fs.appendFile(path.join(p.folder, 'keep.txt'), 'more\n');
-    // parcel's batch: the directory and the unlink dated by the batch (50 ms held), the edit by its
-    // ctime (fresher); no event for the renamed file, which the listing finds.
-    watcher().onEvents([
-      { type: 'dir', path: 'archive', quietMs: 50 },
-      { type: 'unlink', path: 'reports/q3.csv', quietMs: 50 },
-      { type: 'change', path: 'keep.txt', quietMs: 5 },
-    ]);
+    await renameIntoNewDirectory(p, watcher);
     await waitFor(() => outcomes.length >= 2 && folder.status().queueDepth === 0, {
       message: 'the batch synced',
     });
@@ -201,17 +212,10 @@ describe('daemon in-process', () => {
       config: { watch: { debounceMs: 100 }, retention: { supersededMs: 600_000, removedMs: 60_000 } },
     }));
     const { logger } = captureLogger();
-    const outcomes: OpOutcome[] = [];
-    const { folder, watcher } = await folderWithFakeWatcher(p, logger, {
-      onOutcome: (_folder, outcome) => outcomes.push(outcome),
-    });
-    await folder.start();
-    await folder.idle();
-    const manifest = folder.lookupView()!.manifest;
+    const { folder, watcher, manifest, outcomes } = await startedFolder(p, logger);
     const q3 = manifest.get('reports/q3.csv')!.fileId;
     const notes = manifest.get('notes.txt')!.fileId;
     const uploadsBefore = p.emulator.stats().uploadsCreated;
-    outcomes.length = 0;
     const synced = async (n: number, what: string): Promise<void> => {
       await waitFor(() => outcomes.length >= n && folder.status().queueDepth === 0, { message: what });
       await folder.idle();
@@ -268,13 +272,7 @@ describe('daemon in-process', () => {
       },
     }));
     const { logger } = captureLogger();
-    const outcomes: OpOutcome[] = [];
-    const { folder, watcher } = await folderWithFakeWatcher(p, logger, {
-      onOutcome: (_folder, outcome) => outcomes.push(outcome),
-    });
-    await folder.start();
-    await folder.idle();
-    outcomes.length = 0;
+    const { folder, watcher, manifest, outcomes } = await startedFolder(p, logger);
 
     // A directory renamed whose halves come apart: its 10 files are removed first (25% of 40, at
     // the limit), then found under the new name, in a batch with one file really deleted.
@@ -303,12 +301,7 @@ describe('daemon in-process', () => {
     expect(kinds.filter((k) => k === 'move')).toHaveLength(10);
     expect(kinds.filter((k) => k === 'delete')).toHaveLength(1);
     expect(folder.status().heldDeletes).toBe(0);
-    expect(
-      folder
-        .lookupView()!
-        .manifest.pendingDeletes()
-        .map((d) => d.path),
-    ).toEqual(['o0.txt']);
+    expect(manifest.pendingDeletes().map((d) => d.path)).toEqual(['o0.txt']);
   });
 
   it('a listing that never ends holds the batch no longer than the debouncer cap (10 s), then the rest syncs', async () => {
