@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { connect } from '../../src/state/postgres/connection.js';
+import { connect, inTransaction } from '../../src/state/postgres/connection.js';
 import { LeaseHeldError, LeaseLostError, PgConnectionError } from '../../src/state/postgres/errors.js';
 import { DEFAULT_LEASE_STALE_MS, readLease } from '../../src/state/postgres/lease.js';
 import { migrateSchema, SCHEMA_VERSION } from '../../src/state/postgres/migrations.js';
@@ -341,6 +341,32 @@ describe('database unreachable', () => {
     expect(BigInt(back.leaseToken)).toBeGreaterThan(BigInt(a.leaseToken));
     expect(back.get('before.txt')?.fileId).toBe('file_before');
     expect(back.has('after.txt')).toBe(false);
+  });
+
+  it("a server that ends a transaction's connection between two statements fails that transaction; the process goes on", async () => {
+    // An administrator's pg_terminate_backend, or a restart: the server sends FATAL 57P01 and
+    // closes. pg emits it as an 'error' event on a checked-out client, which has no listener of
+    // its own: unhandled, node crashed the daemon (seen when the CI database restarted mid-sync).
+    const conn = connect({ url: testDatabaseUrl(), max: 1 });
+    onCleanup(() => conn.pool.end());
+    const admin = await client();
+    const outcome = await inTransaction(conn.pool, 'BEGIN', async (c) => {
+      const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const ended = new Promise((resolve) => c.once('end', resolve));
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      await ended;
+      await c.query('SELECT 1');
+    }).then(
+      () => 'committed',
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    );
+    expect(outcome).toMatch(/terminat|not queryable|Connection terminated/i);
+    // The pool dropped that client: the next transaction gets a working one.
+    expect(
+      await inTransaction(conn.pool, 'BEGIN', async (c) => (await c.query('SELECT 1 AS one')).rows[0]),
+    ).toEqual({
+      one: 1,
+    });
   });
 
   it('the write fence reports a takeover through onLeaseLost, and the store then closes without releasing the new lease', async () => {

@@ -116,3 +116,38 @@ export function connect(options: PgConnectionOptions): PgConnection {
   pool.on('error', () => undefined);
   return { pool, display, redact, scrub };
 }
+
+/**
+ * Runs `fn` in one transaction (`begin` opens it) on a client of its own: committed after `fn`,
+ * rolled back if anything throws.
+ *
+ * A client checked out of the pool has no 'error' listener (pg.Pool listens to idle clients
+ * only), so a server that ends the connection between two statements (a restart, an
+ * administrator's pg_terminate_backend) made node throw an unhandled 'error' event and the daemon
+ * crash. Here that error is kept instead: the next statement fails with it, and the client is
+ * discarded rather than returned to the pool.
+ */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  begin: string,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let lost: Error | undefined;
+  const keep = (err: Error): void => {
+    lost ??= err;
+  };
+  client.on('error', keep);
+  try {
+    await client.query(begin);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.off('error', keep);
+    client.release(lost);
+  }
+}

@@ -1,5 +1,6 @@
 // The files_sync schema: versioned migrations, applied under an advisory lock so daemons starting together do it once.
 import type pg from 'pg';
+import { inTransaction } from './connection.js';
 import { PgSchemaError } from './errors.js';
 
 /** A step of the schema; never edited once released (add a new version instead). */
@@ -114,9 +115,7 @@ const MIGRATE_LOCK = 0x6673796e63;
  * wait, then find nothing to do). Returns the versions this call applied.
  */
 export async function migrateSchema(pool: pg.Pool): Promise<number[]> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, 'BEGIN', async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATE_LOCK]);
     await client.query('CREATE SCHEMA IF NOT EXISTS files_sync');
     await client.query(`CREATE TABLE IF NOT EXISTS files_sync.schema_migrations (
@@ -141,12 +140,6 @@ export async function migrateSchema(pool: pg.Pool): Promise<number[]> {
       ]);
       applied.push(m.version);
     }
-    await client.query('COMMIT');
     return applied;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import { uploadKey } from '../../api/upload-tracker.js';
 import type { ForeignClaims } from '../../sync/foreign-claims.js';
+import { inTransaction } from './connection.js';
 
 /**
  * The claims of every folder in the database but `folder`. Not narrowed to the folder's
@@ -34,9 +35,7 @@ export function pgForeignClaims(db: pg.Pool, folder: string): ForeignClaims {
     async snapshot() {
       // One transaction: the IDs and the intents are seen as of one moment (an upload's entry
       // and the removal of its intent commit together, so a file is always in one or the other).
-      const client = await db.connect();
-      try {
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      return inTransaction(db, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
         const ids = await client.query<{ file_id: string }>(
           `SELECT file_id FROM files_sync.entries WHERE folder <> $1
            UNION SELECT file_id FROM files_sync.pending_deletes WHERE folder <> $1
@@ -49,17 +48,11 @@ export function pgForeignClaims(db: pg.Pool, folder: string): ForeignClaims {
            UNION SELECT record->>'remoteName', (record->>'size')::float8 FROM files_sync.unsettled WHERE folder <> $1`,
           [folder],
         );
-        await client.query('COMMIT');
         return {
           ids: new Set(ids.rows.map((r) => r.file_id)),
           uploadKeys: new Set(uploads.rows.map((r) => uploadKey(r.name, r.size))),
         };
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
   };
 }

@@ -4,7 +4,7 @@ import { ManifestNotFoundError } from '../errors.js';
 import type { StoredManifest } from '../manifest-files.js';
 import type { ReadonlyManifest } from '../manifest.js';
 import { ManifestView } from '../manifest-view.js';
-import { connect, type PgConnection, type PgConnectionOptions } from './connection.js';
+import { connect, inTransaction, type PgConnection, type PgConnectionOptions } from './connection.js';
 import { PgConnectionError, PgSchemaError } from './errors.js';
 import { SCHEMA_VERSION } from './migrations.js';
 import { loadFolder } from './store.js';
@@ -54,25 +54,18 @@ async function readFolder(options: PgReaderOptions): Promise<{ file: string; sto
   try {
     await checkSchema(conn, name);
     // One transaction: the sections are read as of one moment, never half of a daemon's batch.
-    const client = await conn.pool.connect();
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const { manifest, existed } = await loadFolder(
-        client,
-        { name, root: '' },
-        { onlyPath: options.onlyPath },
+    const { manifest, existed } = await inTransaction(
+      conn.pool,
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      (client) => loadFolder(client, { name, root: '' }, { onlyPath: options.onlyPath }),
+    );
+    if (!existed) {
+      throw new ManifestNotFoundError(
+        `folder "${name}" has no state in ${conn.display} yet (no daemon has synced it)`,
+        { folder: name, url: conn.display },
       );
-      await client.query('COMMIT');
-      if (!existed) {
-        throw new ManifestNotFoundError(
-          `folder "${name}" has no state in ${conn.display} yet (no daemon has synced it)`,
-          { folder: name, url: conn.display },
-        );
-      }
-      return { file, stored: manifest };
-    } finally {
-      client.release();
     }
+    return { file, stored: manifest };
   } catch (err) {
     if (err instanceof ManifestNotFoundError || err instanceof PgSchemaError) throw conn.scrub(err);
     throw new PgConnectionError(

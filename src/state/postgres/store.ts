@@ -15,7 +15,7 @@ import {
 } from '../manifest-format.js';
 import { MutableStateView } from '../manifest-view.js';
 import type { StateStore } from '../store.js';
-import { connect, type PgConnection, type PgConnectionOptions } from './connection.js';
+import { connect, inTransaction, type PgConnection, type PgConnectionOptions } from './connection.js';
 import {
   isConnectionFailure,
   LeaseHeldError,
@@ -334,9 +334,7 @@ export class PgStateStore extends MutableStateView implements StateStore {
     // The last change of a key wins: every change sets or deletes a whole value by key.
     const last = new Map<string, JournalOp>();
     for (const op of ops) last.set(`${op[0]}\u0000${op[1]}`, op);
-    const client = await this.conn.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.conn.pool, 'BEGIN', async (client) => {
       if (!(await renewLease(client, this.name, this.leaseToken))) {
         throw new LeaseLostError(
           `folder "${this.name}" is owned by another daemon now (lease token ${this.leaseToken} was taken over): this daemon stops writing`,
@@ -364,13 +362,7 @@ export class PgStateStore extends MutableStateView implements StateStore {
         );
       }
       await this.writeEvents(client, events);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   private async writeFolder(client: pg.PoolClient, record: FolderRecord): Promise<void> {
