@@ -514,19 +514,20 @@ export class FolderSync {
       .then((paths) => {
         // The run ended meanwhile: the next one starts with a reconciliation, which sees it all.
         if (run !== this.runId || this.halted) return;
-        const quietMs = (ev.quietMs ?? 0) + (Date.now() - heardAt);
         // By name, once: a tree of many index.md files must not touch each namesake once per find.
         const found = new Set<string>(paths);
         for (const name of new Set(paths.map((p) => path.posix.basename(p))))
           for (const from of heard.get(name) ?? []) found.add(from);
+        // As old as the directory's event: the listing's time counts as quiet already.
+        const at = Date.now();
+        const quietMs = (ev.quietMs ?? 0) + (at - heardAt);
         if (this.endListingWait !== undefined) {
           // A batch waits for this listing: what it finds joins that batch, whatever the
           // debouncer would make of its date.
-          for (const p of found)
-            if (!this.firstSeen.has(p)) this.firstSeen.set(p, heardAt - (ev.quietMs ?? 0));
+          for (const p of found) this.markSeen(p, at - quietMs);
           this.enqueuePaths([...found]);
         } else {
-          for (const p of found) this.touch(p, heardAt, quietMs);
+          for (const p of found) this.touch(p, at, quietMs);
         }
       })
       .catch((err: unknown) =>
@@ -536,8 +537,14 @@ export class FolderSync {
     this.listings.set(listing, heard);
   }
 
+  /** Notes when a path's change happened, unless an earlier one is noted (change-to-upload latency). */
+  private markSeen(relPath: string, changedAt: number): void {
+    if (!this.firstSeen.has(relPath)) this.firstSeen.set(relPath, changedAt);
+  }
+
+  /** Hands a path heard of at `at`, its change `quietMs` old by then, to the debouncer. */
   private touch(relPath: string, at = Date.now(), quietMs = 0): void {
-    if (!this.firstSeen.has(relPath)) this.firstSeen.set(relPath, at - quietMs);
+    this.markSeen(relPath, at - quietMs);
     if (this.debouncer) this.debouncer.touch(relPath, quietMs);
     else this.enqueuePaths([relPath]);
     this.tracker.setQueueDepth(this.queueDepth());
