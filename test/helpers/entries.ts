@@ -1,5 +1,5 @@
-// A manifest entry for state-store tests: fixed, plausible fields, any of them overridable.
-import type { ManifestEntry } from '../../src/types.js';
+// A manifest entry and a queued removal for state and sync tests: fixed, plausible fields, any of them overridable.
+import type { ManifestEntry, PendingDelete } from '../../src/types.js';
 
 export function entry(fileId: string, extra: Partial<ManifestEntry> = {}): ManifestEntry {
   return {
@@ -11,6 +11,30 @@ export function entry(fileId: string, extra: Partial<ManifestEntry> = {}): Manif
     remoteName: 'a.txt',
     mimeType: 'text/plain',
     uploadedAt: '2026-01-01T00:00:00.000Z',
+    ...extra,
+  };
+}
+
+/**
+ * A removed path's ID queued at `queuedAt` with the default minute of retention, recording what a
+ * later move needs to take it back (the entry's hash, name, type and upload time).
+ */
+export function queuedRemoval(
+  fileId: string,
+  path: string,
+  queuedAt: Date,
+  extra: Partial<PendingDelete> = {},
+): PendingDelete {
+  return {
+    fileId,
+    path,
+    reason: 'removed',
+    queuedAt: queuedAt.toISOString(),
+    notBefore: new Date(queuedAt.getTime() + 60_000).toISOString(),
+    sha256: 'a'.repeat(64),
+    remoteName: 'a.txt',
+    mimeType: 'text/plain',
+    uploadedAt: queuedAt.toISOString(),
     ...extra,
   };
 }

@@ -1,18 +1,11 @@
 /** The change consumers see for a move: from a tracked path, and from the delete queue (a take-back). */
 import { describe, expect, it } from 'vitest';
 import { changeFromOutcome } from '../../src/serve/change-events.js';
-import type { PendingDelete } from '../../src/types.js';
+import { queuedRemoval } from '../helpers/entries.js';
 
 const NOW = new Date('2026-12-01T00:00:00.000Z');
 const local = (path: string) => ({ path, size: 1, mtimeMs: 1, ino: 1, sha256: 'h' });
-const queued: PendingDelete = {
-  fileId: 'file_a',
-  path: 'a.txt',
-  reason: 'removed',
-  queuedAt: NOW.toISOString(),
-  notBefore: new Date(NOW.getTime() + 60_000).toISOString(),
-  sha256: 'h',
-};
+const queued = queuedRemoval('file_a', 'a.txt', NOW, { sha256: 'h' });
 
 describe('changeFromOutcome for moves', () => {
   it('a move names the path it came from and the ID the new path has', () => {

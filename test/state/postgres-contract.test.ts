@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { entry } from '../helpers/entries.js';
+import { entry, queuedRemoval } from '../helpers/entries.js';
 import { Manifest, openManifest } from '../../src/state/manifest.js';
 import type { ManifestData } from '../../src/state/manifest-format.js';
 import { ManifestView } from '../../src/state/manifest-view.js';
@@ -145,14 +145,12 @@ describe.each([
   it("keeps a queued removal's entry fields (a later move takes its ID back), durable and across a reopen", async () => {
     const backend = await makeBackend();
     const name = uniqueFolder();
-    const removal: PendingDelete = {
-      ...del('file_r', 'old/r.txt', 'removed', '2026-01-03T00:01:00.000Z'),
+    const removal = queuedRemoval('file_r', 'old/r.txt', new Date('2026-01-03T00:00:00.000Z'), {
       sha256: 'c'.repeat(64),
       remoteName: 'r.txt',
-      mimeType: 'text/plain',
       uploadedAt: '2026-01-01T00:00:00.000Z',
       expiresAt: '2026-02-01T00:00:00.000Z',
-    };
+    });
     const store = await backend.open(name);
     await store.addPendingDelete(removal, { durable: true });
     expect((await backend.durable(name)).pendingDeletes['file_r']).toEqual(removal);

@@ -20,6 +20,7 @@ import {
   SourceChangedError,
   UploadOutcomeUnknownError,
 } from '../../src/api/errors.js';
+import { queuedRemoval } from '../helpers/entries.js';
 import type {
   ManifestEntry,
   PendingDelete,
@@ -511,17 +512,7 @@ describe('Executor: the delayed delete queue', () => {
 
   it('a move from the delete queue fails when the delete is no longer queued (the path is looked at again)', async () => {
     const local = await file('a.txt', 'alpha', 'ha');
-    const queued: PendingDelete = {
-      fileId: 'file_a',
-      path: 'old/a.txt',
-      reason: 'removed',
-      queuedAt: NOW.toISOString(),
-      notBefore: new Date(NOW.getTime() + 60_000).toISOString(),
-      sha256: 'ha',
-      remoteName: 'a.txt',
-      mimeType: 'text/plain',
-      uploadedAt: NOW.toISOString(),
-    };
+    const queued = queuedRemoval('file_a', 'old/a.txt', NOW, { sha256: 'ha' });
     const {
       outcomes: [outcome],
     } = await executor().run([{ kind: 'move', from: 'old/a.txt', to: 'new/a.txt', local, queued }]);

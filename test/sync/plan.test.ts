@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { moveSources, needsHash, planSync, type PlanInput, type PlanSkip } from '../../src/sync/plan.js';
 import { countOps, opPaths, type SyncOp } from '../../src/sync/ops.js';
 import { guardDeletes } from '../../src/sync/safety.js';
+import { queuedRemoval } from '../helpers/entries.js';
 import type { LocalEntry, ManifestEntry, PendingDelete, PendingUpload, RemoteFile } from '../../src/types.js';
 
 const T0 = '2026-11-01T00:00:00.000Z';
@@ -567,18 +568,8 @@ describe('pending upload intents (crash recovery)', () => {
 describe('a removal queued by an earlier pass is taken back by a move', () => {
   /** The plan's clock: 30 s after the removals below were queued with the default minute of retention. */
   const NOW = Date.parse('2026-11-01T00:00:30.000Z');
-  const queued = (fileId: string, path: string, over: Partial<PendingDelete> = {}): PendingDelete => ({
-    fileId,
-    path,
-    reason: 'removed',
-    queuedAt: T0,
-    notBefore: '2026-11-01T00:01:00.000Z',
-    sha256: 'h1',
-    remoteName: 'a.txt',
-    mimeType: 'text/plain',
-    uploadedAt: T0,
-    ...over,
-  });
+  const queued = (fileId: string, path: string, over: Partial<PendingDelete> = {}): PendingDelete =>
+    queuedRemoval(fileId, path, new Date(T0), { sha256: 'h1', ...over });
   const now = { now: NOW };
   const rows: PlanRow[] = [
     {
