@@ -17,7 +17,14 @@ import type { StateStore } from '../state/store.js';
 import { FileExpiredError } from '../api/errors.js';
 import { mapLimit } from './map-limit.js';
 import { collectGarbageSoon } from '../util/collect-garbage.js';
-import { checkPaths, scanAll, type LocalSkip, type LocalState, type ScanProgress } from './local-state.js';
+import {
+  checkPaths,
+  scanAll,
+  type LocalSkip,
+  type LocalState,
+  type RootUnavailable,
+  type ScanProgress,
+} from './local-state.js';
 
 /** A pass reads and writes the folder's state through the state store interface (any backend). */
 export type PassManifest = StateStore;
@@ -130,22 +137,19 @@ function emptyReport(): PassReport {
   };
 }
 
-/** Lists every remote file; undefined when the listing failed for a reason that spares the local side. */
-async function listRemote(
-  ctx: PassContext,
-): Promise<
-  { files: Map<string, RemoteFile>; startedAt: Date } | { refused: string } | { incomplete: string }
-> {
+type Listing =
+  { files: Map<string, RemoteFile>; startedAt: Date } | { refused: string } | { incomplete: string };
+
+/** Lists every remote file; refused or incomplete when the listing failed (the latter spares the local side). */
+async function listRemote(ctx: PassContext, signal: AbortSignal): Promise<Listing> {
   const startedAt = new Date();
   const files = new Map<string, RemoteFile>();
   try {
-    for await (const f of ctx.client.listAll({
-      pageSize: 1000,
-      signal: ctx.signal,
-    }))
-      files.set(f.id, f);
+    for await (const f of ctx.client.listAll({ pageSize: 1000, signal })) files.set(f.id, f);
     return { files, startedAt };
   } catch (err) {
+    // Cancelled because the scan found the folder unavailable: nobody reads this result.
+    if (signal.aborted && !(ctx.signal?.aborted ?? false)) return { incomplete: 'cancelled' };
     const status = errorStatus(err);
     if (isFatalStatus(status)) {
       // A refused key fails every request: say so once instead of failing each file.
@@ -159,24 +163,47 @@ async function listRemote(
 }
 
 /**
+ * Starts the remote listing of a full pass, to run while the folder is scanned: the listing waits
+ * on the server and the scan on the disk, so a no-op restart of 100k files takes the longer of the
+ * two, not their sum (rclone lists both sides at once too). Starting it first only makes the
+ * listing's start time earlier, which every judgement against it treats conservatively (see
+ * `planSync`); what other folders claim is still read after it ends (`foreignOf`).
+ */
+function startListing(ctx: PassContext): { result: Promise<Listing>; cancel: () => void } {
+  const controller = new AbortController();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, controller.signal]) : controller.signal;
+  return { result: listRemote(ctx, signal), cancel: () => controller.abort() };
+}
+
+/**
  * Runs one pass over the whole folder (`opts.paths` undefined: scan, list, plan everything, then
  * retry recorded pending deletes) or over a watcher batch (stat those paths, no listing).
  */
 export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise<PassReport> {
   const full = opts.paths === undefined;
   const report = emptyReport();
-  const state = full
-    ? await scanAll({ ...ctx, onProgress: opts.onProgress })
-    : await checkPaths(ctx, opts.paths ?? []);
-  if ('unavailable' in state) return { ...report, status: 'unavailable', error: state.unavailable };
+  const listing = full ? startListing(ctx) : undefined;
+  let state: LocalState | RootUnavailable;
+  try {
+    state = full
+      ? await scanAll({ ...ctx, onProgress: opts.onProgress })
+      : await checkPaths(ctx, opts.paths ?? []);
+  } catch (err) {
+    listing?.cancel();
+    throw err;
+  }
+  if ('unavailable' in state) {
+    listing?.cancel();
+    return { ...report, status: 'unavailable', error: state.unavailable };
+  }
   opts.onLocal?.(state);
   report.localFiles = state.localFiles ?? 0;
   report.hashed = state.hashed;
 
   let remote: PlanInput['remote'];
-  if (full) {
+  if (listing) {
     opts.onProgress?.({ phase: 'listing' });
-    const listed = await listRemote(ctx);
+    const listed = await listing.result;
     if ('refused' in listed) return { ...report, status: 'failed', error: listed.refused };
     if ('incomplete' in listed) report.listingError = listed.incomplete;
     else remote = listed;

@@ -206,11 +206,11 @@ describe('awkward local files', () => {
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.resume();
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    // The listing comes after hashing: from here the upload is starting or running.
-    await waitFor(() => (p.emulator.stats().byRoute['GET /v1/files'] ?? 0) >= 1, {
+    // Three uploads started: big.bin's request is in, and its 400 MB body is still on its way.
+    await waitFor(() => (p.emulator.stats().byRoute['POST /v1/files'] ?? 0) >= 3, {
       timeoutMs: 60_000,
       intervalMs: 2,
-      message: 'the remote listing',
+      message: "big.bin's upload",
     });
     await fs.rm(big);
     expect(await exited).toBe(0);

@@ -1,0 +1,93 @@
+/**
+ * A full pass lists the remote while it scans the folder (the two wait on different things), and a
+ * scan that finds the folder unavailable cancels the listing instead of leaving it running.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { promises as fs } from 'node:fs';
+import { pino } from 'pino';
+import { makeProject, TEST_KEY, type Project } from '../helpers/project.js';
+import { loadConfig } from '../../src/config/load.js';
+import { FilesClient } from '../../src/api/client.js';
+import { openFolderSession, reconcileSession } from '../../src/sync/session.js';
+import type { RemoteLister } from '../../src/sync/pass.js';
+import type { ScanProgress } from '../../src/sync/local-state.js';
+import type { RemoteFile } from '../../src/types.js';
+
+let project: Project | undefined;
+let client: FilesClient | undefined;
+afterEach(async () => {
+  await client?.close();
+  await project?.cleanup();
+  project = undefined;
+  client = undefined;
+});
+
+async function setup(files: Record<string, string>) {
+  project = await makeProject({ files });
+  const { config } = await loadConfig({ configPath: project.configPath, env: {} });
+  client = new FilesClient({
+    apiKey: TEST_KEY,
+    baseUrl: project.emulator.url,
+    backoffBaseMs: 5,
+    maxBackoffMs: 20,
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as never) });
+  const session = await openFolderSession(config, config.folders[0]!, client, logger);
+  return { config, session, lines, p: project, c: client };
+}
+
+describe('the remote listing of a full pass', () => {
+  it('is under way before the scan reads the folder, and the plan sees both', async () => {
+    const s = await setup({ 'a.txt': 'a', 'docs/b.txt': 'b' });
+    const other = s.p.emulator.addFile({ filename: 'theirs.txt', sizeBytes: 5 });
+    const pagesAsked: string[] = [];
+    const phases: Array<{ phase: ScanProgress['phase']; pagesAsked: number }> = [];
+    const c = s.c;
+    const lister: RemoteLister = {
+      async *listAll(opts) {
+        pagesAsked.push('first');
+        for await (const f of c.listAll({ pageSize: 1000, ...(opts?.signal ? { signal: opts.signal } : {}) }))
+          yield f;
+      },
+    };
+    try {
+      const report = await reconcileSession(s.session, s.config, lister, {
+        onProgress: (e) => phases.push({ phase: e.phase, pagesAsked: pagesAsked.length }),
+      });
+      expect(report.failed).toEqual([]);
+      expect(report.uploaded).toBe(2);
+      // Another program's file was listed, so it counts as unmanaged (and nothing touched it).
+      expect(report.unmanagedRemote).toBe(1);
+      expect(s.p.emulator.files().map((f: RemoteFile) => f.id)).toContain(other.id);
+    } finally {
+      await s.session.close();
+    }
+    expect(phases[0]).toEqual({ phase: 'scanning', pagesAsked: 1 });
+    expect(phases.map((e) => e.phase)).toContain('listing');
+  });
+
+  it('is cancelled, quietly, when the scan finds the folder gone', async () => {
+    const s = await setup({ 'a.txt': 'a' });
+    let listingSignal: AbortSignal | undefined;
+    const lister: RemoteLister = {
+      // A listing that never answers until it is cancelled.
+      async *listAll(opts) {
+        listingSignal = opts?.signal;
+        await new Promise((_, reject) =>
+          opts?.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }),
+        );
+        yield* [];
+      },
+    };
+    await fs.rm(s.p.folder, { recursive: true, force: true });
+    try {
+      const report = await reconcileSession(s.session, s.config, lister, {});
+      expect(report.status).toBe('unavailable');
+    } finally {
+      await s.session.close();
+    }
+    expect(listingSignal?.aborted).toBe(true);
+    expect(s.lines.filter((l) => String(l['msg']).includes('listing'))).toEqual([]);
+  });
+});
