@@ -61,8 +61,8 @@ type Matcher = (p: string) => boolean;
 /** Builds the include/exclude filter of one folder (picomatch globs, `dot: true`, plus DEFAULT_EXCLUDES). */
 export function createPathFilter(options: PathFilterOptions = {}): PathFilter {
   const include = options.include ?? [];
-  const excludeMatchers = [...DEFAULT_EXCLUDES, ...(options.exclude ?? [])].map(compile);
-  const includeMatchers = include.map(compile);
+  const isExcludedByPattern = compileAny([...DEFAULT_EXCLUDES, ...(options.exclude ?? [])]);
+  const isIncludedByPattern = compileAny(include);
   // Where each include pattern can possibly match: the literal directory prefix before its first glob.
   const includeBases = include.map(literalBase);
   const stateDirRel = stateDirInside(options.root, options.stateDir);
@@ -71,7 +71,7 @@ export function createPathFilter(options: PathFilterOptions = {}): PathFilter {
 
   const matchesExclude = (p: string): boolean => {
     if (stateDirRel !== undefined && (p === stateDirRel || p.startsWith(stateDirRel + '/'))) return true;
-    return excludeMatchers.some((m) => m(p));
+    return isExcludedByPattern(p);
   };
 
   // A directory excluded by a pattern (".git", "node_modules/**") hides everything beneath it.
@@ -87,9 +87,9 @@ export function createPathFilter(options: PathFilterOptions = {}): PathFilter {
 
   // An include pattern that names a directory ("docs") includes what is under it, as in most sync tools.
   const isIncluded = (file: string): boolean => {
-    if (includeMatchers.length === 0) return true;
+    if (include.length === 0) return true;
     for (let p: string = file; p !== ''; p = parentOf(p)) {
-      if (includeMatchers.some((m) => m(p))) return true;
+      if (isIncludedByPattern(p)) return true;
     }
     return false;
   };
@@ -104,7 +104,7 @@ export function createPathFilter(options: PathFilterOptions = {}): PathFilter {
     mayContain(relDir: string): boolean {
       if (relDir === '') return true;
       if (isDirExcluded(relDir)) return false;
-      if (includeMatchers.length === 0) return true;
+      if (include.length === 0) return true;
       return includeBases.some(
         (base) =>
           base === '' || base === relDir || base.startsWith(relDir + '/') || relDir.startsWith(base + '/'),
@@ -113,8 +113,21 @@ export function createPathFilter(options: PathFilterOptions = {}): PathFilter {
   };
 }
 
-function compile(pattern: string): Matcher {
-  return picomatch(pattern, PICOMATCH_OPTIONS);
+/**
+ * True when a path matches any of the patterns, as picomatch's matcher of each would say (the
+ * literal pattern itself, or its regular expression), in one test: a scan asks for every file,
+ * and a matcher per pattern made each file cost a dozen calls and result objects.
+ */
+export function compileAny(patterns: readonly string[]): Matcher {
+  const literals = new Set(patterns);
+  const sources = patterns.map((p) => picomatch.makeRe(p, PICOMATCH_OPTIONS).source);
+  // Joined sources renumber capture groups; picomatch emits no backreference, but never guess.
+  if (sources.length === 0 || sources.some((src) => /\\[1-9]|\\k</.test(src))) {
+    const each = patterns.map((p) => picomatch(p, PICOMATCH_OPTIONS));
+    return (p) => each.some((m) => m(p));
+  }
+  const any = new RegExp(sources.join('|'));
+  return (p) => p !== '' && (literals.has(p) || any.test(p));
 }
 
 /**

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createPathFilter, DEFAULT_EXCLUDES, InvalidFilterError } from '../../src/local/filter.js';
+import picomatch from 'picomatch';
+import {
+  compileAny,
+  createPathFilter,
+  DEFAULT_EXCLUDES,
+  InvalidFilterError,
+} from '../../src/local/filter.js';
 
 describe('createPathFilter: files', () => {
   const cases: Array<{ name: string; include?: string[]; exclude?: string[]; yes: string[]; no: string[] }> =
@@ -134,5 +140,68 @@ describe('createPathFilter: state directory', () => {
     expect(() => createPathFilter({ root: '/data/folder', stateDir: '/data/folder/' })).toThrow(
       InvalidFilterError,
     );
+  });
+});
+
+describe('compileAny: one test for a list of globs', () => {
+  // Every kind of glob a config may hold: defaults, negation, extglobs, braces, classes, literals
+  // with glob characters, escapes, a bare name.
+  const patterns = [
+    ...DEFAULT_EXCLUDES,
+    '**/*.+(log|tmp)',
+    'build/@(a|b)/**',
+    'docs/{draft,old}/*.md',
+    '**/[0-9][0-9].csv',
+    'a+b(c).txt',
+    'weird\\*name',
+    'README',
+    '**/node_modules',
+    '!keep/**',
+  ];
+  const paths = [
+    'a.txt',
+    '.DS_Store',
+    'd/.DS_Store',
+    'x/.y.swp',
+    'notes.txt~',
+    'dir/.#lock',
+    '#auto#',
+    'keep/x.txt',
+    'other/x.txt',
+    'logs/a.log',
+    'a.tmp',
+    'build/a/x.js',
+    'build/c/x.js',
+    'docs/draft/a.md',
+    'docs/new/a.md',
+    'data/12.csv',
+    'data/123.csv',
+    'a+b(c).txt',
+    'ab(c).txt',
+    'weird*name',
+    'weirdXname',
+    'README',
+    'sub/README',
+    'x/node_modules',
+    'node_modules',
+    'x/.~lock.doc#',
+    '~$report.docx',
+    'deep/a/b/c/.goutputstream-1',
+  ];
+  it('says what picomatch says for each pattern alone, and for every list of them', () => {
+    const each = patterns.map((p) => picomatch(p, { dot: true }));
+    for (let i = 0; i < patterns.length; i++) {
+      const one = compileAny([patterns[i]!]);
+      for (const p of paths) expect(one(p), `${p} against ${patterns[i]}`).toBe(each[i]!(p));
+    }
+    for (let n = 0; n <= patterns.length; n++) {
+      const any = compileAny(patterns.slice(0, n));
+      for (const p of paths)
+        expect(any(p), `${p} against the first ${n} patterns`).toBe(each.slice(0, n).some((m) => m(p)));
+    }
+  });
+  it('matches no empty path and nothing for no patterns', () => {
+    expect(compileAny(['**'])('')).toBe(false);
+    expect(compileAny([])('a.txt')).toBe(false);
   });
 });
