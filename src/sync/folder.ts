@@ -202,6 +202,8 @@ export class FolderSync {
     this.abort = new AbortController();
     this.session = await openFolderSession(config, folder, this.opts.client, this.opts.logger, {
       signal: this.abort.signal,
+      // The start-up reconciliation is the first job: its listing may start while the state is read.
+      listAhead: how === 'start' && config.reconcile.onStart ? this.opts.client : undefined,
       onEvent: (e) => this.onExecutorEvent(e),
       store: {
         onLeaseLost: (err) => this.onStoreHalted(run, 'standby', err),
@@ -616,7 +618,8 @@ export class FolderSync {
     allowMassDelete = this.opts.allowMassDelete,
   ): Promise<ReconcileReport | undefined> {
     if (this.opts.health?.degraded) {
-      // Every request would fail fast; resume() reconciles once the breaker closes.
+      // Every request would fail fast; resume() reconciles once the breaker closes (and lists again).
+      this.session!.takeListing()?.cancel();
       this.log.debug({ reason }, 'reconciliation deferred: the Files API is degraded');
       return undefined;
     }
@@ -679,6 +682,9 @@ export class FolderSync {
       // The reconciliation after resume() covers these paths.
       return;
     }
+    // A listing started as the run opened is the start-up reconciliation's; any batch before
+    // that reconciliation would make it stale.
+    this.session!.takeListing()?.cancel();
     const ctx = passContext(this.session!, this.opts.config, this.opts.client, {
       allowMassDelete: this.opts.allowMassDelete,
       signal: this.abort.signal,

@@ -73,6 +73,8 @@ export interface PassOptions {
   onProgress?: ((event: ScanProgress) => void) | undefined;
   /** Called once the plan is known (progress bars size themselves from it). */
   onPlan?: ((plan: Plan, held: number) => void) | undefined;
+  /** A full pass's listing started already (`startListing`), e.g. while the session opened. */
+  listing?: PendingListing | undefined;
 }
 
 export interface PassFailure {
@@ -140,8 +142,17 @@ function emptyReport(): PassReport {
 type Listing =
   { files: Map<string, RemoteFile>; startedAt: Date } | { refused: string } | { incomplete: string };
 
+/** A full pass's remote listing under way (see `startListing`). */
+export interface PendingListing {
+  result: Promise<Listing>;
+  cancel(): void;
+}
+
+/** What a listing needs of a pass. */
+type ListingContext = Pick<PassContext, 'client' | 'logger' | 'signal'>;
+
 /** Lists every remote file; refused or incomplete when the listing failed (the latter spares the local side). */
-async function listRemote(ctx: PassContext, signal: AbortSignal): Promise<Listing> {
+async function listRemote(ctx: ListingContext, signal: AbortSignal): Promise<Listing> {
   const startedAt = new Date();
   const files = new Map<string, RemoteFile>();
   try {
@@ -163,13 +174,14 @@ async function listRemote(ctx: PassContext, signal: AbortSignal): Promise<Listin
 }
 
 /**
- * Starts the remote listing of a full pass, to run while the folder is scanned: the listing waits
- * on the server and the scan on the disk, so a no-op restart of 100k files takes the longer of the
- * two, not their sum (rclone lists both sides at once too). Starting it first only makes the
- * listing's start time earlier, which every judgement against it treats conservatively (see
- * `planSync`); what other folders claim is still read after it ends (`foreignOf`).
+ * Starts the remote listing of a full pass, to run while the folder is scanned (or, for the first
+ * pass of a session, while its state is read): the listing waits on the server and the scan on
+ * the disk, so a no-op restart of 100k files takes the longer of the two, not their sum (rclone
+ * lists both sides at once too). Starting it first only makes the listing's start time earlier,
+ * which every judgement against it treats conservatively (see `planSync`); what other folders
+ * claim is still read after it ends (`foreignOf`).
  */
-function startListing(ctx: PassContext): { result: Promise<Listing>; cancel: () => void } {
+export function startListing(ctx: ListingContext): PendingListing {
   const controller = new AbortController();
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, controller.signal]) : controller.signal;
   return { result: listRemote(ctx, signal), cancel: () => controller.abort() };
@@ -182,7 +194,8 @@ function startListing(ctx: PassContext): { result: Promise<Listing>; cancel: () 
 export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise<PassReport> {
   const full = opts.paths === undefined;
   const report = emptyReport();
-  const listing = full ? startListing(ctx) : undefined;
+  if (!full) opts.listing?.cancel();
+  const listing = full ? (opts.listing ?? startListing(ctx)) : undefined;
   let state: LocalState | RootUnavailable;
   try {
     state = full

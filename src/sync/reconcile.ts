@@ -8,7 +8,8 @@ import { runPass, type PassContext, type PassManifest, type PassOptions, type Pa
 /** Reconciliation records its result in the state's stats, through the same store interface. */
 export type ReconcileManifest = PassManifest;
 
-export interface ReconcileOptions extends PassContext, Pick<PassOptions, 'onPlan' | 'onProgress'> {
+export interface ReconcileOptions
+  extends PassContext, Pick<PassOptions, 'onPlan' | 'onProgress' | 'listing'> {
   folderName: string;
   manifest: ReconcileManifest;
   dryRun: boolean;
@@ -45,7 +46,12 @@ export interface ReconcileReport extends Pick<
 export async function reconcileFolder(opts: ReconcileOptions): Promise<ReconcileReport> {
   const started = Date.now();
   const { manifest } = opts;
-  const r = await runPass(opts, { dryRun: opts.dryRun, onPlan: opts.onPlan, onProgress: opts.onProgress });
+  const r = await runPass(opts, {
+    dryRun: opts.dryRun,
+    onPlan: opts.onPlan,
+    onProgress: opts.onProgress,
+    listing: opts.listing,
+  });
   if (!opts.dryRun) {
     const lastReconcileAt = new Date().toISOString();
     if (r.plan === undefined) {

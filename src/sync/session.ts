@@ -9,7 +9,13 @@ import { createPathFilter, type PathFilter } from '../local/filter.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
 import { logFileOp } from './file-op-log.js';
 import { reconcileFolder, type ReconcileReport } from './reconcile.js';
-import type { PassContext, PassOptions, RemoteLister } from './pass.js';
+import {
+  startListing,
+  type PassContext,
+  type PassOptions,
+  type PendingListing,
+  type RemoteLister,
+} from './pass.js';
 
 /**
  * Every manifest this process has open: an ambiguous upload in one folder must never adopt a file
@@ -34,6 +40,11 @@ export interface FolderSession {
   /** Other folders' claims in the shared database (backend postgres); undefined for lowdb. */
   foreign?: ForeignClaims | undefined;
   logger: Logger;
+  /**
+   * The listing started as the session opened (`SessionOptions.listAhead`), handed out once: to
+   * the first reconciliation, which must follow the open at once. Later calls get undefined.
+   */
+  takeListing(): PendingListing | undefined;
   close(): Promise<void>;
 }
 
@@ -42,6 +53,12 @@ export interface SessionOptions {
   signal?: AbortSignal | undefined;
   /** Lease and database events of a PostgreSQL store (see FolderSync). */
   store?: FolderStoreOptions | undefined;
+  /**
+   * Start the first reconciliation's remote listing with this client before the state is read, so
+   * the two overlap (100k entries take half a second to read). Only for lowdb state, whose lock
+   * the caller already holds: a PostgreSQL store may wait for its lease first.
+   */
+  listAhead?: RemoteLister | undefined;
 }
 
 /** The workspace a folder's files live in: its own, else the API's, else the key's default (null). */
@@ -68,13 +85,27 @@ export async function openFolderSession(
   options: SessionOptions = {},
 ): Promise<FolderSession> {
   const workspaceId = folderWorkspace(config, folder);
-  const manifest = await openFolderStore(
-    config,
-    { name: folder.name, root: folder.path, workspaceId },
-    options.store,
-  );
-  const filter = folderFilter(config, folder);
   const folderLogger = logger.child({ folder: folder.name });
+  let listing =
+    options.listAhead !== undefined && config.state.backend !== 'postgres'
+      ? startListing({
+          client: clientForFolder(options.listAhead, folder),
+          logger: folderLogger,
+          signal: options.signal,
+        })
+      : undefined;
+  let manifest: FolderStore;
+  try {
+    manifest = await openFolderStore(
+      config,
+      { name: folder.name, root: folder.path, workspaceId },
+      options.store,
+    );
+  } catch (err) {
+    listing?.cancel();
+    throw err;
+  }
+  const filter = folderFilter(config, folder);
   if (manifest.workspaceId !== undefined && manifest.workspaceId !== workspaceId) {
     // Another workspace's IDs can be neither reached nor deleted from this one: start over.
     const from = manifest.workspaceId;
@@ -116,7 +147,14 @@ export async function openFolderSession(
     executor,
     foreign,
     logger: folderLogger,
+    takeListing: () => {
+      const taken = listing;
+      listing = undefined;
+      return taken;
+    },
     close: async () => {
+      listing?.cancel();
+      listing = undefined;
       openManifests.delete(manifest);
       await manifest.close();
     },
@@ -203,5 +241,6 @@ export function reconcileSession(
     dryRun: opts.dryRun ?? false,
     onPlan: opts.onPlan,
     onProgress: opts.onProgress,
+    listing: session.takeListing(),
   });
 }

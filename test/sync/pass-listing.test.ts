@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { makeProject, TEST_KEY, type Project } from '../helpers/project.js';
 import { loadConfig } from '../../src/config/load.js';
 import { FilesClient } from '../../src/api/client.js';
-import { openFolderSession, reconcileSession } from '../../src/sync/session.js';
+import { openFolderSession, reconcileSession, type SessionOptions } from '../../src/sync/session.js';
 import type { RemoteLister } from '../../src/sync/pass.js';
 import type { ScanProgress } from '../../src/sync/local-state.js';
 import type { RemoteFile } from '../../src/types.js';
@@ -22,7 +22,7 @@ afterEach(async () => {
   client = undefined;
 });
 
-async function setup(files: Record<string, string>) {
+async function setup(files: Record<string, string>, options: SessionOptions = {}) {
   project = await makeProject({ files });
   const { config } = await loadConfig({ configPath: project.configPath, env: {} });
   client = new FilesClient({
@@ -33,8 +33,23 @@ async function setup(files: Record<string, string>) {
   });
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as never) });
-  const session = await openFolderSession(config, config.folders[0]!, client, logger);
+  const session = await openFolderSession(config, config.folders[0]!, client, logger, options);
   return { config, session, lines, p: project, c: client };
+}
+
+/** A lister over the real client that counts the listings started and the signals they got. */
+function countingLister(c: () => FilesClient): RemoteLister & { started: number; signals: AbortSignal[] } {
+  const lister = {
+    started: 0,
+    signals: [] as AbortSignal[],
+    async *listAll(opts?: { pageSize?: number; signal?: AbortSignal | undefined }) {
+      lister.started++;
+      if (opts?.signal) lister.signals.push(opts.signal);
+      for await (const f of c().listAll({ pageSize: 1000, ...(opts?.signal ? { signal: opts.signal } : {}) }))
+        yield f;
+    },
+  };
+  return lister;
 }
 
 describe('the remote listing of a full pass', () => {
@@ -89,5 +104,33 @@ describe('the remote listing of a full pass', () => {
     }
     expect(listingSignal?.aborted).toBe(true);
     expect(s.lines.filter((l) => String(l['msg']).includes('listing'))).toEqual([]);
+  });
+
+  it('starts as the session opens when asked (listAhead), and only the first reconciliation uses it', async () => {
+    const ahead = countingLister(() => client!);
+    const s = await setup({ 'a.txt': 'a' }, { listAhead: ahead });
+    // Under way before the state was read: the open returned with it started.
+    expect(ahead.started).toBe(1);
+    const later = countingLister(() => s.c);
+    try {
+      const first = await reconcileSession(s.session, s.config, later, {});
+      expect(first).toMatchObject({ status: 'ok', uploaded: 1, remoteFiles: 0 });
+      expect(later.started).toBe(0);
+      // The next reconciliation lists afresh (and sees the upload).
+      const second = await reconcileSession(s.session, s.config, later, {});
+      expect(second).toMatchObject({ status: 'ok', unchanged: 1, remoteFiles: 1 });
+      expect(later.started).toBe(1);
+    } finally {
+      await s.session.close();
+    }
+    expect(ahead.started).toBe(1);
+  });
+
+  it('started at open and never used is cancelled when the session closes', async () => {
+    const ahead = countingLister(() => client!);
+    const s = await setup({ 'a.txt': 'a' }, { listAhead: ahead });
+    await s.session.close();
+    expect(ahead.signals.map((x) => x.aborted)).toEqual([true]);
+    expect(s.session.takeListing()).toBeUndefined();
   });
 });
