@@ -482,8 +482,16 @@ export class FilesClient {
    * out a cursor it already gave.
    */
   async *listAll(opts: { pageSize?: number; signal?: AbortSignal } = {}): AsyncGenerator<RemoteFile> {
+    for await (const files of this.listPages(opts)) yield* files;
+  }
+
+  /**
+   * Every file, a page at a time (same cursor checks as listAll): a caller that keeps them all
+   * saves an async step per file, a tenth of a second of CPU over 100k files.
+   */
+  async *listPages(opts: { pageSize?: number; signal?: AbortSignal } = {}): AsyncGenerator<RemoteFile[]> {
     const limit = opts.pageSize ?? LIST_ALL_PAGE_SIZE;
-    for await (const page of this.pages(limit, opts.signal)) yield* page.data;
+    for await (const page of this.pages(limit, opts.signal)) yield page.data;
   }
 
   /**

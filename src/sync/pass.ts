@@ -31,6 +31,9 @@ export type PassManifest = StateStore;
 
 export interface RemoteLister {
   listAll(opts?: { pageSize?: number; signal?: AbortSignal | undefined }): AsyncIterable<RemoteFile>;
+  /** The same files a page at a time, when the client offers it (a full listing keeps them all). */
+  listPages?:
+    ((opts?: { pageSize?: number; signal?: AbortSignal }) => AsyncIterable<RemoteFile[]>) | undefined;
   /** Metadata of one file; a 404 `file_expired` (FileExpiredError) tells an expiry from a vanished copy. */
   retrieve?: ((id: string, opts?: { signal?: AbortSignal }) => Promise<RemoteFile>) | undefined;
   /** Server clock minus ours, as far as the server's answers tell (FilesClient has it). */
@@ -156,7 +159,11 @@ async function listRemote(ctx: ListingContext, signal: AbortSignal): Promise<Lis
   const startedAt = new Date();
   const files = new Map<string, RemoteFile>();
   try {
-    for await (const f of ctx.client.listAll({ pageSize: 1000, signal })) files.set(f.id, f);
+    const { client } = ctx;
+    if (client.listPages) {
+      for await (const page of client.listPages({ pageSize: 1000, signal }))
+        for (const f of page) files.set(f.id, f);
+    } else for await (const f of client.listAll({ pageSize: 1000, signal })) files.set(f.id, f);
     return { files, startedAt };
   } catch (err) {
     // Cancelled because the scan found the folder unavailable: nobody reads this result.

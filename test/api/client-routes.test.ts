@@ -115,6 +115,11 @@ describe('list, retrieve, delete, download', () => {
       const small: string[] = [];
       for await (const f of c.listAll({ pageSize: 100 })) small.push(f.id);
       expect(small).toEqual(seen);
+      // listPages: the same files in the same order, a page at a time.
+      const pages: string[][] = [];
+      for await (const page of c.listPages({ pageSize: 1000 })) pages.push(page.map((f) => f.id));
+      expect(pages.map((p) => p.length)).toEqual([1000, 1000, 345]);
+      expect(pages.flat()).toEqual(seen);
     } finally {
       await c.close();
       await own.close();
