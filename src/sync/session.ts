@@ -84,7 +84,6 @@ export async function openFolderSession(
   logger: Logger,
   options: SessionOptions = {},
 ): Promise<FolderSession> {
-  const workspaceId = folderWorkspace(config, folder);
   const folderLogger = logger.child({ folder: folder.name });
   let listing =
     options.listAhead !== undefined && config.state.backend !== 'postgres'
@@ -94,17 +93,49 @@ export async function openFolderSession(
           signal: options.signal,
         })
       : undefined;
-  let manifest: FolderStore;
+  let parts: SessionParts;
   try {
-    manifest = await openFolderStore(
-      config,
-      { name: folder.name, root: folder.path, workspaceId },
-      options.store,
-    );
+    parts = await openSessionParts(config, folder, client, folderLogger, options);
   } catch (err) {
     listing?.cancel();
     throw err;
   }
+  const { manifest } = parts;
+  openManifests.add(manifest);
+  return {
+    ...parts,
+    folder,
+    logger: folderLogger,
+    takeListing: () => {
+      const taken = listing;
+      listing = undefined;
+      return taken;
+    },
+    close: async () => {
+      listing?.cancel();
+      listing = undefined;
+      openManifests.delete(manifest);
+      await manifest.close();
+    },
+  };
+}
+
+type SessionParts = Pick<FolderSession, 'manifest' | 'filter' | 'executor' | 'foreign'>;
+
+/** The state (started over when the folder changed workspace), filter and executor of a session. */
+async function openSessionParts(
+  config: Config,
+  folder: FolderConfig,
+  client: ExecutorClient,
+  folderLogger: Logger,
+  options: SessionOptions,
+): Promise<SessionParts> {
+  const workspaceId = folderWorkspace(config, folder);
+  const manifest = await openFolderStore(
+    config,
+    { name: folder.name, root: folder.path, workspaceId },
+    options.store,
+  );
   const filter = folderFilter(config, folder);
   if (manifest.workspaceId !== undefined && manifest.workspaceId !== workspaceId) {
     // Another workspace's IDs can be neither reached nor deleted from this one: start over.
@@ -139,26 +170,7 @@ export async function openFolderSession(
     isOwned: (id) => ownedByAnyFolder(id) || others.has(id),
     foreign,
   });
-  openManifests.add(manifest);
-  return {
-    folder,
-    manifest,
-    filter,
-    executor,
-    foreign,
-    logger: folderLogger,
-    takeListing: () => {
-      const taken = listing;
-      listing = undefined;
-      return taken;
-    },
-    close: async () => {
-      listing?.cancel();
-      listing = undefined;
-      openManifests.delete(manifest);
-      await manifest.close();
-    },
-  };
+  return { manifest, filter, executor, foreign };
 }
 
 /**

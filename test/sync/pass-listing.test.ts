@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { pino } from 'pino';
 import { makeProject, TEST_KEY, type Project } from '../helpers/project.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -132,5 +133,21 @@ describe('the remote listing of a full pass', () => {
     await s.session.close();
     expect(ahead.signals.map((x) => x.aborted)).toEqual([true]);
     expect(s.session.takeListing()).toBeUndefined();
+  });
+
+  it('started at open is cancelled when the state cannot be opened', async () => {
+    project = await makeProject({ files: { 'a.txt': 'a' } });
+    const { config } = await loadConfig({ configPath: project.configPath, env: {} });
+    client = new FilesClient({ apiKey: TEST_KEY, baseUrl: project.emulator.url });
+    const folder = config.folders[0]!;
+    await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+    await fs.writeFile(path.join(config.stateDir, `${folder.name}.manifest.json`), '{"version": 3, "torn', {
+      mode: 0o600,
+    });
+    const ahead = countingLister(() => client!);
+    await expect(
+      openFolderSession(config, folder, client, pino({ level: 'silent' }), { listAhead: ahead }),
+    ).rejects.toThrow();
+    expect(ahead.signals.map((x) => x.aborted)).toEqual([true]);
   });
 });
