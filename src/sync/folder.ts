@@ -617,15 +617,19 @@ export class FolderSync {
     reason: string,
     allowMassDelete = this.opts.allowMassDelete,
   ): Promise<ReconcileReport | undefined> {
-    if (this.opts.health?.degraded) {
-      // Every request would fail fast; resume() reconciles once the breaker closes (and lists again).
-      this.session!.takeListing()?.cancel();
+    // The start-up reconciliation's listing, started as the run opened. When its own failure (a
+    // refused key) is what degraded the API, the pass still runs and reports it, as it did when
+    // the listing came after the scan.
+    const listing = this.session!.takeListing();
+    if (this.opts.health?.degraded && listing === undefined) {
+      // Every request would fail fast; resume() reconciles once the breaker closes.
       this.log.debug({ reason }, 'reconciliation deferred: the Files API is degraded');
       return undefined;
     }
     const report = await reconcileSession(this.session!, this.opts.config, this.opts.client, {
       allowMassDelete,
       signal: this.abort.signal,
+      listing,
     });
     this.tracker.recordReconcile(report, reason);
     if (report.deleteQueue) this.afterDrain(report.deleteQueue);

@@ -240,7 +240,7 @@ export function reconcileSession(
   session: FolderSession,
   config: Config,
   client: RemoteLister,
-  opts: Pick<PassOptions, 'onPlan' | 'onProgress'> & {
+  opts: Pick<PassOptions, 'onPlan' | 'onProgress' | 'listing'> & {
     dryRun?: boolean | undefined;
     allowMassDelete?: boolean | undefined;
     signal?: AbortSignal | undefined;
@@ -253,6 +253,7 @@ export function reconcileSession(
     dryRun: opts.dryRun ?? false,
     onPlan: opts.onPlan,
     onProgress: opts.onProgress,
-    listing: session.takeListing(),
+    // One the caller took already, else the one started as the session opened (if any).
+    listing: opts.listing ?? session.takeListing(),
   });
 }
