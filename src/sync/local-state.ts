@@ -95,7 +95,9 @@ export async function scanAll(src: LocalSource): Promise<LocalState | RootUnavai
   } catch (err) {
     // A missing or unreadable root must never look like "every file was deleted".
     const message = errorMessage(err);
-    src.logger.error({ root: src.root, err: message }, 'folder unavailable; nothing changed, no deletes');
+    // Stopped on purpose (a stop, Ctrl-C, a refused key): the folder itself is fine, say nothing of it.
+    if (src.signal?.aborted !== true)
+      src.logger.error({ root: src.root, err: message }, 'folder unavailable; nothing changed, no deletes');
     return { unavailable: message };
   }
 

@@ -203,15 +203,23 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   const report = emptyReport();
   if (!full) opts.listing?.cancel();
   const listing = full ? (opts.listing ?? startListing(ctx)) : undefined;
+  // A refused key fails the whole pass: reading and hashing the folder stop as soon as the
+  // listing says so, so a large new folder is not hashed to learn that the key was revoked.
+  const refusal = new AbortController();
+  void listing?.result.then((l) => {
+    if ('refused' in l) refusal.abort(l.refused);
+  });
+  const localSignal = ctx.signal ? AbortSignal.any([ctx.signal, refusal.signal]) : refusal.signal;
   let state: LocalState | RootUnavailable;
   try {
     state = full
-      ? await scanAll({ ...ctx, onProgress: opts.onProgress })
+      ? await scanAll({ ...ctx, signal: localSignal, onProgress: opts.onProgress })
       : await checkPaths(ctx, opts.paths ?? []);
   } catch (err) {
     listing?.cancel();
     throw err;
   }
+  if (refusal.signal.aborted) return { ...report, status: 'failed', error: String(refusal.signal.reason) };
   if ('unavailable' in state) {
     listing?.cancel();
     return { ...report, status: 'unavailable', error: state.unavailable };

@@ -100,14 +100,28 @@ describe('configuration mistakes at the CLI', () => {
 
   it('a refused key (401) fails once, clearly, without the key, and creates nothing remote', async () => {
     const project = await makeProject({ files: { 'a.txt': 'a', 'b.txt': 'b' } });
+    // Two new 400 MB files: the refusal stops the pass before either is hashed to the end.
+    for (const name of ['big1.bin', 'big2.bin']) {
+      const fh = await fs.open(path.join(project.folder, name), 'w');
+      await fh.truncate(400 * 1024 * 1024);
+      await fh.close();
+    }
     const wrong = 'sk-ant-wrong-0123456789-must-not-leak';
     const r = await runCli(['sync', '-c', project.configPath, '--json'], {
       env: { ...project.env, ANTHROPIC_API_KEY: wrong },
     });
     expect(r.code).toBe(1);
-    const [report] = JSON.parse(r.stdout) as Array<{ status: string; error?: string; uploaded: number }>;
+    const [report] = JSON.parse(r.stdout) as Array<{
+      status: string;
+      error?: string;
+      uploaded: number;
+      hashed: number;
+    }>;
     expect(report).toMatchObject({ status: 'failed', uploaded: 0 });
     expect(report!.error).toMatch(/401|authentication|invalid x-api-key/i);
+    expect(report!.hashed).toBeLessThanOrEqual(2);
+    // The pass stopped on the refusal; the folder is fine and is not reported otherwise.
+    expect(r.stdout + r.stderr).not.toMatch(/folder unavailable/);
     expect(r.stdout + r.stderr).not.toContain(wrong);
     expect(project.emulator.files()).toEqual([]);
     // One listing attempt, not one failed upload per file.
