@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator/index.js';
+import { FilesClient } from '../../src/api/client.js';
+import { loadConfig } from '../../src/config/load.js';
 import { onCleanup } from './cleanup.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -92,6 +94,23 @@ export async function makeProject(
     remove: (rel) => fs.rm(path.join(folder, rel), { recursive: true, force: true }),
     cleanup,
   };
+}
+
+/**
+ * A project with its config loaded and a FilesClient on its emulator (quick retries), for tests
+ * that drive the engine in-process; the client is closed after the test, before the project.
+ */
+export async function makeProjectWithClient(files: Record<string, string>) {
+  const p = await makeProject({ files });
+  const { config } = await loadConfig({ configPath: p.configPath, env: {} });
+  const c = new FilesClient({
+    apiKey: TEST_KEY,
+    baseUrl: p.emulator.url,
+    backoffBaseMs: 5,
+    maxBackoffMs: 20,
+  });
+  onCleanup(() => c.close());
+  return { p, config, folder: config.folders[0]!, c };
 }
 
 export interface CliResult {

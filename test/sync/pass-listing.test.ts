@@ -2,51 +2,35 @@
  * A full pass lists the remote while it scans the folder (the two wait on different things), and a
  * scan that finds the folder unavailable cancels the listing instead of leaving it running.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
-import { makeProject, TEST_KEY, type Project } from '../helpers/project.js';
-import { loadConfig } from '../../src/config/load.js';
-import { FilesClient } from '../../src/api/client.js';
-import { openFolderSession, reconcileSession, type SessionOptions } from '../../src/sync/session.js';
+import { makeProjectWithClient } from '../helpers/project.js';
+import type { FilesClient } from '../../src/api/client.js';
+import { openFolderSession, reconcileSession } from '../../src/sync/session.js';
 import type { RemoteLister } from '../../src/sync/pass.js';
 import type { ScanProgress } from '../../src/sync/local-state.js';
 import type { RemoteFile } from '../../src/types.js';
 
-let project: Project | undefined;
-let client: FilesClient | undefined;
-afterEach(async () => {
-  await client?.close();
-  await project?.cleanup();
-  project = undefined;
-  client = undefined;
-});
-
-async function setup(files: Record<string, string>, options: SessionOptions = {}) {
-  project = await makeProject({ files });
-  const { config } = await loadConfig({ configPath: project.configPath, env: {} });
-  client = new FilesClient({
-    apiKey: TEST_KEY,
-    baseUrl: project.emulator.url,
-    backoffBaseMs: 5,
-    maxBackoffMs: 20,
-  });
+async function setup(files: Record<string, string>, listAhead = false) {
+  const { p, config, folder, c } = await makeProjectWithClient(files);
+  const ahead = countingLister(c);
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as never) });
-  const session = await openFolderSession(config, config.folders[0]!, client, logger, options);
-  return { config, session, lines, p: project, c: client };
+  const session = await openFolderSession(config, folder, c, logger, listAhead ? { listAhead: ahead } : {});
+  return { config, session, lines, p, c, ahead };
 }
 
 /** A lister over the real client that counts the listings started and the signals they got. */
-function countingLister(c: () => FilesClient): RemoteLister & { started: number; signals: AbortSignal[] } {
+function countingLister(c: FilesClient): RemoteLister & { started: number; signals: AbortSignal[] } {
   const lister = {
     started: 0,
     signals: [] as AbortSignal[],
     async *listAll(opts?: { pageSize?: number; signal?: AbortSignal | undefined }) {
       lister.started++;
       if (opts?.signal) lister.signals.push(opts.signal);
-      for await (const f of c().listAll({ pageSize: 1000, ...(opts?.signal ? { signal: opts.signal } : {}) }))
+      for await (const f of c.listAll({ pageSize: 1000, ...(opts?.signal ? { signal: opts.signal } : {}) }))
         yield f;
     },
   };
@@ -108,11 +92,11 @@ describe('the remote listing of a full pass', () => {
   });
 
   it('starts as the session opens when asked (listAhead), and only the first reconciliation uses it', async () => {
-    const ahead = countingLister(() => client!);
-    const s = await setup({ 'a.txt': 'a' }, { listAhead: ahead });
+    const s = await setup({ 'a.txt': 'a' }, true);
+    const { ahead } = s;
     // Under way before the state was read: the open returned with it started.
     expect(ahead.started).toBe(1);
-    const later = countingLister(() => s.c);
+    const later = countingLister(s.c);
     try {
       const first = await reconcileSession(s.session, s.config, later, {});
       expect(first).toMatchObject({ status: 'ok', uploaded: 1, remoteFiles: 0 });
@@ -128,25 +112,21 @@ describe('the remote listing of a full pass', () => {
   });
 
   it('started at open and never used is cancelled when the session closes', async () => {
-    const ahead = countingLister(() => client!);
-    const s = await setup({ 'a.txt': 'a' }, { listAhead: ahead });
+    const s = await setup({ 'a.txt': 'a' }, true);
     await s.session.close();
-    expect(ahead.signals.map((x) => x.aborted)).toEqual([true]);
+    expect(s.ahead.signals.map((x) => x.aborted)).toEqual([true]);
     expect(s.session.takeListing()).toBeUndefined();
   });
 
   it('started at open is cancelled when the state cannot be opened', async () => {
-    project = await makeProject({ files: { 'a.txt': 'a' } });
-    const { config } = await loadConfig({ configPath: project.configPath, env: {} });
-    client = new FilesClient({ apiKey: TEST_KEY, baseUrl: project.emulator.url });
-    const folder = config.folders[0]!;
+    const { config, folder, c } = await makeProjectWithClient({ 'a.txt': 'a' });
     await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
     await fs.writeFile(path.join(config.stateDir, `${folder.name}.manifest.json`), '{"version": 3, "torn', {
       mode: 0o600,
     });
-    const ahead = countingLister(() => client!);
+    const ahead = countingLister(c);
     await expect(
-      openFolderSession(config, folder, client, pino({ level: 'silent' }), { listAhead: ahead }),
+      openFolderSession(config, folder, c, pino({ level: 'silent' }), { listAhead: ahead }),
     ).rejects.toThrow();
     expect(ahead.signals.map((x) => x.aborted)).toEqual([true]);
   });

@@ -2,37 +2,16 @@
  * Crash recovery of pending intents: the process dies between a request and the manifest write
  * that records its answer. The next reconciliation must leave no orphan and no duplicate.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { makeProject, TEST_KEY, type Project } from '../helpers/project.js';
-import { loadConfig } from '../../src/config/load.js';
-import { FilesClient } from '../../src/api/client.js';
+import { makeProjectWithClient } from '../helpers/project.js';
 import { Manifest, openManifest } from '../../src/state/manifest.js';
 import { openFolderSession, reconcileSession } from '../../src/sync/session.js';
 import { silentLogger } from '../../src/log.js';
 import { remoteNameFor } from '../../src/api/filename.js';
 import { hashFile } from '../../src/local/hash.js';
 
-let project: Project | undefined;
-let client: FilesClient | undefined;
-afterEach(async () => {
-  await client?.close();
-  await project?.cleanup();
-  project = undefined;
-  client = undefined;
-});
-
-async function setup(files: Record<string, string>) {
-  project = await makeProject({ files });
-  const { config } = await loadConfig({ configPath: project.configPath, env: {} });
-  client = new FilesClient({
-    apiKey: TEST_KEY,
-    baseUrl: project.emulator.url,
-    backoffBaseMs: 5,
-    maxBackoffMs: 20,
-  });
-  return { config, folder: config.folders[0]!, p: project, c: client };
-}
+const setup = makeProjectWithClient;
 
 /** Reconciles once in a fresh "process" (new manifest instance, new session). */
 async function reconcileFresh(s: Awaited<ReturnType<typeof setup>>) {
