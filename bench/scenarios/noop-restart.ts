@@ -100,7 +100,7 @@ export const noopRestartScenario: Scenario = {
         {
           name: SYNC,
           role: 'ours',
-          note: '`sync -c <config> --json`: lock, open manifest, scan, list the remote (pages of 1000), plan, exit',
+          note: '`sync -c <config> --json`: lock, list the remote (pages of 1000) while the manifest is read and the folder scanned, plan, exit',
           run: async () => {
             const run = await runNode(CLI_ENTRY, ['sync', '-c', config, '--json'], { env });
             assertExitOk(run, SYNC);
