@@ -17,6 +17,7 @@ import type { StateStore } from '../state/store.js';
 import { FileExpiredError } from '../api/errors.js';
 import { mapLimit } from './map-limit.js';
 import { collectGarbageSoon } from '../util/collect-garbage.js';
+import { childAbort } from '../util/child-abort.js';
 import {
   checkPaths,
   scanAll,
@@ -166,8 +167,8 @@ async function listRemote(ctx: ListingContext, signal: AbortSignal): Promise<Lis
     } else for await (const f of client.listAll({ pageSize: 1000, signal })) files.set(f.id, f);
     return { files, startedAt };
   } catch (err) {
-    // Cancelled because the scan found the folder unavailable: nobody reads this result.
-    if (signal.aborted && !(ctx.signal?.aborted ?? false)) return { incomplete: 'cancelled' };
+    // Cancelled (the scan found the folder unavailable, a stop, Ctrl-C): nothing failed to say.
+    if (signal.aborted) return { incomplete: 'cancelled' };
     const status = errorStatus(err);
     if (isFatalStatus(status)) {
       // A refused key fails every request: say so once instead of failing each file.
@@ -189,9 +190,8 @@ async function listRemote(ctx: ListingContext, signal: AbortSignal): Promise<Lis
  * claim is still read after it ends (`foreignOf`).
  */
 export function startListing(ctx: ListingContext): PendingListing {
-  const controller = new AbortController();
-  const signal = ctx.signal ? AbortSignal.any([ctx.signal, controller.signal]) : controller.signal;
-  return { result: listRemote(ctx, signal), cancel: () => controller.abort() };
+  const { controller, release } = childAbort(ctx.signal);
+  return { result: listRemote(ctx, controller.signal).finally(release), cancel: () => controller.abort() };
 }
 
 /**
@@ -203,28 +203,29 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   const report = emptyReport();
   if (!full) opts.listing?.cancel();
   const listing = full ? (opts.listing ?? startListing(ctx)) : undefined;
-  // A refused key fails the whole pass: reading and hashing the folder stop as soon as the
-  // listing says so, so a large new folder is not hashed to learn that the key was revoked.
-  const refusal = new AbortController();
-  void listing?.result.then((l) => {
-    if ('refused' in l) refusal.abort(l.refused);
-  });
-  const localSignal = ctx.signal ? AbortSignal.any([ctx.signal, refusal.signal]) : refusal.signal;
   let state: LocalState | RootUnavailable;
-  try {
-    state = full
-      ? await scanAll({ ...ctx, signal: localSignal, onProgress: opts.onProgress })
-      : await checkPaths(ctx, opts.paths ?? []);
-  } catch (err) {
-    listing?.cancel();
-    throw err;
-  }
-  if (refusal.signal.aborted) return { ...report, status: 'failed', error: String(refusal.signal.reason) };
+  let refused: string | undefined;
+  if (listing) {
+    // A refused key fails the whole pass: reading and hashing the folder stop as soon as the
+    // listing says so, so a large new folder is not hashed to learn that the key was revoked.
+    const local = childAbort(ctx.signal);
+    void listing.result.then((l) => {
+      if ('refused' in l) local.controller.abort((refused = l.refused));
+    });
+    try {
+      state = await scanAll({ ...ctx, signal: local.controller.signal, onProgress: opts.onProgress });
+    } catch (err) {
+      listing.cancel();
+      throw err;
+    } finally {
+      local.release();
+    }
+  } else state = await checkPaths(ctx, opts.paths ?? []);
   if ('unavailable' in state) {
     listing?.cancel();
+    if (refused !== undefined) return { ...report, status: 'failed', error: refused };
     return { ...report, status: 'unavailable', error: state.unavailable };
   }
-  opts.onLocal?.(state);
   report.localFiles = state.localFiles ?? 0;
   report.hashed = state.hashed;
 
@@ -232,10 +233,12 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   if (listing) {
     opts.onProgress?.({ phase: 'listing' });
     const listed = await listing.result;
+    // What the pass read before the refusal stopped it is reported with it.
     if ('refused' in listed) return { ...report, status: 'failed', error: listed.refused };
     if ('incomplete' in listed) report.listingError = listed.incomplete;
     else remote = listed;
   }
+  opts.onLocal?.(state);
 
   // Everything asynchronous first: the planner then reads the state in one synchronous call, so
   // it plans over the store's own maps (no copy of 100k entries) and sees one consistent state.

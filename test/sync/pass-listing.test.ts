@@ -67,19 +67,23 @@ describe('the remote listing of a full pass', () => {
     expect(phases.map((e) => e.phase)).toContain('listing');
   });
 
-  it('is cancelled, quietly, when the scan finds the folder gone', async () => {
-    const s = await setup({ 'a.txt': 'a' });
-    let listingSignal: AbortSignal | undefined;
-    const lister: RemoteLister = {
-      // A listing that never answers until it is cancelled.
+  /** A listing that never answers until it is cancelled, and the signal it got. */
+  function hangingLister(): RemoteLister & { signal?: AbortSignal | undefined } {
+    const lister: RemoteLister & { signal?: AbortSignal | undefined } = {
       async *listAll(opts) {
-        listingSignal = opts?.signal;
+        lister.signal = opts?.signal;
         await new Promise((_, reject) =>
           opts?.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }),
         );
         yield* [];
       },
     };
+    return lister;
+  }
+
+  it('is cancelled, quietly, when the scan finds the folder gone', async () => {
+    const s = await setup({ 'a.txt': 'a' });
+    const lister = hangingLister();
     await fs.rm(s.p.folder, { recursive: true, force: true });
     try {
       const report = await reconcileSession(s.session, s.config, lister, {});
@@ -87,8 +91,30 @@ describe('the remote listing of a full pass', () => {
     } finally {
       await s.session.close();
     }
-    expect(listingSignal?.aborted).toBe(true);
+    expect(lister.signal?.aborted).toBe(true);
     expect(s.lines.filter((l) => String(l['msg']).includes('listing'))).toEqual([]);
+  });
+
+  it('ends with a stop (or Ctrl-C) during the scan, and neither it nor the folder is called failed', async () => {
+    const s = await setup({ 'a.txt': 'a', 'b/c.txt': 'c' });
+    const lister = hangingLister();
+    const stop = new AbortController();
+    try {
+      const report = await reconcileSession(s.session, s.config, lister, {
+        signal: stop.signal,
+        onProgress: (e) => {
+          if (e.phase === 'scanning') stop.abort(new Error('stopped'));
+        },
+      });
+      expect(report.status).toBe('unavailable');
+      expect(report.uploaded).toBe(0);
+    } finally {
+      await s.session.close();
+    }
+    expect(lister.signal?.aborted).toBe(true);
+    // Let a late log line from the cancelled listing arrive, if any would.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.lines.map((l) => l['msg'])).toEqual([]);
   });
 
   it('starts as the session opens when asked (listAhead), and only the first reconciliation uses it', async () => {
