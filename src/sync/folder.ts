@@ -617,11 +617,12 @@ export class FolderSync {
     reason: string,
     allowMassDelete = this.opts.allowMassDelete,
   ): Promise<ReconcileReport | undefined> {
-    // The start-up reconciliation's listing, started as the run opened. When its own failure (a
-    // refused key) is what degraded the API, the pass still runs and reports it, as it did when
-    // the listing came after the scan.
+    // The start-up reconciliation's listing, started as the run opened.
     const listing = this.session!.takeListing();
-    if (this.opts.health?.degraded && listing === undefined) {
+    // A refused key that the listing met itself is reported by the pass, as it was when the
+    // listing came after the scan (and the pass stops at once); any other degradation defers.
+    if (this.opts.health?.degraded && !(listing && 'refused' in (await listing.result))) {
+      listing?.cancel();
       // Every request would fail fast; resume() reconciles once the breaker closes.
       this.log.debug({ reason }, 'reconciliation deferred: the Files API is degraded');
       return undefined;
