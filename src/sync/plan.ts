@@ -203,12 +203,15 @@ function planContext(input: PlanInput): PlanContext {
   // server clock ahead of ours re-uploads early rather than late.
   const serverAhead = input.clock !== undefined && Number.isFinite(input.clock.hi) ? input.clock.hi : 0;
   const listedAt = remote?.startedAt.getTime() ?? 0;
+  // The margin runs from the plan: the listing began earlier (it runs beside the scan), and the
+  // next reconciliation is one interval after this one, not after the listing.
+  const expiringBefore = Math.max(listedAt, input.now ?? listedAt) + (input.expiryMarginMs ?? 0);
   const expiryState = (f: RemoteFile): RemoteState => {
     if (typeof f.expiresAt !== 'string') return 'alive';
     const localExpiry = Date.parse(f.expiresAt) - serverAhead;
     if (Number.isNaN(localExpiry)) return 'alive';
     if (localExpiry <= listedAt) return 'expired';
-    return localExpiry <= listedAt + (input.expiryMarginMs ?? 0) ? 'expiring' : 'alive';
+    return localExpiry <= expiringBefore ? 'expiring' : 'alive';
   };
   return {
     input,

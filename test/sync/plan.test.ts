@@ -311,6 +311,17 @@ describe('planSync rules', () => {
       unchanged: 2,
     },
     {
+      name: 'the expiry margin runs from the plan, not from the listing that began before the scan',
+      in: input({
+        local: [local('a.txt', undefined)],
+        entries: { 'a.txt': entry('f1', 'h1') },
+        // Listed at 00:00, planned at 00:05: 00:16 falls within 15 min of the plan.
+        remote: [remoteFile('f1', 'a.txt', { expiresAt: '2026-11-02T00:16:00.000Z' })],
+        extra: { expiryMarginMs: 15 * 60_000, now: Date.parse('2026-11-02T00:05:00.000Z') },
+      }),
+      ops: ['reupload a.txt h1 expiring=f1'],
+    },
+    {
       name: 'expires_at is judged at the earliest local moment the server clock allows',
       in: input({
         local: [local('a.txt', undefined)],
