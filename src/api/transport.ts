@@ -4,6 +4,7 @@ import { request, FormData, type Dispatcher } from 'undici';
 import { scrub } from '../log.js';
 import { ApiError, ConnectionError, RequestTimeoutError, apiErrorFor, type RetryHeaders } from './errors.js';
 import type { ApiHealth } from './breaker.js';
+import { childAbort } from '../util/child-abort.js';
 
 /** Where and how to reach the Files API; the key lives here and nowhere else. */
 export interface TransportConfig {
@@ -71,16 +72,10 @@ export class Transport {
   }
 
   private async send(spec: CallSpec): Promise<OpenResponse> {
-    // One controller per call, fed by the caller's signal through a listener removed at the end:
-    // AbortSignal.any would leave a weak reference per call on the long-lived caller signal.
-    const timeout = new AbortController();
+    // One controller per call, fed by the caller's signal until `unlink` (see childAbort).
+    const { controller: timeout, release: unlink } = childAbort(spec.signal);
     const timer = setTimeout(() => timeout.abort(new TimeLimitReached()), spec.timeoutMs);
-    const callerSignal = spec.signal;
-    const onCallerAbort = (): void => timeout.abort(callerSignal?.reason);
-    if (callerSignal?.aborted) onCallerAbort();
-    else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
     const signal = timeout.signal;
-    const unlink = (): void => callerSignal?.removeEventListener('abort', onCallerAbort);
     const release = (): void => clearTimeout(timer);
     try {
       const res = await request(this.url(spec), {
