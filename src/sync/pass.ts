@@ -201,7 +201,6 @@ export function startListing(ctx: ListingContext): PendingListing {
 export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise<PassReport> {
   const full = opts.paths === undefined;
   const report = emptyReport();
-  if (!full) opts.listing?.cancel();
   const listing = full ? (opts.listing ?? startListing(ctx)) : undefined;
   let state: LocalState | RootUnavailable;
   let refused: string | undefined;
