@@ -21,6 +21,7 @@ import { datedBatch } from '../local/watch-batch.js';
 import { createPathDebouncer, type PathDebouncer } from '../local/debounce.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
+import { addToList } from '../util/list-map.js';
 import { openFolderSession, passContext, reconcileSession, type FolderSession } from './session.js';
 import { runPass, type RemoteLister } from './pass.js';
 import { isUploadOp, opPath } from './ops.js';
@@ -96,12 +97,7 @@ function isSharedCause(o: { error?: string | undefined; httpStatus?: number | un
 type UnlinksByName = Map<string, string[]>;
 
 function addUnlinks(index: UnlinksByName, paths: readonly string[]): void {
-  for (const p of paths) {
-    const name = path.posix.basename(p);
-    const list = index.get(name);
-    if (list) list.push(p);
-    else index.set(name, [p]);
-  }
+  for (const p of paths) addToList(index, path.posix.basename(p), p);
 }
 
 /** Whether `promise` settles within `ms` (it is left running either way; the timer holds no process open). */

@@ -16,6 +16,7 @@ import type {
   UnsettledAttempt,
 } from '../types.js';
 import { moveKey, uploadKey, type HashedEntry, type ReuploadReason, type SyncOp } from './ops.js';
+import { addToList } from '../util/list-map.js';
 
 /** The API's per-file limit; bigger files are reported and skipped. */
 export const MAX_UPLOAD_BYTES = 500 * 1024 * 1024;
@@ -290,9 +291,7 @@ function resolveIntents(ctx: PlanContext): ResolvedIntents {
     // An upload of the same name and size is running: its file may be listed already, and
     // taking it for this intent would adopt or delete someone else's fresh upload. Wait.
     if (inFlightKeys.has(keyOf(intent))) continue;
-    const group = groups.get(keyOf(intent));
-    if (group) group.push(intent);
-    else groups.set(keyOf(intent), [intent]);
+    addToList(groups, keyOf(intent), intent);
   }
   const settling = (input.manifest.unsettled ?? []).filter(
     (u) =>
@@ -306,10 +305,7 @@ function resolveIntents(ctx: PlanContext): ResolvedIntents {
   if (wantedKeys.size > 0) {
     for (const f of remote.files.values()) {
       const key = uploadKey(f.filename, f.sizeBytes);
-      if (!wantedKeys.has(key)) continue;
-      const list = remoteByKey.get(key);
-      if (list) list.push(f);
-      else remoteByKey.set(key, [f]);
+      if (wantedKeys.has(key)) addToList(remoteByKey, key, f);
     }
   }
   const possibleSince = (key: string, startedAt: string): RemoteFile[] => {
@@ -470,10 +466,7 @@ function pairMoves(ctx: PlanContext, removed: readonly string[], added: HashedEn
     const e = entries.get(p)!;
     // A move keeps the file ID: a copy gone or expiring soon is not worth keeping.
     if (remoteState(e) !== 'alive') continue;
-    const key = moveKey(e.sha256, p);
-    const list = removedByKey.get(key) ?? [];
-    list.push(p);
-    removedByKey.set(key, list);
+    addToList(removedByKey, moveKey(e.sha256, p), p);
   }
   const queuedByKey = added.length > 0 ? takeBackSources(ctx) : new Map<string, PendingDelete[]>();
   const movedFrom = new Set<string>();
@@ -518,10 +511,7 @@ function takeBackSources(ctx: PlanContext): Map<string, PendingDelete[]> {
     if (d.expiresAt !== undefined && !(Date.parse(d.expiresAt) > now + (ctx.input.expiryMarginMs ?? 0)))
       continue;
     if (ctx.remoteState({ fileId: d.fileId, uploadedAt: d.uploadedAt }) !== 'alive') continue;
-    const key = moveKey(d.sha256, d.path);
-    const list = out.get(key);
-    if (list) list.push(d);
-    else out.set(key, [d]);
+    addToList(out, moveKey(d.sha256, d.path), d);
   }
   return out;
 }
