@@ -203,6 +203,7 @@ PostgreSQL, another daemon holds the folder's lease), 78 configuration error, 13
             const session = await openFolderSession(config, folder, client, logger, {
               signal: ctrlC.signal,
               listAhead: client,
+              walkAhead: true,
               onEvent: (e) => {
                 if (e.type !== 'op-end' || !e.outcome) return;
                 progress.onOpEnd(e.outcome);

@@ -22,7 +22,13 @@ import { createPathDebouncer, type PathDebouncer } from '../local/debounce.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
 import { addToList } from '../util/list-map.js';
-import { openFolderSession, passContext, reconcileSession, type FolderSession } from './session.js';
+import {
+  cancelHeadStart,
+  openFolderSession,
+  passContext,
+  reconcileSession,
+  type FolderSession,
+} from './session.js';
 import { runPass, type RemoteLister } from './pass.js';
 import { isUploadOp, opPath } from './ops.js';
 import { FolderStatusTracker } from './folder-status.js';
@@ -613,12 +619,13 @@ export class FolderSync {
     reason: string,
     allowMassDelete = this.opts.allowMassDelete,
   ): Promise<ReconcileReport | undefined> {
-    // The start-up reconciliation's listing, started as the run opened.
-    const listing = this.session!.takeListing();
+    // The start-up reconciliation's listing, started as the run opened (the walk is not: the
+    // watcher subscribes after the open, so a walk before it could miss a file; see walkAhead).
+    const headStart = this.session!.takeHeadStart();
     // A refused key that the listing met itself is reported by the pass, as it was when the
     // listing came after the scan (and the pass stops at once); any other degradation defers.
-    if (this.opts.health?.degraded && !(listing && 'refused' in (await listing.result))) {
-      listing?.cancel();
+    if (this.opts.health?.degraded && !(headStart && 'refused' in (await headStart.listing.result))) {
+      cancelHeadStart(headStart);
       // Every request would fail fast; resume() reconciles once the breaker closes.
       this.log.debug({ reason }, 'reconciliation deferred: the Files API is degraded');
       return undefined;
@@ -626,7 +633,8 @@ export class FolderSync {
     const report = await reconcileSession(this.session!, this.opts.config, this.opts.client, {
       allowMassDelete,
       signal: this.abort.signal,
-      listing,
+      listing: headStart?.listing,
+      scan: headStart?.scan,
     });
     this.tracker.recordReconcile(report, reason);
     if (report.deleteQueue) this.afterDrain(report.deleteQueue);
@@ -685,7 +693,7 @@ export class FolderSync {
     }
     // A listing started as the run opened is the start-up reconciliation's; any batch before
     // that reconciliation would make it stale.
-    this.session!.takeListing()?.cancel();
+    cancelHeadStart(this.session!.takeHeadStart());
     const ctx = passContext(this.session!, this.opts.config, this.opts.client, {
       allowMassDelete: this.opts.allowMassDelete,
       signal: this.abort.signal,

@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { LocalEntry, ManifestEntry, PendingUpload } from '../types.js';
 import type { PathFilter } from '../local/filter.js';
-import { scanFolder, statEntry } from '../local/scan.js';
+import { scanFolder, statEntry, type ScanResult } from '../local/scan.js';
+import type { PendingScan } from '../local/scan-thread.js';
 import { hashFile } from '../local/hash.js';
 import { hashPool } from '../local/hash-pool.js';
 import { errorMessage } from '../errors.js';
@@ -48,6 +49,8 @@ export interface LocalSource {
   logger: Logger;
   signal?: AbortSignal | undefined;
   onProgress?: ((event: ScanProgress) => void) | undefined;
+  /** A full scan's walk started already (`startThreadScan`), e.g. while the session opened. */
+  scan?: PendingScan | undefined;
 }
 
 export interface LocalState {
@@ -79,6 +82,31 @@ function absPath(root: string, relPath: string): string {
 }
 
 /**
+ * The walk of a full scan: the one started ahead on its thread (`LocalSource.scan`), else one here.
+ * A walk on a thread pays only when it overlaps the state's read: started later (the daemon's
+ * reconciliations), it took longer than here (the thread's start, the entries sent across, both
+ * cores already busy with the listing and the watcher).
+ */
+async function localScan(src: LocalSource): Promise<ScanResult> {
+  const pending = src.scan;
+  if (pending === undefined)
+    return await scanFolder(src.root, {
+      filter: src.filter,
+      followSymlinks: src.followSymlinks,
+      ...(src.signal ? { signal: src.signal } : {}),
+    });
+  const { signal } = src;
+  const stop = (): void => pending.cancel(signal?.reason);
+  if (signal?.aborted) stop();
+  else signal?.addEventListener('abort', stop, { once: true });
+  try {
+    return await pending.result;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
+}
+
+/**
  * Scans the whole folder and hashes only what is new or whose stat changed, plus anything with a
  * pending intent to resolve. A file that changes or vanishes while hashing is left out and
  * marked unreadable (so it is not deleted) and looked at by the next pass.
@@ -87,11 +115,7 @@ export async function scanAll(src: LocalSource): Promise<LocalState | RootUnavai
   let scan;
   src.onProgress?.({ phase: 'scanning' });
   try {
-    scan = await scanFolder(src.root, {
-      filter: src.filter,
-      followSymlinks: src.followSymlinks,
-      ...(src.signal ? { signal: src.signal } : {}),
-    });
+    scan = await localScan(src);
   } catch (err) {
     // A missing or unreadable root must never look like "every file was deleted".
     const message = errorMessage(err);

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { RemoteFile } from '../types.js';
 import type { PathFilter } from '../local/filter.js';
+import type { PendingScan } from '../local/scan-thread.js';
 import { errorMessage, errorStatus } from '../errors.js';
 import { planSync, type EntryLookup, type Plan, type PlanInput } from './plan.js';
 import { countOps, describeOp, isUploadedOrAdopted, opLabel, type OpKind, type SyncOp } from './ops.js';
@@ -79,6 +80,8 @@ export interface PassOptions {
   onPlan?: ((plan: Plan, held: number) => void) | undefined;
   /** A full pass's listing started already (`startListing`), e.g. while the session opened. */
   listing?: PendingListing | undefined;
+  /** A full pass's walk of the folder started already (`startThreadScan`), as the listing. */
+  scan?: PendingScan | undefined;
 }
 
 export interface PassFailure {
@@ -212,7 +215,12 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
       if ('refused' in l) local.controller.abort((refused = l.refused));
     });
     try {
-      state = await scanAll({ ...ctx, signal: local.controller.signal, onProgress: opts.onProgress });
+      state = await scanAll({
+        ...ctx,
+        signal: local.controller.signal,
+        onProgress: opts.onProgress,
+        scan: opts.scan,
+      });
     } catch (err) {
       listing.cancel();
       throw err;

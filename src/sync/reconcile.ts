@@ -9,7 +9,7 @@ import { runPass, type PassContext, type PassManifest, type PassOptions, type Pa
 export type ReconcileManifest = PassManifest;
 
 export interface ReconcileOptions
-  extends PassContext, Pick<PassOptions, 'onPlan' | 'onProgress' | 'listing'> {
+  extends PassContext, Pick<PassOptions, 'onPlan' | 'onProgress' | 'listing' | 'scan'> {
   folderName: string;
   manifest: ReconcileManifest;
   dryRun: boolean;
@@ -51,6 +51,7 @@ export async function reconcileFolder(opts: ReconcileOptions): Promise<Reconcile
     onPlan: opts.onPlan,
     onProgress: opts.onProgress,
     listing: opts.listing,
+    scan: opts.scan,
   });
   if (!opts.dryRun) {
     const lastReconcileAt = new Date().toISOString();

@@ -5,7 +5,8 @@ import type { Config, FolderConfig } from '../config/schema.js';
 import { openManifest } from '../state/manifest.js';
 import { openFolderStore, type FolderStore, type FolderStoreOptions } from '../state/open-store.js';
 import type { ForeignClaims } from './foreign-claims.js';
-import { createPathFilter, type PathFilter } from '../local/filter.js';
+import { createPathFilter, type PathFilter, type PathFilterOptions } from '../local/filter.js';
+import { startThreadScan, type PendingScan } from '../local/scan-thread.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
 import { logFileOp } from './file-op-log.js';
 import { reconcileFolder, type ReconcileReport } from './reconcile.js';
@@ -41,11 +42,24 @@ export interface FolderSession {
   foreign?: ForeignClaims | undefined;
   logger: Logger;
   /**
-   * The listing started as the session opened (`SessionOptions.listAhead`), handed out once: to
-   * the first reconciliation, which must follow the open at once. Later calls get undefined.
+   * The listing (and with `walkAhead` the walk) started as the session opened (`listAhead`),
+   * handed out once: to the first reconciliation, which must follow the open at once. Later calls
+   * get undefined.
    */
-  takeListing(): PendingListing | undefined;
+  takeHeadStart(): HeadStart | undefined;
   close(): Promise<void>;
+}
+
+/** What a first reconciliation started before the state was read: the listing, and maybe the walk. */
+export interface HeadStart {
+  listing: PendingListing;
+  scan?: PendingScan | undefined;
+}
+
+/** Cancels what a head start nobody will use has under way. */
+export function cancelHeadStart(headStart: HeadStart | undefined): void {
+  headStart?.listing.cancel();
+  headStart?.scan?.cancel();
 }
 
 export interface SessionOptions {
@@ -59,6 +73,13 @@ export interface SessionOptions {
    * the caller already holds: a PostgreSQL store may wait for its lease first.
    */
   listAhead?: RemoteLister | undefined;
+  /**
+   * With listAhead: walk the folder ahead too, on a thread of its own (the three overlap; 100k
+   * files take a second to walk). Only where nothing is to watch the folder after the walk (the
+   * one-shot sync): a watcher subscribed after the walk read a directory would miss a file
+   * created there in between, until the next reconciliation.
+   */
+  walkAhead?: boolean | undefined;
 }
 
 /** The workspace a folder's files live in: its own, else the API's, else the key's default (null). */
@@ -68,12 +89,11 @@ export function folderWorkspace(config: Config, folder: FolderConfig): string | 
 
 /** The folder's include/exclude filter; the state directory is excluded by its literal path when it sits inside. */
 export function folderFilter(config: Config, folder: FolderConfig): PathFilter {
-  return createPathFilter({
-    include: folder.include,
-    exclude: folder.exclude,
-    root: folder.path,
-    stateDir: config.stateDir,
-  });
+  return createPathFilter(folderFilterOptions(config, folder));
+}
+
+function folderFilterOptions(config: Config, folder: FolderConfig): PathFilterOptions {
+  return { include: folder.include, exclude: folder.exclude, root: folder.path, stateDir: config.stateDir };
 }
 
 /** Opens the manifest and builds the filter and executor of one folder. The caller holds the state-dir lock. */
@@ -85,19 +105,12 @@ export async function openFolderSession(
   options: SessionOptions = {},
 ): Promise<FolderSession> {
   const folderLogger = logger.child({ folder: folder.name });
-  let listing =
-    options.listAhead !== undefined && config.state.backend !== 'postgres'
-      ? startListing({
-          client: clientForFolder(options.listAhead, folder),
-          logger: folderLogger,
-          signal: options.signal,
-        })
-      : undefined;
+  let headStart = startHeadStart(config, folder, folderLogger, options);
   let parts: SessionParts;
   try {
     parts = await openSessionParts(config, folder, client, folderLogger, options);
   } catch (err) {
-    listing?.cancel();
+    cancelHeadStart(headStart);
     throw err;
   }
   const { manifest } = parts;
@@ -106,18 +119,33 @@ export async function openFolderSession(
     ...parts,
     folder,
     logger: folderLogger,
-    takeListing: () => {
-      const taken = listing;
-      listing = undefined;
+    takeHeadStart: () => {
+      const taken = headStart;
+      headStart = undefined;
       return taken;
     },
     close: async () => {
-      listing?.cancel();
-      listing = undefined;
+      cancelHeadStart(headStart);
+      headStart = undefined;
       openManifests.delete(manifest);
       await manifest.close();
     },
   };
+}
+
+/** What `listAhead` and `walkAhead` ask to start before the state is read (nothing for PostgreSQL). */
+function startHeadStart(
+  config: Config,
+  folder: FolderConfig,
+  logger: Logger,
+  { listAhead, walkAhead, signal }: SessionOptions,
+): HeadStart | undefined {
+  if (listAhead === undefined || config.state.backend === 'postgres') return undefined;
+  const listing = startListing({ client: clientForFolder(listAhead, folder), logger, signal });
+  if (walkAhead !== true) return { listing };
+  const filter = folderFilterOptions(config, folder);
+  const request = { root: folder.path, filter, followSymlinks: folder.followSymlinks };
+  return { listing, scan: startThreadScan(request, signal) };
 }
 
 type SessionParts = Pick<FolderSession, 'manifest' | 'filter' | 'executor' | 'foreign'>;
@@ -240,7 +268,7 @@ export function reconcileSession(
   session: FolderSession,
   config: Config,
   client: RemoteLister,
-  opts: Pick<PassOptions, 'onPlan' | 'onProgress' | 'listing'> & {
+  opts: Pick<PassOptions, 'onPlan' | 'onProgress' | 'listing' | 'scan'> & {
     dryRun?: boolean | undefined;
     allowMassDelete?: boolean | undefined;
     signal?: AbortSignal | undefined;
@@ -254,6 +282,6 @@ export function reconcileSession(
     onPlan: opts.onPlan,
     onProgress: opts.onProgress,
     // One the caller took already, else the one started as the session opened (if any).
-    listing: opts.listing ?? session.takeListing(),
+    ...(opts.listing === undefined ? session.takeHeadStart() : { listing: opts.listing, scan: opts.scan }),
   });
 }

@@ -1,6 +1,7 @@
 /**
  * A full pass lists the remote while it scans the folder (the two wait on different things), and a
- * scan that finds the folder unavailable cancels the listing instead of leaving it running.
+ * scan that finds the folder unavailable cancels the listing instead of leaving it running. The
+ * one-shot sync walks the folder ahead too, on a thread, while the state is read.
  */
 import { describe, expect, it } from 'vitest';
 import { promises as fs } from 'node:fs';
@@ -141,7 +142,7 @@ describe('the remote listing of a full pass', () => {
     const s = await setup({ 'a.txt': 'a' }, true);
     await s.session.close();
     expect(s.ahead.signals.map((x) => x.aborted)).toEqual([true]);
-    expect(s.session.takeListing()).toBeUndefined();
+    expect(s.session.takeHeadStart()).toBeUndefined();
   });
 
   it('started at open is cancelled when the state cannot be opened', async () => {
@@ -155,5 +156,39 @@ describe('the remote listing of a full pass', () => {
       openFolderSession(config, folder, c, pino({ level: 'silent' }), { listAhead: ahead }),
     ).rejects.toThrow();
     expect(ahead.signals.map((x) => x.aborted)).toEqual([true]);
+  });
+});
+
+describe('the walk of a first reconciliation', () => {
+  const silent = pino({ level: 'silent' });
+
+  it('with walkAhead starts as the session opens (the one-shot sync): a file written after the open waits for the next pass', async () => {
+    const { p, config, folder, c } = await makeProjectWithClient({ 'a.txt': 'a' });
+    const session = await openFolderSession(config, folder, c, silent, { listAhead: c, walkAhead: true });
+    try {
+      const headStart = session.takeHeadStart();
+      expect(headStart?.scan).toBeDefined();
+      await headStart!.scan!.result;
+      await fs.writeFile(path.join(p.folder, 'late.txt'), 'late');
+      const first = await reconcileSession(session, config, c, { ...headStart });
+      expect(first).toMatchObject({ status: 'ok', localFiles: 1, uploaded: 1 });
+      const second = await reconcileSession(session, config, c, {});
+      expect(second).toMatchObject({ status: 'ok', localFiles: 2, uploaded: 1, unchanged: 1 });
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('without walkAhead (the daemon, whose watcher starts after the open) walks when the pass runs: nothing written meanwhile is missed', async () => {
+    const { p, config, folder, c } = await makeProjectWithClient({ 'a.txt': 'a' });
+    const session = await openFolderSession(config, folder, c, silent, { listAhead: c });
+    try {
+      await fs.writeFile(path.join(p.folder, 'late.txt'), 'late');
+      const first = await reconcileSession(session, config, c, {});
+      expect(first).toMatchObject({ status: 'ok', localFiles: 2, uploaded: 2 });
+      expect(session.takeHeadStart()).toBeUndefined();
+    } finally {
+      await session.close();
+    }
   });
 });
