@@ -221,7 +221,6 @@ export class FolderSync {
     if (this.abort.signal.aborted) return;
     this.halted = false;
     this.tracker.setMode('starting', 'run started');
-    if (how === 'start' && config.reconcile.onStart) this.requestReconcile('startup');
     if (config.watch.enabled) {
       this.root = await checkRoot(folder.path);
       await this.startWatcher();
@@ -232,9 +231,11 @@ export class FolderSync {
       this.reconcileTimer = setInterval(() => this.requestReconcile('timer'), config.reconcile.intervalMs);
       this.reconcileTimer.unref();
     }
-    // After a takeover or pause nobody watched the folder: its scan starts once the watcher is
-    // ready, so a change is seen by one or the other (a change in between would be missed).
-    if (how === 'takeover') this.requestReconcile('took over');
+    // Nobody watched the folder before: its scan starts once the watcher is ready, so a change is
+    // seen by one or the other (a file written after the scan read its directory and before the
+    // watcher covered it would be missed). The start-up listing runs meanwhile (listAhead).
+    if (how === 'start' && config.reconcile.onStart) this.requestReconcile('startup');
+    else if (how === 'takeover') this.requestReconcile('took over');
     else if (how === 'resume') this.requestReconcile('state database back');
     const held = this.session?.manifest.lease;
     if (held !== undefined)

@@ -3,7 +3,8 @@
  * batched during a burst of 1000 files, a failing watcher falls back to reconciliation, a rename
  * into a new directory stays a move however slow its listing or fresh the changes beside it, a
  * rename whose halves sync apart takes its ID back from the delete queue (and the delete guard
- * does not count it), and a path waiting on an unresolved upload intent gets a reconciliation soon.
+ * does not count it), a path waiting on an unresolved upload intent gets a reconciliation soon, and
+ * the start-up reconciliation scans only once the watcher is ready.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -407,6 +408,36 @@ describe('daemon in-process', () => {
         message: 'a reconciliation by the fallback timer',
       },
     );
+  });
+
+  it('the start-up reconciliation scans once the watcher is ready: a file written while it gets ready is not missed', async () => {
+    const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
+    const { logger } = captureLogger();
+    let release!: () => void;
+    const watcherReady = new Promise<void>((resolve) => (release = resolve));
+    let settingUp = false;
+    const { folder } = await folderWithFakeWatcher(p, logger, {
+      // A watcher that reports nothing: only a scan can find a file.
+      createWatcher: () => {
+        settingUp = true;
+        return { ready: () => watcherReady, close: async () => undefined, watchedCount: () => 1 };
+      },
+    });
+    const started = folder.start();
+    await waitFor(() => settingUp, { message: 'the watcher being set up' });
+    // A reconciliation queued before the watcher was ready would have scanned by now.
+    await folder.idle();
+    // Too late for any scan before the watcher, and no event will come for it.
+    await p.write('while-watcher-starts.txt', 'written before the watcher covered it\n');
+    release();
+    await started;
+    await folder.idle();
+    expect(
+      p.emulator
+        .files()
+        .map((f) => f.filename)
+        .sort(),
+    ).toEqual(['before.txt', 'while-watcher-starts.txt']);
   });
 
   it('a watched path with an unresolved upload intent triggers a reconciliation that adopts the upload', async () => {
