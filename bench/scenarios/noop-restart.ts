@@ -100,7 +100,7 @@ export const noopRestartScenario: Scenario = {
         {
           name: SYNC,
           role: 'ours',
-          note: '`sync -c <config> --json`: lock, list the remote (pages of 1000) while the manifest is read and the folder scanned, plan, exit',
+          note: '`sync -c <config> --json`: lock; list the remote (pages of 1000) and walk the folder (on a thread) while the manifest is read; plan, exit',
           run: async () => {
             const run = await runNode(CLI_ENTRY, ['sync', '-c', config, '--json'], { env });
             assertExitOk(run, SYNC);
@@ -116,7 +116,7 @@ export const noopRestartScenario: Scenario = {
         {
           name: DAEMON,
           role: 'ours',
-          note: '`run -c <config>` from spawn to its "reconciliation done" log line; its watcher starts at the same time',
+          note: '`run -c <config>` from spawn to its "reconciliation done" log line; the listing starts as the manifest is read, the scan once the watcher is ready',
           run: async () => {
             const daemon = startDaemon(config, env);
             try {
