@@ -19,11 +19,13 @@ import type { SyncMetrics } from '../metrics.js';
 import { createWatcher, listDir, type FolderWatcher, type WatchEvent } from '../local/watch.js';
 import { datedBatch } from '../local/watch-batch.js';
 import { createPathDebouncer, type PathDebouncer } from '../local/debounce.js';
+import type { PathFilter } from '../local/filter.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { KeyedQueue } from '../util/keyed-queue.js';
 import { addToList } from '../util/list-map.js';
 import {
   cancelHeadStart,
+  folderFilter,
   openFolderSession,
   passContext,
   reconcileSession,
@@ -152,6 +154,8 @@ export class FolderSync {
   /** True whenever no run is active: before start, in standby, paused, stopped. Nothing new is started. */
   private halted = true;
   private stopped = false;
+  /** A watcher set up ahead of the first run (watchAhead), until that run starts; and whether it failed. */
+  private watchingAhead: { failed: boolean } | undefined;
   /** Aborts the current run's work in flight; a new one per run. */
   private abort = new AbortController();
   /** Counts runs, so a store's late event from an earlier run is ignored. */
@@ -202,28 +206,28 @@ export class FolderSync {
     const { config, folder } = this.opts;
     const run = ++this.runId;
     this.abort = new AbortController();
-    this.session = await openFolderSession(config, folder, this.opts.client, this.opts.logger, {
-      signal: this.abort.signal,
-      // The start-up reconciliation is the first job: its listing may start while the state is read.
-      listAhead: how === 'start' && config.reconcile.onStart ? this.opts.client : undefined,
-      onEvent: (e) => this.onExecutorEvent(e),
-      store: {
-        onLeaseLost: (err) => this.onStoreHalted(run, 'standby', err),
-        onUnreachable: (err) => this.onStoreHalted(run, 'paused', err),
-        onWriteError: (err) => this.log.warn({ err: err.message }, 'state write failed; retrying'),
-        reclaimToken: this.lease.reclaimToken,
-        leaseStaleMs: this.opts.leaseStaleMs,
-        heartbeatMs: this.opts.heartbeatMs,
-      },
-    });
+    // Like the listing, only where no lease is waited for: a folder another daemon owns is not watched.
+    const ahead =
+      how === 'start' && config.watch.enabled && config.state.backend !== 'postgres'
+        ? this.watchAhead()
+        : undefined;
+    try {
+      this.session = await this.openSession(run, how);
+    } catch (err) {
+      if (ahead) await this.dropWatchAhead(ahead);
+      throw err;
+    }
     this.lease.acquired();
     // The store gave up while it opened: the halt queued behind this run closes it.
-    if (this.abort.signal.aborted) return;
+    if (this.abort.signal.aborted) {
+      if (ahead) await this.dropWatchAhead(ahead);
+      return;
+    }
     this.halted = false;
     this.tracker.setMode('starting', 'run started');
     if (config.watch.enabled) {
       this.root = await checkRoot(folder.path);
-      await this.startWatcher();
+      if (!(ahead && (await this.keepWatchAhead(ahead)))) await this.startWatcher();
       this.rootTimer = setInterval(() => void this.checkRoot(), this.opts.rootCheckMs ?? ROOT_CHECK_MS);
       this.rootTimer.unref();
     } else this.tracker.setMode('reconcile-only', 'watching is off');
@@ -237,6 +241,29 @@ export class FolderSync {
     if (how === 'start' && config.reconcile.onStart) this.requestReconcile('startup');
     else if (how === 'takeover') this.requestReconcile('took over');
     else if (how === 'resume') this.requestReconcile('state database back');
+    this.logLeaseAcquired(how);
+  }
+
+  /** Opens the folder's state for run `run` (taking the lease). */
+  private openSession(run: number, how: 'start' | 'takeover' | 'resume'): Promise<FolderSession> {
+    const { config, folder } = this.opts;
+    return openFolderSession(config, folder, this.opts.client, this.opts.logger, {
+      signal: this.abort.signal,
+      // The start-up reconciliation is the first job: its listing may start while the state is read.
+      listAhead: how === 'start' && config.reconcile.onStart ? this.opts.client : undefined,
+      onEvent: (e) => this.onExecutorEvent(e),
+      store: {
+        onLeaseLost: (err) => this.onStoreHalted(run, 'standby', err),
+        onUnreachable: (err) => this.onStoreHalted(run, 'paused', err),
+        onWriteError: (err) => this.log.warn({ err: err.message }, 'state write failed; retrying'),
+        reclaimToken: this.lease.reclaimToken,
+        leaseStaleMs: this.opts.leaseStaleMs,
+        heartbeatMs: this.opts.heartbeatMs,
+      },
+    });
+  }
+
+  private logLeaseAcquired(how: 'start' | 'takeover' | 'resume'): void {
     const held = this.session?.manifest.lease;
     if (held !== undefined)
       this.log.info(
@@ -418,14 +445,9 @@ export class FolderSync {
   }
 
   private async startWatcher(): Promise<void> {
-    const { config } = this.opts;
-    this.debouncer = createPathDebouncer({
-      quietMs: config.watch.debounceMs,
-      maxDelayMs: this.maxDelayMs(),
-      onFlush: (paths) => this.enqueuePaths(paths),
-    });
+    this.debouncer = this.newDebouncer();
     try {
-      this.watcher = this.newWatcher();
+      this.watcher = this.newWatcher(this.session!.filter);
       await this.watcher.ready();
       if (this.tracker.mode === 'starting') this.tracker.setMode('watching', 'watcher ready');
     } catch (err) {
@@ -433,11 +455,58 @@ export class FolderSync {
     }
   }
 
-  private newWatcher(): FolderWatcher {
+  /**
+   * Sets up the watcher of a first run while its state is read: the start-up scan waits for it
+   * (see openRun), and parcel's own walk of the folder runs on a thread of its own, beside the
+   * read. Until the run starts, what it hears is dropped (halted): older than the start-up scan,
+   * which sees it. Resolves whether it is ready.
+   */
+  private async watchAhead(): Promise<boolean> {
+    this.watchingAhead = { failed: false };
+    this.debouncer = this.newDebouncer();
+    this.watcher = this.newWatcher(folderFilter(this.opts.config, this.opts.folder));
+    try {
+      await this.watcher.ready();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Keeps the watcher set up ahead when it became ready and nothing failed since; else closes it
+   * (the run then sets one up as usual, which reports what is wrong).
+   */
+  private async keepWatchAhead(ahead: Promise<boolean>): Promise<boolean> {
+    const kept = (await ahead) && this.watchingAhead?.failed === false;
+    if (!kept) await this.dropWatchAhead(ahead);
+    this.watchingAhead = undefined;
+    if (kept && this.tracker.mode === 'starting') this.tracker.setMode('watching', 'watcher ready');
+    return kept;
+  }
+
+  private async dropWatchAhead(ahead: Promise<boolean>): Promise<void> {
+    await ahead;
+    this.watchingAhead = undefined;
+    this.debouncer?.close();
+    this.debouncer = undefined;
+    await this.watcher?.close().catch(() => undefined);
+    this.watcher = undefined;
+  }
+
+  private newDebouncer(): PathDebouncer {
+    return createPathDebouncer({
+      quietMs: this.opts.config.watch.debounceMs,
+      maxDelayMs: this.maxDelayMs(),
+      onFlush: (paths) => this.enqueuePaths(paths),
+    });
+  }
+
+  private newWatcher(filter: PathFilter): FolderWatcher {
     const { config, folder } = this.opts;
     return (this.opts.createWatcher ?? createWatcher)(config.watch.backend, {
       root: folder.path,
-      filter: this.session!.filter,
+      filter,
       followSymlinks: folder.followSymlinks,
       logger: this.log,
       onEvents: (events) => this.onWatchEvents(events),
@@ -446,6 +515,12 @@ export class FolderSync {
   }
 
   private onWatchError(err: Error): void {
+    if (this.watchingAhead !== undefined) {
+      // Set up ahead of the run: it is set up again, as usual, once the run starts.
+      this.log.debug({ err: err.message }, 'watcher set up ahead failed');
+      this.watchingAhead.failed = true;
+      return;
+    }
     if (err.name === 'WatchLimitError' || errorCode(err) === 'ENOSPC') {
       if (this.tracker.mode !== 'reconcile-only') {
         this.log.error(

@@ -4,7 +4,8 @@
  * into a new directory stays a move however slow its listing or fresh the changes beside it, a
  * rename whose halves sync apart takes its ID back from the delete queue (and the delete guard
  * does not count it), a path waiting on an unresolved upload intent gets a reconciliation soon, and
- * the start-up reconciliation scans only once the watcher is ready.
+ * the start-up reconciliation scans only once the watcher is ready, which the first start sets up
+ * while its state is read.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -439,6 +440,67 @@ describe('daemon in-process', () => {
         .sort(),
     ).toEqual(['before.txt', 'while-watcher-starts.txt']);
   });
+
+  it('the first start sets up its watcher while the state is read, and drops what it hears before the run starts', async () => {
+    const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
+    const { logger } = captureLogger();
+    let stateOpenAtSetUp: boolean | undefined;
+    let given: WatchOptions | undefined;
+    const stateOpen = { now: (): boolean => false };
+    const { folder } = await folderWithFakeWatcher(p, logger, {
+      createWatcher: (_backend, opts) => {
+        stateOpenAtSetUp = stateOpen.now();
+        given = opts;
+        // Heard before the run started: dropped (the start-up scan reads the folder after this).
+        opts.onEvents([{ type: 'change', path: 'before.txt' }]);
+        return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
+      },
+    });
+    stateOpen.now = () => folder.lookupView() !== undefined;
+    await folder.start();
+    await folder.idle();
+    expect(stateOpenAtSetUp).toBe(false);
+    expect(folder.status().mode).toBe('watching');
+    expect(p.emulator.files().map((f) => f.filename)).toEqual(['before.txt']);
+    // Once the run started, it hears as usual.
+    await p.write('after.txt', 'after\n');
+    given!.onEvents([{ type: 'change', path: 'after.txt' }]);
+    await waitForSync(p, { what: 'a file the watcher reported' });
+    expect(p.emulator.stats().uploadsCreated).toBe(2);
+  });
+
+  for (const how of ['its ready() fails', 'it reports an error before the run starts'] as const) {
+    it(`a watcher set up ahead is set up again when ${how}; the second reports nothing wrong`, async () => {
+      const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
+      const { logger, lines } = captureLogger();
+      let setUps = 0;
+      const { folder } = await folderWithFakeWatcher(p, logger, {
+        createWatcher: (_backend, opts) => {
+          const first = ++setUps === 1;
+          return {
+            ready: async () => {
+              if (!first) return;
+              const err = new WatchLimitError('inotify watch limit reached', {
+                root: p.folder,
+                code: 'ENOSPC',
+              });
+              if (how === 'its ready() fails') throw err;
+              opts.onError(err);
+            },
+            close: async () => undefined,
+            watchedCount: () => 1,
+          };
+        },
+      });
+      await folder.start();
+      await folder.idle();
+      expect(setUps).toBe(2);
+      expect(folder.status().mode).toBe('watching');
+      expect(folder.status().lastError).toBeUndefined();
+      expect(lines.filter((l) => (l.level as number) >= 40)).toEqual([]);
+      expect(p.emulator.files().map((f) => f.filename)).toEqual(['before.txt']);
+    });
+  }
 
   it('a watched path with an unresolved upload intent triggers a reconciliation that adopts the upload', async () => {
     const content = 'uploaded just before a crash\n';
