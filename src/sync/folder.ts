@@ -214,13 +214,13 @@ export class FolderSync {
     try {
       this.session = await this.openSession(run, how);
     } catch (err) {
-      if (ahead) await this.dropWatchAhead(ahead);
+      if (ahead) await this.dropWatchAhead();
       throw err;
     }
     this.lease.acquired();
     // The store gave up while it opened: the halt queued behind this run closes it.
     if (this.abort.signal.aborted) {
-      if (ahead) await this.dropWatchAhead(ahead);
+      if (ahead) await this.dropWatchAhead();
       return;
     }
     this.halted = false;
@@ -479,14 +479,14 @@ export class FolderSync {
    */
   private async keepWatchAhead(ahead: Promise<boolean>): Promise<boolean> {
     const kept = (await ahead) && this.watchingAhead?.failed === false;
-    if (!kept) await this.dropWatchAhead(ahead);
+    if (!kept) await this.dropWatchAhead();
     this.watchingAhead = undefined;
     if (kept && this.tracker.mode === 'starting') this.tracker.setMode('watching', 'watcher ready');
     return kept;
   }
 
-  private async dropWatchAhead(ahead: Promise<boolean>): Promise<void> {
-    await ahead;
+  /** Closes a watcher set up ahead, without waiting for it to be ready (it may never be). */
+  private async dropWatchAhead(): Promise<void> {
     this.watchingAhead = undefined;
     this.debouncer?.close();
     this.debouncer = undefined;

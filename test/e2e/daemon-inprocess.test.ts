@@ -502,6 +502,23 @@ describe('daemon in-process', () => {
     });
   }
 
+  it('a state that cannot be opened fails the start at once and closes the watcher set up ahead, ready or not', async () => {
+    const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
+    await fs.mkdir(p.stateDir, { recursive: true, mode: 0o700 });
+    await fs.writeFile(path.join(p.stateDir, 'docs.manifest.json'), '{"version": 3, "torn', { mode: 0o600 });
+    const { logger } = captureLogger();
+    let closed = 0;
+    const { folder } = await folderWithFakeWatcher(p, logger, {
+      createWatcher: () => ({
+        ready: () => new Promise<void>(() => undefined),
+        close: async () => void closed++,
+        watchedCount: () => 1,
+      }),
+    });
+    await expect(folder.start()).rejects.toThrow();
+    expect(closed).toBe(1);
+  });
+
   it('a watched path with an unresolved upload intent triggers a reconciliation that adopts the upload', async () => {
     const content = 'uploaded just before a crash\n';
     const sha256 = createHash('sha256').update(content).digest('hex');
