@@ -69,7 +69,15 @@ export async function scanOnThread(request: ScanRequest, signal?: AbortSignal): 
 export function runScanThread(request: ScanRequest, signal?: AbortSignal): Promise<ScanResult> {
   return new Promise<ScanResult>((resolve, reject) => {
     signal?.throwIfAborted();
-    const worker = startWorker(request);
+    const unavailable = (why: string): ScanThreadUnavailable =>
+      new ScanThreadUnavailable(`scan thread failed: ${why}`, { root: request.root });
+    let worker: Worker;
+    try {
+      worker = startWorker(request);
+    } catch (err) {
+      reject(unavailable(errorMessage(err)));
+      return;
+    }
     let settled = false;
     const finish = (fn: () => void): void => {
       if (settled) return;
@@ -85,8 +93,6 @@ export function runScanThread(request: ScanRequest, signal?: AbortSignal): Promi
     worker.on('message', (reply: ScanReply) =>
       finish(() => (isFailure(reply) ? reject(toError(reply)) : resolve(unpack(reply)))),
     );
-    const unavailable = (why: string): ScanThreadUnavailable =>
-      new ScanThreadUnavailable(`scan thread failed: ${why}`, { root: request.root });
     worker.on('error', (err) => finish(() => reject(unavailable(errorMessage(err)))));
     worker.on('exit', (code) => finish(() => reject(unavailable(`exited with code ${code}`))));
   });

@@ -226,8 +226,10 @@ export class FolderSync {
     this.halted = false;
     this.tracker.setMode('starting', 'run started');
     if (config.watch.enabled) {
-      this.root = await checkRoot(folder.path);
-      if (!(ahead && (await this.keepWatchAhead(ahead)))) await this.startWatcher();
+      if (!(ahead && (await this.keepWatchAhead(ahead)))) {
+        this.root = await checkRoot(folder.path);
+        await this.startWatcher();
+      }
       this.rootTimer = setInterval(() => void this.checkRoot(), this.opts.rootCheckMs ?? ROOT_CHECK_MS);
       this.rootTimer.unref();
     } else this.tracker.setMode('reconcile-only', 'watching is off');
@@ -459,16 +461,20 @@ export class FolderSync {
    * Sets up the watcher of a first run while its state is read: the start-up scan waits for it
    * (see openRun), and parcel's own walk of the folder runs on a thread of its own, beside the
    * read. Until the run starts, what it hears is dropped (halted): older than the start-up scan,
-   * which sees it. Resolves whether it is ready.
+   * which sees it. Resolves whether it is ready; never rejects (a failure is the usual set-up's
+   * to report). The root's identity is taken first, as the usual set-up does, so a root replaced
+   * while the watcher starts is noticed.
    */
   private async watchAhead(): Promise<boolean> {
     this.watchingAhead = { failed: false };
-    this.debouncer = this.newDebouncer();
-    this.watcher = this.newWatcher(folderFilter(this.opts.config, this.opts.folder));
     try {
+      this.root = await checkRoot(this.opts.folder.path);
+      this.debouncer = this.newDebouncer();
+      this.watcher = this.newWatcher(folderFilter(this.opts.config, this.opts.folder));
       await this.watcher.ready();
       return true;
-    } catch {
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, 'watcher set up ahead failed');
       return false;
     }
   }
@@ -485,9 +491,13 @@ export class FolderSync {
     return kept;
   }
 
-  /** Closes a watcher set up ahead, without waiting for it to be ready (it may never be). */
+  /**
+   * Closes a watcher set up ahead, without waiting for it to be ready (it may never be). What it
+   * heard once the run started is handed on, not dropped.
+   */
   private async dropWatchAhead(): Promise<void> {
     this.watchingAhead = undefined;
+    this.debouncer?.flushNow();
     this.debouncer?.close();
     this.debouncer = undefined;
     await this.watcher?.close().catch(() => undefined);
@@ -515,13 +525,14 @@ export class FolderSync {
   }
 
   private onWatchError(err: Error): void {
-    if (this.watchingAhead !== undefined) {
+    const fatal = err.name === 'WatchLimitError' || errorCode(err) === 'ENOSPC';
+    if (this.watchingAhead !== undefined && fatal) {
       // Set up ahead of the run: it is set up again, as usual, once the run starts.
       this.log.debug({ err: err.message }, 'watcher set up ahead failed');
       this.watchingAhead.failed = true;
       return;
     }
-    if (err.name === 'WatchLimitError' || errorCode(err) === 'ENOSPC') {
+    if (fatal) {
       if (this.tracker.mode !== 'reconcile-only') {
         this.log.error(
           { err: err.message },

@@ -425,7 +425,9 @@ describe('daemon in-process', () => {
       },
     });
     const started = folder.start();
-    await waitFor(() => settingUp, { message: 'the watcher being set up' });
+    await waitFor(() => settingUp && folder.lookupView() !== undefined, {
+      message: 'the watcher being set up and the state open',
+    });
     // A reconciliation queued before the watcher was ready would have scanned by now.
     await folder.idle();
     // Too late for any scan before the watcher, and no event will come for it.
@@ -469,7 +471,11 @@ describe('daemon in-process', () => {
     expect(p.emulator.stats().uploadsCreated).toBe(2);
   });
 
-  for (const how of ['its ready() fails', 'it reports an error before the run starts'] as const) {
+  for (const how of [
+    'its set-up throws',
+    'its ready() fails',
+    'it reports an error before the run starts',
+  ] as const) {
     it(`a watcher set up ahead is set up again when ${how}; the second reports nothing wrong`, async () => {
       const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
       const { logger, lines } = captureLogger();
@@ -477,6 +483,7 @@ describe('daemon in-process', () => {
       const { folder } = await folderWithFakeWatcher(p, logger, {
         createWatcher: (_backend, opts) => {
           const first = ++setUps === 1;
+          if (first && how === 'its set-up throws') throw new Error('no watcher here');
           return {
             ready: async () => {
               if (!first) return;
