@@ -31,9 +31,9 @@ export type ScanReply =
  * thread must load TypeScript, which a worker does not inherit: it registers tsx (found from here,
  * not from the working directory) before importing the module.
  */
-function startWorker(request: ScanRequest): Worker {
+function startWorker(request: ScanRequest, workerUrl: URL | undefined): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(fromSource ? './scan-worker.ts' : './scan-worker.js', import.meta.url);
+  const url = workerUrl ?? new URL(fromSource ? './scan-worker.ts' : './scan-worker.js', import.meta.url);
   if (!fromSource) return new Worker(url, { workerData: request });
   // require.resolve finds the CommonJS build, whose register() fails in an eval'd thread; its
   // ES module twin sits beside it (both are in tsx's exports).
@@ -47,14 +47,23 @@ function startWorker(request: ScanRequest): Worker {
 /** The scan thread could not start (no threads here, no worker module, an error outside the walk). */
 export class ScanThreadUnavailable extends FilesSyncError {}
 
+export interface ScanThreadOptions {
+  /** The thread's module; tests point it at a missing file to see the main-thread fallback. */
+  workerUrl?: URL;
+}
+
 /**
  * Scans `request.root` as scanFolder does, on a thread of its own. An abort ends the thread and
  * rejects with the signal's reason; where a thread cannot start, the scan runs here instead.
  */
-export async function scanOnThread(request: ScanRequest, signal?: AbortSignal): Promise<ScanResult> {
+export async function scanOnThread(
+  request: ScanRequest,
+  signal?: AbortSignal,
+  options: ScanThreadOptions = {},
+): Promise<ScanResult> {
   signal?.throwIfAborted();
   try {
-    return await runScanThread(request, signal);
+    return await runScanThread(request, signal, options);
   } catch (err) {
     if (!(err instanceof ScanThreadUnavailable)) throw err;
     return await scanFolder(request.root, {
@@ -66,14 +75,18 @@ export async function scanOnThread(request: ScanRequest, signal?: AbortSignal): 
 }
 
 /** scanOnThread without the fallback: rejects with ScanThreadUnavailable when the thread fails. */
-export function runScanThread(request: ScanRequest, signal?: AbortSignal): Promise<ScanResult> {
+export function runScanThread(
+  request: ScanRequest,
+  signal?: AbortSignal,
+  options: ScanThreadOptions = {},
+): Promise<ScanResult> {
   return new Promise<ScanResult>((resolve, reject) => {
     signal?.throwIfAborted();
     const unavailable = (why: string): ScanThreadUnavailable =>
       new ScanThreadUnavailable(`scan thread failed: ${why}`, { root: request.root });
     let worker: Worker;
     try {
-      worker = startWorker(request);
+      worker = startWorker(request, options.workerUrl);
     } catch (err) {
       reject(unavailable(errorMessage(err)));
       return;

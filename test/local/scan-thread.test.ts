@@ -8,7 +8,13 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPathFilter, type PathFilterOptions } from '../../src/local/filter.js';
 import { FolderUnavailableError, scanFolder, type ScanResult } from '../../src/local/scan.js';
-import { runScanThread, startThreadScan, type ScanRequest } from '../../src/local/scan-thread.js';
+import {
+  runScanThread,
+  ScanThreadUnavailable,
+  scanOnThread,
+  startThreadScan,
+  type ScanRequest,
+} from '../../src/local/scan-thread.js';
 import { REPO_ROOT } from '../helpers/project.js';
 
 let root: string;
@@ -129,6 +135,20 @@ describe('runScanThread', () => {
     const cancelled = startThreadScan({ root, filter: {}, followSymlinks: false });
     cancelled.cancel(new Error('cancelled'));
     await expect(cancelled.result).rejects.toThrow('cancelled');
+  });
+});
+
+describe('scanOnThread', () => {
+  it('scans on the main thread when the thread cannot start, with the same result', async () => {
+    await writeTree();
+    const request: ScanRequest = { root, filter: { exclude: ['**/*.log'] }, followSymlinks: false };
+    const workerUrl = new URL('./no-such-scan-worker.js', import.meta.url);
+    await expect(runScanThread(request, undefined, { workerUrl })).rejects.toBeInstanceOf(
+      ScanThreadUnavailable,
+    );
+    const fallback = comparable(await scanOnThread(request, undefined, { workerUrl }));
+    expect(fallback).toEqual(comparable(await runScanThread(request)));
+    expect(fallback.keys.length).toBeGreaterThan(10);
   });
 });
 
