@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { errorMessage, FilesSyncError } from '../errors.js';
 import type { LocalEntry } from '../types.js';
-import { childAbort } from '../util/child-abort.js';
+import { childAbort, onAbort } from '../util/child-abort.js';
 import { createPathFilter, type PathFilterOptions } from './filter.js';
 import { FolderUnavailableError, scanFolder, type ScanResult, type SkippedPath } from './scan.js';
 
@@ -92,17 +92,17 @@ export function runScanThread(
       return;
     }
     let settled = false;
+    let release = (): void => undefined;
     const finish = (fn: () => void): void => {
       if (settled) return;
       settled = true;
-      signal?.removeEventListener('abort', onAbort);
+      release();
       void worker.terminate();
       fn();
     };
     // An abort rejects with the caller's own reason, whatever it is (a refused key's message).
     const rejectWith: (reason: unknown) => void = reject;
-    const onAbort = (): void => finish(() => rejectWith(signal!.reason));
-    signal?.addEventListener('abort', onAbort, { once: true });
+    release = onAbort(signal, (reason) => finish(() => rejectWith(reason)));
     worker.on('message', (reply: ScanReply) =>
       finish(() => (isFailure(reply) ? reject(toError(reply)) : resolve(unpack(reply)))),
     );

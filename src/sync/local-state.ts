@@ -14,6 +14,7 @@ import type { PendingScan } from '../local/scan-thread.js';
 import { hashFile } from '../local/hash.js';
 import { hashPool } from '../local/hash-pool.js';
 import { errorMessage } from '../errors.js';
+import { onAbort } from '../util/child-abort.js';
 import { mapLimit } from './map-limit.js';
 import { MAX_UPLOAD_BYTES, moveSources, needsHash } from './plan.js';
 
@@ -95,14 +96,11 @@ async function localScan(src: LocalSource): Promise<ScanResult> {
       followSymlinks: src.followSymlinks,
       ...(src.signal ? { signal: src.signal } : {}),
     });
-  const { signal } = src;
-  const stop = (): void => pending.cancel(signal?.reason);
-  if (signal?.aborted) stop();
-  else signal?.addEventListener('abort', stop, { once: true });
+  const release = onAbort(src.signal, (reason) => pending.cancel(reason));
   try {
     return await pending.result;
   } finally {
-    signal?.removeEventListener('abort', stop);
+    release();
   }
 }
 

@@ -1,4 +1,15 @@
-// An AbortController that also aborts when a parent signal does, and lets go of the parent when released.
+// Reacting to an abort without leaking listeners: a callback run once when a signal aborts, and an AbortController tied to a parent signal.
+
+/**
+ * Runs `fn` with the signal's reason once it aborts (at once when it has already); the returned
+ * function removes the listener. A long-lived signal (a daemon run's) keeps no entry per call.
+ */
+export function onAbort(signal: AbortSignal | undefined, fn: (reason: unknown) => void): () => void {
+  const listener = (): void => fn(signal?.reason);
+  if (signal?.aborted) listener();
+  else signal?.addEventListener('abort', listener, { once: true });
+  return () => signal?.removeEventListener('abort', listener);
+}
 
 /**
  * A child of `parent` (when given): aborted by `abort()` or by the parent, with the parent's
@@ -10,8 +21,6 @@ export function childAbort(parent: AbortSignal | undefined): {
   release(): void;
 } {
   const controller = new AbortController();
-  const onParentAbort = (): void => controller.abort(parent?.reason);
-  if (parent?.aborted) onParentAbort();
-  else parent?.addEventListener('abort', onParentAbort, { once: true });
-  return { controller, release: () => parent?.removeEventListener('abort', onParentAbort) };
+  const release = onAbort(parent, (reason) => controller.abort(reason));
+  return { controller, release };
 }
