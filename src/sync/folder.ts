@@ -447,14 +447,28 @@ export class FolderSync {
   }
 
   private async startWatcher(): Promise<void> {
-    this.debouncer = this.newDebouncer();
     try {
-      this.watcher = this.newWatcher(this.session!.filter);
-      await this.watcher.ready();
-      if (this.tracker.mode === 'starting') this.tracker.setMode('watching', 'watcher ready');
+      await this.setUpWatcher(this.session!.filter);
+      this.watcherReady();
     } catch (err) {
       this.onWatchError(err as Error);
     }
+  }
+
+  /** A debouncer and a watcher that passes what `filter` syncs; resolves once it is ready. */
+  private async setUpWatcher(filter: PathFilter): Promise<void> {
+    this.debouncer = createPathDebouncer({
+      quietMs: this.opts.config.watch.debounceMs,
+      maxDelayMs: this.maxDelayMs(),
+      onFlush: (paths) => this.enqueuePaths(paths),
+    });
+    this.watcher = this.newWatcher(filter);
+    await this.watcher.ready();
+  }
+
+  /** A starting folder is watching once its watcher is ready. */
+  private watcherReady(): void {
+    if (this.tracker.mode === 'starting') this.tracker.setMode('watching', 'watcher ready');
   }
 
   /**
@@ -469,9 +483,7 @@ export class FolderSync {
     this.watchingAhead = { failed: false };
     try {
       this.root = await checkRoot(this.opts.folder.path);
-      this.debouncer = this.newDebouncer();
-      this.watcher = this.newWatcher(folderFilter(this.opts.config, this.opts.folder));
-      await this.watcher.ready();
+      await this.setUpWatcher(folderFilter(this.opts.config, this.opts.folder));
       return true;
     } catch (err) {
       this.log.debug({ err: errorMessage(err) }, 'watcher set up ahead failed');
@@ -487,7 +499,7 @@ export class FolderSync {
     const kept = (await ahead) && this.watchingAhead?.failed === false;
     if (!kept) await this.dropWatchAhead();
     this.watchingAhead = undefined;
-    if (kept && this.tracker.mode === 'starting') this.tracker.setMode('watching', 'watcher ready');
+    if (kept) this.watcherReady();
     return kept;
   }
 
@@ -502,14 +514,6 @@ export class FolderSync {
     this.debouncer = undefined;
     await this.watcher?.close().catch(() => undefined);
     this.watcher = undefined;
-  }
-
-  private newDebouncer(): PathDebouncer {
-    return createPathDebouncer({
-      quietMs: this.opts.config.watch.debounceMs,
-      maxDelayMs: this.maxDelayMs(),
-      onFlush: (paths) => this.enqueuePaths(paths),
-    });
   }
 
   private newWatcher(filter: PathFilter): FolderWatcher {
