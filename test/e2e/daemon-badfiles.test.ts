@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeProject } from '../helpers/project.js';
+import { makeProject, remoteNames } from '../helpers/project.js';
 import { startDaemon, waitForSync, type DaemonProcess } from './daemon-harness.js';
 
 let daemon: DaemonProcess | undefined;
@@ -39,12 +39,7 @@ describe('bad files', () => {
     await daemon.waitForLog(() => warned('live-big.bin'), 'the live refused file reported');
 
     expect(daemon.child.exitCode).toBeNull();
-    expect(
-      p.emulator
-        .files()
-        .map((f) => f.filename)
-        .sort(),
-    ).toEqual(['good.txt', 'live-good.txt']);
+    expect(remoteNames(p)).toEqual(['good.txt', 'live-good.txt']);
     expect((await daemon.stop('SIGTERM')).code).toBe(0);
   });
 });

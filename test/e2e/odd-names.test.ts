@@ -11,17 +11,9 @@ import { FilesClient } from '../../src/api/client.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { makeProject, runCli, TEST_KEY, type Project } from '../helpers/project.js';
+import { makeProject, remoteNames, runCli, TEST_KEY } from '../helpers/project.js';
 import { syncJson } from '../helpers/sync-cli.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** The file names on the emulator, sorted. */
-function remoteNames(p: Project): string[] {
-  return p.emulator
-    .files()
-    .map((f) => f.filename)
-    .sort();
-}
 
 const NEWLINE_NAME = 'two\nlines.txt';
 const ESC_NAME = 'red\u001b[31m.txt';

@@ -113,6 +113,14 @@ export async function makeProjectWithClient(files: Record<string, string>) {
   return { p, config, folder: config.folders[0]!, c };
 }
 
+/** The file names on the project's emulator, sorted. */
+export function remoteNames(p: Project): string[] {
+  return p.emulator
+    .files()
+    .map((f) => f.filename)
+    .sort();
+}
+
 export interface CliResult {
   code: number | null;
   stdout: string;
