@@ -26,11 +26,14 @@ import { addToList } from '../util/list-map.js';
 import {
   cancelHeadStart,
   folderFilter,
+  folderScanRequest,
   openFolderSession,
   passContext,
   reconcileSession,
   type FolderSession,
+  type HeadStart,
 } from './session.js';
+import { startThreadScan, type PendingScan } from '../local/scan-thread.js';
 import { runPass, type RemoteLister } from './pass.js';
 import { isUploadOp, opPath } from './ops.js';
 import { FolderStatusTracker } from './folder-status.js';
@@ -66,6 +69,12 @@ const RETRY_MAX_MS = 5 * 60_000;
 const FALLBACK_RECONCILE_MS = 5 * 60_000;
 /** How often a watched folder's root is stat'ed: a root renamed away kills watchers silently. */
 const ROOT_CHECK_MS = 1_000;
+/**
+ * Watcher events kept while the walk ahead runs (walkAhead); past this many (a big copy under
+ * way as the daemon starts), the walk ahead is dropped and the reconciliation walks after the
+ * run starts, as it does without one.
+ */
+const MAX_HEARD_AHEAD = 50_000;
 /** The one key of the folder's job queue: every job waits for the one before. */
 const JOBS = ['jobs'];
 
@@ -156,6 +165,13 @@ export class FolderSync {
   private stopped = false;
   /** A watcher set up ahead of the first run (watchAhead), until that run starts; and whether it failed. */
   private watchingAhead: { failed: boolean } | undefined;
+  /**
+   * The start-up walk, started on its thread once the watcher set up ahead was ready while the
+   * state was still being read (walkAhead), until the start-up reconciliation takes it; and what
+   * the watcher heard meanwhile, until the run starts and hears it.
+   */
+  private scanAhead: PendingScan | undefined;
+  private heardAhead: WatchEvent[] | undefined;
   /** Aborts the current run's work in flight; a new one per run. */
   private abort = new AbortController();
   /** Counts runs, so a store's late event from an earlier run is ignored. */
@@ -334,6 +350,7 @@ export class FolderSync {
     this.debouncer = undefined;
     await this.watcher?.close().catch(() => undefined);
     this.watcher = undefined;
+    this.dropScanAhead();
     this.abort.abort();
     await this.idle();
     this.queuedPaths.clear();
@@ -484,6 +501,7 @@ export class FolderSync {
     try {
       this.root = await checkRoot(this.opts.folder.path);
       await this.setUpWatcher(folderFilter(this.opts.config, this.opts.folder));
+      this.walkAhead();
       return true;
     } catch (err) {
       this.log.debug({ err: errorMessage(err) }, 'watcher set up ahead failed');
@@ -499,8 +517,66 @@ export class FolderSync {
     const kept = (await ahead) && this.watchingAhead?.failed === false;
     if (!kept) await this.dropWatchAhead();
     this.watchingAhead = undefined;
-    if (kept) this.watcherReady();
+    if (kept) {
+      this.watcherReady();
+      const heard = this.heardAhead;
+      this.heardAhead = undefined;
+      if (heard !== undefined && heard.length > 0) this.onWatchEvents(heard);
+    }
     return kept;
+  }
+
+  /**
+   * Starts the start-up reconciliation's walk on its thread when the watcher set up ahead is
+   * ready while the state is still being read (a large state): the walk overlaps the rest of the
+   * read, as the one-shot sync's does. It follows the watcher, so a change made after the walk
+   * read its directory is heard: what is heard from now on is kept (heardAhead) and handed to the
+   * run once it starts, not dropped. A state read first leaves the walk to the reconciliation.
+   */
+  private walkAhead(): void {
+    const { config, folder } = this.opts;
+    if (this.session !== undefined || this.watchingAhead?.failed !== false) return;
+    if (!config.reconcile.onStart || this.abort.signal.aborted) return;
+    this.heardAhead = [];
+    const scan = startThreadScan(folderScanRequest(config, folder), this.abort.signal);
+    this.scanAhead = scan;
+    this.log.debug('walking the folder while its state is read');
+    scan.result.then(
+      (found) => this.log.debug({ files: found.entries.size }, 'walk ahead done'),
+      () => undefined,
+    );
+  }
+
+  /** Keeps what the watcher hears while the walk ahead runs; too much, and the walk is dropped. */
+  private hearAhead(events: WatchEvent[]): void {
+    const heard = this.heardAhead!;
+    for (const e of events) heard.push(e);
+    if (heard.length <= MAX_HEARD_AHEAD) return;
+    this.log.debug(
+      { events: heard.length },
+      'too much heard while walking ahead; the reconciliation walks later',
+    );
+    this.dropScanAhead();
+  }
+
+  /** Ends a walk ahead nobody will use, and forgets what was heard meanwhile. */
+  private dropScanAhead(): void {
+    this.scanAhead?.cancel();
+    this.scanAhead = undefined;
+    this.heardAhead = undefined;
+  }
+
+  /** The session's head start, with the walk ahead (walkAhead) when there is one. */
+  private takeHeadStart(): HeadStart | undefined {
+    const headStart = this.session!.takeHeadStart();
+    const scan = this.scanAhead;
+    this.scanAhead = undefined;
+    if (scan === undefined) return headStart;
+    if (headStart === undefined || headStart.scan !== undefined) {
+      scan.cancel();
+      return headStart;
+    }
+    return { ...headStart, scan };
   }
 
   /**
@@ -509,6 +585,7 @@ export class FolderSync {
    */
   private async dropWatchAhead(): Promise<void> {
     this.watchingAhead = undefined;
+    this.dropScanAhead();
     this.debouncer?.flushNow();
     this.debouncer?.close();
     this.debouncer = undefined;
@@ -564,6 +641,10 @@ export class FolderSync {
   }
 
   private onWatchEvents(events: WatchEvent[]): void {
+    if (this.heardAhead !== undefined) {
+      this.hearAhead(events);
+      return;
+    }
     if (this.halted) return;
     const now = Date.now();
     const manifest = this.session!.manifest;
@@ -710,9 +791,9 @@ export class FolderSync {
     reason: string,
     allowMassDelete = this.opts.allowMassDelete,
   ): Promise<ReconcileReport | undefined> {
-    // The start-up reconciliation's listing, started as the run opened (the walk is not: the
-    // watcher subscribes after the open, so a walk before it could miss a file; see walkAhead).
-    const headStart = this.session!.takeHeadStart();
+    // The start-up reconciliation's listing, started as the run opened, and its walk when the
+    // watcher was ready before the state (see walkAhead).
+    const headStart = this.takeHeadStart();
     // A refused key that the listing met itself is reported by the pass, as it was when the
     // listing came after the scan (and the pass stops at once); any other degradation defers.
     if (this.opts.health?.degraded && !(headStart && 'refused' in (await headStart.listing.result))) {
@@ -784,7 +865,7 @@ export class FolderSync {
     }
     // A listing started as the run opened is the start-up reconciliation's; any batch before
     // that reconciliation would make it stale.
-    cancelHeadStart(this.session!.takeHeadStart());
+    cancelHeadStart(this.takeHeadStart());
     const ctx = passContext(this.session!, this.opts.config, this.opts.client, {
       allowMassDelete: this.opts.allowMassDelete,
       signal: this.abort.signal,
@@ -924,6 +1005,7 @@ export class FolderSync {
     this.timers.close();
     this.debouncer?.close();
     await this.watcher?.close().catch(() => undefined);
+    this.dropScanAhead();
     const drained = await settledWithin(this.idle(), drainMs);
     if (!drained) {
       this.log.warn(

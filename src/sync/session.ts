@@ -6,7 +6,7 @@ import { openManifest } from '../state/manifest.js';
 import { openFolderStore, type FolderStore, type FolderStoreOptions } from '../state/open-store.js';
 import type { ForeignClaims } from './foreign-claims.js';
 import { createPathFilter, type PathFilter, type PathFilterOptions } from '../local/filter.js';
-import { startThreadScan, type PendingScan } from '../local/scan-thread.js';
+import { startThreadScan, type PendingScan, type ScanRequest } from '../local/scan-thread.js';
 import { Executor, type ExecutorClient, type ExecutorEvent } from './execute.js';
 import { logFileOp } from './file-op-log.js';
 import { reconcileFolder, type ReconcileReport } from './reconcile.js';
@@ -143,9 +143,16 @@ function startHeadStart(
   if (listAhead === undefined || config.state.backend === 'postgres') return undefined;
   const listing = startListing({ client: clientForFolder(listAhead, folder), logger, signal });
   if (walkAhead !== true) return { listing };
-  const filter = folderFilterOptions(config, folder);
-  const request = { root: folder.path, filter, followSymlinks: folder.followSymlinks };
-  return { listing, scan: startThreadScan(request, signal) };
+  return { listing, scan: startThreadScan(folderScanRequest(config, folder), signal) };
+}
+
+/** What a walk of the folder on its thread is given (`startThreadScan`). */
+export function folderScanRequest(config: Config, folder: FolderConfig): ScanRequest {
+  return {
+    root: folder.path,
+    filter: folderFilterOptions(config, folder),
+    followSymlinks: folder.followSymlinks,
+  };
 }
 
 type SessionParts = Pick<FolderSession, 'manifest' | 'filter' | 'executor' | 'foreign'>;

@@ -5,14 +5,16 @@
  * rename whose halves sync apart takes its ID back from the delete queue (and the delete guard
  * does not count it), a path waiting on an unresolved upload intent gets a reconciliation soon, and
  * the start-up reconciliation scans only once the watcher is ready, which the first start sets up
- * while its state is read.
+ * while its state is read (and when it is ready first, walks from then on, keeping what it hears).
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeProject, remoteNames, TEST_KEY, type Project } from '../helpers/project.js';
+import { makeProject, remoteNames, runCli, TEST_KEY, type Project } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -113,6 +115,37 @@ async function renameIntoNewDirectory(p: Project, watcher: () => WatchOptions): 
     { type: 'unlink', path: 'reports/q3.csv', quietMs: 50 },
     { type: 'change', path: 'keep.txt', quietMs: 5 },
   ]);
+}
+
+/**
+ * Holds the next read of the folder's state: one shard of it becomes a FIFO, so its reader waits
+ * until `release()` writes the shard into it (the shard is a regular file again after). Released
+ * in the cleanup too, so a failing test does not leave a start hanging.
+ */
+async function holdStateRead(p: Project): Promise<{ release: () => Promise<void> }> {
+  const head = JSON.parse(await fs.readFile(path.join(p.stateDir, 'docs.manifest.json'), 'utf8')) as {
+    shards: Array<string | null>;
+  };
+  const shard = path.join(
+    p.stateDir,
+    'docs.manifest.d',
+    head.shards.find((s) => s !== null)!,
+  );
+  const text = await fs.readFile(shard);
+  await fs.unlink(shard);
+  execFileSync('mkfifo', ['-m', '600', shard]);
+  let released: Promise<void> | undefined;
+  const release = (): Promise<void> =>
+    (released ??= (async () => {
+      // Not blocking: with no reader yet (ENXIO), the regular file below is what it will read.
+      const fifo = await fs.open(shard, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch(() => undefined);
+      await fifo?.writeFile(text);
+      await fifo?.close();
+      await fs.writeFile(`${shard}.again`, text, { mode: 0o600 });
+      await fs.rename(`${shard}.again`, shard);
+    })());
+  cleanups.push(release);
+  return { release };
 }
 
 describe('daemon in-process', () => {
@@ -503,6 +536,83 @@ describe('daemon in-process', () => {
       expect(p.emulator.files().map((f) => f.filename)).toEqual(['before.txt']);
     });
   }
+
+  it('a start whose state is slow to read walks the folder once its watcher is ready, and hears what changes meanwhile', async () => {
+    const p = (project = await makeProject({ files: { 'before.txt': 'before\n', 'edited.txt': 'v1\n' } }));
+    expect((await runCli(['sync', '-c', p.configPath], { env: p.env })).code).toBe(0);
+    const { logger, lines } = captureLogger();
+    let given: WatchOptions | undefined;
+    const { folder } = await folderWithFakeWatcher(p, logger, {
+      createWatcher: (_backend, opts) => {
+        given = opts;
+        return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
+      },
+    });
+    const stateRead = await holdStateRead(p);
+    const started = folder.start();
+    await waitFor(() => lines.some((l) => l.msg === 'walk ahead done'), { message: 'the walk ahead' });
+    expect(folder.lookupView()).toBeUndefined();
+    // After the walk read the folder and before the run starts: only the watcher knows of these.
+    await p.write('edited.txt', 'v2, written while the state was read\n');
+    await p.write('new.txt', 'new\n');
+    given!.onEvents([
+      { type: 'change', path: 'edited.txt' },
+      { type: 'change', path: 'new.txt' },
+    ]);
+    await stateRead.release();
+    await started;
+    await waitForSync(p, { what: 'the changes heard while the state was read', timeoutMs: 10_000 });
+    expect(remoteNames(p)).toEqual(['before.txt', 'edited.txt', 'new.txt']);
+    expect(p.emulator.stats().uploadsCreated).toBe(4);
+  });
+
+  it('a start that hears more than it keeps while walking ahead walks again once the run starts', async () => {
+    const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
+    expect((await runCli(['sync', '-c', p.configPath], { env: p.env })).code).toBe(0);
+    const { logger, lines } = captureLogger();
+    let given: WatchOptions | undefined;
+    const { folder } = await folderWithFakeWatcher(p, logger, {
+      createWatcher: (_backend, opts) => {
+        given = opts;
+        return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
+      },
+    });
+    const stateRead = await holdStateRead(p);
+    const started = folder.start();
+    await waitFor(() => lines.some((l) => l.msg === 'walk ahead done'), { message: 'the walk ahead' });
+    // No event names this file: the walk ahead is dropped, and only a later walk finds it.
+    await p.write('unheard.txt', 'written while a flood of events came in\n');
+    const flood = Array.from({ length: 50_001 }, () => ({ type: 'change' as const, path: 'before.txt' }));
+    given!.onEvents(flood);
+    await stateRead.release();
+    await started;
+    await waitForSync(p, { what: 'a file only a walk after the start finds', timeoutMs: 10_000 });
+    expect(remoteNames(p)).toEqual(['before.txt', 'unheard.txt']);
+  });
+
+  it('a watcher set up ahead that fails while the folder is walked ahead leaves the walk to the reconciliation', async () => {
+    const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
+    expect((await runCli(['sync', '-c', p.configPath], { env: p.env })).code).toBe(0);
+    const { logger, lines } = captureLogger();
+    const given: WatchOptions[] = [];
+    const { folder } = await folderWithFakeWatcher(p, logger, {
+      createWatcher: (_backend, opts) => {
+        given.push(opts);
+        return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
+      },
+    });
+    const stateRead = await holdStateRead(p);
+    const started = folder.start();
+    await waitFor(() => lines.some((l) => l.msg === 'walk ahead done'), { message: 'the walk ahead' });
+    given[0]!.onError(new WatchLimitError('inotify watch limit reached', { root: p.folder, code: 'ENOSPC' }));
+    // Missed by the walk ahead and by the failed watcher: only a walk after the next watcher finds it.
+    await p.write('unheard.txt', 'written after the first watcher failed\n');
+    await stateRead.release();
+    await started;
+    await waitForSync(p, { what: 'a file only a walk after the start finds', timeoutMs: 10_000 });
+    expect(given).toHaveLength(2);
+    expect(folder.status().mode).toBe('watching');
+  });
 
   it('a state that cannot be opened fails the start at once and closes the watcher set up ahead, ready or not', async () => {
     const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
