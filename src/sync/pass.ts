@@ -417,9 +417,12 @@ async function expiredAmong(
 }
 
 /** A live, copy-free view of a manifest's entries for the planner. */
-function liveEntries(manifest: Pick<PassManifest, 'get' | 'paths' | 'entries'>): EntryLookup {
+function liveEntries(
+  manifest: Pick<PassManifest, 'get' | 'paths' | 'entries' | 'findByFileId'>,
+): EntryLookup {
   return {
     get: (p) => manifest.get(p),
+    hasFileId: (id) => manifest.findByFileId(id) !== undefined,
     keys: () => manifest.paths(),
     *values() {
       for (const [, e] of manifest.entries()) yield e;

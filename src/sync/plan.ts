@@ -40,6 +40,8 @@ export interface EntryLookup {
   get(path: string): ManifestEntry | undefined;
   keys(): IterableIterator<string>;
   values(): IterableIterator<ManifestEntry>;
+  /** Whether an entry has this file ID: a store answers from its index (else the planner collects every entry's ID). */
+  hasFileId?(fileId: string): boolean;
 }
 
 export interface ManifestView {
@@ -241,7 +243,15 @@ interface ResolvedIntents {
   /** Paths whose intent's remote file is adopted: nothing else is planned for them. */
   adopted: ReadonlySet<string>;
   /** Remote IDs that are ours (manifest, pending deletes, other folders, this plan's candidates). */
-  claimedRemote: ReadonlySet<string>;
+  claimedRemote: { has(fileId: string): boolean };
+}
+
+/** Whether an entry has the file ID: the lookup's own index when it has one, else a set of every entry's ID. */
+function entryFileIds(entries: EntryLookup): (fileId: string) => boolean {
+  if (entries.hasFileId) return (id) => entries.hasFileId!(id);
+  const ids = new Set<string>();
+  for (const e of entries.values()) ids.add(e.fileId);
+  return (id) => ids.has(id);
 }
 
 /**
@@ -259,16 +269,18 @@ function resolveIntents(ctx: PlanContext): ResolvedIntents {
   const ops: SyncOp[] = [];
   const resolvedPaths = new Set<string>();
   const adopted = new Set<string>();
-  const claimedRemote = new Set<string>();
-  if (!remote) return { ops, resolvedPaths, adopted, claimedRemote };
+  const claimedBesides = new Set<string>();
+  if (!remote) return { ops, resolvedPaths, adopted, claimedRemote: claimedBesides };
 
   const pendingDeleteIds = input.manifest.pendingDeletes.map((d) => d.fileId);
   const suspects = input.manifest.suspects ?? [];
-  // Only a listing needs to know every ID we own; a watcher batch must not walk 100k entries.
-  for (const e of entries.values()) claimedRemote.add(e.fileId);
-  for (const id of pendingDeleteIds) claimedRemote.add(id);
-  for (const s of suspects) claimedRemote.add(s.fileId);
-  for (const id of input.foreignIds ?? []) claimedRemote.add(id);
+  // Only a listing needs to know every ID we own; a watcher batch must not walk 100k entries (nor
+  // does a full pass over a store, which has an index of them).
+  const isEntryId = entryFileIds(entries);
+  for (const id of pendingDeleteIds) claimedBesides.add(id);
+  for (const s of suspects) claimedBesides.add(s.fileId);
+  for (const id of input.foreignIds ?? []) claimedBesides.add(id);
+  const claimedRemote = { has: (id: string) => claimedBesides.has(id) || isEntryId(id) };
   const lo = input.clock?.lo ?? -Infinity;
   const hi = input.clock?.hi ?? Infinity;
   const unproven = (path: string, f: RemoteFile, why: string): SyncOp =>
@@ -318,7 +330,7 @@ function resolveIntents(ctx: PlanContext): ResolvedIntents {
     const first = group[0]!;
     for (const intent of group) resolvedPaths.add(intent.path);
     const candidates = possibleSince(key, first.startedAt);
-    for (const c of candidates) claimedRemote.add(c.id);
+    for (const c of candidates) claimedBesides.add(c.id);
     const only = group.length === 1 && candidates.length === 1 ? candidates[0]! : undefined;
     const provable = only !== undefined && Date.parse(only.createdAt) >= Date.parse(first.startedAt) + hi;
     const local = input.local.get(first.path);
@@ -353,7 +365,7 @@ function resolveIntents(ctx: PlanContext): ResolvedIntents {
   for (const u of settling) {
     const late = possibleSince(keyOf(u), u.startedAt);
     for (const c of late) {
-      claimedRemote.add(c.id);
+      claimedBesides.add(c.id);
       ops.push(
         unproven(
           u.path,

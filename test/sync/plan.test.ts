@@ -95,15 +95,36 @@ interface PlanRow {
   unmanaged?: number;
 }
 
+/** The same input with the entries' file IDs indexed (`hasFileId`), as a store's live view gives them. */
+function indexed(i: PlanInput): PlanInput {
+  const entries = i.manifest.entries;
+  const ids = new Set([...entries.values()].map((e) => e.fileId));
+  return {
+    ...i,
+    manifest: {
+      ...i.manifest,
+      entries: {
+        get: (p) => entries.get(p),
+        keys: () => entries.keys(),
+        values: () => entries.values(),
+        hasFileId: (id) => ids.has(id),
+      },
+    },
+  };
+}
+
+/** Each row twice: entries as a plain map (the planner collects their IDs), and indexed. */
 function testRows(rows: PlanRow[]): void {
   for (const row of rows) {
-    it(row.name, () => {
-      const plan = planSync(row.in);
-      expect(plan.ops.map(show)).toEqual(row.ops);
-      expect(plan.skipped).toEqual(row.skipped ?? []);
-      if (row.unchanged !== undefined) expect(plan.unchanged).toBe(row.unchanged);
-      if (row.unmanaged !== undefined) expect(plan.unmanagedRemote).toBe(row.unmanaged);
-    });
+    for (const how of ['map', 'indexed'] as const) {
+      it(`${row.name} (${how})`, () => {
+        const plan = planSync(how === 'map' ? row.in : indexed(row.in));
+        expect(plan.ops.map(show)).toEqual(row.ops);
+        expect(plan.skipped).toEqual(row.skipped ?? []);
+        if (row.unchanged !== undefined) expect(plan.unchanged).toBe(row.unchanged);
+        if (row.unmanaged !== undefined) expect(plan.unmanagedRemote).toBe(row.unmanaged);
+      });
+    }
   }
 }
 
@@ -381,17 +402,17 @@ describe('planSync rules', () => {
     ]);
   });
 
-  it('counts remote files it does not manage and never plans anything for them', () => {
-    const plan = planSync(
-      input({
+  for (const how of ['map', 'indexed'] as const)
+    it(`counts remote files it does not manage and never plans anything for them (${how})`, () => {
+      const given = input({
         local: [local('a.txt', undefined)],
         entries: { 'a.txt': entry('f1', 'h1') },
         remote: [remoteFile('f1'), remoteFile('other1'), remoteFile('other2', 'a.txt')],
-      }),
-    );
-    expect(plan.ops).toEqual([]);
-    expect(plan.unmanagedRemote).toBe(2);
-  });
+      });
+      const plan = planSync(how === 'map' ? given : indexed(given));
+      expect(plan.ops).toEqual([]);
+      expect(plan.unmanagedRemote).toBe(2);
+    });
 
   it('counts ops by kind', () => {
     const plan = planSync(
