@@ -118,7 +118,7 @@ export const noopRestartScenario: Scenario = {
         {
           name: DAEMON,
           role: 'ours',
-          note: '`run -c <config>` from spawn to its "reconciliation done" log line; the listing and the watcher start as the manifest is read, the scan once the watcher is ready',
+          note: '`run -c <config>` from spawn to its "reconciliation done" log line; the listing and the watcher start as the manifest is read, the walk (on a thread) once the watcher is ready',
           run: async () => {
             const daemon = startDaemon(config, env);
             try {

@@ -84,7 +84,8 @@ function absPath(root: string, relPath: string): string {
 
 /**
  * The walk of a full scan: the one started ahead on its thread (`LocalSource.scan`), else one here.
- * A walk on a thread pays only when it overlaps the state's read: started later (the daemon's
+ * A walk on a thread pays only when it overlaps the state's read (the one-shot sync's, and a
+ * daemon start's once its watcher is ready): started after it (the daemon's later
  * reconciliations), it took longer than here (the thread's start, the entries sent across, both
  * cores already busy with the listing and the watcher).
  */
