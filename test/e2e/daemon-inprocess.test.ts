@@ -148,6 +148,42 @@ async function holdStateRead(p: Project): Promise<{ release: () => Promise<void>
   return { release };
 }
 
+/**
+ * A synced project whose FolderSync is starting with its state's read held (holdStateRead), once
+ * its walk ahead is done: the test changes the folder, then lets the run start (`startRun`).
+ * `watchers` holds what each watcher set up was given.
+ */
+async function walkingAhead(files: Record<string, string>): Promise<{
+  p: Project;
+  folder: FolderSync;
+  watchers: WatchOptions[];
+  startRun: () => Promise<void>;
+}> {
+  const p = (project = await makeProject({ files }));
+  expect((await runCli(['sync', '-c', p.configPath], { env: p.env })).code).toBe(0);
+  const { logger, lines } = captureLogger();
+  const watchers: WatchOptions[] = [];
+  const { folder } = await folderWithFakeWatcher(p, logger, {
+    createWatcher: (_backend, opts) => {
+      watchers.push(opts);
+      return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
+    },
+  });
+  const stateRead = await holdStateRead(p);
+  const started = folder.start();
+  await waitFor(() => lines.some((l) => l.msg === 'walk ahead done'), { message: 'the walk ahead' });
+  expect(folder.lookupView()).toBeUndefined();
+  return {
+    p,
+    folder,
+    watchers,
+    startRun: async () => {
+      await stateRead.release();
+      await started;
+    },
+  };
+}
+
 describe('daemon in-process', () => {
   it('syncs a burst of 1000 new files with the manifest written in batches', async () => {
     const p = (project = await makeProject({ config: { api: { concurrency: 8 } } }));
@@ -538,79 +574,41 @@ describe('daemon in-process', () => {
   }
 
   it('a start whose state is slow to read walks the folder once its watcher is ready, and hears what changes meanwhile', async () => {
-    const p = (project = await makeProject({ files: { 'before.txt': 'before\n', 'edited.txt': 'v1\n' } }));
-    expect((await runCli(['sync', '-c', p.configPath], { env: p.env })).code).toBe(0);
-    const { logger, lines } = captureLogger();
-    let given: WatchOptions | undefined;
-    const { folder } = await folderWithFakeWatcher(p, logger, {
-      createWatcher: (_backend, opts) => {
-        given = opts;
-        return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
-      },
-    });
-    const stateRead = await holdStateRead(p);
-    const started = folder.start();
-    await waitFor(() => lines.some((l) => l.msg === 'walk ahead done'), { message: 'the walk ahead' });
-    expect(folder.lookupView()).toBeUndefined();
+    const { p, watchers, startRun } = await walkingAhead({ 'before.txt': 'before\n', 'edited.txt': 'v1\n' });
     // After the walk read the folder and before the run starts: only the watcher knows of these.
     await p.write('edited.txt', 'v2, written while the state was read\n');
     await p.write('new.txt', 'new\n');
-    given!.onEvents([
+    watchers[0]!.onEvents([
       { type: 'change', path: 'edited.txt' },
       { type: 'change', path: 'new.txt' },
     ]);
-    await stateRead.release();
-    await started;
+    await startRun();
     await waitForSync(p, { what: 'the changes heard while the state was read', timeoutMs: 10_000 });
     expect(remoteNames(p)).toEqual(['before.txt', 'edited.txt', 'new.txt']);
     expect(p.emulator.stats().uploadsCreated).toBe(4);
   });
 
   it('a start that hears more than it keeps while walking ahead walks again once the run starts', async () => {
-    const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
-    expect((await runCli(['sync', '-c', p.configPath], { env: p.env })).code).toBe(0);
-    const { logger, lines } = captureLogger();
-    let given: WatchOptions | undefined;
-    const { folder } = await folderWithFakeWatcher(p, logger, {
-      createWatcher: (_backend, opts) => {
-        given = opts;
-        return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
-      },
-    });
-    const stateRead = await holdStateRead(p);
-    const started = folder.start();
-    await waitFor(() => lines.some((l) => l.msg === 'walk ahead done'), { message: 'the walk ahead' });
+    const { p, watchers, startRun } = await walkingAhead({ 'before.txt': 'before\n' });
     // No event names this file: the walk ahead is dropped, and only a later walk finds it.
     await p.write('unheard.txt', 'written while a flood of events came in\n');
     const flood = Array.from({ length: 50_001 }, () => ({ type: 'change' as const, path: 'before.txt' }));
-    given!.onEvents(flood);
-    await stateRead.release();
-    await started;
+    watchers[0]!.onEvents(flood);
+    await startRun();
     await waitForSync(p, { what: 'a file only a walk after the start finds', timeoutMs: 10_000 });
     expect(remoteNames(p)).toEqual(['before.txt', 'unheard.txt']);
   });
 
   it('a watcher set up ahead that fails while the folder is walked ahead leaves the walk to the reconciliation', async () => {
-    const p = (project = await makeProject({ files: { 'before.txt': 'before\n' } }));
-    expect((await runCli(['sync', '-c', p.configPath], { env: p.env })).code).toBe(0);
-    const { logger, lines } = captureLogger();
-    const given: WatchOptions[] = [];
-    const { folder } = await folderWithFakeWatcher(p, logger, {
-      createWatcher: (_backend, opts) => {
-        given.push(opts);
-        return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
-      },
-    });
-    const stateRead = await holdStateRead(p);
-    const started = folder.start();
-    await waitFor(() => lines.some((l) => l.msg === 'walk ahead done'), { message: 'the walk ahead' });
-    given[0]!.onError(new WatchLimitError('inotify watch limit reached', { root: p.folder, code: 'ENOSPC' }));
+    const { p, folder, watchers, startRun } = await walkingAhead({ 'before.txt': 'before\n' });
+    watchers[0]!.onError(
+      new WatchLimitError('inotify watch limit reached', { root: p.folder, code: 'ENOSPC' }),
+    );
     // Missed by the walk ahead and by the failed watcher: only a walk after the next watcher finds it.
     await p.write('unheard.txt', 'written after the first watcher failed\n');
-    await stateRead.release();
-    await started;
+    await startRun();
     await waitForSync(p, { what: 'a file only a walk after the start finds', timeoutMs: 10_000 });
-    expect(given).toHaveLength(2);
+    expect(watchers).toHaveLength(2);
     expect(folder.status().mode).toBe('watching');
   });
 
