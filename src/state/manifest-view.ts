@@ -69,6 +69,11 @@ export class ManifestView implements StateReader {
     return this.byFileId.get(fileId);
   }
 
+  get fileIdsDistinct(): boolean {
+    // The index holds only IDs some entry has: as many IDs as entries means each entry's is there.
+    return this.byFileId.size === this.entryCount;
+  }
+
   pendingUploads(): PendingUpload[] {
     return [...this.uploads.values()];
   }

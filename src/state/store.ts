@@ -27,6 +27,11 @@ export interface StateReader {
   entries(): IterableIterator<[string, ManifestEntry]>;
   /** The path recorded for a file ID. */
   findByFileId(fileId: string): string | undefined;
+  /**
+   * True when findByFileId knows every entry's file ID: no two entries share one (a damaged state
+   * could; the index then keeps one of them, and may lose the ID when that one goes).
+   */
+  readonly fileIdsDistinct: boolean;
   pendingUploads(): PendingUpload[];
   pendingUpload(relPath: string): PendingUpload | undefined;
   pendingDeletes(): PendingDelete[];

@@ -418,11 +418,14 @@ async function expiredAmong(
 
 /** A live, copy-free view of a manifest's entries for the planner. */
 function liveEntries(
-  manifest: Pick<PassManifest, 'get' | 'paths' | 'entries' | 'findByFileId'>,
+  manifest: Pick<PassManifest, 'get' | 'paths' | 'entries' | 'findByFileId' | 'fileIdsDistinct'>,
 ): EntryLookup {
   return {
     get: (p) => manifest.get(p),
-    hasFileId: (id) => manifest.findByFileId(id) !== undefined,
+    // Where two entries share an ID the index may miss one: the planner then collects them all.
+    ...(manifest.fileIdsDistinct
+      ? { hasFileId: (id: string) => manifest.findByFileId(id) !== undefined }
+      : {}),
     keys: () => manifest.paths(),
     *values() {
       for (const [, e] of manifest.entries()) yield e;

@@ -87,6 +87,21 @@ describe('Manifest basics', () => {
     expect(m.size).toBe(0);
   });
 
+  it('says when two entries share a file ID, which the index cannot hold for both', async () => {
+    const m = await openTracked();
+    m.set('a.txt', entry('file_a'));
+    m.set('b.txt', entry('file_b'));
+    expect(m.fileIdsDistinct).toBe(true);
+    // A damaged state: b.txt records a.txt's ID too. Removing b.txt drops the ID a.txt still has.
+    m.set('b.txt', entry('file_a'));
+    expect(m.fileIdsDistinct).toBe(false);
+    m.remove('b.txt');
+    expect(m.findByFileId('file_a')).toBeUndefined();
+    expect(m.fileIdsDistinct).toBe(false);
+    m.set('a.txt', entry('file_a3'));
+    expect(m.fileIdsDistinct).toBe(true);
+  });
+
   it('gets, sets, removes and renames entries, keeping the file ID index in step', async () => {
     const m = await openTracked();
     expect(m.set('a.txt', entry('file_a'))).toBeUndefined();
