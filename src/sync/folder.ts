@@ -110,6 +110,9 @@ function isSharedCause(o: { error?: string | undefined; httpStatus?: number | un
   return failureReason({ error: o.error ?? '' }) !== 'failed';
 }
 
+/** A head start whose walk was made ahead (walkAhead), with the root's identity when it began. */
+type WalkedHeadStart = HeadStart & { walkedRootId?: string | undefined };
+
 /** Unlinked paths by basename: what a new directory's files may have been renamed from. */
 type UnlinksByName = Map<string, string[]>;
 
@@ -170,7 +173,7 @@ export class FolderSync {
    * state was still being read (walkAhead), until the start-up reconciliation takes it; and what
    * the watcher heard meanwhile, until the run starts and hears it.
    */
-  private scanAhead: PendingScan | undefined;
+  private scanAhead: { scan: PendingScan; rootId: string | undefined } | undefined;
   private heardAhead: WatchEvent[] | undefined;
   /** Aborts the current run's work in flight; a new one per run. */
   private abort = new AbortController();
@@ -539,11 +542,11 @@ export class FolderSync {
     if (!config.reconcile.onStart || this.abort.signal.aborted) return;
     this.heardAhead = [];
     const scan = startThreadScan(folderScanRequest(config, folder), this.abort.signal);
-    this.scanAhead = scan;
+    this.scanAhead = { scan, rootId: this.root?.id };
     this.log.debug('walking the folder while its state is read');
     scan.result.then(
       (found) => this.log.debug({ files: found.entries.size }, 'walk ahead done'),
-      () => undefined,
+      (err: unknown) => this.log.debug({ err: errorMessage(err) }, 'walk ahead failed'),
     );
   }
 
@@ -561,22 +564,34 @@ export class FolderSync {
 
   /** Ends a walk ahead nobody will use, and forgets what was heard meanwhile. */
   private dropScanAhead(): void {
-    this.scanAhead?.cancel();
+    this.scanAhead?.scan.cancel();
     this.scanAhead = undefined;
     this.heardAhead = undefined;
   }
 
   /** The session's head start, with the walk ahead (walkAhead) when there is one. */
-  private takeHeadStart(): HeadStart | undefined {
+  private takeHeadStart(): WalkedHeadStart | undefined {
     const headStart = this.session!.takeHeadStart();
-    const scan = this.scanAhead;
+    const ahead = this.scanAhead;
     this.scanAhead = undefined;
-    if (scan === undefined) return headStart;
+    if (ahead === undefined) return headStart;
     if (headStart === undefined || headStart.scan !== undefined) {
-      scan.cancel();
+      ahead.scan.cancel();
       return headStart;
     }
-    return { ...headStart, scan };
+    return { ...headStart, scan: ahead.scan, walkedRootId: ahead.rootId };
+  }
+
+  /**
+   * The walk ahead read the root as it was when the watcher started: a root replaced since (a
+   * mount landed on it while a large state was read) is walked again, not planned against.
+   */
+  private async currentWalk(headStart: WalkedHeadStart | undefined): Promise<HeadStart | undefined> {
+    if (headStart?.walkedRootId === undefined || headStart.scan === undefined) return headStart;
+    const now = await checkRoot(this.opts.folder.path);
+    if (now.id === headStart.walkedRootId) return headStart;
+    headStart.scan.cancel();
+    return { listing: headStart.listing };
   }
 
   /**
@@ -614,6 +629,8 @@ export class FolderSync {
       return;
     }
     if (fatal) {
+      // The reconciliation below walks afresh: a walk made ahead may predate what this watcher missed.
+      this.dropScanAhead();
       if (this.tracker.mode !== 'reconcile-only') {
         this.log.error(
           { err: err.message },
@@ -793,7 +810,7 @@ export class FolderSync {
   ): Promise<ReconcileReport | undefined> {
     // The start-up reconciliation's listing, started as the run opened, and its walk when the
     // watcher was ready before the state (see walkAhead).
-    const headStart = this.takeHeadStart();
+    const headStart = await this.currentWalk(this.takeHeadStart());
     // A refused key that the listing met itself is reported by the pass, as it was when the
     // listing came after the scan (and the pass stops at once); any other degradation defers.
     if (this.opts.health?.degraded && !(headStart && 'refused' in (await headStart.listing.result))) {

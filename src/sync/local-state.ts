@@ -91,15 +91,25 @@ function absPath(root: string, relPath: string): string {
  */
 async function localScan(src: LocalSource): Promise<ScanResult> {
   const pending = src.scan;
-  if (pending === undefined)
-    return await scanFolder(src.root, {
+  const walkHere = (): Promise<ScanResult> =>
+    scanFolder(src.root, {
       filter: src.filter,
       followSymlinks: src.followSymlinks,
       ...(src.signal ? { signal: src.signal } : {}),
     });
+  if (pending === undefined) return await walkHere();
   const release = onAbort(src.signal, (reason) => pending.cancel(reason));
   try {
     return await pending.result;
+  } catch (err) {
+    // Started earlier, it may have met a root gone for a moment (a remount) or a thread's own
+    // failure: what counts is the folder now, so a walk that failed is made again here.
+    if (src.signal?.aborted === true) throw err;
+    src.logger.debug(
+      { root: src.root, err: errorMessage(err) },
+      'the walk started ahead failed; walking again',
+    );
+    return await walkHere();
   } finally {
     release();
   }

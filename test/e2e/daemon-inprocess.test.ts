@@ -8,7 +8,7 @@
  * while its state is read (and when it is ready first, walks from then on, keeping what it hears).
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -150,10 +150,14 @@ async function holdStateRead(p: Project): Promise<{ release: () => Promise<void>
 
 /**
  * A synced project whose FolderSync is starting with its state's read held (holdStateRead), once
- * its walk ahead is done: the test changes the folder, then lets the run start (`startRun`).
- * `watchers` holds what each watcher set up was given.
+ * its walk ahead is done (or failed): the test changes the folder, then lets the run start
+ * (`startRun`). `watchers` holds what each watcher set up was given; `onReady` runs as the first
+ * becomes ready.
  */
-async function walkingAhead(files: Record<string, string>): Promise<{
+async function walkingAhead(
+  files: Record<string, string>,
+  options: { onReady?: (p: Project) => Promise<void>; until?: 'walk ahead done' | 'walk ahead failed' } = {},
+): Promise<{
   p: Project;
   folder: FolderSync;
   watchers: WatchOptions[];
@@ -165,13 +169,18 @@ async function walkingAhead(files: Record<string, string>): Promise<{
   const watchers: WatchOptions[] = [];
   const { folder } = await folderWithFakeWatcher(p, logger, {
     createWatcher: (_backend, opts) => {
-      watchers.push(opts);
-      return { ready: async () => undefined, close: async () => undefined, watchedCount: () => 1 };
+      const first = watchers.push(opts) === 1;
+      return {
+        ready: async () => void (first ? await options.onReady?.(p) : undefined),
+        close: async () => undefined,
+        watchedCount: () => 1,
+      };
     },
   });
   const stateRead = await holdStateRead(p);
   const started = folder.start();
-  await waitFor(() => lines.some((l) => l.msg === 'walk ahead done'), { message: 'the walk ahead' });
+  const until = options.until ?? 'walk ahead done';
+  await waitFor(() => lines.some((l) => l.msg === until), { message: until });
   expect(folder.lookupView()).toBeUndefined();
   return {
     p,
@@ -574,7 +583,10 @@ describe('daemon in-process', () => {
   }
 
   it('a start whose state is slow to read walks the folder once its watcher is ready, and hears what changes meanwhile', async () => {
-    const { p, watchers, startRun } = await walkingAhead({ 'before.txt': 'before\n', 'edited.txt': 'v1\n' });
+    const { p, folder, watchers, startRun } = await walkingAhead({
+      'before.txt': 'before\n',
+      'edited.txt': 'v1\n',
+    });
     // After the walk read the folder and before the run starts: only the watcher knows of these.
     await p.write('edited.txt', 'v2, written while the state was read\n');
     await p.write('new.txt', 'new\n');
@@ -582,10 +594,35 @@ describe('daemon in-process', () => {
       { type: 'change', path: 'edited.txt' },
       { type: 'change', path: 'new.txt' },
     ]);
+    // Neither walked nor heard: only a walk made after the run started would find it.
+    await p.write('unannounced.txt', 'no event, written after the walk ahead\n');
     await startRun();
-    await waitForSync(p, { what: 'the changes heard while the state was read', timeoutMs: 10_000 });
+    await waitFor(() => remoteNames(p).length === 3, {
+      message: 'the changes heard while the state was read',
+    });
+    await folder.idle();
     expect(remoteNames(p)).toEqual(['before.txt', 'edited.txt', 'new.txt']);
+    const edited = createHash('sha256').update('v2, written while the state was read\n').digest('hex');
+    expect(p.emulator.files().find((f) => f.filename === 'edited.txt')?.sha256).toBe(edited);
     expect(p.emulator.stats().uploadsCreated).toBe(4);
+  });
+
+  it('a walk ahead that fails (the root gone for a moment) is made again by the start-up reconciliation', async () => {
+    const away = `${randomUUID()}.away`;
+    const { p, folder, startRun } = await walkingAhead(
+      { 'before.txt': 'before\n' },
+      {
+        onReady: async (p) => {
+          await p.write('offline.txt', 'written while no daemon ran\n');
+          await fs.rename(p.folder, path.join(path.dirname(p.folder), away));
+        },
+        until: 'walk ahead failed',
+      },
+    );
+    await fs.rename(path.join(path.dirname(p.folder), away), p.folder);
+    await startRun();
+    await waitForSync(p, { what: 'a file only the start-up reconciliation finds', timeoutMs: 10_000 });
+    expect(folder.status().mode).toBe('watching');
   });
 
   it('a start that hears more than it keeps while walking ahead walks again once the run starts', async () => {
