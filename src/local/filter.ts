@@ -9,8 +9,6 @@ export interface PathFilter {
   matchesFile(relPath: string): boolean;
   /** False only when no file under this relative directory can be synced (so a walk may prune it). */
   mayContain(relDir: string): boolean;
-  /** What createPathFilter built it from, so another thread can build the same; absent for a hand-made filter. */
-  readonly options?: PathFilterOptions;
 }
 
 export interface PathFilterOptions {
@@ -97,7 +95,6 @@ export function createPathFilter(options: PathFilterOptions = {}): PathFilter {
   };
 
   return {
-    options,
     matchesFile(relPath: string): boolean {
       if (matchesExclude(relPath)) return false;
       const parent = parentOf(relPath);
