@@ -31,7 +31,6 @@ import {
   passContext,
   reconcileSession,
   type FolderSession,
-  type HeadStart,
 } from './session.js';
 import { startThreadScan, type PendingScan } from '../local/scan-thread.js';
 import { runPass, type RemoteLister } from './pass.js';
@@ -109,9 +108,6 @@ export interface FolderSyncOptions {
 function isSharedCause(o: { error?: string | undefined; httpStatus?: number | undefined }): boolean {
   return failureReason({ error: o.error ?? '' }) !== 'failed';
 }
-
-/** A head start whose walk was made ahead (walkAhead), with the root's identity when it began. */
-type WalkedHeadStart = HeadStart & { walkedRootId?: string | undefined };
 
 /** Unlinked paths by basename: what a new directory's files may have been renamed from. */
 type UnlinksByName = Map<string, string[]>;
@@ -494,10 +490,10 @@ export class FolderSync {
   /**
    * Sets up the watcher of a first run while its state is read: the start-up scan waits for it
    * (see openRun), and parcel's own walk of the folder runs on a thread of its own, beside the
-   * read. Until the run starts, what it hears is dropped (halted): older than the start-up scan,
-   * which sees it. Resolves whether it is ready; never rejects (a failure is the usual set-up's
-   * to report). The root's identity is taken first, as the usual set-up does, so a root replaced
-   * while the watcher starts is noticed.
+   * read. Until the scan starts (walkAhead, or the run), what it hears is dropped (halted): older
+   * than the scan, which sees it. Resolves whether it is ready; never rejects (a failure is the
+   * usual set-up's to report). The root's identity is taken first, as the usual set-up does, so a
+   * root replaced while the watcher starts is noticed.
    */
   private async watchAhead(): Promise<boolean> {
     this.watchingAhead = { failed: false };
@@ -569,29 +565,18 @@ export class FolderSync {
     this.heardAhead = undefined;
   }
 
-  /** The session's head start, with the walk ahead (walkAhead) when there is one. */
-  private takeHeadStart(): WalkedHeadStart | undefined {
-    const headStart = this.session!.takeHeadStart();
+  /**
+   * The walk ahead, for the start-up reconciliation. It read the root as it was when the watcher
+   * started: a root replaced since (a mount landed on it while a large state was read) is walked
+   * again, not planned against.
+   */
+  private async takeScanAhead(): Promise<PendingScan | undefined> {
     const ahead = this.scanAhead;
     this.scanAhead = undefined;
-    if (ahead === undefined) return headStart;
-    if (headStart === undefined || headStart.scan !== undefined) {
-      ahead.scan.cancel();
-      return headStart;
-    }
-    return { ...headStart, scan: ahead.scan, walkedRootId: ahead.rootId };
-  }
-
-  /**
-   * The walk ahead read the root as it was when the watcher started: a root replaced since (a
-   * mount landed on it while a large state was read) is walked again, not planned against.
-   */
-  private async currentWalk(headStart: WalkedHeadStart | undefined): Promise<HeadStart | undefined> {
-    if (headStart?.walkedRootId === undefined || headStart.scan === undefined) return headStart;
-    const now = await checkRoot(this.opts.folder.path);
-    if (now.id === headStart.walkedRootId) return headStart;
-    headStart.scan.cancel();
-    return { listing: headStart.listing };
+    if (ahead === undefined) return undefined;
+    if ((await checkRoot(this.opts.folder.path)).id === ahead.rootId) return ahead.scan;
+    ahead.scan.cancel();
+    return undefined;
   }
 
   /**
@@ -810,11 +795,13 @@ export class FolderSync {
   ): Promise<ReconcileReport | undefined> {
     // The start-up reconciliation's listing, started as the run opened, and its walk when the
     // watcher was ready before the state (see walkAhead).
-    const headStart = await this.currentWalk(this.takeHeadStart());
+    const headStart = this.session!.takeHeadStart();
+    const scan = await this.takeScanAhead();
     // A refused key that the listing met itself is reported by the pass, as it was when the
     // listing came after the scan (and the pass stops at once); any other degradation defers.
     if (this.opts.health?.degraded && !(headStart && 'refused' in (await headStart.listing.result))) {
       cancelHeadStart(headStart);
+      scan?.cancel();
       // Every request would fail fast; resume() reconciles once the breaker closes.
       this.log.debug({ reason }, 'reconciliation deferred: the Files API is degraded');
       return undefined;
@@ -823,7 +810,7 @@ export class FolderSync {
       allowMassDelete,
       signal: this.abort.signal,
       listing: headStart?.listing,
-      scan: headStart?.scan,
+      scan,
     });
     this.tracker.recordReconcile(report, reason);
     if (report.deleteQueue) this.afterDrain(report.deleteQueue);
@@ -882,7 +869,9 @@ export class FolderSync {
     }
     // A listing started as the run opened is the start-up reconciliation's; any batch before
     // that reconciliation would make it stale.
-    cancelHeadStart(this.takeHeadStart());
+    cancelHeadStart(this.session!.takeHeadStart());
+    this.scanAhead?.scan.cancel();
+    this.scanAhead = undefined;
     const ctx = passContext(this.session!, this.opts.config, this.opts.client, {
       allowMassDelete: this.opts.allowMassDelete,
       signal: this.abort.signal,
