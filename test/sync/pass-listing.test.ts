@@ -179,7 +179,7 @@ describe('the walk of a first reconciliation', () => {
     }
   });
 
-  it('without walkAhead (the daemon, whose watcher starts after the open) walks when the pass runs: nothing written meanwhile is missed', async () => {
+  it('without walkAhead (the daemon, whose walk must follow its watcher) walks when the pass runs: nothing written meanwhile is missed', async () => {
     const { p, config, folder, c } = await makeProjectWithClient({ 'a.txt': 'a' });
     const session = await openFolderSession(config, folder, c, silent, { listAhead: c });
     try {
