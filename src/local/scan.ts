@@ -154,14 +154,18 @@ export async function scanFolder(root: string, options: ScanOptions): Promise<Sc
       }
       nextChain = { id, parent: chain };
     }
+    const dirAbs = abs(rel);
+    // The children's absolute paths by concatenation: a path.join per file (it normalises the
+    // whole path again) cost the walk more than a sixth of its time at 100k files.
+    const dirPrefix = dirAbs.endsWith(path.sep) ? dirAbs : dirAbs + path.sep;
     let dirents: DirentLike[];
     try {
-      dirents = await fs.readdir(abs(rel), { withFileTypes: true });
+      dirents = await fs.readdir(dirAbs, { withFileTypes: true });
       // Node decodes names lossily: bytes that are not UTF-8 become U+FFFD, so such a name cannot
       // be opened by the string we were given and two of them can decode alike. Rare, so only
       // then is the directory read again as raw bytes to tell them apart.
       if (dirents.some((d) => d.name.includes('\uFFFD'))) {
-        const raw = await fs.readdir(abs(rel), { withFileTypes: true, encoding: 'buffer' });
+        const raw = await fs.readdir(dirAbs, { withFileTypes: true, encoding: 'buffer' });
         dirents = [];
         for (const d of raw) {
           if (isValidUtf8Name(d.name)) dirents.push(withStringName(d));
@@ -191,7 +195,7 @@ export async function scanFolder(root: string, options: ScanOptions): Promise<Sc
         else {
           let st: StatsLike | undefined;
           try {
-            st = statSync(abs(child));
+            st = statSync(dirPrefix + d.name);
           } catch {
             // Rare (vanished, refused): the asynchronous path sorts out which, as for any file.
           }

@@ -330,4 +330,33 @@ describe('scanFolder on the real file system (synchronous lstats per directory)'
       await rm(root, { recursive: true, force: true });
     }
   });
+
+  it('stats each file at its path under the root, however the root is written', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'scan-root-'));
+    try {
+      await mkdir(path.join(root, 'd', 'e'), { recursive: true });
+      for (const f of ['a.txt', 'd/b.txt', 'd/e/c.txt']) await writeFile(path.join(root, f), f);
+      for (const written of [root, `${root}/`, `${root}//`, `${root}/d/..`]) {
+        const statted: string[] = [];
+        const recording: FsLike = {
+          lstat: (p) => nodeFs.promises.lstat(p),
+          stat: (p) => nodeFs.promises.stat(p),
+          readdir: nodeFs.promises.readdir,
+          lstatSync: (p) => {
+            statted.push(p);
+            return nodeFs.lstatSync(p);
+          },
+        };
+        const result = await scanFolder(written, { filter: everything, fs: recording });
+        expect(sortedKeys(result.entries)).toEqual(['a.txt', 'd/b.txt', 'd/e/c.txt']);
+        // Every name is one path segment after the directory's own path, never a doubled separator.
+        const expected = ['a.txt', 'd/b.txt', 'd/e/c.txt'].map((f) => path.join(written, f));
+        expect(statted.map((p) => path.normalize(p)).sort()).toEqual(expected.sort());
+        expect(statted.filter((p) => p.slice(written.length).includes('//'))).toEqual([]);
+        expect(result.entries.get('d/e/c.txt')?.size).toBe(9);
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });
