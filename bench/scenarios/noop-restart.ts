@@ -3,17 +3,21 @@
  * (the one-shot `sync`, and the daemon's start-up reconciliation) vs a plain stat walk of the tree
  * (the floor) and vs re-hashing every file. Zero uploads and zero hashes are expected.
  */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { assertExitOk, REPO_ROOT, runNode, runProgram, type ChildRun } from '../lib/child.js';
 import { isDaemonStarted, isReconcileDone, startDaemon } from '../lib/daemon.js';
 import { startBenchEmulator } from '../lib/emulator.js';
-import { CLI_ENTRY, productEnv, writeProductConfig } from '../lib/product.js';
+import { compileScript } from '../lib/compile.js';
+import { buildDist, CLI_ENTRY, INSTALLED_CLI, productEnv, writeProductConfig } from '../lib/product.js';
 import { median, ratioOf, seconds, type Check, type Measurement, type Scenario } from '../lib/results.js';
 import { sizeFromEnv } from '../lib/sizes.js';
 import { prepareSyncedTree } from '../lib/synced-tree.js';
 
 const SYNC = 'files-sync sync';
 const DAEMON = 'files-sync run (start-up reconciliation)';
+const SYNC_FROM_SOURCE = 'files-sync sync, from source (tsx)';
+const DAEMON_FROM_SOURCE = 'files-sync run, from source (tsx)';
 const STAT_WALK = 'stat walk (floor)';
 const FIND = 'find -printf (native floor)';
 const REHASH = 're-hash everything';
@@ -63,18 +67,62 @@ export const noopRestartScenario: Scenario = {
       const uploadsBefore = emulator.core.stats().uploadsCreated;
       const checks: Check[] = [];
 
+      ctx.log('building dist/ and the baselines (all run by plain node, as the installed CLI is)');
+      await buildDist();
+      const jsDir = await fs.mkdtemp(path.join(ctx.workDir, 'js-'));
+      const statWalk = await compileScript(path.join(BASELINE_DIR, 'stat-walk.ts'), jsDir);
+      const rehashWalk = await compileScript(path.join(BASELINE_DIR, 'rehash-walk.ts'), jsDir);
+      const noop = await compileScript(path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts'), jsDir);
+
+      const syncRun = async (name: string, installed: boolean): Promise<Sample> => {
+        const entry = installed ? INSTALLED_CLI : CLI_ENTRY;
+        const run = await runNode(entry, ['sync', '-c', config, '--json'], { env, tsx: !installed });
+        assertExitOk(run, name);
+        const report = (JSON.parse(run.stdout) as SyncReport[])[0];
+        return {
+          ...fromRun(run),
+          hashed: report?.hashed ?? -1,
+          uploaded: report?.uploaded ?? -1,
+          extra: { unchanged: report?.unchanged ?? -1 },
+        };
+      };
+      const daemonRun = async (name: string, installed: boolean): Promise<Sample> => {
+        const daemon = startDaemon(config, env, [], { installed });
+        try {
+          const done = await daemon.waitForLog(isReconcileDone, 20 * 60_000, 'reconciliation done');
+          const started = await daemon.waitForLog(isDaemonStarted, 20 * 60_000, 'daemon started');
+          const run = await daemon.stop();
+          assertExitOk(run, name);
+          return {
+            inSyncMs: done.at - daemon.startedAt,
+            cpuMs: run.cpuMs,
+            rssMB: run.maxRssMB,
+            hashed: Number(done.fields.hashed ?? -1),
+            uploaded: Number(done.fields.uploaded ?? -1),
+            extra: {
+              watcher_ready_s: (started.at - daemon.startedAt) / 1000,
+              unchanged: Number(done.fields.unchanged ?? -1),
+            },
+          };
+        } finally {
+          await daemon.stop();
+        }
+      };
+
       const contenders: Array<{
         name: string;
         role: Measurement['role'];
+        /** A files-sync run: it must hash and upload nothing. */
+        product?: true;
         note: string;
         run: () => Promise<Sample>;
       }> = [
         {
           name: STAT_WALK,
           role: 'baseline',
-          note: 'bench/baselines/stat-walk.ts: readdir + lstat of every file, 16 in flight',
+          note: 'bench/baselines/stat-walk.ts, compiled to JavaScript and run by node: readdir + lstat of every file, 16 in flight',
           run: async () => {
-            const run = await runNode(path.join(BASELINE_DIR, 'stat-walk.ts'), ['--root', tree.root]);
+            const run = await runNode(statWalk, ['--root', tree.root], { tsx: false });
             assertExitOk(run, STAT_WALK);
             return fromRun(run);
           },
@@ -82,9 +130,9 @@ export const noopRestartScenario: Scenario = {
         {
           name: REHASH,
           role: 'baseline',
-          note: 'bench/baselines/rehash-walk.ts: walk + SHA-256 of every file, 4 in flight',
+          note: 'bench/baselines/rehash-walk.ts, compiled to JavaScript and run by node: walk + SHA-256 of every file, 4 in flight',
           run: async () => {
-            const run = await runNode(path.join(BASELINE_DIR, 'rehash-walk.ts'), ['--root', tree.root]);
+            const run = await runNode(rehashWalk, ['--root', tree.root], { tsx: false });
             assertExitOk(run, REHASH);
             return { ...fromRun(run), hashed: (JSON.parse(run.stdout) as { files: number }).files };
           },
@@ -102,50 +150,35 @@ export const noopRestartScenario: Scenario = {
         {
           name: SYNC,
           role: 'ours',
-          note: '`sync -c <config> --json`: lock; list the remote (pages of 1000) and walk the folder (on a thread) while the manifest is read; plan, exit',
-          run: async () => {
-            const run = await runNode(CLI_ENTRY, ['sync', '-c', config, '--json'], { env });
-            assertExitOk(run, SYNC);
-            const report = (JSON.parse(run.stdout) as SyncReport[])[0];
-            return {
-              ...fromRun(run),
-              hashed: report?.hashed ?? -1,
-              uploaded: report?.uploaded ?? -1,
-              extra: { unchanged: report?.unchanged ?? -1 },
-            };
-          },
+          product: true,
+          note: '`sync -c <config> --json` of the installed CLI (bin/files-sync.cjs -> dist/, as users run it): lock; list the remote (pages of 1000) and walk the folder (on a thread) while the manifest is read; plan, exit',
+          run: () => syncRun(SYNC, true),
         },
         {
           name: DAEMON,
           role: 'ours',
-          note: '`run -c <config>` from spawn to its "reconciliation done" log line; the listing and the watcher start as the manifest is read, the walk (on a thread) once the watcher is ready',
-          run: async () => {
-            const daemon = startDaemon(config, env);
-            try {
-              const done = await daemon.waitForLog(isReconcileDone, 20 * 60_000, 'reconciliation done');
-              const started = await daemon.waitForLog(isDaemonStarted, 20 * 60_000, 'daemon started');
-              const run = await daemon.stop();
-              assertExitOk(run, DAEMON);
-              return {
-                inSyncMs: done.at - daemon.startedAt,
-                cpuMs: run.cpuMs,
-                rssMB: run.maxRssMB,
-                hashed: Number(done.fields.hashed ?? -1),
-                uploaded: Number(done.fields.uploaded ?? -1),
-                extra: {
-                  watcher_ready_s: (started.at - daemon.startedAt) / 1000,
-                  unchanged: Number(done.fields.unchanged ?? -1),
-                },
-              };
-            } finally {
-              await daemon.stop();
-            }
-          },
+          product: true,
+          note: '`run -c <config>` of the installed CLI, from spawn to its "reconciliation done" log line; the listing and the watcher start as the manifest is read, the walk (on a thread) once the watcher is ready',
+          run: () => daemonRun(DAEMON, true),
+        },
+        {
+          name: SYNC_FROM_SOURCE,
+          role: 'reference',
+          product: true,
+          note: 'the same `sync` from src/ through tsx (`npm start`); tsx compiles and loads each of ~100 modules',
+          run: () => syncRun(SYNC_FROM_SOURCE, false),
+        },
+        {
+          name: DAEMON_FROM_SOURCE,
+          role: 'reference',
+          product: true,
+          note: 'the same `run` from src/ through tsx (`npm start`)',
+          run: () => daemonRun(DAEMON_FROM_SOURCE, false),
         },
       ];
 
       // One untimed walk so every contender starts from the same warm page and dentry caches.
-      await runNode(path.join(BASELINE_DIR, 'stat-walk.ts'), ['--root', tree.root]);
+      await runNode(statWalk, ['--root', tree.root], { tsx: false });
       const samples = new Map<string, Sample[]>(contenders.map((c) => [c.name, []]));
       for (let r = 0; r < repeats; r++) {
         for (const c of contenders) {
@@ -169,7 +202,7 @@ export const noopRestartScenario: Scenario = {
           uploads: last.uploaded ?? 0,
           ...last.extra,
         };
-        if (c.role === 'ours') {
+        if (c.product === true) {
           const hashes = Math.max(...ss.map((s) => s.hashed ?? 0));
           const uploads = Math.max(...ss.map((s) => s.uploaded ?? 0));
           checks.push({
@@ -192,16 +225,27 @@ export const noopRestartScenario: Scenario = {
         detail: `${uploadsAfter - uploadsBefore} uploads`,
       });
 
-      const startup = await runNode(path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts'), []);
+      const startup = await runNode(noop, [], { tsx: false });
       measurements.push({
-        contender: 'node + tsx start-up',
+        contender: 'node start-up',
         role: 'reference',
         metrics: {
           in_sync_s: seconds(startup.wallMs),
           cpu_s: seconds(startup.cpuMs),
           peak_rss_mb: startup.maxRssMB,
         },
-        note: 'an empty script run the same way; part of every figure above',
+        note: 'an empty script run by node the same way; part of every figure above but find',
+      });
+      const tsxStartup = await runNode(path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts'), []);
+      measurements.push({
+        contender: 'node + tsx start-up',
+        role: 'reference',
+        metrics: {
+          in_sync_s: seconds(tsxStartup.wallMs),
+          cpu_s: seconds(tsxStartup.cpuMs),
+          peak_rss_mb: tsxStartup.maxRssMB,
+        },
+        note: 'an empty script through tsx; part of the from-source figures',
       });
 
       const ratios = [SYNC, DAEMON].flatMap((ours) => [
@@ -219,6 +263,7 @@ export const noopRestartScenario: Scenario = {
         notes: [
           'The tree, manifest and remote files are seeded in-process (Manifest.set with the real lstat and SHA-256; emulator.addFile with the same IDs), so no upload precedes the measurement.',
           'in_sync_s is spawn-to-exit for `sync` and the baselines, spawn-to-"reconciliation done" for the daemon (median of the repeats); files-sync also lists every remote file, which the baselines do not.',
+          'Ours and the baselines run as JavaScript on plain node (the installed CLI, the baselines compiled by esbuild), so the ratios compare the work and not a TypeScript loader; the from-source rows show what tsx adds.',
         ],
       };
     } finally {
