@@ -20,6 +20,7 @@ const SYNC_FROM_SOURCE = 'files-sync sync, from source (tsx)';
 const DAEMON_FROM_SOURCE = 'files-sync run, from source (tsx)';
 const STAT_WALK = 'stat walk (floor)';
 const FIND = 'find -printf (native floor)';
+const STAT_WALK_TSX = 'stat walk, through tsx';
 const REHASH = 're-hash everything';
 const BASELINE_DIR = path.join(REPO_ROOT, 'bench', 'baselines');
 
@@ -162,6 +163,16 @@ export const noopRestartScenario: Scenario = {
           run: () => daemonRun(DAEMON, true),
         },
         {
+          name: STAT_WALK_TSX,
+          role: 'reference',
+          note: 'the same stat-walk.ts through tsx: the floor for the from-source rows',
+          run: async () => {
+            const run = await runNode(path.join(BASELINE_DIR, 'stat-walk.ts'), ['--root', tree.root]);
+            assertExitOk(run, STAT_WALK_TSX);
+            return fromRun(run);
+          },
+        },
+        {
           name: SYNC_FROM_SOURCE,
           role: 'reference',
           product: true,
@@ -255,6 +266,8 @@ export const noopRestartScenario: Scenario = {
         ratioOf(measurements, ours, REHASH, 'cpu_s', 'lower'),
         ratioOf(measurements, ours, FIND, 'in_sync_s', 'lower'),
       ]);
+      for (const fromSource of [SYNC_FROM_SOURCE, DAEMON_FROM_SOURCE])
+        ratios.push(ratioOf(measurements, fromSource, STAT_WALK_TSX, 'in_sync_s', 'lower'));
       return {
         sizes: { files, bytes: tree.corpus.bytes, manifest_bytes: tree.manifestBytes, repeats },
         measurements,
