@@ -31,6 +31,7 @@ import {
   WireFilePageSchema,
   WireFileSchema,
   WireGaFilePageSchema,
+  readGaFilePage,
   toRemoteFile,
 } from './wire.js';
 import { FileChangedError, type FileVersion } from '../local/hash.js';
@@ -458,6 +459,8 @@ export class FilesClient {
     const query = beta ? { limit: opts.limit, after_id: opts.page } : { limit: opts.limit, page: opts.page };
     const json = await this.getJson(route, query, opts.signal);
     if (!beta) {
+      const plain = readGaFilePage(json);
+      if (plain !== undefined) return plain;
       return this.parse(WireGaFilePageSchema, json, 'GET', route, (page) => ({
         data: page.data.map(toRemoteFile),
         nextPage: page.next_page,

@@ -35,6 +35,51 @@ export type WireFilePage = z.infer<typeof WireFilePageSchema>;
 /** Answer of DELETE /v1/files/{id}. */
 export const WireDeletedSchema = z.object({ id: z.string(), type: z.string().optional() });
 
+/**
+ * A GA listing page read without the schema when every field is plainly what WireGaFilePageSchema
+ * requires (never less strict), else undefined: the caller then parses it with the schema, which
+ * accepts or reports it exactly as before. A listing of 100k files went through zod a file at a
+ * time, copying each into a third object per file (JSON's, zod's, ours): a tenth of a second of a
+ * no-op restart's main thread and its garbage.
+ */
+export function readGaFilePage(json: unknown): { data: RemoteFile[]; nextPage: string | null } | undefined {
+  if (!isObject(json)) return undefined;
+  const { data, next_page: nextPage } = json;
+  if (!Array.isArray(data) || !(nextPage === null || (typeof nextPage === 'string' && nextPage !== '')))
+    return undefined;
+  const files: RemoteFile[] = [];
+  for (const f of data as unknown[]) {
+    if (!isPlainWireFile(f)) return undefined;
+    files.push(toRemoteFile(f));
+  }
+  return { data: files, nextPage };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isPlainWireFile(f: unknown): f is WireFile {
+  if (!isObject(f)) return false;
+  const size = f['size_bytes'];
+  const type = f['type'];
+  const downloadable = f['downloadable'];
+  const expires = f['expires_at'];
+  return (
+    typeof f['id'] === 'string' &&
+    f['id'] !== '' &&
+    (type === undefined || type === 'file') &&
+    typeof f['filename'] === 'string' &&
+    typeof f['mime_type'] === 'string' &&
+    typeof size === 'number' &&
+    Number.isSafeInteger(size) &&
+    size >= 0 &&
+    typeof f['created_at'] === 'string' &&
+    (downloadable === undefined || typeof downloadable === 'boolean') &&
+    (expires === undefined || expires === null || typeof expires === 'string')
+  );
+}
+
 /** Maps a wire file object to the shared RemoteFile model. */
 export function toRemoteFile(w: WireFile): RemoteFile {
   return {
