@@ -75,6 +75,12 @@ export const noopRestartScenario: Scenario = {
       const rehashWalk = await compileScript(path.join(BASELINE_DIR, 'rehash-walk.ts'), jsDir);
       const noop = await compileScript(path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts'), jsDir);
 
+      const statWalkRun = async (name: string, installed: boolean): Promise<Sample> => {
+        const script = installed ? statWalk : path.join(BASELINE_DIR, 'stat-walk.ts');
+        const run = await runNode(script, ['--root', tree.root], { tsx: !installed });
+        assertExitOk(run, name);
+        return fromRun(run);
+      };
       const syncRun = async (name: string, installed: boolean): Promise<Sample> => {
         const entry = installed ? INSTALLED_CLI : CLI_ENTRY;
         const run = await runNode(entry, ['sync', '-c', config, '--json'], { env, tsx: !installed });
@@ -122,11 +128,7 @@ export const noopRestartScenario: Scenario = {
           name: STAT_WALK,
           role: 'baseline',
           note: 'bench/baselines/stat-walk.ts, compiled to JavaScript and run by node: readdir + lstat of every file, 16 in flight',
-          run: async () => {
-            const run = await runNode(statWalk, ['--root', tree.root], { tsx: false });
-            assertExitOk(run, STAT_WALK);
-            return fromRun(run);
-          },
+          run: () => statWalkRun(STAT_WALK, true),
         },
         {
           name: REHASH,
@@ -166,11 +168,7 @@ export const noopRestartScenario: Scenario = {
           name: STAT_WALK_TSX,
           role: 'reference',
           note: 'the same stat-walk.ts through tsx: the floor for the from-source rows',
-          run: async () => {
-            const run = await runNode(path.join(BASELINE_DIR, 'stat-walk.ts'), ['--root', tree.root]);
-            assertExitOk(run, STAT_WALK_TSX);
-            return fromRun(run);
-          },
+          run: () => statWalkRun(STAT_WALK_TSX, false),
         },
         {
           name: SYNC_FROM_SOURCE,
