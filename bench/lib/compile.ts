@@ -5,10 +5,14 @@ import { BenchError } from './errors.js';
 
 /**
  * Bundles `script` and what it imports from this repository into `<outDir>/<name>.mjs` (packages
- * stay imports) and returns that path. A baseline compared with the installed CLI runs the same
+ * stay imports unless `bundlePackages`) and returns that path. A baseline compared with the installed CLI runs the same
  * way: through tsx it would also pay for tsx, and the ratio would flatter ours.
  */
-export async function compileScript(script: string, outDir: string): Promise<string> {
+export async function compileScript(
+  script: string,
+  outDir: string,
+  options: { bundlePackages?: boolean } = {},
+): Promise<string> {
   const outfile = path.join(outDir, `${path.basename(script, path.extname(script))}.mjs`);
   try {
     await build({
@@ -18,7 +22,9 @@ export async function compileScript(script: string, outDir: string): Promise<str
       platform: 'node',
       format: 'esm',
       target: 'node20.19',
-      packages: 'external',
+      // A file outside the repository cannot import packages from its node_modules: such a script
+      // (the SDK baselines) gets them bundled in.
+      packages: options.bundlePackages === true ? 'bundle' : 'external',
       logLevel: 'silent',
     });
   } catch (err) {

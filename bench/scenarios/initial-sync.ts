@@ -7,12 +7,21 @@ import path from 'node:path';
 import { writeCorpus } from '../corpus.js';
 import { assertExitOk, REPO_ROOT, runNode, type ChildRun } from '../lib/child.js';
 import { startBenchEmulator } from '../lib/emulator.js';
-import { CLI_ENTRY, productEnv, tsxStartupReference, writeProductConfig } from '../lib/product.js';
+import { compileScript } from '../lib/compile.js';
+import {
+  buildDist,
+  CLI_ENTRY,
+  INSTALLED_CLI,
+  productEnv,
+  tsxStartupReference,
+  writeProductConfig,
+} from '../lib/product.js';
 import { ratioOf, seconds, type Check, type Measurement, type Scenario } from '../lib/results.js';
 import { sizeFromEnv } from '../lib/sizes.js';
 import { promises as fs } from 'node:fs';
 
 const OURS = 'files-sync sync';
+const OURS_FROM_SOURCE = 'files-sync sync, from source (tsx)';
 const SDK_SERIAL = 'SDK, one file at a time';
 const SDK_CONCURRENT = 'SDK, same concurrency';
 const SDK_SCRIPT = path.join(REPO_ROOT, 'bench', 'baselines', 'sdk-upload.ts');
@@ -41,6 +50,12 @@ export const initialSyncScenario: Scenario = {
     const expected = [...corpus.sha256.values()].sort();
     const mb = corpus.bytes / 1024 ** 2;
 
+    ctx.log('building dist/ and the SDK baseline (both run by plain node)');
+    await buildDist();
+    const jsDir = await fs.mkdtemp(path.join(ctx.workDir, 'js-'));
+    const sdkScript = await compileScript(SDK_SCRIPT, jsDir, { bundlePackages: true });
+    const noop = await compileScript(path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts'), jsDir);
+
     const measurements: Measurement[] = [];
     const checks: Check[] = [];
     const record = (
@@ -66,6 +81,20 @@ export const initialSyncScenario: Scenario = {
       measurements.push(m);
     };
 
+    const syncRun = async (url: string, dir: string, installed: boolean): Promise<ChildRun> => {
+      const config = await writeProductConfig(dir, {
+        baseUrl: url,
+        folderPath: corpusRoot,
+        stateDir: path.join(dir, 'state'),
+        concurrency: SYNC_CONCURRENCY,
+        watch: false,
+      });
+      return runNode(installed ? INSTALLED_CLI : CLI_ENTRY, ['sync', '-c', config, '--json'], {
+        env: productEnv(url),
+        tsx: !installed,
+      });
+    };
+
     const contenders: Array<{
       name: string;
       run: (url: string, dir: string) => Promise<ChildRun>;
@@ -73,24 +102,15 @@ export const initialSyncScenario: Scenario = {
     }> = [
       {
         name: OURS,
-        note: `\`sync -c <config> --json\`, api.concurrency ${SYNC_CONCURRENCY}, fresh state dir; hashes every file and keeps a manifest`,
-        run: async (url, dir) => {
-          const config = await writeProductConfig(dir, {
-            baseUrl: url,
-            folderPath: corpusRoot,
-            stateDir: path.join(dir, 'state'),
-            concurrency: SYNC_CONCURRENCY,
-            watch: false,
-          });
-          return runNode(CLI_ENTRY, ['sync', '-c', config, '--json'], { env: productEnv(url) });
-        },
+        note: `\`sync -c <config> --json\` of the installed CLI (bin/files-sync.cjs -> dist/, as users run it), api.concurrency ${SYNC_CONCURRENCY}, fresh state dir; hashes every file and keeps a manifest`,
+        run: (url, dir) => syncRun(url, dir, true),
       },
       {
         name: SDK_CONCURRENT,
         note: `bench/baselines/sdk-upload.ts --concurrency ${SYNC_CONCURRENCY}: client.files.upload(fs.createReadStream(p)) (GA), no hashing, a path->ID map written at the end`,
         run: (url, dir) =>
           runNode(
-            SDK_SCRIPT,
+            sdkScript,
             [
               '--root',
               corpusRoot,
@@ -99,7 +119,7 @@ export const initialSyncScenario: Scenario = {
               '--out',
               path.join(dir, 'ids.json'),
             ],
-            { env: productEnv(url) },
+            { env: productEnv(url), tsx: false },
           ),
       },
       {
@@ -107,10 +127,15 @@ export const initialSyncScenario: Scenario = {
         note: 'bench/baselines/sdk-upload.ts --concurrency 1: the naive script',
         run: (url, dir) =>
           runNode(
-            SDK_SCRIPT,
+            sdkScript,
             ['--root', corpusRoot, '--concurrency', '1', '--out', path.join(dir, 'ids.json')],
-            { env: productEnv(url) },
+            { env: productEnv(url), tsx: false },
           ),
+      },
+      {
+        name: OURS_FROM_SOURCE,
+        note: 'the same `sync` from src/ through tsx (`npm start`), for reference',
+        run: (url, dir) => syncRun(url, dir, false),
       },
     ];
 
@@ -133,7 +158,8 @@ export const initialSyncScenario: Scenario = {
           detail: `${remote.length} remote files for ${files} local`,
         });
         const extra: Record<string, number | null> = { uploads: emulator.core.stats().uploadsCreated };
-        if (c.name === OURS) {
+        const product = c.name === OURS || c.name === OURS_FROM_SOURCE;
+        if (product) {
           const reports = JSON.parse(run.stdout) as SyncReport[];
           const report = reports[0];
           extra.hashed = report?.hashed ?? null;
@@ -145,17 +171,26 @@ export const initialSyncScenario: Scenario = {
         } else {
           extra.work_s = seconds((JSON.parse(run.stdout) as { workMs: number }).workMs);
         }
-        record(c.name, c.name === OURS ? 'ours' : 'baseline', run, extra, c.note);
+        record(c.name, c.name === OURS ? 'ours' : product ? 'reference' : 'baseline', run, extra, c.note);
       } finally {
         await emulator.close();
         await fs.rm(dir, { recursive: true, force: true });
       }
     }
 
+    const startup = await runNode(noop, [], { tsx: false });
+    measurements.push({
+      contender: 'node start-up',
+      role: 'reference',
+      metrics: {
+        wall_s: seconds(startup.wallMs),
+        cpu_s: seconds(startup.cpuMs),
+        peak_rss_mb: startup.maxRssMB,
+      },
+      note: 'an empty script run by node as ours and the SDK baselines are; part of each wall_s above',
+    });
     measurements.push(
-      await tsxStartupReference(
-        'an empty script run the same way as every contender; part of each wall_s above',
-      ),
+      await tsxStartupReference('an empty script through tsx; part of the from-source figure'),
     );
 
     const ratios = [SDK_SERIAL, SDK_CONCURRENT].flatMap((b) => [
@@ -178,6 +213,7 @@ export const initialSyncScenario: Scenario = {
       notes: [
         'wall_s is spawn-to-exit of the contender process; cpu_s and peak_rss_mb are the client process only (the emulator runs in the benchmark process).',
         'files-sync also hashes every file, records upload intents and keeps its manifest; the SDK baselines do neither.',
+        'Ours runs as installed and the SDK script compiled by esbuild (the SDK bundled in), both on plain node, so neither pays for a TypeScript loader; the from-source row shows what tsx adds to ours.',
       ],
     };
   },
