@@ -1,6 +1,7 @@
 /** The Files API wire shapes (zod) and their conversion to our RemoteFile. */
 import { z } from 'zod';
 import type { RemoteFile } from '../types.js';
+import { isPlainObject } from '../util/plain-object.js';
 
 /** The file object as the API sends it (snake_case); unknown fields are ignored. */
 export const WireFileSchema = z.object({
@@ -43,7 +44,7 @@ export const WireDeletedSchema = z.object({ id: z.string(), type: z.string().opt
  * no-op restart's main thread and its garbage.
  */
 export function readGaFilePage(json: unknown): { data: RemoteFile[]; nextPage: string | null } | undefined {
-  if (!isObject(json)) return undefined;
+  if (!isPlainObject(json)) return undefined;
   const { data, next_page: nextPage } = json;
   if (!Array.isArray(data) || !(nextPage === null || (typeof nextPage === 'string' && nextPage !== '')))
     return undefined;
@@ -55,12 +56,8 @@ export function readGaFilePage(json: unknown): { data: RemoteFile[]; nextPage: s
   return { data: files, nextPage };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function isPlainWireFile(f: unknown): f is WireFile {
-  if (!isObject(f)) return false;
+  if (!isPlainObject(f)) return false;
   const size = f['size_bytes'];
   const type = f['type'];
   const downloadable = f['downloadable'];

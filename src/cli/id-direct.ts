@@ -17,6 +17,7 @@ import { checkFolderLayout, checkStateDirPrivate, resolveAgainst } from '../conf
 import { resolveStateLocation } from '../config/state-location.js';
 import { locateIn } from '../serve/locate.js';
 import { displayPath } from '../local/display-name.js';
+import { isPlainObject } from '../util/plain-object.js';
 
 interface DirectArgs {
   target: string;
@@ -309,10 +310,6 @@ function writeAll(fd: 1 | 2, text: string): void {
     if (code === 'EAGAIN') (fd === 1 ? process.stdout : process.stderr).write(bytes.subarray(done));
     else throw err;
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Runs the fast path; the exit code, or undefined when the full command must handle it. */

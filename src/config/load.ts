@@ -11,6 +11,7 @@ import { resolveConfigPath } from './config-path.js';
 import { checkStateSettings } from './database.js';
 import { resolveStateLocation } from './state-location.js';
 import { configFileSchema, type Config, type FolderConfig } from './schema.js';
+import { isPlainObject } from '../util/plain-object.js';
 
 // Still importable from here: callers and tests know them as part of loading the config.
 export { resolveConfigPath, SYSTEM_CONFIG_PATH } from './config-path.js';
@@ -187,10 +188,6 @@ export function parseConfigText(text: string, configPath: string): unknown {
       { configPath },
     );
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** Reports and drops fields that look like an API key; returns a copy safe to hand to zod. */

@@ -1,6 +1,7 @@
 // The manifest's on-disk format: its schema, version, migrations, and the v3 head, shard and journal records.
 import type { ManifestEntry, PendingDelete, PendingUpload, Suspect, UnsettledAttempt } from '../types.js';
 import { ManifestCorruptError, ManifestVersionError } from './errors.js';
+import { isPlainObject } from '../util/plain-object.js';
 
 /**
  * The manifest format this code reads and writes. 2 added suspects, unsettled attempts and the
@@ -273,10 +274,6 @@ function validRecord<T extends object>(
   // path named "constructor" or "__proto__" stays an ordinary key.
   Object.setPrototypeOf(value, null);
   return value as Record<string, T>;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function tooNew(named: string, file: string | undefined, version: number): ManifestVersionError {
