@@ -17,13 +17,29 @@ export const CLI_ENTRY = path.join(REPO_ROOT, 'src', 'cli', 'main.ts');
 export const INSTALLED_CLI = path.join(REPO_ROOT, 'bin', 'files-sync.cjs');
 
 /** The 'node + tsx start-up' reference row: an empty script run the way every contender is (wall_s, cpu_s, peak_rss_mb). */
-export async function tsxStartupReference(note: string): Promise<Measurement> {
-  const startup = await runNode(path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts'), []);
+export function tsxStartupReference(note: string): Promise<Measurement> {
+  return startupReference(note);
+}
+
+/**
+ * A start-up reference row: the empty script (bench/contenders/noop.ts) through tsx, or, given
+ * `compiledNoop` (it compiled by compileScript), run by plain node. `wallMetric` names its wall
+ * time as the scenario's table does.
+ */
+export async function startupReference(
+  note: string,
+  options: { compiledNoop?: string; wallMetric?: string } = {},
+): Promise<Measurement> {
+  const { compiledNoop, wallMetric = 'wall_s' } = options;
+  const startup =
+    compiledNoop === undefined
+      ? await runNode(path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts'), [])
+      : await runNode(compiledNoop, [], { tsx: false });
   return {
-    contender: 'node + tsx start-up',
+    contender: compiledNoop === undefined ? 'node + tsx start-up' : 'node start-up',
     role: 'reference',
     metrics: {
-      wall_s: seconds(startup.wallMs),
+      [wallMetric]: seconds(startup.wallMs),
       cpu_s: seconds(startup.cpuMs),
       peak_rss_mb: startup.maxRssMB,
     },
@@ -31,8 +47,22 @@ export async function tsxStartupReference(note: string): Promise<Measurement> {
   };
 }
 
-/** Builds dist/ as `npm run build` does (tsc, then the `id` bundle), so that INSTALLED_CLI runs the code under test. */
-export async function buildDist(): Promise<void> {
+let distBuilt: Promise<void> | undefined;
+
+/**
+ * Builds dist/ as `npm run build` does (tsc, then the `id` bundle), so that INSTALLED_CLI runs the
+ * code under test. Once per benchmark run: the source does not change while it runs, and five
+ * scenarios need dist/ (a failed build is tried again by the next).
+ */
+export function buildDist(): Promise<void> {
+  distBuilt ??= build().catch((err: unknown) => {
+    distBuilt = undefined;
+    throw err;
+  });
+  return distBuilt;
+}
+
+async function build(): Promise<void> {
   const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const build = await runNode(tsc, ['-p', 'tsconfig.build.json'], { tsx: false });
   if (build.exitCode !== 0) throw new BenchError(`build failed: ${build.stdout}${build.stderr}`, {});

@@ -13,7 +13,7 @@ import {
   CLI_ENTRY,
   INSTALLED_CLI,
   productEnv,
-  tsxStartupReference,
+  startupReference,
   writeProductConfig,
 } from '../lib/product.js';
 import { ratioOf, seconds, type Check, type Measurement, type Scenario } from '../lib/results.js';
@@ -178,19 +178,12 @@ export const initialSyncScenario: Scenario = {
       }
     }
 
-    const startup = await runNode(noop, [], { tsx: false });
-    measurements.push({
-      contender: 'node start-up',
-      role: 'reference',
-      metrics: {
-        wall_s: seconds(startup.wallMs),
-        cpu_s: seconds(startup.cpuMs),
-        peak_rss_mb: startup.maxRssMB,
-      },
-      note: 'an empty script run by node as ours and the SDK baselines are; part of each wall_s above',
-    });
     measurements.push(
-      await tsxStartupReference('an empty script through tsx; part of the from-source figure'),
+      await startupReference(
+        'an empty script run by node as ours and the SDK baselines are; part of each wall_s above',
+        { compiledNoop: noop },
+      ),
+      await startupReference('an empty script through tsx; part of the from-source figure'),
     );
 
     const ratios = [SDK_SERIAL, SDK_CONCURRENT].flatMap((b) => [

@@ -9,7 +9,14 @@ import { assertExitOk, REPO_ROOT, runNode, runProgram, type ChildRun } from '../
 import { isDaemonStarted, isReconcileDone, startDaemon } from '../lib/daemon.js';
 import { startBenchEmulator } from '../lib/emulator.js';
 import { compileScript } from '../lib/compile.js';
-import { buildDist, CLI_ENTRY, INSTALLED_CLI, productEnv, writeProductConfig } from '../lib/product.js';
+import {
+  buildDist,
+  CLI_ENTRY,
+  INSTALLED_CLI,
+  productEnv,
+  startupReference,
+  writeProductConfig,
+} from '../lib/product.js';
 import { median, ratioOf, seconds, type Check, type Measurement, type Scenario } from '../lib/results.js';
 import { sizeFromEnv } from '../lib/sizes.js';
 import { prepareSyncedTree } from '../lib/synced-tree.js';
@@ -234,28 +241,18 @@ export const noopRestartScenario: Scenario = {
         detail: `${uploadsAfter - uploadsBefore} uploads`,
       });
 
-      const startup = await runNode(noop, [], { tsx: false });
-      measurements.push({
-        contender: 'node start-up',
-        role: 'reference',
-        metrics: {
-          in_sync_s: seconds(startup.wallMs),
-          cpu_s: seconds(startup.cpuMs),
-          peak_rss_mb: startup.maxRssMB,
-        },
-        note: 'an empty script run by node the same way; part of every figure above but find',
-      });
-      const tsxStartup = await runNode(path.join(REPO_ROOT, 'bench', 'contenders', 'noop.ts'), []);
-      measurements.push({
-        contender: 'node + tsx start-up',
-        role: 'reference',
-        metrics: {
-          in_sync_s: seconds(tsxStartup.wallMs),
-          cpu_s: seconds(tsxStartup.cpuMs),
-          peak_rss_mb: tsxStartup.maxRssMB,
-        },
-        note: 'an empty script through tsx; part of the from-source figures',
-      });
+      measurements.push(
+        await startupReference(
+          'an empty script run by node the same way; part of every figure above but find',
+          {
+            compiledNoop: noop,
+            wallMetric: 'in_sync_s',
+          },
+        ),
+        await startupReference('an empty script through tsx; part of the from-source figures', {
+          wallMetric: 'in_sync_s',
+        }),
+      );
 
       const ratios = [SYNC, DAEMON].flatMap((ours) => [
         ratioOf(measurements, ours, STAT_WALK, 'in_sync_s', 'lower'),
