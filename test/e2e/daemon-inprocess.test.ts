@@ -141,8 +141,10 @@ async function holdStateRead(p: Project): Promise<{ release: () => Promise<void>
       const fifo = await fs.open(shard, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch(() => undefined);
       await fifo?.writeFile(text);
       await fifo?.close();
-      await fs.writeFile(`${shard}.again`, text, { mode: 0o600 });
-      await fs.rename(`${shard}.again`, shard);
+      // Written beside the state, not in it: the state's open sweeps unnamed `entries-*` files.
+      const copy = path.join(path.dirname(p.stateDir), 'held-shard.json');
+      await fs.writeFile(copy, text, { mode: 0o600 });
+      await fs.rename(copy, shard);
     })());
   cleanups.push(release);
   return { release };
