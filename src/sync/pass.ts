@@ -17,7 +17,6 @@ import type { ClockBounds } from './plan.js';
 import type { StateStore } from '../state/store.js';
 import { FileExpiredError } from '../api/errors.js';
 import { mapLimit } from './map-limit.js';
-import { collectGarbageSoon } from '../util/collect-garbage.js';
 import { childAbort } from '../util/child-abort.js';
 import {
   checkPaths,
@@ -356,8 +355,6 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     }
   }
   if (report.failed.length > 0) report.status = 'failed';
-  // Everything the pass built for the whole folder is garbage now (see collectGarbageSoon).
-  if (full && report.localFiles >= LARGE_FOLDER_FILES) collectGarbageSoon();
   return report;
 }
 
@@ -375,9 +372,6 @@ async function foreignOf(ctx: PassContext): Promise<Pick<PlanInput, 'foreignIds'
     foreignUploadKeys: shared.uploadKeys,
   };
 }
-
-/** From this many files on, a full pass leaves enough garbage behind to collect it at once. */
-const LARGE_FOLDER_FILES = 10_000;
 
 /** Vanished copies asked about one by one: bounds the cost when many went at once. */
 const EXPIRY_PROBES = 100;
