@@ -13,18 +13,30 @@ export interface ScanRequest {
   root: string;
   filter: PathFilterOptions;
   followSymlinks: boolean;
+  /** How often the thread sends the files found so far, in ms (default 100; tests make it small). */
+  batchMs?: number;
 }
 
-/** What the thread answers: the entries packed (paths joined by NUL; size, mtimeMs, ino per path), or what stopped it. */
+/** Files packed to cross the thread boundary: paths joined by NUL; size, mtimeMs, ino per path. */
+export interface PackedEntries {
+  paths: string;
+  numbers: Float64Array<ArrayBuffer>;
+}
+
+/**
+ * What the thread sends: batches of the files found so far, as it walks; then the files found since
+ * the last batch with the rest of the result, or what stopped it.
+ */
 export type ScanReply =
-  | {
-      paths: string;
-      numbers: Float64Array<ArrayBuffer>;
-      skipped: SkippedPath[];
-      dirs: number;
-      unreadableDirs: string[];
-    }
+  | { batch: PackedEntries }
+  | (PackedEntries & { skipped: SkippedPath[]; dirs: number; unreadableDirs: string[] })
   | { error: { message: string; unavailable: boolean; context: Record<string, unknown> } };
+
+/**
+ * Told of the files a thread's walk found, batch by batch, as they arrive: `into` is the map the
+ * result will hold (they are in it already).
+ */
+export type ScanFollower = (added: readonly LocalEntry[], into: ReadonlyMap<string, LocalEntry>) => void;
 
 /**
  * Built, the thread's module is plain JavaScript beside this file. From source (tsx, vitest) the
@@ -50,6 +62,8 @@ export class ScanThreadUnavailable extends FilesSyncError {}
 export interface ScanThreadOptions {
   /** The thread's module; tests point it at a missing file to see the main-thread fallback. */
   workerUrl?: URL;
+  /** Each batch of files as the thread sends it (not called for a walk that falls back to this thread). */
+  onEntries?: ScanFollower;
 }
 
 /**
@@ -103,9 +117,24 @@ export function runScanThread(
     // An abort rejects with the caller's own reason, whatever it is (a refused key's message).
     const rejectWith: (reason: unknown) => void = reject;
     release = onAbort(signal, (reason) => finish(() => rejectWith(reason)));
-    worker.on('message', (reply: ScanReply) =>
-      finish(() => (isFailure(reply) ? reject(toError(reply)) : resolve(unpack(reply)))),
-    );
+    const entries = new Map<string, LocalEntry>();
+    const take = (packed: PackedEntries): void => {
+      const added = unpackInto(entries, packed);
+      // A follower's failure is its own to notice (see scanAll); it must not end the walk.
+      try {
+        options.onEntries?.(added, entries);
+      } catch {
+        // ignored on purpose
+      }
+    };
+    worker.on('message', (reply: ScanReply) => {
+      if (settled) return;
+      if ('batch' in reply) return take(reply.batch);
+      if (isFailure(reply)) return finish(() => reject(toError(reply)));
+      take(reply);
+      const { skipped, dirs, unreadableDirs } = reply;
+      finish(() => resolve({ entries, skipped, dirs, unreadableDirs }));
+    });
     worker.on('error', (err) => finish(() => reject(unavailable(errorMessage(err)))));
     worker.on('exit', (code) => finish(() => reject(unavailable(`exited with code ${code}`))));
   });
@@ -120,17 +149,19 @@ function toError(reply: Extract<ScanReply, { error: unknown }>): Error {
   return unavailable ? new FolderUnavailableError(message, context) : new FilesSyncError(message, context);
 }
 
-function unpack(reply: Exclude<ScanReply, { error: unknown }>): ScanResult {
-  const entries = new Map<string, LocalEntry>();
-  if (reply.paths !== '') {
-    const { numbers } = reply;
-    let i = 0;
-    for (const path of reply.paths.split('\0')) {
-      entries.set(path, { path, size: numbers[i]!, mtimeMs: numbers[i + 1]!, ino: numbers[i + 2]! });
-      i += 3;
-    }
+/** Adds the packed files to `entries`; returns them. */
+function unpackInto(entries: Map<string, LocalEntry>, packed: PackedEntries): LocalEntry[] {
+  const added: LocalEntry[] = [];
+  if (packed.paths === '') return added;
+  const { numbers } = packed;
+  let i = 0;
+  for (const path of packed.paths.split('\0')) {
+    const entry = { path, size: numbers[i]!, mtimeMs: numbers[i + 1]!, ino: numbers[i + 2]! };
+    entries.set(path, entry);
+    added.push(entry);
+    i += 3;
   }
-  return { entries, skipped: reply.skipped, dirs: reply.dirs, unreadableDirs: reply.unreadableDirs };
+  return added;
 }
 
 /** A scan under way on its thread (see `startThreadScan`). */
@@ -138,13 +169,33 @@ export interface PendingScan {
   result: Promise<ScanResult>;
   /** Ends the thread; `result` rejects with the reason. */
   cancel(reason?: unknown): void;
+  /**
+   * Calls `fn` at once with the files the thread has sent so far, then with each batch as it
+   * arrives, the last one just before `result` resolves. Every file of a result the thread
+   * walked reaches `fn` once, in walk order, with that result's map as `into`; a result walked
+   * elsewhere (the thread could not run) is another map and never reached `fn`.
+   */
+  follow(fn: ScanFollower): void;
 }
 
 /** Starts scanOnThread, to be awaited later (or cancelled, or ended by `signal`). */
 export function startThreadScan(request: ScanRequest, signal?: AbortSignal): PendingScan {
   const { controller, release } = childAbort(signal);
-  const result = scanOnThread(request, controller.signal).finally(release);
+  let into: ReadonlyMap<string, LocalEntry> | undefined;
+  const followers: ScanFollower[] = [];
+  const onEntries: ScanFollower = (added, map) => {
+    into = map;
+    for (const fn of followers) fn(added, map);
+  };
+  const result = scanOnThread(request, controller.signal, { onEntries }).finally(release);
   // Cancelled and never awaited is a normal end, not an unhandled rejection.
   result.catch(() => undefined);
-  return { result, cancel: (reason) => controller.abort(reason) };
+  return {
+    result,
+    cancel: (reason) => controller.abort(reason),
+    follow: (fn) => {
+      if (into !== undefined) fn([...into.values()], into);
+      followers.push(fn);
+    },
+  };
 }

@@ -71,6 +71,11 @@ export interface ScanOptions {
   /** node:fs promises by default. */
   fs?: FsLike;
   signal?: AbortSignal;
+  /**
+   * The map the walk fills and returns as `entries`, for a caller that reads it while the walk
+   * goes on (a scan thread sends it in batches). Entries are only ever added, in walk order.
+   */
+  found?: Map<string, LocalEntry>;
 }
 
 /** Options of a single-path check; the filter is the caller's business there. */
@@ -115,7 +120,12 @@ export async function scanFolder(root: string, options: ScanOptions): Promise<Sc
   signal?.throwIfAborted();
   await checkRoot(fs, root);
 
-  const result: ScanResult = { entries: new Map(), skipped: [], dirs: 0, unreadableDirs: [] };
+  const result: ScanResult = {
+    entries: options.found ?? new Map(),
+    skipped: [],
+    dirs: 0,
+    unreadableDirs: [],
+  };
   let statSync = fs.lstatSync?.bind(fs);
   let slowStretches = 0;
   const endStretch = (startedAt: number): void => {

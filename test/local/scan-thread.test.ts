@@ -162,3 +162,39 @@ describe('the built scan thread', () => {
     expect([...r.entries.keys()]).toEqual(['a.txt']);
   });
 });
+
+describe('startThreadScan batches', () => {
+  it('hands every file to a follower once, in walk order, in several batches, from the start or after the end', async () => {
+    for (let d = 0; d < 100; d++) {
+      await mkdir(path.join(root, `d${d}`));
+      for (let f = 0; f < 30; f++) await writeFile(path.join(root, `d${d}`, `f${f}.txt`), 'x');
+    }
+    const pending = startThreadScan({ root, filter: {}, followSymlinks: false, batchMs: 1 });
+    const early: string[] = [];
+    const maps = new Set<ReadonlyMap<string, unknown>>();
+    let batches = 0;
+    pending.follow((added, into) => {
+      batches++;
+      maps.add(into);
+      for (const e of added) early.push(e.path);
+    });
+    const result = await pending.result;
+    const late: string[] = [];
+    pending.follow((added, into) => {
+      maps.add(into);
+      for (const e of added) late.push(e.path);
+    });
+    expect(result.entries.size).toBe(3000);
+    expect(early).toEqual([...result.entries.keys()]);
+    expect(late).toEqual(early);
+    expect([...maps]).toEqual([result.entries]);
+    expect(batches).toBeGreaterThan(1);
+
+    // No batch before the end: everything comes with the result, in one call.
+    const once = startThreadScan({ root, filter: {}, followSymlinks: false, batchMs: 60_000 });
+    const calls: number[] = [];
+    once.follow((added) => calls.push(added.length));
+    await once.result;
+    expect(calls).toEqual([3000]);
+  });
+});
