@@ -167,15 +167,11 @@ export async function scanAll(src: LocalSource): Promise<LocalState | RootUnavai
     toHash = [];
     for (const l of local.values()) if (wantsHash(l)) toHash.push(l);
   }
-  // An upload begun during the walk left an intent the files were not compared with.
+  // An upload begun during the walk left an intent the files were not compared with. Asked by
+  // identity, not by comparing the entry again: it may have changed since the batch was compared.
   for (const { path: p } of src.manifest.pendingUploads()) {
     const l = local.get(p);
-    if (
-      !intents.has(p) &&
-      l !== undefined &&
-      l.size <= MAX_UPLOAD_BYTES &&
-      !needsHash(l, src.manifest.get(p))
-    )
+    if (!intents.has(p) && l !== undefined && l.size <= MAX_UPLOAD_BYTES && !toHash.includes(l))
       toHash.push(l);
   }
   let hashed = 0;

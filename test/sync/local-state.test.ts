@@ -8,6 +8,7 @@ import { createPathFilter } from '../../src/local/filter.js';
 import { startThreadScan } from '../../src/local/scan-thread.js';
 import { scanAll, type LocalSource, type LocalState } from '../../src/sync/local-state.js';
 import type { ManifestEntry, PendingUpload } from '../../src/types.js';
+import { entry } from '../helpers/entries.js';
 
 let root: string;
 const DIRS = 40;
@@ -136,5 +137,30 @@ describe('scanAll with a walk on its thread', () => {
     asked = 0;
     const walkedHere = (await scanAll(source(entries, { pendingUploads }))) as LocalState;
     expect(hashedPaths(walkedHere)).toEqual([...changed, 'd9/f9.txt'].sort());
+  });
+
+  it('hashes a changed file once when its entry and an intent for it changed while the folder was walked', async () => {
+    const { entries, changed } = await syncedTree();
+    // An upload of d0/f0.txt ends during the walk: its entry then matches the file on disk, and
+    // its intent (begun during the walk too) is there when the walk ends.
+    const st = await lstat(path.join(root, 'd0/f0.txt'));
+    const scan = threadScan();
+    let walked = false;
+    void scan.result.then(() => (walked = true));
+    const uploaded = entry('file_new', { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+    const get = (p: string): ManifestEntry | undefined =>
+      walked && p === 'd0/f0.txt' ? uploaded : entries.get(p);
+    const intent: PendingUpload = {
+      path: 'd0/f0.txt',
+      sha256: '1'.repeat(64),
+      size: st.size,
+      remoteName: 'f0.txt',
+      startedAt: new Date().toISOString(),
+    };
+    let asked = 0;
+    const pendingUploads = (): PendingUpload[] => (++asked === 1 ? [] : [intent]);
+    const state = (await scanAll({ ...source(entries, { get, pendingUploads }), scan })) as LocalState;
+    expect(hashedPaths(state)).toEqual([...changed].sort());
+    expect(state.hashed).toBe(changed.length);
   });
 });
