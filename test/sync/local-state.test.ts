@@ -29,16 +29,10 @@ async function syncedTree(): Promise<{ entries: Map<string, ManifestEntry>; chan
       const rel = `d${d}/f${f}.txt`;
       await writeFile(path.join(root, rel), `file ${rel}\n`);
       const st = await lstat(path.join(root, rel));
-      entries.set(rel, {
-        fileId: `file_${d}_${f}`,
-        sha256: '0'.repeat(64),
-        size: st.size,
-        mtimeMs: st.mtimeMs,
-        ino: st.ino,
-        remoteName: `f${f}.txt`,
-        mimeType: 'text/plain',
-        uploadedAt: new Date(0).toISOString(),
-      });
+      entries.set(
+        rel,
+        entry(`file_${d}_${f}`, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, remoteName: `f${f}.txt` }),
+      );
     }
   }
   const changed = [
