@@ -1,8 +1,9 @@
-// The v3 manifest's files on disk (head, entry shards, journals): names, shard choice, and consistent reads.
+// The sharded manifest's files on disk (head, entry shards, journals): names, shard choice, and consistent reads.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ManifestCorruptError } from './errors.js';
 import {
+  FIRST_SHARDED_VERSION,
   headVersion,
   migrate,
   parseHead,
@@ -77,8 +78,8 @@ export type StoredManifest =
   | {
       format: 'sharded';
       head: ManifestHead;
-      /** Entries per shard index, as the head's shard files hold them. */
-      shards: Array<Record<string, ManifestEntry>>;
+      /** Entries per shard index, as the head's shard files hold them (the view adopts these maps). */
+      shards: Array<Map<string, ManifestEntry>>;
       journals: JournalContent[];
     };
 
@@ -112,14 +113,14 @@ export async function readStoredManifest(
     if (text === null) return null;
     const raw = parseJson(text, headFile);
     const version = headVersion(raw, headFile);
-    if (version < 3) {
+    if (version < FIRST_SHARDED_VERSION) {
       const data = migrate(
         raw,
         options.folder === undefined ? { file: headFile } : { file: headFile, folder: options.folder },
       );
       return { format: 'single', sourceVersion: version, data };
     }
-    const head = parseHead(raw, headFile);
+    const head = parseHead(raw, headFile, version);
     try {
       const stored = await readRest(headFile, head, options.onlyPath);
       if ((await readText(headFile)) === text) return stored;
@@ -144,10 +145,10 @@ async function readRest(
   const wanted = onlyPath === undefined ? undefined : shardOf(onlyPath, head.shards.length);
   // One shard at a time: read in parallel, every shard's text and buffer would be alive at once
   // (at 1M entries, RSS three times the heap the entries need).
-  const shards: Array<Record<string, ManifestEntry>> = [];
+  const shards: Array<Map<string, ManifestEntry>> = [];
   for (const [i, name] of head.shards.entries()) {
     if (name === null || (wanted !== undefined && i !== wanted)) {
-      shards.push({});
+      shards.push(new Map());
       continue;
     }
     const file = path.join(dir, name);
@@ -166,10 +167,10 @@ async function readRest(
   return { format: 'sharded', head, shards, journals };
 }
 
-/** The record reduced to `relPath`'s entry, if it has one. */
-function pathOnly(entries: Record<string, ManifestEntry>, relPath: string): Record<string, ManifestEntry> {
-  const entry = Object.hasOwn(entries, relPath) ? entries[relPath] : undefined;
-  return entry === undefined ? {} : { [relPath]: entry };
+/** The entries reduced to `relPath`'s, if it has one. */
+function pathOnly(entries: Map<string, ManifestEntry>, relPath: string): Map<string, ManifestEntry> {
+  const entry = entries.get(relPath);
+  return new Map(entry === undefined ? [] : [[relPath, entry]]);
 }
 
 /** Every journal from generation `from` on, oldest first. */

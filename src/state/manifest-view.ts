@@ -151,17 +151,12 @@ export class ManifestView implements StateReader {
       this.shardMaps = [new Map()];
       for (const key in stored.data.entries) this.setEntry(key, stored.data.entries[key]!);
     } else {
-      // A shard file holds exactly the paths that hash to it: no hashing needed to place them.
-      this.shardMaps = stored.shards.map(() => new Map<string, ManifestEntry>());
-      stored.shards.forEach((shard, i) => {
-        const m = this.shardMaps[i]!;
-        for (const key in shard) {
-          const entry = shard[key]!;
-          m.set(key, entry);
-          this.byFileId.set(entry.fileId, key);
-          this.entryCount++;
-        }
-      });
+      // A shard file holds exactly the paths that hash to it: its map is adopted as it was read.
+      this.shardMaps = stored.shards;
+      for (const m of this.shardMaps) {
+        for (const [key, entry] of m) this.byFileId.set(entry.fileId, key);
+        this.entryCount += m.size;
+      }
     }
     if (stored.format === 'sharded') {
       for (const journal of stored.journals) for (const op of journal.ops) this.apply(op);

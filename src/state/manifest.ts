@@ -24,6 +24,7 @@ import {
 import {
   emptyRecord,
   MANIFEST_VERSION,
+  shardText,
   type FolderRecord,
   type JournalOp,
   type ManifestHead,
@@ -75,7 +76,7 @@ class HeadFileAdapter implements Adapter<ManifestHead> {
 
 function emptyStoredHead(folder: FolderRecord): ManifestHead {
   return {
-    version: 3,
+    version: MANIFEST_VERSION,
     gen: 0,
     folder: { ...folder },
     shards: [null],
@@ -89,7 +90,7 @@ function emptyStoredHead(folder: FolderRecord): ManifestHead {
 }
 
 function emptyStored(folder: FolderRecord): StoredManifest {
-  return { format: 'sharded', head: emptyStoredHead(folder), shards: [{}], journals: [] };
+  return { format: 'sharded', head: emptyStoredHead(folder), shards: [new Map()], journals: [] };
 }
 
 /**
@@ -190,16 +191,21 @@ export class Manifest extends MutableStateView implements StateStore {
       manifest.folderRecord = { ...manifest.folderRecord, workspaceId: folder.workspaceId };
       manifest.headChanged = true;
     }
+    // A format older than this one is rewritten whole at once, so every shard is read fast from now on.
+    const older = stored !== null && (stored.format === 'single' || stored.head.version < MANIFEST_VERSION);
     if (stored?.format === 'single') {
       // The single file is kept as it was, so a downgrade or a bug report still has it.
       await keepBackup(file, [file]);
+    } else if (older) {
+      // So are the older shards and journals, which the rewrite removes.
+      await manifest.backupCurrent(stored?.journals.map((j) => j.file));
     }
     const replayed = stored?.format === 'sharded' && stored.journals.length > 0;
-    if (stored === null || stored.format === 'single' || replayed || moved || manifest.headChanged) {
-      if (stored === null || stored.format === 'single') manifest.markAllDirty();
+    if (stored === null || older || replayed || moved || manifest.headChanged) {
+      if (stored === null || older) manifest.markAllDirty();
       await manifest.snapshot();
     }
-    if (stored?.format !== 'single') await manifest.backupCurrent();
+    if (!older) await manifest.backupCurrent();
     return manifest;
   }
 
@@ -320,19 +326,14 @@ export class Manifest extends MutableStateView implements StateStore {
           continue;
         }
         const name = shardFileName(shard, gen);
-        const text = JSON.stringify({
-          version: MANIFEST_VERSION,
-          shard,
-          of: count,
-          entries: recordOf(content),
-        });
+        const text = shardText(shard, count, content);
         await createFileExclusive(path.join(this.dir, name), text, FILE_MODE);
         written.push(name);
         shardFiles[shard] = name;
       }
       if (written.length > 0) await fsyncDirectory(this.dir);
       const head: ManifestHead = {
-        version: 3,
+        version: MANIFEST_VERSION,
         gen,
         folder: this.folderRecord,
         shards: shardFiles,
@@ -485,10 +486,13 @@ export class Manifest extends MutableStateView implements StateStore {
     await this.removeJournalsBefore(this.snapshotGen);
   }
 
-  /** Hard links to the files as opened, in `<name>.manifest.bak/`: the state before this session's first write. */
-  private async backupCurrent(): Promise<void> {
+  /**
+   * Hard links to the files as opened, in `<name>.manifest.bak/`: the state before this session's
+   * first write (with `journals`, the journal files it has not folded yet).
+   */
+  private async backupCurrent(journals: string[] = []): Promise<void> {
     const shards = this.shardFiles.filter((f): f is string => f !== null).map((f) => path.join(this.dir, f));
-    await keepBackup(this.file, [this.file, ...shards]);
+    await keepBackup(this.file, [this.file, ...shards, ...journals]);
   }
 
   private clearTimers(): void {

@@ -1,4 +1,4 @@
-// The v3 manifest's write points: journal appends, snapshots, crashes between them, torn tails, replays and migration.
+// The sharded manifest's write points: journal appends, snapshots, crashes between them, torn tails, replays and migration.
 import { spawn } from 'node:child_process';
 import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -47,8 +47,8 @@ async function journals(): Promise<string[]> {
   return (await readdir(dataDir)).filter((n) => n.startsWith('journal.')).sort();
 }
 
-async function state(): Promise<Record<string, string>> {
-  const m = await openManifest(stateDir, 'docs');
+async function state(from = stateDir): Promise<Record<string, string>> {
+  const m = await openManifest(from, 'docs');
   return Object.fromEntries([...m.entries()].map(([k, e]) => [k, e.fileId]));
 }
 
@@ -235,7 +235,7 @@ describe('journal write points', () => {
 });
 
 describe('migration and readers', () => {
-  it('migrates a v2 single-file manifest (today format) to v3 and keeps the v2 file as a backup', async () => {
+  it('migrates a v2 single-file manifest to v4 and keeps the v2 file as a backup', async () => {
     await mkdir(stateDir, { recursive: true });
     const v2 = {
       version: 2,
@@ -264,10 +264,78 @@ describe('migration and readers', () => {
     ]);
     expect(m.stats()).toEqual({ lastReconcileAt: '2026-01-01T00:00:00Z' });
     const head = JSON.parse(await readFile(m.file, 'utf8')) as { version: number; entries?: unknown };
-    expect(head.version).toBe(3);
+    expect(head.version).toBe(4);
     expect(head.entries).toBeUndefined();
     expect(await readFile(path.join(stateDir, 'docs.manifest.bak', 'docs.manifest.json'), 'utf8')).toBe(text);
     expect(m.toData().entries).toEqual(v2.entries);
+  });
+
+  it('migrates a v3 state (object shards, a journal) to v4 at open; readers read both; v3 files kept as a backup', async () => {
+    // A state as files-sync wrote it before v4: the head, two shards of objects keyed by path, and
+    // a journal line not yet folded in.
+    await mkdir(dataDir, { recursive: true });
+    const shards: Array<Record<string, unknown>> = [{}, {}];
+    const expected: Record<string, string> = {};
+    for (let i = 0; i < 3000; i++) {
+      const p = `d${i % 7}/f${i}.txt`;
+      shards[shardOf(p, 2)]![p] = entry(
+        `file_${i}`,
+        i % 2 === 0 ? { expiresAt: '2027-01-01T00:00:00.000Z' } : {},
+      );
+      expected[p] = `file_${i}`;
+    }
+    const names = ['entries-0.4.json', 'entries-1.4.json'];
+    const v3Files: Record<string, string> = {
+      [names[0]!]: JSON.stringify({ version: 3, shard: 0, of: 2, entries: shards[0] }),
+      [names[1]!]: JSON.stringify({ version: 3, shard: 1, of: 2, entries: shards[1] }),
+      'journal.4.jsonl': `${JSON.stringify([1, ['e', 'd0/f7.txt', entry('file_7b')], ['e', 'd1/f8.txt', null]])}\n`,
+    };
+    for (const [name, text] of Object.entries(v3Files)) await writeFile(path.join(dataDir, name), text);
+    const headText = JSON.stringify({
+      version: 3,
+      gen: 4,
+      folder,
+      shards: names,
+      journalFrom: 4,
+      pendingUploads: {},
+      pendingDeletes: {},
+      suspects: {},
+      unsettled: {},
+      stats: { lastReconcileAt: '2026-11-01T00:00:00Z' },
+    });
+    await writeFile(path.join(stateDir, 'docs.manifest.json'), headText);
+    expected['d0/f7.txt'] = 'file_7b';
+    delete expected['d1/f8.txt'];
+
+    // Readers (ls, id without the daemon) read the v3 files as they are, and change nothing.
+    expect(await state()).toEqual(expected);
+    const one = await openManifest(stateDir, 'docs', { onlyPath: 'd2/f2.txt' });
+    expect(one.get('d2/f2.txt')).toEqual(entry('file_2', { expiresAt: '2027-01-01T00:00:00.000Z' }));
+    expect(await readFile(path.join(stateDir, 'docs.manifest.json'), 'utf8')).toBe(headText);
+
+    const m = await openTracked();
+    expect(Object.fromEntries([...m.entries()].map(([k, e]) => [k, e.fileId]))).toEqual(expected);
+    expect(m.stats()).toEqual({ lastReconcileAt: '2026-11-01T00:00:00Z' });
+    // Rewritten whole as v4 at open: the head, and every shard it names.
+    const head = JSON.parse(await readFile(m.file, 'utf8')) as { version: number; shards: string[] };
+    expect(head.version).toBe(4);
+    expect(head.shards.every((n) => !names.includes(n))).toBe(true);
+    for (const name of head.shards)
+      expect((await readFile(path.join(dataDir, name), 'utf8')).startsWith('{"version":4,')).toBe(true);
+    expect((await readdir(dataDir)).filter((n) => names.includes(n) || n === 'journal.4.jsonl')).toEqual([]);
+    // The v3 files stay, exactly, in the backup: a downgrade or a bug report still has them.
+    const bak = path.join(stateDir, 'docs.manifest.bak');
+    expect(await readFile(path.join(bak, 'docs.manifest.json'), 'utf8')).toBe(headText);
+    for (const [name, text] of Object.entries(v3Files))
+      expect(await readFile(path.join(bak, 'docs.manifest.d', name), 'utf8')).toBe(text);
+    expect(await state(bak)).toEqual(expected);
+
+    // Opened again: the v4 files read back the same, and the backup is now of them.
+    await m.close();
+    opened.splice(opened.indexOf(m), 1);
+    expect(await state()).toEqual(expected);
+    await openTracked();
+    expect(await state(bak)).toEqual(expected);
   });
 
   it('reads one path from one shard (onlyPath) and agrees with the full read', async () => {

@@ -74,7 +74,7 @@ describe('Manifest basics', () => {
     expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
     expect((await stat(m.file)).mode & 0o777).toBe(0o600);
     expect(await onDisk()).toEqual({
-      version: 3,
+      version: 4,
       folder,
       entries: {},
       pendingUploads: {},
@@ -386,15 +386,15 @@ describe('Manifest corruption and versions', () => {
   it('refuses a manifest from a newer version with ManifestVersionError', async () => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(stateDir, { recursive: true });
-    await writeFile(path.join(stateDir, 'docs.manifest.json'), JSON.stringify({ version: 4, stuff: true }));
+    await writeFile(path.join(stateDir, 'docs.manifest.json'), JSON.stringify({ version: 5, stuff: true }));
     await expect(Manifest.open(stateDir, folder)).rejects.toMatchObject({
       name: 'ManifestVersionError',
-      context: { version: 4, supported: 3 },
+      context: { version: 5, supported: 4 },
     });
     await expect(Manifest.open(stateDir, folder)).rejects.toBeInstanceOf(ManifestVersionError);
   });
 
-  it('opens a v0 manifest (no version, no pending sections) and writes it back as v3', async () => {
+  it('opens a v0 manifest (no version, no pending sections) and writes it back as v4', async () => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(stateDir, { recursive: true });
     await writeFile(
@@ -405,7 +405,7 @@ describe('Manifest corruption and versions', () => {
     expect(m.get('a.txt')?.fileId).toBe('file_a');
     await m.flush();
     const disk = await onDisk();
-    expect((await headOnDisk()).version).toBe(3);
+    expect((await headOnDisk()).version).toBe(4);
     expect(disk.folder).toEqual(folder);
     expect(disk.pendingUploads).toEqual({});
   });

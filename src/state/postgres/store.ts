@@ -7,6 +7,7 @@ import { ManifestClosedError } from '../errors.js';
 import type { StoredManifest } from '../manifest-files.js';
 import {
   emptyRecord,
+  MANIFEST_VERSION,
   shareMimeType,
   type FolderRecord,
   type JournalOp,
@@ -596,7 +597,7 @@ export async function loadFolder(
     'SELECT record, stats FROM files_sync.folders WHERE folder = $1',
     [name],
   );
-  const entries = emptyRecord<ManifestEntry>();
+  const entries = new Map<string, ManifestEntry>();
   const e = await db.query<{
     path: string;
     file_id: string;
@@ -625,7 +626,7 @@ export async function loadFolder(
       uploadedAt: r.uploaded_at.toISOString(),
     };
     if (r.expires_at !== null) entry.expiresAt = r.expires_at.toISOString();
-    entries[r.path] = shareMimeType(entry);
+    entries.set(r.path, shareMimeType(entry));
   }
   const records = async <T>(section: RecordSection): Promise<Record<string, T>> => {
     const { table, key } = RECORD_TABLES[section];
@@ -640,7 +641,7 @@ export async function loadFolder(
     return out;
   };
   const head: ManifestHead = {
-    version: 3,
+    version: MANIFEST_VERSION,
     gen: 0,
     folder: f.rows[0]?.record ?? { ...folder },
     shards: [null],
