@@ -120,15 +120,39 @@ export function createPathFilter(options: PathFilterOptions = {}): PathFilter {
  */
 export function compileAny(patterns: readonly string[]): Matcher {
   const literals = new Set(patterns);
-  const sources = patterns.map((p) => picomatch.makeRe(p, PICOMATCH_OPTIONS).source);
+  // `**/name-glob` (every default exclude) matches exactly when the last segment matches the
+  // name glob: tested on that segment alone, since picomatch's `**/` prefix (a lazy walk with a
+  // look-ahead at each character) made these few patterns a sixth of a 100k-file walk's time.
+  const byName: string[] = [];
+  const whole: string[] = [];
+  for (const p of patterns) {
+    const name = ANYWHERE_NAME.exec(p)?.[1];
+    if (name !== undefined) byName.push(name);
+    else whole.push(p);
+  }
+  const sourcesOf = (globs: string[]): string[] =>
+    globs.map((g) => picomatch.makeRe(g, PICOMATCH_OPTIONS).source);
+  const nameSources = sourcesOf(byName);
+  const wholeSources = sourcesOf(whole);
   // Joined sources renumber capture groups; picomatch emits no backreference, but never guess.
-  if (sources.length === 0 || sources.some((src) => /\\[1-9]|\\k</.test(src))) {
+  if (patterns.length === 0 || [...nameSources, ...wholeSources].some((src) => /\\[1-9]|\\k</.test(src))) {
     const each = patterns.map((p) => picomatch(p, PICOMATCH_OPTIONS));
     return (p) => each.some((m) => m(p));
   }
-  const any = new RegExp(sources.join('|'));
-  return (p) => p !== '' && (literals.has(p) || any.test(p));
+  const anyName = nameSources.length > 0 ? new RegExp(nameSources.join('|')) : undefined;
+  const anyWhole = wholeSources.length > 0 ? new RegExp(wholeSources.join('|')) : undefined;
+  return (p) =>
+    p !== '' &&
+    (literals.has(p) ||
+      (anyName !== undefined && anyName.test(p.slice(p.lastIndexOf('/') + 1))) ||
+      (anyWhole !== undefined && anyWhole.test(p)));
 }
+
+/**
+ * `**` + `/` + a glob of one path segment with only `*`, `?`, classes and literal characters: no
+ * slash, braces, extglobs, negation or escapes, whose reach across segments is not so plain.
+ */
+const ANYWHERE_NAME = /^\*\*\/([^/{}()!@+\\]+)$/;
 
 /**
  * The directory part of a pattern that contains no glob syntax. Unknown (anything may match) for

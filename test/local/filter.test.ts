@@ -157,6 +157,14 @@ describe('compileAny: one test for a list of globs', () => {
     'README',
     '**/node_modules',
     '!keep/**',
+    // `**/` and one segment's glob: matched on the last segment alone (see compileAny).
+    '**/*',
+    '**/**',
+    '**/.*',
+    '**/a?c.[tc]xt',
+    '**/[!a]*.md',
+    '**/*.{md,txt}',
+    '**/x/*.txt',
   ];
   const paths = [
     'a.txt',
@@ -187,6 +195,17 @@ describe('compileAny: one test for a list of globs', () => {
     'x/.~lock.doc#',
     '~$report.docx',
     'deep/a/b/c/.goutputstream-1',
+    'abc.txt',
+    'q/abc.ctx',
+    'q/.hidden/abc.txt',
+    '.hidden/abc.md',
+    'q/b.md',
+    'x/a.txt',
+    'q/x/a.txt',
+    'q/x/y/a.txt',
+    'q/.x.swp/inner.txt',
+    'q/notes~/inner.txt',
+    '.DS_Store/x',
   ];
   it('says what picomatch says for each pattern alone, and for every list of them', () => {
     const each = patterns.map((p) => picomatch(p, { dot: true }));
