@@ -206,6 +206,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   const listing = full ? (opts.listing ?? startListing(ctx)) : undefined;
   let state: LocalState | RootUnavailable;
   let refused: string | undefined;
+  let expiring: Promise<Set<string> | undefined> | undefined;
   if (listing) {
     // A refused key fails the whole pass: reading and hashing the folder stop as soon as the
     // listing says so, so a large new folder is not hashed to learn that the key was revoked.
@@ -213,6 +214,11 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
     void listing.result.then((l) => {
       if ('refused' in l) local.controller.abort((refused = l.refused));
     });
+    // It needs only the listing and the state, so it runs while the folder is still read: a
+    // lookup per listed file, 100k of them on the main thread at a no-op restart of 100k files.
+    expiring = listing.result.then((l) => ('files' in l ? expiredAmong(ctx, l) : undefined));
+    // Awaited below unless the pass ends first (its few probes, if any, then go unused).
+    expiring.catch(() => undefined);
     try {
       state = await scanAll({
         ...ctx,
@@ -249,7 +255,7 @@ export async function runPass(ctx: PassContext, opts: PassOptions = {}): Promise
   // Everything asynchronous first: the planner then reads the state in one synchronous call, so
   // it plans over the store's own maps (no copy of 100k entries) and sees one consistent state.
   const foreign = remote ? await foreignOf(ctx) : {};
-  const expiredIds = remote ? await expiredAmong(ctx, remote) : undefined;
+  const expiredIds = remote ? await expiring : undefined;
   const plan = planSync({
     local: state.local,
     manifest: {
