@@ -426,6 +426,7 @@ function liveEntries(
     ...(manifest.fileIdsDistinct
       ? { hasFileId: (id: string) => manifest.findByFileId(id) !== undefined }
       : {}),
+    entries: () => manifest.entries(),
     keys: () => manifest.paths(),
     *values() {
       for (const [, e] of manifest.entries()) yield e;

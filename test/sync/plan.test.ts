@@ -105,6 +105,7 @@ function indexed(i: PlanInput): PlanInput {
       ...i.manifest,
       entries: {
         get: (p) => entries.get(p),
+        entries: () => entries.entries(),
         keys: () => entries.keys(),
         values: () => entries.values(),
         hasFileId: (id) => ids.has(id),
