@@ -1,5 +1,6 @@
 // The sharded manifest's write points: journal appends, snapshots, crashes between them, torn tails, replays and migration.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entry } from '../helpers/entries.js';
 import { ManifestCorruptError } from '../../src/state/errors.js';
 import { Manifest, openManifest } from '../../src/state/manifest.js';
+import type { ManifestEntry } from '../../src/types.js';
 import { shardOf } from '../../src/state/manifest-files.js';
 
 const folder = { name: 'docs', root: '/srv/docs' };
@@ -50,6 +52,104 @@ async function journals(): Promise<string[]> {
 async function state(from = stateDir): Promise<Record<string, string>> {
   const m = await openManifest(from, 'docs');
   return Object.fromEntries([...m.entries()].map(([k, e]) => [k, e.fileId]));
+}
+
+/** A single-file manifest as files-sync wrote it before sharding (v2). */
+async function writeV2State(into: string): Promise<{
+  v2: { entries: Record<string, ManifestEntry> };
+  text: string;
+  expected: Record<string, string>;
+}> {
+  await mkdir(into, { recursive: true });
+  const v2 = {
+    version: 2,
+    folder,
+    entries: { 'a.txt': entry('file_a'), 'sub/b.pdf': entry('file_b', { mimeType: 'application/pdf' }) },
+    pendingUploads: {},
+    pendingDeletes: {
+      file_old: {
+        fileId: 'file_old',
+        path: 'a.txt',
+        reason: 'replaced',
+        queuedAt: '2026-01-01T00:00:00.000Z',
+        notBefore: '2026-01-01T00:10:00.000Z',
+      },
+    },
+    suspects: {},
+    unsettled: {},
+    stats: { lastReconcileAt: '2026-01-01T00:00:00Z' },
+  };
+  const text = JSON.stringify(v2);
+  await writeFile(path.join(into, 'docs.manifest.json'), text);
+  return { v2, text, expected: { 'a.txt': 'file_a', 'sub/b.pdf': 'file_b' } };
+}
+
+interface V3State {
+  /** path -> file ID, as the state holds it once its journal is replayed. */
+  expected: Record<string, string>;
+  headText: string;
+  /** Shard and journal files by name, as written into `<state>/docs.manifest.d/`. */
+  v3Files: Record<string, string>;
+  /** The shard file names the head names. */
+  names: string[];
+}
+
+/**
+ * A state as files-sync wrote it before v4: the head, two shards of objects keyed by path, and a
+ * journal line not yet folded in.
+ */
+async function writeV3State(into: string): Promise<V3State> {
+  const shards: Array<Record<string, unknown>> = [{}, {}];
+  const expected: Record<string, string> = {};
+  for (let i = 0; i < 3000; i++) {
+    const p = `d${i % 7}/f${i}.txt`;
+    shards[shardOf(p, 2)]![p] = entry(
+      `file_${i}`,
+      i % 2 === 0 ? { expiresAt: '2027-01-01T00:00:00.000Z' } : {},
+    );
+    expected[p] = `file_${i}`;
+  }
+  const names = ['entries-0.4.json', 'entries-1.4.json'];
+  const v3Files: Record<string, string> = {
+    [names[0]!]: JSON.stringify({ version: 3, shard: 0, of: 2, entries: shards[0] }),
+    [names[1]!]: JSON.stringify({ version: 3, shard: 1, of: 2, entries: shards[1] }),
+    'journal.4.jsonl': `${JSON.stringify([1, ['e', 'd0/f7.txt', entry('file_7b')], ['e', 'd1/f8.txt', null]])}\n`,
+  };
+  const data = path.join(into, 'docs.manifest.d');
+  await mkdir(data, { recursive: true });
+  for (const [name, text] of Object.entries(v3Files)) await writeFile(path.join(data, name), text);
+  const headText = JSON.stringify({
+    version: 3,
+    gen: 4,
+    folder,
+    shards: names,
+    journalFrom: 4,
+    pendingUploads: {},
+    pendingDeletes: {},
+    suspects: {},
+    unsettled: {},
+    stats: { lastReconcileAt: '2026-11-01T00:00:00Z' },
+  });
+  await writeFile(path.join(into, 'docs.manifest.json'), headText);
+  expected['d0/f7.txt'] = 'file_7b';
+  delete expected['d1/f8.txt'];
+  return { expected, headText, v3Files, names };
+}
+
+/** Runs the migrating-writer fixture on the state dir: killed before its `killAt`th disk change (0: never). */
+async function runWriter(
+  script: string,
+  killAt: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+  // One process (no tsx wrapper whose child would outlive the kill).
+  const child = spawn(process.execPath, ['--import', 'tsx', script, stateDir, String(killAt)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => (out += chunk));
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  return { code, signal, out };
 }
 
 describe('journal write points', () => {
@@ -236,27 +336,7 @@ describe('journal write points', () => {
 
 describe('migration and readers', () => {
   it('migrates a v2 single-file manifest to v4 and keeps the v2 file as a backup', async () => {
-    await mkdir(stateDir, { recursive: true });
-    const v2 = {
-      version: 2,
-      folder,
-      entries: { 'a.txt': entry('file_a'), 'sub/b.pdf': entry('file_b', { mimeType: 'application/pdf' }) },
-      pendingUploads: {},
-      pendingDeletes: {
-        file_old: {
-          fileId: 'file_old',
-          path: 'a.txt',
-          reason: 'replaced',
-          queuedAt: '2026-01-01T00:00:00.000Z',
-          notBefore: '2026-01-01T00:10:00.000Z',
-        },
-      },
-      suspects: {},
-      unsettled: {},
-      stats: { lastReconcileAt: '2026-01-01T00:00:00Z' },
-    };
-    const text = JSON.stringify(v2);
-    await writeFile(path.join(stateDir, 'docs.manifest.json'), text);
+    const { v2, text } = await writeV2State(stateDir);
     const m = await openTracked();
     expect(m.get('sub/b.pdf')?.mimeType).toBe('application/pdf');
     expect(m.previousIds('a.txt')).toEqual([
@@ -271,41 +351,7 @@ describe('migration and readers', () => {
   });
 
   it('migrates a v3 state (object shards, a journal) to v4 at open; readers read both; v3 files kept as a backup', async () => {
-    // A state as files-sync wrote it before v4: the head, two shards of objects keyed by path, and
-    // a journal line not yet folded in.
-    await mkdir(dataDir, { recursive: true });
-    const shards: Array<Record<string, unknown>> = [{}, {}];
-    const expected: Record<string, string> = {};
-    for (let i = 0; i < 3000; i++) {
-      const p = `d${i % 7}/f${i}.txt`;
-      shards[shardOf(p, 2)]![p] = entry(
-        `file_${i}`,
-        i % 2 === 0 ? { expiresAt: '2027-01-01T00:00:00.000Z' } : {},
-      );
-      expected[p] = `file_${i}`;
-    }
-    const names = ['entries-0.4.json', 'entries-1.4.json'];
-    const v3Files: Record<string, string> = {
-      [names[0]!]: JSON.stringify({ version: 3, shard: 0, of: 2, entries: shards[0] }),
-      [names[1]!]: JSON.stringify({ version: 3, shard: 1, of: 2, entries: shards[1] }),
-      'journal.4.jsonl': `${JSON.stringify([1, ['e', 'd0/f7.txt', entry('file_7b')], ['e', 'd1/f8.txt', null]])}\n`,
-    };
-    for (const [name, text] of Object.entries(v3Files)) await writeFile(path.join(dataDir, name), text);
-    const headText = JSON.stringify({
-      version: 3,
-      gen: 4,
-      folder,
-      shards: names,
-      journalFrom: 4,
-      pendingUploads: {},
-      pendingDeletes: {},
-      suspects: {},
-      unsettled: {},
-      stats: { lastReconcileAt: '2026-11-01T00:00:00Z' },
-    });
-    await writeFile(path.join(stateDir, 'docs.manifest.json'), headText);
-    expected['d0/f7.txt'] = 'file_7b';
-    delete expected['d1/f8.txt'];
+    const { expected, headText, v3Files, names } = await writeV3State(stateDir);
 
     // Readers (ls, id without the daemon) read the v3 files as they are, and change nothing.
     expect(await state()).toEqual(expected);
@@ -337,6 +383,61 @@ describe('migration and readers', () => {
     await openTracked();
     expect(await state(bak)).toEqual(expected);
   });
+
+  it.each([
+    { older: 'a v2 single file', write: writeV2State },
+    { older: 'a v3 state (object shards, a journal)', write: writeV3State },
+  ])(
+    'a migration of $older killed before any one of its disk changes leaves the state whole for readers and the next open',
+    async ({ write }) => {
+      const script = path.join(
+        path.dirname(fileURLToPath(import.meta.url)),
+        'fixtures',
+        'migrating-writer.ts',
+      );
+      const template = path.join(dir, 'older');
+      const { expected } = await write(template);
+      // An open that is not killed counts the disk changes a migration makes.
+      await cp(template, stateDir, { recursive: true });
+      const whole = await runWriter(script, 0);
+      expect(whole.code).toBe(0);
+      const total = Number(/^changes (\d+)$/m.exec(whole.out)?.[1]);
+      // Everything the state holds (entries, IDs waiting to be retired, stats) once a migration ran whole.
+      const migrated = (await openManifest(stateDir, 'docs')).toData();
+      expect(Object.fromEntries(Object.entries(migrated.entries).map(([k, e]) => [k, e.fileId]))).toEqual(
+        expected,
+      );
+      expect(total).toBeGreaterThanOrEqual(6);
+      for (let killAt = 1; killAt <= total; killAt++) {
+        const at = `killed before disk change ${killAt} of ${total}`;
+        await rm(stateDir, { recursive: true, force: true });
+        await cp(template, stateDir, { recursive: true });
+        expect((await runWriter(script, killAt)).signal, at).toBe('SIGKILL');
+        // Whichever side of the head's rename the kill fell on, a reader sees all of it.
+        expect((await openManifest(stateDir, 'docs')).toData(), at).toEqual(migrated);
+        const m = await openTracked();
+        expect(m.toData(), at).toEqual(migrated);
+        const head = JSON.parse(await readFile(m.file, 'utf8')) as {
+          version: number;
+          shards: Array<string | null>;
+        };
+        expect(head.version, at).toBe(4);
+        // What the killed open left half-written is gone: only the shards the head names remain.
+        const shardFiles = (await readdir(dataDir)).filter((n) => n.startsWith('entries-')).sort();
+        expect(shardFiles, at).toEqual(head.shards.filter((n) => n !== null).sort());
+        expect(
+          (await readdir(stateDir)).filter((n) => n.includes('.tmp')),
+          at,
+        ).toEqual([]);
+        await m.close();
+        opened.splice(opened.indexOf(m), 1);
+        expect((await openManifest(path.join(stateDir, 'docs.manifest.bak'), 'docs')).toData(), at).toEqual(
+          migrated,
+        );
+      }
+    },
+    180_000,
+  );
 
   it('reads one path from one shard (onlyPath) and agrees with the full read', async () => {
     const m = await openTracked();
