@@ -139,20 +139,32 @@ export function compileAny(patterns: readonly string[]): Matcher {
     const each = patterns.map((p) => picomatch(p, PICOMATCH_OPTIONS));
     return (p) => each.some((m) => m(p));
   }
-  const anyName = nameSources.length > 0 ? new RegExp(nameSources.join('|')) : undefined;
   const anyWhole = wholeSources.length > 0 ? new RegExp(wholeSources.join('|')) : undefined;
+  const anyName = byName.length > 0 ? new RegExp(nameSources.join('|')) : undefined;
+  // picomatch's `**/` crosses a directory only if its name holds no line break (its `.`): a name
+  // that matches is checked again on such a rare path whole, so it syncs as before the split.
+  const anyNameWhole =
+    byName.length > 0 ? new RegExp(sourcesOf(byName.map((n) => `**/${n}`)).join('|')) : undefined;
+  const nameMatches =
+    anyName === undefined || anyNameWhole === undefined
+      ? () => false
+      : (p: string): boolean =>
+          anyName.test(p.slice(p.lastIndexOf('/') + 1)) && (!LINE_BREAK.test(p) || anyNameWhole.test(p));
   return (p) =>
-    p !== '' &&
-    (literals.has(p) ||
-      (anyName !== undefined && anyName.test(p.slice(p.lastIndexOf('/') + 1))) ||
-      (anyWhole !== undefined && anyWhole.test(p)));
+    p !== '' && (literals.has(p) || nameMatches(p) || (anyWhole !== undefined && anyWhole.test(p)));
 }
 
 /**
- * `**` + `/` + a glob of one path segment with only `*`, `?`, classes and literal characters: no
- * slash, braces, extglobs, negation or escapes, whose reach across segments is not so plain.
+ * `**` + `/` + a glob of one path segment made of letters, digits, `.`, `_`, `-`, `~`, `#`, `$`,
+ * spaces, non-ASCII characters, `*` and `?`: the names whose segment regex picomatch builds as
+ * its whole-path regex has them (checked by a fuzz of 150,000 patterns). Left whole: `|` (an
+ * alternation of the whole regex there), classes (`[[:digit:]]` leaves a `.` that crosses a `/`),
+ * `**` within the name, and `$$` (picomatch's fast path escapes it as `\$$`).
  */
-const ANYWHERE_NAME = /^\*\*\/([^/{}()!@+\\]+)$/;
+const ANYWHERE_NAME = /^\*\*\/((?:(?!\$\$|\*\*)[\w.~#*?$ \u00a0-\uffff-])+)$/;
+
+/** What JavaScript's `.` does not match. */
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
 
 /**
  * The directory part of a pattern that contains no glob syntax. Unknown (anything may match) for

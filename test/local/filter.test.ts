@@ -6,6 +6,7 @@ import {
   DEFAULT_EXCLUDES,
   InvalidFilterError,
 } from '../../src/local/filter.js';
+import { seededRng } from '../reliability/support.js';
 
 describe('createPathFilter: files', () => {
   const cases: Array<{ name: string; include?: string[]; exclude?: string[]; yes: string[]; no: string[] }> =
@@ -165,6 +166,14 @@ describe('compileAny: one test for a list of globs', () => {
     '**/[!a]*.md',
     '**/*.{md,txt}',
     '**/x/*.txt',
+    // Names whose segment regex would differ from picomatch's whole-path one: left whole.
+    '**/a|b',
+    '**/*.log|*.tmp',
+    '**/core.[[:digit:]]*',
+    '**/$$',
+    '**/$$*',
+    '**/^^',
+    '**/***a.*',
   ];
   const paths = [
     'a.txt',
@@ -206,6 +215,27 @@ describe('compileAny: one test for a list of globs', () => {
     'q/.x.swp/inner.txt',
     'q/notes~/inner.txt',
     '.DS_Store/x',
+    'a',
+    'b',
+    'x/a',
+    'x/b',
+    'a|b',
+    'd/x.tmp',
+    'core/1',
+    'x/core.1',
+    '$',
+    '$$',
+    'x/$$',
+    'x/$$y',
+    '^^',
+    'x/^^',
+    '.a/|',
+    'ab/x',
+    // A directory name with a line break: picomatch's `**/` does not cross it.
+    'we\nird/.DS_Store',
+    'a\rb/.x.swp',
+    'l\u2028s/notes~',
+    'n\n/abc.txt',
   ];
   it('says what picomatch says for each pattern alone, and for every list of them', () => {
     const each = patterns.map((p) => picomatch(p, { dot: true }));
@@ -219,6 +249,104 @@ describe('compileAny: one test for a list of globs', () => {
         expect(any(p), `${p} against the first ${n} patterns`).toBe(each.slice(0, n).some((m) => m(p)));
     }
   });
+  it('says what picomatch says for thousands of seeded `**/name` patterns and paths', () => {
+    // Pieces of patterns and of path segments, odd ones included: regex and glob characters,
+    // classes, doubled characters, line breaks in a directory name, non-ASCII.
+    const patternPieces = [
+      'a',
+      'b',
+      'ab',
+      '.',
+      '..',
+      '*',
+      '?',
+      '**',
+      '~',
+      '#',
+      '$',
+      '$$',
+      '^',
+      '^^',
+      '|',
+      '-',
+      '_',
+      ' ',
+      'é',
+      '\u{1F600}',
+      '[ab]',
+      '[^a]',
+      '[!a]',
+      '[a-c]',
+      '[.]',
+      '[[:alpha:]]',
+      '[[:digit:]]',
+      ']',
+      '[',
+      '=',
+      '&',
+      '%',
+      '.*',
+      '*.*',
+      '**a',
+      'a**',
+      '\t',
+    ];
+    const segmentPieces = [
+      'a',
+      'b',
+      'c',
+      'ab',
+      '.a',
+      'a.',
+      '.',
+      'x y',
+      'é',
+      '\u{1F600}',
+      '#',
+      '~',
+      '$',
+      '$$',
+      '^',
+      '^^',
+      '|',
+      '[',
+      ']',
+      '*',
+      '?',
+      '-',
+      '1',
+      '\n',
+      '\r',
+      '\u2028',
+      '\t',
+    ];
+    const rng = seededRng(20261204);
+    const piecesOf = (pieces: string[], max: number): string => {
+      let s = '';
+      for (let n = 1 + rng.int(max); n > 0; n--) s += rng.pick(pieces);
+      return s;
+    };
+    const segment = (): string => {
+      for (;;) {
+        const s = piecesOf(segmentPieces, 3);
+        if (s !== '.' && s !== '..') return s;
+      }
+    };
+    let split = 0;
+    for (let i = 0; i < 2000; i++) {
+      const pattern = `**/${piecesOf(patternPieces, 3)}`;
+      const reference = picomatch(pattern, { dot: true });
+      const ours = compileAny([pattern]);
+      if (/^\*\*\/[\w.~#*?$ \u00a0-\uffff-]+$/.test(pattern)) split++;
+      for (let j = 0; j < 30; j++) {
+        const p = Array.from({ length: 1 + rng.int(4) }, segment).join('/');
+        expect(ours(p), `${JSON.stringify(p)} against ${JSON.stringify(pattern)}`).toBe(reference(p));
+      }
+    }
+    // Most patterns take the split; the ones that may not are tested whole all the same.
+    expect(split).toBeGreaterThan(600);
+  }, 30_000);
+
   it('matches no empty path and nothing for no patterns', () => {
     expect(compileAny(['**'])('')).toBe(false);
     expect(compileAny([])('a.txt')).toBe(false);
