@@ -480,7 +480,8 @@ export function shareMimeType(entry: ManifestEntry): ManifestEntry {
  * than everything else the lookup does. It relies on the form the writer gives a shard (one
  * JSON.stringify, see shardText): a v4 entry is the array that opens with the path's JSON text,
  * found after `[` (the first entry) or `],[` (the one before it closing); a v3 entry is the key
- * found after `{` or `},`. Neither can occur inside a string, where `"` is escaped.
+ * found after `{` or `},`. Inside a string only the `[` or `{` can stand (its `"` would close
+ * the string): a candidate that does not read as the path's entry is passed over.
  * undefined when the text is not in that form or the path is absent: the caller parses the whole
  * shard, which also reports damage.
  */
@@ -502,13 +503,16 @@ export function parseShardEntry(
     const valueStart = open === '[' ? at : at + key.length;
     const valueEnd = endOfFlatValue(text, valueStart);
     if (valueEnd === -1) return undefined;
-    let one: unknown;
     try {
-      one = JSON.parse(open === '[' ? `[${text.slice(at, valueEnd)}]` : `{${text.slice(at, valueEnd)}}`);
+      const one: unknown = JSON.parse(
+        open === '[' ? `[${text.slice(at, valueEnd)}]` : `{${text.slice(at, valueEnd)}}`,
+      );
+      const found = parseShard({ version, entries: one }, file);
+      if (found.has(relPath)) return found;
     } catch {
-      return undefined;
+      // Not an entry after all (a string ending in `],[` before a path of ","), or a damaged one,
+      // which the full parse reports: look on.
     }
-    return parseShard({ version, entries: one }, file);
   }
   return undefined;
 }

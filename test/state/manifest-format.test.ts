@@ -121,9 +121,10 @@ describe('parseShardEntry', () => {
       );
     });
 
-    it(`refuses an entry that is not well formed, as the full parse does (v${version})`, () => {
+    it(`leaves an entry that is not well formed to the full parse, which refuses it (v${version})`, () => {
       const text = shard({ 'a.txt': { ...entry, size: -1 } });
-      expect(() => parseShardEntry(text, 'f', 'a.txt')).toThrow(ManifestCorruptError);
+      expect(parseShardEntry(text, 'f', 'a.txt')).toBeUndefined();
+      expect(() => parseShard(JSON.parse(text), 'f')).toThrow(ManifestCorruptError);
     });
   }
 
@@ -133,6 +134,17 @@ describe('parseShardEntry', () => {
       only('a.txt', { ...entry, expiresAt: '2026-02-01T00:00:00Z' }),
     );
     expect(parseShardEntry(text, 'f', 'b.txt')).toEqual(only('b.txt', entry));
+  });
+
+  it('is not misled by a string ending in `],[` before a path of ","', () => {
+    // `"r],[",",1,2]"` holds the text `[",",` (a v4 entry of the path ",") across two strings.
+    const decoy = { ...entry, remoteName: 'r],[', mimeType: ',1,2]' };
+    const comma = { ...entry, fileId: 'file_2', remoteName: ',' };
+    const text = v4Shard({ 'a.txt': decoy, ',': comma });
+    expect(text).toContain('"r],[",",1,2]"');
+    expect(parseShard(JSON.parse(text), 'f').get(',')).toEqual(comma);
+    expect(parseShardEntry(text, 'f', ',')).toEqual(only(',', comma));
+    expect(parseShardEntry(text, 'f', 'a.txt')).toEqual(only('a.txt', decoy));
   });
 
   it('leaves every case it cannot answer for sure to the full parse', () => {
