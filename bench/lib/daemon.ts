@@ -21,6 +21,8 @@ export interface RunningDaemon {
     timeoutMs: number,
     what: string,
   ): Promise<DaemonLogLine>;
+  /** The kept log lines (the last 20,000) that match, oldest first. */
+  linesMatching(match: (line: DaemonLogLine) => boolean): DaemonLogLine[];
   /** SIGTERM (the daemon drains and flushes), SIGKILL if it takes longer than 60 s; the measured run. */
   stop(): Promise<ChildRun>;
   /** Resolves when the child exits for any reason. */
@@ -120,6 +122,9 @@ export function startDaemon(
           () => undefined,
         );
       });
+    },
+    linesMatching(match) {
+      return lines.filter(match);
     },
     async stop() {
       if (exitedRun) return exitedRun;

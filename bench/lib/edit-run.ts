@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileContent } from '../corpus.js';
-import { isDaemonStarted, isReconcileDone, startDaemon } from './daemon.js';
+import { isDaemonStarted, isReconcileDone, startDaemon, type RunningDaemon } from './daemon.js';
 import { startBenchEmulator, type UploadedFile } from './emulator.js';
 import { BenchError } from './errors.js';
 import { measureManifestWriteCost, type ManifestWriteCost } from './manifest-cost.js';
@@ -39,6 +39,8 @@ export interface EditRunResult extends EditRunOptions {
   latenciesMs: number[];
   /** Edits never seen uploaded before the deadline. */
   missing: number;
+  /** Each missing edit's path, what was uploaded under its name, and what the daemon said of it. */
+  missingReport: string[];
   /** Edits whose final remote content is not the written content. */
   wrongContent: number;
   /** From the first edit to the last one becoming visible. */
@@ -83,7 +85,10 @@ export function runEditsUnderDaemon(
 
 interface PendingEdit {
   index: number;
+  path: string;
   size: number;
+  /** Sizes of every upload under this file's name since the edit began (a partial read differs). */
+  uploadedSizes: number[];
   sha256: string;
   writtenAt?: number;
   seenAt?: number;
@@ -94,6 +99,7 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
   const byName = new Map<string, PendingEdit>();
   const onUpload = (file: UploadedFile, at: number) => {
     const edit = byName.get(file.filename);
+    edit?.uploadedSizes.push(file.size_bytes);
     // Only the upload of the finished write counts (same size); an early partial read would differ.
     if (edit && edit.writtenAt !== undefined && edit.seenAt === undefined && file.size_bytes === edit.size)
       edit.seenAt = at;
@@ -152,7 +158,9 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
         const content = fileContent(o.seed, target.index, size, i + 1);
         const edit: PendingEdit = {
           index: i,
+          path: target.path,
           size,
+          uploadedSizes: [],
           sha256: createHash('sha256').update(content).digest('hex'),
         };
         byName.set(path.posix.basename(target.path), edit);
@@ -166,6 +174,11 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
       log(
         `${edits.filter((e) => e.seenAt !== undefined).length}/${edits.length} edits visible; waiting for the last manifest write`,
       );
+      const missingReport = describeMissing(
+        edits.filter((e) => e.seenAt === undefined),
+        daemon,
+      );
+      for (const line of missingReport) log(line);
       const settle = lastSeen + 6_000 - performance.now();
       if (settle > 0) await sleep(settle);
       const stateWrites = await observer.stop();
@@ -185,6 +198,7 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
         ...o,
         latenciesMs: edits.filter((e) => e.seenAt !== undefined).map((e) => e.seenAt! - e.writtenAt!),
         missing: edits.filter((e) => e.seenAt === undefined).length,
+        missingReport,
         wrongContent: edits.filter((e) => !remote.has(e.sha256)).length,
         editWindowMs: lastSeen - firstAt,
         daemonReadyMs,
@@ -206,4 +220,42 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
     await emulator.close();
     await removeWorkDir(dir);
   }
+}
+
+/** For a check's detail: the first missing edit's summary (the bench log has the rest), or nothing. */
+export function firstMissing(r: EditRunResult): string {
+  const first = r.missingReport[0];
+  return first === undefined ? '' : `; ${first}`;
+}
+
+/** Warnings and errors quoted for a missing edit: enough to see an outage, not a flood. */
+const MAX_WARNINGS_QUOTED = 20;
+/** The daemon logs its level as pino's label (our formatter). */
+const WARNING_LEVELS = new Set(['warn', 'error', 'fatal']);
+
+/**
+ * What the benchmark can say of edits never uploaded: each one's path and the uploads under its
+ * name, the daemon's log lines naming it, and its warnings and errors, so a rare miss can be traced
+ * to the watcher (nothing logged), the engine or the API without running again.
+ */
+function describeMissing(missing: readonly PendingEdit[], daemon: RunningDaemon): string[] {
+  if (missing.length === 0) return [];
+  const out: string[] = [];
+  const quote = (l: { msg: string; fields: Record<string, unknown> }): string => {
+    const { level, msg, path: p, op, err, reason } = l.fields;
+    return `  daemon: ${JSON.stringify({ level, msg, path: p, op, err, reason })}`;
+  };
+  for (const e of missing) {
+    const named = daemon.linesMatching((l) => l.fields.path === e.path || l.fields.from === e.path);
+    out.push(
+      `edit ${e.index} of ${e.path} (${e.size} bytes) never uploaded at that size; uploads under its name: ${
+        e.uploadedSizes.length === 0 ? 'none' : e.uploadedSizes.join(', ')
+      }; daemon lines naming it: ${named.length}`,
+      ...named.map(quote),
+    );
+  }
+  const warnings = daemon.linesMatching((l) => WARNING_LEVELS.has(String(l.fields.level)));
+  out.push(`daemon warnings and errors during the run: ${warnings.length}`);
+  for (const l of warnings.slice(-MAX_WARNINGS_QUOTED)) out.push(quote(l));
+  return out;
 }

@@ -9,7 +9,12 @@
 import path from 'node:path';
 import { writeCorpus } from '../corpus.js';
 import { assertExitOk, REPO_ROOT, runNode } from '../lib/child.js';
-import { runEditsUnderDaemon, type EditRunOptions, type EditRunResult } from '../lib/edit-run.js';
+import {
+  firstMissing,
+  runEditsUnderDaemon,
+  type EditRunOptions,
+  type EditRunResult,
+} from '../lib/edit-run.js';
 import { startBenchEmulator } from '../lib/emulator.js';
 import { productEnv } from '../lib/product.js';
 import {
@@ -69,7 +74,7 @@ function resultChecks(r: EditRunResult, label: string): Check[] {
     {
       name: `${label}every edit became visible remotely`,
       ok: r.missing === 0,
-      detail: `${r.missing} of ${r.edits} never seen`,
+      detail: `${r.missing} of ${r.edits} never seen${firstMissing(r)}`,
     },
     {
       name: `${label}the remote holds every edit's final content`,

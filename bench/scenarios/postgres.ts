@@ -11,7 +11,7 @@ import { startTestCluster } from '../../test/helpers/postgres-server.js';
 import { clientConfig, createDatabase, migrateToPostgres, type BenchDatabase } from '../lib/pg.js';
 import { Manifest } from '../../src/state/manifest.js';
 import { entryFor, entryPath } from '../lib/synthetic-entries.js';
-import { runEditsUnderDaemon, type EditRunResult } from '../lib/edit-run.js';
+import { firstMissing, runEditsUnderDaemon, type EditRunResult } from '../lib/edit-run.js';
 import { smallEditRunOptions } from './latency.js';
 import {
   median,
@@ -179,7 +179,7 @@ export const postgresScenario: Scenario = {
         checks.push({
           name: `${label}: every edit uploaded once, final content remote`,
           ok: r.missing === 0 && r.wrongContent === 0 && r.uploads === r.edits,
-          detail: `${r.missing} missing, ${r.wrongContent} wrong, ${r.uploads} uploads for ${r.edits} edits`,
+          detail: `${r.missing} missing, ${r.wrongContent} wrong, ${r.uploads} uploads for ${r.edits} edits${firstMissing(r)}`,
         });
       }
 
