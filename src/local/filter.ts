@@ -123,33 +123,39 @@ export function compileAny(patterns: readonly string[]): Matcher {
   // `**/name-glob` (every default exclude) matches exactly when the last segment matches the
   // name glob: tested on that segment alone, since picomatch's `**/` prefix (a lazy walk with a
   // look-ahead at each character) made these few patterns a sixth of a 100k-file walk's time.
-  const byName: string[] = [];
+  const names: string[] = [];
+  const namePatterns: string[] = [];
   const whole: string[] = [];
   for (const p of patterns) {
     const name = ANYWHERE_NAME.exec(p)?.[1];
-    if (name !== undefined) byName.push(name);
-    else whole.push(p);
+    if (name === undefined) {
+      whole.push(p);
+    } else {
+      names.push(name);
+      namePatterns.push(p);
+    }
   }
   const sourcesOf = (globs: string[]): string[] =>
     globs.map((g) => picomatch.makeRe(g, PICOMATCH_OPTIONS).source);
-  const nameSources = sourcesOf(byName);
+  const nameSources = sourcesOf(names);
+  // picomatch's `**/` crosses a directory only if its name holds no line break (its `.`): a name
+  // that matches is checked again on such a rare path whole, so it syncs as before the split.
+  const nameWholeSources = sourcesOf(namePatterns);
   const wholeSources = sourcesOf(whole);
   // Joined sources renumber capture groups; picomatch emits no backreference, but never guess.
-  if (patterns.length === 0 || [...nameSources, ...wholeSources].some((src) => /\\[1-9]|\\k</.test(src))) {
+  const joined = [...nameSources, ...nameWholeSources, ...wholeSources];
+  if (patterns.length === 0 || joined.some((src) => /\\[1-9]|\\k</.test(src))) {
     const each = patterns.map((p) => picomatch(p, PICOMATCH_OPTIONS));
     return (p) => each.some((m) => m(p));
   }
   const anyWhole = wholeSources.length > 0 ? new RegExp(wholeSources.join('|')) : undefined;
-  const anyName = byName.length > 0 ? new RegExp(nameSources.join('|')) : undefined;
-  // picomatch's `**/` crosses a directory only if its name holds no line break (its `.`): a name
-  // that matches is checked again on such a rare path whole, so it syncs as before the split.
-  const anyNameWhole =
-    byName.length > 0 ? new RegExp(sourcesOf(byName.map((n) => `**/${n}`)).join('|')) : undefined;
-  const nameMatches =
-    anyName === undefined || anyNameWhole === undefined
-      ? () => false
-      : (p: string): boolean =>
-          anyName.test(p.slice(p.lastIndexOf('/') + 1)) && (!LINE_BREAK.test(p) || anyNameWhole.test(p));
+  let nameMatches: Matcher = () => false;
+  if (names.length > 0) {
+    const anyName = new RegExp(nameSources.join('|'));
+    const anyNameWhole = new RegExp(nameWholeSources.join('|'));
+    nameMatches = (p) =>
+      anyName.test(p.slice(p.lastIndexOf('/') + 1)) && (!LINE_BREAK.test(p) || anyNameWhole.test(p));
+  }
   return (p) =>
     p !== '' && (literals.has(p) || nameMatches(p) || (anyWhole !== undefined && anyWhole.test(p)));
 }
