@@ -10,7 +10,13 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileContent } from '../corpus.js';
-import { isDaemonStarted, isReconcileDone, startDaemon, type RunningDaemon } from './daemon.js';
+import {
+  isDaemonStarted,
+  isReconcileDone,
+  startDaemon,
+  type DaemonLogLine,
+  type RunningDaemon,
+} from './daemon.js';
 import { startBenchEmulator, type UploadedFile } from './emulator.js';
 import { BenchError } from './errors.js';
 import { measureManifestWriteCost, type ManifestWriteCost } from './manifest-cost.js';
@@ -171,13 +177,11 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
       const deadline = performance.now() + Math.max(60_000, o.debounceMs * 20);
       while (edits.some((e) => e.seenAt === undefined) && performance.now() < deadline) await sleep(50);
       const lastSeen = Math.max(firstAt, ...edits.map((e) => e.seenAt ?? 0));
+      const missing = edits.filter((e) => e.seenAt === undefined);
       log(
-        `${edits.filter((e) => e.seenAt !== undefined).length}/${edits.length} edits visible; waiting for the last manifest write`,
+        `${edits.length - missing.length}/${edits.length} edits visible; waiting for the last manifest write`,
       );
-      const missingReport = describeMissing(
-        edits.filter((e) => e.seenAt === undefined),
-        daemon,
-      );
+      const missingReport = describeMissing(missing, daemon);
       for (const line of missingReport) log(line);
       const settle = lastSeen + 6_000 - performance.now();
       if (settle > 0) await sleep(settle);
@@ -197,7 +201,7 @@ async function execute(o: EditRunOptions, log: (m: string) => void): Promise<Edi
       return {
         ...o,
         latenciesMs: edits.filter((e) => e.seenAt !== undefined).map((e) => e.seenAt! - e.writtenAt!),
-        missing: edits.filter((e) => e.seenAt === undefined).length,
+        missing: missing.length,
         missingReport,
         wrongContent: edits.filter((e) => !remote.has(e.sha256)).length,
         editWindowMs: lastSeen - firstAt,
@@ -241,7 +245,7 @@ const WARNING_LEVELS = new Set(['warn', 'error', 'fatal']);
 function describeMissing(missing: readonly PendingEdit[], daemon: RunningDaemon): string[] {
   if (missing.length === 0) return [];
   const out: string[] = [];
-  const quote = (l: { msg: string; fields: Record<string, unknown> }): string => {
+  const quote = (l: DaemonLogLine): string => {
     const { level, msg, path: p, op, err, reason } = l.fields;
     return `  daemon: ${JSON.stringify({ level, msg, path: p, op, err, reason })}`;
   };
